@@ -1,0 +1,1 @@
+"""CDK stacks, constructs, settings and names for the HTCondorAnnex-* setup."""

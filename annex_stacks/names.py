@@ -1,0 +1,160 @@
+"""Every external name that condor_annex, annex instances or a user depends on.
+
+This module is the only home of these strings: stacks, CLI, emulator and tests import them.
+It imports nothing from aws_cdk so that commands which never synthesize stay fast.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+# --- CloudFormation stacks -------------------------------------------------------------------
+# The first four are the names condor_annex -setup creates and -check-setup looks for.
+BUCKET_STACK: Final = "HTCondorAnnex-ConfigurationBucket"
+LAMBDA_STACK: Final = "HTCondorAnnex-LambdaFunctions"
+INSTANCE_PROFILE_STACK: Final = "HTCondorAnnex-InstanceProfile"
+SECURITY_GROUP_STACK: Final = "HTCondorAnnex-SecurityGroup"
+KEY_PAIR_STACK: Final = "HTCondorAnnex-KeyPair"
+
+#: The stacks condor_annex -check-setup inspects, in its order, with its descriptions.
+CONDOR_ANNEX_STACKS: Final = (
+    (BUCKET_STACK, "configuration bucket"),
+    (LAMBDA_STACK, "Lambda functions"),
+    (INSTANCE_PROFILE_STACK, "instance profile"),
+    (SECURITY_GROUP_STACK, "security group"),
+)
+ALL_STACKS: Final = (
+    BUCKET_STACK,
+    LAMBDA_STACK,
+    INSTANCE_PROFILE_STACK,
+    SECURITY_GROUP_STACK,
+    KEY_PAIR_STACK,
+)
+STACK_PREFIX: Final = "HTCondorAnnex-"
+
+# --- Stack outputs ---------------------------------------------------------------------------
+# condor_annex copies these OutputKeys into its scratchpad; they must not change.
+OUT_BUCKET: Final = "S3BucketName"
+OUT_ODI_LEASE: Final = "odiLeaseFunctionARN"
+OUT_SFR_LEASE: Final = "sfrLeaseFunctionARN"
+OUT_CHECK_CONNECTIVITY: Final = "ccFunctionARN"
+OUT_INSTANCE_PROFILE: Final = "InstanceProfileARN"
+OUT_SECURITY_GROUP: Final = "SecurityGroupID"
+# What the post-deploy step needs from the key pair stack. These must not collide with
+# condor_annex's scratchpad names (case-insensitively, as its ClassAd is).
+OUT_KEY_PAIR_NAME: Final = "AnnexKeyPairName"
+OUT_KEY_PAIR_ID: Final = "AnnexKeyPairId"
+OUT_KEY_PAIR_PARAMETER: Final = "AnnexKeyPairParameter"
+FORBIDDEN_OUTPUT_KEYS: Final = frozenset({"AccessKeyFile", "SecretKeyFile", "KeyName", "KeyPath"})
+
+# --- Resources -------------------------------------------------------------------------------
+CHECK_CONNECTIVITY_FUNCTION: Final = "HTCondorAnnex-CheckConnectivity"
+KEY_PAIR_NAME: Final = "HTCondorAnnex-KeyPair"
+#: EC2 keeps a CloudFormation-created key pair's private key here (SecureString).
+KEY_PAIR_SSM_PREFIX: Final = "/ec2/keypair/"
+#: Deterministic, so stacks that only need the bucket's name need not wait for its stack.
+BUCKET_NAME_PATTERN: Final = "htcondor-annex-${AWS::AccountId}-${AWS::Region}"
+#: Annex instances find their bucket by matching this object pattern in their role's policy.
+CONFIG_OBJECT_PATTERN: Final = "config-*.tar.gz"
+DEFAULT_COLLECTOR_PORT: Final = 9618
+SSH_PORT: Final = 22
+LOG_RETENTION_DAYS: Final = 30
+
+# Logical IDs kept from condor_annex's templates so an account it set up updates in place.
+LID_BUCKET: Final = "ConfigurationBucket"
+LID_LEASE_ROLE: Final = "LeaseFunctionRole"
+LID_CC_ROLE: Final = "ccFunctionRole"
+LID_ODI_FUNCTION: Final = "odiLeaseFunction"
+LID_SFR_FUNCTION: Final = "sfrLeaseFunction"
+LID_CC_FUNCTION: Final = "ccFunction"
+LID_ODI_PERMISSION: Final = "odiLeaseFunctionPermissions"
+LID_SFR_PERMISSION: Final = "sfrLeaseFunctionPermissions"
+LID_INSTANCE_ROLE: Final = "InstanceConfigurationRole"
+LID_INSTANCE_PROFILE: Final = "InstanceConfigurationProfile"
+LID_SECURITY_GROUP: Final = "SecurityGroup"
+LID_KEY_PAIR: Final = "KeyPair"
+
+# --- Tags ------------------------------------------------------------------------------------
+#: Put on every taggable resource annex-cdk makes.
+TAG_SETUP: Final = "htcondor:AnnexSetup"
+TAG_SETUP_VALUE: Final = "annex-cdk"
+#: condor_annex tags every annex instance with this; the lease functions and destroy use it.
+TAG_ANNEX_NAME: Final = "htcondor:AnnexName"
+
+# --- HTCondor configuration keys -------------------------------------------------------------
+KEY_REGION: Final = "ANNEX_DEFAULT_AWS_REGION"
+KEY_ACCESS_KEY_FILE: Final = "ANNEX_DEFAULT_ACCESS_KEY_FILE"
+KEY_SECRET_KEY_FILE: Final = "ANNEX_DEFAULT_SECRET_KEY_FILE"
+KEY_S3_BUCKET: Final = "ANNEX_DEFAULT_S3_BUCKET"
+KEY_SECURITY_GROUP_IDS: Final = "ANNEX_DEFAULT_ODI_SECURITY_GROUP_IDS"
+KEY_ODI_LEASE: Final = "ANNEX_DEFAULT_ODI_LEASE_FUNCTION_ARN"
+KEY_SFR_LEASE: Final = "ANNEX_DEFAULT_SFR_LEASE_FUNCTION_ARN"
+KEY_INSTANCE_PROFILE: Final = "ANNEX_DEFAULT_ODI_INSTANCE_PROFILE_ARN"
+KEY_KEY_NAME: Final = "ANNEX_DEFAULT_ODI_KEY_NAME"
+KEY_COLLECTOR_HOST: Final = "COLLECTOR_HOST"
+KEY_PASSWORD_FILE: Final = "SEC_PASSWORD_FILE"
+#: The magic credential value condor_annex understands for instance-profile credentials.
+FROM_INSTANCE: Final = "FROM INSTANCE"
+
+#: Config key ← stack output, for the keys that come from stack outputs.
+OUTPUT_FOR_KEY: Final = {
+    KEY_INSTANCE_PROFILE: OUT_INSTANCE_PROFILE,
+    KEY_S3_BUCKET: OUT_BUCKET,
+    KEY_SECURITY_GROUP_IDS: OUT_SECURITY_GROUP,
+    KEY_ODI_LEASE: OUT_ODI_LEASE,
+    KEY_SFR_LEASE: OUT_SFR_LEASE,
+}
+#: What condor_annex -check-setup requires to be non-empty, in its order.
+CHECK_SETUP_KEYS: Final = (
+    KEY_ACCESS_KEY_FILE,
+    KEY_SECRET_KEY_FILE,
+    KEY_S3_BUCKET,
+    KEY_SECURITY_GROUP_IDS,
+    KEY_ODI_LEASE,
+    KEY_SFR_LEASE,
+    KEY_INSTANCE_PROFILE,
+    KEY_COLLECTOR_HOST,
+    KEY_PASSWORD_FILE,
+)
+
+# --- Local files -----------------------------------------------------------------------------
+CONDOR_USER_DIR: Final = ".condor"
+USER_CONFIG_FILE: Final = "user_config"
+PUBLIC_KEY_FILE: Final = "publicKeyFile"
+PRIVATE_KEY_FILE: Final = "privateKeyFile"
+BLOCK_BEGIN: Final = "# BEGIN annex-cdk block for region {region}: managed by annex-cdk, do not edit"
+BLOCK_END: Final = "# END annex-cdk block for region {region}"
+
+
+def pem_file_name(region: str, key_name: str = KEY_PAIR_NAME) -> str:
+    """The PEM file name condor_annex uses (it renames the key file to carry the region)."""
+    return f"{key_name}.{region}.pem"
+
+
+def local_name(region: str) -> str:
+    """condor_annex's config prefix for a region: every char outside [A-Za-z0-9_./] becomes _."""
+    return re.sub(r"[^A-Za-z0-9_./]", "_", region)
+
+
+def bucket_name(account: str, region: str) -> str:
+    """The concrete bucket name that BUCKET_NAME_PATTERN resolves to."""
+    return BUCKET_NAME_PATTERN.replace("${AWS::AccountId}", account).replace(
+        "${AWS::Region}", region
+    )
+
+
+# --- Locking ---------------------------------------------------------------------------------
+#: An SSM parameter that serialises setups in one account and region.
+LOCK_PARAMETER: Final = "/htcondor-annex/annex-cdk-lock"
+
+# --- CDK context keys (cdk.json / cdk -c) ----------------------------------------------------
+CTX_REGION: Final = "annex:region"
+CTX_ACCOUNT: Final = "annex:account"
+CTX_ALLOWED_CIDRS: Final = "annex:allowedCidrs"
+CTX_SSH: Final = "annex:ssh"
+CTX_COLLECTOR_PORT: Final = "annex:collectorPort"
+CTX_KEY_PAIR_NAME: Final = "annex:keyPairName"
+CTX_CREATE_KEY_PAIR: Final = "annex:createKeyPair"
+CTX_EXTRA_TAGS: Final = "annex:tags"
+CTX_RETAIN_BUCKET: Final = "annex:retainBucket"

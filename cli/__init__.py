@@ -1,0 +1,1 @@
+"""annex-cdk command-line interface (installed as the `annex_cdk` package)."""
