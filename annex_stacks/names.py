@@ -59,7 +59,6 @@ BUCKET_NAME_PATTERN: Final = "htcondor-annex-${AWS::AccountId}-${AWS::Region}"
 CONFIG_OBJECT_PATTERN: Final = "config-*.tar.gz"
 DEFAULT_COLLECTOR_PORT: Final = 9618
 SSH_PORT: Final = 22
-LOG_RETENTION_DAYS: Final = 30
 
 # Logical IDs kept from condor_annex's templates so an account it set up updates in place.
 LID_BUCKET: Final = "ConfigurationBucket"

@@ -1,0 +1,60 @@
+"""A Python Lambda function whose code is inline in the template, with its own log group."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+
+class InlinePythonFunction(Construct):
+    """Inline code needs no asset, so the stacks deploy without `cdk bootstrap`."""
+
+    # The newest Python runtime that aws-cdk-lib offers (cdk-nag L1 flags older ones).
+    RUNTIME: ClassVar[lambda_.Runtime] = lambda_.Runtime.PYTHON_3_14
+    ARCHITECTURE: ClassVar[lambda_.Architecture] = lambda_.Architecture.ARM_64
+    MEMORY_MB: ClassVar[int] = 128
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code: str,
+        handler: str,
+        role: iam.IRole,
+        timeout: Duration,
+        log_group_name: str,
+        retention: logs.RetentionDays,
+        description: str,
+        function_name: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # An explicit log group (not `log_retention=`, which would add an asset-backed custom
+        # resource) that the function logs to and that is removed with the stack.
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            log_group_name=log_group_name,
+            retention=retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            code=lambda_.Code.from_inline(code),
+            handler=handler,
+            runtime=self.RUNTIME,
+            architecture=self.ARCHITECTURE,
+            memory_size=self.MEMORY_MB,
+            timeout=timeout,
+            role=role,
+            function_name=function_name,
+            description=description,
+            log_group=self.log_group,
+        )
+        self.function.node.add_dependency(self.log_group)

@@ -1,0 +1,148 @@
+"""The one entry point into CDK: `cdk synth` (app.py) and the CLI both come through here.
+
+aws_cdk is imported inside the functions, so importing this module does not start jsii.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from annex_stacks import names
+from annex_stacks.settings import AnnexSettings
+
+if TYPE_CHECKING:
+    import aws_cdk as cdk
+
+_CONTEXT_KEYS = (
+    names.CTX_REGION,
+    names.CTX_ACCOUNT,
+    names.CTX_ALLOWED_CIDRS,
+    names.CTX_SSH,
+    names.CTX_COLLECTOR_PORT,
+    names.CTX_KEY_PAIR_NAME,
+    names.CTX_CREATE_KEY_PAIR,
+    names.CTX_EXTRA_TAGS,
+    names.CTX_RETAIN_BUCKET,
+)
+_DESCRIPTIONS = {
+    names.BUCKET_STACK: "HTCondorAnnex: Configuration Bucket (annex-cdk)",
+    names.LAMBDA_STACK: "HTCondor Annex: Lambda Functions (annex-cdk)",
+    names.INSTANCE_PROFILE_STACK: "HTCondor Annex: Instance Profile (annex-cdk)",
+    names.SECURITY_GROUP_STACK: "HTCondorAnnex: Security Group (annex-cdk)",
+    names.KEY_PAIR_STACK: "HTCondorAnnex: SSH Key Pair (annex-cdk)",
+}
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    """Templates by stack name, in deployment order, and the warnings synthesis raised."""
+
+    templates: dict[str, dict[str, Any]]
+    warnings: tuple[str, ...]
+    outdir: Path
+
+    def body(self, stack: str) -> str:
+        return json.dumps(self.templates[stack], separators=(",", ":"), sort_keys=True)
+
+
+def settings_from_app_context(app: cdk.App, **overrides: Any) -> AnnexSettings:
+    """Settings from the context the CDK CLI hands the app (cdk.json, `-c key=value`)."""
+    ctx = {key: app.node.try_get_context(key) for key in _CONTEXT_KEYS}
+    return AnnexSettings.from_context(ctx, **overrides)
+
+
+def build_app(
+    settings: AnnexSettings, *, app: cdk.App | None = None, outdir: Path | None = None, nag: bool = True
+) -> cdk.App:
+    """Add the HTCondorAnnex-* stacks, configured by `settings`, to `app` (a new one if None)."""
+    import aws_cdk as cdk
+
+    from annex_stacks import nag as nag_rules
+    from annex_stacks.bucket_stack import ConfigurationBucketStack
+    from annex_stacks.instance_profile_stack import InstanceProfileStack
+    from annex_stacks.key_pair_stack import KeyPairStack
+    from annex_stacks.lambda_stack import LambdaFunctionsStack
+    from annex_stacks.security_group_stack import SecurityGroupStack
+
+    if app is None:
+        app = cdk.App(outdir=str(outdir) if outdir else None)
+    env = (
+        cdk.Environment(account=settings.account, region=settings.region)
+        if settings.region or settings.account
+        else None
+    )
+    stacks: list[tuple[str, type[cdk.Stack]]] = [
+        (names.BUCKET_STACK, ConfigurationBucketStack),
+        (names.LAMBDA_STACK, LambdaFunctionsStack),
+        (names.INSTANCE_PROFILE_STACK, InstanceProfileStack),
+        (names.SECURITY_GROUP_STACK, SecurityGroupStack),
+    ]
+    if settings.create_key_pair:
+        stacks.append((names.KEY_PAIR_STACK, KeyPairStack))
+    for name, stack_cls in stacks:
+        stack = stack_cls(
+            app,
+            name,
+            settings=settings,
+            env=env,
+            description=_DESCRIPTIONS[name],
+            # Templates go inline to CloudFormation with the caller's credentials: no bootstrap.
+            synthesizer=cdk.LegacyStackSynthesizer(),
+            analytics_reporting=False,
+        )
+        _tag(stack, settings)
+    if nag:
+        nag_rules.register(app)
+    return app
+
+
+def _tag(stack: cdk.Stack, settings: AnnexSettings) -> None:
+    import aws_cdk as cdk
+
+    # Not on the stack itself: stack-level tags propagate to the key pair, where a tag change
+    # means a new key. User tags never reach the key pair for the same reason.
+    no_stack = ["aws:cdk:stack"]
+    cdk.Tags.of(stack).add(names.TAG_SETUP, names.TAG_SETUP_VALUE, exclude_resource_types=no_stack)
+    for key, value in settings.extra_tags.items():
+        cdk.Tags.of(stack).add(
+            key, value, exclude_resource_types=[*no_stack, "AWS::EC2::KeyPair"]
+        )
+
+
+def run_cdk_app() -> None:
+    """What app.py runs under the CDK CLI: a bad setting is one line on stderr, not a trace."""
+    import sys
+
+    import aws_cdk as cdk
+
+    from annex_stacks.settings import SettingsError
+
+    app = cdk.App()
+    try:
+        build_app(settings_from_app_context(app), app=app)
+    except SettingsError as err:
+        sys.exit(f"annex-cdk: invalid setting {err}")
+    app.synth()
+
+
+def synth(settings: AnnexSettings, *, outdir: Path | None = None, nag: bool = True) -> SynthResult:
+    """Synthesize in this process and return the templates (and write the cloud assembly)."""
+    out = Path(outdir) if outdir else Path(tempfile.mkdtemp(prefix="annex-cdk-synth-"))
+    app = build_app(settings, outdir=out, nag=nag)
+    assembly = app.synth()
+    templates: dict[str, dict[str, Any]] = {}
+    warnings: list[str] = []
+    for name in names.ALL_STACKS:
+        try:
+            artifact = assembly.get_stack_by_name(name)
+        except Exception:  # the key pair stack is absent when the user brings their own key
+            continue
+        templates[name] = artifact.template
+        warnings.extend(
+            str(m.entry.data) for m in artifact.messages if str(m.level).lower().endswith("warning")
+        )
+    return SynthResult(templates=templates, warnings=tuple(dict.fromkeys(warnings)), outdir=out)

@@ -1,0 +1,69 @@
+"""HTCondorAnnex-SecurityGroup: what may reach annex instances (default VPC, as condor_annex)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from aws_cdk import Annotations, CfnOutput, Stack
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from annex_stacks import names, nag
+from annex_stacks.settings import AnnexSettings
+
+NO_CIDR_WARNING = (
+    "No allowed CIDR is configured: annex instances will be unreachable from your collector. "
+    f"Set the '{names.CTX_ALLOWED_CIDRS}' context in cdk.json (or annex-cdk --allow-from CIDR)."
+)
+
+
+def ingress_rules(settings: AnnexSettings) -> list[ec2.CfnSecurityGroup.IngressProperty]:
+    ports = [(settings.collector_port, "HTCondor")]
+    if settings.ssh:
+        ports.append((names.SSH_PORT, "SSH"))
+    rules = []
+    for cidr in settings.allowed_cidrs:
+        v6 = ipaddress.ip_network(cidr).version == 6
+        for port, what in ports:
+            rules.append(
+                ec2.CfnSecurityGroup.IngressProperty(
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    cidr_ip=None if v6 else cidr,
+                    cidr_ipv6=cidr if v6 else None,
+                    description=f"{what} from {cidr}",
+                )
+            )
+    return rules
+
+
+class SecurityGroupStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: AnnexSettings, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        # An L1 group with no VpcId lands in the region's default VPC, as condor_annex's does;
+        # the L2 would need a VPC lookup, i.e. credentials at synth time.
+        group = ec2.CfnSecurityGroup(
+            self,
+            names.LID_SECURITY_GROUP,
+            group_description="HTCondor annex instances: HTCondor and SSH from configured networks",
+            security_group_ingress=ingress_rules(settings) or None,
+        )
+        if not settings.allowed_cidrs:
+            Annotations.of(self).add_warning_v2("annex:no-allowed-cidrs", NO_CIDR_WARNING)
+        if settings.world_open:
+            # cfn-lint's own acknowledgement mechanism: the world-open rule is the user's choice.
+            group.cfn_options.metadata = {"cfn-lint": {"config": {"ignore_checks": ["W2508"]}}}
+            nag.acknowledge(
+                group,
+                {
+                    "AwsSolutions-EC23": (
+                        "The settings explicitly ask for 0.0.0.0/0 or ::/0 (allowed_cidrs); "
+                        "the user has chosen to open the collector port to the world."
+                    )
+                },
+            )
+        CfnOutput(self, names.OUT_SECURITY_GROUP, value=group.attr_group_id)
