@@ -70,6 +70,8 @@ class LambdaFunctionsStack(Stack):
         odi, sfr = functions[names.LID_ODI_FUNCTION], functions[names.LID_SFR_FUNCTION]
         self._grant_logs(lease_role, odi, sfr)
         self._grant_logs(cc_role, cc)
+        for fn, role in ((odi, lease_role), (sfr, lease_role), (cc, cc_role)):
+            fn.depend_only_on_policy(role.node.find_child("DefaultPolicy"))  # type: ignore[arg-type]
         # condor_annex names each lease rule after its annex at run time, so the permission
         # must admit any rule of this account's default event bus in this region.
         for lid, fn in ((names.LID_ODI_PERMISSION, odi), (names.LID_SFR_PERMISSION, sfr)):
@@ -137,9 +139,10 @@ class LambdaFunctionsStack(Stack):
                 resources=[Fn.sub(scoped % ("events", "rule/*"))],
             ),
         ]
-        policy = iam.Policy(self, "LeaseFunctionPolicy", statements=statements, roles=[role])
+        for statement in statements:
+            role.add_to_principal_policy(statement)
         nag.acknowledge(
-            policy,
+            role,
             {
                 "AwsSolutions-IAM5[Resource::*]": _DESCRIBE_REASON,
                 "AwsSolutions-IAM5[Resource::arn:aws:s3:::htcondor-annex-<AWS::AccountId>-<AWS::Region>/config-*.tar.gz]": (

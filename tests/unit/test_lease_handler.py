@@ -21,10 +21,10 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from annex_lambda_src import lease
 from annex_lambda_src.lease import LeaseEventError, expire_odi_lease, expire_sfr_lease
+from moto import mock_aws
+
 from annex_stacks import names
 
 REGION = "us-east-1"
@@ -32,6 +32,9 @@ BUCKET = "htcondor-annex-123456789012-us-east-1"
 NOW = 1_800_000_000
 PAST = NOW - 60
 FUTURE = NOW + 3600
+# Moto does not check the image of RunInstances or RequestSpotFleet, and listing its AMIs would
+# cost about two seconds per test.
+AMI = "ami-12c6146b"
 FLEET_ROLE = "arn:aws:iam::123456789012:role/aws-ec2-spot-fleet-tagging-role"
 
 
@@ -87,10 +90,6 @@ def _install_shims(ec2: Any) -> None:
     ev.register("after-call.ec2.DescribeSpotFleetRequests", add_tokens)
 
 
-def _ami(ec2: Any) -> str:
-    return ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-
-
 def _annex(aws: dict[str, Any], annex_id: str, *, expiry: int = PAST) -> None:
     """What condor_annex leaves behind for one annex: the config object and the lease rule."""
     aws["s3"].put_object(Bucket=BUCKET, Key=f"config-{annex_id}.tar.gz", Body=b"tarball")
@@ -110,7 +109,7 @@ def _annex(aws: dict[str, Any], annex_id: str, *, expiry: int = PAST) -> None:
 
 def _instances(aws: dict[str, Any], annex_id: str, count: int = 2) -> list[str]:
     out = aws["ec2"].run_instances(
-        ImageId=_ami(aws["ec2"]),
+        ImageId=AMI,
         MinCount=count,
         MaxCount=count,
         ClientToken=f"{annex_id}_{uuid.uuid4()}",
@@ -129,7 +128,7 @@ def _fleet(aws: dict[str, Any], annex_id: str) -> str:
             "TargetCapacity": 1,
             "IamFleetRole": FLEET_ROLE,
             "AllocationStrategy": "lowestPrice",
-            "LaunchSpecifications": [{"ImageId": _ami(aws["ec2"]), "InstanceType": "t3.micro"}],
+            "LaunchSpecifications": [{"ImageId": AMI, "InstanceType": "t3.micro"}],
         }
     )
     fleet_id = out["SpotFleetRequestId"]

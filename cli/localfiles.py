@@ -1,0 +1,249 @@
+"""Safe writes of local files: private directories, atomic replacement with backups, secrets.
+
+Symlinks are followed (as condor_annex does), so a user's symlinked dotfile keeps its link and
+the file it points to is what gets replaced. All checks use the real uid's os.access() view,
+so a process running as root passes every permission check (root bypasses file modes); only
+structural problems (a file where a directory should be, a read-only mount) are caught then.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+from annex_stacks import names
+
+PRIVATE_DIR_MODE = 0o700
+SECRET_MODE = 0o600
+_CHUNK = 1 << 16
+
+
+class LocalFileError(Exception):
+    """A local file could not be checked, written or created; the message is one line."""
+
+
+def ensure_private_dir(path: Path | str) -> bool:
+    """Create ``path`` with mode 0700 if missing (parents get normal modes); True if created.
+
+    An existing directory is left exactly as it is: changing the mode of a directory the user
+    made is not our call, in either direction.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return False
+    if path.exists() or path.is_symlink():
+        raise LocalFileError(f"{path} exists but is not a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.mkdir(path, PRIVATE_DIR_MODE)
+    except FileExistsError:
+        if path.is_dir():  # lost a race with another creator: theirs is as good as ours
+            return False
+        raise LocalFileError(f"{path} exists but is not a directory") from None
+    except OSError as exc:
+        raise LocalFileError(f"cannot create directory {path}: {exc.strerror}") from exc
+    # mkdir's mode is filtered by the umask; set it exactly.
+    os.chmod(path, PRIVATE_DIR_MODE)
+    return True
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename or create in ``directory`` durable (best effort where unsupported)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view[:_CHUNK])
+        view = view[written:]
+    os.fsync(fd)
+
+
+def _create_exclusive(path: Path, mode: int) -> int:
+    """Open a new file for writing, failing if anything (even a dangling symlink) is there."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, mode & 0o600)
+    try:
+        # The umask filtered os.open's mode; set the final mode before any byte is written.
+        os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _temp_name(target: Path) -> Path:
+    return target.with_name(f".{target.name}.annex-cdk-tmp-{secrets.token_hex(6)}")
+
+
+def _backup_path(target: Path) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate = target.with_name(target.name + names.BACKUP_SUFFIX.format(timestamp=stamp))
+    n = 1
+    while candidate.exists() or candidate.is_symlink():  # never overwrite an older backup
+        candidate = target.with_name(
+            target.name + names.BACKUP_SUFFIX.format(timestamp=f"{stamp}-{n}")
+        )
+        n += 1
+    return candidate
+
+
+def _copy_backup(target: Path, st: os.stat_result) -> Path:
+    """Copy ``target`` to a new backup file with the same mode (a secret stays private)."""
+    backup = _backup_path(target)
+    data = target.read_bytes()
+    fd = _create_exclusive(backup, stat.S_IMODE(st.st_mode))
+    try:
+        _write_all(fd, data)
+    except BaseException:
+        os.close(fd)
+        backup.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return backup
+
+
+def atomic_write(
+    path: Path | str,
+    data: bytes,
+    *,
+    mode: int,
+    backup: bool = True,
+    force_mode: bool = False,
+) -> Path | None:
+    """Replace ``path`` with ``data`` atomically; return the backup's path, if one was made.
+
+    A new file gets ``mode``. An existing file keeps its mode (and, best effort, its owner)
+    unless ``force_mode`` is set, as for secrets. With ``backup``, the previous file is first
+    copied to ``<name>.annex-cdk-<UTC timestamp>.bak`` with the previous file's mode; existing
+    backups are never overwritten. The parent directory must exist.
+    """
+    target = Path(os.path.realpath(path))
+    if not target.parent.is_dir():
+        raise LocalFileError(f"cannot write {path}: {target.parent} is not a directory")
+    try:
+        st: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise LocalFileError(f"cannot write {path}: {exc.strerror}") from exc
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise LocalFileError(f"cannot write {path}: it is not a regular file")
+    final_mode = mode if (st is None or force_mode) else stat.S_IMODE(st.st_mode)
+
+    backup_path: Path | None = None
+    tmp = _temp_name(target)
+    try:
+        if st is not None and backup:
+            backup_path = _copy_backup(target, st)
+        fd = _create_exclusive(tmp, final_mode)
+        try:
+            if st is not None and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                # Keep the owner when we can (e.g. root editing a user's file); the file's
+                # content is what matters, so not being allowed to is no reason to fail.
+                with contextlib.suppress(OSError):
+                    os.fchown(fd, st.st_uid, st.st_gid)
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise LocalFileError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+    return backup_path
+
+
+def write_secret_new(path: Path | str, data: bytes) -> None:
+    """Create ``path`` with mode 0600 holding ``data``; refuse if anything is already there.
+
+    The data goes to a private temp file first and is then hard-linked into place, which is
+    create-only and atomic: the name never points at a partly written secret.
+    """
+    target = Path(path)
+    if target.exists() or target.is_symlink():
+        raise LocalFileError(f"{target} already exists; refusing to overwrite it")
+    if not target.parent.is_dir():
+        raise LocalFileError(f"cannot create {target}: {target.parent} is not a directory")
+    tmp = _temp_name(target)
+    try:
+        fd = _create_exclusive(tmp, SECRET_MODE)
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            raise LocalFileError(f"{target} already exists; refusing to overwrite it") from None
+        except OSError:
+            # No hard links on this file system: fall back to a plain exclusive create.
+            _write_secret_direct(target, data)
+    except OSError as exc:
+        raise LocalFileError(f"cannot create {target}: {exc.strerror or exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(target.parent)
+
+
+def _write_secret_direct(target: Path, data: bytes) -> None:
+    try:
+        fd = _create_exclusive(target, SECRET_MODE)
+    except FileExistsError:
+        raise LocalFileError(f"{target} already exists; refusing to overwrite it") from None
+    try:
+        _write_all(fd, data)
+    except BaseException:
+        os.close(fd)
+        target.unlink(missing_ok=True)  # ours, and incomplete
+        raise
+    os.close(fd)
+
+
+def check_writable(path: Path | str) -> None:
+    """Raise LocalFileError unless ``path`` can later be written by atomic_write.
+
+    Meant to run before any AWS change. An existing file must be a writable regular file in a
+    writable directory (atomic_write creates a temp file next to it). A missing file needs its
+    nearest existing ancestor to be a writable directory. Root passes the mode checks.
+    """
+    given = Path(path)
+    target = Path(os.path.realpath(given))  # follow symlinks as atomic_write will
+    if target.exists():
+        if target.is_dir():
+            raise LocalFileError(f"{given} is a directory, not a file")
+        if not target.is_file():
+            raise LocalFileError(f"{given} is not a regular file")
+        if not os.access(target, os.W_OK):
+            raise LocalFileError(f"{given} is not writable")
+        directory = target.parent
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise LocalFileError(f"cannot replace {given}: directory {directory} is not writable")
+        return
+    ancestor = target.parent
+    while not ancestor.exists():
+        if ancestor.is_symlink():
+            raise LocalFileError(f"cannot create {given}: {ancestor} is a dangling symlink")
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise LocalFileError(f"cannot create {given}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise LocalFileError(f"cannot create {given}: directory {ancestor} is not writable")

@@ -1,0 +1,59 @@
+"""Synthesize each settings variant once per test session (CDK start-up dominates test time)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import pytest
+
+from annex_stacks import AnnexSettings, SynthResult, synth
+
+#: Settings variants the infrastructure tests look at.
+VARIANTS: dict[str, AnnexSettings] = {
+    "default": AnnexSettings(),
+    "one-cidr": AnnexSettings(allowed_cidrs=("198.51.100.7/32",)),
+    "no-ssh-v6-port": AnnexSettings(
+        allowed_cidrs=("198.51.100.0/24", "2001:db8::/64"), ssh=False, collector_port=9700
+    ),
+    "world": AnnexSettings(allowed_cidrs=("0.0.0.0/0",)),
+    "tagged-retained": AnnexSettings(
+        allowed_cidrs=("203.0.113.5/32",),
+        extra_tags={"project": "physics", "cost-center": "42"},
+        retain_bucket=True,
+        key_pair_name="my-annex-key",
+    ),
+    "own-key": AnnexSettings(allowed_cidrs=("203.0.113.5/32",), create_key_pair=False),
+}
+
+
+@cache
+def synthesized(variant: str) -> SynthResult:
+    return synth(VARIANTS[variant])
+
+
+@pytest.fixture(scope="session")
+def synth_variant() -> Callable[[str], SynthResult]:
+    return synthesized
+
+
+def resources(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template.get("Resources", {}).items() if v["Type"] == rtype}
+
+
+def statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every IAM statement in a template, inline role policies and policy resources alike."""
+    out: list[dict[str, Any]] = []
+    for res in template.get("Resources", {}).values():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::IAM::Policy":
+            out.extend(props["PolicyDocument"]["Statement"])
+        if res["Type"] == "AWS::IAM::Role":
+            for pol in props.get("Policies", []):
+                out.extend(pol["PolicyDocument"]["Statement"])
+    return out
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
