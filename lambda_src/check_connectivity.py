@@ -1,7 +1,6 @@
 """HTCondorAnnex-CheckConnectivity: can AWS reach the collector, and is it the right one?
 
-condor_annex compares "result" with the collector's instance ID, fetched from the collector
-itself, and requires "success" to be the string "1". Inlined alone as index.py: stdlib only.
+condor_annex wants success == "1" and result == the collector's instance ID. Stdlib only.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ log.setLevel(logging.INFO)
 DC_QUERY_INSTANCE = 60045
 # One raw CEDAR frame: end-of-message header 1, payload length 8, the command as a 64-bit int.
 REQUEST = struct.pack(">BIq", 1, 8, DC_QUERY_INSTANCE)
-# The answer is a 16-character ID; anything far larger is not a collector talking.
+# The answer is a 16-character ID; anything far larger is not a collector.
 _MAX_PAYLOAD = 4096
 
 
@@ -29,7 +28,7 @@ def _reply(success: bool, description: str, result: str = "") -> dict[str, str]:
 def _recv_exact(sock: socket.socket, n: int, deadline: float) -> bytes:
     buf = b""
     while len(buf) < n:
-        # The timeout bounds the whole exchange, not each recv, so a trickling peer cannot stall.
+        # The timeout bounds the whole exchange, so a trickling peer cannot stall us.
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
         chunk = sock.recv(n - len(buf))
         if not chunk:
@@ -63,7 +62,7 @@ def check_collector(host: str, port: int, timeout: float) -> dict[str, str]:
 def condor_ping_handler(event: Any, context: Any) -> dict[str, str]:
     if not isinstance(event, dict):
         return _reply(False, "event must be a JSON object")
-    # condor_annex always sends all three; the defaults are its own (port 9618, timeout 5).
+    # condor_annex always sends all three; the defaults are what it would send.
     host = event.get("condor_host")
     port = event.get("condor_port", 9618)
     timeout = event.get("timeout", 5)

@@ -62,14 +62,16 @@ def _start(event: Any, s3: Any, now: float) -> dict[str, Any]:
     if now <= expiry:
         log.info("annex %s: lease runs until %d, nothing to do", annex_id, expiry)
         return {**result, "expired": False}
-    key = f"config-{annex_id}.tar.gz"
+    key: str | None = f"config-{annex_id}.tar.gz"
+    log.info("annex %s: lease expired at %d", annex_id, expiry)
     try:
         s3.delete_object(Bucket=bucket, Key=key)
+        log.info("annex %s: deleted s3://%s/%s", annex_id, bucket, key)
     except s3.exceptions.NoSuchBucket:
         # Without the bucket there is no config to delete; carry on so the instances still go.
         log.warning("annex %s: bucket %s does not exist", annex_id, bucket)
-    log.info("annex %s: lease expired at %d, deleted s3://%s/%s", annex_id, expiry, bucket, key)
-    return {**result, "expired": True, "deletedObject": f"s3://{bucket}/{key}"}
+        key = None
+    return {**result, "expired": True, "deletedObject": key and f"s3://{bucket}/{key}"}
 
 
 def _finish(annex_id: str, events: Any, result: dict[str, Any]) -> dict[str, Any]:

@@ -311,7 +311,10 @@ def test_missing_bucket_does_not_stop_the_teardown(aws: dict[str, Any]) -> None:
     instances = _instances(aws, "foo")
     event = {**_event("foo"), "S3BucketName": "no-such-bucket"}
 
-    assert sorted(_odi(aws, event)["terminatedInstances"]) == sorted(instances)
+    result = _odi(aws, event)
+
+    assert result["deletedObject"] is None
+    assert sorted(result["terminatedInstances"]) == sorted(instances)
     assert _rules(aws) == set()
 
 
