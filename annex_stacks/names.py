@@ -147,6 +147,9 @@ def bucket_name(account: str, region: str) -> str:
 #: An SSM parameter that serialises setups in one account and region.
 LOCK_PARAMETER: Final = "/htcondor-annex/annex-cdk-lock"
 
+#: Template Metadata key under which a stack records the settings it was built with.
+SETTINGS_METADATA: Final = "AnnexCdkSettings"
+
 # --- CDK context keys (cdk.json / cdk -c) ----------------------------------------------------
 CTX_REGION: Final = "annex:region"
 CTX_ACCOUNT: Final = "annex:account"

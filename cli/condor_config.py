@@ -15,11 +15,12 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from annex_cdk.localfiles import LocalFileError, atomic_write, ensure_private_dir
+
 from annex_stacks import names
 
 #: condor_annex creates the user config with this mode; an existing file keeps its own.
@@ -263,7 +264,9 @@ def render_block(
     for key, value in values.items():
         _check_key(key)
         if key == names.KEY_REGION:
-            raise ConfigValueError(f"{key} is written unprefixed through set_region, not as a value")
+            raise ConfigValueError(
+                f"{key} is written unprefixed through set_region, not as a value"
+            )
         if not value:
             continue
         _check_value(key, value)
@@ -288,8 +291,10 @@ def _checked_block(block: str, region: str) -> str:
     except BlockStructureError as exc:
         raise ConfigValueError(f"not an annex-cdk block: {exc}") from exc
     ours = parsed.ours.get(region)
-    if len(parsed.ours) != 1 or ours is None or ours.span != Span(
-        0, len(block), 1, len(_lines(block))
+    if (
+        len(parsed.ours) != 1
+        or ours is None
+        or ours.span != Span(0, len(block), 1, len(_lines(block)))
     ):
         raise ConfigValueError(f"not exactly one annex-cdk block for region {region}")
     if not block.endswith("\n"):
@@ -396,13 +401,17 @@ def _syntax_error(stderr: str, labels: Mapping[str, str], skip: set[str]) -> Con
         first = next((x.strip() for x in stderr.splitlines() if x.strip()), "")
         return ConfigSyntaxError(f"HTCondor cannot read the configuration: {first or 'no detail'}")
     best = next((m for m in found if m["msg"]), found[0])
-    file, line = best["file"], int(best["line"])
+    # "Line 0" is a file HTCondor could not open; the including line is the place to fix.
+    where = next((m for m in found if int(m["line"]) > 0), best)
+    file, line = where["file"], int(where["line"])
     detail = best["msg"].rstrip()
     if not detail:
         bad = _line_of(file, line)
         detail = "HTCondor cannot parse this line" + (f": {bad[:120]!r}" if bad else "")
     shown = labels.get(file, file)
-    return ConfigSyntaxError(f"{shown}, line {line}: {detail}", file=shown, line=line, detail=detail)
+    return ConfigSyntaxError(
+        f"{shown}, line {line}: {detail}", file=shown, line=line, detail=detail
+    )
 
 
 def _child_env(condor_config: Path) -> dict[str, str]:
@@ -447,7 +456,9 @@ def _run_htcondor(
                 check=False,
             )
         except subprocess.TimeoutExpired as exc:
-            raise ConfigError(f"HTCondor took over {HTCONDOR_TIMEOUT:.0f} s to read the config") from exc
+            raise ConfigError(
+                f"HTCondor took over {HTCONDOR_TIMEOUT:.0f} s to read the config"
+            ) from exc
         except OSError as exc:
             raise HTCondorUnavailableError(f"cannot run {sys.executable}: {exc}") from exc
         stderr = proc.stderr.decode(_ENCODING, "replace")
@@ -534,13 +545,16 @@ def _later_definition(text: str, key: str, region: str) -> int | None:
 # --- Reading and writing the file -----------------------------------------------------------
 
 
+Action = Literal["created", "appended", "replaced", "unchanged", "removed", "absent"]
+
+
 @dataclass(frozen=True)
 class WriteResult:
     """What write_user_config / unwrite_user_config did."""
 
     path: Path
     region: str
-    action: Literal["created", "appended", "replaced", "unchanged", "removed", "absent"]
+    action: Action
     backup: Path | None
     old_block: str | None
     new_block: str | None
@@ -613,22 +627,23 @@ def write_user_config(
     parsed = parse(old_text or "", source=str(path))
     old = parsed.ours.get(region)
     new_text = apply_block(old_text or "", region, block)
-    new_block = parse(new_text).ours[region].text
-    common = {
-        "path": path,
-        "region": region,
-        "old_block": old.text if old else None,
-        "new_block": new_block,
-        "annex_blocks": parsed.annex_blocks,
-    }
+    result = WriteResult(
+        path=path,
+        region=region,
+        action="unchanged",
+        backup=None,
+        old_block=old.text if old else None,
+        new_block=parse(new_text).ours[region].text,
+        annex_blocks=parsed.annex_blocks,
+    )
     new_bytes = _encode(new_text)
     if new_bytes == old_bytes:
-        return WriteResult(action="unchanged", backup=None, **common)
+        return result
     _validate_candidate(path, old_text, new_text)
     created_dir = ensure_private_dir(path.parent)
     backup = atomic_write(path, new_bytes, mode=NEW_FILE_MODE, backup=True)
-    action = "created" if old_bytes is None else "replaced" if old else "appended"
-    return WriteResult(action=action, backup=backup, created_dir=created_dir, **common)
+    action: Action = "created" if old_bytes is None else "replaced" if old else "appended"
+    return replace(result, action=action, backup=backup, created_dir=created_dir)
 
 
 def unwrite_user_config(path: Path, region: str) -> WriteResult:
