@@ -6,6 +6,7 @@
 from annex_stacks.facade import (
     SynthResult,
     build_app,
+    recorded_context,
     run_cdk_app,
     settings_from_app_context,
     synth,
@@ -17,6 +18,7 @@ __all__ = [
     "SettingsError",
     "SynthResult",
     "build_app",
+    "recorded_context",
     "run_cdk_app",
     "settings_from_app_context",
     "synth",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,17 @@ _CONTEXT_KEYS = (
     names.CTX_EXTRA_TAGS,
     names.CTX_RETAIN_BUCKET,
 )
+#: Which settings each stack records in its template Metadata, so that a later run without
+#: flags can keep what the deployed stacks were built with.
+_RECORDED = {
+    names.BUCKET_STACK: (
+        names.CTX_RETAIN_BUCKET,
+        names.CTX_EXTRA_TAGS,
+        names.CTX_KEY_PAIR_NAME,
+        names.CTX_CREATE_KEY_PAIR,
+    ),
+    names.SECURITY_GROUP_STACK: (names.CTX_ALLOWED_CIDRS, names.CTX_SSH, names.CTX_COLLECTOR_PORT),
+}
 _DESCRIPTIONS = {
     names.BUCKET_STACK: "HTCondorAnnex: Configuration Bucket (annex-cdk)",
     names.LAMBDA_STACK: "HTCondor Annex: Lambda Functions (annex-cdk)",
@@ -53,6 +65,15 @@ def settings_from_app_context(app: cdk.App, **overrides: Any) -> AnnexSettings:
     """Settings from the context the CDK CLI hands the app (cdk.json, `-c key=value`)."""
     ctx = {key: app.node.try_get_context(key) for key in _CONTEXT_KEYS}
     return AnnexSettings.from_context(ctx, **overrides)
+
+
+def recorded_context(templates: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The settings (as context) that deployed templates were built with; {} if none."""
+    ctx: dict[str, Any] = {}
+    for name, template in templates.items():
+        recorded = template.get("Metadata", {}).get(names.SETTINGS_METADATA, {})
+        ctx.update({k: v for k, v in recorded.items() if k in _RECORDED.get(name, ())})
+    return ctx
 
 
 def build_app(
@@ -95,6 +116,11 @@ def build_app(
             analytics_reporting=False,
         )
         _tag(stack, settings)
+        if name in _RECORDED:
+            ctx = settings.to_context()
+            stack.template_options.metadata = {
+                names.SETTINGS_METADATA: {key: ctx[key] for key in _RECORDED[name]}
+            }
     if nag:
         nag_rules.register(app)
     return app

@@ -1,0 +1,3 @@
+from annex_cdk.main import main
+
+main()

@@ -1,0 +1,177 @@
+"""Which AWS account, region, endpoint and credentials a command talks to, as boto3 clients."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from annex_cdk.errors import CredentialsError, EndpointError, UsageError
+from annex_stacks import names
+
+# Fail fast against a dead endpoint instead of hanging behind botocore's retries.
+_CONNECT_TIMEOUT = 5
+_READ_TIMEOUT = 60
+_MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What condor_annex will be told to use: key files or the instance profile."""
+
+    access_key_file: Path | None = None
+    secret_key_file: Path | None = None
+    from_instance: bool = False
+
+    @property
+    def config_values(self) -> dict[str, str]:
+        """ANNEX_DEFAULT_ACCESS_KEY_FILE / _SECRET_KEY_FILE as condor_annex -setup writes them."""
+        if self.from_instance:
+            return {
+                names.KEY_ACCESS_KEY_FILE: names.FROM_INSTANCE,
+                names.KEY_SECRET_KEY_FILE: names.FROM_INSTANCE,
+            }
+        if self.access_key_file and self.secret_key_file:
+            return {
+                names.KEY_ACCESS_KEY_FILE: str(self.access_key_file),
+                names.KEY_SECRET_KEY_FILE: str(self.secret_key_file),
+            }
+        return {}
+
+    def describe(self) -> str:
+        if self.from_instance:
+            return "the instance profile (FROM INSTANCE)"
+        if self.access_key_file:
+            return f"the key files {self.access_key_file} and {self.secret_key_file}"
+        return "the default AWS credential chain (environment, profile, SSO)"
+
+
+def resolve_credentials(
+    *,
+    condor_dir: Path,
+    access_key_file: Path | None,
+    secret_key_file: Path | None,
+    from_instance: bool,
+) -> Credentials:
+    """condor_annex's choice: explicit files, else ~/.condor's key files, else the boto3 chain."""
+    if from_instance:
+        if access_key_file or secret_key_file:
+            raise UsageError("--from-instance cannot be combined with key files")
+        return Credentials(from_instance=True)
+    if bool(access_key_file) != bool(secret_key_file):
+        raise UsageError("give both --access-key-file and --secret-key-file, or neither")
+    if access_key_file and secret_key_file:
+        for path in (access_key_file, secret_key_file):
+            if not path.is_file():
+                raise CredentialsError(f"key file {path} does not exist or is not a file")
+        return Credentials(access_key_file.resolve(), secret_key_file.resolve())
+    public, private = condor_dir / names.PUBLIC_KEY_FILE, condor_dir / names.PRIVATE_KEY_FILE
+    if public.is_file() and private.is_file():
+        return Credentials(public, private)
+    return Credentials()
+
+
+def _read_key(path: Path) -> str:
+    try:
+        value = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as err:
+        raise CredentialsError(f"cannot read key file {path}: {err.__class__.__name__}") from None
+    if not value:
+        raise CredentialsError(f"key file {path} is empty")
+    return value
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """A region, an optional endpoint (the emulator) and credentials: everything boto3 needs."""
+
+    region: str
+    credentials: Credentials
+    profile: str | None = None
+    endpoint_url: str | None = None
+
+    @cached_property
+    def session(self) -> Any:
+        import boto3
+        import botocore.session
+
+        core = botocore.session.Session(profile=self.profile)
+        if self.credentials.from_instance:
+            from botocore.credentials import (
+                CredentialResolver,
+                InstanceMetadataFetcher,
+                InstanceMetadataProvider,
+            )
+
+            # Only the instance profile, as condor_annex's FROM INSTANCE: no env or profile.
+            fetcher = InstanceMetadataFetcher(timeout=2, num_attempts=2)
+            core.register_component(
+                "credential_provider",
+                CredentialResolver([InstanceMetadataProvider(iam_role_fetcher=fetcher)]),
+            )
+        session_kwargs: dict[str, Any] = {"botocore_session": core, "region_name": self.region}
+        if self.credentials.access_key_file and self.credentials.secret_key_file:
+            session_kwargs["aws_access_key_id"] = _read_key(self.credentials.access_key_file)
+            session_kwargs["aws_secret_access_key"] = _read_key(self.credentials.secret_key_file)
+        try:
+            return boto3.Session(**session_kwargs)
+        except Exception as err:  # e.g. ProfileNotFound
+            raise CredentialsError(str(err)) from None
+
+    def client(self, service: str) -> Any:
+        from botocore.config import Config
+
+        config = Config(
+            connect_timeout=_CONNECT_TIMEOUT,
+            read_timeout=_READ_TIMEOUT,
+            retries={"max_attempts": _MAX_ATTEMPTS, "mode": "standard"},
+        )
+        return self.session.client(service, endpoint_url=self.endpoint_url, config=config)
+
+    def account_id(self) -> str:
+        """Who we are; also the first call, so bad credentials or endpoints surface here."""
+        return call(lambda: self.client("sts").get_caller_identity()["Account"], self)
+
+
+def default_region() -> str | None:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+
+def call(fn: Any, target: AwsTarget) -> Any:
+    """Run an AWS call, turning credential and connection failures into one-line errors."""
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        PartialCredentialsError,
+        TokenRetrievalError,
+    )
+    from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+    where = target.endpoint_url or f"AWS in {target.region}"
+    try:
+        return fn()
+    except (NoCredentialsError, PartialCredentialsError):
+        raise CredentialsError(
+            "no AWS credentials found",
+            hint="pass --access-key-file/--secret-key-file, --profile or --from-instance",
+        ) from None
+    except TokenRetrievalError as err:
+        raise CredentialsError(f"cannot refresh SSO credentials: {err}",
+                               hint="run `aws sso login`") from None
+    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError):
+        raise EndpointError(
+            f"cannot reach {where}",
+            hint="check --endpoint-url / AWS_ENDPOINT_URL and the network",
+        ) from None
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "")
+        if code in {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}:
+            raise CredentialsError("the AWS credentials have expired",
+                                   hint="refresh them (e.g. `aws sso login`)") from None
+        if code in {"InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException",
+                    "AuthFailure"}:
+            raise CredentialsError(f"AWS rejected the credentials ({code})") from None
+        raise

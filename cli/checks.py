@@ -1,0 +1,122 @@
+"""`annex-cdk check-setup`: condor_annex -check-setup's checks, with its output lines.
+
+Only boto3 and the HTCondor parser: this path never imports aws_cdk.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from typing import Any
+
+from annex_cdk.aws import AwsTarget, call
+from annex_cdk.condor_config import ConfigError
+from annex_cdk.engine import GOOD, Engine
+from annex_cdk.errors import LocalFilesError
+from annex_cdk.local import LocalPaths
+from annex_stacks import names
+
+SECRET_FILE_MESSAGE = (
+    "Secret key file must be accessible only by owner. Please verify that your user owns the "
+    "file and that the file permissons are restricted to the owner."
+)
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    line: str
+    detail: str | None = None
+
+
+@dataclass
+class CheckReport:
+    region: str
+    checks: list[Check] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def add(self, check: Check) -> None:
+        self.checks.append(check)
+        self.lines.append(check.line)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "region": self.region,
+            "ok": self.ok,
+            "checks": [
+                {"name": c.name, "ok": c.ok, "line": c.line, "detail": c.detail} for c in self.checks
+            ],
+        }
+
+
+def run_check_setup(target: AwsTarget, paths: LocalPaths) -> CheckReport:
+    report = CheckReport(target.region)
+    report.lines.append(f"Will check setup in region '{target.region}'.")
+    try:
+        values = paths.effective(list(names.CHECK_SETUP_KEYS), target.region)
+    except ConfigError as err:
+        raise LocalFilesError(str(err)) from None
+    _local_checks(report, values)
+    _stack_checks(report, target)
+    report.lines.append(
+        "Your setup looks OK."
+        if report.ok
+        else "Your setup is not complete: run `annex-cdk setup` (and see the lines above)."
+    )
+    return report
+
+
+def _local_checks(report: CheckReport, values: dict[str, Any]) -> None:
+    unset = [key for key in names.CHECK_SETUP_KEYS if not values.get(key)]
+    if unset:
+        report.lines.append("Your setup is incomplete:")
+        for key in unset:
+            report.add(Check(f"config:{key}", False, f"\t{key} is unset."))
+    secret = values.get(names.KEY_SECRET_KEY_FILE)
+    if secret and secret != names.FROM_INSTANCE:
+        try:
+            st = os.stat(secret)
+            private = st.st_uid == os.getuid() and not st.st_mode & (stat.S_IRWXG | stat.S_IRWXO)
+        except OSError:
+            private = False
+        if not private:
+            report.add(Check("secret-key-file", False, SECRET_FILE_MESSAGE, secret))
+    password = values.get(names.KEY_PASSWORD_FILE)
+    if password:
+        try:
+            with open(password, "rb"):
+                pass
+        except OSError:
+            report.add(
+                Check(
+                    "password-file",
+                    False,
+                    f"Unable to open SEC_PASSWORD_FILE '{password}', run "
+                    f"'condor_store_cred -c add -f {password}'",
+                    password,
+                )
+            )
+
+
+def _stack_checks(report: CheckReport, target: AwsTarget) -> None:
+    engine = Engine(target.client("cloudformation"))
+    stacks = [*names.CONDOR_ANNEX_STACKS, (names.KEY_PAIR_STACK, "SSH key pair")]
+    for stack, description in stacks:
+        state = call(lambda stack=stack: engine.state(stack), target)
+        prefix = f"Checking for {description}..."
+        if not state.exists:
+            if stack == names.KEY_PAIR_STACK:
+                continue  # optional: the user may bring their own key pair
+            report.add(Check(f"stack:{stack}", False, f"{prefix} missing.", stack))
+        elif state.status in GOOD:
+            report.add(Check(f"stack:{stack}", True, f"{prefix} OK."))
+        else:
+            report.add(
+                Check(f"stack:{stack}", False, f"{prefix} not OK ('{state.status}').", state.status)
+            )

@@ -1,0 +1,64 @@
+"""Output: results on stdout (text or one JSON document), progress and messages on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import Any
+
+from rich.console import Console
+
+_ERR = Console(stderr=True, highlight=False, soft_wrap=True)
+_OUT = Console(highlight=False, soft_wrap=True)
+
+
+def err_console() -> Console:
+    return _ERR
+
+
+def info(message: str) -> None:
+    _ERR.print(message, markup=False)
+
+
+def warn(message: str) -> None:
+    _ERR.print(f"[yellow]warning:[/] {escape(message)}")
+
+
+def result(text: str) -> None:
+    """A line of the command's result (stdout), for people."""
+    _OUT.print(text, markup=False)
+
+
+def emit_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+class StackProgress:
+    """Per-stack progress lines on stderr, from the engine's worker threads."""
+
+    def __init__(self, *, verbose: bool = False) -> None:
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
+        self._verbose = verbose
+
+    def __call__(self, stack: str, status: str, detail: str) -> None:
+        final = not status.endswith("_IN_PROGRESS") or detail in {"creating", "updating", "deleting"}
+        failed = "FAILED" in status or "ROLLBACK" in status
+        # Resource-level events are noise unless they fail or the user asked for them.
+        if not (final or failed or self._verbose):
+            return
+        colour = "red" if failed else ("green" if status.endswith("_COMPLETE") else "cyan")
+        stamp = f"{time.monotonic() - self._start:6.1f}s"
+        with self._lock:
+            _ERR.print(
+                f"[dim]{stamp}[/] {escape(stack)} [{colour}]{escape(status)}[/] {escape(detail)}"
+            )

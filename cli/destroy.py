@@ -1,0 +1,174 @@
+"""`annex-cdk destroy`: the reverse of setup, then a check that nothing annex-cdk made is left."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from annex_cdk import condor_config, console
+from annex_cdk.aws import AwsTarget
+from annex_cdk.engine import DELETED, Engine
+from annex_cdk.errors import AnnexError, StackFailedError, UsageError
+from annex_cdk.local import LocalPaths
+from annex_cdk.localfiles import LocalFileError
+from annex_cdk.lock import held
+from annex_stacks import names
+
+_LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
+
+
+def annex_instances(ec2: Any) -> list[str]:
+    """Instances condor_annex launched (its htcondor:AnnexName tag) that are not terminated."""
+    paginator = ec2.get_paginator("describe_instances")
+    ids = []
+    for page in paginator.paginate(
+        Filters=[
+            {"Name": "tag-key", "Values": [names.TAG_ANNEX_NAME]},
+            {"Name": "instance-state-name", "Values": _LIVE_INSTANCE_STATES},
+        ]
+    ):
+        for reservation in page["Reservations"]:
+            ids.extend(i["InstanceId"] for i in reservation["Instances"])
+    return ids
+
+
+def empty_bucket(s3: Any, bucket: str) -> int:
+    """Delete every object version and delete marker, so CloudFormation can delete the bucket."""
+    deleted = 0
+    paginator = s3.get_paginator("list_object_versions")
+    try:
+        for page in paginator.paginate(Bucket=bucket):
+            keys = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
+            for start in range(0, len(keys), 1000):
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True})
+                deleted += len(keys[start : start + 1000])
+    except s3.exceptions.NoSuchBucket:
+        return 0
+    return deleted
+
+
+def run_destroy(
+    target: AwsTarget,
+    paths: LocalPaths,
+    *,
+    force: bool,
+    confirm: Callable[[str], bool],
+    progress: Any,
+) -> dict[str, Any]:
+    target.account_id()
+    engine = Engine(target.client("cloudformation"), progress=progress)
+    ec2, s3, ssm = target.client("ec2"), target.client("s3"), target.client("ssm")
+    running = annex_instances(ec2)
+    if running and not force:
+        raise UsageError(
+            f"{len(running)} annex instance(s) still exist ({', '.join(running[:5])}"
+            f"{', ...' if len(running) > 5 else ''})",
+            hint="shut the annexes down first (condor_off -annex NAME), or pass --force",
+        )
+    live = engine.read_all(names.ALL_STACKS)
+    present = [n for n, lv in live.items() if lv.state.exists]
+    if not confirm(
+        f"Delete {', '.join(present) or 'no stacks'} in {target.region}, and annex-cdk's "
+        f"files and config lines under {paths.condor_dir}?"
+    ):
+        raise AnnexError("nothing deleted", hint="pass --yes to skip the question")
+
+    with held(ssm, "destroy"):
+        bucket_outputs = live[names.BUCKET_STACK].state.outputs
+        bucket = bucket_outputs.get(names.OUT_BUCKET)
+        template = live[names.BUCKET_STACK].template or {}
+        retained = (
+            template.get("Resources", {}).get(names.LID_BUCKET, {}).get("DeletionPolicy") == "Retain"
+        )
+        emptied = empty_bucket(s3, bucket) if bucket and not retained else 0
+
+        key_outputs = live[names.KEY_PAIR_STACK].state.outputs
+        key_name = key_outputs.get(names.OUT_KEY_PAIR_NAME)
+        private_key = None
+        if parameter := key_outputs.get(names.OUT_KEY_PAIR_PARAMETER):
+            private_key = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+
+        results = engine.delete(names.ALL_STACKS)
+        failed = [r for r in results.values() if r.status != DELETED]
+        if failed:
+            raise StackFailedError(
+                "; ".join(f"{r.name}: {r.status} ({r.reason})" for r in failed),
+                hint="nothing local was changed; fix the cause and re-run destroy",
+            )
+
+    local = _remove_local(paths, target.region, key_name, private_key)
+    leftovers = verify_gone(target, paths, bucket=None if retained else bucket, key_name=key_name,
+                            key_parameter=key_outputs.get(names.OUT_KEY_PAIR_PARAMETER))
+    return {
+        "region": target.region,
+        "stacks": {n: r.status for n, r in results.items()},
+        "bucket_objects_deleted": emptied,
+        "bucket_retained": bucket if retained else None,
+        "local": local,
+        "leftovers": leftovers,
+        "ok": not leftovers,
+    }
+
+
+def _remove_local(paths: LocalPaths, region: str, key_name: str | None, private_key: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"pem": None, "user_config": None}
+    if key_name:
+        pem = paths.pem(region, key_name)
+        if pem.exists():
+            material = private_key or ""
+            material = material if material.endswith("\n") else material + "\n"
+            # Only the PEM of the key pair just deleted: any other file of that name is the user's.
+            if private_key and pem.read_text() == material:
+                pem.unlink()
+                out["pem"] = f"removed {pem}"
+            else:
+                console.warn(f"{pem} is not the private key of the deleted key pair; left it alone")
+                out["pem"] = f"kept {pem}"
+    try:
+        result = condor_config.unwrite_user_config(paths.user_config, region)
+    except (condor_config.ConfigError, LocalFileError) as err:
+        raise AnnexError(f"stacks deleted, but {paths.user_config} was not changed: {err}") from None
+    out["user_config"] = result.action
+    out["backup"] = str(result.backup) if result.backup else None
+    return out
+
+
+def verify_gone(
+    target: AwsTarget,
+    paths: LocalPaths,
+    *,
+    bucket: str | None,
+    key_name: str | None,
+    key_parameter: str | None,
+) -> list[str]:
+    """Everything annex-cdk made that still exists, one line each."""
+    left: list[str] = []
+    engine = Engine(target.client("cloudformation"))
+    for name in names.ALL_STACKS:
+        if engine.state(name).exists:
+            left.append(f"stack {name}")
+    if bucket:
+        s3 = target.client("s3")
+        try:
+            s3.head_bucket(Bucket=bucket)
+            left.append(f"bucket {bucket}")
+        except Exception:
+            pass
+    ec2 = target.client("ec2")
+    if key_name and ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [key_name]}])["KeyPairs"]:
+        left.append(f"key pair {key_name}")
+    ssm = target.client("ssm")
+    for parameter in filter(None, [key_parameter, names.LOCK_PARAMETER]):
+        try:
+            ssm.get_parameter(Name=parameter)
+            left.append(f"SSM parameter {parameter}")
+        except ssm.exceptions.ParameterNotFound:
+            pass
+    if paths.user_config.exists():
+        text = paths.user_config.read_text(errors="surrogateescape")
+        if target.region in condor_config.parse(text).ours:
+            left.append(f"annex-cdk block in {paths.user_config}")
+    return left

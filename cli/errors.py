@@ -1,0 +1,56 @@
+"""The error hierarchy: each expected failure becomes one line on stderr and an exit code."""
+
+from __future__ import annotations
+
+# Exit codes: 0 ok, 1 failure, 2 usage; the rest tell scripts what went wrong.
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_CREDENTIALS = 3
+EXIT_ENDPOINT = 4
+EXIT_LOCAL_FILES = 5
+EXIT_STACK_FAILED = 6
+EXIT_BLOCKED = 7
+EXIT_LOCKED = 8
+EXIT_INTERRUPTED = 130
+
+
+class AnnexError(Exception):
+    """An expected failure: the message is what the user reads, the hint what to do next."""
+
+    exit_code = EXIT_FAILURE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class UsageError(AnnexError):
+    exit_code = EXIT_USAGE
+
+
+class CredentialsError(AnnexError):
+    exit_code = EXIT_CREDENTIALS
+
+
+class EndpointError(AnnexError):
+    exit_code = EXIT_ENDPOINT
+
+
+class LocalFilesError(AnnexError):
+    exit_code = EXIT_LOCAL_FILES
+
+
+class StackFailedError(AnnexError):
+    exit_code = EXIT_STACK_FAILED
+
+
+class StackBlockedError(AnnexError):
+    exit_code = EXIT_BLOCKED
+
+
+class LockedError(AnnexError):
+    exit_code = EXIT_LOCKED
+
+
+class Interrupted(AnnexError):
+    exit_code = EXIT_INTERRUPTED

@@ -1,0 +1,133 @@
+"""`annex-cdk rehearse`: the whole first-time path on a private emulator and a scratch HOME.
+
+The scratch HOME holds what the first-time guide has the user make by hand: a personal
+HTCondor config with COLLECTOR_HOST and a pool password file, and condor_annex's key files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from annex_cdk import console
+from annex_cdk.aws import AwsTarget, Credentials
+from annex_cdk.checks import run_check_setup
+from annex_cdk.console import StackProgress
+from annex_cdk.destroy import run_destroy
+from annex_cdk.local import LocalPaths
+from annex_cdk.localfiles import ensure_private_dir, write_secret_new
+from annex_cdk.setup import SettingsFlags, run_setup
+from annex_stacks import names
+
+#: The emulator accepts any credentials; these are what its documentation uses.
+EMULATOR_KEY = "testing"
+#: A documentation network (RFC 5737) standing in for the collector's public address.
+REHEARSAL_CIDR = "198.51.100.7/32"
+_AWS_ENV = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
+
+
+def scratch_home(root: Path) -> tuple[LocalPaths, Path, Credentials]:
+    """A HOME as the first-time guide leaves it, just before `condor_annex -setup`."""
+    home = root / "home"
+    condor_dir = home / names.CONDOR_USER_DIR
+    ensure_private_dir(condor_dir)
+    public, private = condor_dir / names.PUBLIC_KEY_FILE, condor_dir / names.PRIVATE_KEY_FILE
+    write_secret_new(public, f"{EMULATOR_KEY}\n".encode())
+    write_secret_new(private, f"{EMULATOR_KEY}\n".encode())
+    personal = root / "condor"
+    personal.mkdir()
+    password = personal / "condor_pool_password"
+    write_secret_new(password, b"rehearsal pool password\n")
+    config = personal / "condor_config"
+    # The guide's lines (reference §7), with this scratch directory as LOCAL_DIR.
+    config.write_text(
+        f"LOCAL_DIR = {personal}\n"
+        "NETWORK_INTERFACE = *\n"
+        "CONDOR_HOST = $(FULL_HOSTNAME)\n"
+        "SEC_PASSWORD_FILE = $(LOCAL_DIR)/condor_pool_password\n"
+        "SEC_DAEMON_AUTHENTICATION = REQUIRED\n"
+        "SEC_DAEMON_AUTHENTICATION_METHODS = PASSWORD\n"
+        "ALLOW_DAEMON = condor_pool@*\n"
+        "COLLECTOR_HOST = $(FULL_HOSTNAME):9618\n"
+    )
+    return LocalPaths(home), config, Credentials(public, private)
+
+
+@contextmanager
+def _isolated_env(condor_config: Path) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in (*_AWS_ENV, "CONDOR_CONFIG")}
+    for key in _AWS_ENV:
+        os.environ.pop(key, None)
+    os.environ["CONDOR_CONFIG"] = str(condor_config)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_rehearsal(*, region: str, keep: bool = False) -> dict[str, Any]:
+    from annex_cdk.emulator import EmulatorProcess
+
+    root = Path(tempfile.mkdtemp(prefix="annex-cdk-rehearsal-"))
+    steps: list[dict[str, Any]] = []
+    ok = True
+    try:
+        paths, condor_config, creds = scratch_home(root)
+        console.info(f"Scratch HOME: {paths.home}")
+        with _isolated_env(condor_config), EmulatorProcess() as emu:
+            console.info(f"Emulator: {emu.endpoint_url}")
+            target = AwsTarget(region, creds, endpoint_url=emu.endpoint_url)
+            flags = SettingsFlags(allow_from=(REHEARSAL_CIDR,))
+
+            def step(name: str, fn: Any) -> Any:
+                console.info(f"\n== {name}")
+                t0 = time.monotonic()
+                out = fn()
+                seconds = time.monotonic() - t0
+                steps.append({"step": name, "seconds": round(seconds, 3)})
+                console.info(f"== {name}: {seconds:.2f} s")
+                return out
+
+            first = step("setup", lambda: run_setup(target, paths, flags, yes=False, progress=StackProgress()))
+            config_bytes = paths.user_config.read_bytes()
+            report = step("check-setup", lambda: run_check_setup(target, paths))
+            for line in report.lines:
+                console.info(line)
+            ok &= report.ok
+            again = step("setup (no-op re-run)", lambda: run_setup(target, paths, flags, yes=False, progress=StackProgress()))
+            updated = [n for n, s in again["stacks"].items() if s["action"] != "unchanged"]
+            unchanged_bytes = paths.user_config.read_bytes() == config_bytes
+            if updated or not unchanged_bytes:
+                ok = False
+                console.warn(f"the re-run was not a no-op: stacks {updated}, config same: {unchanged_bytes}")
+            gone = step("destroy", lambda: run_destroy(
+                target, paths, force=False, confirm=lambda q: True, progress=StackProgress()
+            ))
+            ok &= gone["ok"]
+            ok &= first["ok"]
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    for s in steps:
+        console.result(f"{s['step']:<24} {s['seconds']:7.2f} s")
+    console.result("Rehearsal " + ("passed: setup, check-setup, no-op re-run and destroy all worked." if ok else "FAILED."))
+    return {"ok": ok, "steps": steps, "scratch": str(root) if keep else None}

@@ -1,0 +1,249 @@
+"""`annex-cdk setup`: synthesize in-process, converge the stacks, then write the local files."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from annex_cdk import console
+from annex_cdk.aws import AwsTarget, call
+from annex_cdk.engine import Engine, StackResult, plan
+from annex_cdk.errors import AnnexError, UsageError
+from annex_cdk.local import LocalPaths, post_deploy, preflight
+from annex_cdk.lock import held
+from annex_stacks import names
+from annex_stacks.facade import recorded_context
+from annex_stacks.settings import AnnexSettings, SettingsError
+
+
+@dataclass(frozen=True)
+class SettingsFlags:
+    """What the user passed; None means "keep what is deployed, else the default"."""
+
+    allow_from: tuple[str, ...] = ()
+    collector_host: str | None = None
+    ssh: bool | None = None
+    collector_port: int | None = None
+    key_name: str | None = None
+    reuse_key_pair: bool = False
+    tags: Mapping[str, str] | None = None
+    retain_bucket: bool | None = None
+
+
+def collector_cidr(collector_host: str) -> tuple[str, int | None]:
+    """The collector's public address as a /32 (or /128), and the port COLLECTOR_HOST names."""
+    host, port = _split_host_port(collector_host)
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        raise UsageError(
+            f"cannot resolve the collector host {host!r}",
+            hint="pass --allow-from CIDR with the address annex instances will see",
+        ) from None
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    public = [a for a in addresses if a.is_global]
+    if not public:
+        raise UsageError(
+            f"the collector host {host} resolves to {addresses[0]}, which is not a public "
+            "address: annex instances could not reach it there",
+            hint="pass --allow-from CIDR with the public address or network of your collector",
+        )
+    addr = next((a for a in public if a.version == 4), public[0])
+    return f"{addr}/{addr.max_prefixlen}", port
+
+
+def _split_host_port(value: str) -> tuple[str, int | None]:
+    value = value.strip()
+    # HTCondor sinful strings: <host:port?...>
+    value = value.strip("<>").split("?", 1)[0]
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest.lstrip(":")
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    else:
+        host, port = value, ""
+    try:
+        return host, int(port) if port else None
+    except ValueError:
+        raise UsageError(f"COLLECTOR_HOST {value!r} has a port that is not a number") from None
+
+
+def resolve_settings(
+    flags: SettingsFlags,
+    *,
+    region: str,
+    recorded: Mapping[str, Any],
+    paths: LocalPaths,
+) -> AnnexSettings:
+    """flag > what the deployed stacks record > the local HTCondor config > default."""
+    overrides: dict[str, Any] = {"region": region}
+    if flags.allow_from:
+        overrides["allowed_cidrs"] = flags.allow_from
+    if flags.ssh is not None:
+        overrides["ssh"] = flags.ssh
+    if flags.collector_port is not None:
+        overrides["collector_port"] = flags.collector_port
+    if flags.key_name is not None:
+        overrides["key_pair_name"] = flags.key_name
+    if flags.reuse_key_pair:
+        overrides["create_key_pair"] = False
+    if flags.tags is not None:
+        overrides["extra_tags"] = dict(flags.tags)
+    if flags.retain_bucket is not None:
+        overrides["retain_bucket"] = flags.retain_bucket
+    ctx = dict(recorded)
+    needs_cidr = not flags.allow_from and names.CTX_ALLOWED_CIDRS not in ctx
+    needs_port = flags.collector_port is None and names.CTX_COLLECTOR_PORT not in ctx
+    if needs_cidr or (needs_port and flags.collector_host):
+        host = flags.collector_host or paths.effective([names.KEY_COLLECTOR_HOST], region)[
+            names.KEY_COLLECTOR_HOST
+        ]
+        if not host:
+            raise UsageError(
+                "no --allow-from given and no COLLECTOR_HOST in the local HTCondor config",
+                hint="pass --allow-from CIDR (the network annex instances accept HTCondor from) "
+                "or --collector-host HOST",
+            )
+        cidr, port = collector_cidr(host)
+        if needs_cidr:
+            overrides["allowed_cidrs"] = (cidr,)
+            console.info(f"Allowing HTCondor{'' if flags.ssh is False else ' and SSH'} from {cidr} (the collector host).")
+        if needs_port and port:
+            overrides["collector_port"] = port
+    try:
+        settings = AnnexSettings.from_context(ctx, **overrides)
+    except SettingsError as err:
+        raise UsageError(f"invalid setting {err}") from None
+    if settings.world_open:
+        console.warn("the security group will accept HTCondor and SSH connections from anywhere")
+    return settings
+
+
+def check_key_pair(target: AwsTarget, engine: Engine, settings: AnnexSettings, paths: LocalPaths) -> None:
+    """Refuse to let CloudFormation collide with a key pair annex-cdk did not make.
+
+    A failed KeyPair creation would roll back, and a rollback must never touch the user's key.
+    """
+    ec2 = target.client("ec2")
+    name = settings.key_pair_name
+    found = ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [name]}])["KeyPairs"]
+    if not settings.create_key_pair:
+        if not found:
+            raise UsageError(
+                f"--reuse-key-pair: there is no key pair {name!r} in {target.region}",
+                hint="drop --reuse-key-pair to let annex-cdk create it",
+            )
+        return
+    if not found:
+        return
+    state = engine.state(names.KEY_PAIR_STACK)
+    if state.exists and state.outputs.get(names.OUT_KEY_PAIR_NAME) == name:
+        return  # ours
+    pem = paths.pem(target.region, name)
+    raise UsageError(
+        f"a key pair named {name!r} already exists in {target.region} and annex-cdk did not create it",
+        hint=(f"its PEM {pem} is here: re-run with --reuse-key-pair to use it"
+              if pem.exists()
+              else "re-run with --key-name NAME to create another one, or --reuse-key-pair if you "
+              "have its private key"),
+    )
+
+
+def private_key(target: AwsTarget, outputs: Mapping[str, str]) -> str | None:
+    parameter = outputs.get(names.OUT_KEY_PAIR_PARAMETER)
+    if not parameter:
+        return None
+    ssm = target.client("ssm")
+    return ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+
+
+def run_setup(
+    target: AwsTarget,
+    paths: LocalPaths,
+    flags: SettingsFlags,
+    *,
+    yes: bool,
+    progress: Any,
+) -> dict[str, Any]:
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    account = target.account_id()
+    engine = Engine(target.client("cloudformation"), progress=progress)
+    with held(target.client("ssm"), "setup"):
+        live = engine.read_all(names.ALL_STACKS)
+        recorded = recorded_context({n: lv.template for n, lv in live.items() if lv.template})
+        settings = resolve_settings(flags, region=target.region, recorded=recorded, paths=paths)
+        settings = settings.with_(account=account)
+        key_name = settings.key_pair_name
+        preflight(paths, target.region, key_name)
+        call(lambda: check_key_pair(target, engine, settings, paths), target)
+        timings["preflight_s"] = time.monotonic() - started
+
+        t0 = time.monotonic()
+        # jsii prints a banner about Node 20's end of life on every start; the README says
+        # which Node to install instead. Our users should not read it on every setup.
+        os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+        from annex_stacks import synth
+
+        result = synth(settings)
+        timings["synth_s"] = time.monotonic() - t0
+        for warning in result.warnings:
+            console.warn(warning)
+
+        t0 = time.monotonic()
+        todo = plan(result.templates, live)
+        results = engine.converge(result.templates, todo, replace_ok=yes)
+        timings["deploy_s"] = time.monotonic() - t0
+
+    t0 = time.monotonic()
+    outputs = {name: r.outputs for name, r in results.items()}
+    key_outputs = outputs.get(names.KEY_PAIR_STACK, {})
+    local = post_deploy(
+        paths,
+        target.region,
+        outputs,
+        target.credentials,
+        key_name=key_name,
+        private_key=call(lambda: private_key(target, key_outputs), target),
+    )
+    timings["local_s"] = time.monotonic() - t0
+    timings["total_s"] = time.monotonic() - started
+    return {
+        "region": target.region,
+        "account": account,
+        "stacks": {name: _stack_dict(r) for name, r in results.items()},
+        "local": local.as_dict(),
+        "settings": settings.to_context(),
+        "timings": timings,
+        "ok": not local.problems,
+    }
+
+
+def _stack_dict(r: StackResult) -> dict[str, Any]:
+    return {
+        "action": r.action.value,
+        "status": r.status,
+        "seconds": round(r.seconds, 3),
+        "outputs": r.outputs,
+    }
+
+
+def require_complete(engine: Engine) -> dict[str, dict[str, str]]:
+    """Live outputs of every stack, for write-config; every stack must be complete."""
+    outputs = {}
+    for name in names.ALL_STACKS:
+        state = engine.state(name)
+        if not state.exists:
+            if name == names.KEY_PAIR_STACK:
+                continue  # the user brought their own key pair
+            raise AnnexError(f"{name} does not exist", hint="run `annex-cdk setup` first")
+        if state.status not in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}:
+            raise AnnexError(f"{name} is in {state.status}", hint="run `annex-cdk setup` to repair it")
+        outputs[name] = dict(state.outputs)
+    return outputs
