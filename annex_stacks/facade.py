@@ -6,6 +6,7 @@ aws_cdk is imported inside the functions, so importing this module does not star
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -157,6 +158,9 @@ def run_cdk_app() -> None:
 
 def synth(settings: AnnexSettings, *, outdir: Path | None = None, nag: bool = True) -> SynthResult:
     """Synthesize in this process and return the templates (and write the cloud assembly)."""
+    # jsii prints a banner about Node 20's end of life at every start (the README says which
+    # Node to install instead); a CLI user should not read it on every setup.
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     out = Path(outdir) if outdir else Path(tempfile.mkdtemp(prefix="annex-cdk-synth-"))
     app = build_app(settings, outdir=out, nag=nag)
     assembly = app.synth()

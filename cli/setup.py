@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 import time
 from collections.abc import Mapping
@@ -186,9 +185,6 @@ def run_setup(
         timings["preflight_s"] = time.monotonic() - started
 
         t0 = time.monotonic()
-        # jsii prints a banner about Node 20's end of life on every start; the README says
-        # which Node to install instead. Our users should not read it on every setup.
-        os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
         from annex_stacks import synth
 
         result = synth(settings)
