@@ -1,0 +1,130 @@
+"""The engine's decisions, and its behaviour against moto's CloudFormation in-process."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from annex_cdk.engine import Action, Engine, Live, StackState, decide, plan
+from annex_cdk.errors import StackBlockedError
+
+TEMPLATE = {
+    "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "annex-test"}}},
+    "Outputs": {"TopicArn": {"Value": {"Ref": "Topic"}}},
+}
+CHANGED = {
+    "Resources": {
+        "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "annex-test"}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "annex-test"}},
+    },
+    "Outputs": {"TopicArn": {"Value": {"Ref": "Topic"}}},
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "deployed", "expected"),
+    [
+        (None, None, Action.CREATE),
+        ("DELETE_COMPLETE", None, Action.CREATE),
+        ("CREATE_COMPLETE", TEMPLATE, Action.SKIP),
+        ("UPDATE_COMPLETE", json.dumps(TEMPLATE, indent=4), Action.SKIP),  # formatting differs
+        ("CREATE_COMPLETE", CHANGED, Action.UPDATE),
+        ("UPDATE_ROLLBACK_COMPLETE", CHANGED, Action.UPDATE),
+        ("UPDATE_ROLLBACK_COMPLETE", TEMPLATE, Action.SKIP),
+        ("ROLLBACK_COMPLETE", TEMPLATE, Action.REPLACE),
+        ("REVIEW_IN_PROGRESS", None, Action.REPLACE),
+        ("DELETE_FAILED", TEMPLATE, Action.REPLACE),
+        ("UPDATE_IN_PROGRESS", TEMPLATE, Action.BUSY),
+        ("CREATE_IN_PROGRESS", None, Action.BUSY),
+        ("UPDATE_ROLLBACK_FAILED", TEMPLATE, Action.BLOCKED),
+    ],
+)
+def test_decide(status, deployed, expected):
+    assert decide(StackState("S", status, "id" if status else None), deployed, TEMPLATE) is expected
+
+
+@pytest.fixture
+def cfn(monkeypatch):
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield boto3.client("cloudformation", region_name="us-east-1")
+
+
+def _converge(engine: Engine, templates, *, replace_ok=False):
+    live = engine.read_all(templates)
+    return engine.converge(templates, plan(templates, live), replace_ok=replace_ok)
+
+
+def test_create_then_noop_then_update(cfn):
+    events: list[tuple[str, str, str]] = []
+    engine = Engine(cfn, progress=lambda *e: events.append(e))
+    first = _converge(engine, {"A": TEMPLATE, "B": TEMPLATE})
+    assert {r.action for r in first.values()} == {Action.CREATE}
+    assert first["A"].status == "CREATE_COMPLETE"
+    assert first["A"].outputs["TopicArn"].startswith("arn:aws:sns:")
+
+    before = {s["StackName"]: s.get("LastUpdatedTime") for s in cfn.describe_stacks()["Stacks"]}
+    again = _converge(engine, {"A": TEMPLATE, "B": TEMPLATE})
+    assert {r.action for r in again.values()} == {Action.SKIP}
+    after = {s["StackName"]: s.get("LastUpdatedTime") for s in cfn.describe_stacks()["Stacks"]}
+    assert before == after  # nothing was touched in CloudFormation
+
+    changed = _converge(engine, {"A": CHANGED, "B": TEMPLATE})
+    assert changed["A"].action is Action.UPDATE and changed["A"].status == "UPDATE_COMPLETE"
+    assert changed["B"].action is Action.SKIP
+    assert any(stack == "A" and status == "UPDATE_COMPLETE" for stack, status, _ in events)
+
+
+def test_blocked_stack_needs_consent_and_is_replaced_with_it(cfn):
+    engine = Engine(cfn)
+    _converge(engine, {"A": TEMPLATE})
+    real = engine.state
+
+    def rolled_back(name):
+        state = real(name)
+        return StackState(state.name, "ROLLBACK_COMPLETE", state.stack_id, {}, "resource failed")
+
+    engine.state = rolled_back  # type: ignore[method-assign]
+    live = {"A": Live(rolled_back("A"), None)}
+    with pytest.raises(StackBlockedError, match="ROLLBACK_COMPLETE") as err:
+        engine.converge({"A": TEMPLATE}, plan({"A": TEMPLATE}, live), replace_ok=False)
+    assert "--yes" in (err.value.hint or "")
+    engine.state = real  # type: ignore[method-assign]
+    result = engine.converge({"A": TEMPLATE}, plan({"A": TEMPLATE}, live), replace_ok=True)
+    assert result["A"].status == "CREATE_COMPLETE"
+
+
+def test_busy_stack_is_reported_not_touched(cfn):
+    engine = Engine(cfn)
+    live = {"A": Live(StackState("A", "UPDATE_IN_PROGRESS", "id"), TEMPLATE)}
+    with pytest.raises(StackBlockedError, match="busy"):
+        engine.converge({"A": CHANGED}, plan({"A": CHANGED}, live), replace_ok=True)
+    assert cfn.describe_stacks()["Stacks"] == []
+
+
+def test_delete_is_concurrent_and_idempotent(cfn):
+    engine = Engine(cfn)
+    _converge(engine, {"A": TEMPLATE, "B": CHANGED})
+    results = engine.delete(["A", "B", "Never"])
+    assert {r.status for r in results.values()} == {"DELETE_COMPLETE"}
+    assert not engine.state("A").exists and not engine.state("B").exists
+
+
+def test_stop_event_ends_waiting(cfn):
+    engine = Engine(cfn)
+    calls = threading.Event()
+    engine.state = lambda name: (calls.set(), StackState(name, "CREATE_IN_PROGRESS", name))[1]  # type: ignore[method-assign]
+    engine._report_events = lambda *a: None  # type: ignore[method-assign]
+    engine.stop.set()
+    assert engine._wait("A", "A", since=None).status == "CREATE_IN_PROGRESS"
+    assert calls.is_set()

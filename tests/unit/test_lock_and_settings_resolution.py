@@ -1,0 +1,126 @@
+"""The SSM lock, and how setup resolves its settings from flags, deployed stacks and HTCondor."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from annex_cdk import lock
+from annex_cdk.errors import LockedError, UsageError
+from annex_cdk.local import LocalPaths
+from annex_cdk.setup import SettingsFlags, _split_host_port, collector_cidr, resolve_settings
+from annex_stacks import names
+
+
+@pytest.fixture
+def ssm(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield boto3.client("ssm", region_name="us-east-1")
+
+
+def test_lock_excludes_a_second_holder_and_is_released(ssm):
+    with lock.held(ssm, "setup"):
+        with pytest.raises(LockedError, match="another annex-cdk setup"), lock.held(ssm, "setup"):
+            pass
+        # The failed attempt must not have released the first holder's lock.
+        assert ssm.get_parameter(Name=names.LOCK_PARAMETER)["Parameter"]["Value"]
+    with pytest.raises(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name=names.LOCK_PARAMETER)
+
+
+def test_lock_is_released_when_the_body_fails(ssm):
+    with pytest.raises(RuntimeError), lock.held(ssm, "setup"):
+        raise RuntimeError("deploy failed")
+    with lock.held(ssm, "destroy"):
+        pass
+
+
+def test_stale_lock_is_taken_over(ssm):
+    old = time.time() - lock.STALE_AFTER_S - 60
+    with lock.held(ssm, "setup", now=old), lock.held(ssm, "setup"):
+        holder = ssm.get_parameter(Name=names.LOCK_PARAMETER)["Parameter"]["Value"]
+        assert f'"since": {old}' not in holder
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("collector.example.org:9618", ("collector.example.org", 9618)),
+        ("collector.example.org", ("collector.example.org", None)),
+        ("<192.0.2.4:9700?addrs=192.0.2.4-9700>", ("192.0.2.4", 9700)),
+        ("[2001:db8::1]:9618", ("2001:db8::1", 9618)),
+    ],
+)
+def test_split_host_port(value, expected):
+    assert _split_host_port(value) == expected
+
+
+def _resolve_to(monkeypatch, address):
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda host, *a, **k: [(socket.AF_INET, 1, 6, "", (address, 0))]
+    )
+
+
+def test_collector_public_address_becomes_a_host_cidr(monkeypatch):
+    _resolve_to(monkeypatch, "8.8.4.4")
+    assert collector_cidr("collector.example.org:9700") == ("8.8.4.4/32", 9700)
+
+
+def test_private_collector_address_asks_for_allow_from(monkeypatch):
+    _resolve_to(monkeypatch, "10.1.2.3")
+    with pytest.raises(UsageError, match="not a public address") as err:
+        collector_cidr("condor.internal")
+    assert "--allow-from" in (err.value.hint or "")
+
+
+def test_flags_win_over_recorded_and_recorded_over_defaults(tmp_path, monkeypatch):
+    paths = LocalPaths(tmp_path)
+    recorded = {
+        names.CTX_ALLOWED_CIDRS: ["203.0.113.0/24"],
+        names.CTX_SSH: False,
+        names.CTX_COLLECTOR_PORT: 9700,
+    }
+    kept = resolve_settings(SettingsFlags(), region="us-east-1", recorded=recorded, paths=paths)
+    assert kept.allowed_cidrs == ("203.0.113.0/24",)
+    assert kept.ssh is False and kept.collector_port == 9700
+    changed = resolve_settings(
+        SettingsFlags(allow_from=("198.51.100.0/24",), ssh=True),
+        region="us-east-1",
+        recorded=recorded,
+        paths=paths,
+    )
+    assert changed.allowed_cidrs == ("198.51.100.0/24",)
+    assert changed.ssh is True and changed.collector_port == 9700
+
+
+def test_default_cidr_and_port_come_from_collector_host(tmp_path, monkeypatch):
+    _resolve_to(monkeypatch, "8.8.4.4")
+    config = tmp_path / "condor_config"
+    config.write_text("COLLECTOR_HOST = collector.example.org:9650\n")
+    monkeypatch.setenv("CONDOR_CONFIG", str(config))
+    s = resolve_settings(SettingsFlags(), region="us-east-1", recorded={}, paths=LocalPaths(tmp_path))
+    assert s.allowed_cidrs == ("8.8.4.4/32",)
+    assert s.collector_port == 9650
+
+
+def test_no_collector_host_and_no_flag_is_a_clear_error(tmp_path, monkeypatch):
+    config = tmp_path / "condor_config"
+    config.write_text("# nothing here\n")
+    monkeypatch.setenv("CONDOR_CONFIG", str(config))
+    with pytest.raises(UsageError, match="no --allow-from"):
+        resolve_settings(SettingsFlags(), region="us-east-1", recorded={}, paths=LocalPaths(tmp_path))
+
+
+def test_invalid_flag_is_a_usage_error_naming_the_setting(tmp_path):
+    with pytest.raises(UsageError, match="allowed_cidrs"):
+        resolve_settings(
+            SettingsFlags(allow_from=("not-a-cidr",)), region="us-east-1", recorded={},
+            paths=LocalPaths(tmp_path),
+        )
