@@ -183,3 +183,42 @@ SCRATCHPAD_FOR_KEY: Final = {
     KEY_KEY_NAME: "KeyName",
     **OUTPUT_FOR_KEY,
 }
+
+# --- The personal HTCondor (cli/personal_condor.py, `annex-cdk condor configure`) -------------
+#: The key of annex-cdk's one block in the personal HTCondor's local config file. The markers
+#: can't be mistaken for user_config's per-region ones (no "for region", no whitespace in key).
+PERSONAL_BLOCK_ID: Final = "personal-htcondor"
+PERSONAL_BLOCK_BEGIN: Final = (
+    "# BEGIN annex-cdk block {region}: managed by annex-cdk, do not edit "
+    "(annex-cdk condor unconfigure removes it)"
+)
+PERSONAL_BLOCK_END: Final = "# END annex-cdk block {region}"
+#: Put after PERSONAL_BLOCK_BEGIN when annex-cdk created the file, so that unconfigure can
+#: delete a file that holds nothing else.
+PERSONAL_BLOCK_CREATED_NOTE: Final = (
+    "# annex-cdk created this file; unconfigure deletes it if nothing else is in it"
+)
+#: The first-time guide's settings (reference §7), by section, in the guide's order.
+KEY_NETWORK_INTERFACE: Final = "NETWORK_INTERFACE"
+KEY_CONDOR_HOST: Final = "CONDOR_HOST"
+KEY_ALLOW_DAEMON: Final = "ALLOW_DAEMON"
+DEFAULT_NETWORK_INTERFACE: Final = "*"
+FULL_HOSTNAME_MACRO: Final = "$(FULL_HOSTNAME)"
+POOL_PASSWORD_FILE_DEFAULT: Final = "$(LOCAL_DIR)/condor_pool_password"
+ALLOW_DAEMON_POOL: Final = "condor_pool@*"
+#: The pool-password security lines between SEC_PASSWORD_FILE and ALLOW_DAEMON.
+GUIDE_SECURITY_SETTINGS: Final = (
+    ("SEC_DAEMON_INTEGRITY", "REQUIRED"),
+    ("SEC_DAEMON_AUTHENTICATION", "REQUIRED"),
+    ("SEC_DAEMON_AUTHENTICATION_METHODS", "PASSWORD"),
+    ("SEC_NEGOTIATOR_INTEGRITY", "REQUIRED"),
+    ("SEC_NEGOTIATOR_AUTHENTICATION", "REQUIRED"),
+    ("SEC_NEGOTIATOR_AUTHENTICATION_METHODS", "PASSWORD"),
+    ("SEC_CLIENT_AUTHENTICATION_METHODS", "FS, PASSWORD"),
+)
+#: The daemons of a personal HTCondor; each must read the guide's values.
+PERSONAL_DAEMONS: Final = ("MASTER", "COLLECTOR", "NEGOTIATOR", "SCHEDD", "STARTD")
+#: HTCondor command-line tools annex-cdk runs when they are installed.
+TOOL_CONFIG_VAL: Final = "condor_config_val"
+TOOL_STORE_CRED: Final = "condor_store_cred"
+TOOL_RESTART: Final = "condor_restart"

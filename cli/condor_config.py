@@ -14,8 +14,8 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -140,8 +140,31 @@ def _template_re(template: str) -> re.Pattern[str]:
     return re.compile(re.escape(before) + r"(?P<region>\S+?)" + re.escape(after) + r"\Z")
 
 
-_BEGIN_RE = _template_re(names.BLOCK_BEGIN)
-_END_RE = _template_re(names.BLOCK_END)
+@dataclass(frozen=True)
+class Markers:
+    """The BEGIN/END comment lines of one kind of annex-cdk block.
+
+    Both templates hold ``{region}``: the block's key, which can't contain whitespace. For
+    the user config that is the AWS region; other files owned the same way (the personal
+    HTCondor's local config) use a fixed key and templates that can't be mistaken for these.
+    ``describe`` names a block in messages, also with ``{region}``.
+    """
+
+    begin: str
+    end: str
+    describe: str
+    begin_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    end_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "begin_re", _template_re(self.begin))
+        object.__setattr__(self, "end_re", _template_re(self.end))
+
+
+#: The per-region blocks in ~/.condor/user_config.
+REGION_MARKERS = Markers(names.BLOCK_BEGIN, names.BLOCK_END, "annex-cdk block for region {region}")
+_BEGIN_RE = REGION_MARKERS.begin_re
+_END_RE = REGION_MARKERS.end_re
 _ANNEX_RE = _template_re(names.ANNEX_SETUP_COMMENT)
 _ASSIGN_RE = re.compile(r"\s*(?P<name>[A-Za-z0-9_.]+)\s*=\s*(?P<value>.*?)\s*\Z")
 
@@ -150,8 +173,9 @@ def _span(text: str, first: _Line, last: _Line) -> tuple[Span, str]:
     return Span(first.start, last.end, first.number, last.number), text[first.start : last.end]
 
 
-def parse(text: str, *, source: str = "config") -> ParsedConfig:
+def parse(text: str, *, source: str = "config", markers: Markers = REGION_MARKERS) -> ParsedConfig:
     """Find annex-cdk's blocks (by region) and condor_annex's appended blocks in ``text``."""
+    begin_re, end_re = markers.begin_re, markers.end_re
     lines = _lines(text)
     ours: dict[str, OurBlock] = {}
     annex: list[AnnexBlock] = []
@@ -159,33 +183,31 @@ def parse(text: str, *, source: str = "config") -> ParsedConfig:
     while i < len(lines):
         line = lines[i]
         marker = line.content.strip()
-        if m := _BEGIN_RE.match(marker):
+        if m := begin_re.match(marker):
             region = m["region"]
+            what = markers.describe.format(region=region)
             if region in ours:
-                raise BlockStructureError(
-                    f"{source} line {line.number}: a second annex-cdk block for region {region}"
-                )
-            end_marker = names.BLOCK_END.format(region=region)
+                raise BlockStructureError(f"{source} line {line.number}: a second {what}")
+            end_marker = markers.end.format(region=region)
             j = i + 1
             while j < len(lines) and lines[j].content.strip() != end_marker:
                 inner = lines[j].content.strip()
-                if _BEGIN_RE.match(inner) or _END_RE.match(inner):
+                if begin_re.match(inner) or end_re.match(inner):
                     raise BlockStructureError(
                         f"{source} line {lines[j].number}: unexpected marker inside the "
-                        f"annex-cdk block for region {region} that starts at line {line.number}"
+                        f"{what} that starts at line {line.number}"
                     )
                 j += 1
             if j == len(lines):
                 raise BlockStructureError(
-                    f"{source} line {line.number}: the annex-cdk block for region {region} "
-                    "has no end marker"
+                    f"{source} line {line.number}: the {what} has no end marker"
                 )
             span, block_text = _span(text, line, lines[j])
             added_eol = j > i + 1 and lines[i + 1].content.strip() == names.BLOCK_ADDED_EOL_NOTE
             ours[region] = OurBlock(region, span, block_text, added_eol)
             i = j + 1
             continue
-        if _END_RE.match(marker):
+        if end_re.match(marker):
             raise BlockStructureError(
                 f"{source} line {line.number}: annex-cdk end marker without a begin marker"
             )
@@ -195,7 +217,7 @@ def parse(text: str, *, source: str = "config") -> ParsedConfig:
             while (
                 j < len(lines)
                 and lines[j].content.strip()
-                and not _BEGIN_RE.match(lines[j].content.strip())
+                and not begin_re.match(lines[j].content.strip())
             ):
                 j += 1
             span, block_text = _span(text, line, lines[j - 1])
@@ -283,11 +305,11 @@ def render_block(
     return "\n".join(out) + "\n"
 
 
-def _checked_block(block: str, region: str) -> str:
+def _checked_block(block: str, region: str, markers: Markers = REGION_MARKERS) -> str:
     """Make sure ``block`` is exactly one well-formed block for ``region``."""
     _check_region(region)
     try:
-        parsed = parse(block, source="block")
+        parsed = parse(block, source="block", markers=markers)
     except BlockStructureError as exc:
         raise ConfigValueError(f"not an annex-cdk block: {exc}") from exc
     ours = parsed.ours.get(region)
@@ -296,7 +318,7 @@ def _checked_block(block: str, region: str) -> str:
         or ours is None
         or ours.span != Span(0, len(block), 1, len(_lines(block)))
     ):
-        raise ConfigValueError(f"not exactly one annex-cdk block for region {region}")
+        raise ConfigValueError(f"not exactly one {markers.describe.format(region=region)}")
     if not block.endswith("\n"):
         block += "\n"
     return block
@@ -309,15 +331,15 @@ def _with_eol_note(block: str) -> str:
     return f"{first}\n{names.BLOCK_ADDED_EOL_NOTE}\n{rest}"
 
 
-def apply_block(text: str, region: str, block: str) -> str:
+def apply_block(text: str, region: str, block: str, *, markers: Markers = REGION_MARKERS) -> str:
     """Put ``block`` into ``text``: in place of the region's block, else appended.
 
     Appending adds one blank line before the block (none to an empty text); if the text's
     last line has no newline, annex-cdk adds it and notes that inside the block, so
     remove_block can take exactly that away again.
     """
-    block = _checked_block(block, region)
-    existing = parse(text).ours.get(region)
+    block = _checked_block(block, region, markers)
+    existing = parse(text, markers=markers).ours.get(region)
     if existing is not None:
         if existing.added_eol:
             block = _with_eol_note(block)
@@ -329,9 +351,9 @@ def apply_block(text: str, region: str, block: str) -> str:
     return text + "\n\n" + _with_eol_note(block)
 
 
-def remove_block(text: str, region: str) -> str:
+def remove_block(text: str, region: str, *, markers: Markers = REGION_MARKERS) -> str:
     """Undo apply_block: drop the region's block and the separator annex-cdk added."""
-    existing = parse(text).ours.get(region)
+    existing = parse(text, markers=markers).ours.get(region)
     if existing is None:
         return text
     prefix, suffix = text[: existing.span.start], text[existing.span.end :]
@@ -421,18 +443,25 @@ def _child_env(condor_config: Path) -> dict[str, str]:
     return env
 
 
+#: The temporary file through which _run_htcondor adds files to LOCAL_CONFIG_FILE.
+FILES_PART_NAME = "annex_cdk_files.config"
+
+
 def _run_htcondor(
     files: Sequence[Path],
     keys: Sequence[str],
     local: str,
     base_config: Path | None,
     labels: Mapping[str, str] | None = None,
+    *,
+    subsystem: str = names.ANNEX_SUBSYSTEM,
+    unprefixed: Collection[str] = UNPREFIXED_KEYS,
 ) -> dict[str, str | None]:
     includes = [_config_path(f) for f in files]
     base = _config_path(base_config) if base_config is not None else None
     with tempfile.TemporaryDirectory(prefix="annex-cdk-condor-") as tmp:
         tmpdir = Path(tmp)
-        top, part = tmpdir / "condor_config", tmpdir / "annex_cdk_files.config"
+        top, part = tmpdir / "condor_config", tmpdir / FILES_PART_NAME
         if re.search(r"[\s,]", str(part)):
             raise ConfigError(f"temporary directory {tmp!r} has a space or comma in its path")
         part.write_text("".join(f"include ifexist : {f}\n" for f in includes))
@@ -445,7 +474,7 @@ def _run_htcondor(
         top.write_text(
             f"{head}LOCAL_CONFIG_FILE = $(LOCAL_CONFIG_FILE) {part}\nUSER_CONFIG_FILE =\n"
         )
-        arg = json.dumps([names.ANNEX_SUBSYSTEM, local, list(keys), sorted(UNPREFIXED_KEYS)])
+        arg = json.dumps([subsystem, local, list(keys), sorted(unprefixed)])
         try:
             proc = subprocess.run(
                 [sys.executable, "-I", "-c", _CHILD, arg],
@@ -491,6 +520,39 @@ def effective_values(
     for key in keys:
         _check_key(key)
     return _run_htcondor(files, keys, names.local_name(region), base_config)
+
+
+def daemon_values(
+    files: Sequence[Path],
+    keys: Sequence[str],
+    *,
+    subsystem: str,
+    base_config: Path | None = None,
+) -> dict[str, str | None]:
+    """Each key's value as the HTCondor program ``subsystem`` (e.g. COLLECTOR) reads it.
+
+    Plain HTCondor lookup, ``<SUBSYSTEM>.KEY`` then ``KEY``, with no region prefix: what a
+    personal HTCondor's daemons see. Files, order and expansion as in effective_values.
+    """
+    _check_key(subsystem)
+    for key in keys:
+        _check_key(key)
+    return _run_htcondor(
+        files, keys, "", base_config, subsystem=subsystem, unprefixed=frozenset(keys)
+    )
+
+
+def check_config(
+    files: Sequence[Path],
+    *,
+    base_config: Path | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> None:
+    """Raise ConfigSyntaxError unless HTCondor can read ``base_config`` and then ``files``.
+
+    ``labels`` maps a file's path to the name errors should give it (a stand-in's real name).
+    """
+    _run_htcondor(files, [], "", base_config, labels, subsystem="TOOL", unprefixed=())
 
 
 def validate_syntax(text: str, *, source_name: str = "candidate config") -> None:
@@ -585,12 +647,33 @@ def _encode(text: str) -> bytes:
 
 def _validate_candidate(path: Path, old_text: str | None, new_text: str) -> None:
     """Refuse to write what HTCondor can't read, telling whose fault it is."""
+    validate_change(path, old_text, new_text)
+
+
+def validate_change(
+    path: Path,
+    old_text: str | None,
+    new_text: str,
+    *,
+    validate: Callable[[str], None] | None = None,
+) -> None:
+    """Raise ConfigSyntaxError if ``new_text`` as ``path`` is unreadable, saying whose fault.
+
+    ``validate(text)`` raises ConfigSyntaxError for text HTCondor can't read; by default the
+    text is checked on its own (validate_syntax). Files read in a context (another file's
+    macros, includes) pass a validator that reads the text in that context.
+    """
+
+    def alone(text: str) -> None:
+        validate_syntax(text, source_name=str(path))
+
+    check = validate or alone
     try:
-        validate_syntax(new_text, source_name=str(path))
+        check(new_text)
     except ConfigSyntaxError as new_exc:
         if old_text is not None:
             try:
-                validate_syntax(old_text, source_name=str(path))
+                check(old_text)
             except ConfigSyntaxError as old_exc:
                 raise ConfigSyntaxError(
                     f"{old_exc}; {path} is already invalid HTCondor config, so annex-cdk "

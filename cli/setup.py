@@ -15,6 +15,7 @@ from annex_cdk.engine import Engine, StackResult, plan
 from annex_cdk.errors import AnnexError, UsageError
 from annex_cdk.local import LocalPaths, post_deploy, preflight
 from annex_cdk.lock import held
+from annex_cdk.synth_cache import remember, synth_templates
 from annex_stacks import names
 from annex_stacks.facade import recorded_context
 from annex_stacks.settings import AnnexSettings, SettingsError
@@ -185,9 +186,7 @@ def run_setup(
         timings["preflight_s"] = time.monotonic() - started
 
         t0 = time.monotonic()
-        from annex_stacks import synth
-
-        result = synth(settings)
+        result = synth_templates(settings)
         timings["synth_s"] = time.monotonic() - t0
         for warning in result.warnings:
             console.warn(warning)
@@ -196,6 +195,7 @@ def run_setup(
         todo = plan(result.templates, live)
         results = engine.converge(result.templates, todo, replace_ok=yes)
         timings["deploy_s"] = time.monotonic() - t0
+        remember(result)
 
     t0 = time.monotonic()
     outputs = {name: r.outputs for name, r in results.items()}
@@ -217,6 +217,7 @@ def run_setup(
         "local": local.as_dict(),
         "settings": settings.to_context(),
         "timings": timings,
+        "synth_cached": result.cached,
         "ok": not local.problems,
     }
 

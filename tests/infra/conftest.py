@@ -28,13 +28,12 @@ VARIANTS: dict[str, AnnexSettings] = {
 }
 
 
-@cache
-def synthesized(variant: str) -> SynthResult:
-    return synth(VARIANTS[variant])
-
-
 @pytest.fixture(scope="session")
-def synth_variant() -> Callable[[str], SynthResult]:
+def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], SynthResult]:
+    @cache
+    def synthesized(variant: str) -> SynthResult:
+        return synth(VARIANTS[variant], outdir=tmp_path_factory.mktemp(f"synth-{variant}"))
+
     return synthesized
 
 

@@ -1,0 +1,287 @@
+"""`annex-cdk condor configure|unconfigure` and `annex-cdk credentials`: the guide's local steps.
+
+main.py calls `register(app)`. Nothing here imports aws_cdk; boto3 only for `credentials`
+from a profile. Secrets (the pool password, the secret access key) are read from a hidden prompt
+or standard input only, never from an argument, and never printed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from annex_cdk import console
+from annex_cdk.errors import UsageError
+
+from annex_stacks import names
+
+if TYPE_CHECKING:
+    from annex_cdk.personal_condor import ConfigureReport
+
+condor_app = typer.Typer(
+    name="condor",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,  # locals can hold the pool password
+    help="Configure the personal HTCondor as condor_annex's first-time guide says.",
+)
+
+# --- Options ------------------------------------------------------------------------------------
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config-file",
+        help="The personal HTCondor's local config file (default: HTCondor's LOCAL_CONFIG_FILE, "
+        "from condor_config_val or CONDOR_CONFIG).",
+    ),
+]
+Restart = Annotated[
+    bool, typer.Option("--restart", help="Run condor_restart afterwards (it must be on PATH).")
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# --- condor configure / unconfigure ------------------------------------------------------------
+@condor_app.command()
+def configure(
+    config_file: ConfigFile = None,
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port", min=1, max=65535, help="The port the administrator opened for HTCondor."
+        ),
+    ] = names.DEFAULT_COLLECTOR_PORT,
+    network_interface: Annotated[
+        str,
+        typer.Option(
+            "--network-interface",
+            help="NETWORK_INTERFACE: the public interface or address (default: all, '*').",
+        ),
+    ] = names.DEFAULT_NETWORK_INTERFACE,
+    collector_host: Annotated[
+        str | None,
+        typer.Option(
+            "--collector-host",
+            help="This machine's public DNS name or address, for CONDOR_HOST and "
+            "COLLECTOR_HOST (default: $(FULL_HOSTNAME)).",
+        ),
+    ] = None,
+    password_file: Annotated[
+        str | None,
+        typer.Option(
+            "--password-file",
+            help="SEC_PASSWORD_FILE (default: $(LOCAL_DIR)/condor_pool_password).",
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the pool password from standard input and store it (even if stored).",
+        ),
+    ] = False,
+    replace_password: Annotated[
+        bool,
+        typer.Option(
+            "--replace-password", help="Ask for a new pool password even if one is stored."
+        ),
+    ] = False,
+    no_password: Annotated[
+        bool, typer.Option("--no-password", help="Leave the pool password alone.")
+    ] = False,
+    restart: Restart = False,
+    json_out: Json = False,
+) -> None:
+    """Write the guide's public-interface, pool-password and port settings; store the password.
+
+    The settings go into a block annex-cdk owns in the local config file (lines outside it are
+    untouched; a backup is kept; re-running changes nothing); `condor unconfigure` removes it.
+    """
+    from annex_cdk import personal_condor as pc
+    from annex_cdk.credentials import Secret
+
+    if sum((password_stdin, replace_password, no_password)) > 1:
+        raise UsageError("use at most one of --password-stdin, --replace-password, --no-password")
+    mode: pc.PasswordMode = (
+        "stdin"
+        if password_stdin
+        else "replace"
+        if replace_password
+        else "skip"
+        if no_password
+        else "auto"
+    )
+    options = pc.GuideOptions(port, network_interface, collector_host, password_file)
+    options.validate()
+    # Read a piped password first: a bad one must stop the command before anything is written.
+    stdin_password = pc.read_password(sys.stdin) if password_stdin else None
+    location = pc.locate(config_file)
+    console.info(f"personal HTCondor config: {location.path} (from {location.source})")
+
+    def ask() -> Secret:
+        console.info("The pool password secures HTCondor's traffic with annex instances.")
+        return Secret(
+            typer.prompt("Pool password", hide_input=True, confirmation_prompt=True, err=True)
+        )
+
+    report = pc.run_configure(
+        location,
+        options,
+        password_mode=mode,
+        stdin_password=stdin_password,
+        ask_password=ask if _stdin_is_terminal() else None,
+        restart_after=restart,
+    )
+    for warning in report.warnings:
+        console.warn(warning)
+    for problem in report.problems:
+        console.warn(problem)
+    if json_out:
+        console.emit_json(report.as_dict())
+    else:
+        _print_configure(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_configure(report: ConfigureReport) -> None:
+    write = report.write
+    backup = f"; backup {write.backup}" if write.backup else ""
+    console.result(f"{write.path}: {write.action}{backup}")
+    first = next(iter(report.effective.values()), {})
+    for key in report.values:
+        console.result(f"  {key} = {first.get(key)}")
+    password = report.password
+    if password is not None:
+        if password.action == "stored":
+            console.result(f"pool password: stored in {password.file}")
+        elif password.action == "kept":
+            console.result(f"pool password: {password.file} exists (--replace-password to change)")
+        elif password.command:
+            console.result(f"pool password: not stored; run: {password.command}")
+    if report.restart_output is not None:
+        console.result(f"condor_restart: {report.restart_output}")
+    elif report.restart_needed:
+        console.result(
+            "Run condor_restart so that the running HTCondor reads this (or pass --restart)."
+        )
+
+
+@condor_app.command()
+def unconfigure(
+    config_file: ConfigFile = None,
+    restart: Restart = False,
+    json_out: Json = False,
+) -> None:
+    """Remove annex-cdk's block: the local config file gets back its bytes from before."""
+    from annex_cdk import personal_condor as pc
+
+    location = pc.locate(config_file)
+    report = pc.run_unconfigure(location, restart_after=restart)
+    if json_out:
+        console.emit_json(report.as_dict())
+        return
+    write = report.write
+    if write.action == "absent":
+        console.result(f"{write.path}: no annex-cdk block; nothing to do")
+        return
+    backup = f"; backup {write.backup}" if write.backup else ""
+    console.result(f"{write.path}: {write.action}{backup}")
+    console.result("The pool password file, if any, is left in place.")
+    if report.restart_output is not None:
+        console.result(f"condor_restart: {report.restart_output}")
+    else:
+        console.result(
+            "Run condor_restart so that the running HTCondor reads this (or pass --restart)."
+        )
+
+
+# --- credentials --------------------------------------------------------------------------------
+def credentials(
+    from_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--from-stdin",
+            help="Read two lines from standard input: the access key id, then the secret key "
+            "(the IAM console's accessKeys.csv works too).",
+        ),
+    ] = False,
+    from_instance: Annotated[
+        bool,
+        typer.Option(
+            "--from-instance",
+            help="On an EC2 submit host: write no files; setup --from-instance makes the "
+            "config say FROM INSTANCE.",
+        ),
+    ] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", envvar="AWS_PROFILE", help="AWS profile to take the key from."),
+    ] = None,
+    access_key_file: Annotated[
+        Path | None,
+        typer.Option("--access-key-file", help="Default ~/.condor/publicKeyFile."),
+    ] = None,
+    secret_key_file: Annotated[
+        Path | None,
+        typer.Option("--secret-key-file", help="Default ~/.condor/privateKeyFile."),
+    ] = None,
+    json_out: Json = False,
+) -> None:
+    """Create condor_annex's key files (0600, in a 0700 directory) from a long-term AWS key.
+
+    The key comes from the current AWS profile, or from standard input with --from-stdin. An
+    existing file with the same key is left as it is (group/other bits are taken off); one with
+    a different key is never overwritten.
+    """
+    from annex_cdk import credentials as creds
+    from annex_cdk.local import LocalPaths
+
+    if from_stdin and from_instance:
+        raise UsageError("use --from-stdin or --from-instance, not both")
+    paths = LocalPaths(Path.home())
+    public = (access_key_file or paths.condor_dir / names.PUBLIC_KEY_FILE).expanduser()
+    private = (secret_key_file or paths.condor_dir / names.PRIVATE_KEY_FILE).expanduser()
+    if from_instance:
+        report = creds.from_instance_report(public, private)
+    else:
+        pair = creds.from_text(sys.stdin.read()) if from_stdin else creds.from_profile(profile)
+        report = creds.write_key_files(pair, public, private)
+    for warning in report.warnings:
+        console.warn(warning)
+    if json_out:
+        console.emit_json(report.as_dict())
+        return
+    if from_instance:
+        console.result(
+            "No key files needed: run `annex-cdk setup --from-instance`, which writes "
+            f"{names.KEY_ACCESS_KEY_FILE} = {names.FROM_INSTANCE} and "
+            f"{names.KEY_SECRET_KEY_FILE} = {names.FROM_INSTANCE}."
+        )
+        return
+    console.result(f"access key {report.access_key_id} from {report.source}")
+    for outcome in (report.access_key_file, report.secret_key_file):
+        assert outcome is not None
+        narrowed = (
+            f", mode narrowed from {outcome.narrowed_from:04o}" if outcome.narrowed_from else ""
+        )
+        console.result(f"{outcome.path}: {outcome.action} ({outcome.mode:04o}{narrowed})")
+    if access_key_file or secret_key_file:
+        console.result(
+            f"Pass --access-key-file {public} --secret-key-file {private} to annex-cdk setup."
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `condor configure|unconfigure` and `credentials` to the annex-cdk app."""
+    app.add_typer(condor_app, name="condor")
+    app.command("credentials")(credentials)

@@ -1,0 +1,545 @@
+"""The local AWS emulator: moto's server, taught by `annex_cdk.emulator_models`, on loopback only.
+
+annex-cdk's default target when no AWS account is at hand. Three ways in:
+
+- `run()` serves in the foreground of the current process (it prints nothing itself);
+- ``python -m annex_cdk.emulator --port P [--ready-file F]`` does the same and reports the port it
+  bound (stdout, and atomically the ready file) once it is listening;
+- `EmulatorProcess` starts that module as a subprocess on a free port, waits until it answers,
+  and hands out its endpoint, the variables that point a client at it (`env()`) and a whole
+  environment for a child process (`environ()`).
+
+This module imports neither moto nor boto3 at import time: the CLI imports it on every run, and
+moto takes seconds to import. Only `run()` (the server side) imports moto, and it listens before
+the heavy part is loaded: AWS requests that arrive early wait for it (see `_LoadingGate`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NoReturn
+
+__all__ = [
+    "ACCESS_KEY_ID",
+    "ACCOUNT_ID",
+    "DEFAULT_REGION",
+    "HEALTH_PATH",
+    "SECRET_ACCESS_KEY",
+    "EmulatorError",
+    "EmulatorProcess",
+    "is_cleared",
+    "main",
+    "run",
+    "serve_foreground",
+]
+
+#: moto's fixed account id: every ARN the emulator hands out carries it.
+ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "us-east-1"
+#: Dummy credentials: moto accepts any, and these make an accidental real call fail fast.
+ACCESS_KEY_ID = "testing"
+SECRET_ACCESS_KEY = "testing"
+
+#: Variables that would send a child's AWS calls elsewhere or use real credentials.
+CLEARED_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+#: Service-specific endpoint variables (AWS_ENDPOINT_URL_S3, ...) override the global one.
+_CLEARED_PREFIX = "AWS_ENDPOINT_URL_"
+
+
+def is_cleared(name: str) -> bool:
+    """Whether a child process that must use the emulator should not inherit `name`."""
+    return name in CLEARED_VARIABLES or name.startswith(_CLEARED_PREFIX)
+
+
+#: Answered by the emulator itself as soon as it listens: {"moto": "loading"|"ready"|"failed"}.
+HEALTH_PATH = "/annex-emulator/health"
+#: Loopback needs no proxy, whatever HTTP(S)_PROXY says.
+_NO_PROXY = "127.0.0.1,localhost"
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class EmulatorError(RuntimeError):
+    """The emulator could not start (a subprocess's error carries the tail of its log)."""
+
+
+def _check_loopback(host: str) -> None:
+    """The emulator has no authentication at all: it must never listen beyond this machine."""
+    if host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise ValueError(f"the emulator binds to loopback addresses only, not {host!r}")
+
+
+class _LoadingGate:
+    """The WSGI app: answers its health probe at once and holds every AWS request until moto
+    is imported and taught.
+
+    Importing moto's CloudFormation (which imports some thirty service backends) is most of the
+    emulator's start-up. The socket listens before that, so a client can start its own work
+    meanwhile; a request that arrives early waits, it is never answered by an untaught moto.
+    """
+
+    def __init__(self) -> None:
+        self.loaded = threading.Event()
+        self.app: Any = None
+        self.error: str | None = None
+
+    def load(self) -> None:
+        """Import and teach moto (in a thread of its own; nothing else imports moto meanwhile)."""
+        try:
+            from annex_cdk import emulator_models
+            from moto.moto_server.werkzeug_app import (
+                DomainDispatcherApplication,
+                create_backend_app,
+            )
+
+            emulator_models.install()  # before the first stack is parsed
+            self.app = DomainDispatcherApplication(create_backend_app)
+        except BaseException as err:
+            self.error = f"{type(err).__name__}: {err}"
+            traceback.print_exc()  # into the emulator's log
+        finally:
+            self.loaded.set()
+        if self.app is not None:
+            _warm_up()
+
+    @property
+    def state(self) -> str:
+        if self.app is not None:
+            return "ready"
+        return "failed" if self.error else "loading"
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO") == HEALTH_PATH:
+            return _json_reply(start_response, "200 OK", {"moto": self.state, "error": self.error})
+        self.loaded.wait()
+        if self.app is None:
+            reply = {"error": f"the annex-cdk emulator could not load moto: {self.error}"}
+            return _json_reply(start_response, "500 Internal Server Error", reply)
+        return self.app(environ, start_response)
+
+
+def _json_reply(start_response: Callable[..., Any], status: str, body: object) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    )
+    return [data]
+
+
+def run(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    on_ready: Callable[[int], None] | None = None,
+) -> None:
+    """Serve the emulator in the foreground until interrupted (SIGINT/SIGTERM/SystemExit).
+
+    `port` 0 picks a free port; `on_ready` receives the bound port once the socket listens.
+    moto is imported and taught in the background from then on (about 1.3 s); AWS requests
+    that arrive earlier wait for it. `HEALTH_PATH` answers at once, with the loading state.
+    """
+    _check_loopback(host)
+    # Imported here: only the server process needs moto. This part of moto is light (~0.5 s);
+    # its request handler keeps header names with underscores (S3 metadata) intact.
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    gate = _LoadingGate()
+    # make_server binds and listens; unlike run_simple it prints no banner.
+    try:
+        server = make_server(host, port, gate, threaded=True, request_handler=MotoRequestHandler)
+    except OSError as err:  # typically: the port is taken
+        raise EmulatorError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
+    try:
+        threading.Thread(target=gate.load, name="load-moto", daemon=True).start()
+        if on_ready is not None:
+            on_ready(server.server_port)
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+def serve_foreground(
+    port: int = 5000, host: str = "127.0.0.1", region: str = DEFAULT_REGION
+) -> None:
+    """`annex-cdk emulator`: serve in the foreground; once listening, say how to use it."""
+
+    def ready(bound: int) -> None:
+        print(f"annex-cdk emulator (moto) listening on http://{host}:{bound}; Ctrl-C stops it.")
+        print("Point the AWS CLI, boto3, annex-cdk or the CDK CLI at it with:")
+        for key, value in _overrides(f"http://localhost:{bound}", region).items():
+            print(f"  export {key}={value}")
+        print("  unset " + " ".join(CLEARED_VARIABLES), flush=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run(host, port, on_ready=ready)
+
+
+def _overrides(url: str, region: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+    }
+
+
+#: Backends annex-cdk uses, created ahead of the first request (moto creates them lazily).
+_WARM_SERVICES = ("cloudformation", "ec2", "ssm", "s3", "iam", "lambda", "logs", "sts")
+
+
+def _warm_up() -> None:
+    """Create the default account's backends in the background (about 0.4 s of first-call cost).
+
+    Safe to race with requests: moto creates backends under its global backend lock.
+    """
+    from moto.backends import get_backend
+
+    region = os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    for service in _WARM_SERVICES:
+        with contextlib.suppress(Exception):  # only an optimisation
+            backends = get_backend(service)[ACCOUNT_ID]  # type: ignore[call-overload]
+            backends["aws" if service in ("s3", "iam") else region]
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # The parent polls for the file: it must never see it half-written.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Stop when the process that started us is gone (no orphaned emulators after a crash)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _exit_now(*_: object) -> None:
+    """SIGTERM: all state is in memory, so skip the interpreter's slow teardown of moto."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m annex_cdk.emulator``: serve, and report the bound port once listening."""
+    parser = argparse.ArgumentParser(
+        prog="python -m annex_cdk.emulator", description="annex-cdk's local AWS emulator (moto)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    parser.add_argument("--port", type=int, default=0, help="port to bind (0: any free port)")
+    parser.add_argument("--ready-file", type=Path, help="write the bound port here when ready")
+    parser.add_argument(
+        "--exit-with-parent", action="store_true", help="exit when the parent process exits"
+    )
+    args = parser.parse_args(argv)
+    if args.exit_with_parent:
+        _exit_with_parent(os.getppid())
+    signal.signal(signal.SIGTERM, _exit_now)
+
+    def ready(port: int) -> None:
+        print(port, flush=True)
+        if args.ready_file is not None:
+            _write_atomically(args.ready_file, f"{port}\n")
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run(args.host, args.port, on_ready=ready)
+
+
+def _stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)
+
+
+class EmulatorProcess:
+    """The emulator as a subprocess on a free loopback port.
+
+    >>> with EmulatorProcess() as emulator:
+    ...     boto3.client("s3", endpoint_url=emulator.endpoint_url, ...)
+    ...     subprocess.run([...], env=emulator.environ())
+
+    `start()` returns once the server answers HTTP (about 0.7 s); it goes on loading and
+    teaching moto in the background (about 1.3 s more), and AWS calls made meanwhile wait for
+    that, so the caller's own start-up overlaps the emulator's. ``start(wait=False)`` returns
+    at once; `wait_ready(loaded=True)` waits for moto too. The subprocess's own output
+    (moto's and werkzeug's request log) goes to `log_path`, never to the caller's terminal.
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str = DEFAULT_REGION,
+        log_path: str | os.PathLike[str] | None = None,
+        startup_timeout: float = 60.0,
+        python: str | None = None,
+    ) -> None:
+        self.region = region
+        self.startup_timeout = startup_timeout
+        self._python = python or sys.executable
+        self._own_dir: Path | None = None
+        self._log_path = Path(log_path) if log_path is not None else None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._port: int | None = None
+        self._ready_file: Path | None = None
+        self._started_at = 0.0
+        #: Seconds from start() until the emulator answered (None until then).
+        self.startup_seconds: float | None = None
+        #: Seconds from start() until moto was loaded, as far as wait_ready(loaded=True) saw.
+        self.loaded_seconds: float | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, *, wait: bool = True) -> EmulatorProcess:
+        if self._process is not None:
+            raise EmulatorError("the emulator is already started")
+        self._own_dir = Path(tempfile.mkdtemp(prefix="annex-emulator-"))
+        if self._log_path is None:
+            self._log_path = self._own_dir / "emulator.log"
+        self._ready_file = self._own_dir / "port"
+        command = [
+            self._python,
+            "-m",
+            "annex_cdk.emulator",
+            "--port",
+            "0",
+            "--ready-file",
+            str(self._ready_file),
+            "--exit-with-parent",
+        ]
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"  # the log shows what happened up to a crash
+        env["AWS_DEFAULT_REGION"] = self.region  # the region whose backends it warms up
+        self._started_at = time.monotonic()
+        with open(self._log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,  # a Ctrl-C in the terminal is for the caller
+            )
+        # Never leave an emulator behind, even if the caller forgets stop().
+        self._finalizer = weakref.finalize(self, _stop_process, self._process, 5.0)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float | None = None, *, loaded: bool = False) -> None:
+        """Block until the emulator answers HTTP (with `loaded`: until moto is loaded, too).
+
+        Without `loaded` this returns after about 0.7 s; AWS calls made then simply wait for
+        moto. Raises EmulatorError if the emulator dies, fails to load moto, or times out.
+        """
+        process = self._require_process()
+        deadline = time.monotonic() + (self.startup_timeout if timeout is None else timeout)
+        assert self._ready_file is not None
+        while self._port is None:
+            if process.poll() is not None:
+                self._fail(f"the emulator exited with status {process.returncode}")
+            if self._ready_file.exists():
+                self._port = int(self._ready_file.read_text().strip())
+                break
+            if time.monotonic() > deadline:
+                self._fail("the emulator did not start in time")
+            time.sleep(0.01)
+        while self.startup_seconds is None or (loaded and self.loaded_seconds is None):
+            state = self._health()
+            if state is not None and self.startup_seconds is None:
+                self.startup_seconds = time.monotonic() - self._started_at
+            if state == "ready":
+                self.loaded_seconds = time.monotonic() - self._started_at
+            elif state == "failed":
+                self._fail("the emulator could not load moto")
+            elif process.poll() is not None or time.monotonic() > deadline:
+                self._fail("the emulator does not answer")
+            else:
+                time.sleep(0.01)
+
+    def _health(self) -> str | None:
+        """The emulator's loading state, or None if it does not answer (yet)."""
+        try:
+            with _direct.open(self.endpoint_url + HEALTH_PATH, timeout=5) as reply:
+                return str(json.loads(reply.read())["moto"])
+        except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError, KeyError):
+            return None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Terminate the emulator (kill it if it does not exit within `timeout`). Idempotent;
+        `start()` may be called again afterwards (a fresh, empty emulator)."""
+        if self._process is not None:
+            _stop_process(self._process, timeout)
+            self._process = None
+        self._port = None
+        self.startup_seconds = self.loaded_seconds = None
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        if self._own_dir is not None:
+            if self._log_path is not None and self._log_path.parent == self._own_dir:
+                self._log_path = None  # it goes with the directory
+            shutil.rmtree(self._own_dir, ignore_errors=True)
+            self._own_dir = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def __enter__(self) -> EmulatorProcess:
+        if self._process is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- where it is, and how to use it ---------------------------------------------------------
+
+    @property
+    def pid(self) -> int:
+        return self._require_process().pid
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            self.wait_ready()
+        assert self._port is not None
+        return self._port
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def endpoint_url(self) -> str:
+        """For boto3 and other Python clients: the address the server is bound to."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def localhost_url(self) -> str:
+        """For the Node CDK CLI (and its AWS SDK), which needs ``localhost`` rather than an IP.
+
+        Node resolves ``localhost`` to both ::1 and 127.0.0.1 and connects to whichever answers.
+        """
+        return f"http://localhost:{self.port}"
+
+    @property
+    def log_path(self) -> Path | None:
+        """The subprocess's stdout and stderr (moto's warnings, werkzeug's request log)."""
+        return self._log_path
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self._log_path is None or not self._log_path.exists():
+            return "(no log)"
+        text = self._log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def env(self, *, url: str | None = None) -> dict[str, str]:
+        """The variables to set so that an AWS SDK, the AWS CLI or the CDK CLI uses the emulator.
+
+        Only what to *set*: a child environment must also drop `CLEARED_VARIABLES` (and any
+        ``AWS_ENDPOINT_URL_<SERVICE>``), which a profile or session token would otherwise win
+        with; `environ()` does both. The endpoint is `localhost_url` unless `url` says
+        otherwise: it suits both boto3 and the Node CDK CLI.
+        """
+        return _overrides(url or self.localhost_url, self.region)
+
+    def environ(
+        self, base: Mapping[str, str] | None = None, *, url: str | None = None
+    ) -> dict[str, str]:
+        """A complete environment for a child process that must use the emulator.
+
+        `base` (default: os.environ) without the variables that could send the child to a real
+        account (profiles, session tokens, service-specific endpoints), plus `env()`, plus
+        loopback in NO_PROXY.
+        """
+        environment = {
+            key: value
+            for key, value in (os.environ if base is None else base).items()
+            if not is_cleared(key)
+        }
+        environment.update(self.env(url=url))
+        for key in ("NO_PROXY", "no_proxy"):  # a proxy must not swallow loopback calls
+            environment[key] = ",".join(filter(None, (environment.get(key), _NO_PROXY)))
+        return environment
+
+    def boto3_kwargs(self) -> dict[str, str]:
+        """Keyword arguments for ``boto3.client(service, **emulator.boto3_kwargs())``."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "aws_access_key_id": ACCESS_KEY_ID,
+            "aws_secret_access_key": SECRET_ACCESS_KEY,
+            "region_name": self.region,
+        }
+
+    def reset(self) -> None:
+        """Forget every resource in every account and region (moto's POST /moto-api/reset)."""
+        request = urllib.request.Request(self.endpoint_url + "/moto-api/reset", method="POST")
+        with _direct.open(request, timeout=30) as reply:
+            reply.read()
+
+    def _fail(self, what: str) -> NoReturn:
+        tail = self.log_tail()  # read before stop() removes a log in our temporary directory
+        self.stop()
+        raise EmulatorError(f"{what}; its log ends:\n{tail}")
+
+    def _require_process(self) -> subprocess.Popen[bytes]:
+        if self._process is None:
+            raise EmulatorError("the emulator is not started")
+        return self._process
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,841 @@
+"""`annex-cdk condor configure`: the first-time guide's edits to the personal HTCondor.
+
+The guide ("Using condor_annex for the First Time", reference §7) has the user add lines to the
+personal HTCondor's local config file (public interface, pool password, open port), store a pool
+password with ``condor_store_cred`` and run ``condor_restart``. annex-cdk writes those lines into
+one marked block it owns in that file (the same block machinery as ``~/.condor/user_config``,
+with markers of its own), checks what HTCondor's daemons then read with the real parser, and
+drives ``condor_store_cred`` without ever putting the password on a command line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from annex_cdk import condor_config
+from annex_cdk.condor_config import BlockStructureError, ConfigError, Markers
+from annex_cdk.credentials import Secret
+from annex_cdk.errors import AnnexError, LocalFilesError, UsageError
+from annex_cdk.local import LocalPaths
+from annex_cdk.localfiles import LocalFileError, atomic_write
+
+from annex_stacks import names
+
+PERSONAL_MARKERS = Markers(
+    names.PERSONAL_BLOCK_BEGIN,
+    names.PERSONAL_BLOCK_END,
+    "annex-cdk block for the personal HTCondor",
+)
+BLOCK_ID = names.PERSONAL_BLOCK_ID
+#: A local config file annex-cdk creates gets the mode condor_install gives it.
+NEW_FILE_MODE = 0o644
+#: Seconds for one HTCondor tool run (condor_store_cred, condor_restart, condor_config_val).
+TOOL_TIMEOUT = 60.0
+#: condor_store_cred reads at most MAX_PASSWORD_LENGTH - 1 = 254 characters (older releases;
+#: newer ones take 255), so longer passwords would be cut silently.
+MAX_POOL_PASSWORD = 254
+# condor_store_cred reads the password with getchar() up to '\n': '\b' deletes a character,
+# Ctrl-C ('\x03') aborts, and a NUL would end the C string.
+_BAD_PASSWORD_CHARS = re.compile(r"[\x00\x03\x08\n\r]")
+# A host name or an IP address; a bracketed IPv6 address carries its own colons.
+_HOST_RE = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)\Z")
+_MACRO_REF_RE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+_LIST_SPLIT_RE = re.compile(r"[,\s]+")
+
+
+class CondorToolError(AnnexError):
+    """An HTCondor command-line tool is missing or failed."""
+
+
+# --- The guide's settings -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GuideOptions:
+    """The guide's settings, with the options for where its defaults don't fit."""
+
+    port: int = names.DEFAULT_COLLECTOR_PORT
+    network_interface: str = names.DEFAULT_NETWORK_INTERFACE
+    host: str | None = None  # None: $(FULL_HOSTNAME), as the guide says
+    password_file: str | None = None  # None: $(LOCAL_DIR)/condor_pool_password
+
+    def sections(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+        """(comment, lines) per section of the guide, in its order."""
+        host = self.host or names.FULL_HOSTNAME_MACRO
+        return (
+            (
+                "Configure Public Interface: listen on the public interface, not loopback",
+                (
+                    (names.KEY_NETWORK_INTERFACE, self.network_interface),
+                    (names.KEY_CONDOR_HOST, host),
+                ),
+            ),
+            (
+                "Configure a Pool Password: daemons, here and on annex instances, authenticate "
+                "with it",
+                (
+                    (
+                        names.KEY_PASSWORD_FILE,
+                        self.password_file or names.POOL_PASSWORD_FILE_DEFAULT,
+                    ),
+                    *names.GUIDE_SECURITY_SETTINGS,
+                    (names.KEY_ALLOW_DAEMON, names.ALLOW_DAEMON_POOL),
+                ),
+            ),
+            (
+                "Tell HTCondor about the Open Port",
+                ((names.KEY_COLLECTOR_HOST, f"{host}:{self.port}"),),
+            ),
+        )
+
+    def values(self) -> dict[str, str]:
+        return {key: value for _, lines in self.sections() for key, value in lines}
+
+    def validate(self) -> None:
+        """UsageError for an option HTCondor would read as something else."""
+        if not 1 <= self.port <= 65535:
+            raise UsageError(f"--port {self.port} is not a TCP port (1-65535)")
+        _check_user_value(
+            "--network-interface", names.KEY_NETWORK_INTERFACE, self.network_interface
+        )
+        if self.host is not None:
+            bare = self.host.strip("[]")
+            if ":" in self.host and not (self.host.startswith("[") and ":" in bare):
+                raise UsageError(
+                    f"--collector-host {self.host!r} must be a host name or address without a port",
+                    hint="give the port with --port",
+                )
+            if not _HOST_RE.match(self.host):
+                raise UsageError(f"--collector-host {self.host!r} is not a host name or address")
+        if self.password_file is not None:
+            _check_user_value("--password-file", names.KEY_PASSWORD_FILE, self.password_file)
+            if not os.path.isabs(self.password_file):
+                raise UsageError(
+                    f"--password-file {self.password_file!r} must be an absolute path "
+                    "(HTCondor's daemons don't run in this directory)"
+                )
+
+
+def _check_user_value(option: str, key: str, value: str) -> None:
+    try:
+        condor_config._check_value(key, value)
+    except condor_config.ConfigValueError as err:
+        raise UsageError(f"{option}: {err}") from None
+    if not value:
+        raise UsageError(f"{option} must not be empty")
+
+
+def render_block(options: GuideOptions, *, created_file: bool = False) -> str:
+    """annex-cdk's block for the personal HTCondor's local config file (ends with a newline)."""
+    out = [names.PERSONAL_BLOCK_BEGIN.format(region=BLOCK_ID)]
+    if created_file:
+        out.append(names.PERSONAL_BLOCK_CREATED_NOTE)
+    for comment, lines in options.sections():
+        out.append(f"# {comment}")
+        out += [f"{key} = {value}" for key, value in lines]
+    out.append(names.PERSONAL_BLOCK_END.format(region=BLOCK_ID))
+    return "\n".join(out) + "\n"
+
+
+# --- Which file, read by which configuration ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigLocation:
+    """The personal HTCondor's local config file and the configuration that reads it."""
+
+    path: Path
+    source: str  # how it was found, for the user
+    base_config: Path | None  # CONDOR_CONFIG (or /etc/condor/condor_config), if any
+    others: tuple[Path, ...] = ()  # other LOCAL_CONFIG_FILE entries, read before it
+
+
+def _split_list(value: str | None) -> list[str]:
+    """An HTCondor list value (comma/space separated), without _run_htcondor's own file."""
+    items = [x for x in _LIST_SPLIT_RE.split(value or "") if x]
+    return [x for x in items if Path(x).name != condor_config.FILES_PART_NAME]
+
+
+def _run_tool(
+    argv: Sequence[str], *, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(
+            list(argv), input=stdin, capture_output=True, timeout=TOOL_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise CondorToolError(
+            f"{Path(argv[0]).name} did not finish in {TOOL_TIMEOUT:.0f} s"
+        ) from None
+    except OSError as err:
+        raise CondorToolError(f"cannot run {argv[0]}: {err.strerror or err}") from None
+
+
+def _last_line(*outputs: bytes) -> str:
+    lines = [x.strip() for out in outputs for x in out.decode("utf-8", "replace").splitlines()]
+    lines = [x for x in lines if x]
+    return lines[-1] if lines else "no output"
+
+
+def locate(
+    config_file: Path | None, *, which: Callable[[str], str | None] = shutil.which
+) -> ConfigLocation:
+    """--config-file, else HTCondor's LOCAL_CONFIG_FILE (condor_config_val or CONDOR_CONFIG)."""
+    base = LocalPaths.base_config()
+    if config_file is not None:
+        return ConfigLocation(
+            Path(os.path.abspath(config_file.expanduser())), "--config-file", base
+        )
+    hint = (
+        "pass --config-file PATH, the personal HTCondor's local config file "
+        "(the guide's ~/condor-8.7.8/local/condor_config.local)"
+    )
+    tool = which(names.TOOL_CONFIG_VAL)
+    env_config = os.environ.get("CONDOR_CONFIG")
+    if tool:
+        proc = _run_tool([tool, "LOCAL_CONFIG_FILE"])
+        source = f"{names.TOOL_CONFIG_VAL} LOCAL_CONFIG_FILE"
+        if proc.returncode != 0:
+            raise UsageError(f"{source} failed: {_last_line(proc.stderr, proc.stdout)}", hint=hint)
+        value: str | None = proc.stdout.decode("utf-8", "replace").strip()
+    elif env_config and base is not None and env_config.upper() != "ONLY_ENV":
+        source = f"LOCAL_CONFIG_FILE of CONDOR_CONFIG ({base})"
+        try:
+            value = condor_config.daemon_values(
+                [], ["LOCAL_CONFIG_FILE"], subsystem="TOOL", base_config=base
+            )["LOCAL_CONFIG_FILE"]
+        except ConfigError as err:
+            raise LocalFilesError(
+                f"cannot read HTCondor's configuration: {err}", hint=hint
+            ) from None
+    else:
+        raise UsageError(
+            "cannot find the personal HTCondor's local config file: HTCondor's tools are not "
+            "on PATH and CONDOR_CONFIG is not set",
+            hint=hint,
+        )
+    files = _split_list(value)
+    if not files:
+        raise UsageError(f"{source} names no file", hint=hint)
+    if files[-1].endswith("|"):
+        raise UsageError(
+            f"{source} is a command ({files[-1]}), not a file annex-cdk can edit", hint=hint
+        )
+    # The last file is read last, so its lines win; that is where the guide's lines belong.
+    *others, last = files
+    return ConfigLocation(Path(last), source, base, tuple(Path(x) for x in others))
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What HTCondor's configuration says before annex-cdk changes anything."""
+
+    local_files: tuple[str, ...]  # the base's LOCAL_CONFIG_FILE entries
+    reads_file: bool | None  # None: no base configuration to ask
+    local_dir: str | None
+    full_hostname: str | None
+
+
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _user_configs() -> list[Path]:
+    # HTCondor reads ~/.condor/user_config after everything else, except as root.
+    return [] if os.geteuid() == 0 else [LocalPaths(Path.home()).user_config]
+
+
+def _context(location: ConfigLocation) -> _Context:
+    keys = ["LOCAL_CONFIG_FILE", "LOCAL_CONFIG_DIR", "LOCAL_DIR", "FULL_HOSTNAME"]
+    if location.base_config is None:
+        got = condor_config.daemon_values([location.path], keys, subsystem="MASTER")
+        return _Context((), None, got["LOCAL_DIR"], got["FULL_HOSTNAME"])
+    got = condor_config.daemon_values(
+        [], keys, subsystem="MASTER", base_config=location.base_config
+    )
+    local_files = tuple(_split_list(got["LOCAL_CONFIG_FILE"]))
+    dirs = _split_list(got["LOCAL_CONFIG_DIR"])
+    reads = any(_same_file(f, location.path) for f in local_files) or any(
+        _same_file(d, location.path.parent) for d in dirs
+    )
+    if not reads:
+        # Then it is read after the base's local files, if at all: ask again with it there.
+        got = condor_config.daemon_values(
+            [location.path], keys, subsystem="MASTER", base_config=location.base_config
+        )
+    return _Context(local_files, reads, got["LOCAL_DIR"], got["FULL_HOSTNAME"])
+
+
+def _files_after_base(location: ConfigLocation, context: _Context) -> list[Path]:
+    """The files to read after the base configuration to get what HTCondor gets."""
+    mine = [] if context.reads_file else [location.path]
+    return mine + _user_configs()
+
+
+def _validator(location: ConfigLocation, context: _Context) -> Callable[[str], None]:
+    """Reads a candidate text where HTCondor reads the file, with the base config's macros."""
+
+    def validate(text: str) -> None:
+        if location.base_config is None:
+            condor_config.validate_syntax(text, source_name=str(location.path))
+            return
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="annex-cdk-personal-") as tmp:
+            candidate = Path(tmp) / "candidate.config"
+            candidate.write_bytes(text.encode("utf-8", "surrogateescape"))
+            labels = {str(candidate): str(location.path)}
+            if not context.reads_file:
+                condor_config.check_config(
+                    [candidate], base_config=location.base_config, labels=labels
+                )
+                return
+            # The base names the file in LOCAL_CONFIG_FILE (or LOCAL_CONFIG_DIR): read the
+            # candidate in its place, after everything the base reads before it.
+            wrapper = Path(tmp) / "wrapper.config"
+            entries = [
+                str(candidate) if _same_file(f, location.path) else f for f in context.local_files
+            ]
+            if not any(e == str(candidate) for e in entries):
+                entries.append(str(candidate))  # it came from LOCAL_CONFIG_DIR
+            if any(re.search(r"[\s,$]", e) for e in entries):
+                raise condor_config.ConfigError(
+                    "a LOCAL_CONFIG_FILE entry has a space, comma or '$' in its path"
+                )
+            wrapper.write_text(
+                f"include : {location.base_config}\nLOCAL_CONFIG_FILE = {' '.join(entries)}\n"
+            )
+            condor_config.check_config([], base_config=wrapper, labels=labels)
+
+    return validate
+
+
+# --- Writing and removing the block ------------------------------------------------------------
+
+BlockAction = Literal[
+    "created", "appended", "replaced", "unchanged", "removed", "deleted", "absent"
+]
+
+
+@dataclass(frozen=True)
+class BlockWrite:
+    path: Path
+    action: BlockAction
+    backup: Path | None = None
+    old_block: str | None = None
+    new_block: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.action not in ("unchanged", "absent")
+
+
+def _read_text(path: Path) -> tuple[bytes | None, str | None]:
+    try:
+        data = condor_config._read(path)
+    except LocalFileError as err:
+        raise LocalFilesError(str(err)) from None
+    return data, (condor_config._decode(data) if data is not None else None)
+
+
+def _our_block(text: str, path: Path) -> condor_config.OurBlock | None:
+    try:
+        return condor_config.parse(text, source=str(path), markers=PERSONAL_MARKERS).ours.get(
+            BLOCK_ID
+        )
+    except BlockStructureError as err:
+        raise LocalFilesError(
+            str(err), hint=f"fix or remove the broken annex-cdk marker lines in {path}"
+        ) from None
+
+
+def _validate(path: Path, old: str | None, new: str, validate: Callable[[str], None]) -> None:
+    try:
+        condor_config.validate_change(path, old, new, validate=validate)
+    except ConfigError as err:
+        raise LocalFilesError(
+            str(err), hint=f"fix {path} so that HTCondor can read it, then re-run"
+        ) from None
+
+
+def write_block(
+    location: ConfigLocation,
+    options: GuideOptions,
+    *,
+    validate: Callable[[str], None] | None = None,
+) -> BlockWrite:
+    """Put the guide's lines into annex-cdk's block; no write (nor backup) if nothing changes."""
+    path = location.path
+    old_bytes, old_text = _read_text(path)
+    if old_bytes is None and not path.parent.is_dir():
+        raise LocalFilesError(f"cannot create {path}: {path.parent} is not a directory")
+    existing = _our_block(old_text or "", path)
+    created = old_bytes is None or (
+        existing is not None and names.PERSONAL_BLOCK_CREATED_NOTE in existing.text.splitlines()
+    )
+    block = render_block(options, created_file=created)
+    new_text = condor_config.apply_block(old_text or "", BLOCK_ID, block, markers=PERSONAL_MARKERS)
+    new_block = _our_block(new_text, path)
+    result = BlockWrite(
+        path,
+        "unchanged",
+        old_block=existing.text if existing else None,
+        new_block=new_block.text if new_block else None,
+    )
+    new_bytes = condor_config._encode(new_text)
+    if new_bytes == old_bytes:
+        return result
+    _validate(path, old_text, new_text, validate or _standalone(path))
+    try:
+        backup = atomic_write(path, new_bytes, mode=NEW_FILE_MODE, backup=True)
+    except LocalFileError as err:
+        raise LocalFilesError(str(err)) from None
+    action: BlockAction = "created" if old_bytes is None else "replaced" if existing else "appended"
+    return BlockWrite(path, action, backup, result.old_block, result.new_block)
+
+
+def _standalone(path: Path) -> Callable[[str], None]:
+    return lambda text: condor_config.validate_syntax(text, source_name=str(path))
+
+
+def remove_block(
+    location: ConfigLocation, *, validate: Callable[[str], None] | None = None
+) -> BlockWrite:
+    """Take annex-cdk's block out again: the file gets back exactly its bytes from before."""
+    path = location.path
+    _, old_text = _read_text(path)
+    if old_text is None:
+        return BlockWrite(path, "absent")
+    existing = _our_block(old_text, path)
+    if existing is None:
+        return BlockWrite(path, "absent")
+    new_text = condor_config.remove_block(old_text, BLOCK_ID, markers=PERSONAL_MARKERS)
+    if not new_text and names.PERSONAL_BLOCK_CREATED_NOTE in existing.text.splitlines():
+        # annex-cdk created the file and nothing else was added: before, there was no file.
+        try:
+            path.unlink()
+        except OSError as err:
+            raise LocalFilesError(f"cannot delete {path}: {err.strerror}") from None
+        return BlockWrite(path, "deleted", old_block=existing.text)
+    _validate(path, old_text, new_text, validate or _standalone(path))
+    try:
+        backup = atomic_write(
+            path, condor_config._encode(new_text), mode=NEW_FILE_MODE, backup=True
+        )
+    except LocalFileError as err:
+        raise LocalFilesError(str(err)) from None
+    return BlockWrite(path, "removed", backup, old_block=existing.text)
+
+
+# --- What HTCondor's daemons read ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EffectiveCheck:
+    effective: dict[str, dict[str, str | None]]  # daemon -> key -> value
+    problems: list[str]
+
+
+def _expand(raw: str, got: Mapping[str, str | None]) -> str:
+    """The guide's value as HTCondor expands it: $(NAME) replaced by NAME's value there."""
+    return _MACRO_REF_RE.sub(lambda m: got.get(m[1]) or "", raw)
+
+
+@dataclass(frozen=True)
+class _Definition:
+    where: str  # path:line
+    prefix: str  # upper-cased "<DAEMON>" of "<DAEMON>.KEY", or ""
+
+
+def _definitions(path: Path, key: str, *, after_line: int) -> list[_Definition]:
+    """Lines of ``path`` that set ``key`` and can win over the block ending at ``after_line``.
+
+    After the block, any definition wins; anywhere, ``<DAEMON>.KEY`` wins for that daemon.
+    """
+    try:
+        text = condor_config._decode(path.read_bytes())
+    except OSError:
+        return []
+    pattern = re.compile(
+        rf"\s*(?:(?P<prefix>[A-Za-z0-9_]+)\.)?{re.escape(key)}\s*@?=", re.IGNORECASE
+    )
+    hits = []
+    for number, line in enumerate(text.splitlines(), 1):
+        m = pattern.match(line)
+        if m and (number > after_line or m["prefix"]):
+            hits.append(_Definition(f"{path}:{number}", (m["prefix"] or "").upper()))
+    return hits
+
+
+def check_effective(
+    location: ConfigLocation,
+    context: _Context,
+    values: Mapping[str, str],
+    *,
+    daemons: Sequence[str] = names.PERSONAL_DAEMONS,
+) -> EffectiveCheck:
+    """Each daemon's value of each key, against the guide's (expanded in the same config)."""
+    files = _files_after_base(location, context)
+    macros = sorted({m for v in values.values() for m in _MACRO_REF_RE.findall(v)} - set(values))
+    keys = [*values, *macros]
+
+    def read(daemon: str) -> dict[str, str | None]:
+        return condor_config.daemon_values(
+            files, keys, subsystem=daemon, base_config=location.base_config
+        )
+
+    try:
+        # One interpreter per daemon (HTCondor's subsystem is per process), in parallel.
+        with ThreadPoolExecutor(max_workers=len(daemons)) as pool:
+            effective = dict(zip(daemons, pool.map(read, daemons), strict=True))
+    except ConfigError as err:
+        raise LocalFilesError(f"cannot read back HTCondor's configuration: {err}") from None
+    problems = []
+    if context.reads_file is False:
+        problems.append(
+            f"HTCondor's configuration {location.base_config} does not read {location.path} "
+            f"(its LOCAL_CONFIG_FILE is {' '.join(context.local_files) or 'empty'}), so HTCondor "
+            "ignores these settings; the values checked are those it would read if it did"
+        )
+    mismatches: dict[tuple[str, str | None, str], list[str]] = {}
+    for daemon, got in effective.items():
+        for key, raw in values.items():
+            want, have = _expand(raw, got), got.get(key)
+            if have != want:
+                mismatches.setdefault((key, have, want), []).append(daemon)
+    block = _our_block(
+        condor_config._decode(condor_config._read(location.path) or b""), location.path
+    )
+    after = block.span.last_line if block else 0
+
+    def definitions(key: str) -> list[_Definition]:
+        found = _definitions(location.path, key, after_line=after)
+        for extra in _user_configs():  # read after everything else
+            found += _definitions(extra, key, after_line=0)
+        return found
+
+    reported: set[tuple[str, str]] = set()
+    for (key, have, want), who in mismatches.items():
+        subject = "HTCondor" if len(who) == len(daemons) else f"HTCondor's {', '.join(who)}"
+        if have is None:
+            msg = f"{subject} finds no value for {key}; the guide's is {want!r}"
+        else:
+            msg = f"{subject} reads {key} as {have!r}, not {want!r} as the guide says"
+        where = [d.where for d in definitions(key) if not d.prefix or d.prefix in who]
+        msg += (
+            f" (set again at {', '.join(where[-3:])})"
+            if where
+            else f" (see `{names.TOOL_CONFIG_VAL} -verbose {key}` for where)"
+        )
+        problems.append(msg)
+        reported.update((key, d) for d in who)
+    # HTCondor's security code looks up <DAEMON>.SEC_* itself, which the bindings' param does
+    # not show; so a daemon-prefixed line is reported from the text as well.
+    for key in values:
+        for found in definitions(key):
+            if found.prefix in daemons and (key, found.prefix) not in reported:
+                problems.append(
+                    f"{found.prefix}.{key} at {found.where} overrides the guide's {key} for "
+                    f"HTCondor's {found.prefix}"
+                )
+                reported.add((key, found.prefix))
+    return EffectiveCheck(effective, problems)
+
+
+# --- The pool password --------------------------------------------------------------------------
+
+
+def check_pool_password(password: Secret) -> Secret:
+    """Refuse what condor_store_cred would read as a different password (never quoting it)."""
+    value = password.reveal()
+    if not value:
+        raise UsageError("the pool password is empty")
+    if _BAD_PASSWORD_CHARS.search(value):
+        raise UsageError(
+            "the pool password contains a line break or a control character (NUL, Ctrl-C, "
+            "backspace) that condor_store_cred would not store as typed"
+        )
+    if len(value.encode()) > MAX_POOL_PASSWORD:
+        raise UsageError(
+            f"the pool password is longer than {MAX_POOL_PASSWORD} bytes, which "
+            "condor_store_cred would cut short"
+        )
+    return password
+
+
+def read_password(stream: IO[str]) -> Secret:
+    """--password-stdin: everything on standard input, less one final line break."""
+    data = stream.read()
+    if data.endswith("\n"):
+        data = data[:-1].removesuffix("\r")
+    return check_pool_password(Secret(data))
+
+
+def store_command(password_file: str) -> list[str]:
+    """The guide's command, `condor_store_cred -c add -f <SEC_PASSWORD_FILE>`."""
+    return [names.TOOL_STORE_CRED, "-c", "add", "-f", password_file]
+
+
+def store_pool_password(tool: str, password_file: str, password: Secret) -> None:
+    """Run condor_store_cred with the password on its standard input, never in its argv.
+
+    Without -p, `condor_store_cred add -f FILE` prints "Enter password: " and reads one line
+    with getchar() (echo off only if stdin is a terminal), so a pipe carries the password.
+    """
+    argv = [tool, *store_command(password_file)[1:]]
+    proc = _run_tool(argv, stdin=(password.reveal() + "\n").encode())
+    if proc.returncode != 0:
+        detail = _last_line(proc.stderr, proc.stdout).replace(password.reveal(), "********")
+        raise CondorToolError(
+            f"{names.TOOL_STORE_CRED} failed (exit {proc.returncode}): {detail}",
+            hint=f"run it yourself: {shlex.join(store_command(password_file))}",
+        )
+    if not os.path.exists(password_file):
+        raise CondorToolError(
+            f"{names.TOOL_STORE_CRED} succeeded but {password_file} does not exist"
+        )
+
+
+PasswordMode = Literal["auto", "stdin", "replace", "skip"]
+PasswordAction = Literal["stored", "kept", "skipped", "manual"]
+
+
+@dataclass(frozen=True)
+class PasswordOutcome:
+    file: str | None
+    action: PasswordAction
+    command: str | None = None  # what the user should run themselves, if anything
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "action": self.action, "command": self.command}
+
+
+def _password_step(
+    password_file: str | None,
+    mode: PasswordMode,
+    *,
+    stdin_password: Secret | None,
+    ask: Callable[[], Secret] | None,
+    tool: str | None,
+) -> PasswordOutcome:
+    if not password_file:
+        raise LocalFilesError("HTCondor finds no SEC_PASSWORD_FILE after configuring it")
+    command = shlex.join(store_command(password_file))
+    exists = os.path.exists(password_file)
+    if mode == "skip":
+        return PasswordOutcome(password_file, "skipped", None if exists else command)
+    if mode == "auto" and exists:
+        return PasswordOutcome(password_file, "kept")
+    if tool is None:
+        return PasswordOutcome(password_file, "manual", command)
+    if not Path(password_file).parent.is_dir():
+        raise LocalFilesError(
+            f"the directory of SEC_PASSWORD_FILE {password_file} does not exist",
+            hint="create it (it is the personal HTCondor's LOCAL_DIR), or pass --password-file",
+        )
+    password = stdin_password
+    if password is None:
+        if ask is None:
+            raise UsageError(
+                "the configuration is written, but the pool password is not stored: standard "
+                "input is not a terminal to ask on",
+                hint=f"re-run with --password-stdin and the password on standard input, or "
+                f"run: {command}",
+            )
+        password = check_pool_password(ask())
+    store_pool_password(tool, password_file, password)
+    return PasswordOutcome(password_file, "stored")
+
+
+# --- The two commands ---------------------------------------------------------------------------
+
+
+@dataclass
+class ConfigureReport:
+    location: ConfigLocation
+    write: BlockWrite
+    values: dict[str, str] = field(default_factory=dict)
+    effective: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    password: PasswordOutcome | None = None
+    read_by_htcondor: bool | None = None
+    restart_output: str | None = None
+
+    @property
+    def restart_needed(self) -> bool:
+        return self.write.changed or (
+            self.password is not None and self.password.action == "stored"
+        )
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        first = next(iter(self.effective.values()), {})
+        return {
+            "config_file": str(self.location.path),
+            "config_file_source": self.location.source,
+            "base_config": str(self.location.base_config) if self.location.base_config else None,
+            "read_by_htcondor": self.read_by_htcondor,
+            "action": self.write.action,
+            "backup": str(self.write.backup) if self.write.backup else None,
+            "settings": dict(self.values),
+            "effective": {key: first.get(key) for key in self.values},
+            "effective_by_daemon": self.effective,
+            "password": self.password.as_dict() if self.password else None,
+            "restart": {
+                "needed": self.restart_needed and self.restart_output is None,
+                "ran": self.restart_output is not None,
+                "output": self.restart_output,
+            },
+            "problems": list(self.problems),
+            "warnings": list(self.warnings),
+            "ok": self.ok,
+        }
+
+
+def _tool_or_fail(tool_name: str, which: Callable[[str], str | None], why: str) -> str:
+    tool = which(tool_name)
+    if tool is None:
+        raise CondorToolError(
+            f"{tool_name} is not on PATH, so annex-cdk cannot {why}",
+            hint="put HTCondor's bin directory on PATH (source the personal HTCondor's "
+            "condor.sh), or leave the option out",
+        )
+    return tool
+
+
+def restart(tool: str) -> str:
+    """Run condor_restart (the local master restarts every daemon with the new config)."""
+    proc = _run_tool([tool])
+    if proc.returncode != 0:
+        raise CondorToolError(
+            f"{names.TOOL_RESTART} failed (exit {proc.returncode}): "
+            f"{_last_line(proc.stderr, proc.stdout)}"
+        )
+    return _last_line(proc.stdout, proc.stderr)
+
+
+def run_configure(
+    location: ConfigLocation,
+    options: GuideOptions,
+    *,
+    password_mode: PasswordMode = "auto",
+    stdin_password: Secret | None = None,
+    ask_password: Callable[[], Secret] | None = None,
+    restart_after: bool = False,
+    which: Callable[[str], str | None] = shutil.which,
+) -> ConfigureReport:
+    """Write the guide's block, check what the daemons read, store the pool password, restart."""
+    options.validate()
+    store_tool = which(names.TOOL_STORE_CRED)
+    if password_mode == "stdin" and store_tool is None:
+        _tool_or_fail(names.TOOL_STORE_CRED, which, "store the password from --password-stdin")
+    restart_tool = (
+        _tool_or_fail(names.TOOL_RESTART, which, "restart HTCondor (--restart)")
+        if restart_after
+        else None
+    )
+    try:
+        context = _context(location)
+    except ConfigError as err:
+        raise LocalFilesError(
+            f"{err}; HTCondor cannot read its configuration as it is, so annex-cdk leaves "
+            f"{location.path} alone",
+            hint="fix the file named above so that HTCondor can read it, then re-run",
+        ) from None
+    warnings = []
+    if options.password_file is None and not context.local_dir:
+        raise UsageError(
+            "LOCAL_DIR is not defined in HTCondor's configuration, so the guide's "
+            f"SEC_PASSWORD_FILE = {names.POOL_PASSWORD_FILE_DEFAULT} would be "
+            "/condor_pool_password",
+            hint="set CONDOR_CONFIG to the personal HTCondor's condor_config, or pass "
+            "--password-file PATH",
+        )
+    hostname = context.full_hostname or ""
+    if options.host is None and ("." not in hostname or hostname.startswith("localhost")):
+        warnings.append(
+            f"FULL_HOSTNAME is {hostname!r}, which annex instances may not be able to resolve; "
+            "pass --collector-host with this machine's public DNS name or address"
+        )
+    write = write_block(location, options, validate=_validator(location, context))
+    values = options.values()
+    check = check_effective(location, context, values)
+    report = ConfigureReport(
+        location,
+        write,
+        values=values,
+        effective=check.effective,
+        problems=check.problems,
+        warnings=warnings,
+        read_by_htcondor=context.reads_file,
+    )
+    first = next(iter(check.effective.values()))
+    report.password = _password_step(
+        first.get(names.KEY_PASSWORD_FILE),
+        password_mode,
+        stdin_password=stdin_password,
+        ask=ask_password,
+        tool=store_tool,
+    )
+    if restart_tool is not None:
+        report.restart_output = restart(restart_tool)
+    return report
+
+
+@dataclass
+class UnconfigureReport:
+    location: ConfigLocation
+    write: BlockWrite
+    restart_output: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "config_file": str(self.location.path),
+            "config_file_source": self.location.source,
+            "action": self.write.action,
+            "backup": str(self.write.backup) if self.write.backup else None,
+            "restart": {
+                "needed": self.write.changed and self.restart_output is None,
+                "ran": self.restart_output is not None,
+                "output": self.restart_output,
+            },
+            "ok": True,
+        }
+
+
+def run_unconfigure(
+    location: ConfigLocation,
+    *,
+    restart_after: bool = False,
+    which: Callable[[str], str | None] = shutil.which,
+) -> UnconfigureReport:
+    """Remove annex-cdk's block; the pool password file stays (HTCondor may still use it)."""
+    restart_tool = (
+        _tool_or_fail(names.TOOL_RESTART, which, "restart HTCondor (--restart)")
+        if restart_after
+        else None
+    )
+    validate: Callable[[str], None] | None = None
+    if location.path.exists():
+        try:
+            validate = _validator(location, _context(location))
+        except ConfigError:
+            validate = None  # validate_change says whose fault a broken config is
+    write = remove_block(location, validate=validate)
+    report = UnconfigureReport(location, write)
+    if restart_tool is not None:
+        report.restart_output = restart(restart_tool)
+    return report

@@ -1,0 +1,83 @@
+"""End-to-end fixtures: the installed `annex-cdk` against a private emulator and a scratch HOME."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from annex_cdk.emulator import EmulatorProcess
+from annex_cdk.local import LocalPaths
+from annex_cdk.rehearse import scratch_home
+
+REGION = "us-east-1"
+CLI = shutil.which("annex-cdk", path=str(Path(sys.executable).parent))
+
+
+@pytest.fixture(scope="session")
+def synth_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One synthesis cache for the session: each settings variant is synthesized once."""
+    return tmp_path_factory.mktemp("xdg-cache")
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[EmulatorProcess]:
+    with EmulatorProcess() as emu:
+        yield emu
+
+
+@dataclass
+class World:
+    """One scratch HOME, its personal HTCondor config, and the emulator behind it."""
+
+    root: Path
+    paths: LocalPaths
+    condor_config: Path
+    emu: EmulatorProcess
+    cache: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "_CONDOR_"))}
+        env.update(self.emu.env())
+        env.update(
+            HOME=str(self.paths.home),
+            AWS_REGION=REGION,
+            CONDOR_CONFIG=str(self.condor_config),
+            XDG_CACHE_HOME=str(self.cache),
+            COLUMNS="200",
+        )
+        return env
+
+    def run(self, *args: str, check: bool | None = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        assert CLI, "annex-cdk is not installed in this venv"
+        proc = subprocess.run(
+            [CLI, *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+        if check:
+            assert proc.returncode == 0, f"annex-cdk {' '.join(args)} failed:\n{proc.stderr}"
+        return proc
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            region_name=REGION,
+            endpoint_url=self.emu.endpoint_url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+
+@pytest.fixture
+def world(emulator: EmulatorProcess, tmp_path: Path, synth_cache: Path) -> World:
+    emulator.reset()
+    paths, condor_config, _ = scratch_home(tmp_path)
+    return World(tmp_path, paths, condor_config, emulator, synth_cache)

@@ -1,0 +1,56 @@
+"""Bad input and unreachable AWS: one line, a non-zero exit code, no traceback, no change."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from annex_cdk import errors
+from tests.e2e.conftest import World
+
+pytestmark = pytest.mark.e2e
+
+
+def test_unreachable_endpoint_is_one_line_and_fast(world: World):
+    t0 = time.monotonic()
+    proc = world.run("setup", "--allow-from", "198.51.100.7/32",
+                     "--endpoint-url", "http://127.0.0.1:9", check=False)
+    assert proc.returncode == errors.EXIT_ENDPOINT
+    assert "cannot reach http://127.0.0.1:9" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert time.monotonic() - t0 < 20
+    assert not world.paths.user_config.exists()
+
+
+def test_bad_cidr_names_the_setting(world: World):
+    proc = world.run("setup", "--allow-from", "198.51.100.300/32", check=False)
+    assert proc.returncode == errors.EXIT_USAGE
+    assert "allowed_cidrs" in proc.stderr and "Traceback" not in proc.stderr
+    assert world.client("cloudformation").describe_stacks()["Stacks"] == []
+
+
+def test_unknown_option_is_a_usage_error(world: World):
+    proc = world.run("setup", "--no-such-flag", check=False)
+    assert proc.returncode == 2
+    assert "No such option" in proc.stderr
+
+
+def test_check_setup_before_setup_fails_with_condor_annex_lines(world: World):
+    proc = world.run("check-setup", check=False)
+    assert proc.returncode == 1
+    assert "Checking for configuration bucket... missing." in proc.stdout
+    assert "\tANNEX_DEFAULT_S3_BUCKET is unset." in proc.stdout
+
+
+def test_destroy_without_yes_off_a_terminal_refuses(world: World):
+    proc = world.run("destroy", check=False)
+    assert proc.returncode == errors.EXIT_USAGE
+    assert "--yes" in proc.stderr
+
+
+def test_rehearse_runs_the_whole_path(world: World):
+    proc = world.run("rehearse", timeout=600)
+    assert "Rehearsal passed" in proc.stdout
+    for step in ("setup", "check-setup", "setup (no-op re-run)", "destroy"):
+        assert any(line.startswith(step) and line.endswith(" s") for line in proc.stdout.splitlines())

@@ -1,0 +1,685 @@
+"""The local AWS emulator: one moto subprocess per module, driven with boto3 as annex-cdk does.
+
+Each test checks what annex-cdk relies on through the *service* APIs (describe_key_pairs,
+get_bucket_policy, describe_security_groups, ...), not just the stack status: moto used to report
+CREATE_COMPLETE while skipping resources it did not know.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from annex_cdk import emulator
+from annex_cdk.emulator import ACCOUNT_ID, EmulatorError, EmulatorProcess
+from botocore.exceptions import ClientError
+
+from annex_stacks import names
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[EmulatorProcess]:
+    with EmulatorProcess(region=REGION) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def aws(emu: EmulatorProcess) -> Any:
+    """boto3 clients on the emulator: aws("ec2")."""
+    session = boto3.session.Session()
+    clients: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in clients:
+            clients[service] = session.client(service, **emu.boto3_kwargs())
+        return clients[service]
+
+    return client
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def deploy(aws: Any, name: str, template: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """create_stack or update_stack; the emulator is synchronous, so the call is the operation."""
+    cfn = aws("cloudformation")
+    body = json.dumps(template)
+    try:
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError:
+        stack = None
+    if stack is None:
+        cfn.create_stack(StackName=name, TemplateBody=body, **kwargs)
+    else:
+        cfn.update_stack(StackName=name, TemplateBody=body, **kwargs)
+    return cfn.describe_stacks(StackName=name)["Stacks"][0]
+
+
+def outputs(stack: dict[str, Any]) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs") or []}
+
+
+def status_of(aws: Any, stack_id: str) -> str:
+    return aws("cloudformation").describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
+
+
+def failures(aws: Any, name: str) -> list[tuple[str, str, str]]:
+    events = aws("cloudformation").describe_stack_events(StackName=name)["StackEvents"]
+    return [
+        (e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason") or "")
+        for e in reversed(events)
+        if e["ResourceStatus"].endswith("_FAILED") and e["LogicalResourceId"] != e["StackName"]
+    ]
+
+
+# --- the process ---------------------------------------------------------------------------------
+
+
+def _listeners(port: int) -> set[str]:
+    """Local addresses with a LISTEN socket on `port`, from /proc/net/tcp{,6} (hex, as stored)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            address, hex_port = fields[1].rsplit(":", 1)
+            if int(hex_port, 16) == port and fields[3] == "0A":
+                found.add(address)
+    return found
+
+
+def test_emulator_listens_on_loopback_only(emu: EmulatorProcess) -> None:
+    assert emu.running and emu.endpoint_url == f"http://127.0.0.1:{emu.port}"
+    if os.path.exists("/proc/net/tcp"):
+        assert _listeners(emu.port) == {"0100007F"}  # 127.0.0.1, nothing else, no IPv6
+    try:
+        addresses = {str(i[4][0]) for i in socket.getaddrinfo(socket.gethostname(), None)}
+    except socket.gaierror:  # a host name that does not resolve: nothing more to try
+        addresses = set()
+    for address in addresses - {"127.0.0.1", "127.0.1.1", "::1"}:
+        with pytest.raises(OSError), socket.create_connection((address, emu.port), 0.5):
+            pass
+    with pytest.raises(ValueError, match="loopback"):
+        emulator.run(host="0.0.0.0")
+
+
+def test_env_points_a_child_process_at_the_emulator(emu: EmulatorProcess) -> None:
+    assert emu.env() == {
+        "AWS_ENDPOINT_URL": emu.localhost_url,  # works for boto3 and the Node CDK CLI
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+    }
+    base = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_PROFILE": "prod",
+        "AWS_SESSION_TOKEN": "t",
+        "AWS_ENDPOINT_URL_S3": "https://elsewhere",
+        "NO_PROXY": "example.org",
+    }
+    env = emu.environ(base)
+    assert not {"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"} & set(env)
+    assert env["NO_PROXY"] == "example.org,127.0.0.1,localhost"
+    assert emulator.is_cleared("AWS_PROFILE") and not emulator.is_cleared("AWS_REGION")
+    code = "import boto3; print(boto3.client('sts').get_caller_identity()['Account'])"
+    child = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert child.stdout.strip() == ACCOUNT_ID, child.stderr
+
+
+def test_start_failures_are_reported_and_cleaned_up(tmp_path: Path) -> None:
+    def fake_python(name: str, script: str) -> str:
+        path = tmp_path / name
+        path.write_text(f"#!/bin/sh\n{script}\n")
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+        return str(path)
+
+    with pytest.raises(EmulatorError, match="exited with status 3"):
+        EmulatorProcess(python=fake_python("crashes", "exit 3")).start()
+    hangs = fake_python("hangs", "echo starting; exec sleep 30")
+    process = EmulatorProcess(python=hangs, startup_timeout=0.3)
+    with pytest.raises(EmulatorError, match="did not start in time") as failure:
+        process.start()
+    assert "starting" in str(failure.value)  # the log's tail comes with the error
+    assert not process.running
+    process.stop()  # idempotent
+
+
+def test_reset_forgets_everything(emu: EmulatorProcess, aws: Any) -> None:
+    bucket = unique("annex-reset")
+    aws("s3").create_bucket(Bucket=bucket)
+    emu.reset()
+    assert bucket not in [b["Name"] for b in aws("s3").list_buckets()["Buckets"]]
+
+
+# --- AWS::EC2::KeyPair ---------------------------------------------------------------------------
+
+
+def key_pair_template(key_name: str) -> dict[str, Any]:
+    lid = names.LID_KEY_PAIR
+    return {
+        "Resources": {
+            lid: {
+                "Type": "AWS::EC2::KeyPair",
+                "Properties": {
+                    "KeyName": key_name,
+                    "KeyType": "rsa",
+                    "KeyFormat": "pem",
+                    "Tags": [{"Key": names.TAG_SETUP, "Value": names.TAG_SETUP_VALUE}],
+                },
+            }
+        },
+        "Outputs": {
+            names.OUT_KEY_PAIR_NAME: {"Value": {"Ref": lid}},
+            names.OUT_KEY_PAIR_ID: {"Value": {"Fn::GetAtt": [lid, "KeyPairId"]}},
+            names.OUT_KEY_PAIR_PARAMETER: {
+                "Value": {"Fn::Sub": f"{names.KEY_PAIR_SSM_PREFIX}${{{lid}.KeyPairId}}"}
+            },
+        },
+    }
+
+
+def test_key_pair_stack_creates_key_and_private_key_parameter(aws: Any) -> None:
+    key_name, stack_name = unique("annex-key"), unique("KeyPair")
+    stack = deploy(aws, stack_name, key_pair_template(key_name))
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    out = outputs(stack)
+    key_id = out[names.OUT_KEY_PAIR_ID]
+    assert out[names.OUT_KEY_PAIR_NAME] == key_name
+    assert out[names.OUT_KEY_PAIR_PARAMETER] == f"{names.KEY_PAIR_SSM_PREFIX}{key_id}"
+
+    [key] = aws("ec2").describe_key_pairs(KeyNames=[key_name])["KeyPairs"]
+    assert key["KeyPairId"] == key_id and key["KeyType"] == "rsa"
+    tags = {t["Key"]: t["Value"] for t in key["Tags"]}
+    assert tags[names.TAG_SETUP] == names.TAG_SETUP_VALUE
+    assert tags["aws:cloudformation:stack-name"] == stack_name
+    parameter = aws("ssm").get_parameter(
+        Name=out[names.OUT_KEY_PAIR_PARAMETER], WithDecryption=True
+    )["Parameter"]
+    assert parameter["Type"] == "SecureString"
+    assert parameter["Value"].startswith("-----BEGIN RSA PRIVATE KEY-----")
+
+    aws("cloudformation").delete_stack(StackName=stack_name)
+    assert status_of(aws, stack["StackId"]) == "DELETE_COMPLETE"
+    assert (
+        aws("ec2").describe_key_pairs(Filters=[{"Name": "key-name", "Values": [key_name]}])[
+            "KeyPairs"
+        ]
+        == []
+    )
+    with pytest.raises(ClientError, match="ParameterNotFound"):
+        aws("ssm").get_parameter(Name=out[names.OUT_KEY_PAIR_PARAMETER])
+
+
+def test_key_pair_name_collision_fails_and_spares_the_existing_key(aws: Any) -> None:
+    key_name, stack_name = unique("annex-key"), unique("KeyPair")
+    theirs = aws("ec2").create_key_pair(KeyName=key_name)["KeyPairId"]
+    template = key_pair_template(key_name)
+    # Something the stack does create before the key pair fails, so the rollback has work.
+    template["Resources"] = {
+        "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": stack_name}},
+        **template["Resources"],
+    }
+    aws("cloudformation").create_stack(StackName=stack_name, TemplateBody=json.dumps(template))
+    stack = aws("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert f"[{names.LID_KEY_PAIR}]" in stack["StackStatusReason"]
+    assert "Outputs" not in stack
+    [(lid, status, reason)] = failures(aws, stack_name)
+    assert (lid, status) == (names.LID_KEY_PAIR, "CREATE_FAILED") and "already exists" in reason
+    assert aws("logs").describe_log_groups(logGroupNamePrefix=stack_name)["logGroups"] == []
+
+    def key_id() -> str:
+        return aws("ec2").describe_key_pairs(KeyNames=[key_name])["KeyPairs"][0]["KeyPairId"]
+
+    assert key_id() == theirs
+    aws("cloudformation").delete_stack(StackName=stack_name)
+    assert status_of(aws, stack["StackId"]) == "DELETE_COMPLETE"
+    assert key_id() == theirs
+
+
+def test_key_pair_replacement_with_the_same_name_rolls_back(aws: Any) -> None:
+    key_name, stack_name = unique("annex-key"), unique("KeyPair")
+    before = outputs(deploy(aws, stack_name, key_pair_template(key_name)))
+    template = key_pair_template(key_name)
+    template["Resources"][names.LID_KEY_PAIR]["Properties"]["KeyType"] = "ed25519"
+
+    stack = deploy(aws, stack_name, template)
+
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    [(_, status, reason)] = failures(aws, stack_name)
+    assert status == "UPDATE_FAILED" and "custom-named resource requires replacing" in reason
+    assert outputs(stack) == before
+    with pytest.raises(ClientError, match="No updates are to be performed"):
+        deploy(aws, stack_name, key_pair_template(key_name))
+    aws("cloudformation").delete_stack(StackName=stack_name)
+
+
+# --- AWS::S3::Bucket and AWS::S3::BucketPolicy ------------------------------------------------
+
+
+def bucket_template(name_pattern: str, retain: bool = False) -> dict[str, Any]:
+    lid = names.LID_BUCKET
+    arn = {"Fn::GetAtt": [lid, "Arn"]}
+    return {
+        "Resources": {
+            lid: {
+                "Type": "AWS::S3::Bucket",
+                "DeletionPolicy": "Retain" if retain else "Delete",
+                "UpdateReplacePolicy": "Retain" if retain else "Delete",
+                "Properties": {
+                    "BucketName": {"Fn::Sub": name_pattern},
+                    "BucketEncryption": {
+                        "ServerSideEncryptionConfiguration": [
+                            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                        ]
+                    },
+                    "PublicAccessBlockConfiguration": {
+                        "BlockPublicAcls": True,
+                        "BlockPublicPolicy": True,
+                        "IgnorePublicAcls": True,
+                        "RestrictPublicBuckets": True,
+                    },
+                    "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                    "VersioningConfiguration": {"Status": "Enabled"},
+                    "Tags": [{"Key": names.TAG_SETUP, "Value": names.TAG_SETUP_VALUE}],
+                },
+            },
+            "BucketPolicy": {
+                "Type": "AWS::S3::BucketPolicy",
+                "Properties": {
+                    "Bucket": {"Ref": lid},
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [  # what CDK's enforce_ssl=True writes
+                            {
+                                "Action": "s3:*",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                                "Effect": "Deny",
+                                "Principal": {"AWS": "*"},
+                                "Resource": [arn, {"Fn::Join": ["", [arn, "/*"]]}],
+                            }
+                        ],
+                    },
+                },
+            },
+        },
+        "Outputs": {names.OUT_BUCKET: {"Value": {"Ref": lid}}},
+    }
+
+
+def test_bucket_properties_and_policy_reach_s3(aws: Any) -> None:
+    stack_name = unique("Bucket")
+    stack = deploy(aws, stack_name, bucket_template(names.BUCKET_NAME_PATTERN))
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    bucket = outputs(stack)[names.OUT_BUCKET]
+    assert bucket == names.bucket_name(ACCOUNT_ID, REGION)
+    s3 = aws("s3")
+
+    [rule] = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert block == dict.fromkeys(
+        ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+    )
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert policy["Statement"][0]["Resource"][1] == f"arn:aws:s3:::{bucket}/*"
+    tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
+    assert tags[names.TAG_SETUP] == names.TAG_SETUP_VALUE
+    assert tags["aws:cloudformation:logical-id"] == names.LID_BUCKET
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    controls = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]
+    assert controls["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    # The enforce-SSL deny must not block the emulator's clients (it stands in for HTTPS).
+    s3.put_object(Bucket=bucket, Key="config-1.tar.gz", Body=b"config")
+    assert s3.get_object(Bucket=bucket, Key="config-1.tar.gz")["Body"].read() == b"config"
+
+    # Deleting a stack whose bucket holds objects fails as on AWS, and keeps the stack.
+    aws("cloudformation").delete_stack(StackName=stack_name)
+    failed = aws("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    assert failed["StackStatus"] == "DELETE_FAILED"
+    [(lid, _, reason)] = failures(aws, stack_name)
+    assert lid == names.LID_BUCKET and "not empty" in reason
+    assert s3.head_bucket(Bucket=bucket)
+    versions = s3.list_object_versions(Bucket=bucket)
+    s3.delete_objects(
+        Bucket=bucket,
+        Delete={
+            "Objects": [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])
+            ]
+        },
+    )
+    aws("cloudformation").delete_stack(StackName=stack_name)
+    assert status_of(aws, stack["StackId"]) == "DELETE_COMPLETE"
+    assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_retained_bucket_survives_stack_delete(aws: Any) -> None:
+    stack_name = unique("Bucket")
+    pattern = unique("annex-retained") + "-${AWS::Region}"
+    stack = deploy(aws, stack_name, bucket_template(pattern, retain=True))
+    bucket = outputs(stack)[names.OUT_BUCKET]
+    aws("cloudformation").delete_stack(StackName=stack_name)
+    assert status_of(aws, stack["StackId"]) == "DELETE_COMPLETE"
+    assert aws("s3").head_bucket(Bucket=bucket)
+    with pytest.raises(ClientError, match="NoSuchBucketPolicy"):  # the policy itself went
+        aws("s3").get_bucket_policy(Bucket=bucket)
+
+
+# --- AWS::EC2::SecurityGroup ---------------------------------------------------------------------
+
+
+def security_group_template(ingress: list[dict[str, Any]], description: str) -> dict[str, Any]:
+    lid = names.LID_SECURITY_GROUP
+    return {
+        "Resources": {
+            lid: {
+                "Type": "AWS::EC2::SecurityGroup",
+                "Properties": {
+                    "GroupDescription": description,
+                    "SecurityGroupIngress": ingress,
+                    "SecurityGroupEgress": [
+                        {
+                            "CidrIp": "0.0.0.0/0",
+                            "Description": "Allow all outbound traffic by default",
+                            "IpProtocol": "-1",
+                        }
+                    ],
+                    "Tags": [{"Key": names.TAG_SETUP, "Value": names.TAG_SETUP_VALUE}],
+                },
+            }
+        },
+        "Outputs": {names.OUT_SECURITY_GROUP: {"Value": {"Fn::GetAtt": [lid, "GroupId"]}}},
+    }
+
+
+def rules(aws: Any, group_id: str) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+    [group] = aws("ec2").describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+
+    def flatten(permissions: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
+        return {
+            (
+                p["IpProtocol"],
+                p.get("FromPort"),
+                p.get("ToPort"),
+                r.get("CidrIp") or r.get("CidrIpv6"),
+                r.get("Description"),
+            )
+            for p in permissions
+            for r in p.get("IpRanges", []) + p.get("Ipv6Ranges", [])
+        }
+
+    return flatten(group["IpPermissions"]), flatten(group["IpPermissionsEgress"])
+
+
+def collector(cidr: str, description: str | None = None) -> dict[str, Any]:
+    port = names.DEFAULT_COLLECTOR_PORT
+    rule = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "CidrIp": cidr}
+    return rule | ({"Description": description} if description else {})
+
+
+def test_security_group_rules_update_in_place_and_description_replaces(aws: Any) -> None:
+    stack_name = unique("SecurityGroup")
+    port, ssh = names.DEFAULT_COLLECTOR_PORT, names.SSH_PORT
+    ssh_v6 = {"IpProtocol": "tcp", "FromPort": ssh, "ToPort": ssh, "CidrIpv6": "2001:db8::/32"}
+    first = deploy(
+        aws, stack_name, security_group_template([collector("10.0.0.0/8", "pool"), ssh_v6], "annex")
+    )
+    group_id = outputs(first)[names.OUT_SECURITY_GROUP]
+    everything_out = {("-1", None, None, "0.0.0.0/0", "Allow all outbound traffic by default")}
+    assert rules(aws, group_id) == (
+        {("tcp", port, port, "10.0.0.0/8", "pool"), ("tcp", ssh, ssh, "2001:db8::/32", None)},
+        everything_out,
+    )
+
+    ingress = [collector("10.0.0.0/8", "pool v2"), collector("192.0.2.7/32")]
+    second = deploy(aws, stack_name, security_group_template(ingress, "annex"))
+    assert second["StackStatus"] == "UPDATE_COMPLETE"
+    assert outputs(second)[names.OUT_SECURITY_GROUP] == group_id
+    assert rules(aws, group_id) == (
+        {("tcp", port, port, "10.0.0.0/8", "pool v2"), ("tcp", port, port, "192.0.2.7/32", None)},
+        everything_out,
+    )
+
+    rules_before_replacement = rules(aws, group_id)
+    third = deploy(aws, stack_name, security_group_template(ingress, "annex, described anew"))
+    new_id = outputs(third)[names.OUT_SECURITY_GROUP]
+    assert third["StackStatus"] == "UPDATE_COMPLETE" and new_id != group_id
+    with pytest.raises(ClientError, match=r"InvalidGroup\.NotFound"):
+        aws("ec2").describe_security_groups(GroupIds=[group_id])
+    assert rules(aws, new_id) == rules_before_replacement
+    aws("cloudformation").delete_stack(StackName=stack_name)
+    with pytest.raises(ClientError, match=r"InvalidGroup\.NotFound"):
+        aws("ec2").describe_security_groups(GroupIds=[new_id])
+
+
+def test_standalone_ingress_rule_is_replaced_on_change(aws: Any) -> None:
+    stack_name = unique("SecurityGroup")
+    template: dict[str, Any] = {
+        "Resources": {
+            "Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "g"}},
+            "Collector": {
+                "Type": "AWS::EC2::SecurityGroupIngress",
+                "Properties": collector("198.51.100.0/24")
+                | {"GroupId": {"Fn::GetAtt": ["Group", "GroupId"]}},
+            },
+        },
+        "Outputs": {"Group": {"Value": {"Ref": "Group"}}},
+    }
+    group_id = outputs(deploy(aws, stack_name, template))["Group"]
+    template["Resources"]["Collector"]["Properties"]["CidrIp"] = "198.51.100.7/32"
+    assert deploy(aws, stack_name, template)["StackStatus"] == "UPDATE_COMPLETE"
+    port = names.DEFAULT_COLLECTOR_PORT
+    assert rules(aws, group_id)[0] == {("tcp", port, port, "198.51.100.7/32", None)}
+    aws("cloudformation").delete_stack(StackName=stack_name)
+
+
+def test_change_set_create_has_outputs(aws: Any) -> None:
+    stack_name, key_name = unique("ChangeSet"), unique("annex-key")
+    cfn = aws("cloudformation")
+    body = json.dumps(key_pair_template(key_name))
+    cfn.create_change_set(
+        StackName=stack_name, ChangeSetName="create", ChangeSetType="CREATE", TemplateBody=body
+    )
+    cfn.execute_change_set(StackName=stack_name, ChangeSetName="create")
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert outputs(stack)[names.OUT_KEY_PAIR_NAME] == key_name
+    cfn.delete_stack(StackName=stack_name)
+
+
+# --- Lambda, IAM, Logs -----------------------------------------------------------------------
+
+RETENTION_DAYS = 30
+HANDLER = "def handler(event, context):\n    return {'ok': True}\n"
+
+
+def lambda_template(function_name: str, code: str = HANDLER) -> dict[str, Any]:
+    tags = [{"Key": names.TAG_SETUP, "Value": names.TAG_SETUP_VALUE}]
+    document = {"Version": "2012-10-17", "Statement": []}  # filled below
+    trust = document | {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ]
+    }
+    describe = document | {
+        "Statement": [{"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}]
+    }
+    objects = document | {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": {
+                    "Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{names.BUCKET_NAME_PATTERN}/"
+                    f"{names.CONFIG_OBJECT_PATTERN}"
+                },
+            }
+        ]
+    }
+    return {
+        "Resources": {
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": trust,
+                    "Policies": [{"PolicyName": "describe", "PolicyDocument": describe}],
+                    "Tags": tags,
+                },
+            },
+            "ObjectPolicy": {
+                "Type": "AWS::IAM::Policy",
+                "Properties": {
+                    "PolicyName": "objects",
+                    "PolicyDocument": objects,
+                    "Roles": [{"Ref": "Role"}],
+                },
+            },
+            "Profile": {
+                "Type": "AWS::IAM::InstanceProfile",
+                "Properties": {"Roles": [{"Ref": "Role"}]},
+            },
+            "Logs": {
+                "Type": "AWS::Logs::LogGroup",
+                "DeletionPolicy": "Delete",
+                "UpdateReplacePolicy": "Delete",
+                "Properties": {
+                    "LogGroupName": f"/aws/lambda/{function_name}",
+                    "RetentionInDays": RETENTION_DAYS,
+                    "Tags": tags,
+                },
+            },
+            "Function": {
+                "Type": "AWS::Lambda::Function",
+                "DependsOn": ["ObjectPolicy", "Role"],
+                "Properties": {
+                    "FunctionName": function_name,
+                    "Code": {"ZipFile": code},
+                    "Handler": "index.handler",
+                    "Runtime": "python3.14",
+                    "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                    "Timeout": 30,
+                    "LoggingConfig": {"LogGroup": {"Ref": "Logs"}},
+                    "Tags": tags,
+                },
+            },
+            "Permission": {
+                "Type": "AWS::Lambda::Permission",
+                "Properties": {
+                    "Action": "lambda:InvokeFunction",
+                    "FunctionName": {"Fn::GetAtt": ["Function", "Arn"]},
+                    "Principal": "events.amazonaws.com",
+                },
+            },
+        },
+        "Outputs": {
+            "FunctionArn": {"Value": {"Fn::GetAtt": ["Function", "Arn"]}},
+            "ProfileArn": {"Value": {"Fn::GetAtt": ["Profile", "Arn"]}},
+            "Where": {"Value": {"Fn::Sub": "${AWS::AccountId}/${AWS::Region}/${Function}"}},
+        },
+    }
+
+
+def test_lambda_stack_deploys_updates_and_deletes(aws: Any) -> None:
+    stack_name, function_name = unique("LambdaFunctions"), unique("annex-fn")
+    stack_tags = [{"Key": "owner", "Value": "annex-cdk-tests"}]
+    stack = deploy(aws, stack_name, lambda_template(function_name), Tags=stack_tags)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", failures(aws, stack_name)
+    assert stack["Tags"] == stack_tags
+    out = outputs(stack)
+    arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function_name}"
+    assert out["FunctionArn"] == arn
+    assert out["Where"] == f"{ACCOUNT_ID}/{REGION}/{function_name}"
+    assert out["ProfileArn"].startswith(f"arn:aws:iam::{ACCOUNT_ID}:instance-profile/")
+
+    function = aws("lambda").get_function(FunctionName=function_name)
+    config = function["Configuration"]
+    assert config["Runtime"] == "python3.14" and config["Timeout"] == 30
+    assert config["LoggingConfig"]["LogGroup"] == f"/aws/lambda/{function_name}"
+    assert function["Tags"][names.TAG_SETUP] == names.TAG_SETUP_VALUE
+    assert function["Tags"]["owner"] == "annex-cdk-tests"  # stack tags propagate
+    statement = json.loads(aws("lambda").get_policy(FunctionName=function_name)["Policy"])
+    assert statement["Statement"][0]["Principal"] == {"Service": "events.amazonaws.com"}
+    [group] = aws("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{function_name}")[
+        "logGroups"
+    ]
+    assert group["retentionInDays"] == RETENTION_DAYS
+    role_name = config["Role"].rsplit("/", 1)[1]
+    assert sorted(aws("iam").list_role_policies(RoleName=role_name)["PolicyNames"]) == [
+        "describe",
+        "objects",
+    ]
+    objects = aws("iam").get_role_policy(RoleName=role_name, PolicyName="objects")
+    resource = objects["PolicyDocument"]["Statement"][0]["Resource"]
+    assert resource == f"arn:aws:s3:::htcondor-annex-{ACCOUNT_ID}-{REGION}/config-*.tar.gz"
+    role_tags = aws("iam").list_role_tags(RoleName=role_name)["Tags"]
+    assert {"Key": names.TAG_SETUP, "Value": names.TAG_SETUP_VALUE} in role_tags
+
+    # An update of inline code, log retention and the role's inline policy, in place.
+    template = lambda_template(function_name, code=HANDLER.replace("True", "False"))
+    template["Resources"]["Logs"]["Properties"]["RetentionInDays"] = 7
+    template["Resources"]["Role"]["Properties"]["Policies"][0]["PolicyName"] = "describe-v2"
+    updated = deploy(aws, stack_name, template)
+    assert updated["StackStatus"] == "UPDATE_COMPLETE", failures(aws, stack_name)
+    assert outputs(updated) == out
+    new_config = aws("lambda").get_function(FunctionName=function_name)["Configuration"]
+    assert new_config["CodeSha256"] != config["CodeSha256"]
+    [group] = aws("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{function_name}")[
+        "logGroups"
+    ]
+    assert group["retentionInDays"] == 7
+    assert sorted(aws("iam").list_role_policies(RoleName=role_name)["PolicyNames"]) == [
+        "describe-v2",
+        "objects",
+    ]
+
+    aws("cloudformation").delete_stack(StackName=stack_name)
+    assert status_of(aws, stack["StackId"]) == "DELETE_COMPLETE"
+    assert (
+        aws("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{function_name}")[
+            "logGroups"
+        ]
+        == []
+    )
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        aws("lambda").get_function(FunctionName=function_name)
+    with pytest.raises(ClientError, match="NoSuchEntity"):
+        aws("iam").get_role(RoleName=role_name)
+
+
+def test_resource_type_the_emulator_cannot_create_fails_the_stack(aws: Any) -> None:
+    stack_name = unique("Unsupported")
+    template = {
+        "Resources": {
+            "Metadata": {"Type": "AWS::CDK::Metadata", "Properties": {"Analytics": "v2"}},
+            "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {}},
+        }
+    }
+    stack = deploy(aws, stack_name, template)
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    [(lid, _, reason)] = failures(aws, stack_name)
+    assert lid == "Alarm" and "cannot create AWS::CloudWatch::Alarm" in reason
+    aws("cloudformation").delete_stack(StackName=stack_name)
