@@ -43,6 +43,10 @@ _SOURCE_ERROR_RE = re.compile(
     r'Config source Error "(?P<file>[^"]*)", Line (?P<line>\d+)(?:, Include Depth \d+)?:\s*'
     r"(?P<msg>.*)\Z"
 )
+# How HTCondor reports a problem in a LOCAL_CONFIG_FILE itself; the problem is on the next line.
+_LOCAL_SOURCE_ERROR_RE = re.compile(
+    r"Configuration Error Line (?P<line>\d+) while reading config source (?P<file>.+?)\s*\Z"
+)
 
 
 class ConfigError(Exception):
@@ -412,11 +416,24 @@ def _line_of(path: str, number: int) -> str | None:
     return None
 
 
+def _error_lines(stderr: str) -> list[str]:
+    """HTCondor's error lines, with the LOCAL_CONFIG_FILE form rewritten to the include form."""
+    lines = [x.strip() for x in stderr.splitlines()]
+    out = []
+    for i, x in enumerate(lines):
+        if m := _LOCAL_SOURCE_ERROR_RE.match(x):
+            after = lines[i + 1] if i + 1 < len(lines) else ""
+            is_header = _SOURCE_ERROR_RE.match(after) or _LOCAL_SOURCE_ERROR_RE.match(after)
+            x = f'Config source Error "{m["file"]}", Line {m["line"]}: {"" if is_header else after}'
+        out.append(x)
+    return out
+
+
 def _syntax_error(stderr: str, labels: Mapping[str, str], skip: set[str]) -> ConfigSyntaxError:
     """Turn HTCondor's error output into one line naming file, line and problem."""
     found = [
         m
-        for m in (_SOURCE_ERROR_RE.match(x.strip()) for x in stderr.splitlines())
+        for m in (_SOURCE_ERROR_RE.match(x) for x in _error_lines(stderr))
         if m and m["file"] not in skip
     ]
     if not found:

@@ -11,7 +11,6 @@ from typing import Any
 from rich.console import Console
 
 _ERR = Console(stderr=True, highlight=False, soft_wrap=True)
-_OUT = Console(highlight=False, soft_wrap=True)
 
 
 def err_console() -> Console:
@@ -27,8 +26,9 @@ def warn(message: str) -> None:
 
 
 def result(text: str) -> None:
-    """A line of the command's result (stdout), for people."""
-    _OUT.print(text, markup=False)
+    """A line of the command's result (stdout), for people; verbatim (condor_annex's tabs)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def emit_json(document: Any) -> None:

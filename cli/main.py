@@ -378,7 +378,7 @@ def _parse_tags(pairs: list[str]) -> dict[str, str]:
 
 def main() -> None:
     """Entry point: expected failures become one line on stderr and an exit code."""
-    import click
+    from typer._click import exceptions as click  # typer 0.29 vendors its own click
 
     from annex_cdk.errors import EXIT_INTERRUPTED
 
@@ -395,7 +395,7 @@ def main() -> None:
     except click.ClickException as err:  # usage errors: click's own message, exit 2
         err.show()
         sys.exit(err.exit_code)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, click.Abort):
         err_console.print("[red]annex-cdk:[/] interrupted")
         sys.exit(EXIT_INTERRUPTED)
     except Exception as err:  # the unexpected: still one line, unless --debug

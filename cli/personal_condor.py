@@ -15,6 +15,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -259,19 +260,26 @@ def _context(location: ConfigLocation) -> _Context:
     if location.base_config is None:
         got = condor_config.daemon_values([location.path], keys, subsystem="MASTER")
         return _Context((), None, got["LOCAL_DIR"], got["FULL_HOSTNAME"])
-    got = condor_config.daemon_values(
-        [], keys, subsystem="MASTER", base_config=location.base_config
-    )
-    local_files = tuple(_split_list(got["LOCAL_CONFIG_FILE"]))
-    dirs = _split_list(got["LOCAL_CONFIG_DIR"])
-    reads = any(_same_file(f, location.path) for f in local_files) or any(
-        _same_file(d, location.path.parent) for d in dirs
-    )
-    if not reads:
-        # Then it is read after the base's local files, if at all: ask again with it there.
-        got = condor_config.daemon_values(
-            [location.path], keys, subsystem="MASTER", base_config=location.base_config
+    with tempfile.TemporaryDirectory(prefix="annex-cdk-personal-") as tmp:
+        base = location.base_config
+        if not location.path.exists():
+            # HTCondor refuses a LOCAL_CONFIG_FILE that is missing; annex-cdk is about to
+            # create it, so ask as if it were there and empty.
+            base = Path(tmp) / "wrapper.config"
+            base.write_text(
+                f"include : {location.base_config}\nREQUIRE_LOCAL_CONFIG_FILE = false\n"
+            )
+        got = condor_config.daemon_values([], keys, subsystem="MASTER", base_config=base)
+        local_files = tuple(_split_list(got["LOCAL_CONFIG_FILE"]))
+        dirs = _split_list(got["LOCAL_CONFIG_DIR"])
+        reads = any(_same_file(f, location.path) for f in local_files) or any(
+            _same_file(d, location.path.parent) for d in dirs
         )
+        if not reads:
+            # Then it is read after the base's local files, if at all: ask again with it there.
+            got = condor_config.daemon_values(
+                [location.path], keys, subsystem="MASTER", base_config=base
+            )
     return _Context(local_files, reads, got["LOCAL_DIR"], got["FULL_HOSTNAME"])
 
 
@@ -288,8 +296,6 @@ def _validator(location: ConfigLocation, context: _Context) -> Callable[[str], N
         if location.base_config is None:
             condor_config.validate_syntax(text, source_name=str(location.path))
             return
-        import tempfile
-
         with tempfile.TemporaryDirectory(prefix="annex-cdk-personal-") as tmp:
             candidate = Path(tmp) / "candidate.config"
             candidate.write_bytes(text.encode("utf-8", "surrogateescape"))

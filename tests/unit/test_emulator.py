@@ -104,6 +104,9 @@ def _listeners(port: int) -> set[str]:
 
 def test_emulator_listens_on_loopback_only(emu: EmulatorProcess) -> None:
     assert emu.running and emu.endpoint_url == f"http://127.0.0.1:{emu.port}"
+    emu.wait_ready(loaded=True)  # moto loads in the background after the socket listens
+    assert emu.startup_seconds is not None and emu.loaded_seconds is not None
+    assert emu.startup_seconds <= emu.loaded_seconds
     if os.path.exists("/proc/net/tcp"):
         assert _listeners(emu.port) == {"0100007F"}  # 127.0.0.1, nothing else, no IPv6
     try:

@@ -47,7 +47,7 @@ GUIDE_LINES = [
     "ALLOW_DAEMON = condor_pool@*",
     "COLLECTOR_HOST = $(FULL_HOSTNAME):9618",
 ]
-ORIGINAL = b"# my personal HTCondor\r\nDAEMON_LIST = MASTER, COLLECTOR, NEGOTIATOR, SCHEDD\ncaf\xe9 = 1"
+ORIGINAL = b"# my personal HTCondor\r\nDAEMON_LIST = MASTER, COLLECTOR, NEGOTIATOR, SCHEDD\nNOTE = caf\xe9"
 
 # Records argv and stdin as one JSON line, prints what the real tool prints, exits with $RC.
 FAKE_TOOL = """#!{python}
@@ -354,7 +354,7 @@ def test_user_override_after_the_block_is_reported(personal: Personal) -> None:
     configure(personal)
     with personal.local_file.open("a") as fh:
         fh.write("NETWORK_INTERFACE = 127.0.0.1\n")
-    line = len(personal.local_file.read_text().splitlines())
+    line = len(personal.local_file.read_bytes().splitlines())
     report = configure(personal)
     assert report.write.action == "unchanged"  # the user's line is theirs: left alone
     assert report.problems == [
@@ -599,7 +599,7 @@ def test_cli_configure_and_unconfigure(personal: Personal, cli: typer.Typer) -> 
     assert report["restart"] == {"needed": True, "ran": False, "output": None}
     assert personal.calls()[0]["stdin"] == PASSWORD + "\n"
 
-    text = runner.invoke(cli, ["condor", "configure"])
+    text = runner.invoke(cli, ["condor", "configure", "--port", "9620"])
     assert text.exit_code == 0, text.output
     assert f"{personal.local_file}: unchanged" in text.stdout
     assert "pool password:" in text.stdout and "exists" in text.stdout
