@@ -8,7 +8,7 @@ from aws_cdk import CfnOutput, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from annex_stacks import names, nag
+from annex_stacks import nag, names
 from annex_stacks.settings import AnnexSettings
 
 
@@ -27,7 +27,9 @@ class ConfigurationBucketStack(Stack):
             enforce_ssl=True,
             # Without auto_delete_objects (an asset-backed custom resource): the CLI empties
             # the bucket before it deletes the stack.
-            removal_policy=RemovalPolicy.RETAIN if settings.retain_bucket else RemovalPolicy.DESTROY,
+            removal_policy=RemovalPolicy.RETAIN
+            if settings.retain_bucket
+            else RemovalPolicy.DESTROY,
         )
         # condor_annex's logical ID, so an account it set up keeps its bucket on update.
         bucket.node.default_child.override_logical_id(names.LID_BUCKET)  # type: ignore[union-attr]

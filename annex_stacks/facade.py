@@ -78,7 +78,11 @@ def recorded_context(templates: Mapping[str, Mapping[str, Any]]) -> dict[str, An
 
 
 def build_app(
-    settings: AnnexSettings, *, app: cdk.App | None = None, outdir: Path | None = None, nag: bool = True
+    settings: AnnexSettings,
+    *,
+    app: cdk.App | None = None,
+    outdir: Path | None = None,
+    nag: bool = True,
 ) -> cdk.App:
     """Add the HTCondorAnnex-* stacks, configured by `settings`, to `app` (a new one if None)."""
     import aws_cdk as cdk
@@ -135,9 +139,7 @@ def _tag(stack: cdk.Stack, settings: AnnexSettings) -> None:
     no_stack = ["aws:cdk:stack"]
     cdk.Tags.of(stack).add(names.TAG_SETUP, names.TAG_SETUP_VALUE, exclude_resource_types=no_stack)
     for key, value in settings.extra_tags.items():
-        cdk.Tags.of(stack).add(
-            key, value, exclude_resource_types=[*no_stack, "AWS::EC2::KeyPair"]
-        )
+        cdk.Tags.of(stack).add(key, value, exclude_resource_types=[*no_stack, "AWS::EC2::KeyPair"])
 
 
 def run_cdk_app() -> None:

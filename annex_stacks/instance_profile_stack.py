@@ -8,7 +8,7 @@ from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from annex_stacks import names, nag
+from annex_stacks import nag, names
 from annex_stacks.settings import AnnexSettings
 
 # Annex instances find their bucket by matching ^arn:aws:s3:::[^/]*/config-\*\.tar\.gz against

@@ -21,7 +21,11 @@ class KeyPairStack(Stack):
         # format or tags of a key pair replaces it (a new private key), so none of them follow
         # user settings other than the name.
         key = ec2.CfnKeyPair(
-            self, names.LID_KEY_PAIR, key_name=settings.key_pair_name, key_type="rsa", key_format="pem"
+            self,
+            names.LID_KEY_PAIR,
+            key_name=settings.key_pair_name,
+            key_type="rsa",
+            key_format="pem",
         )
         CfnOutput(self, names.OUT_KEY_PAIR_NAME, value=key.ref)
         CfnOutput(self, names.OUT_KEY_PAIR_ID, value=key.attr_key_pair_id)

@@ -10,7 +10,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from annex_stacks import handlers, names, nag
+from annex_stacks import handlers, nag, names
 from annex_stacks.components.inline_function import InlinePythonFunction
 from annex_stacks.settings import AnnexSettings
 
@@ -82,7 +82,9 @@ class LambdaFunctionsStack(Stack):
                 function_name=fn.function.function_arn,
                 principal="events.amazonaws.com",
                 source_account=self.account,
-                source_arn=Fn.sub("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/*"),
+                source_arn=Fn.sub(
+                    "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/*"
+                ),
             )
 
         CfnOutput(self, names.OUT_ODI_LEASE, value=odi.function.function_arn)
@@ -112,7 +114,9 @@ class LambdaFunctionsStack(Stack):
                 sid="DeleteExpiredAnnexConfig",
                 actions=["s3:DeleteObject"],
                 resources=[
-                    Fn.sub(f"arn:aws:s3:::{names.BUCKET_NAME_PATTERN}/{names.CONFIG_OBJECT_PATTERN}")
+                    Fn.sub(
+                        f"arn:aws:s3:::{names.BUCKET_NAME_PATTERN}/{names.CONFIG_OBJECT_PATTERN}"
+                    )
                 ],
             ),
             iam.PolicyStatement(

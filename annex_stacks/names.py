@@ -122,7 +122,9 @@ CONDOR_USER_DIR: Final = ".condor"
 USER_CONFIG_FILE: Final = "user_config"
 PUBLIC_KEY_FILE: Final = "publicKeyFile"
 PRIVATE_KEY_FILE: Final = "privateKeyFile"
-BLOCK_BEGIN: Final = "# BEGIN annex-cdk block for region {region}: managed by annex-cdk, do not edit"
+BLOCK_BEGIN: Final = (
+    "# BEGIN annex-cdk block for region {region}: managed by annex-cdk, do not edit"
+)
 BLOCK_END: Final = "# END annex-cdk block for region {region}"
 
 

@@ -9,7 +9,7 @@ from aws_cdk import Annotations, CfnOutput, Stack
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from annex_stacks import names, nag
+from annex_stacks import nag, names
 from annex_stacks.settings import AnnexSettings
 
 NO_CIDR_WARNING = (

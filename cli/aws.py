@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from annex_cdk.errors import CredentialsError, EndpointError, UsageError
+
 from annex_stacks import names
 
 # Fail fast against a dead endpoint instead of hanging behind botocore's retries.
@@ -143,12 +144,13 @@ def call(fn: Any, target: AwsTarget) -> Any:
     """Run an AWS call, turning credential and connection failures into one-line errors."""
     from botocore.exceptions import (
         ClientError,
+        ConnectTimeoutError,
         EndpointConnectionError,
         NoCredentialsError,
         PartialCredentialsError,
+        ReadTimeoutError,
         TokenRetrievalError,
     )
-    from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
     where = target.endpoint_url or f"AWS in {target.region}"
     try:
@@ -159,8 +161,9 @@ def call(fn: Any, target: AwsTarget) -> Any:
             hint="pass --access-key-file/--secret-key-file, --profile or --from-instance",
         ) from None
     except TokenRetrievalError as err:
-        raise CredentialsError(f"cannot refresh SSO credentials: {err}",
-                               hint="run `aws sso login`") from None
+        raise CredentialsError(
+            f"cannot refresh SSO credentials: {err}", hint="run `aws sso login`"
+        ) from None
     except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError):
         raise EndpointError(
             f"cannot reach {where}",
@@ -169,9 +172,14 @@ def call(fn: Any, target: AwsTarget) -> Any:
     except ClientError as err:
         code = err.response.get("Error", {}).get("Code", "")
         if code in {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}:
-            raise CredentialsError("the AWS credentials have expired",
-                                   hint="refresh them (e.g. `aws sso login`)") from None
-        if code in {"InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException",
-                    "AuthFailure"}:
+            raise CredentialsError(
+                "the AWS credentials have expired", hint="refresh them (e.g. `aws sso login`)"
+            ) from None
+        if code in {
+            "InvalidClientTokenId",
+            "SignatureDoesNotMatch",
+            "UnrecognizedClientException",
+            "AuthFailure",
+        }:
             raise CredentialsError(f"AWS rejected the credentials ({code})") from None
         raise

@@ -15,6 +15,7 @@ from annex_cdk.condor_config import ConfigError
 from annex_cdk.engine import GOOD, Engine
 from annex_cdk.errors import LocalFilesError
 from annex_cdk.local import LocalPaths
+
 from annex_stacks import names
 
 SECRET_FILE_MESSAGE = (
@@ -50,7 +51,8 @@ class CheckReport:
             "region": self.region,
             "ok": self.ok,
             "checks": [
-                {"name": c.name, "ok": c.ok, "line": c.line, "detail": c.detail} for c in self.checks
+                {"name": c.name, "ok": c.ok, "line": c.line, "detail": c.detail}
+                for c in self.checks
             ],
         }
 

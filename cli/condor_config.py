@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from annex_cdk.localfiles import LocalFileError, atomic_write, ensure_private_dir
 
@@ -383,14 +383,23 @@ except ImportError as exc:
     sys.exit(3)
 try:
     subsystem, local, keys, unprefixed = json.loads(sys.argv[1])
-    htcondor2.set_subsystem(subsystem)
-    htcondor2.reload_config()
-    param = htcondor2.param
-    out = {}
-    for key in keys:
-        value = None if key in unprefixed else param.get(local + "." + key)
-        out[key] = param.get(key) if value is None else value
-    sys.stdout.write(json.dumps(out) + "\n")
+
+    def read(subsystem):
+        htcondor2.set_subsystem(subsystem)
+        htcondor2.reload_config()
+        param = htcondor2.param
+        out = {}
+        for key in keys:
+            value = None if key in unprefixed else param.get(local + "." + key)
+            out[key] = param.get(key) if value is None else value
+        return out
+
+    # A list of subsystems: one reload each, all in this one process.
+    if isinstance(subsystem, list):
+        result = {name: read(name) for name in subsystem}
+    else:
+        result = read(subsystem)
+    sys.stdout.write(json.dumps(result) + "\n")
 except Exception as exc:
     sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
     sys.exit(4)
@@ -474,6 +483,18 @@ def _run_htcondor(
     subsystem: str = names.ANNEX_SUBSYSTEM,
     unprefixed: Collection[str] = UNPREFIXED_KEYS,
 ) -> dict[str, str | None]:
+    payload = [subsystem, local, list(keys), sorted(unprefixed)]
+    result = _run_child(files, payload, base_config, labels)
+    return {key: result.get(key) for key in keys}
+
+
+def _run_child(
+    files: Sequence[Path],
+    payload: list[object],
+    base_config: Path | None,
+    labels: Mapping[str, str] | None,
+) -> Any:
+    """Run _CHILD on ``payload`` with ``base_config`` then ``files``; its JSON answer."""
     includes = [_config_path(f) for f in files]
     base = _config_path(base_config) if base_config is not None else None
     with tempfile.TemporaryDirectory(prefix="annex-cdk-condor-") as tmp:
@@ -491,7 +512,7 @@ def _run_htcondor(
         top.write_text(
             f"{head}LOCAL_CONFIG_FILE = $(LOCAL_CONFIG_FILE) {part}\nUSER_CONFIG_FILE =\n"
         )
-        arg = json.dumps([subsystem, local, list(keys), sorted(unprefixed)])
+        arg = json.dumps(payload)
         try:
             proc = subprocess.run(
                 [sys.executable, "-I", "-c", _CHILD, arg],
@@ -516,8 +537,7 @@ def _run_htcondor(
             last = (stderr.strip().splitlines() or ["no detail"])[-1]
             raise ConfigError(f"HTCondor config check failed (exit {proc.returncode}): {last}")
         out = proc.stdout.decode(_ENCODING, "replace").strip().splitlines()
-        result = json.loads(out[-1])
-    return {key: result.get(key) for key in keys}
+        return json.loads(out[-1])
 
 
 def effective_values(
@@ -570,6 +590,20 @@ def check_config(
     ``labels`` maps a file's path to the name errors should give it (a stand-in's real name).
     """
     _run_htcondor(files, [], "", base_config, labels, subsystem="TOOL", unprefixed=())
+
+
+def daemons_values(
+    files: Sequence[Path],
+    keys: Sequence[str],
+    *,
+    subsystems: Sequence[str],
+    base_config: Path | None = None,
+) -> dict[str, dict[str, str | None]]:
+    """daemon_values for several subsystems at once (one HTCondor process, one reload each)."""
+    for name in [*subsystems, *keys]:
+        _check_key(name)
+    result = _run_child(files, [list(subsystems), "", list(keys), sorted(keys)], base_config, None)
+    return {name: {key: result.get(name, {}).get(key) for key in keys} for name in subsystems}
 
 
 def validate_syntax(text: str, *, source_name: str = "candidate config") -> None:

@@ -51,7 +51,11 @@ class StackProgress:
         self._verbose = verbose
 
     def __call__(self, stack: str, status: str, detail: str) -> None:
-        final = not status.endswith("_IN_PROGRESS") or detail in {"creating", "updating", "deleting"}
+        final = not status.endswith("_IN_PROGRESS") or detail in {
+            "creating",
+            "updating",
+            "deleting",
+        }
         failed = "FAILED" in status or "ROLLBACK" in status
         # Resource-level events are noise unless they fail or the user asked for them.
         if not (final or failed or self._verbose):

@@ -122,8 +122,9 @@ def from_profile(profile: str | None) -> KeyPair:
         raise CredentialsError(
             f"AWS profile {profile!r} not found", hint="check --profile / AWS_PROFILE"
         ) from None
-    except BotoCoreError as err:
-        # botocore's messages name files and providers, never key material.
+    except (BotoCoreError, ValueError) as err:
+        # A provider's complaint (a bad config value, say); botocore's messages name files,
+        # settings and providers, never key material.
         raise CredentialsError(f"cannot get {where}: {err}") from None
     if frozen is None or not frozen.access_key:
         raise CredentialsError(

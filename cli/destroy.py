@@ -12,6 +12,7 @@ from annex_cdk.errors import AnnexError, StackFailedError, UsageError
 from annex_cdk.local import LocalPaths
 from annex_cdk.localfiles import LocalFileError
 from annex_cdk.lock import held
+
 from annex_stacks import names
 
 _LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
@@ -43,7 +44,9 @@ def empty_bucket(s3: Any, bucket: str) -> int:
                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
             ]
             for start in range(0, len(keys), 1000):
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True})
+                s3.delete_objects(
+                    Bucket=bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True}
+                )
                 deleted += len(keys[start : start + 1000])
     except s3.exceptions.NoSuchBucket:
         return 0
@@ -81,7 +84,8 @@ def run_destroy(
         bucket = bucket_outputs.get(names.OUT_BUCKET)
         template = live[names.BUCKET_STACK].template or {}
         retained = (
-            template.get("Resources", {}).get(names.LID_BUCKET, {}).get("DeletionPolicy") == "Retain"
+            template.get("Resources", {}).get(names.LID_BUCKET, {}).get("DeletionPolicy")
+            == "Retain"
         )
         emptied = empty_bucket(s3, bucket) if bucket and not retained else 0
 
@@ -89,7 +93,9 @@ def run_destroy(
         key_name = key_outputs.get(names.OUT_KEY_PAIR_NAME)
         private_key = None
         if parameter := key_outputs.get(names.OUT_KEY_PAIR_PARAMETER):
-            private_key = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+            private_key = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"][
+                "Value"
+            ]
 
         results = engine.delete(names.ALL_STACKS)
         failed = [r for r in results.values() if r.status != DELETED]
@@ -100,8 +106,13 @@ def run_destroy(
             )
 
     local = _remove_local(paths, target.region, key_name, private_key)
-    leftovers = verify_gone(target, paths, bucket=None if retained else bucket, key_name=key_name,
-                            key_parameter=key_outputs.get(names.OUT_KEY_PAIR_PARAMETER))
+    leftovers = verify_gone(
+        target,
+        paths,
+        bucket=None if retained else bucket,
+        key_name=key_name,
+        key_parameter=key_outputs.get(names.OUT_KEY_PAIR_PARAMETER),
+    )
     return {
         "region": target.region,
         "stacks": {n: r.status for n, r in results.items()},
@@ -113,7 +124,9 @@ def run_destroy(
     }
 
 
-def _remove_local(paths: LocalPaths, region: str, key_name: str | None, private_key: str | None) -> dict[str, Any]:
+def _remove_local(
+    paths: LocalPaths, region: str, key_name: str | None, private_key: str | None
+) -> dict[str, Any]:
     out: dict[str, Any] = {"pem": None, "user_config": None}
     if key_name:
         pem = paths.pem(region, key_name)
@@ -130,7 +143,9 @@ def _remove_local(paths: LocalPaths, region: str, key_name: str | None, private_
     try:
         result = condor_config.unwrite_user_config(paths.user_config, region)
     except (condor_config.ConfigError, LocalFileError) as err:
-        raise AnnexError(f"stacks deleted, but {paths.user_config} was not changed: {err}") from None
+        raise AnnexError(
+            f"stacks deleted, but {paths.user_config} was not changed: {err}"
+        ) from None
     out["user_config"] = result.action
     out["backup"] = str(result.backup) if result.backup else None
     return out
@@ -158,7 +173,10 @@ def verify_gone(
         except Exception:
             pass
     ec2 = target.client("ec2")
-    if key_name and ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [key_name]}])["KeyPairs"]:
+    if (
+        key_name
+        and ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [key_name]}])["KeyPairs"]
+    ):
         left.append(f"key pair {key_name}")
     ssm = target.client("ssm")
     for parameter in filter(None, [key_parameter, names.LOCK_PARAMETER]):

@@ -193,7 +193,11 @@ class Engine:
                     f"{name} is busy ({state.status}); wait for that operation to end, then re-run"
                 )
             if action is Action.BLOCKED or (action is Action.REPLACE and not replace_ok):
-                cause = self.failure_reason(state.stack_id or name) or state.reason or "no reason recorded"
+                cause = (
+                    self.failure_reason(state.stack_id or name)
+                    or state.reason
+                    or "no reason recorded"
+                )
                 raise StackBlockedError(
                     f"{name} is in {state.status} ({cause})",
                     hint="re-run with --yes to delete and re-create it"
@@ -204,7 +208,9 @@ class Engine:
         work = {n: p for n, p in plan.items() if p[1] is not Action.SKIP}
         for name, (state, action) in plan.items():
             if action is Action.SKIP:
-                results[name] = StackResult(name, action, state.status or "", dict(state.outputs), 0.0)
+                results[name] = StackResult(
+                    name, action, state.status or "", dict(state.outputs), 0.0
+                )
                 self.progress(name, state.status or "", "unchanged")
         if not work:
             return results
@@ -233,13 +239,17 @@ class Engine:
             pool.shutdown(wait=True)
         failed = [r for r in results.values() if r.status not in GOOD]
         if failed:
-            detail = "; ".join(f"{r.name}: {r.status} ({r.reason or 'no reason given'})" for r in failed)
+            detail = "; ".join(
+                f"{r.name}: {r.status} ({r.reason or 'no reason given'})" for r in failed
+            )
             raise StackFailedError(
                 detail, hint="the other stacks were left in place; re-run to continue"
             )
         return results
 
-    def _run(self, name: str, state: StackState, action: Action, template: Mapping[str, Any]) -> StackResult:
+    def _run(
+        self, name: str, state: StackState, action: Action, template: Mapping[str, Any]
+    ) -> StackResult:
         from botocore.exceptions import ClientError
 
         started = time.monotonic()
@@ -259,7 +269,9 @@ class Engine:
             self.progress(name, "UPDATE_IN_PROGRESS", "updating")
             stack_id = state.stack_id or name
             try:
-                self.cfn.update_stack(StackName=stack_id, TemplateBody=body, Capabilities=CAPABILITIES)
+                self.cfn.update_stack(
+                    StackName=stack_id, TemplateBody=body, Capabilities=CAPABILITIES
+                )
             except ClientError as err:
                 if "No updates are to be performed" not in str(err):
                     raise
@@ -271,7 +283,12 @@ class Engine:
         detail = f"{time.monotonic() - started:.1f} s" if final.status in GOOD else (reason or "")
         self.progress(name, final.status or "", detail)
         return StackResult(
-            name, action, final.status or "", dict(final.outputs), time.monotonic() - started, reason
+            name,
+            action,
+            final.status or "",
+            dict(final.outputs),
+            time.monotonic() - started,
+            reason,
         )
 
     def _wait(self, name: str, stack_id: str, *, since: float | None) -> StackState:
@@ -297,7 +314,9 @@ class Engine:
                 continue
             detail = event.get("ResourceStatusReason") or ""
             self.progress(
-                name, event.get("ResourceStatus", ""), f"{event.get('LogicalResourceId')} {detail}".strip()
+                name,
+                event.get("ResourceStatus", ""),
+                f"{event.get('LogicalResourceId')} {detail}".strip(),
             )
 
     def delete(self, names: Iterable[str]) -> dict[str, StackResult]:

@@ -12,7 +12,13 @@ from typing import Any
 from annex_cdk import condor_config, console
 from annex_cdk.aws import Credentials
 from annex_cdk.errors import LocalFilesError
-from annex_cdk.localfiles import LocalFileError, check_writable, ensure_private_dir, write_secret_new
+from annex_cdk.localfiles import (
+    LocalFileError,
+    check_writable,
+    ensure_private_dir,
+    write_secret_new,
+)
+
 from annex_stacks import names
 
 #: condor_annex's fallback HTCondor config location when CONDOR_CONFIG is not set.
@@ -70,7 +76,9 @@ def preflight(paths: LocalPaths, region: str, key_name: str | None) -> None:
         try:
             check_writable(target)
         except LocalFileError as err:
-            raise LocalFilesError(str(err), hint="fix the permissions, or use another HOME") from None
+            raise LocalFilesError(
+                str(err), hint="fix the permissions, or use another HOME"
+            ) from None
     if paths.user_config.exists():
         try:
             condor_config.validate_syntax(
@@ -163,10 +171,16 @@ def post_deploy(
             f"{names.KEY_ACCESS_KEY_FILE} is written"
         )
     try:
-        current = paths.user_config.read_text(errors="surrogateescape") if paths.user_config.exists() else ""
+        current = (
+            paths.user_config.read_text(errors="surrogateescape")
+            if paths.user_config.exists()
+            else ""
+        )
         # ANNEX_DEFAULT_AWS_REGION is written only when nothing but our own block defines it.
         others = condor_config.remove_block(current, region)
-        set_region = paths.effective([names.KEY_REGION], region, text=others)[names.KEY_REGION] is None
+        set_region = (
+            paths.effective([names.KEY_REGION], region, text=others)[names.KEY_REGION] is None
+        )
         pem_comment = report.pem if report.pem_action in {"created", "unchanged"} else None
         report.config = condor_config.write_user_config(
             paths.user_config, region, values, set_region=set_region, pem_path=pem_comment

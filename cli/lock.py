@@ -12,10 +12,11 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from annex_cdk.errors import LockedError
+
 from annex_stacks import names
 
 #: A lock older than this is left over from a crashed run and may be taken over.
@@ -76,7 +77,5 @@ def _release(ssm: Any, owner: dict[str, Any]) -> None:
     holder = _holder(ssm)
     # Only our own lock: a stale-lock takeover by someone else must survive our exit.
     if holder and holder.get("token") == owner["token"]:
-        try:
+        with suppress(ssm.exceptions.ParameterNotFound):
             ssm.delete_parameter(Name=names.LOCK_PARAMETER)
-        except ssm.exceptions.ParameterNotFound:
-            pass

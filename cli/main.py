@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
 from annex_cdk import console
 from annex_cdk.errors import AnnexError, UsageError
 
@@ -51,28 +50,83 @@ def _root(
 # --- Shared options ---------------------------------------------------------------------------
 Region = Annotated[
     str | None,
-    typer.Option("--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="AWS region.", show_envvar=True),
+    typer.Option(
+        "--region",
+        envvar=["AWS_REGION", "AWS_DEFAULT_REGION"],
+        help="AWS region.",
+        show_envvar=True,
+    ),
 ]
 Profile = Annotated[
     str | None, typer.Option("--profile", envvar="AWS_PROFILE", help="AWS profile (SSO included).")
 ]
 Endpoint = Annotated[
     str | None,
-    typer.Option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint (e.g. the local emulator)."),
+    typer.Option(
+        "--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint (e.g. the local emulator)."
+    ),
 ]
 AccessKeyFile = Annotated[
     Path | None,
-    typer.Option("--access-key-file", help="File holding the access key id (default ~/.condor/publicKeyFile)."),
+    typer.Option(
+        "--access-key-file",
+        help="File holding the access key id (default ~/.condor/publicKeyFile).",
+    ),
 ]
 SecretKeyFile = Annotated[
     Path | None,
-    typer.Option("--secret-key-file", help="File holding the secret key (default ~/.condor/privateKeyFile)."),
+    typer.Option(
+        "--secret-key-file", help="File holding the secret key (default ~/.condor/privateKeyFile)."
+    ),
 ]
 FromInstance = Annotated[
     bool, typer.Option("--from-instance", help="Use this EC2 instance's profile (FROM INSTANCE).")
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; consent to replacements.")]
+
+
+# Settings flags, shared by setup and diff (diff shows what setup with them would do).
+AllowFrom = Annotated[
+    list[str] | None,
+    typer.Option("--allow-from", help="CIDR that may reach annex instances (repeatable)."),
+]
+CollectorHost = Annotated[
+    str | None,
+    typer.Option("--collector-host", help="Collector host[:port] (default: COLLECTOR_HOST)."),
+]
+CollectorPort = Annotated[
+    int | None, typer.Option("--collector-port", help="Port annex instances accept HTCondor on.")
+]
+Ssh = Annotated[bool | None, typer.Option("--ssh/--no-ssh", help="Open port 22 as well.")]
+KeyName = Annotated[str | None, typer.Option("--key-name", help="EC2 key pair name.")]
+ReuseKeyPair = Annotated[
+    bool, typer.Option("--reuse-key-pair", help="Use an existing key pair instead of creating one.")
+]
+Tags = Annotated[
+    list[str] | None, typer.Option("--tag", help="KEY=VALUE tag on every resource (repeatable).")
+]
+RetainBucket = Annotated[
+    bool | None,
+    typer.Option("--retain-bucket/--no-retain-bucket", help="Keep the bucket on destroy."),
+]
+
+
+def _settings_flags(
+    allow_from, collector_host, collector_port, ssh, key_name, reuse_key_pair, tag, retain_bucket
+) -> Any:
+    from annex_cdk.setup import SettingsFlags
+
+    return SettingsFlags(
+        allow_from=tuple(allow_from or ()),
+        collector_host=collector_host,
+        ssh=ssh,
+        collector_port=collector_port,
+        key_name=key_name,
+        reuse_key_pair=reuse_key_pair,
+        tags=_parse_tags(tag) if tag is not None else None,
+        retain_bucket=retain_bucket,
+    )
 
 
 @dataclass
@@ -95,7 +149,8 @@ class Common:
         region = self.region or _condor_region(self.paths())
         if not region:
             raise UsageError(
-                "no AWS region given", hint="pass --region or set AWS_REGION (or ANNEX_DEFAULT_AWS_REGION)"
+                "no AWS region given",
+                hint="pass --region or set AWS_REGION (or ANNEX_DEFAULT_AWS_REGION)",
             )
         creds = resolve_credentials(
             condor_dir=self.paths().condor_dir,
@@ -103,7 +158,9 @@ class Common:
             secret_key_file=self.secret_key_file,
             from_instance=self.from_instance,
         )
-        return AwsTarget(region, creds, profile=self.profile, endpoint_url=self.endpoint_url or None)
+        return AwsTarget(
+            region, creds, profile=self.profile, endpoint_url=self.endpoint_url or None
+        )
 
 
 def _condor_region(paths: Any) -> str | None:
@@ -117,7 +174,9 @@ def _condor_region(paths: Any) -> str | None:
     return value or "us-east-1"
 
 
-def _common(region, profile, endpoint_url, access_key_file, secret_key_file, from_instance) -> Common:
+def _common(
+    region, profile, endpoint_url, access_key_file, secret_key_file, from_instance
+) -> Common:
     return Common(region, profile, endpoint_url, access_key_file, secret_key_file, from_instance)
 
 
@@ -141,48 +200,37 @@ def setup(
     access_key_file: AccessKeyFile = None,
     secret_key_file: SecretKeyFile = None,
     from_instance: FromInstance = False,
-    allow_from: Annotated[
-        list[str] | None,
-        typer.Option("--allow-from", help="CIDR that may reach annex instances (repeatable)."),
-    ] = None,
-    collector_host: Annotated[
-        str | None, typer.Option("--collector-host", help="Collector host[:port] (default: COLLECTOR_HOST).")
-    ] = None,
-    collector_port: Annotated[
-        int | None, typer.Option("--collector-port", help="Port annex instances accept HTCondor on.")
-    ] = None,
-    ssh: Annotated[bool | None, typer.Option("--ssh/--no-ssh", help="Open port 22 as well.")] = None,
-    key_name: Annotated[str | None, typer.Option("--key-name", help="EC2 key pair name.")] = None,
-    reuse_key_pair: Annotated[
-        bool, typer.Option("--reuse-key-pair", help="Use an existing key pair instead of creating one.")
-    ] = False,
-    tag: Annotated[
-        list[str] | None, typer.Option("--tag", help="KEY=VALUE tag on every resource (repeatable).")
-    ] = None,
-    retain_bucket: Annotated[
-        bool | None, typer.Option("--retain-bucket/--no-retain-bucket", help="Keep the bucket on destroy.")
-    ] = None,
+    allow_from: AllowFrom = None,
+    collector_host: CollectorHost = None,
+    collector_port: CollectorPort = None,
+    ssh: Ssh = None,
+    key_name: KeyName = None,
+    reuse_key_pair: ReuseKeyPair = False,
+    tag: Tags = None,
+    retain_bucket: RetainBucket = None,
     json_out: Json = False,
     yes: Yes = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every resource event.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show every resource event.")
+    ] = False,
 ) -> None:
     """Deploy the HTCondorAnnex-* stacks and write the PEM and ~/.condor/user_config.
 
     Flags are remembered by the deployed stacks: a re-run without them keeps what is deployed.
     """
     from annex_cdk.console import StackProgress
-    from annex_cdk.setup import SettingsFlags, run_setup
+    from annex_cdk.setup import run_setup
 
     common = _common(region, profile, endpoint_url, access_key_file, secret_key_file, from_instance)
-    flags = SettingsFlags(
-        allow_from=tuple(allow_from or ()),
-        collector_host=collector_host,
-        ssh=ssh,
-        collector_port=collector_port,
-        key_name=key_name,
-        reuse_key_pair=reuse_key_pair,
-        tags=_parse_tags(tag) if tag is not None else None,
-        retain_bucket=retain_bucket,
+    flags = _settings_flags(
+        allow_from,
+        collector_host,
+        collector_port,
+        ssh,
+        key_name,
+        reuse_key_pair,
+        tag,
+        retain_bucket,
     )
     report = run_setup(
         common.target(), common.paths(), flags, yes=yes, progress=StackProgress(verbose=verbose)
@@ -201,6 +249,72 @@ def setup(
             console.result(f"SSH key: {local['pem']} ({local['pem_action']})")
     if not report["ok"]:
         raise typer.Exit(1)
+
+
+@app.command()
+def diff(
+    region: Region = None,
+    profile: Profile = None,
+    endpoint_url: Endpoint = None,
+    access_key_file: AccessKeyFile = None,
+    secret_key_file: SecretKeyFile = None,
+    from_instance: FromInstance = False,
+    allow_from: AllowFrom = None,
+    collector_host: CollectorHost = None,
+    collector_port: CollectorPort = None,
+    ssh: Ssh = None,
+    key_name: KeyName = None,
+    reuse_key_pair: ReuseKeyPair = False,
+    tag: Tags = None,
+    retain_bucket: RetainBucket = None,
+    exit_code: Annotated[
+        bool, typer.Option("--exit-code", help="Exit 0 for no change, 1 for changes, 2 for errors.")
+    ] = False,
+    json_out: Json = False,
+) -> None:
+    """What `setup` with the same flags would change, per stack: resources and properties."""
+    from annex_cdk.setup import run_diff
+
+    common = _common(region, profile, endpoint_url, access_key_file, secret_key_file, from_instance)
+    flags = _settings_flags(
+        allow_from,
+        collector_host,
+        collector_port,
+        ssh,
+        key_name,
+        reuse_key_pair,
+        tag,
+        retain_bucket,
+    )
+    try:
+        report = run_diff(common.target(), common.paths(), flags)
+    except AnnexError as err:
+        if exit_code:  # CI contract: every error is 2, whatever its kind
+            err.exit_code = 2
+        raise
+    _show_diff(report, json_out)
+    changed = any(d.changed for d in report["diffs"]) or bool(report["blocked"])
+    if exit_code and changed:
+        raise typer.Exit(1)
+
+
+def _show_diff(report: dict[str, Any], json_out: bool) -> None:
+    from annex_cdk.diff import render_all
+
+    if json_out:
+        console.emit_json(
+            {
+                "changed": any(d.changed for d in report["diffs"]),
+                "stacks": [d.as_dict() for d in report["diffs"]],
+                "blocked": report["blocked"],
+                "settings": report["settings"].to_context(),
+            }
+        )
+        return
+    for line in render_all(report["diffs"]):
+        console.result(line)
+    for name, status in report["blocked"].items():
+        console.result(f"! {name} is in {status}: setup will ask to replace it (or pass --yes)")
 
 
 @app.command("check-setup")
@@ -242,6 +356,7 @@ def write_config(
     from annex_cdk.engine import Engine
     from annex_cdk.local import post_deploy, preflight
     from annex_cdk.setup import private_key, require_complete
+
     from annex_stacks import names
 
     common = _common(region, profile, endpoint_url, access_key_file, secret_key_file, from_instance)
@@ -260,9 +375,13 @@ def write_config(
         private_key=call(lambda: private_key(target, key_outputs), target),
     )
     if json_out:
-        console.emit_json({"region": target.region, "local": report.as_dict(), "ok": not report.problems})
+        console.emit_json(
+            {"region": target.region, "local": report.as_dict(), "ok": not report.problems}
+        )
     else:
-        console.result(f"user_config: {paths.user_config} ({report.config.action if report.config else '-'})")
+        console.result(
+            f"user_config: {paths.user_config} ({report.config.action if report.config else '-'})"
+        )
         if report.pem:
             console.result(f"SSH key: {report.pem} ({report.pem_action})")
     if report.problems:
@@ -271,9 +390,15 @@ def write_config(
 
 @app.command()
 def synth(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the cloud assembly.")] = Path("cdk.out"),
-    region: Annotated[str | None, typer.Option("--region", help="Pin the templates to a region.")] = None,
-    allow_from: Annotated[list[str] | None, typer.Option("--allow-from", help="CIDR (repeatable).")] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory for the cloud assembly.")
+    ] = Path("cdk.out"),
+    region: Annotated[
+        str | None, typer.Option("--region", help="Pin the templates to a region.")
+    ] = None,
+    allow_from: Annotated[
+        list[str] | None, typer.Option("--allow-from", help="CIDR (repeatable).")
+    ] = None,
     collector_port: Annotated[int | None, typer.Option("--collector-port")] = None,
     ssh: Annotated[bool, typer.Option("--ssh/--no-ssh")] = True,
     key_name: Annotated[str | None, typer.Option("--key-name")] = None,
@@ -301,7 +426,9 @@ def synth(
         console.warn(warning)
     files = {name: str(out / f"{name}.template.json") for name in result.templates}
     if json_out:
-        console.emit_json({"outdir": str(out), "templates": files, "warnings": list(result.warnings)})
+        console.emit_json(
+            {"outdir": str(out), "templates": files, "warnings": list(result.warnings)}
+        )
     else:
         for path in files.values():
             console.result(path)
@@ -315,7 +442,9 @@ def destroy(
     access_key_file: AccessKeyFile = None,
     secret_key_file: SecretKeyFile = None,
     from_instance: FromInstance = False,
-    force: Annotated[bool, typer.Option("--force", help="Even while annex instances exist.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Even while annex instances exist.")
+    ] = False,
     json_out: Json = False,
     yes: Yes = False,
 ) -> None:
@@ -325,7 +454,11 @@ def destroy(
 
     common = _common(region, profile, endpoint_url, access_key_file, secret_key_file, from_instance)
     report = run_destroy(
-        common.target(), common.paths(), force=force, confirm=_confirm(yes), progress=StackProgress()
+        common.target(),
+        common.paths(),
+        force=force,
+        confirm=_confirm(yes),
+        progress=StackProgress(),
     )
     if json_out:
         console.emit_json(report)
@@ -342,7 +475,9 @@ def destroy(
 
 @app.command()
 def emulator(
-    port: Annotated[int, typer.Option("--port", "-p", help="Port on 127.0.0.1 (0: any free port).")] = 5000,
+    port: Annotated[
+        int, typer.Option("--port", "-p", help="Port on 127.0.0.1 (0: any free port).")
+    ] = 5000,
 ) -> None:
     """Run the local AWS emulator in the foreground and print the environment to use it."""
     from annex_cdk.emulator import serve_foreground
@@ -378,9 +513,8 @@ def _parse_tags(pairs: list[str]) -> dict[str, str]:
 
 def main() -> None:
     """Entry point: expected failures become one line on stderr and an exit code."""
-    from typer._click import exceptions as click  # typer 0.29 vendors its own click
-
     from annex_cdk.errors import EXIT_INTERRUPTED
+    from typer._click import exceptions as click  # typer 0.29 vendors its own click
 
     err_console = console.err_console()
     try:

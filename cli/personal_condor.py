@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -494,15 +493,10 @@ def check_effective(
     macros = sorted({m for v in values.values() for m in _MACRO_REF_RE.findall(v)} - set(values))
     keys = [*values, *macros]
 
-    def read(daemon: str) -> dict[str, str | None]:
-        return condor_config.daemon_values(
-            files, keys, subsystem=daemon, base_config=location.base_config
-        )
-
     try:
-        # One interpreter per daemon (HTCondor's subsystem is per process), in parallel.
-        with ThreadPoolExecutor(max_workers=len(daemons)) as pool:
-            effective = dict(zip(daemons, pool.map(read, daemons), strict=True))
+        effective = condor_config.daemons_values(
+            files, keys, subsystems=daemons, base_config=location.base_config
+        )
     except ConfigError as err:
         raise LocalFilesError(f"cannot read back HTCondor's configuration: {err}") from None
     problems = []

@@ -23,6 +23,7 @@ from annex_cdk.destroy import run_destroy
 from annex_cdk.local import LocalPaths
 from annex_cdk.localfiles import ensure_private_dir, write_secret_new
 from annex_cdk.setup import SettingsFlags, run_setup
+
 from annex_stacks import names
 
 #: The emulator accepts any credentials; these are what its documentation uses.
@@ -107,21 +108,32 @@ def run_rehearsal(*, region: str, keep: bool = False) -> dict[str, Any]:
                 console.info(f"== {name}: {seconds:.2f} s")
                 return out
 
-            first = step("setup", lambda: run_setup(target, paths, flags, yes=False, progress=StackProgress()))
+            first = step(
+                "setup",
+                lambda: run_setup(target, paths, flags, yes=False, progress=StackProgress()),
+            )
             config_bytes = paths.user_config.read_bytes()
             report = step("check-setup", lambda: run_check_setup(target, paths))
             for line in report.lines:
                 console.info(line)
             ok &= report.ok
-            again = step("setup (no-op re-run)", lambda: run_setup(target, paths, flags, yes=False, progress=StackProgress()))
+            again = step(
+                "setup (no-op re-run)",
+                lambda: run_setup(target, paths, flags, yes=False, progress=StackProgress()),
+            )
             updated = [n for n, s in again["stacks"].items() if s["action"] != "unchanged"]
             unchanged_bytes = paths.user_config.read_bytes() == config_bytes
             if updated or not unchanged_bytes:
                 ok = False
-                console.warn(f"the re-run was not a no-op: stacks {updated}, config same: {unchanged_bytes}")
-            gone = step("destroy", lambda: run_destroy(
-                target, paths, force=False, confirm=lambda q: True, progress=StackProgress()
-            ))
+                console.warn(
+                    f"the re-run was not a no-op: stacks {updated}, config same: {unchanged_bytes}"
+                )
+            gone = step(
+                "destroy",
+                lambda: run_destroy(
+                    target, paths, force=False, confirm=lambda q: True, progress=StackProgress()
+                ),
+            )
             ok &= gone["ok"]
             ok &= first["ok"]
     finally:
@@ -129,5 +141,8 @@ def run_rehearsal(*, region: str, keep: bool = False) -> dict[str, Any]:
             shutil.rmtree(root, ignore_errors=True)
     for s in steps:
         console.result(f"{s['step']:<24} {s['seconds']:7.2f} s")
-    console.result("Rehearsal " + ("passed: setup, check-setup, no-op re-run and destroy all worked." if ok else "FAILED."))
+    console.result(
+        "Rehearsal "
+        + ("passed: setup, check-setup, no-op re-run and destroy all worked." if ok else "FAILED.")
+    )
     return {"ok": ok, "steps": steps, "scratch": str(root) if keep else None}

@@ -11,11 +11,12 @@ from typing import Any
 
 from annex_cdk import console
 from annex_cdk.aws import AwsTarget, call
-from annex_cdk.engine import Engine, StackResult, plan
+from annex_cdk.engine import UPDATABLE, Engine, Live, StackResult, plan
 from annex_cdk.errors import AnnexError, UsageError
 from annex_cdk.local import LocalPaths, post_deploy, preflight
 from annex_cdk.lock import held
-from annex_cdk.synth_cache import remember, synth_templates
+from annex_cdk.synth_cache import Templates, remember, synth_templates
+
 from annex_stacks import names
 from annex_stacks.facade import recorded_context
 from annex_stacks.settings import AnnexSettings, SettingsError
@@ -101,9 +102,10 @@ def resolve_settings(
     needs_cidr = not flags.allow_from and names.CTX_ALLOWED_CIDRS not in ctx
     needs_port = flags.collector_port is None and names.CTX_COLLECTOR_PORT not in ctx
     if needs_cidr or (needs_port and flags.collector_host):
-        host = flags.collector_host or paths.effective([names.KEY_COLLECTOR_HOST], region)[
-            names.KEY_COLLECTOR_HOST
-        ]
+        host = (
+            flags.collector_host
+            or paths.effective([names.KEY_COLLECTOR_HOST], region)[names.KEY_COLLECTOR_HOST]
+        )
         if not host:
             raise UsageError(
                 "no --allow-from given and no COLLECTOR_HOST in the local HTCondor config",
@@ -113,7 +115,9 @@ def resolve_settings(
         cidr, port = collector_cidr(host)
         if needs_cidr:
             overrides["allowed_cidrs"] = (cidr,)
-            console.info(f"Allowing HTCondor{'' if flags.ssh is False else ' and SSH'} from {cidr} (the collector host).")
+            console.info(
+                f"Allowing HTCondor{'' if flags.ssh is False else ' and SSH'} from {cidr} (the collector host)."
+            )
         if needs_port and port:
             overrides["collector_port"] = port
     try:
@@ -125,7 +129,9 @@ def resolve_settings(
     return settings
 
 
-def check_key_pair(target: AwsTarget, engine: Engine, settings: AnnexSettings, paths: LocalPaths) -> None:
+def check_key_pair(
+    target: AwsTarget, engine: Engine, settings: AnnexSettings, paths: LocalPaths
+) -> None:
     """Refuse to let CloudFormation collide with a key pair annex-cdk did not make.
 
     A failed KeyPair creation would roll back, and a rollback must never touch the user's key.
@@ -133,25 +139,31 @@ def check_key_pair(target: AwsTarget, engine: Engine, settings: AnnexSettings, p
     ec2 = target.client("ec2")
     name = settings.key_pair_name
     found = ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [name]}])["KeyPairs"]
+    state = engine.state(names.KEY_PAIR_STACK)
+    ours = state.exists and state.outputs.get(names.OUT_KEY_PAIR_NAME) == name
     if not settings.create_key_pair:
+        if ours:
+            raise UsageError(
+                f"the key pair {name!r} is annex-cdk's own ({names.KEY_PAIR_STACK})",
+                hint="drop --reuse-key-pair; annex-cdk keeps managing it",
+            )
         if not found:
             raise UsageError(
                 f"--reuse-key-pair: there is no key pair {name!r} in {target.region}",
                 hint="drop --reuse-key-pair to let annex-cdk create it",
             )
         return
-    if not found:
+    if not found or ours:
         return
-    state = engine.state(names.KEY_PAIR_STACK)
-    if state.exists and state.outputs.get(names.OUT_KEY_PAIR_NAME) == name:
-        return  # ours
     pem = paths.pem(target.region, name)
     raise UsageError(
         f"a key pair named {name!r} already exists in {target.region} and annex-cdk did not create it",
-        hint=(f"its PEM {pem} is here: re-run with --reuse-key-pair to use it"
-              if pem.exists()
-              else "re-run with --key-name NAME to create another one, or --reuse-key-pair if you "
-              "have its private key"),
+        hint=(
+            f"its PEM {pem} is here: re-run with --reuse-key-pair to use it"
+            if pem.exists()
+            else "re-run with --key-name NAME to create another one, or --reuse-key-pair if you "
+            "have its private key"
+        ),
     )
 
 
@@ -161,6 +173,41 @@ def private_key(target: AwsTarget, outputs: Mapping[str, str]) -> str | None:
         return None
     ssm = target.client("ssm")
     return ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What the stacks should be, next to what they are."""
+
+    account: str
+    settings: AnnexSettings
+    live: dict[str, Live]
+    templates: Templates
+    synth_s: float
+
+
+def desired_state(
+    target: AwsTarget,
+    paths: LocalPaths,
+    flags: SettingsFlags,
+    engine: Engine,
+    *,
+    local_checks: bool,
+) -> Desired:
+    """Read the deployed stacks, resolve the settings, pre-flight, and synthesize (or reuse)."""
+    account = target.account_id()
+    live = call(lambda: engine.read_all(names.ALL_STACKS), target)
+    recorded = recorded_context({n: lv.template for n, lv in live.items() if lv.template})
+    settings = resolve_settings(flags, region=target.region, recorded=recorded, paths=paths)
+    settings = settings.with_(account=account)
+    if local_checks:
+        preflight(paths, target.region, settings.key_pair_name)
+    call(lambda: check_key_pair(target, engine, settings, paths), target)
+    t0 = time.monotonic()
+    templates = synth_templates(settings)
+    for warning in templates.warnings:
+        console.warn(warning)
+    return Desired(account, settings, live, templates, time.monotonic() - t0)
 
 
 def run_setup(
@@ -173,29 +220,19 @@ def run_setup(
 ) -> dict[str, Any]:
     timings: dict[str, float] = {}
     started = time.monotonic()
-    account = target.account_id()
     engine = Engine(target.client("cloudformation"), progress=progress)
+    target.account_id()
     with held(target.client("ssm"), "setup"):
-        live = engine.read_all(names.ALL_STACKS)
-        recorded = recorded_context({n: lv.template for n, lv in live.items() if lv.template})
-        settings = resolve_settings(flags, region=target.region, recorded=recorded, paths=paths)
-        settings = settings.with_(account=account)
-        key_name = settings.key_pair_name
-        preflight(paths, target.region, key_name)
-        call(lambda: check_key_pair(target, engine, settings, paths), target)
-        timings["preflight_s"] = time.monotonic() - started
-
+        want = desired_state(target, paths, flags, engine, local_checks=True)
+        timings["preflight_s"] = time.monotonic() - started - want.synth_s
+        timings["synth_s"] = want.synth_s
         t0 = time.monotonic()
-        result = synth_templates(settings)
-        timings["synth_s"] = time.monotonic() - t0
-        for warning in result.warnings:
-            console.warn(warning)
-
-        t0 = time.monotonic()
-        todo = plan(result.templates, live)
-        results = engine.converge(result.templates, todo, replace_ok=yes)
+        todo = plan(want.templates.templates, want.live)
+        results = engine.converge(want.templates.templates, todo, replace_ok=yes)
         timings["deploy_s"] = time.monotonic() - t0
-        remember(result)
+        remember(want.templates)
+    settings, result, account = want.settings, want.templates, want.account
+    key_name = settings.key_pair_name
 
     t0 = time.monotonic()
     outputs = {name: r.outputs for name, r in results.items()}
@@ -241,6 +278,27 @@ def require_complete(engine: Engine) -> dict[str, dict[str, str]]:
                 continue  # the user brought their own key pair
             raise AnnexError(f"{name} does not exist", hint="run `annex-cdk setup` first")
         if state.status not in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}:
-            raise AnnexError(f"{name} is in {state.status}", hint="run `annex-cdk setup` to repair it")
+            raise AnnexError(
+                f"{name} is in {state.status}", hint="run `annex-cdk setup` to repair it"
+            )
         outputs[name] = dict(state.outputs)
     return outputs
+
+
+def run_diff(target: AwsTarget, paths: LocalPaths, flags: SettingsFlags) -> dict[str, Any]:
+    """What `setup` with the same flags would change, per stack, without changing anything."""
+    from annex_cdk.diff import diff_all
+
+    engine = Engine(target.client("cloudformation"))
+    want = desired_state(target, paths, flags, engine, local_checks=False)
+    deployed = {n: lv.template for n, lv in want.live.items()}
+    blocked = {
+        n: lv.state.status
+        for n, lv in want.live.items()
+        if lv.state.exists and lv.state.status not in UPDATABLE
+    }
+    return {
+        "diffs": diff_all(want.templates.templates, deployed),
+        "blocked": blocked,
+        "settings": want.settings,
+    }

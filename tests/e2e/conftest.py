@@ -13,7 +13,6 @@ from typing import Any
 
 import boto3
 import pytest
-
 from annex_cdk.emulator import EmulatorProcess
 from annex_cdk.local import LocalPaths
 from annex_cdk.rehearse import scratch_home
@@ -57,7 +56,9 @@ class World:
         )
         return env
 
-    def run(self, *args: str, check: bool | None = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, check: bool | None = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         assert CLI, "annex-cdk is not installed in this venv"
         proc = subprocess.run(
             [CLI, *args], env=self.env, capture_output=True, text=True, timeout=timeout

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from annex_cdk import errors
+
 from tests.e2e.conftest import World
 
 pytestmark = pytest.mark.e2e
@@ -14,8 +14,14 @@ pytestmark = pytest.mark.e2e
 
 def test_unreachable_endpoint_is_one_line_and_fast(world: World):
     t0 = time.monotonic()
-    proc = world.run("setup", "--allow-from", "198.51.100.7/32",
-                     "--endpoint-url", "http://127.0.0.1:9", check=False)
+    proc = world.run(
+        "setup",
+        "--allow-from",
+        "198.51.100.7/32",
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+        check=False,
+    )
     assert proc.returncode == errors.EXIT_ENDPOINT
     assert "cannot reach http://127.0.0.1:9" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -53,4 +59,6 @@ def test_rehearse_runs_the_whole_path(world: World):
     proc = world.run("rehearse", timeout=600)
     assert "Rehearsal passed" in proc.stdout
     for step in ("setup", "check-setup", "setup (no-op re-run)", "destroy"):
-        assert any(line.startswith(step) and line.endswith(" s") for line in proc.stdout.splitlines())
+        assert any(
+            line.startswith(step) and line.endswith(" s") for line in proc.stdout.splitlines()
+        )

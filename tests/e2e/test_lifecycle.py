@@ -8,8 +8,8 @@ import re
 import stat
 
 import pytest
-
 from annex_cdk import condor_config
+
 from annex_stacks import names
 from tests.e2e.conftest import REGION, World
 
@@ -33,7 +33,9 @@ def outputs(world: World) -> dict[str, dict[str, str]]:
     cfn = world.client("cloudformation")
     out = {}
     for stack in cfn.describe_stacks()["Stacks"]:
-        out[stack["StackName"]] = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        out[stack["StackName"]] = {
+            o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])
+        }
     return out
 
 
@@ -65,8 +67,11 @@ def test_fresh_setup_is_what_condor_annex_needs(world: World):
     assert config_arn == f"arn:aws:s3:::{bucket}/config-*.tar.gz"
 
     # Every key in the config, as HTCondor reads it, is the stack output it came from.
-    want = {key: out_value for key, out_key in names.OUTPUT_FOR_KEY.items()
-            for out_value in [next(o[out_key] for o in out.values() if out_key in o)]}
+    want = {
+        key: out_value
+        for key, out_key in names.OUTPUT_FOR_KEY.items()
+        for out_value in [next(o[out_key] for o in out.values() if out_key in o)]
+    }
     want[names.KEY_KEY_NAME] = names.KEY_PAIR_NAME
     want[names.KEY_ACCESS_KEY_FILE] = str(world.paths.condor_dir / names.PUBLIC_KEY_FILE)
     want[names.KEY_SECRET_KEY_FILE] = str(world.paths.condor_dir / names.PRIVATE_KEY_FILE)
@@ -79,7 +84,9 @@ def test_fresh_setup_is_what_condor_annex_needs(world: World):
     assert stat.S_IMODE(pem.stat().st_mode) == 0o600
     assert stat.S_IMODE(world.paths.condor_dir.stat().st_mode) == 0o700
     param = out[names.KEY_PAIR_STACK][names.OUT_KEY_PAIR_PARAMETER]
-    secret = world.client("ssm").get_parameter(Name=param, WithDecryption=True)["Parameter"]["Value"]
+    secret = world.client("ssm").get_parameter(Name=param, WithDecryption=True)["Parameter"][
+        "Value"
+    ]
     assert pem.read_text().strip() == secret.strip()
     assert secret.strip() not in proc.stdout + proc.stderr  # never printed
 
@@ -157,9 +164,12 @@ def test_destroy_refuses_while_annex_instances_run(world: World):
     setup(world)
     ec2 = world.client("ec2")
     ec2.run_instances(
-        ImageId="ami-12c6146b", MinCount=1, MaxCount=1,
-        TagSpecifications=[{"ResourceType": "instance",
-                            "Tags": [{"Key": names.TAG_ANNEX_NAME, "Value": "annex1"}]}],
+        ImageId="ami-12c6146b",
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": names.TAG_ANNEX_NAME, "Value": "annex1"}]}
+        ],
     )
     refused = world.run("destroy", "--yes", check=False)
     assert refused.returncode != 0
@@ -206,7 +216,9 @@ def test_write_config_rebuilds_local_files_from_live_outputs(world: World):
 def test_settings_change_converges(world: World):
     setup(world)
     sg_id = outputs(world)[names.SECURITY_GROUP_STACK][names.OUT_SECURITY_GROUP]
-    report = json.loads(world.run("setup", "--allow-from", "203.0.113.0/24", "--no-ssh", "--json").stdout)
+    report = json.loads(
+        world.run("setup", "--allow-from", "203.0.113.0/24", "--no-ssh", "--json").stdout
+    )
     changed = {n for n, s in report["stacks"].items() if s["action"] != "unchanged"}
     assert changed == {names.SECURITY_GROUP_STACK}
     [group] = world.client("ec2").describe_security_groups(GroupIds=[sg_id])["SecurityGroups"]

@@ -76,7 +76,9 @@ def test_terminate_is_limited_to_annex_tagged_instances(synth_variant):
     [term] = [s for s in statements(t) if "ec2:TerminateInstances" in as_list(s["Action"])]
     assert term["Resource"] != "*"
     assert term["Condition"] == {"StringLike": {f"ec2:ResourceTag/{names.TAG_ANNEX_NAME}": "*"}}
-    [events] = [s for s in statements(t) if any(a.startswith("events:") for a in as_list(s["Action"]))]
+    [events] = [
+        s for s in statements(t) if any(a.startswith("events:") for a in as_list(s["Action"]))
+    ]
     assert sorted(as_list(events["Action"])) == ["events:DeleteRule", "events:RemoveTargets"]
     assert "rule/*" in str(events["Resource"])
 

@@ -18,7 +18,11 @@ EXPECTED_OUTPUTS = {
     names.LAMBDA_STACK: {names.OUT_ODI_LEASE, names.OUT_SFR_LEASE, names.OUT_CHECK_CONNECTIVITY},
     names.INSTANCE_PROFILE_STACK: {names.OUT_INSTANCE_PROFILE},
     names.SECURITY_GROUP_STACK: {names.OUT_SECURITY_GROUP},
-    names.KEY_PAIR_STACK: {names.OUT_KEY_PAIR_NAME, names.OUT_KEY_PAIR_ID, names.OUT_KEY_PAIR_PARAMETER},
+    names.KEY_PAIR_STACK: {
+        names.OUT_KEY_PAIR_NAME,
+        names.OUT_KEY_PAIR_ID,
+        names.OUT_KEY_PAIR_PARAMETER,
+    },
 }
 
 
@@ -91,7 +95,9 @@ def test_instance_role_keeps_literal_config_object_arn(synth_variant):
         "${AWS::Region}", "us-east-1"
     )
     assert BOOT_SCRIPT_RE.match(resolved)
-    assert resolved == f"arn:aws:s3:::{names.bucket_name('123456789012', 'us-east-1')}/config-*.tar.gz"
+    assert (
+        resolved == f"arn:aws:s3:::{names.bucket_name('123456789012', 'us-east-1')}/config-*.tar.gz"
+    )
 
 
 def test_instance_role_has_the_eight_introspection_actions(synth_variant):
@@ -115,7 +121,12 @@ def test_key_pair_stack_names_the_ssm_parameter(synth_variant):
     key = t["Resources"][names.LID_KEY_PAIR]["Properties"]
     assert key["KeyName"] == "my-annex-key"
     param = t["Outputs"][names.OUT_KEY_PAIR_PARAMETER]["Value"]
-    assert param == {"Fn::Join": ["", [names.KEY_PAIR_SSM_PREFIX, {"Fn::GetAtt": [names.LID_KEY_PAIR, "KeyPairId"]}]]}
+    assert param == {
+        "Fn::Join": [
+            "",
+            [names.KEY_PAIR_SSM_PREFIX, {"Fn::GetAtt": [names.LID_KEY_PAIR, "KeyPairId"]}],
+        ]
+    }
 
 
 def test_every_function_logs_to_an_explicit_group_with_retention(synth_variant):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from annex_stacks import build_app, handlers, names, nag
+from annex_stacks import build_app, handlers, nag, names
 from tests.infra.conftest import VARIANTS, resources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +37,10 @@ def test_inline_code_is_the_lambda_src_file(synth_variant):
     expected = {
         names.LID_ODI_FUNCTION: (handlers.LEASE_FILE, handlers.ODI_HANDLER),
         names.LID_SFR_FUNCTION: (handlers.LEASE_FILE, handlers.SFR_HANDLER),
-        names.LID_CC_FUNCTION: (handlers.CHECK_CONNECTIVITY_FILE, handlers.CHECK_CONNECTIVITY_HANDLER),
+        names.LID_CC_FUNCTION: (
+            handlers.CHECK_CONNECTIVITY_FILE,
+            handlers.CHECK_CONNECTIVITY_HANDLER,
+        ),
     }
     for lid, (file_name, handler) in expected.items():
         props = t[lid]["Properties"]
@@ -130,19 +133,38 @@ def test_cdk_synth_via_the_node_cli(tmp_path):
     ctx = ["-c", f"{names.CTX_ALLOWED_CIDRS}=198.51.100.7/32"]
     run = subprocess.run(
         [*cli, "synth", "--no-notices", "-q", "-o", str(tmp_path), *ctx],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr
     written = sorted(p.name for p in tmp_path.glob("*.template.json"))
     assert written == sorted(f"{n}.template.json" for n in names.ALL_STACKS)
     sg = json.loads((tmp_path / f"{names.SECURITY_GROUP_STACK}.template.json").read_text())
-    cidrs = {r["CidrIp"] for r in sg["Resources"][names.LID_SECURITY_GROUP]["Properties"]["SecurityGroupIngress"]}
+    cidrs = {
+        r["CidrIp"]
+        for r in sg["Resources"][names.LID_SECURITY_GROUP]["Properties"]["SecurityGroupIngress"]
+    }
     assert cidrs == {"198.51.100.7/32"}
 
     bad = subprocess.run(
-        [*cli, "synth", "--no-notices", "-q", "-o", str(tmp_path / "bad"),
-         "-c", f"{names.CTX_COLLECTOR_PORT}=99999"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        [
+            *cli,
+            "synth",
+            "--no-notices",
+            "-q",
+            "-o",
+            str(tmp_path / "bad"),
+            "-c",
+            f"{names.CTX_COLLECTOR_PORT}=99999",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert bad.returncode != 0
     assert "collector_port" in bad.stderr

@@ -7,12 +7,12 @@ import time
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from annex_cdk import lock
 from annex_cdk.errors import LockedError, UsageError
 from annex_cdk.local import LocalPaths
 from annex_cdk.setup import SettingsFlags, _split_host_port, collector_cidr, resolve_settings
+from moto import mock_aws
+
 from annex_stacks import names
 
 
@@ -105,7 +105,9 @@ def test_default_cidr_and_port_come_from_collector_host(tmp_path, monkeypatch):
     config = tmp_path / "condor_config"
     config.write_text("COLLECTOR_HOST = collector.example.org:9650\n")
     monkeypatch.setenv("CONDOR_CONFIG", str(config))
-    s = resolve_settings(SettingsFlags(), region="us-east-1", recorded={}, paths=LocalPaths(tmp_path))
+    s = resolve_settings(
+        SettingsFlags(), region="us-east-1", recorded={}, paths=LocalPaths(tmp_path)
+    )
     assert s.allowed_cidrs == ("8.8.4.4/32",)
     assert s.collector_port == 9650
 
@@ -115,12 +117,16 @@ def test_no_collector_host_and_no_flag_is_a_clear_error(tmp_path, monkeypatch):
     config.write_text("# nothing here\n")
     monkeypatch.setenv("CONDOR_CONFIG", str(config))
     with pytest.raises(UsageError, match="no --allow-from"):
-        resolve_settings(SettingsFlags(), region="us-east-1", recorded={}, paths=LocalPaths(tmp_path))
+        resolve_settings(
+            SettingsFlags(), region="us-east-1", recorded={}, paths=LocalPaths(tmp_path)
+        )
 
 
 def test_invalid_flag_is_a_usage_error_naming_the_setting(tmp_path):
     with pytest.raises(UsageError, match="allowed_cidrs"):
         resolve_settings(
-            SettingsFlags(allow_from=("not-a-cidr",)), region="us-east-1", recorded={},
+            SettingsFlags(allow_from=("not-a-cidr",)),
+            region="us-east-1",
+            recorded={},
             paths=LocalPaths(tmp_path),
         )

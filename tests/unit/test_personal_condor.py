@@ -47,7 +47,9 @@ GUIDE_LINES = [
     "ALLOW_DAEMON = condor_pool@*",
     "COLLECTOR_HOST = $(FULL_HOSTNAME):9618",
 ]
-ORIGINAL = b"# my personal HTCondor\r\nDAEMON_LIST = MASTER, COLLECTOR, NEGOTIATOR, SCHEDD\nNOTE = caf\xe9"
+ORIGINAL = (
+    b"# my personal HTCondor\r\nDAEMON_LIST = MASTER, COLLECTOR, NEGOTIATOR, SCHEDD\nNOTE = caf\xe9"
+)
 
 # Records argv and stdin as one JSON line, prints what the real tool prints, exits with $RC.
 FAKE_TOOL = """#!{python}
@@ -158,7 +160,9 @@ def test_block_holds_the_guides_lines_in_order() -> None:
 
 def test_options_change_only_their_lines() -> None:
     options = pc.GuideOptions(
-        port=9620, network_interface="10.0.0.5", host="submit.example.org",
+        port=9620,
+        network_interface="10.0.0.5",
+        host="submit.example.org",
         password_file="/srv/condor/pool_password",
     )
     assert options.values() | {} == {
@@ -204,9 +208,7 @@ def test_locate_prefers_the_flag(personal: Personal, tmp_path: Path) -> None:
 
 
 def test_locate_asks_condor_config_val(personal: Personal) -> None:
-    personal.tool(
-        names.TOOL_CONFIG_VAL, f"print('/etc/condor/first.local, {personal.local_file}')"
-    )
+    personal.tool(names.TOOL_CONFIG_VAL, f"print('/etc/condor/first.local, {personal.local_file}')")
     location = pc.locate(None)
     assert location.path == personal.local_file  # the last one: read last, its lines win
     assert location.others == (Path("/etc/condor/first.local"),)
@@ -249,12 +251,19 @@ def test_htcondor_reads_the_guides_values(personal: Personal) -> None:
     assert report.write.action == "appended" and report.ok, report.problems
     assert report.read_by_htcondor is True
     text = personal.local_file.read_bytes()
-    assert text == ORIGINAL + b"\n\n" + pc.render_block(pc.GuideOptions()).replace(
-        names.PERSONAL_BLOCK_BEGIN.format(region=names.PERSONAL_BLOCK_ID),
-        names.PERSONAL_BLOCK_BEGIN.format(region=names.PERSONAL_BLOCK_ID)
-        + "\n"
-        + names.BLOCK_ADDED_EOL_NOTE,
-    ).encode()
+    assert (
+        text
+        == ORIGINAL
+        + b"\n\n"
+        + pc.render_block(pc.GuideOptions())
+        .replace(
+            names.PERSONAL_BLOCK_BEGIN.format(region=names.PERSONAL_BLOCK_ID),
+            names.PERSONAL_BLOCK_BEGIN.format(region=names.PERSONAL_BLOCK_ID)
+            + "\n"
+            + names.BLOCK_ADDED_EOL_NOTE,
+        )
+        .encode()
+    )
     assert [b.read_bytes() for b in backups(personal.local_file)] == [ORIGINAL]
 
     keys = [line.split(" = ")[0] for line in GUIDE_LINES]
@@ -554,7 +563,9 @@ def test_restart_runs_condor_restart(personal: Personal) -> None:
     report = configure(personal, restart_after=True)
     assert report.restart_output == 'Sent "Restart" command to local master'
     assert report.as_dict()["restart"] == {
-        "needed": False, "ran": True, "output": report.restart_output
+        "needed": False,
+        "ran": True,
+        "output": report.restart_output,
     }
     removed = pc.run_unconfigure(personal.location(), restart_after=True)
     assert removed.restart_output == report.restart_output
@@ -587,7 +598,8 @@ def test_cli_configure_and_unconfigure(personal: Personal, cli: typer.Typer) -> 
     personal.tool(names.TOOL_STORE_CRED, store_cred_body())
     runner = CliRunner()
     result = runner.invoke(
-        cli, ["condor", "configure", "--password-stdin", "--port", "9620", "--json"],
+        cli,
+        ["condor", "configure", "--password-stdin", "--port", "9620", "--json"],
         input=PASSWORD + "\n",
     )
     assert result.exit_code == 0, (result.output, result.exception)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import ClassVar
 
+import pytest
 from annex_cdk import synth_cache
+
 from annex_stacks import AnnexSettings
 
 
@@ -30,7 +32,9 @@ def test_key_follows_every_setting():
         )
     }
     assert len(keys) == 8
-    assert synth_cache.inputs_key(base) == synth_cache.inputs_key(AnnexSettings(allowed_cidrs=("198.51.100.7/32",)))
+    assert synth_cache.inputs_key(base) == synth_cache.inputs_key(
+        AnnexSettings(allowed_cidrs=("198.51.100.7/32",))
+    )
 
 
 def test_key_follows_the_handler_sources(monkeypatch):
@@ -51,7 +55,7 @@ def test_hit_after_remember_and_damaged_entry_is_ignored(monkeypatch):
     calls = []
 
     class FakeResult:
-        templates = {"HTCondorAnnex-X": {"Resources": {}}}
+        templates: ClassVar = {"HTCondorAnnex-X": {"Resources": {}}}
         warnings = ("w",)
 
     def fake_synth(s, outdir):

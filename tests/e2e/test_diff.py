@@ -1,0 +1,51 @@
+"""`annex-cdk diff`: what setup would change, and the CI exit-code contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from annex_stacks import names
+from tests.e2e.conftest import World
+
+pytestmark = pytest.mark.e2e
+
+
+def test_diff_exit_codes_track_setup(world: World):
+    fresh = world.run("diff", "--allow-from", "198.51.100.7/32", "--exit-code", check=False)
+    assert fresh.returncode == 1  # nothing deployed yet: every stack would be created
+    assert "+ " in fresh.stdout
+
+    world.run("setup", "--allow-from", "198.51.100.7/32")
+    assert world.run("diff", "--exit-code", check=False).returncode == 0
+
+    change = world.run(
+        "diff", "--allow-from", "203.0.113.0/24", "--no-ssh", "--exit-code", check=False
+    )
+    assert change.returncode == 1
+    assert "~ SecurityGroup (AWS::EC2::SecurityGroup)" in change.stdout
+    assert "+ tcp 9618 from 203.0.113.0/24" in change.stdout
+    assert "- tcp 22 from 198.51.100.7/32" in change.stdout
+    data = json.loads(world.run("diff", "--allow-from", "203.0.113.0/24", "--json").stdout)
+    changed = {s["stack"] for s in data["stacks"] if s["changed"]}
+    assert changed == {names.SECURITY_GROUP_STACK}
+
+    world.run("setup", "--allow-from", "203.0.113.0/24", "--no-ssh")
+    assert world.run("diff", "--exit-code", check=False).returncode == 0
+
+
+def test_diff_flags_a_key_pair_replacement_as_dangerous(world: World):
+    world.run("setup", "--allow-from", "198.51.100.7/32")
+    proc = world.run("diff", "--key-name", "another-key", "--exit-code", check=False)
+    assert proc.returncode == 1
+    assert "KeyPair (AWS::EC2::KeyPair) will be REPLACED" in proc.stdout
+    assert "DANGEROUS" in proc.stdout
+
+
+def test_diff_errors_exit_2_with_exit_code(world: World):
+    proc = world.run(
+        "diff", "--exit-code", "--endpoint-url", "http://127.0.0.1:9", check=False
+    )
+    assert proc.returncode == 2
+    assert "cannot reach" in proc.stderr
