@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from annex_cdk.errors import CredentialsError, EndpointError, UsageError
-
 from annex_stacks import names
 
 # Fail fast against a dead endpoint instead of hanging behind botocore's retries.

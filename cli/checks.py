@@ -15,7 +15,6 @@ from annex_cdk.condor_config import ConfigError
 from annex_cdk.engine import GOOD, Engine
 from annex_cdk.errors import LocalFilesError
 from annex_cdk.local import LocalPaths
-
 from annex_stacks import names
 
 SECRET_FILE_MESSAGE = (
@@ -30,6 +29,7 @@ class Check:
     ok: bool
     line: str
     detail: str | None = None
+    fix: str | None = None  # the exact command that repairs it
 
 
 @dataclass
@@ -51,13 +51,13 @@ class CheckReport:
             "region": self.region,
             "ok": self.ok,
             "checks": [
-                {"name": c.name, "ok": c.ok, "line": c.line, "detail": c.detail}
+                {"name": c.name, "ok": c.ok, "line": c.line, "detail": c.detail, "fix": c.fix}
                 for c in self.checks
             ],
         }
 
 
-def run_check_setup(target: AwsTarget, paths: LocalPaths) -> CheckReport:
+def run_check_setup(target: AwsTarget, paths: LocalPaths, *, deep: bool = False) -> CheckReport:
     report = CheckReport(target.region)
     report.lines.append(f"Will check setup in region '{target.region}'.")
     try:
@@ -66,6 +66,10 @@ def run_check_setup(target: AwsTarget, paths: LocalPaths) -> CheckReport:
         raise LocalFilesError(str(err)) from None
     _local_checks(report, values)
     _stack_checks(report, target)
+    if deep:
+        from annex_cdk.deep_checks import run_deep_checks
+
+        run_deep_checks(report, target, paths)
     report.lines.append(
         "Your setup looks OK."
         if report.ok

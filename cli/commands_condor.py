@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
 from annex_cdk import console
 from annex_cdk.errors import UsageError
-
 from annex_stacks import names
 
 if TYPE_CHECKING:

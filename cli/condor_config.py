@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from annex_cdk.localfiles import LocalFileError, atomic_write, ensure_private_dir
-
 from annex_stacks import names
 
 #: condor_annex creates the user config with this mode; an existing file keeps its own.

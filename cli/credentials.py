@@ -27,7 +27,6 @@ from annex_cdk.localfiles import (
     ensure_private_dir,
     write_secret_new,
 )
-
 from annex_stacks import names
 
 # AWS: key ids are word characters; "ASIA..." ids are temporary (STS) and need a session token.

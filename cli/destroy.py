@@ -12,7 +12,6 @@ from annex_cdk.errors import AnnexError, StackFailedError, UsageError
 from annex_cdk.local import LocalPaths
 from annex_cdk.localfiles import LocalFileError
 from annex_cdk.lock import held
-
 from annex_stacks import names
 
 _LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]

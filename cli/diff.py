@@ -23,7 +23,6 @@ from enum import Enum
 from typing import Any, Final
 
 from annex_cdk.engine import normalise
-
 from annex_stacks import names
 
 # --- What CloudFormation does on update --------------------------------------------------------

@@ -119,11 +119,12 @@ class _LoadingGate:
     def load(self) -> None:
         """Import and teach moto (in a thread of its own; nothing else imports moto meanwhile)."""
         try:
-            from annex_cdk import emulator_models
             from moto.moto_server.werkzeug_app import (
                 DomainDispatcherApplication,
                 create_backend_app,
             )
+
+            from annex_cdk import emulator_models
 
             emulator_models.install()  # before the first stack is parsed
             app = DomainDispatcherApplication(create_backend_app)

@@ -18,7 +18,6 @@ from annex_cdk.localfiles import (
     ensure_private_dir,
     write_secret_new,
 )
-
 from annex_stacks import names
 
 #: condor_annex's fallback HTCondor config location when CONDOR_CONFIG is not set.

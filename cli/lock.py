@@ -16,7 +16,6 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from annex_cdk.errors import LockedError
-
 from annex_stacks import names
 
 #: A lock older than this is left over from a crashed run and may be taken over.

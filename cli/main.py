@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
 from annex_cdk import console
 from annex_cdk.errors import AnnexError, UsageError
 
@@ -325,13 +326,19 @@ def check_setup(
     access_key_file: AccessKeyFile = None,
     secret_key_file: SecretKeyFile = None,
     from_instance: FromInstance = False,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep", help="Also compare the config, the stack outputs and the live resources."
+        ),
+    ] = False,
     json_out: Json = False,
 ) -> None:
     """condor_annex -check-setup's checks and output; exits non-zero when any check fails."""
     from annex_cdk.checks import run_check_setup
 
     common = _common(region, profile, endpoint_url, access_key_file, secret_key_file, from_instance)
-    report = run_check_setup(common.target(), common.paths())
+    report = run_check_setup(common.target(), common.paths(), deep=deep)
     if json_out:
         console.emit_json(report.as_dict())
     else:
@@ -356,7 +363,6 @@ def write_config(
     from annex_cdk.engine import Engine
     from annex_cdk.local import post_deploy, preflight
     from annex_cdk.setup import private_key, require_complete
-
     from annex_stacks import names
 
     common = _common(region, profile, endpoint_url, access_key_file, secret_key_file, from_instance)
@@ -513,8 +519,9 @@ def _parse_tags(pairs: list[str]) -> dict[str, str]:
 
 def main() -> None:
     """Entry point: expected failures become one line on stderr and an exit code."""
-    from annex_cdk.errors import EXIT_INTERRUPTED
     from typer._click import exceptions as click  # typer 0.29 vendors its own click
+
+    from annex_cdk.errors import EXIT_INTERRUPTED
 
     err_console = console.err_console()
     try:
@@ -529,7 +536,7 @@ def main() -> None:
     except click.ClickException as err:  # usage errors: click's own message, exit 2
         err.show()
         sys.exit(err.exit_code)
-    except (KeyboardInterrupt, click.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         err_console.print("[red]annex-cdk:[/] interrupted")
         sys.exit(EXIT_INTERRUPTED)
     except Exception as err:  # the unexpected: still one line, unless --debug

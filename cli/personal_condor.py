@@ -27,7 +27,6 @@ from annex_cdk.credentials import Secret
 from annex_cdk.errors import AnnexError, LocalFilesError, UsageError
 from annex_cdk.local import LocalPaths
 from annex_cdk.localfiles import LocalFileError, atomic_write
-
 from annex_stacks import names
 
 PERSONAL_MARKERS = Markers(

@@ -23,7 +23,6 @@ from annex_cdk.destroy import run_destroy
 from annex_cdk.local import LocalPaths
 from annex_cdk.localfiles import ensure_private_dir, write_secret_new
 from annex_cdk.setup import SettingsFlags, run_setup
-
 from annex_stacks import names
 
 #: The emulator accepts any credentials; these are what its documentation uses.

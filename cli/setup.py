@@ -16,7 +16,6 @@ from annex_cdk.errors import AnnexError, UsageError
 from annex_cdk.local import LocalPaths, post_deploy, preflight
 from annex_cdk.lock import held
 from annex_cdk.synth_cache import Templates, remember, synth_templates
-
 from annex_stacks import names
 from annex_stacks.facade import recorded_context
 from annex_stacks.settings import AnnexSettings, SettingsError

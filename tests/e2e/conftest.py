@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from annex_cdk.emulator import EmulatorProcess
 from annex_cdk.local import LocalPaths
 from annex_cdk.rehearse import scratch_home

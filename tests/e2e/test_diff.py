@@ -44,8 +44,6 @@ def test_diff_flags_a_key_pair_replacement_as_dangerous(world: World):
 
 
 def test_diff_errors_exit_2_with_exit_code(world: World):
-    proc = world.run(
-        "diff", "--exit-code", "--endpoint-url", "http://127.0.0.1:9", check=False
-    )
+    proc = world.run("diff", "--exit-code", "--endpoint-url", "http://127.0.0.1:9", check=False)
     assert proc.returncode == 2
     assert "cannot reach" in proc.stderr

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from annex_cdk import errors
 
+from annex_cdk import errors
 from tests.e2e.conftest import World
 
 pytestmark = pytest.mark.e2e

@@ -8,8 +8,8 @@ import re
 import stat
 
 import pytest
-from annex_cdk import condor_config
 
+from annex_cdk import condor_config
 from annex_stacks import names
 from tests.e2e.conftest import REGION, World
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+
 from annex_lambda_src.check_connectivity import (
     REQUEST,
     check_collector,

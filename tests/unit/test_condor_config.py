@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from annex_cdk import condor_config as cc
 from annex_cdk.condor_config import (
     BlockStructureError,
@@ -23,7 +24,6 @@ from annex_cdk.condor_config import (
     validate_syntax,
     write_user_config,
 )
-
 from annex_stacks import names
 
 needs_htcondor = pytest.mark.skipif(

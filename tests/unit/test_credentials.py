@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 import typer
+from typer.testing import CliRunner
+
 from annex_cdk import checks
 from annex_cdk import credentials as creds
 from annex_cdk.aws import _read_key, resolve_credentials
 from annex_cdk.commands_condor import register
 from annex_cdk.credentials import KeyPair, Secret
 from annex_cdk.errors import CredentialsError, LocalFilesError, UsageError
-from typer.testing import CliRunner
-
 from annex_stacks import names
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"

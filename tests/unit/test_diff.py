@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from annex_cdk.diff import (
     REPLACING_PROPERTIES,
     Replacement,
@@ -20,7 +21,6 @@ from annex_cdk.diff import (
     render_all,
 )
 from annex_cdk.engine import normalise
-
 from annex_stacks import names
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,10 +20,10 @@ from typing import Any
 
 import boto3
 import pytest
-from annex_cdk import emulator
-from annex_cdk.emulator import ACCOUNT_ID, EmulatorError, EmulatorProcess
 from botocore.exceptions import ClientError
 
+from annex_cdk import emulator
+from annex_cdk.emulator import ACCOUNT_ID, EmulatorError, EmulatorProcess
 from annex_stacks import names
 
 REGION = "us-east-1"

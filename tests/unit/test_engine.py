@@ -7,9 +7,10 @@ import threading
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from annex_cdk.engine import Action, Engine, Live, StackState, decide, plan
 from annex_cdk.errors import StackBlockedError
-from moto import mock_aws
 
 TEMPLATE = {
     "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "annex-test"}}},

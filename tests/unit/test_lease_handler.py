@@ -21,10 +21,10 @@ from typing import Any
 
 import boto3
 import pytest
-from annex_lambda_src import lease
-from annex_lambda_src.lease import LeaseEventError, expire_odi_lease, expire_sfr_lease
 from moto import mock_aws
 
+from annex_lambda_src import lease
+from annex_lambda_src.lease import LeaseEventError, expire_odi_lease, expire_sfr_lease
 from annex_stacks import names
 
 REGION = "us-east-1"

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from annex_cdk import localfiles
 from annex_cdk.localfiles import (
     LocalFileError,

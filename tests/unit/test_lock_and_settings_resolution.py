@@ -7,12 +7,12 @@ import time
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from annex_cdk import lock
 from annex_cdk.errors import LockedError, UsageError
 from annex_cdk.local import LocalPaths
 from annex_cdk.setup import SettingsFlags, _split_host_port, collector_cidr, resolve_settings
-from moto import mock_aws
-
 from annex_stacks import names
 
 

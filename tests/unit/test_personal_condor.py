@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 import typer
+from typer.testing import CliRunner
+
 from annex_cdk import personal_condor as pc
 from annex_cdk.commands_condor import register
 from annex_cdk.credentials import Secret
 from annex_cdk.errors import LocalFilesError, UsageError
-from typer.testing import CliRunner
-
 from annex_stacks import names
 
 needs_htcondor = pytest.mark.skipif(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 import pytest
-from annex_cdk import synth_cache
 
+from annex_cdk import synth_cache
 from annex_stacks import AnnexSettings
 
 

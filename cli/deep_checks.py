@@ -1,0 +1,322 @@
+"""`check-setup --deep`: local config, stack outputs and live resources must agree.
+
+condor_annex -check-setup only asks whether four stacks exist. These checks look inside: a
+console edit, a hand-added rule or a stale config line is a finding, and each finding names the
+command that repairs it. Only boto3 and the HTCondor parser: no aws_cdk here either.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import time
+from typing import Any
+
+from annex_cdk import condor_config
+from annex_cdk.aws import AwsTarget, call
+from annex_cdk.checks import Check, CheckReport
+from annex_cdk.engine import Engine
+from annex_cdk.local import LocalPaths
+from annex_stacks import names
+
+# Runtimes AWS has deprecated (Lambda runtime table); a function on one still runs but can no
+# longer be updated, and condor_annex's own history is a string of such upgrades.
+DEPRECATED_RUNTIMES = frozenset(
+    {
+        "python2.7", "python3.6", "python3.7", "python3.8", "python3.9",
+        "nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10", "nodejs8.10",
+        "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x", "nodejs18.x",
+    }
+)  # fmt: skip
+BOOT_SCRIPT_RE = re.compile(r"^arn:aws:s3:::([^/]*)/config-\*\.tar\.gz")
+_DRIFT_WAIT_S = 60.0
+
+
+def run_deep_checks(report: CheckReport, target: AwsTarget, paths: LocalPaths) -> None:
+    engine = Engine(target.client("cloudformation"))
+    live = call(lambda: engine.read_all(names.ALL_STACKS), target)
+    outputs = {n: dict(lv.state.outputs) for n, lv in live.items() if lv.state.exists}
+    templates = {n: lv.template for n, lv in live.items() if lv.template}
+    region = target.region
+    checks = [
+        lambda: _config_matches_outputs(paths, region, outputs),
+        lambda: _instance_role(target, outputs),
+        lambda: _lambda_runtimes(target, outputs, templates),
+        lambda: _security_group(target, outputs, templates),
+        lambda: _pem(target, paths, outputs),
+        lambda: _drift(target, engine, live),
+    ]
+    for check in checks:
+        for found in call(check, target):
+            report.add(found)
+
+
+def _fix_line(name: str, ok: bool, what: str, problem: str = "", fix: str | None = None) -> Check:
+    if ok:
+        return Check(name, True, f"Checking {what}... OK.")
+    line = f"Checking {what}... {problem}"
+    if fix:
+        line += f"\n\tfix: {fix}"
+    return Check(name, False, line, problem, fix)
+
+
+def _expected_config(outputs: dict[str, dict[str, str]]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for stack_outputs in outputs.values():
+        merged.update(stack_outputs)
+    want = {key: merged[out] for key, out in names.OUTPUT_FOR_KEY.items() if out in merged}
+    if names.OUT_KEY_PAIR_NAME in merged:
+        want[names.KEY_KEY_NAME] = merged[names.OUT_KEY_PAIR_NAME]
+    return want
+
+
+def _config_matches_outputs(
+    paths: LocalPaths, region: str, outputs: dict[str, dict[str, str]]
+) -> list[Check]:
+    want = _expected_config(outputs)
+    if not want:
+        return []
+    problems = condor_config.check_effective(
+        paths.user_config, region, want, base_config=paths.base_config()
+    )
+    if not problems:
+        return [_fix_line("deep:config", True, "that the config matches the stack outputs")]
+    return [
+        _fix_line(
+            "deep:config",
+            False,
+            "that the config matches the stack outputs",
+            problem,
+            "edit or remove the line named above"
+            if "set again at" in problem
+            else f"annex-cdk write-config --region {region}",
+        )
+        for problem in problems
+    ]
+
+
+def _stack_resource(target: AwsTarget, stack: str, logical_id: str) -> str:
+    cfn = target.client("cloudformation")
+    detail = cfn.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
+    return detail["StackResourceDetail"]["PhysicalResourceId"]
+
+
+def _instance_role(target: AwsTarget, outputs: dict[str, dict[str, str]]) -> list[Check]:
+    bucket = outputs.get(names.BUCKET_STACK, {}).get(names.OUT_BUCKET)
+    if not bucket or names.INSTANCE_PROFILE_STACK not in outputs:
+        return []
+    iam = target.client("iam")
+    role = _stack_resource(target, names.INSTANCE_PROFILE_STACK, names.LID_INSTANCE_ROLE)
+    buckets = []
+    for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        doc = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+        doc = json.loads(doc) if isinstance(doc, str) else doc
+        for statement in doc.get("Statement", []):
+            resources = statement.get("Resource", [])
+            for resource in resources if isinstance(resources, list) else [resources]:
+                if m := BOOT_SCRIPT_RE.match(resource):
+                    buckets.append(m.group(1))
+    what = "the instance role's config-*.tar.gz resource"
+    if buckets and buckets[0] == bucket:
+        return [_fix_line("deep:instance-role", True, what)]
+    document = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{bucket}/{names.CONFIG_OBJECT_PATTERN}",
+                }
+            ],
+        }
+    )
+    problem = (
+        f"the first config-*.tar.gz resource names bucket {buckets[0]!r}, not {bucket!r}"
+        if buckets
+        else "no policy of the role holds arn:aws:s3:::<bucket>/config-*.tar.gz: annex "
+        "instances will not find their configuration"
+    )
+    fix = (
+        f"aws iam put-role-policy --role-name {role} --policy-name Configuration "
+        f"--policy-document {shlex.quote(document)}"
+    )
+    return [_fix_line("deep:instance-role", False, what, problem, fix)]
+
+
+def _lambda_runtimes(
+    target: AwsTarget, outputs: dict[str, dict[str, str]], templates: dict[str, Any]
+) -> list[Check]:
+    fn_outputs = outputs.get(names.LAMBDA_STACK, {})
+    resources = templates.get(names.LAMBDA_STACK, {}).get("Resources", {})
+    lam = target.client("lambda")
+    found = []
+    for lid, out in (
+        (names.LID_ODI_FUNCTION, names.OUT_ODI_LEASE),
+        (names.LID_SFR_FUNCTION, names.OUT_SFR_LEASE),
+        (names.LID_CC_FUNCTION, names.OUT_CHECK_CONNECTIVITY),
+    ):
+        arn = fn_outputs.get(out)
+        if not arn:
+            continue
+        runtime = lam.get_function_configuration(FunctionName=arn)["Runtime"]
+        wanted = resources.get(lid, {}).get("Properties", {}).get("Runtime", runtime)
+        what = f"the runtime of {lid}"
+        if runtime in DEPRECATED_RUNTIMES or runtime != wanted:
+            problem = (
+                f"{runtime} is deprecated by AWS"
+                if runtime in DEPRECATED_RUNTIMES
+                else f"{runtime}, not {wanted} as deployed by annex-cdk"
+            )
+            fix = (
+                f"aws lambda update-function-configuration --function-name {arn} --runtime {wanted}"
+                if wanted not in DEPRECATED_RUNTIMES
+                else f"annex-cdk setup --region {target.region}"
+            )
+            found.append(_fix_line(f"deep:runtime:{lid}", False, what, problem, fix))
+        else:
+            found.append(_fix_line(f"deep:runtime:{lid}", True, what))
+    return found
+
+
+def _rules_in_template(template: dict[str, Any]) -> set[tuple[str, int, int, str]]:
+    group = template.get("Resources", {}).get(names.LID_SECURITY_GROUP, {}).get("Properties", {})
+    return {
+        (
+            str(r["IpProtocol"]),
+            int(r["FromPort"]),
+            int(r["ToPort"]),
+            r.get("CidrIp") or r.get("CidrIpv6"),
+        )
+        for r in group.get("SecurityGroupIngress", [])
+    }
+
+
+def _live_rules(permissions: list[dict[str, Any]]) -> set[tuple[str, int, int, str]]:
+    rules = set()
+    for p in permissions:
+        for r in p.get("IpRanges", []):
+            rules.add((p["IpProtocol"], p.get("FromPort", -1), p.get("ToPort", -1), r["CidrIp"]))
+        for r in p.get("Ipv6Ranges", []):
+            rules.add((p["IpProtocol"], p.get("FromPort", -1), p.get("ToPort", -1), r["CidrIpv6"]))
+        for g in p.get("UserIdGroupPairs", []):
+            rules.add((p["IpProtocol"], p.get("FromPort", -1), p.get("ToPort", -1), g["GroupId"]))
+    return rules
+
+
+def _permission(rule: tuple[str, int, int, str]) -> str:
+    proto, low, high, source = rule
+    if source.startswith("sg-"):
+        ranges = f"UserIdGroupPairs=[{{GroupId={source}}}]"
+    elif ":" in source:
+        ranges = f"Ipv6Ranges=[{{CidrIpv6={source}}}]"
+    else:
+        ranges = f"IpRanges=[{{CidrIp={source}}}]"
+    return shlex.quote(f"IpProtocol={proto},FromPort={low},ToPort={high},{ranges}")
+
+
+def _security_group(
+    target: AwsTarget, outputs: dict[str, dict[str, str]], templates: dict[str, Any]
+) -> list[Check]:
+    sg = outputs.get(names.SECURITY_GROUP_STACK, {}).get(names.OUT_SECURITY_GROUP)
+    if not sg or names.SECURITY_GROUP_STACK not in templates:
+        return []
+    ec2 = target.client("ec2")
+    [group] = ec2.describe_security_groups(GroupIds=[sg])["SecurityGroups"]
+    live = _live_rules(group.get("IpPermissions", []))
+    wanted = _rules_in_template(templates[names.SECURITY_GROUP_STACK])
+    what = f"the ingress rules of {sg}"
+    found = []
+    for rule in sorted(live - wanted):
+        problem = f"extra rule {rule[0]} {rule[1]}-{rule[2]} from {rule[3]}, not made by annex-cdk"
+        fix = (
+            f"aws ec2 revoke-security-group-ingress --region {target.region} --group-id {sg} "
+            f"--ip-permissions {_permission(rule)}"
+        )
+        found.append(_fix_line("deep:security-group", False, what, problem, fix))
+    for rule in sorted(wanted - live):
+        problem = f"missing rule {rule[0]} {rule[1]}-{rule[2]} from {rule[3]}"
+        fix = (
+            f"aws ec2 authorize-security-group-ingress --region {target.region} --group-id {sg} "
+            f"--ip-permissions {_permission(rule)}"
+        )
+        found.append(_fix_line("deep:security-group", False, what, problem, fix))
+    return found or [_fix_line("deep:security-group", True, what)]
+
+
+def _pem(target: AwsTarget, paths: LocalPaths, outputs: dict[str, dict[str, str]]) -> list[Check]:
+    key_outputs = outputs.get(names.KEY_PAIR_STACK, {})
+    name, parameter = (
+        key_outputs.get(names.OUT_KEY_PAIR_NAME),
+        key_outputs.get(names.OUT_KEY_PAIR_PARAMETER),
+    )
+    if not name or not parameter:
+        return []
+    pem = paths.pem(target.region, name)
+    what = f"that {pem} is the key pair's private key"
+    if not pem.exists():
+        return [
+            _fix_line(
+                "deep:pem", False, what, "the file is missing",
+                f"annex-cdk write-config --region {target.region}",
+            )
+        ]  # fmt: skip
+    secret = target.client("ssm").get_parameter(Name=parameter, WithDecryption=True)
+    if pem.read_text().strip() == secret["Parameter"]["Value"].strip():
+        return [_fix_line("deep:pem", True, what)]
+    return [
+        _fix_line(
+            "deep:pem", False, what, "it holds another key",
+            f"mv {shlex.quote(str(pem))} {shlex.quote(str(pem))}.old && "
+            f"annex-cdk write-config --region {target.region}",
+        )
+    ]  # fmt: skip
+
+
+def _drift(target: AwsTarget, engine: Engine, live: dict[str, Any]) -> list[Check]:
+    """CloudFormation's own drift detection, where the endpoint offers it."""
+    cfn = target.client("cloudformation")
+    found = []
+    for name, lv in live.items():
+        if not lv.state.exists:
+            continue
+        what = f"CloudFormation drift of {name}"
+        try:
+            detection = cfn.detect_stack_drift(StackName=name)["StackDriftDetectionId"]
+            status = _wait_drift(cfn, detection)
+        except Exception:  # e.g. an HTML error page (ResponseParserError) from an emulator
+            return [
+                Check(
+                    "deep:drift",
+                    True,
+                    "Checking CloudFormation drift... not available at this endpoint.",
+                )
+            ]
+        if status.get("StackDriftStatus") in (None, "IN_SYNC"):
+            found.append(_fix_line(f"deep:drift:{name}", True, what))
+            continue
+        drifted = cfn.describe_stack_resource_drifts(
+            StackName=name, StackResourceDriftStatusFilters=["MODIFIED", "DELETED"]
+        )["StackResourceDrifts"]
+        ids = ", ".join(
+            f"{d['LogicalResourceId']} {d['StackResourceDriftStatus']}" for d in drifted
+        )
+        found.append(
+            _fix_line(
+                f"deep:drift:{name}", False, what, f"drifted: {ids or status['StackDriftStatus']}",
+                "see the findings above for the exact repair, then re-run check-setup --deep",
+            )
+        )  # fmt: skip
+    return found
+
+
+def _wait_drift(cfn: Any, detection: str) -> dict[str, Any]:
+    deadline = time.monotonic() + _DRIFT_WAIT_S
+    delay = 0.2
+    while True:
+        status = cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection)
+        if status["DetectionStatus"] != "DETECTION_IN_PROGRESS" or time.monotonic() > deadline:
+            return status
+        time.sleep(delay)
+        delay = min(delay * 2, 3.0)
