@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +14,7 @@ from annex_stacks import names
 _CONNECT_TIMEOUT = 5
 _READ_TIMEOUT = 60
 _MAX_ATTEMPTS = 3
+_QUICK_CONNECT_TIMEOUT = 3
 
 
 @dataclass(frozen=True)
@@ -120,23 +120,29 @@ class AwsTarget:
         except Exception as err:  # e.g. ProfileNotFound
             raise CredentialsError(str(err)) from None
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, *, quick: bool = False) -> Any:
+        """A client; `quick` ones make one short attempt (pre-flight: fail in seconds)."""
         from botocore.config import Config
 
         config = Config(
-            connect_timeout=_CONNECT_TIMEOUT,
+            connect_timeout=_QUICK_CONNECT_TIMEOUT if quick else _CONNECT_TIMEOUT,
             read_timeout=_READ_TIMEOUT,
-            retries={"max_attempts": _MAX_ATTEMPTS, "mode": "standard"},
+            retries={"max_attempts": 1 if quick else _MAX_ATTEMPTS, "mode": "standard"},
         )
         return self.session.client(service, endpoint_url=self.endpoint_url, config=config)
 
     def account_id(self) -> str:
         """Who we are; also the first call, so bad credentials or endpoints surface here."""
-        return call(lambda: self.client("sts").get_caller_identity()["Account"], self)
-
-
-def default_region() -> str | None:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if not self.endpoint_url:
+            known = set()
+            for partition in ("aws", "aws-cn", "aws-us-gov"):
+                known.update(self.session.get_available_regions("cloudformation", partition))
+            if known and self.region not in known:
+                raise UsageError(
+                    f"{self.region!r} is not a region AWS CloudFormation is offered in",
+                    hint="pass --region with a region such as us-east-1",
+                )
+        return call(lambda: self.client("sts", quick=True).get_caller_identity()["Account"], self)
 
 
 def call(fn: Any, target: AwsTarget) -> Any:

@@ -59,6 +59,7 @@ class CheckReport:
 
 def run_check_setup(target: AwsTarget, paths: LocalPaths, *, deep: bool = False) -> CheckReport:
     report = CheckReport(target.region)
+    target.account_id()  # pre-flight: credentials, region, endpoint
     report.lines.append(f"Will check setup in region '{target.region}'.")
     try:
         values = paths.effective(list(names.CHECK_SETUP_KEYS), target.region)

@@ -37,6 +37,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
+from annex_cdk import emulator_faults
+
 __all__ = [
     "ACCESS_KEY_ID",
     "ACCOUNT_ID",
@@ -145,7 +147,11 @@ class _LoadingGate:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if environ.get("PATH_INFO") == HEALTH_PATH:
             return _json_reply(start_response, "200 OK", {"moto": self.state, "error": self.error})
+        if environ.get("PATH_INFO") == emulator_faults.FAULTS_PATH:
+            return emulator_faults.handle(environ, start_response)
         self.loaded.wait()
+        if (fault := emulator_faults.intercept(environ)) is not None:
+            return fault(start_response)
         if self.app is None:
             reply = {"error": f"the annex-cdk emulator could not load moto: {self.error}"}
             return _json_reply(start_response, "500 Internal Server Error", reply)
@@ -523,10 +529,37 @@ class EmulatorProcess:
         }
 
     def reset(self) -> None:
-        """Forget every resource in every account and region (moto's POST /moto-api/reset)."""
+        """Forget every resource in every account and region (moto's POST /moto-api/reset),
+        and switch every injected fault off."""
         request = urllib.request.Request(self.endpoint_url + "/moto-api/reset", method="POST")
         with _direct.open(request, timeout=30) as reply:
             reply.read()
+        self.faults(clear=True)
+
+    def faults(
+        self,
+        *,
+        clear: bool = False,
+        fail_types: Mapping[str, str] | None = None,
+        delay_s: float | None = None,
+        expired_keys: Sequence[str] | None = None,
+    ) -> dict[str, object]:
+        """Switch on faults for the tests (see `annex_cdk.emulator_faults`); returns them all."""
+        update: dict[str, object] = {}
+        if fail_types is not None:
+            update["fail_types"] = dict(fail_types)
+        if delay_s is not None:
+            update["delay_s"] = delay_s
+        if expired_keys is not None:
+            update["expired_keys"] = list(expired_keys)
+        request = urllib.request.Request(
+            self.endpoint_url + emulator_faults.FAULTS_PATH,
+            data=json.dumps(update).encode(),
+            method="DELETE" if clear else "POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with _direct.open(request, timeout=30) as reply:
+            return json.loads(reply.read())
 
     def _fail(self, what: str) -> NoReturn:
         tail = self.log_tail()  # read before stop() removes a log in our temporary directory

@@ -74,6 +74,7 @@ from moto.s3.models import FakeBucket, s3_backends
 from moto.ssm.models import ssm_backends
 from moto.utilities.utils import get_partition
 
+from annex_cdk import emulator_faults
 from annex_stacks.names import KEY_PAIR_SSM_PREFIX
 
 __all__ = ["EmulatorResourceError", "install", "installed_models", "uninstall"]
@@ -1571,6 +1572,8 @@ def _create_resource(
                 f"The annex-cdk emulator (moto {moto.__version__}) cannot create "
                 f"{resource_type}; teach it in annex_cdk.emulator_models.",
             )
+        if injected := emulator_faults.failing_reason(resource_type):
+            raise EmulatorResourceError("InvalidRequest", injected)
         resource = _ORIGINALS["parsing.parse_and_create_resource"](
             logical_id, resource_json, resources_map, account_id, region_name
         )

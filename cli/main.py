@@ -147,12 +147,13 @@ class Common:
     def target(self) -> Any:
         from annex_cdk.aws import AwsTarget, resolve_credentials
 
+        from annex_stacks import AnnexSettings, SettingsError
+
         region = self.region or _condor_region(self.paths())
-        if not region:
-            raise UsageError(
-                "no AWS region given",
-                hint="pass --region or set AWS_REGION (or ANNEX_DEFAULT_AWS_REGION)",
-            )
+        try:
+            AnnexSettings(region=region)
+        except SettingsError as err:
+            raise UsageError(f"invalid setting {err}", hint="pass --region, e.g. us-east-1") from None
         creds = resolve_credentials(
             condor_dir=self.paths().condor_dir,
             access_key_file=self.access_key_file,
@@ -315,7 +316,7 @@ def _show_diff(report: dict[str, Any], json_out: bool) -> None:
     for line in render_all(report["diffs"]):
         console.result(line)
     for name, status in report["blocked"].items():
-        console.result(f"! {name} is in {status}: setup will ask to replace it (or pass --yes)")
+        console.result(f"! {name}: {status}; setup will ask to re-create it (or pass --yes)")
 
 
 @app.command("check-setup")

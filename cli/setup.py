@@ -11,8 +11,8 @@ from typing import Any
 
 from annex_cdk import console
 from annex_cdk.aws import AwsTarget, call
-from annex_cdk.engine import UPDATABLE, Engine, Live, StackResult, plan
-from annex_cdk.errors import AnnexError, UsageError
+from annex_cdk.engine import GOOD, UPDATABLE, Action, Engine, Live, StackResult, plan
+from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
 from annex_cdk.local import LocalPaths, post_deploy, preflight
 from annex_cdk.lock import held
 from annex_cdk.synth_cache import Templates, remember, synth_templates
@@ -209,6 +209,26 @@ def desired_state(
     return Desired(account, settings, live, templates, time.monotonic() - t0)
 
 
+def lost_resources(target: AwsTarget, live: Mapping[str, Live]) -> dict[str, str]:
+    """Stacks whose key resource was deleted behind CloudFormation's back (it won't notice)."""
+    lost: dict[str, str] = {}
+    bucket = live[names.BUCKET_STACK].state
+    if bucket.status in GOOD and (name := bucket.outputs.get(names.OUT_BUCKET)):
+        s3 = target.client("s3")
+        try:
+            s3.head_bucket(Bucket=name)
+        except s3.exceptions.ClientError as err:
+            if err.response.get("Error", {}).get("Code") in {"404", "NoSuchBucket", "NotFound"}:
+                lost[names.BUCKET_STACK] = f"the configuration bucket {name}"
+    key = live[names.KEY_PAIR_STACK].state
+    if key.status in GOOD and (name := key.outputs.get(names.OUT_KEY_PAIR_NAME)):
+        ec2 = target.client("ec2")
+        pairs = ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [name]}])
+        if not pairs["KeyPairs"]:
+            lost[names.KEY_PAIR_STACK] = f"the key pair {name}"
+    return lost
+
+
 def run_setup(
     target: AwsTarget,
     paths: LocalPaths,
@@ -227,6 +247,14 @@ def run_setup(
         timings["synth_s"] = want.synth_s
         t0 = time.monotonic()
         todo = plan(want.templates.templates, want.live)
+        for stack, what in call(lambda: lost_resources(target, want.live), target).items():
+            if not yes:
+                raise StackBlockedError(
+                    f"{what} was deleted outside annex-cdk, and CloudFormation cannot bring it "
+                    f"back into {stack}",
+                    hint="re-run with --yes to delete and re-create that stack",
+                )
+            todo[stack] = (todo[stack][0], Action.REPLACE)
         results = engine.converge(want.templates.templates, todo, replace_ok=yes)
         timings["deploy_s"] = time.monotonic() - t0
         remember(want.templates)
@@ -296,6 +324,8 @@ def run_diff(target: AwsTarget, paths: LocalPaths, flags: SettingsFlags) -> dict
         for n, lv in want.live.items()
         if lv.state.exists and lv.state.status not in UPDATABLE
     }
+    for stack, what in call(lambda: lost_resources(target, want.live), target).items():
+        blocked[stack] = f"{what} is gone"
     return {
         "diffs": diff_all(want.templates.templates, deployed),
         "blocked": blocked,

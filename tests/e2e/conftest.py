@@ -58,15 +58,45 @@ class World:
         return env
 
     def run(
-        self, *args: str, check: bool | None = True, timeout: float = 300
+        self,
+        *args: str,
+        check: bool | None = True,
+        timeout: float = 300,
+        env: dict[str, str | None] | None = None,
+        prefix: tuple[str, ...] = (),
     ) -> subprocess.CompletedProcess[str]:
         assert CLI, "annex-cdk is not installed in this venv"
         proc = subprocess.run(
-            [CLI, *args], env=self.env, capture_output=True, text=True, timeout=timeout
+            [*prefix, CLI, *args],
+            env=self._env(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if check:
             assert proc.returncode == 0, f"annex-cdk {' '.join(args)} failed:\n{proc.stderr}"
         return proc
+
+    def _env(self, changes: dict[str, str | None] | None) -> dict[str, str]:
+        env = self.env
+        for key, value in (changes or {}).items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        return env
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """The CLI in the background, stderr line-buffered for the test to follow."""
+        assert CLI
+        return subprocess.Popen(
+            [CLI, *args],
+            env=self._env(None),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
 
     def client(self, service: str) -> Any:
         return boto3.client(

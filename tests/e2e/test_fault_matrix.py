@@ -1,0 +1,215 @@
+"""The fault matrix: each fault ends with a clear message, a distinct non-zero exit, no user
+file changed, and a re-run that converges. Faults AWS would produce are played by the emulator
+(`EmulatorProcess.faults`), never by a second code path in annex-cdk."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from annex_cdk import errors
+from annex_cdk.rehearse import scratch_home
+from annex_stacks import names
+from tests.e2e.conftest import REGION, World
+
+pytestmark = pytest.mark.e2e
+
+ALLOW = ("--allow-from", "198.51.100.7/32")
+USER_CONFIG = "# my settings\nANNEX_DEFAULT_ODI_INSTANCE_TYPE = c5.large\n"
+
+
+def _snapshot(world: World) -> dict[str, bytes]:
+    """The user's files: everything under ~/.condor (caches elsewhere in HOME don't count)."""
+    return {
+        str(p.relative_to(world.paths.home)): p.read_bytes()
+        for p in world.paths.condor_dir.rglob("*")
+        if p.is_file()
+    }
+
+
+def _stacks(world: World) -> dict[str, str]:
+    cfn = world.client("cloudformation")
+    return {s["StackName"]: s["StackStatus"] for s in cfn.describe_stacks()["Stacks"]}
+
+
+def _converges(world: World, *extra: str) -> None:
+    report = json.loads(world.run("setup", *ALLOW, "--json", *extra).stdout)
+    assert set(report["stacks"]) == set(names.ALL_STACKS)
+    assert set(_stacks(world).values()) <= {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
+    assert world.run("diff", "--exit-code", check=False).returncode == 0
+
+
+def _assert_clean_failure(proc, code: int, *needles: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in proc.stderr, proc.stderr
+
+
+@pytest.fixture
+def user_files(world: World) -> dict[str, bytes]:
+    world.paths.user_config.write_text(USER_CONFIG)
+    return _snapshot(world)
+
+
+def test_no_credentials(world: World, user_files):
+    for key_file in (names.PUBLIC_KEY_FILE, names.PRIVATE_KEY_FILE):
+        (world.paths.condor_dir / key_file).unlink()
+    user_files = _snapshot(world)
+    env = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None,
+           "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent",
+           "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
+    proc = world.run("setup", *ALLOW, env=env, check=False)
+    _assert_clean_failure(proc, errors.EXIT_CREDENTIALS, "no AWS credentials found")
+    assert _snapshot(world) == user_files and _stacks(world) == {}
+    _converges(world)
+
+
+def test_expired_credentials(world: World, user_files):
+    expired = "ASIAEXPIREDKEY000001"
+    access = world.paths.condor_dir / names.PUBLIC_KEY_FILE
+    access.write_text(expired + "\n")
+    user_files = _snapshot(world)
+    world.emu.faults(expired_keys=[expired])
+    proc = world.run("setup", *ALLOW, check=False)
+    _assert_clean_failure(proc, errors.EXIT_CREDENTIALS, "expired")
+    assert _snapshot(world) == user_files and _stacks(world) == {}
+    world.emu.faults(clear=True)
+    _converges(world)
+
+
+def test_stack_creation_fails_with_the_resource_reason(world: World, user_files):
+    reason = "The maximum number of security groups for VPC 'vpc-1' has been reached."
+    world.emu.faults(fail_types={"AWS::EC2::SecurityGroup": reason})
+    proc = world.run("setup", *ALLOW, check=False)
+    _assert_clean_failure(proc, errors.EXIT_STACK_FAILED, names.SECURITY_GROUP_STACK, reason)
+    assert _snapshot(world) == user_files
+    # The stacks that succeeded stay; the failed creation deleted itself.
+    assert names.SECURITY_GROUP_STACK not in _stacks(world)
+    assert _stacks(world)[names.BUCKET_STACK] == "CREATE_COMPLETE"
+    world.emu.faults(clear=True)
+    again = json.loads(world.run("setup", *ALLOW, "--json").stdout)
+    actions = {n: s["action"] for n, s in again["stacks"].items()}
+    assert actions[names.SECURITY_GROUP_STACK] == "create"
+    assert actions[names.BUCKET_STACK] == "unchanged"
+
+
+def test_stack_left_in_rollback_complete(world: World, user_files):
+    world.run("synth", "--out", str(world.root / "out"), *ALLOW)
+    body = (world.root / "out" / f"{names.SECURITY_GROUP_STACK}.template.json").read_text()
+    world.emu.faults(fail_types={"AWS::EC2::SecurityGroup": "injected failure"})
+    world.client("cloudformation").create_stack(
+        StackName=names.SECURITY_GROUP_STACK, TemplateBody=body, OnFailure="ROLLBACK"
+    )
+    world.emu.faults(clear=True)
+    assert _stacks(world)[names.SECURITY_GROUP_STACK] == "ROLLBACK_COMPLETE"
+    proc = world.run("setup", *ALLOW, check=False)
+    _assert_clean_failure(proc, errors.EXIT_BLOCKED, "ROLLBACK_COMPLETE", "injected failure", "--yes")
+    assert _snapshot(world) == user_files
+    _converges(world, "--yes")
+
+
+def test_bucket_deleted_behind_annex_cdks_back(world: World):
+    world.run("setup", *ALLOW)
+    user_files = _snapshot(world)
+    bucket = json.loads(world.run("setup", "--json").stdout)["stacks"][names.BUCKET_STACK]["outputs"][
+        names.OUT_BUCKET
+    ]
+    s3 = world.client("s3")
+    s3.delete_bucket(Bucket=bucket)
+    proc = world.run("setup", check=False)
+    _assert_clean_failure(proc, errors.EXIT_BLOCKED, bucket, "deleted outside annex-cdk", "--yes")
+    assert _snapshot(world) == user_files
+    assert "is gone" in world.run("diff").stdout
+    _converges(world, "--yes")
+    s3.head_bucket(Bucket=bucket)
+
+
+def test_user_config_that_htcondor_cannot_parse(world: World):
+    world.paths.user_config.write_text(USER_CONFIG + "this line is not HTCondor syntax\n")
+    before = _snapshot(world)
+    proc = world.run("setup", *ALLOW, check=False)
+    _assert_clean_failure(proc, errors.EXIT_LOCAL_FILES, "user_config", "line 3")
+    assert _snapshot(world) == before and _stacks(world) == {}
+    world.paths.user_config.write_text(USER_CONFIG)
+    _converges(world)
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs util-linux setpriv")
+def test_read_only_condor_dir(world: World, tmp_path: Path):
+    # Root writes through any mode, so this runs the CLI as an unprivileged user.
+    root = Path(tempfile.mkdtemp(prefix="annex-ro-", dir="/tmp"))
+    try:
+        os.chmod(root, 0o755)
+        paths, condor_config, _ = scratch_home(root)
+        for p in [root, *root.rglob("*")]:
+            os.chown(p, 65534, 65534)
+        os.chmod(paths.condor_dir, 0o500)
+        before = {str(p): p.read_bytes() for p in paths.condor_dir.iterdir()}
+        env = {"HOME": str(paths.home), "CONDOR_CONFIG": str(condor_config),
+               "XDG_CACHE_HOME": str(root / "cache")}  # fmt: skip
+        nobody = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+        proc = world.run("setup", *ALLOW, env=env, prefix=nobody, check=False)
+        _assert_clean_failure(proc, errors.EXIT_LOCAL_FILES, str(paths.condor_dir))
+        assert _stacks(world) == {}
+        assert {str(p): p.read_bytes() for p in paths.condor_dir.iterdir()} == before
+        # The user fixes the mode; the re-run (as root here: this machine's Python lives under
+        # /root, which the unprivileged user cannot execute for the HTCondor check) converges.
+        os.chmod(paths.condor_dir, 0o700)
+        for p in [root, *root.rglob("*")]:
+            os.chown(p, 0, 0)
+        world.run("setup", *ALLOW, env=env)
+        assert _stacks(world)[names.KEY_PAIR_STACK] == "CREATE_COMPLETE"
+        assert paths.user_config.exists()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _wait_for(proc, needle: str, timeout: float = 120) -> str:
+    seen = []
+    deadline = time.monotonic() + timeout
+    assert proc.stderr is not None
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line and proc.poll() is not None:
+            break
+        seen.append(line)
+        if needle in line:
+            return "".join(seen)
+    raise AssertionError(f"{needle!r} never appeared:\n{''.join(seen)}")
+
+
+def test_ctrl_c_in_the_middle_of_a_deploy(world: World, user_files):
+    world.emu.faults(delay_s=3.0)
+    proc = world.start("setup", *ALLOW)
+    _wait_for(proc, "CREATE_IN_PROGRESS")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == errors.EXIT_INTERRUPTED
+    assert "interrupted" in err and "re-run" in err and "Traceback" not in err
+    assert _snapshot(world) == user_files
+    ssm = world.client("ssm")
+    with pytest.raises(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name=names.LOCK_PARAMETER)  # the lock was released
+    world.emu.faults(clear=True)
+    _converges(world)
+
+
+def test_two_setups_at_once(world: World, user_files):
+    world.emu.faults(delay_s=3.0)
+    first = world.start("setup", *ALLOW)
+    _wait_for(first, "CREATE_IN_PROGRESS")
+    second = world.run("setup", *ALLOW, check=False)
+    _assert_clean_failure(second, errors.EXIT_LOCKED, "another annex-cdk setup is running")
+    first.communicate(timeout=120)
+    assert first.returncode == 0
+    world.emu.faults(clear=True)
+    _converges(world)
+    assert world.paths.user_config.read_text().startswith(USER_CONFIG)
