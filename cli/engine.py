@@ -215,11 +215,11 @@ class Engine:
         if not work:
             return results
         pool = ThreadPoolExecutor(max_workers=len(work))
-        futures = {
-            pool.submit(self._run, name, state, action, templates[name]): name
-            for name, (state, action) in work.items()
-        }
+        futures: dict[Any, str] = {}
         try:
+            # Submitting is inside the try: Ctrl-C can arrive as soon as the first stack starts.
+            for name, (state, action) in work.items():
+                futures[pool.submit(self._run, name, state, action, templates[name])] = name
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)

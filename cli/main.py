@@ -153,7 +153,9 @@ class Common:
         try:
             AnnexSettings(region=region)
         except SettingsError as err:
-            raise UsageError(f"invalid setting {err}", hint="pass --region, e.g. us-east-1") from None
+            raise UsageError(
+                f"invalid setting {err}", hint="pass --region, e.g. us-east-1"
+            ) from None
         creds = resolve_credentials(
             condor_dir=self.paths().condor_dir,
             access_key_file=self.access_key_file,
@@ -508,6 +510,15 @@ def rehearse(
         raise typer.Exit(1)
 
 
+def _register_subcommands() -> None:
+    from annex_cdk.commands_condor import register
+
+    register(app)
+
+
+_register_subcommands()
+
+
 def _parse_tags(pairs: list[str]) -> dict[str, str]:
     tags = {}
     for pair in pairs:
@@ -548,6 +559,8 @@ def main() -> None:
             "  [dim]hint:[/] re-run with --debug for the traceback"
         )
         sys.exit(1)
+    if code == EXIT_INTERRUPTED:  # Typer turned a Ctrl-C outside the engine into Exit(130)
+        err_console.print("[red]annex-cdk:[/] interrupted; re-run the same command to continue")
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -111,7 +111,9 @@ def test_stack_left_in_rollback_complete(world: World, user_files):
     world.emu.faults(clear=True)
     assert _stacks(world)[names.SECURITY_GROUP_STACK] == "ROLLBACK_COMPLETE"
     proc = world.run("setup", *ALLOW, check=False)
-    _assert_clean_failure(proc, errors.EXIT_BLOCKED, "ROLLBACK_COMPLETE", "injected failure", "--yes")
+    _assert_clean_failure(
+        proc, errors.EXIT_BLOCKED, "ROLLBACK_COMPLETE", "injected failure", "--yes"
+    )
     assert _snapshot(world) == user_files
     _converges(world, "--yes")
 
@@ -119,9 +121,9 @@ def test_stack_left_in_rollback_complete(world: World, user_files):
 def test_bucket_deleted_behind_annex_cdks_back(world: World):
     world.run("setup", *ALLOW)
     user_files = _snapshot(world)
-    bucket = json.loads(world.run("setup", "--json").stdout)["stacks"][names.BUCKET_STACK]["outputs"][
-        names.OUT_BUCKET
-    ]
+    bucket = json.loads(world.run("setup", "--json").stdout)["stacks"][names.BUCKET_STACK][
+        "outputs"
+    ][names.OUT_BUCKET]
     s3 = world.client("s3")
     s3.delete_bucket(Bucket=bucket)
     proc = world.run("setup", check=False)
