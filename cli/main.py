@@ -146,7 +146,6 @@ class Common:
 
     def target(self) -> Any:
         from annex_cdk.aws import AwsTarget, resolve_credentials
-
         from annex_stacks import AnnexSettings, SettingsError
 
         region = self.region or _condor_region(self.paths())

@@ -17,7 +17,7 @@ import pytest
 from annex_cdk import errors
 from annex_cdk.rehearse import scratch_home
 from annex_stacks import names
-from tests.e2e.conftest import REGION, World
+from tests.e2e.conftest import World
 
 pytestmark = pytest.mark.e2e
 
