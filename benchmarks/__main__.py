@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from annex_cdk.emulator import EmulatorProcess
 from benchmarks import emulated, machine, model, startup, synthesis
-from benchmarks.table import RESULTS, Section, render, write_results
+from benchmarks.table import RESULTS, render, write_results
 from benchmarks.world import ALLOW, World
 
 
@@ -36,48 +38,59 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="1-2 runs per figure (CI-sized: under 3 minutes)"
     )
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS, help=f"where to write the results ({RESULTS.name})"
+    )
     args = parser.parse_args(argv)
     reps = QUICK if args.quick else FULL
     started = time.monotonic()
     _say("describing the machine")
     described = machine.describe()
-    sections: list[Section] = []
-    with EmulatorProcess() as emu:
-        _say(f"emulator at {emu.endpoint_url}; a completed setup for check-setup")
+    with EmulatorProcess() as emu, tempfile.TemporaryDirectory(prefix="annex-bench-") as tmp:
+        _say(f"emulator at {emu.endpoint_url}")
+        _say(f"3. emulator ({reps.emulator} runs)")
+        warm_cache = Path(tmp) / "xdg-cache"
+        emu_section, emu_data = emulated.measure(emu, reps.emulator, keep_cache=warm_cache)
+        _say(f"1. start-up ({reps.startup} runs), after a setup for check-setup")
         emu.reset()
-        ready = World(emu)
+        ready = World(emu, cache=warm_cache if warm_cache.exists() else None)
         try:
             ready.setup("--allow-from", ALLOW)
-            _say(f"1. start-up ({reps.startup} runs)")
-            sections.append(startup.measure(ready, reps.startup))
+            startup_section = startup.measure(ready, reps.startup)
         finally:
             ready.cleanup()
-        _say(f"2. synthesis ({reps.synthesis} runs)")
-        sections.append(synthesis.measure(reps.synthesis))
-        _say(f"3. emulator ({reps.emulator} runs)")
-        emu_section, emu_data = emulated.measure(emu, reps.emulator)
-        sections.append(emu_section)
+            emu.reset()
+    _say(f"2. synthesis ({reps.synthesis} runs)")
+    synth_section = synthesis.measure(reps.synthesis)
     _say(f"4. real-AWS model ({reps.model} runs)")
     model_section, result = model.measure(reps.model)
-    phases = emu_data["phases"]["fresh_cold"]
-    overhead = emu_data["fresh_cold_s"] - phases["deploy_s"]
-    estimate = result.engine_s + overhead
-    model_section.notes.append(
-        f"A real first setup, estimated: the modelled engine ({result.engine_s:.1f} s) plus a "
-        f"fresh setup's non-deploy time on the emulator ({overhead:.1f} s: start-up, reads, "
-        f"synthesis, local files) is {estimate:.1f} s, {estimate / result.critical_path_s:.2f}x "
-        f"the slowest stack and {result.condor_annex_s / estimate:.2f}x faster than "
-        "condor_annex's strategy."
-    )
-    sections.append(model_section)
+    estimates = []
+    for case, label in (
+        ("fresh_cold", "as it is (3b)"),
+        ("fresh_fix", "with the validation off (3b*)"),
+    ):
+        overhead = emu_data["walls"][case] - emu_data["phases"][case]["deploy_s"]
+        estimate = result.engine_s + overhead
+        estimates.append(
+            f"{label}: {overhead:.1f} s of non-deploy time (start-up, reads, synthesis, local "
+            f"files) on top of the modelled engine's {result.engine_s:.1f} s makes "
+            f"{estimate:.1f} s, {estimate / result.critical_path_s:.2f}x the slowest stack and "
+            f"{result.condor_annex_s / estimate:.2f}x faster than condor_annex's strategy"
+        )
+    model_section.notes.append("A real first setup, estimated " + "; ".join(estimates) + ".")
+    sections = [startup_section, synth_section, emu_section, model_section]
     wall = time.monotonic() - started
     print(render(sections))
     path = write_results(
-        sections, described, mode="quick" if args.quick else "full", wall_seconds=wall
+        sections,
+        described,
+        mode="quick" if args.quick else "full",
+        wall_seconds=wall,
+        path=args.output,
     )
-    failed = [r.key for s in sections for r in s.rows if r.passed is False]
+    failed = [r.key for s in sections for r in s.rows if r.passed is False and not r.what_if]
     _say(
-        f"{wall:.0f} s; wrote {path.relative_to(RESULTS.parent.parent)}; targets "
+        f"{wall:.0f} s; wrote {path}; targets "
         + (f"missed: {', '.join(failed)}" if failed else "all met")
     )
     return 0

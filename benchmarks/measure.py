@@ -39,13 +39,27 @@ def cdk_cli() -> str:
     return str(path)
 
 
+def jsii_package_cache() -> Path:
+    """Where jsii keeps unpacked libraries for this user (its own default on Linux)."""
+    env = os.environ.get("JSII_RUNTIME_PACKAGE_CACHE_ROOT")
+    return Path(env) if env else Path.home() / ".cache" / "aws" / "jsii" / "package-cache"
+
+
 def base_env() -> dict[str, str]:
-    """os.environ with the venv first on PATH and jsii's and the CDK CLI's banners off."""
+    """os.environ with the venv first on PATH, jsii's and the CDK CLI's banners off, no
+    switches that change what is measured, and jsii's package cache pinned to this user's.
+
+    The scratch HOMEs would otherwise give jsii an empty package cache on every run, so that
+    every synthesis (annex-cdk's and the CDK CLI's alike) unpacked aws-cdk-lib afresh: what
+    only a machine's very first CDK app pays.
+    """
     env = dict(os.environ)
     env["PATH"] = f"{venv_bin()}{os.pathsep}{env.get('PATH', '')}"
     env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
+    env["JSII_RUNTIME_PACKAGE_CACHE_ROOT"] = str(jsii_package_cache())
     env["CDK_DISABLE_VERSION_CHECK"] = "1"
-    env.pop("ANNEX_CDK_NO_SYNTH_CACHE", None)
+    for switch in ("ANNEX_CDK_NO_SYNTH_CACHE", "CDK_VALIDATION", "TYPER_USE_RICH", "NODE_OPTIONS"):
+        env.pop(switch, None)
     return env
 
 
@@ -58,6 +72,7 @@ class Run:
     stdout: str
     stderr: str
     peak_rss: int | None = None  # bytes, the whole process tree at its largest
+    largest_rss: int | None = None  # bytes, the largest single process of the tree
 
     def check(self, what: str) -> Run:
         if self.returncode != 0:
@@ -66,48 +81,45 @@ class Run:
         return self
 
 
-def _children() -> dict[int, list[int]]:
-    """Parent pid -> child pids, for every process on the machine."""
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # The command name is in parentheses and may hold spaces: split after the last ')'.
-        ppid = int(stat.rpartition(")")[2].split()[1])
-        tree.setdefault(ppid, []).append(int(entry))
-    return tree
+def _children(pid: int) -> list[int]:
+    """The child pids of `pid`, from each of its threads' `children` file."""
+    found: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                found.extend(int(c) for c in f.read().split())
+    except OSError:
+        pass
+    return found
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of `pid` and all its descendants, now."""
-    tree = _children()
-    total, todo = 0, [pid]
+def tree_rss(pid: int) -> tuple[int, int]:
+    """Resident bytes of `pid` and all its descendants now: their sum, and the largest one."""
+    total = largest = 0
+    todo = [pid]
     while todo:
         current = todo.pop()
         try:
             with open(f"/proc/{current}/statm") as f:
-                total += int(f.read().split()[1]) * _PAGE
+                rss = int(f.read().split()[1]) * _PAGE
         except OSError:
             continue
-        todo.extend(tree.get(current, ()))
-    return total
+        total, largest = total + rss, max(largest, rss)
+        todo.extend(_children(current))
+    return total, largest
 
 
 class _RssSampler(threading.Thread):
     def __init__(self, pid: int, interval: float) -> None:
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
-        self.peak = 0
+        self.peak = self.largest = 0
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.is_set():
-            self.peak = max(self.peak, tree_rss(self.pid))
+            total, largest = tree_rss(self.pid)
+            self.peak, self.largest = max(self.peak, total), max(self.largest, largest)
             self.done.wait(self.interval)
 
 
@@ -130,7 +142,7 @@ def run(
         stderr=subprocess.PIPE,
         text=True,
     )
-    sampler = _RssSampler(process.pid, 0.02) if sample_rss else None
+    sampler = _RssSampler(process.pid, 0.025) if sample_rss else None
     if sampler is not None:
         sampler.start()
     try:
@@ -144,7 +156,14 @@ def run(
             sampler.done.set()
             sampler.join()
     seconds = time.perf_counter() - started
-    return Run(seconds, process.returncode, stdout, stderr, sampler.peak if sampler else None)
+    return Run(
+        seconds,
+        process.returncode,
+        stdout,
+        stderr,
+        sampler.peak if sampler else None,
+        sampler.largest if sampler else None,
+    )
 
 
 def median(values: Sequence[float]) -> float:

@@ -19,6 +19,9 @@ def measure(world: World, runs: int) -> Section:
         "typer": lambda: run([sys.executable, "-c", "import typer"], env=env).check("import typer"),
         "help": lambda: run([annex_cdk(), "--help"], env=env).check("annex-cdk --help"),
         "check": lambda: world.annex("check-setup"),
+        "plain": lambda: run([annex_cdk(), "--help"], env={**env, "TYPER_USE_RICH": "0"}).check(
+            "TYPER_USE_RICH=0 annex-cdk --help"
+        ),
     }
     for case in cases.values():  # warm the page cache and __pycache__: not timed
         case()
@@ -26,7 +29,9 @@ def measure(world: World, runs: int) -> Section:
     for rep in range(runs):
         for name in rotated(list(cases), rep):
             samples[name].append(cases[name]().seconds)
-    typer_s, help_s, check_s = (median(samples[n]) for n in ("typer", "help", "check"))
+    typer_s, help_s, check_s, plain_s = (
+        median(samples[n]) for n in ("typer", "help", "check", "plain")
+    )
 
     help_imports = world.python("-X", "importtime", "-m", "annex_cdk", "--help")
     help_imports.check("python -X importtime -m annex_cdk --help")
@@ -48,6 +53,18 @@ def measure(world: World, runs: int) -> Section:
             f"{help_ratio:.2f}x (help ÷ typer)",
             f"≤ {HELP_TARGET}x",
             help_ratio <= HELP_TARGET,
+        ),
+        Row(
+            "1a*",
+            "what-if: `TYPER_USE_RICH=0 annex-cdk --help` (typer's plain help, no rich)",
+            fmt_seconds(plain_s),
+            runs,
+            '`python -c "import typer"`',
+            fmt_seconds(typer_s),
+            f"{plain_s / typer_s:.2f}x (help ÷ typer)",
+            f"≤ {HELP_TARGET}x",
+            plain_s / typer_s <= HELP_TARGET,
+            what_if=True,
         ),
         Row(
             "1b",

@@ -23,10 +23,15 @@ class Row:
     ratio: str = NA
     target: str = NA
     passed: bool | None = None
+    #: A measurement of a proposed product change (emulated by a switch): it counts for nothing.
+    what_if: bool = False
 
     @property
     def result(self) -> str:
-        return NA if self.passed is None else ("PASS" if self.passed else "FAIL")
+        if self.passed is None:
+            return NA
+        verdict = "PASS" if self.passed else "FAIL"
+        return f"would {verdict}" if self.what_if else verdict
 
 
 @dataclass

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +24,21 @@ CDK_CONTEXT = ("-c", f'annex:allowedCidrs=["{ALLOW}"]')
 class World:
     """One scratch HOME, its HTCondor config and synthesis cache, and the emulator behind them."""
 
-    def __init__(self, emu: EmulatorProcess, *, synth_cache: bool = True) -> None:
+    def __init__(
+        self,
+        emu: EmulatorProcess,
+        *,
+        synth_cache: bool = True,
+        cache: Path | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        """`cache`: an XDG_CACHE_HOME to use (default: a new, empty one under the root)."""
         self.emu = emu
         self.root = Path(tempfile.mkdtemp(prefix="annex-bench-"))
         self.paths, self.condor_config, _ = scratch_home(self.root)
-        self.cache = self.root / "xdg-cache"
+        self.cache = cache or self.root / "xdg-cache"
         self.synth_cache = synth_cache
+        self.extra_env = dict(extra_env or {})
 
     @property
     def env(self) -> dict[str, str]:
@@ -45,6 +56,7 @@ class World:
         )
         if not self.synth_cache:
             env["ANNEX_CDK_NO_SYNTH_CACHE"] = "1"
+        env.update(self.extra_env)
         return env
 
     def annex(self, *args: str, check: bool = True) -> Run:
@@ -65,8 +77,6 @@ class World:
         return result, json.loads(result.stdout)
 
     def cleanup(self) -> None:
-        import shutil
-
         shutil.rmtree(self.root, ignore_errors=True)
 
 

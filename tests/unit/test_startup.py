@@ -1,0 +1,99 @@
+"""`annex-cdk --help` and `check-setup` never start jsii: `python -X importtime` shows no
+aws_cdk or jsii module in the CLI's own process (check-setup's HTCondor subprocess aside)."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from annex_cdk.emulator import EmulatorProcess, is_cleared
+from annex_cdk.rehearse import scratch_home
+
+FORBIDDEN = ("aws_cdk", "jsii")
+_IMPORT_LINE = re.compile(r"^import time:\s+\d+ \|\s+\d+ \| +(\S+)\s*$")
+
+
+def imported(stderr: str) -> set[str]:
+    """The modules `-X importtime` reported (it writes one line per import to stderr)."""
+    return {m.group(1) for line in stderr.splitlines() if (m := _IMPORT_LINE.match(line))}
+
+
+def forbidden(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in FORBIDDEN)
+
+
+def other_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if not line.startswith("import time:")]
+
+
+def importtime(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "annex_cdk", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "_CONDOR_")) and not is_cleared(k)
+    }
+    env.update(COLUMNS="200", **extra)
+    return env
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> dict[str, str]:
+    """A scratch HOME with condor_annex's key files and a personal HTCondor config."""
+    paths, condor_config, _ = scratch_home(tmp_path)
+    return {"HOME": str(paths.home), "CONDOR_CONFIG": str(condor_config), "AWS_REGION": "us-east-1"}
+
+
+def unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_help_imports_neither_aws_cdk_nor_jsii() -> None:
+    proc = importtime("--help", env=clean_env())
+    assert proc.returncode == 0, proc.stderr
+    assert "check-setup" in proc.stdout
+    modules = imported(proc.stderr)
+    assert {"typer", "annex_cdk.main"} <= modules  # the parse saw the CLI's imports
+    assert forbidden(modules) == []
+
+
+def test_check_setup_against_an_unreachable_endpoint_fails_cleanly_without_cdk(
+    home: dict[str, str],
+) -> None:
+    env = clean_env(**home, AWS_ENDPOINT_URL=f"http://127.0.0.1:{unused_port()}")
+    proc = importtime("check-setup", env=env)
+    assert proc.returncode != 0
+    errors = other_lines(proc.stderr)
+    assert not any("Traceback" in line for line in errors), proc.stderr
+    assert any(line.startswith("annex-cdk:") for line in errors), errors
+    modules = imported(proc.stderr)
+    assert "annex_cdk.checks" in modules  # the command itself ran
+    assert forbidden(modules) == []
+
+
+def test_check_setup_on_the_emulator_runs_every_check_without_cdk(home: dict[str, str]) -> None:
+    with EmulatorProcess() as emu:
+        proc = importtime("check-setup", env=emu.environ(clean_env(**home)))
+    assert proc.returncode == 1, proc.stderr  # nothing is set up on a fresh emulator
+    assert "Checking for" in proc.stdout
+    assert not any("Traceback" in line for line in other_lines(proc.stderr)), proc.stderr
+    modules = imported(proc.stderr)
+    assert {"annex_cdk.checks", "botocore"} <= modules
+    assert forbidden(modules) == []
