@@ -20,7 +20,8 @@ class ConfigurationBucketStack(Stack):
         bucket = s3.Bucket(
             self,
             names.LID_BUCKET,
-            bucket_name=Fn.sub(names.BUCKET_NAME_PATTERN),
+            # A kept (adopted) bucket has a generated name: naming it now would replace it.
+            bucket_name=None if settings.bucket_name else Fn.sub(names.BUCKET_NAME_PATTERN),
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,

@@ -29,6 +29,7 @@ _CONTEXT_KEYS = (
     names.CTX_CREATE_KEY_PAIR,
     names.CTX_EXTRA_TAGS,
     names.CTX_RETAIN_BUCKET,
+    names.CTX_BUCKET_NAME,
 )
 #: Which settings each stack records in its template Metadata, so that a later run without
 #: flags can keep what the deployed stacks were built with.
@@ -38,6 +39,7 @@ _RECORDED = {
         names.CTX_EXTRA_TAGS,
         names.CTX_KEY_PAIR_NAME,
         names.CTX_CREATE_KEY_PAIR,
+        names.CTX_BUCKET_NAME,
     ),
     names.SECURITY_GROUP_STACK: (names.CTX_ALLOWED_CIDRS, names.CTX_SSH, names.CTX_COLLECTOR_PORT),
 }
@@ -124,7 +126,7 @@ def build_app(
         if name in _RECORDED:
             ctx = settings.to_context()
             stack.template_options.metadata = {
-                names.SETTINGS_METADATA: {key: ctx[key] for key in _RECORDED[name]}
+                names.SETTINGS_METADATA: {key: ctx[key] for key in _RECORDED[name] if key in ctx}
             }
     if nag:
         nag_rules.register(app)

@@ -11,9 +11,20 @@ from constructs import Construct
 from annex_stacks import nag, names
 from annex_stacks.settings import AnnexSettings
 
-# Annex instances find their bucket by matching ^arn:aws:s3:::[^/]*/config-\*\.tar\.gz against
-# their own role's policy resources, so this string must stay literal (partition included).
-CONFIG_OBJECT_ARN = f"arn:aws:s3:::{names.BUCKET_NAME_PATTERN}/{names.CONFIG_OBJECT_PATTERN}"
+
+def config_object_arn(settings: AnnexSettings) -> str:
+    """Fn::Sub text of the config tarballs' ARN.
+
+    Annex instances find their bucket by matching ^arn:aws:s3:::[^/]*/config-\\*\\.tar\\.gz
+    against their own role's policy resources, so it stays literal (partition included).
+    """
+    return f"arn:aws:s3:::{settings.bucket_expression}/{names.CONFIG_OBJECT_PATTERN}"
+
+
+def config_object_resource(settings: AnnexSettings) -> str:
+    """The policy Resource value: Fn::Sub only when there is something to substitute."""
+    arn = config_object_arn(settings)
+    return Fn.sub(arn) if "${" in arn else arn
 
 
 class InstanceProfileStack(Stack):
@@ -30,7 +41,7 @@ class InstanceProfileStack(Stack):
                 "Configuration": iam.PolicyDocument(
                     statements=[
                         iam.PolicyStatement(
-                            actions=["s3:GetObject"], resources=[Fn.sub(CONFIG_OBJECT_ARN)]
+                            actions=["s3:GetObject"], resources=[config_object_resource(settings)]
                         )
                     ]
                 )
@@ -71,7 +82,7 @@ class InstanceProfileStack(Stack):
         nag.acknowledge(
             role,
             {
-                "AwsSolutions-IAM5[Resource::arn:aws:s3:::htcondor-annex-<AWS::AccountId>-<AWS::Region>/config-*.tar.gz]": (
+                f"AwsSolutions-IAM5[Resource::{nag.finding_resource(config_object_arn(settings))}]": (
                     "Annex instances parse this literal config-*.tar.gz resource at boot to find "
                     "their bucket (condor-annex-ec2); each fetches only config-<its annex>.tar.gz."
                 ),

@@ -12,6 +12,7 @@ from constructs import Construct
 
 from annex_stacks import handlers, nag, names
 from annex_stacks.components.inline_function import InlinePythonFunction
+from annex_stacks.instance_profile_stack import config_object_arn, config_object_resource
 from annex_stacks.settings import AnnexSettings
 
 _LOG_GROUP_PREFIX = "/htcondor-annex/lambda/"
@@ -32,7 +33,7 @@ class LambdaFunctionsStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         retention = logs.RetentionDays.ONE_MONTH
         lease_code = handlers.source(handlers.LEASE_FILE)
-        lease_role = self._lease_role()
+        lease_role = self._lease_role(settings)
         cc_role = self._execution_role(names.LID_CC_ROLE, "check-connectivity function")
 
         functions = {}
@@ -106,18 +107,14 @@ class LambdaFunctionsStack(Stack):
         role.node.default_child.override_logical_id(logical_id)  # type: ignore[union-attr]
         return role
 
-    def _lease_role(self) -> iam.Role:
+    def _lease_role(self, settings: AnnexSettings) -> iam.Role:
         role = self._execution_role(names.LID_LEASE_ROLE, "lease functions")
         scoped = "arn:${AWS::Partition}:%s:${AWS::Region}:${AWS::AccountId}:%s"
         statements = [
             iam.PolicyStatement(
                 sid="DeleteExpiredAnnexConfig",
                 actions=["s3:DeleteObject"],
-                resources=[
-                    Fn.sub(
-                        f"arn:aws:s3:::{names.BUCKET_NAME_PATTERN}/{names.CONFIG_OBJECT_PATTERN}"
-                    )
-                ],
+                resources=[config_object_resource(settings)],
             ),
             iam.PolicyStatement(
                 sid="FindAnnexInstancesAndFleets",
@@ -149,7 +146,7 @@ class LambdaFunctionsStack(Stack):
             role,
             {
                 "AwsSolutions-IAM5[Resource::*]": _DESCRIBE_REASON,
-                "AwsSolutions-IAM5[Resource::arn:aws:s3:::htcondor-annex-<AWS::AccountId>-<AWS::Region>/config-*.tar.gz]": (
+                f"AwsSolutions-IAM5[Resource::{nag.finding_resource(config_object_arn(settings))}]": (
                     "condor_annex names each tarball config-<annex>.tar.gz at run time; the grant "
                     "is limited to deleting that pattern in the annex bucket."
                 ),

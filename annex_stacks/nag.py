@@ -23,3 +23,10 @@ def register(app: IConstruct) -> None:
     from cdk_nag import AwsSolutionsChecks
 
     Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+
+
+def finding_resource(text: str) -> str:
+    """How cdk-nag spells a resource in a granular finding id: ${AWS::X} becomes <AWS::X>."""
+    import re
+
+    return re.sub(r"\$\{([^}]+)\}", r"<\1>", text)

@@ -162,6 +162,7 @@ CTX_KEY_PAIR_NAME: Final = "annex:keyPairName"
 CTX_CREATE_KEY_PAIR: Final = "annex:createKeyPair"
 CTX_EXTRA_TAGS: Final = "annex:tags"
 CTX_RETAIN_BUCKET: Final = "annex:retainBucket"
+CTX_BUCKET_NAME: Final = "annex:bucketName"
 
 # --- User config text (the config writer, cli/condor_config.py) ------------------------------
 #: The comment condor_annex -setup writes before each block it appends (hyphen and sanitized

@@ -17,6 +17,7 @@ _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _KEY_NAME_RE = re.compile(r"^[\x20-\x7e]{1,255}$")
 # What every AWS service that we tag accepts in tag keys and values.
 _TAG_RE = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _WORLD = frozenset({"0.0.0.0/0", "::/0"})
 
 
@@ -37,6 +38,9 @@ class AnnexSettings:
     create_key_pair: bool = True
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     retain_bucket: bool = False
+    #: Keep this existing bucket (one condor_annex -setup made, with a generated name) instead
+    #: of the deterministic name: renaming a bucket would replace it and lose its contents.
+    bucket_name: str | None = None
 
     def __post_init__(self) -> None:
         if self.region is not None and not _REGION_RE.match(self.region):
@@ -57,11 +61,18 @@ class AnnexSettings:
                 f"key_pair_name: {self.key_pair_name!r} must be 1-255 printable ASCII characters"
             )
         object.__setattr__(self, "extra_tags", dict(_validate_tags(self.extra_tags)))
+        if self.bucket_name is not None and not _BUCKET_RE.match(self.bucket_name):
+            raise SettingsError(f"bucket_name: {self.bucket_name!r} is not an S3 bucket name")
 
     @property
     def world_open(self) -> bool:
         """True when the settings explicitly open the security group to the whole Internet."""
         return any(c in _WORLD for c in self.allowed_cidrs)
+
+    @property
+    def bucket_expression(self) -> str:
+        """The bucket's name as Fn::Sub text: the kept name, or the deterministic pattern."""
+        return self.bucket_name or names.BUCKET_NAME_PATTERN
 
     def with_(self, **changes: Any) -> AnnexSettings:
         return replace(self, **changes)
@@ -88,6 +99,8 @@ class AnnexSettings:
             values["extra_tags"] = _as_dict(v, names.CTX_EXTRA_TAGS)
         if (v := ctx.get(names.CTX_RETAIN_BUCKET)) is not None:
             values["retain_bucket"] = _as_bool(v, names.CTX_RETAIN_BUCKET)
+        if (v := ctx.get(names.CTX_BUCKET_NAME)) not in (None, ""):
+            values["bucket_name"] = str(v)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -102,6 +115,8 @@ class AnnexSettings:
             names.CTX_EXTRA_TAGS: dict(self.extra_tags),
             names.CTX_RETAIN_BUCKET: self.retain_bucket,
         }
+        if self.bucket_name:
+            ctx[names.CTX_BUCKET_NAME] = self.bucket_name
         if self.region:
             ctx[names.CTX_REGION] = self.region
         if self.account:

@@ -25,6 +25,12 @@ VARIANTS: dict[str, AnnexSettings] = {
         key_pair_name="my-annex-key",
     ),
     "own-key": AnnexSettings(allowed_cidrs=("203.0.113.5/32",), create_key_pair=False),
+    # An account condor_annex set up: its bucket (generated name) is kept.
+    "adopted": AnnexSettings(
+        allowed_cidrs=("203.0.113.5/32",),
+        bucket_name="htcondorannex-configurationbucket-1x2y3z",
+        create_key_pair=False,
+    ),
 }
 
 

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from annex_stacks import names
-from annex_stacks.instance_profile_stack import CONFIG_OBJECT_ARN
-from tests.infra.conftest import as_list, resources, statements
+from annex_stacks.instance_profile_stack import config_object_arn
+from tests.infra.conftest import VARIANTS, as_list, resources, statements
 
 # The regex the condor-annex-ec2 boot script applies to its role's policy resources.
 BOOT_SCRIPT_RE = re.compile(r"^arn:aws:s3:::[^/]*/config-\*\.tar\.gz")
@@ -90,8 +90,9 @@ def test_instance_role_keeps_literal_config_object_arn(synth_variant):
     [config] = [p for p in role["Policies"] if p["PolicyName"] == "Configuration"]
     [stmt] = config["PolicyDocument"]["Statement"]
     assert as_list(stmt["Action"]) == ["s3:GetObject"]
-    assert stmt["Resource"] == {"Fn::Sub": CONFIG_OBJECT_ARN}
-    resolved = CONFIG_OBJECT_ARN.replace("${AWS::AccountId}", "123456789012").replace(
+    arn = config_object_arn(VARIANTS["one-cidr"])
+    assert stmt["Resource"] == {"Fn::Sub": arn}
+    resolved = arn.replace("${AWS::AccountId}", "123456789012").replace(
         "${AWS::Region}", "us-east-1"
     )
     assert BOOT_SCRIPT_RE.match(resolved)
@@ -138,3 +139,17 @@ def test_every_function_logs_to_an_explicit_group_with_retention(synth_variant):
         ref = fn["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert groups[ref]["Properties"]["RetentionInDays"] == 30
         assert groups[ref]["DeletionPolicy"] == "Delete"
+
+
+def test_a_kept_bucket_is_not_renamed_and_policies_name_it(synth_variant):
+    t = synth_variant("adopted").templates
+    bucket = t[names.BUCKET_STACK]["Resources"][names.LID_BUCKET]["Properties"]
+    assert "BucketName" not in bucket  # naming it would replace it, contents and all
+    role = t[names.INSTANCE_PROFILE_STACK]["Resources"][names.LID_INSTANCE_ROLE]["Properties"]
+    [config] = [p for p in role["Policies"] if p["PolicyName"] == "Configuration"]
+    [stmt] = config["PolicyDocument"]["Statement"]
+    resource = stmt["Resource"]
+    assert BOOT_SCRIPT_RE.match(resource)
+    assert resource == "arn:aws:s3:::htcondorannex-configurationbucket-1x2y3z/config-*.tar.gz"
+    lease = [s for s in statements(t[names.LAMBDA_STACK]) if s["Action"] == "s3:DeleteObject"]
+    assert lease[0]["Resource"] == resource
