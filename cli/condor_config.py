@@ -747,8 +747,12 @@ def write_user_config(
     *,
     set_region: bool,
     pem_path: Path | None,
+    retire_annex_blocks: bool = False,
 ) -> WriteResult:
     """Write annex-cdk's block for ``region`` into ``path``; no write if nothing changes.
+
+    With ``retire_annex_blocks`` (the user's consent), the settings in blocks condor_annex
+    appended for this region are commented out, each line kept so the change can be read back.
 
     The result lists condor_annex's own appended blocks so the caller can point them out.
     A missing directory is created 0700 (it also holds credentials); a new file gets 0644.
@@ -759,7 +763,10 @@ def write_user_config(
     old_text = _decode(old_bytes) if old_bytes is not None else None
     parsed = parse(old_text or "", source=str(path))
     old = parsed.ours.get(region)
-    new_text = apply_block(old_text or "", region, block)
+    base = old_text or ""
+    if retire_annex_blocks:
+        base = retire_blocks(base, parsed.annex_blocks, region)
+    new_text = apply_block(base, region, block)
     result = WriteResult(
         path=path,
         region=region,
@@ -777,6 +784,25 @@ def write_user_config(
     backup = atomic_write(path, new_bytes, mode=NEW_FILE_MODE, backup=True)
     action: Action = "created" if old_bytes is None else "replaced" if old else "appended"
     return replace(result, action=action, backup=backup, created_dir=created_dir)
+
+
+RETIRED_PREFIX = "# retired by annex-cdk: "
+
+
+def retire_blocks(text: str, blocks: Sequence[AnnexBlock], region: str) -> str:
+    """Comment out the settings of condor_annex's blocks for ``region`` (and region-less ones)."""
+    wanted = {names.local_name(region), None}
+    # From the end, so earlier spans stay valid.
+    for block in sorted(blocks, key=lambda b: b.span.start, reverse=True):
+        if block.region not in wanted:
+            continue
+        lines = text[block.span.start : block.span.end].splitlines(keepends=True)
+        retired = [
+            line if not line.strip() or line.lstrip().startswith("#") else RETIRED_PREFIX + line
+            for line in lines
+        ]
+        text = text[: block.span.start] + "".join(retired) + text[block.span.end :]
+    return text
 
 
 def unwrite_user_config(path: Path, region: str) -> WriteResult:

@@ -1775,8 +1775,11 @@ def _resource_map_update(
             )
     existed = {k for k, v in self._parsed_resources.items() if _is_resource(v)}
     try:
-        # moto keeps the old inputs when an update passes no parameters; so do we.
-        _load_template(self, template, parameters or old_inputs)
+        # moto keeps the old inputs when an update passes no parameters; so do we, but only
+        # those the new template still declares (AWS drops the others with the declaration).
+        declared = template.get("Parameters", {})
+        kept = {k: v for k, v in (old_inputs or {}).items() if k in declared}
+        _load_template(self, template, parameters or kept)
     except Exception:
         _load_template(self, old_template, old_inputs)
         raise  # a template/parameter error: AWS rejects the call itself

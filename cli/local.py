@@ -153,6 +153,7 @@ def post_deploy(
     *,
     key_name: str | None,
     private_key: str | None,
+    retire_annex_blocks: bool = False,
 ) -> PostDeployReport:
     """Write the PEM and annex-cdk's block in user_config, then check what HTCondor reads."""
     report = PostDeployReport()
@@ -182,7 +183,12 @@ def post_deploy(
         )
         pem_comment = report.pem if report.pem_action in {"created", "unchanged"} else None
         report.config = condor_config.write_user_config(
-            paths.user_config, region, values, set_region=set_region, pem_path=pem_comment
+            paths.user_config,
+            region,
+            values,
+            set_region=set_region,
+            pem_path=pem_comment,
+            retire_annex_blocks=retire_annex_blocks,
         )
         expected = dict(values)
         if set_region:
@@ -192,11 +198,13 @@ def post_deploy(
         )
     except (condor_config.ConfigError, LocalFileError) as err:
         raise LocalFilesError(str(err)) from None
-    for block in report.config.annex_blocks:
-        console.warn(
-            f"{paths.user_config} lines {block.span.first_line}-{block.span.last_line} were "
-            "appended by condor_annex -setup; annex-cdk's block comes later and wins"
-        )
+    if not retire_annex_blocks:
+        for block in report.config.annex_blocks:
+            console.warn(
+                f"{paths.user_config} lines {block.span.first_line}-{block.span.last_line} were "
+                "appended by condor_annex -setup; annex-cdk's block comes later and wins "
+                "(--retire-condor-annex-config comments them out)"
+            )
     for problem in report.problems:
         console.warn(problem)
     return report

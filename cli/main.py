@@ -211,6 +211,13 @@ def setup(
     reuse_key_pair: ReuseKeyPair = False,
     tag: Tags = None,
     retain_bucket: RetainBucket = None,
+    retire_condor_annex_config: Annotated[
+        bool,
+        typer.Option(
+            "--retire-condor-annex-config",
+            help="Comment out the config blocks condor_annex -setup appended for this region.",
+        ),
+    ] = False,
     json_out: Json = False,
     yes: Yes = False,
     verbose: Annotated[
@@ -236,7 +243,12 @@ def setup(
         retain_bucket,
     )
     report = run_setup(
-        common.target(), common.paths(), flags, yes=yes, progress=StackProgress(verbose=verbose)
+        common.target(),
+        common.paths(),
+        flags,
+        yes=yes,
+        progress=StackProgress(verbose=verbose),
+        retire_annex_blocks=retire_condor_annex_config,
     )
     if json_out:
         console.emit_json(report)

@@ -197,6 +197,7 @@ def desired_state(
     account = target.account_id()
     live = call(lambda: engine.read_all(names.ALL_STACKS), target)
     recorded = recorded_context({n: lv.template for n, lv in live.items() if lv.template})
+    recorded.update(call(lambda: adoption(target, live, flags), target))
     settings = resolve_settings(flags, region=target.region, recorded=recorded, paths=paths)
     settings = settings.with_(account=account)
     if local_checks:
@@ -207,6 +208,32 @@ def desired_state(
     for warning in templates.warnings:
         console.warn(warning)
     return Desired(account, settings, live, templates, time.monotonic() - t0)
+
+
+def adoption(target: AwsTarget, live: Mapping[str, Live], flags: SettingsFlags) -> dict[str, Any]:
+    """Settings that let annex-cdk take over a setup condor_annex -setup made, in place.
+
+    Its bucket has a generated name (renaming would replace the bucket and its contents), and
+    its key pair was made outside CloudFormation (a new one would orphan the user's PEM).
+    """
+    bucket = live[names.BUCKET_STACK]
+    template = bucket.template or {}
+    if not bucket.state.exists or names.SETTINGS_METADATA in template.get("Metadata", {}):
+        return {}
+    kept: dict[str, Any] = {}
+    if name := bucket.state.outputs.get(names.OUT_BUCKET):
+        kept[names.CTX_BUCKET_NAME] = name
+        console.info(
+            f"Adopting the setup condor_annex made: keeping the bucket {name} and its contents."
+        )
+    key = flags.key_name or names.KEY_PAIR_NAME
+    if not live[names.KEY_PAIR_STACK].state.exists and not flags.key_name:
+        ec2 = target.client("ec2")
+        found = ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [key]}])
+        if found["KeyPairs"]:
+            kept[names.CTX_CREATE_KEY_PAIR] = False
+            console.info(f"Keeping condor_annex's key pair {key} (and your PEM for it).")
+    return kept
 
 
 def lost_resources(target: AwsTarget, live: Mapping[str, Live]) -> dict[str, str]:
@@ -236,6 +263,7 @@ def run_setup(
     *,
     yes: bool,
     progress: Any,
+    retire_annex_blocks: bool = False,
 ) -> dict[str, Any]:
     timings: dict[str, float] = {}
     started = time.monotonic()
@@ -271,6 +299,7 @@ def run_setup(
         target.credentials,
         key_name=key_name,
         private_key=call(lambda: private_key(target, key_outputs), target),
+        retire_annex_blocks=retire_annex_blocks,
     )
     timings["local_s"] = time.monotonic() - t0
     timings["total_s"] = time.monotonic() - started
