@@ -6,23 +6,27 @@ import json
 import sys
 import threading
 import time
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
-_ERR = Console(stderr=True, highlight=False, soft_wrap=True)
 
-
+@cache
 def err_console() -> Console:
-    return _ERR
+    # Made on first use: importing rich's console costs start-up time `--help` need not pay.
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def info(message: str) -> None:
-    _ERR.print(message, markup=False)
+    err_console().print(message, markup=False)
 
 
 def warn(message: str) -> None:
-    _ERR.print(f"[yellow]warning:[/] {escape(message)}")
+    err_console().print(f"[yellow]warning:[/] {escape(message)}")
 
 
 def result(text: str) -> None:
@@ -63,6 +67,6 @@ class StackProgress:
         colour = "red" if failed else ("green" if status.endswith("_COMPLETE") else "cyan")
         stamp = f"{time.monotonic() - self._start:6.1f}s"
         with self._lock:
-            _ERR.print(
+            err_console().print(
                 f"[dim]{stamp}[/] {escape(stack)} [{colour}]{escape(status)}[/] {escape(detail)}"
             )

@@ -19,8 +19,10 @@ from annex_cdk.errors import AnnexError, UsageError
 app = typer.Typer(
     name="annex-cdk",
     no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_show_locals=False,  # locals can hold secrets
+    rich_markup_mode=None,  # plain help: rich help rendering costs --help ~110 ms of imports
+    # main() turns errors into one line; --debug re-raises them as plain tracebacks. Typer's
+    # rich tracebacks would cost every start-up an import, and their locals can hold secrets.
+    pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     help="Prepare an AWS account and the local HTCondor for condor_annex, as infrastructure-as-code.",
 )
@@ -546,32 +548,33 @@ def main() -> None:
 
     from annex_cdk.errors import EXIT_INTERRUPTED
 
-    err_console = console.err_console()
     try:
         code = app(standalone_mode=False)
     except AnnexError as err:
         if _STATE["debug"]:
             raise
-        err_console.print(f"[red]annex-cdk:[/] {console.escape(str(err))}")
+        console.err_console().print(f"[red]annex-cdk:[/] {console.escape(str(err))}")
         if err.hint:
-            err_console.print(f"  [dim]hint:[/] {console.escape(err.hint)}")
+            console.err_console().print(f"  [dim]hint:[/] {console.escape(err.hint)}")
         sys.exit(err.exit_code)
     except click.ClickException as err:  # usage errors: click's own message, exit 2
         err.show()
         sys.exit(err.exit_code)
     except (KeyboardInterrupt, typer.Abort):
-        err_console.print("[red]annex-cdk:[/] interrupted")
+        console.err_console().print("[red]annex-cdk:[/] interrupted")
         sys.exit(EXIT_INTERRUPTED)
     except Exception as err:  # the unexpected: still one line, unless --debug
         if _STATE["debug"]:
             raise
-        err_console.print(
+        console.err_console().print(
             f"[red]annex-cdk: unexpected error:[/] {console.escape(_one_line(err))}\n"
             "  [dim]hint:[/] re-run with --debug for the traceback"
         )
         sys.exit(1)
     if code == EXIT_INTERRUPTED:  # Typer turned a Ctrl-C outside the engine into Exit(130)
-        err_console.print("[red]annex-cdk:[/] interrupted; re-run the same command to continue")
+        console.err_console().print(
+            "[red]annex-cdk:[/] interrupted; re-run the same command to continue"
+        )
     sys.exit(code if isinstance(code, int) else 0)
 
 
