@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ _CONTEXT_KEYS = (
     names.CTX_EXTRA_TAGS,
     names.CTX_RETAIN_BUCKET,
     names.CTX_BUCKET_NAME,
+    names.CTX_SUBMIT_HOST_ROLE,
 )
 #: Which settings each stack records in its template Metadata, so that a later run without
 #: flags can keep what the deployed stacks were built with.
@@ -42,6 +44,7 @@ _RECORDED = {
         names.CTX_BUCKET_NAME,
     ),
     names.SECURITY_GROUP_STACK: (names.CTX_ALLOWED_CIDRS, names.CTX_SSH, names.CTX_COLLECTOR_PORT),
+    names.SUBMIT_HOST_STACK: (names.CTX_SUBMIT_HOST_ROLE,),
 }
 _DESCRIPTIONS = {
     names.BUCKET_STACK: "HTCondorAnnex: Configuration Bucket (annex-cdk)",
@@ -49,6 +52,7 @@ _DESCRIPTIONS = {
     names.INSTANCE_PROFILE_STACK: "HTCondor Annex: Instance Profile (annex-cdk)",
     names.SECURITY_GROUP_STACK: "HTCondorAnnex: Security Group (annex-cdk)",
     names.KEY_PAIR_STACK: "HTCondorAnnex: SSH Key Pair (annex-cdk)",
+    names.SUBMIT_HOST_STACK: "HTCondorAnnex: Submit Host Role (annex-cdk)",
 }
 
 
@@ -62,6 +66,18 @@ class SynthResult:
 
     def body(self, stack: str) -> str:
         return json.dumps(self.templates[stack], separators=(",", ":"), sort_keys=True)
+
+
+def new_app(*, outdir: Path | None = None) -> cdk.App:
+    """An App for these stacks (the CLI's and app.py's alike).
+
+    CDK's built-in CloudFormation validation is off: it costs about ten seconds of every
+    synthesis, and cfn-lint, pinned, checks every template in the tests instead (zero errors
+    and warnings). cdk-nag still runs in every synthesis.
+    """
+    import aws_cdk as cdk
+
+    return cdk.App(outdir=str(outdir) if outdir else None, builtin_cloud_formation_validation=False)
 
 
 def settings_from_app_context(app: cdk.App, **overrides: Any) -> AnnexSettings:
@@ -95,15 +111,17 @@ def build_app(
     from annex_stacks.key_pair_stack import KeyPairStack
     from annex_stacks.lambda_stack import LambdaFunctionsStack
     from annex_stacks.security_group_stack import SecurityGroupStack
+    from annex_stacks.submit_host_policy import template_document
+    from annex_stacks.submit_host_stack import SubmitHostRoleStack
 
     if app is None:
-        app = cdk.App(outdir=str(outdir) if outdir else None)
+        app = new_app(outdir=outdir)
     env = (
         cdk.Environment(account=settings.account, region=settings.region)
         if settings.region or settings.account
         else None
     )
-    stacks: list[tuple[str, type[cdk.Stack]]] = [
+    stacks: list[tuple[str, Callable[..., cdk.Stack]]] = [
         (names.BUCKET_STACK, ConfigurationBucketStack),
         (names.LAMBDA_STACK, LambdaFunctionsStack),
         (names.INSTANCE_PROFILE_STACK, InstanceProfileStack),
@@ -111,6 +129,12 @@ def build_app(
     ]
     if settings.create_key_pair:
         stacks.append((names.KEY_PAIR_STACK, KeyPairStack))
+    if settings.submit_host_role:
+        # Plain data from the same builder as `annex-cdk policy`, so the two cannot differ.
+        policy = template_document(
+            bucket_expression=settings.bucket_expression, key_pair_name=settings.key_pair_name
+        )
+        stacks.append((names.SUBMIT_HOST_STACK, partial(SubmitHostRoleStack, policy=policy)))
     for name, stack_cls in stacks:
         stack = stack_cls(
             app,
@@ -152,7 +176,7 @@ def run_cdk_app() -> None:
 
     from annex_stacks.settings import SettingsError
 
-    app = cdk.App()
+    app = new_app()
     try:
         build_app(settings_from_app_context(app), app=app)
     except SettingsError as err:
@@ -170,10 +194,10 @@ def synth(settings: AnnexSettings, *, outdir: Path | None = None, nag: bool = Tr
     assembly = app.synth()
     templates: dict[str, dict[str, Any]] = {}
     warnings: list[str] = []
-    for name in names.ALL_STACKS:
+    for name in names.MANAGED_STACKS:
         try:
             artifact = assembly.get_stack_by_name(name)
-        except Exception:  # the key pair stack is absent when the user brings their own key
+        except Exception:  # optional: the key pair (own key), the submit host role (not asked)
             continue
         templates[name] = artifact.template
         warnings.extend(
