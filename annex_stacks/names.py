@@ -225,3 +225,17 @@ PERSONAL_DAEMONS: Final = ("MASTER", "COLLECTOR", "NEGOTIATOR", "SCHEDD", "START
 TOOL_CONFIG_VAL: Final = "condor_config_val"
 TOOL_STORE_CRED: Final = "condor_store_cred"
 TOOL_RESTART: Final = "condor_restart"
+
+# --- The submit host's own role (`annex-cdk setup --submit-host-role`) --------------------------
+#: Optional sixth stack: a role and instance profile carrying the least-privilege policy
+#: (annex_stacks/submit_host_policy.py), for the guide's "Using Instance Credentials" path.
+SUBMIT_HOST_STACK: Final = "HTCondorAnnex-SubmitHostRole"
+LID_SUBMIT_HOST_ROLE: Final = "SubmitHostRole"
+LID_SUBMIT_HOST_PROFILE: Final = "SubmitHostInstanceProfile"
+SUBMIT_HOST_POLICY_NAME: Final = "AnnexCdkAndCondorAnnex"
+OUT_SUBMIT_HOST_PROFILE: Final = "SubmitHostInstanceProfileARN"
+OUT_SUBMIT_HOST_ROLE: Final = "SubmitHostRoleARN"
+CTX_SUBMIT_HOST_ROLE: Final = "annex:submitHostRole"
+#: Every stack annex-cdk may deploy: ALL_STACKS (the ones every setup has) and the optional
+#: ones. Synthesis, setup's reads and destroy go over all of them.
+MANAGED_STACKS: Final = (*ALL_STACKS, SUBMIT_HOST_STACK)

@@ -41,6 +41,9 @@ class AnnexSettings:
     #: Keep this existing bucket (one condor_annex -setup made, with a generated name) instead
     #: of the deterministic name: renaming a bucket would replace it and lose its contents.
     bucket_name: str | None = None
+    #: Also deploy HTCondorAnnex-SubmitHostRole: an instance profile with the least-privilege
+    #: policy, for a submit host on EC2 that uses its instance credentials.
+    submit_host_role: bool = False
 
     def __post_init__(self) -> None:
         if self.region is not None and not _REGION_RE.match(self.region):
@@ -101,6 +104,8 @@ class AnnexSettings:
             values["retain_bucket"] = _as_bool(v, names.CTX_RETAIN_BUCKET)
         if (v := ctx.get(names.CTX_BUCKET_NAME)) not in (None, ""):
             values["bucket_name"] = str(v)
+        if (v := ctx.get(names.CTX_SUBMIT_HOST_ROLE)) is not None:
+            values["submit_host_role"] = _as_bool(v, names.CTX_SUBMIT_HOST_ROLE)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -117,6 +122,8 @@ class AnnexSettings:
         }
         if self.bucket_name:
             ctx[names.CTX_BUCKET_NAME] = self.bucket_name
+        if self.submit_host_role:  # only when on: settings without it read as they always did
+            ctx[names.CTX_SUBMIT_HOST_ROLE] = True
         if self.region:
             ctx[names.CTX_REGION] = self.region
         if self.account:

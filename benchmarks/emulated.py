@@ -11,7 +11,7 @@ from typing import Any
 
 from annex_cdk.emulator import EmulatorProcess
 from benchmarks.measure import fmt_seconds, median, rotated
-from benchmarks.synthesis import NO_VALIDATION
+from benchmarks.synthesis import NO_VALIDATION, builtin_validation_on
 from benchmarks.table import NA, Row, Section
 from benchmarks.world import ALLOW, World, has_option
 
@@ -105,13 +105,15 @@ def measure(
 ) -> tuple[Section, dict[str, Any]]:
     """`keep_cache`: a path that receives a warm synthesis cache for `ALLOW`'s settings."""
     deep = has_option("check-setup", "--deep")
+    what_if = builtin_validation_on()
     s = Samples()
     cases: dict[str, Callable[[], None]] = {
         "nocache": lambda: _setup_uncached(emu, s, "fresh_nocache"),
         "lifecycle": lambda: _setup_lifecycle(emu, s, deep=deep, keep_cache=keep_cache),
         "cdk": lambda: _cdk_deploy(emu, s),
-        "fix": lambda: _setup_uncached(emu, s, "fresh_fix", NO_VALIDATION),
     }
+    if what_if:
+        cases["fix"] = lambda: _setup_uncached(emu, s, "fresh_fix", NO_VALIDATION)
     for rep in range(runs):
         for name in rotated(list(cases), rep):
             cases[name]()
@@ -119,7 +121,7 @@ def measure(
 
     cdk_s = s.med("cdk_total")
     fresh_nc, fresh_cold, noop = s.med("fresh_nocache"), s.med("fresh_cold"), s.med("noop")
-    fresh_fix = s.med("fresh_fix")
+    fresh_fix = s.med("fresh_fix") if what_if else fresh_nc
     updates = max(s.noop_updates)
     noop_ratio = noop / fresh_cold
     baseline = "`cdk deploy --all --method=direct` + `annex-cdk write-config`"
@@ -146,18 +148,6 @@ def measure(
             f"{cdk_s / fresh_cold:.2f}x faster (cdk ÷ setup)",
             f"≥ {SPEEDUP_TARGET:.0f}x faster",
             cdk_s / fresh_cold >= SPEEDUP_TARGET,
-        ),
-        Row(
-            "3b*",
-            "what-if: fresh `setup`, cache disabled, built-in CloudFormation validation off",
-            fmt_seconds(fresh_fix),
-            runs,
-            baseline,
-            fmt_seconds(cdk_s),
-            f"{cdk_s / fresh_fix:.2f}x faster (cdk ÷ setup)",
-            f"≥ {SPEEDUP_TARGET:.0f}x faster",
-            cdk_s / fresh_fix >= SPEEDUP_TARGET,
-            what_if=True,
         ),
         Row(
             "3c",
@@ -194,6 +184,22 @@ def measure(
             runs,
         ),
     ]
+    if what_if:
+        section.rows.insert(
+            2,
+            Row(
+                "3b*",
+                "what-if: fresh `setup`, cache disabled, built-in CloudFormation validation off",
+                fmt_seconds(fresh_fix),
+                runs,
+                baseline,
+                fmt_seconds(cdk_s),
+                f"{cdk_s / fresh_fix:.2f}x faster (cdk ÷ setup)",
+                f"≥ {SPEEDUP_TARGET:.0f}x faster",
+                cdk_s / fresh_fix >= SPEEDUP_TARGET,
+                what_if=True,
+            ),
+        )
     phases = {
         name: {key: median([t[key] for t in rows]) for key in rows[0]}
         for name, rows in s.timings.items()
@@ -215,7 +221,10 @@ def measure(
         f"{phases['noop']['synth_s']:.2f} s (cached in {sum(s.noop_cached)}/"
         f"{len(s.noop_cached)} runs), deploy {phases['noop']['deploy_s']:.2f} s, "
         f"{phases['noop']['total_s']:.2f} s inside `run_setup`. The baseline's time is the CDK "
-        "CLI's own synthesis (as in 2a) plus its five deployments one after another.",
+        "CLI's own synthesis (as in 2a) plus its five deployments one after another. 3a and "
+        "3b do the same work (both synthesize; only 3b writes the cache afterwards): their "
+        f"difference, {abs(fresh_nc - fresh_cold) / min(fresh_nc, fresh_cold):.0%} here, is "
+        "a measure of this machine's noise.",
         "Every case starts from an emptied emulator (`reset()`) and a new scratch HOME, and the "
         "four cases take turns going first. All of them share this user's jsii package cache "
         "(`JSII_RUNTIME_PACKAGE_CACHE_ROOT`): with an empty one, as a scratch HOME would give, "
@@ -223,6 +232,16 @@ def measure(
         "(about 10-15 s more per synthesis on this machine, seen while writing these "
         "benchmarks), which only a machine's very first CDK app pays.",
     ]
+    if cdk_s / fresh_cold < SPEEDUP_TARGET:
+        section.notes.append(
+            f"The fresh-setup target (3a/3b) is missed: synthesis is "
+            f"{fresh['synth_s'] / fresh_cold:.0%} of a fresh setup, and most of it is aws-cdk-lib's "
+            "built-in CloudFormation validation (see section 2's note for the profile and the "
+            f"fix). Row 3b* measures the fix: {cdk_s / fresh_fix:.2f}x faster than the CDK CLI. "
+            "What is left is start-up, reads and the local files (each under a second) and "
+            "cdk-nag plus `import aws_cdk` within synthesis; overlapping `import aws_cdk` with "
+            "the reads and pre-flight (a background thread) could take off a little more."
+        )
     if deep and s.deep_failures:
         section.notes.append(
             f"`check-setup --deep` exited non-zero in {len(s.deep_failures)} run(s); last line: "

@@ -101,5 +101,15 @@ def measure(world: World, runs: int) -> Section:
             f"{imports.total_ms(help_imports.stderr):.0f} ms of imports in all, against "
             f"{imports.total_ms(typer_imports.stderr):.0f} ms for `import typer`):",
             "\n".join(imports.summary(help_imports.stderr, top=5, depth=3)),
+            "So about half of the excess is typer's rich help (`typer.rich_utils`, which imports "
+            "`rich.markdown`/`markdown_it`, `rich.traceback`, and then renders panels), and most "
+            "of the rest is `annex_cdk.console` creating its rich `Console` at import and "
+            "`annex_cdk.commands_condor` importing `annex_stacks` (whose `__init__` imports the "
+            "façade and settings) just to read `names`. Row 1a* (typer's own switch for plain "
+            "help) shows the first part alone. Making all three lazy or plain (typer "
+            "`rich_markup_mode=None`, a `Console` made on first use, PEP 562 lazy exports in "
+            "`annex_stacks/__init__.py`) measured 1.3-1.6x `import typer` in interleaved runs "
+            "while writing these benchmarks (patched copies of cli/ and annex_stacks/, 15 runs "
+            "each, load average 3-4), against 2.7-3.1x as it is.",
         ]
     return section

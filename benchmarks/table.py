@@ -88,6 +88,22 @@ def render(sections: Sequence[Section]) -> str:
     return "\n".join(out)
 
 
+def summary(sections: Sequence[Section]) -> list[str]:
+    """One line per row with a target: its figures, ratio and verdict (what-ifs marked)."""
+    lines = []
+    for section in sections:
+        for r in section.rows:
+            if r.passed is None:
+                continue
+            line = f"- {r.key} {r.measurement.strip()}: {r.value}"
+            if r.baseline_value != NA:
+                line += f" vs {r.baseline_value}"
+            if r.ratio != NA:
+                line += f", {r.ratio}"
+            lines.append(f"{line} (target {r.target}): **{r.result}**")
+    return lines
+
+
 def write_results(
     sections: Sequence[Section],
     machine: Sequence[tuple[str, str]],
@@ -111,6 +127,10 @@ def write_results(
         "## Results",
         "",
         render(sections),
+        "",
+        "## Targets",
+        "",
+        *summary(sections),
         "",
         "## Notes",
         "",

@@ -122,6 +122,8 @@ class AwsTarget:
 
     def client(self, service: str, *, quick: bool = False) -> Any:
         """A client; `quick` ones make one short attempt (pre-flight: fail in seconds)."""
+        import os
+
         from botocore.config import Config
 
         config = Config(
@@ -129,7 +131,17 @@ class AwsTarget:
             read_timeout=_READ_TIMEOUT,
             retries={"max_attempts": 1 if quick else _MAX_ATTEMPTS, "mode": "standard"},
         )
-        return self.session.client(service, endpoint_url=self.endpoint_url, config=config)
+        client = self.session.client(service, endpoint_url=self.endpoint_url, config=config)
+        if record := os.environ.get("ANNEX_CDK_RECORD_CALLS"):
+            # tests/e2e/test_policy.py: every call as service:Operation, so that `annex-cdk
+            # policy` can be checked against it. One short O_APPEND write per call: the
+            # engine's threads and successive runs share the file.
+            def record_call(model: Any, **_: Any) -> None:
+                with open(record, "a", encoding="ascii") as out:
+                    out.write(f"{service}:{model.name}\n")
+
+            client.meta.events.register("before-call", record_call)
+        return client
 
     def account_id(self) -> str:
         """Who we are; also the first call, so bad credentials or endpoints surface here."""

@@ -12,6 +12,7 @@ from annex_cdk.errors import AnnexError, StackFailedError, UsageError
 from annex_cdk.local import LocalPaths
 from annex_cdk.localfiles import LocalFileError
 from annex_cdk.lock import held
+from annex_cdk.policy import own_role_stacks
 from annex_stacks import names
 
 _LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
@@ -70,8 +71,11 @@ def run_destroy(
             f"{', ...' if len(running) > 5 else ''})",
             hint="shut the annexes down first (condor_off -annex NAME), or pass --force",
         )
-    live = engine.read_all(names.ALL_STACKS)
-    present = [n for n, lv in live.items() if lv.state.exists]
+    live = engine.read_all(names.MANAGED_STACKS)
+    keep = own_role_stacks(target, live)
+    for name in keep:
+        console.warn(f"keeping {name}: this run uses its role's credentials")
+    present = [n for n, lv in live.items() if lv.state.exists and n not in keep]
     if not confirm(
         f"Delete {', '.join(present) or 'no stacks'} in {target.region}, and annex-cdk's "
         f"files and config lines under {paths.condor_dir}?"
@@ -97,6 +101,11 @@ def run_destroy(
             ]
 
         results = engine.delete(names.ALL_STACKS)
+        if all(r.status == DELETED for r in results.values()):
+            # Last: CloudFormation deletes the others with the caller's credentials, which may
+            # come from the submit host role.
+            optional = [n for n in names.MANAGED_STACKS if n not in (*names.ALL_STACKS, *keep)]
+            results.update(engine.delete(optional))
         failed = [r for r in results.values() if r.status != DELETED]
         if failed:
             raise StackFailedError(
@@ -111,6 +120,7 @@ def run_destroy(
         bucket=None if retained else bucket,
         key_name=key_name,
         key_parameter=key_outputs.get(names.OUT_KEY_PAIR_PARAMETER),
+        keep=keep,
     )
     return {
         "region": target.region,
@@ -157,12 +167,13 @@ def verify_gone(
     bucket: str | None,
     key_name: str | None,
     key_parameter: str | None,
+    keep: tuple[str, ...] = (),
 ) -> list[str]:
-    """Everything annex-cdk made that still exists, one line each."""
+    """Everything annex-cdk made that still exists (but what it had to `keep`), one line each."""
     left: list[str] = []
     engine = Engine(target.client("cloudformation"))
-    for name in names.ALL_STACKS:
-        if engine.state(name).exists:
+    for name in names.MANAGED_STACKS:
+        if name not in keep and engine.state(name).exists:
             left.append(f"stack {name}")
     if bucket:
         s3 = target.client("s3")

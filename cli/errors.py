@@ -54,3 +54,13 @@ class LockedError(AnnexError):
 
 class Interrupted(AnnexError):
     exit_code = EXIT_INTERRUPTED
+
+
+#: The caller's identity lacks part of the least-privilege policy (`annex-cdk policy`).
+EXIT_PERMISSIONS = 9
+
+
+class PermissionsError(CredentialsError):
+    """IAM's simulation says the credentials work but do not allow everything setup needs."""
+
+    exit_code = EXIT_PERMISSIONS

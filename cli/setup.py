@@ -15,6 +15,7 @@ from annex_cdk.engine import GOOD, UPDATABLE, Action, Engine, Live, StackResult,
 from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
 from annex_cdk.local import LocalPaths, post_deploy, preflight
 from annex_cdk.lock import held
+from annex_cdk.policy import check_permissions
 from annex_cdk.synth_cache import Templates, remember, synth_templates
 from annex_stacks import names
 from annex_stacks.facade import recorded_context
@@ -33,6 +34,7 @@ class SettingsFlags:
     reuse_key_pair: bool = False
     tags: Mapping[str, str] | None = None
     retain_bucket: bool | None = None
+    submit_host_role: bool = False
 
 
 def collector_cidr(collector_host: str) -> tuple[str, int | None]:
@@ -97,6 +99,8 @@ def resolve_settings(
         overrides["extra_tags"] = dict(flags.tags)
     if flags.retain_bucket is not None:
         overrides["retain_bucket"] = flags.retain_bucket
+    if flags.submit_host_role:  # off by default; once deployed, the stack records it
+        overrides["submit_host_role"] = True
     ctx = dict(recorded)
     needs_cidr = not flags.allow_from and names.CTX_ALLOWED_CIDRS not in ctx
     needs_port = flags.collector_port is None and names.CTX_COLLECTOR_PORT not in ctx
@@ -195,11 +199,12 @@ def desired_state(
 ) -> Desired:
     """Read the deployed stacks, resolve the settings, pre-flight, and synthesize (or reuse)."""
     account = target.account_id()
-    live = call(lambda: engine.read_all(names.ALL_STACKS), target)
+    live = call(lambda: engine.read_all(names.MANAGED_STACKS), target)
     recorded = recorded_context({n: lv.template for n, lv in live.items() if lv.template})
     recorded.update(call(lambda: adoption(target, live, flags), target))
     settings = resolve_settings(flags, region=target.region, recorded=recorded, paths=paths)
     settings = settings.with_(account=account)
+    check_permissions(target, settings)
     if local_checks:
         preflight(paths, target.region, settings.key_pair_name)
     call(lambda: check_key_pair(target, engine, settings, paths), target)

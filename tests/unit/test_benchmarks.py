@@ -8,14 +8,14 @@ from dataclasses import replace
 import pytest
 
 from benchmarks import model
-from benchmarks.table import render
+from benchmarks.table import Section, render
 
 #: 1/500 of real time: the slowest stack takes 0.24 s, condor_annex's chain about 0.55 s.
 SCALE = 0.002
 
 
 @pytest.fixture(scope="module")
-def measured() -> tuple[model.Section, model.ModelResult]:
+def measured() -> tuple[Section, model.ModelResult]:
     return model.measure(runs=1, scale=SCALE)
 
 

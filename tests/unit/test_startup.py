@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from annex_cdk.emulator import EmulatorProcess, is_cleared
 from annex_cdk.rehearse import scratch_home
 
