@@ -113,10 +113,25 @@ RetainBucket = Annotated[
     bool | None,
     typer.Option("--retain-bucket/--no-retain-bucket", help="Keep the bucket on destroy."),
 ]
+SubmitHostRole = Annotated[
+    bool,
+    typer.Option(
+        "--submit-host-role",
+        help="Also make an instance profile with `annex-cdk policy` for a submit host on EC2.",
+    ),
+]
 
 
 def _settings_flags(
-    allow_from, collector_host, collector_port, ssh, key_name, reuse_key_pair, tag, retain_bucket
+    allow_from,
+    collector_host,
+    collector_port,
+    ssh,
+    key_name,
+    reuse_key_pair,
+    tag,
+    retain_bucket,
+    submit_host_role=False,
 ) -> Any:
     from annex_cdk.setup import SettingsFlags
 
@@ -129,6 +144,7 @@ def _settings_flags(
         reuse_key_pair=reuse_key_pair,
         tags=_parse_tags(tag) if tag is not None else None,
         retain_bucket=retain_bucket,
+        submit_host_role=submit_host_role,
     )
 
 
@@ -213,6 +229,7 @@ def setup(
     reuse_key_pair: ReuseKeyPair = False,
     tag: Tags = None,
     retain_bucket: RetainBucket = None,
+    submit_host_role: SubmitHostRole = False,
     retire_condor_annex_config: Annotated[
         bool,
         typer.Option(
@@ -243,6 +260,7 @@ def setup(
         reuse_key_pair,
         tag,
         retain_bucket,
+        submit_host_role,
     )
     report = run_setup(
         common.target(),
@@ -264,6 +282,11 @@ def setup(
         console.result(f"user_config: {local['user_config']} ({local['user_config_action']})")
         if local["pem"]:
             console.result(f"SSH key: {local['pem']} ({local['pem_action']})")
+        from annex_stacks import names
+
+        submit_host = report["stacks"].get(names.SUBMIT_HOST_STACK, {}).get("outputs", {})
+        if profile := submit_host.get(names.OUT_SUBMIT_HOST_PROFILE):
+            console.result(f"Submit host instance profile: {profile}")
     if not report["ok"]:
         raise typer.Exit(1)
 
@@ -284,6 +307,7 @@ def diff(
     reuse_key_pair: ReuseKeyPair = False,
     tag: Tags = None,
     retain_bucket: RetainBucket = None,
+    submit_host_role: SubmitHostRole = False,
     exit_code: Annotated[
         bool, typer.Option("--exit-code", help="Exit 0 for no change, 1 for changes, 2 for errors.")
     ] = False,
@@ -302,6 +326,7 @@ def diff(
         reuse_key_pair,
         tag,
         retain_bucket,
+        submit_host_role,
     )
     try:
         report = run_diff(common.target(), common.paths(), flags)
@@ -493,6 +518,34 @@ def destroy(
             console.result(f"(The bucket {report['bucket_retained']} was kept, as configured.)")
     if report["leftovers"]:
         raise typer.Exit(1)
+
+
+@app.command()
+def policy(
+    region: Region = None,
+    account: Annotated[
+        str | None,
+        typer.Option("--account", help="12-digit AWS account id (default: any account, *)."),
+    ] = None,
+    key_name: KeyName = None,
+    bucket: Annotated[
+        str | None,
+        typer.Option("--bucket", help="The configuration bucket, if not annex-cdk's own name."),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="The default: JSON is all it prints.")
+    ] = True,
+) -> None:
+    """The least-privilege IAM policy for annex-cdk and condor_annex, instead of AdministratorAccess."""
+    import json
+
+    from annex_cdk.local import LocalPaths
+    from annex_cdk.policy import document_for
+
+    region = region or _condor_region(LocalPaths(Path.home())) or "us-east-1"
+    console.result(
+        json.dumps(document_for(region, account, key_name=key_name, bucket=bucket), indent=2)
+    )
 
 
 @app.command()

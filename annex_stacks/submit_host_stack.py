@@ -1,0 +1,102 @@
+"""HTCondorAnnex-SubmitHostRole: an instance profile for a submit host on EC2.
+
+The guide's "Using Instance Credentials" path gives the submit host's instance profile
+AdministratorAccess. This stack's role carries the least-privilege policy instead (the one
+`annex-cdk policy` prints), so that annex-cdk and condor_annex can run there with
+`--from-instance` / FROM INSTANCE. The façade builds the policy document and hands it in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import CfnOutput, Fn, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from annex_stacks import nag, names
+from annex_stacks.settings import AnnexSettings
+from annex_stacks.submit_host_policy import READ_ONLY_FAMILIES, why
+
+# ${AWS::X} is CloudFormation's to substitute; any other ${...} (IAM's ${aws:username}) must
+# reach IAM as written, which inside Fn::Sub is spelt ${!...}.
+_NOT_PSEUDO = re.compile(r"\$\{(?!AWS::)")
+
+
+def _sub(value: Any) -> Any:
+    """The document with every string that names a pseudo parameter wrapped in Fn::Sub."""
+    if isinstance(value, str):
+        return Fn.sub(_NOT_PSEUDO.sub("${!", value)) if "${AWS::" in value else value
+    if isinstance(value, list):
+        return [_sub(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _sub(v) for k, v in value.items()}
+    return value
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def acknowledgements(document: Mapping[str, Any]) -> dict[str, str]:
+    """cdk-nag IAM5 findings the document raises, each with its statement's reason."""
+    family_reason = (
+        "A read-only family on resources that are annex-cdk's own; it stands for the single "
+        "reads CloudFormation and annex-cdk make there and keeps the policy within IAM's limit."
+    )
+    families = {f for listed in READ_ONLY_FAMILIES.values() for f in listed}
+    found: dict[str, str] = {}
+    for statement in document["Statement"]:
+        for resource in _as_list(statement["Resource"]):
+            if "*" in resource:
+                shown = nag.finding_resource(_NOT_PSEUDO.sub("${!", resource))
+                found[f"AwsSolutions-IAM5[Resource::{shown}]"] = why(statement["Sid"])
+        for action in _as_list(statement["Action"]):
+            if "*" in action:
+                if action not in families:  # a new wildcard needs its own reason here
+                    raise ValueError(f"no reason for the wildcard action {action}")
+                found[f"AwsSolutions-IAM5[Action::{action}]"] = family_reason
+    return found
+
+
+class SubmitHostRoleStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: AnnexSettings,
+        policy: Mapping[str, Any],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        # L1, so that the document reaches the template exactly as `annex-cdk policy` prints it
+        # (an L2 PolicyDocument would re-order and merge statements).
+        role = iam.CfnRole(
+            self,
+            names.LID_SUBMIT_HOST_ROLE,
+            assume_role_policy_document={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "ec2.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+            description="HTCondor submit host: annex-cdk and condor_annex, least privilege",
+            policies=[
+                iam.CfnRole.PolicyProperty(
+                    policy_name=names.SUBMIT_HOST_POLICY_NAME, policy_document=_sub(policy)
+                )
+            ],
+        )
+        profile = iam.CfnInstanceProfile(
+            self, names.LID_SUBMIT_HOST_PROFILE, roles=[role.ref], path="/"
+        )
+        nag.acknowledge(role, acknowledgements(policy))
+        CfnOutput(self, names.OUT_SUBMIT_HOST_PROFILE, value=profile.attr_arn)
+        CfnOutput(self, names.OUT_SUBMIT_HOST_ROLE, value=role.attr_arn)

@@ -1,0 +1,50 @@
+"""A small IAM evaluator for the policy tests: which actions a boto3 call needs, and whether a
+policy document allows them (Allow statements only; conditions are not evaluated)."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from typing import Any
+
+#: botocore `service:Operation` -> the IAM actions it needs, where that is not simply
+#: `<service>:<Operation>` (the boto3 service names annex-cdk uses are their IAM prefixes).
+ACTIONS_FOR_OPERATION: dict[str, tuple[str, ...]] = {
+    "sts:GetCallerIdentity": (),  # needs no permission, and cannot be denied
+    "s3:HeadBucket": ("s3:ListBucket",),
+    "s3:ListObjectVersions": ("s3:ListBucketVersions",),
+    "s3:ListObjectsV2": ("s3:ListBucket",),
+    # destroy deletes object versions by VersionId.
+    "s3:DeleteObjects": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
+    # The key pair's private key is a SecureString (GetParameter WithDecryption).
+    "ssm:GetParameter": ("ssm:GetParameter", "kms:Decrypt"),
+}
+
+
+def iam_actions(call: str) -> tuple[str, ...]:
+    """The IAM actions one recorded `service:Operation` needs."""
+    return ACTIONS_FOR_OPERATION.get(call, (call,))
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _matches(value: str, patterns: list[str], *, case: bool) -> bool:
+    if case:
+        return any(fnmatch.fnmatchcase(value, p) for p in patterns)
+    return any(fnmatch.fnmatchcase(value.lower(), p.lower()) for p in patterns)
+
+
+def allows(document: Mapping[str, Any], action: str, resource: str | None = None) -> bool:
+    """Whether an Allow statement names `action` (IAM actions are case-insensitive) and, when a
+    resource is given, a Resource pattern that matches it (ARNs are case-sensitive)."""
+    for statement in document["Statement"]:
+        assert "NotAction" not in statement and "NotResource" not in statement
+        if statement["Effect"] != "Allow":
+            continue
+        if not _matches(action, _as_list(statement["Action"]), case=False):
+            continue
+        if resource is None or _matches(resource, _as_list(statement["Resource"]), case=True):
+            return True
+    return False

@@ -1,0 +1,405 @@
+"""The least-privilege policy: valid IAM, small enough, scoped, complete; and the pre-flight that
+asks IAM's simulator whether the caller holds it."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
+
+from annex_cdk import policy
+from annex_cdk.errors import EXIT_PERMISSIONS, CredentialsError, PermissionsError
+from annex_stacks import names
+from annex_stacks import submit_host_policy as shp
+from annex_stacks.settings import AnnexSettings
+from tests.policy_eval import allows, iam_actions
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = Path(sys.executable).parent / "annex-cdk"
+ACCOUNT, REGION = "123456789012", "us-east-1"
+ARN = f"arn:aws:%s:{REGION}:{ACCOUNT}:%s"
+BUCKET = names.bucket_name(ACCOUNT, REGION)
+CONDITION_OPERATORS = {"StringEquals", "StringLike", "ArnLike"}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return shp.policy_document(region=REGION, account=ACCOUNT)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# --- The document ---------------------------------------------------------------------------------
+def test_document_is_valid_iam_json(document):
+    assert set(document) == {"Version", "Statement"}
+    assert document["Version"] == "2012-10-17"
+    sids = [s["Sid"] for s in document["Statement"]]
+    assert len(sids) == len(set(sids))
+    for statement in document["Statement"]:
+        assert set(statement) <= {"Sid", "Effect", "Action", "Resource", "Condition"}
+        assert re.fullmatch(r"[A-Za-z0-9]+", statement["Sid"])
+        assert statement["Effect"] == "Allow"
+        actions = _as_list(statement["Action"])
+        assert actions and len(actions) == len(set(actions))
+        for action in actions:
+            assert re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9*]+", action), action
+        for resource in _as_list(statement["Resource"]):
+            assert resource == "*" or resource.startswith("arn:aws:"), resource
+        for operator, keys in statement.get("Condition", {}).items():
+            assert operator in CONDITION_OPERATORS
+            assert all(isinstance(v, str | list) for v in keys.values())
+    # It round-trips as JSON, which is what IAM and `annex-cdk policy` deal in.
+    assert json.loads(json.dumps(document)) == document
+
+
+def test_size_is_under_the_managed_policy_limit(document):
+    assert shp.size(document) < shp.MANAGED_POLICY_LIMIT
+    # Long names everywhere: an adopted bucket (63 characters), a long region and key name.
+    long = shp.policy_document(
+        region="ap-southeast-2",
+        account=ACCOUNT,
+        bucket="htcondorannex-configurationbucket-" + "x" * 29,
+        key_pair_name="k" * 64,
+    )
+    assert shp.size(long) < shp.MANAGED_POLICY_LIMIT
+    assert shp.size(shp.policy_document(region=REGION, account="*")) < shp.MANAGED_POLICY_LIMIT
+
+
+def test_statements_without_resource_level_permissions_say_so(document):
+    for statement in document["Statement"]:
+        if statement["Resource"] == "*":
+            assert "NoResourceLevelPermissions" in statement["Sid"]
+            assert all(a.split(":")[1].startswith("Describe") for a in statement["Action"])
+
+
+def test_the_template_form_is_the_same_policy():
+    template = shp.template_document(
+        bucket_expression=names.BUCKET_NAME_PATTERN, key_pair_name=names.KEY_PAIR_NAME
+    )
+    resolved = json.loads(
+        json.dumps(template)
+        .replace("${AWS::Partition}", "aws")
+        .replace("${AWS::Region}", REGION)
+        .replace("${AWS::AccountId}", ACCOUNT)
+    )
+    assert resolved == shp.policy_document(region=REGION, account=ACCOUNT)
+
+
+# --- What it allows, and where -------------------------------------------------------------------
+def test_every_boto3_call_in_the_code_is_allowed(document):
+    """A static complement to tests/e2e/test_policy.py: every client method the code names,
+    also on paths the end-to-end run does not take (replace, lost resources, ...)."""
+    import botocore.session
+    from botocore import xform_name
+
+    text = "\n".join(
+        p.read_text() for p in (ROOT / "cli").glob("*.py") if not p.name.startswith("emulator")
+    )
+    services = set(re.findall(r'client\(\s*"([\w-]+)"', text))
+    assert {"cloudformation", "ec2", "s3", "ssm", "iam", "lambda", "sts"} <= services
+    session = botocore.session.get_session()
+    operations: dict[str, list[str]] = {}
+    for service in services:
+        for op in session.get_service_model(service).operation_names:
+            operations.setdefault(xform_name(op), []).append(f"{service}:{op}")
+    called = set(re.findall(r"\.(\w+)\(", text)) | set(re.findall(r'paginator\(\s*"(\w+)"', text))
+    calls = {c for name in called & operations.keys() for c in operations[name]}
+    assert {"cloudformation:CreateStack", "s3:DeleteObjects", "ssm:PutParameter"} <= calls
+    missing = [(c, a) for c in sorted(calls) for a in iam_actions(c) if not allows(document, a)]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        # condor_annex (reference §4.1, §4.3, §8.1)
+        ("s3:PutObject", f"arn:aws:s3:::{BUCKET}/config-physics.tar.gz"),
+        ("lambda:GetFunction", ARN % ("lambda", "function:HTCondorAnnex-LambdaFunctions-odi-X1")),
+        ("lambda:InvokeFunction", ARN % ("lambda", "function:HTCondorAnnex-CheckConnectivity")),
+        ("events:PutRule", ARN % ("events", "rule/physics")),
+        ("events:PutTargets", ARN % ("events", "rule/physics")),
+        ("events:RemoveTargets", ARN % ("events", "rule/physics")),
+        ("events:DeleteRule", ARN % ("events", "rule/physics")),
+        ("ec2:RunInstances", ARN % ("ec2", "instance/i-0123")),
+        ("ec2:RunInstances", f"arn:aws:ec2:{REGION}::image/ami-0123"),
+        ("ec2:CreateTags", ARN % ("ec2", "instance/i-0123")),
+        ("ec2:RequestSpotFleet", ARN % ("ec2", "spot-fleet-request/sfr-0123")),
+        ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/HTCondorAnnex-InstanceProfile-Inst-X1"),
+        ("ec2:DescribeInstances", "*"),
+        ("ec2:DescribeSpotFleetRequests", "*"),
+        # annex-cdk and CloudFormation on its behalf
+        ("cloudformation:CreateStack", ARN % ("cloudformation", "stack/HTCondorAnnex-KeyPair/1")),
+        ("s3:DeleteBucket", f"arn:aws:s3:::{BUCKET}"),
+        ("ssm:PutParameter", ARN % ("ssm", "parameter" + names.LOCK_PARAMETER)),
+        ("ssm:GetParameter", ARN % ("ssm", "parameter/ec2/keypair/key-0123")),
+        ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/HTCondorAnnex-LambdaFunctions-Le-X1"),
+        ("ec2:CreateKeyPair", ARN % ("ec2", f"key-pair/{names.KEY_PAIR_NAME}")),
+        ("logs:CreateLogGroup", ARN % ("logs", "log-group:/htcondor-annex/lambda/ccFunction")),
+    ],
+)
+def test_what_condor_annex_and_annex_cdk_do_is_allowed(document, action, resource):
+    assert allows(document, action, resource)
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("cloudformation:DeleteStack", ARN % ("cloudformation", "stack/production/1")),
+        ("s3:DeleteBucket", "arn:aws:s3:::somebody-elses-bucket"),
+        ("s3:PutObject", f"arn:aws:s3:::{BUCKET}/index.html"),
+        ("lambda:InvokeFunction", ARN % ("lambda", "function:HTCondorAnnex-LambdaFunctions-o")),
+        ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/Admin"),
+        ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/Admin"),
+        ("ssm:GetParameter", ARN % ("ssm", "parameter/production/db-password")),
+        ("ec2:DeleteKeyPair", ARN % ("ec2", "key-pair/somebody-elses-key")),
+        ("ec2:TerminateInstances", ARN % ("ec2", "instance/i-0123")),
+        ("iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/mallory"),
+        ("s3:PutObject", "arn:aws:s3:::somebody-elses-bucket/config-x.tar.gz"),
+    ],
+)
+def test_nothing_beyond_the_annex_is_allowed(document, action, resource):
+    assert not allows(document, action, resource)
+
+
+def test_launches_and_tags_are_conditional(document):
+    by_sid = {s["Sid"]: s for s in document["Statement"]}
+    [tagged] = [s for s in by_sid.values() if s["Resource"] == ARN % ("ec2", "instance/*")
+                and "ec2:RunInstances" in s["Action"]]  # fmt: skip
+    assert tagged["Condition"] == {"StringLike": {f"aws:RequestTag/{names.TAG_ANNEX_NAME}": "*"}}
+    targets = by_sid["LeaseTargetsOnlyAnnexFunctions"]
+    assert targets["Condition"]["ArnLike"]["events:TargetArn"].endswith(":function:HTCondorAnnex-*")
+    assert (
+        "lambda.amazonaws.com"
+        in by_sid["PassAnnexRoles"]["Condition"]["StringEquals"]["iam:PassedToService"]
+    )
+
+
+def test_adopted_bucket_and_own_key_name_are_named():
+    doc = shp.policy_document(
+        region=REGION, account=ACCOUNT, bucket="htcondorannex-configurationbucket-1x2y",
+        key_pair_name="my-key",
+    )  # fmt: skip
+    assert allows(
+        doc, "s3:PutObject", "arn:aws:s3:::htcondorannex-configurationbucket-1x2y/config-a.tar.gz"
+    )
+    assert not allows(doc, "s3:PutObject", f"arn:aws:s3:::{BUCKET}/config-a.tar.gz")
+    assert allows(doc, "ec2:CreateKeyPair", ARN % ("ec2", "key-pair/my-key"))
+    assert not allows(doc, "ec2:CreateKeyPair", ARN % ("ec2", f"key-pair/{names.KEY_PAIR_NAME}"))
+
+
+# --- The CloudFormation table against the resource types' registry handlers -----------------------
+def _registry_schema(rtype: str) -> dict[str, Any]:
+    import cfnlint
+
+    base = Path(cfnlint.__file__).parent / "data" / "schemas"
+    index = json.loads((base / "providers" / "us-east-1.json").read_text())
+    return json.loads((base / "resources" / f"{index[rtype]}.json").read_text())
+
+
+@pytest.mark.parametrize("rtype", sorted(shp.CFN_RESOURCE_ACTIONS))
+def test_every_handler_permission_is_granted_or_explained(rtype):
+    schema = _registry_schema(rtype)
+    permissions: set[str] = set()
+    for handler in ("create", "read", "update", "delete"):
+        permissions |= set(schema.get("handlers", {}).get(handler, {}).get("permissions", []))
+    permissions |= set((schema.get("tagging") or {}).get("permissions", []))
+    granted = {a for actions in shp.CFN_RESOURCE_ACTIONS[rtype].values() for a in actions.all}
+    explained = shp.CFN_NOT_NEEDED.get(rtype, {})
+    patterns = granted | set(explained)
+    assert (
+        sorted(p for p in permissions if not any(fnmatch.fnmatchcase(p, g) for g in patterns)) == []
+    )
+    # No stale grant or excuse: each still matches one of the handlers' permissions.
+    assert [g for g in patterns if not any(fnmatch.fnmatchcase(p, g) for p in permissions)] == []
+    for prop, reason in explained.values():
+        assert reason
+        assert prop is None or prop in schema["properties"], prop
+
+
+# --- Pre-flight ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("caller", "principal"),
+    [
+        (f"arn:aws:iam::{ACCOUNT}:user/alice", f"arn:aws:iam::{ACCOUNT}:user/alice"),
+        (f"arn:aws:iam::{ACCOUNT}:user/staff/alice", f"arn:aws:iam::{ACCOUNT}:user/staff/alice"),
+        (f"arn:aws:sts::{ACCOUNT}:assumed-role/ci-deploy/gha-42", f"arn:aws:iam::{ACCOUNT}:role/ci-deploy"),
+        (f"arn:aws-cn:sts::{ACCOUNT}:assumed-role/r/s", f"arn:aws-cn:iam::{ACCOUNT}:role/r"),
+        (f"arn:aws:iam::{ACCOUNT}:root", None),
+        (f"arn:aws:sts::{ACCOUNT}:federated-user/bob", None),
+        (f"arn:aws:sts::{ACCOUNT}:user/moto", None),  # the emulator's odd caller
+        ("not an arn", None),
+    ],
+)  # fmt: skip
+def test_principal_to_simulate(caller, principal):
+    assert policy.principal_arn(caller) == principal
+
+
+class _Stub:
+    """A target whose sts and iam clients answer from the test."""
+
+    def __init__(self, caller: str, decide: Any) -> None:
+        self.caller, self.decide, self.calls = caller, decide, []
+
+    def client(self, service: str, *, quick: bool = False) -> Any:
+        assert quick, "the pre-flight must not wait for retries"
+        return self
+
+    def get_caller_identity(self) -> dict[str, str]:
+        return {"Arn": self.caller}
+
+    def get_paginator(self, name: str) -> Any:
+        assert name == "simulate_principal_policy"
+        return self
+
+    def paginate(self, **kwargs: Any) -> list[dict[str, Any]]:
+        self.calls.append(kwargs)
+        resources = kwargs.get("ResourceArns", ["*"])
+        results = [
+            {"EvalActionName": a, "EvalDecision": self.decide(a, resources)}
+            for a in kwargs["ActionNames"]
+        ]
+        return [{"EvaluationResults": results}]
+
+
+SETTINGS = AnnexSettings(region=REGION, account=ACCOUNT)
+USER = f"arn:aws:iam::{ACCOUNT}:user/alice"
+
+
+def test_allowed_everything_passes_and_the_requests_are_concrete():
+    stub = _Stub(USER, lambda action, resources: "allowed")
+    policy.check_permissions(stub, SETTINGS)
+    assert stub.calls, "nothing was simulated"
+    actions = {a for c in stub.calls for a in c["ActionNames"]}
+    assert {"cloudformation:CreateStack", "ec2:RunInstances", "iam:PassRole"} <= actions
+    for call in stub.calls:
+        assert call["PolicySourceArn"] == USER
+        assert all("*" not in a for a in call["ActionNames"])  # IAM simulates single actions
+        assert all("*" not in r for r in call.get("ResourceArns", []))
+        keys = {e["ContextKeyName"] for e in call["ContextEntries"]}
+        assert {"iam:PassedToService", "events:TargetArn", "kms:ViaService"} <= keys
+
+
+def test_the_caller_holding_exactly_the_policy_simulates_as_allowed():
+    """Context entries satisfy the policy's own conditions, and the sample resources match its
+    patterns: our evaluator, standing in for IAM, allows every simulated request."""
+    document = shp.policy_document(region=REGION, account=ACCOUNT)
+    stub = _Stub(
+        USER,
+        lambda action, resources: (
+            "allowed" if any(allows(document, action, r) for r in resources) else "implicitDeny"
+        ),
+    )
+    policy.check_permissions(stub, SETTINGS)
+
+
+def test_missing_actions_fail_in_one_line_naming_them():
+    denied = {"ec2:RunInstances", "events:PutTargets"}
+    stub = _Stub(
+        USER,
+        lambda action, resources: "implicitDeny" if action in denied else "allowed",
+    )
+    with pytest.raises(PermissionsError) as caught:
+        policy.check_permissions(stub, SETTINGS)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "ec2:RunInstances, events:PutTargets" in message
+    assert USER in message
+    assert caught.value.exit_code == EXIT_PERMISSIONS
+    assert isinstance(caught.value, CredentialsError)
+    assert f"annex-cdk policy --region {REGION} --account {ACCOUNT}`" in (caught.value.hint or "")
+
+
+def test_an_explicit_deny_is_missing_too():
+    stub = _Stub(
+        USER, lambda action, resources: "explicitDeny" if action == "s3:PutObject" else "allowed"
+    )
+    with pytest.raises(PermissionsError, match=r"lacks 1 permission\(s\).*: s3:PutObject$"):
+        policy.check_permissions(stub, SETTINGS)
+
+
+def test_one_allowed_resource_of_several_is_enough():
+    results = [
+        {
+            "EvalActionName": "iam:CreateRole",
+            "EvalDecision": "implicitDeny",
+            "ResourceSpecificResults": [
+                {"EvalResourceName": "role", "EvalResourceDecision": "allowed"},
+                {"EvalResourceName": "instance-profile", "EvalResourceDecision": "implicitDeny"},
+            ],
+        },
+        {"EvalActionName": "iam:DeleteRole", "EvalDecision": "implicitDeny"},
+    ]
+    assert policy.allowed_actions(results) == {"iam:CreateRole"}
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": "no"}}, "SimulatePrincipalPolicy"
+        ),
+        ClientError({"Error": {"Code": "NoSuchEntity", "Message": "x"}}, "SimulatePrincipalPolicy"),
+        ResponseParserError("500 Internal Server Error (moto has no SimulatePrincipalPolicy)"),
+    ],
+)
+def test_where_simulation_is_impossible_the_pre_flight_steps_aside(failure, capsys, monkeypatch):
+    def fail(action: str, resources: list[str]) -> str:
+        raise failure
+
+    monkeypatch.setenv("ANNEX_CDK_DEBUG", "1")
+    policy.check_permissions(_Stub(USER, fail), SETTINGS)  # no error
+    assert "permission pre-flight skipped" in capsys.readouterr().err
+    monkeypatch.delenv("ANNEX_CDK_DEBUG")
+    policy.check_permissions(_Stub(USER, fail), SETTINGS)
+    assert capsys.readouterr().err == ""  # silent without --debug
+
+
+def test_the_root_user_is_not_simulated():
+    stub = _Stub(f"arn:aws:iam::{ACCOUNT}:root", lambda action, resources: "implicitDeny")
+    policy.check_permissions(stub, SETTINGS)
+    assert stub.calls == []
+
+
+# --- The command ----------------------------------------------------------------------------------
+def test_policy_command_prints_the_document():
+    run = subprocess.run(
+        [str(CLI), "policy", "--region", "eu-west-1", "--account", ACCOUNT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    printed = json.loads(run.stdout)
+    assert printed == shp.policy_document(region="eu-west-1", account=ACCOUNT)
+    bad = subprocess.run(
+        [str(CLI), "policy", "--account", "12"], capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2
+    assert "12-digit" in bad.stderr
+
+
+def test_destroy_keeps_the_submit_host_role_that_runs_it():
+    from annex_cdk.engine import Live, StackState
+
+    role = f"arn:aws:iam::{ACCOUNT}:role/HTCondorAnnex-SubmitHostRole-SubmitHostRole-X1"
+    live = {
+        names.SUBMIT_HOST_STACK: Live(
+            StackState(names.SUBMIT_HOST_STACK, "CREATE_COMPLETE", "id", {names.OUT_SUBMIT_HOST_ROLE: role}),
+            None,
+        )
+    }  # fmt: skip
+    on_the_host = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role.rsplit('/', 1)[1]}/i-0123"
+    assert policy.own_role_stacks(_Stub(on_the_host, None), live) == (names.SUBMIT_HOST_STACK,)
+    assert policy.own_role_stacks(_Stub(USER, None), live) == ()
+    absent = {names.SUBMIT_HOST_STACK: Live(StackState(names.SUBMIT_HOST_STACK), None)}
+    assert policy.own_role_stacks(_Stub(on_the_host, None), absent) == ()
