@@ -172,8 +172,6 @@ def run_cdk_app() -> None:
     """What app.py runs under the CDK CLI: a bad setting is one line on stderr, not a trace."""
     import sys
 
-    import aws_cdk as cdk
-
     from annex_stacks.settings import SettingsError
 
     app = new_app()
