@@ -53,6 +53,9 @@ class World:
             AWS_REGION=REGION,
             CONDOR_CONFIG=str(self.condor_config),
             XDG_CACHE_HOME=str(self.cache),
+            # jsii unpacks aws-cdk-lib into its package cache on first use (about 9 s); every
+            # test has a fresh HOME, so they share one cache, as one user's runs would.
+            JSII_RUNTIME_PACKAGE_CACHE_ROOT=str(self.cache / "jsii"),
             COLUMNS="200",
         )
         return env
