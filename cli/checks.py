@@ -66,6 +66,7 @@ def run_check_setup(target: AwsTarget, paths: LocalPaths, *, deep: bool = False)
     except ConfigError as err:
         raise LocalFilesError(str(err)) from None
     _local_checks(report, values)
+    _personal_condor_check(report)
     _stack_checks(report, target)
     if deep:
         from annex_cdk.deep_checks import run_deep_checks
@@ -109,6 +110,26 @@ def _local_checks(report: CheckReport, values: dict[str, Any]) -> None:
                     password,
                 )
             )
+
+
+def _personal_condor_check(report: CheckReport) -> None:
+    """What the personal HTCondor's daemons read, where `condor configure` wrote the guide's
+    block (condor_annex itself does not look: its own checks are the lines above)."""
+    from annex_cdk.personal_condor import verify_configured
+
+    problems = verify_configured()
+    if problems is None:
+        return
+    what = "Checking the personal HTCondor configuration..."
+    if not problems:
+        report.add(Check("personal-condor", True, f"{what} OK."))
+    for problem in problems:
+        report.add(
+            Check(
+                "personal-condor", False, f"{what} {problem}", problem,
+                "annex-cdk condor configure (or remove the overriding line)",
+            )
+        )  # fmt: skip
 
 
 def _stack_checks(report: CheckReport, target: AwsTarget) -> None:

@@ -838,3 +838,26 @@ def run_unconfigure(
     if restart_tool is not None:
         report.restart_output = restart(restart_tool)
     return report
+
+
+def verify_configured(config_file: Path | None = None) -> list[str] | None:
+    """For check-setup: the problems with the guide's block that `condor configure` wrote.
+
+    None when there is no such block to check (not configured by annex-cdk, or no local
+    config file can be found); [] when HTCondor's daemons read exactly the block's values.
+    """
+    try:
+        location = locate(config_file)
+        _, text = _read_text(location.path)
+        block = _our_block(text or "", location.path)
+    except (AnnexError, ConfigError, OSError):
+        return None
+    if block is None:
+        return None
+    values = {
+        key.strip(): value.strip()
+        for line in block.text.splitlines()
+        if not line.lstrip().startswith("#") and "=" in line
+        for key, _, value in [line.partition("=")]
+    }
+    return check_effective(location, _context(location), values).problems

@@ -152,3 +152,20 @@ def test_credentials_from_stdin(scratch: Scratch) -> None:
     assert other.returncode == errors.EXIT_LOCAL_FILES
     assert "refusing to overwrite" in other.stderr and "something-else" not in other.stderr
     assert private.read_text() == f"{SECRET}\n"
+
+
+def test_check_setup_reads_back_what_configure_wrote(
+    scratch: Scratch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from annex_cdk.personal_condor import verify_configured
+
+    monkeypatch.setenv("CONDOR_CONFIG", str(scratch.base))
+    monkeypatch.setenv("PATH", str(scratch.bin))  # no condor_config_val: found via CONDOR_CONFIG
+    assert verify_configured() is None  # nothing configured yet: nothing to check
+    proc = scratch.run("condor", "configure", "--no-password")
+    assert proc.returncode == 0, proc.stderr
+    assert verify_configured() == []
+    with scratch.local_file.open("a") as fh:
+        fh.write("SEC_DAEMON_AUTHENTICATION_METHODS = FS\n")
+    problems = verify_configured()
+    assert problems and any("SEC_DAEMON_AUTHENTICATION_METHODS" in p for p in problems)
