@@ -40,13 +40,6 @@ class Credentials:
             }
         return {}
 
-    def describe(self) -> str:
-        if self.from_instance:
-            return "the instance profile (FROM INSTANCE)"
-        if self.access_key_file:
-            return f"the key files {self.access_key_file} and {self.secret_key_file}"
-        return "the default AWS credential chain (environment, profile, SSO)"
-
 
 def resolve_credentials(
     *,
