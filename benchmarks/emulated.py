@@ -127,6 +127,13 @@ def _setup_lifecycle(emu: EmulatorProcess, s: Samples, *, deep: bool) -> None:
         )
         s.noop_cached.append(bool(report["synth_cached"]))
         s.add("check", world.annex("check-setup").seconds)
+        s.add("diff_noop", world.annex("diff", "--exit-code").seconds)
+        s.add(
+            "diff_change",
+            world.annex(
+                "diff", "--allow-from", "203.0.113.0/24", "--exit-code", check=False
+            ).seconds,
+        )
         if deep:
             result = world.annex("check-setup", "--deep", check=False)
             s.add("deep", result.seconds)
@@ -237,6 +244,13 @@ def measure(emu: EmulatorProcess, runs: int, *, cache: Path) -> tuple[Section, d
             f"{s.med('deep') / s.med('check'):.2f}x (deep ÷ plain)" if deep else NA,
         ),
         Row("3f", "`destroy --yes`", fmt_seconds(s.med("destroy")), runs),
+        Row("3i", "`diff --exit-code`, nothing changed", fmt_seconds(s.med("diff_noop")), runs),
+        Row(
+            "3j",
+            "`diff --allow-from <new CIDR> --exit-code` (needs a synthesis)",
+            fmt_seconds(s.med("diff_change")),
+            runs,
+        ),
         Row(
             "3g",
             "  baseline part: `cdk deploy --all --method=direct --require-approval never`",
