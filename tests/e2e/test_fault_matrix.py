@@ -144,8 +144,8 @@ def test_user_config_that_htcondor_cannot_parse(world: World):
     _converges(world)
 
 
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs util-linux setpriv")
 def test_read_only_condor_dir(world: World, tmp_path: Path):
+    assert shutil.which("setpriv"), "util-linux's setpriv runs the CLI unprivileged here"
     # Root writes through any mode, so this runs the CLI as an unprivileged user.
     root = Path(tempfile.mkdtemp(prefix="annex-ro-", dir="/tmp"))
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import stat
 from pathlib import Path
@@ -25,10 +24,6 @@ from annex_cdk.condor_config import (
     write_user_config,
 )
 from annex_stacks import names
-
-needs_htcondor = pytest.mark.skipif(
-    importlib.util.find_spec("htcondor2") is None, reason="htcondor2 bindings not installed"
-)
 
 REGION = "us-east-1"
 LOCAL = names.local_name(REGION)
@@ -232,7 +227,6 @@ def files_in(directory: Path) -> set[str]:
     return {p.name for p in directory.iterdir()}
 
 
-@needs_htcondor
 def test_write_creates_file_and_private_dir(tmp_path: Path) -> None:
     path = tmp_path / names.CONDOR_USER_DIR / names.USER_CONFIG_FILE
     result = write_user_config(path, REGION, VALUES, set_region=True, pem_path=PEM)
@@ -244,7 +238,6 @@ def test_write_creates_file_and_private_dir(tmp_path: Path) -> None:
     assert files_in(path.parent) == {names.USER_CONFIG_FILE}
 
 
-@needs_htcondor
 def test_write_preserves_user_bytes_and_reports_old_block(tmp_path: Path) -> None:
     path = tmp_path / names.USER_CONFIG_FILE
     path.write_bytes(USER_FILE)
@@ -282,7 +275,6 @@ def test_write_preserves_user_bytes_and_reports_old_block(tmp_path: Path) -> Non
     assert unwrite_user_config(path, REGION).action == "absent"
 
 
-@needs_htcondor
 def test_block_in_the_middle_is_replaced_in_place(tmp_path: Path) -> None:
     path = tmp_path / names.USER_CONFIG_FILE
     path.write_bytes(b"A = 1")
@@ -316,7 +308,6 @@ def test_write_refuses_broken_markers(tmp_path: Path) -> None:
 # --- The real HTCondor parser ----------------------------------------------------------------
 
 
-@needs_htcondor
 def test_htcondor_reads_back_block(tmp_path: Path) -> None:
     path = tmp_path / names.USER_CONFIG_FILE
     write_user_config(path, REGION, VALUES, set_region=True, pem_path=PEM)
@@ -329,7 +320,6 @@ def test_htcondor_reads_back_block(tmp_path: Path) -> None:
     assert check_effective(path, REGION, VALUES) == []
 
 
-@needs_htcondor
 def test_htcondor_lookup_order_and_last_definition(tmp_path: Path) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
     first.write_text(
@@ -351,14 +341,12 @@ def test_htcondor_lookup_order_and_last_definition(tmp_path: Path) -> None:
     }
 
 
-@needs_htcondor
 def test_htcondor_builtin_regional_defaults(tmp_path: Path) -> None:
     # HTCondor ships per-region defaults such as us_east_1.ANNEX_DEFAULT_ODI_IMAGE_ID.
     got = effective_values([], ["ANNEX_DEFAULT_ODI_IMAGE_ID"], REGION)
     assert (got["ANNEX_DEFAULT_ODI_IMAGE_ID"] or "").startswith("ami-")
 
 
-@needs_htcondor
 def test_base_config_local_files_come_before_user_file(tmp_path: Path) -> None:
     # A real user config is read after the base config's LOCAL_CONFIG_DIR/FILE; so here.
     local_dir, local_file = tmp_path / "config.d", tmp_path / "condor_config.local"
@@ -379,7 +367,6 @@ def test_base_config_local_files_come_before_user_file(tmp_path: Path) -> None:
     }
 
 
-@needs_htcondor
 def test_environment_overrides_are_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(f"_CONDOR_{names.KEY_REGION}", "eu-west-1")
     path = tmp_path / names.USER_CONFIG_FILE
@@ -387,7 +374,6 @@ def test_environment_overrides_are_ignored(tmp_path: Path, monkeypatch: pytest.M
     assert effective_values([path], [names.KEY_REGION], REGION) == {names.KEY_REGION: REGION}
 
 
-@needs_htcondor
 def test_check_effective_detects_later_override(tmp_path: Path) -> None:
     path = tmp_path / names.USER_CONFIG_FILE
     path.write_text(f"{LOCAL}.{names.KEY_S3_BUCKET} = before-is-fine\n")
@@ -408,7 +394,6 @@ def test_check_effective_detects_later_override(tmp_path: Path) -> None:
     ]
 
 
-@needs_htcondor
 def test_check_effective_missing_value(tmp_path: Path) -> None:
     path = tmp_path / names.USER_CONFIG_FILE
     path.write_text("")
@@ -416,7 +401,6 @@ def test_check_effective_missing_value(tmp_path: Path) -> None:
     assert problem.startswith(f"HTCondor finds no value for {LOCAL}.{names.KEY_COLLECTOR_HOST}")
 
 
-@needs_htcondor
 @pytest.mark.parametrize(
     ("text", "line", "detail"),
     [
@@ -435,13 +419,11 @@ def test_syntax_errors(text: str, line: int, detail: str) -> None:
     assert str(err).startswith(f"/home/u/.condor/user_config, line {line}: ")
 
 
-@needs_htcondor
 def test_valid_syntax_passes() -> None:
     validate_syntax(USER_FILE.decode("utf-8", "surrogateescape") + "\n" + block())
     validate_syntax("")
 
 
-@needs_htcondor
 def test_effective_values_syntax_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     bad.write_text("A = 1\nnot config\n")
@@ -449,7 +431,6 @@ def test_effective_values_syntax_error(tmp_path: Path) -> None:
         effective_values([bad], ["A"], REGION)
 
 
-@needs_htcondor
 def test_write_refuses_already_invalid_file(tmp_path: Path) -> None:
     path = tmp_path / names.USER_CONFIG_FILE
     original = b"A = 1\nif true\n"

@@ -441,8 +441,7 @@ def test_import_is_light():
 def test_replacement_table_matches_the_cdk_service_spec():
     """The table against the database `cdk diff` uses: nothing it says replaces may be missing."""
     db_path = ROOT / "node_modules" / "aws-cdk" / "db.json.gz"
-    if not db_path.exists():
-        pytest.skip("node_modules/aws-cdk is not installed (npm ci)")
+    assert db_path.exists(), "node_modules/aws-cdk is missing: run `npm ci` (scripts/install)"
     with gzip.open(db_path) as fh:
         db = json.load(fh)
     spec = {

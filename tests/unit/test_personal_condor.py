@@ -7,7 +7,6 @@ condor_config_val, condor_store_cred and condor_restart scripts record their arg
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import stat
@@ -26,10 +25,6 @@ from annex_cdk.commands_condor import register
 from annex_cdk.credentials import Secret
 from annex_cdk.errors import LocalFilesError, UsageError
 from annex_stacks import names
-
-needs_htcondor = pytest.mark.skipif(
-    importlib.util.find_spec("htcondor2") is None, reason="htcondor2 bindings not installed"
-)
 
 PASSWORD = "correct horse battery staple"
 # The guide's lines (reference §7), in its order, as they must appear in the block.
@@ -226,7 +221,6 @@ def test_locate_reports_condor_config_val_failure(personal: Personal) -> None:
     assert "--config-file" in (info.value.hint or "")
 
 
-@needs_htcondor
 def test_locate_from_condor_config_without_tools(personal: Personal) -> None:
     location = pc.locate(None)
     assert location.path == personal.local_file
@@ -245,7 +239,6 @@ def test_locate_without_htcondor_names_the_flag(
 # --- Writing, reading back, removing -----------------------------------------------------------
 
 
-@needs_htcondor
 def test_htcondor_reads_the_guides_values(personal: Personal) -> None:
     report = configure(personal)
     assert report.write.action == "appended" and report.ok, report.problems
@@ -290,7 +283,6 @@ def test_htcondor_reads_the_guides_values(personal: Personal) -> None:
     assert report.effective["COLLECTOR"]["COLLECTOR_HOST"] == f"{host}:9618"
 
 
-@needs_htcondor
 def test_port_and_host_options_reach_htcondor(personal: Personal) -> None:
     options = pc.GuideOptions(port=9620, host="submit.example.org", network_interface="10.1.2.3")
     assert configure(personal, options=options).ok
@@ -302,7 +294,6 @@ def test_port_and_host_options_reach_htcondor(personal: Personal) -> None:
     }
 
 
-@needs_htcondor
 def test_rerun_changes_nothing(personal: Personal) -> None:
     configure(personal)
     data, made = personal.local_file.read_bytes(), backups(personal.local_file)
@@ -320,7 +311,6 @@ def test_rerun_changes_nothing(personal: Personal) -> None:
     assert personal.local_file.read_bytes() == data
 
 
-@needs_htcondor
 @pytest.mark.parametrize(
     "original", [ORIGINAL, b"", b"\n", b"A = 1\n", b"A = 1\r\nB = 2\r\n", b"# no newline"]
 )
@@ -337,7 +327,6 @@ def test_unconfigure_restores_the_original_bytes(personal: Personal, original: b
     assert personal.local_file.read_bytes() == original
 
 
-@needs_htcondor
 def test_unconfigure_keeps_lines_added_around_the_block(personal: Personal) -> None:
     configure(personal)
     with personal.local_file.open("ab") as fh:
@@ -346,7 +335,6 @@ def test_unconfigure_keeps_lines_added_around_the_block(personal: Personal) -> N
     assert personal.local_file.read_bytes() == ORIGINAL + b"\nLATER = 1\n"
 
 
-@needs_htcondor
 def test_a_file_annex_cdk_created_is_deleted_again(personal: Personal) -> None:
     personal.local_file.unlink()
     report = configure(personal)
@@ -358,7 +346,6 @@ def test_a_file_annex_cdk_created_is_deleted_again(personal: Personal) -> None:
     assert not personal.local_file.exists()
 
 
-@needs_htcondor
 def test_user_override_after_the_block_is_reported(personal: Personal) -> None:
     configure(personal)
     with personal.local_file.open("a") as fh:
@@ -372,7 +359,6 @@ def test_user_override_after_the_block_is_reported(personal: Personal) -> None:
     ]
 
 
-@needs_htcondor
 def test_daemon_specific_override_is_reported_for_that_daemon(personal: Personal) -> None:
     # <DAEMON>.KEY wins over KEY wherever it is, so a line before the block counts too.
     personal.local_file.write_text("COLLECTOR.NETWORK_INTERFACE = 127.0.0.1\n")
@@ -383,7 +369,6 @@ def test_daemon_specific_override_is_reported_for_that_daemon(personal: Personal
     ]
 
 
-@needs_htcondor
 def test_user_config_override_is_reported(
     personal: Personal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -398,7 +383,6 @@ def test_user_config_override_is_reported(
     assert f"{user_config}:1" in problem
 
 
-@needs_htcondor
 @pytest.mark.parametrize(
     ("text", "where"),
     [(b"A = 1\nthis is not config\n", "line 2"), (b"A = 1\nif true\nB = 2\n", "line 3")],
@@ -421,7 +405,6 @@ def test_broken_markers_are_refused(personal: Personal) -> None:
     assert personal.local_file.read_text() == f"{begin}\nA = 1\n"
 
 
-@needs_htcondor
 def test_macros_of_the_base_config_are_fine(personal: Personal) -> None:
     # Read on its own, $(LOCAL_DIR) would be empty and this include would fail; in place it's ok.
     extra = personal.local_dir / "extra.config"
@@ -432,7 +415,6 @@ def test_macros_of_the_base_config_are_fine(personal: Personal) -> None:
     assert personal.htcondor(["EXTRA"]) == {"EXTRA": "1"}
 
 
-@needs_htcondor
 def test_a_file_htcondor_does_not_read_is_reported(personal: Personal, tmp_path: Path) -> None:
     stray = tmp_path / "stray.local"
     stray.write_text("")
@@ -442,7 +424,6 @@ def test_a_file_htcondor_does_not_read_is_reported(personal: Personal, tmp_path:
     assert str(stray) in report.problems[0]
 
 
-@needs_htcondor
 def test_undefined_local_dir_needs_a_password_file(personal: Personal) -> None:
     personal.base.write_text(f"LOCAL_CONFIG_FILE = {personal.local_file}\n")
     with pytest.raises(UsageError, match="LOCAL_DIR is not defined") as info:
@@ -457,7 +438,6 @@ def test_undefined_local_dir_needs_a_password_file(personal: Personal) -> None:
 # --- The pool password --------------------------------------------------------------------------
 
 
-@needs_htcondor
 def test_store_cred_gets_the_password_on_stdin_only(personal: Personal) -> None:
     personal.tool(names.TOOL_STORE_CRED, store_cred_body())
     report = configure(personal, password_mode="stdin", stdin_password=Secret(PASSWORD))
@@ -471,7 +451,6 @@ def test_store_cred_gets_the_password_on_stdin_only(personal: Personal) -> None:
     assert PASSWORD not in json.dumps(report.as_dict())
 
 
-@needs_htcondor
 def test_prompt_only_when_the_password_file_is_missing(personal: Personal) -> None:
     personal.tool(names.TOOL_STORE_CRED, store_cred_body())
     asked: list[int] = []
@@ -490,7 +469,6 @@ def test_prompt_only_when_the_password_file_is_missing(personal: Personal) -> No
     assert len(asked) == 2 and len(personal.calls()) == 2
 
 
-@needs_htcondor
 def test_without_condor_store_cred_the_command_is_given(personal: Personal) -> None:
     report = configure(personal, password_mode="auto", ask_password=lambda: Secret("x"))
     pool = f"{personal.local_dir}/condor_pool_password"
@@ -499,7 +477,6 @@ def test_without_condor_store_cred_the_command_is_given(personal: Personal) -> N
     )
 
 
-@needs_htcondor
 def test_no_terminal_and_no_password_stdin_is_a_usage_error(personal: Personal) -> None:
     personal.tool(names.TOOL_STORE_CRED, store_cred_body())
     with pytest.raises(UsageError, match="not stored") as info:
@@ -509,14 +486,12 @@ def test_no_terminal_and_no_password_stdin_is_a_usage_error(personal: Personal) 
     assert personal.calls() == []
 
 
-@needs_htcondor
 def test_password_stdin_without_the_tool_fails_before_writing(personal: Personal) -> None:
     with pytest.raises(pc.CondorToolError, match="condor_store_cred is not on PATH"):
         configure(personal, password_mode="stdin", stdin_password=Secret(PASSWORD))
     assert personal.local_file.read_bytes() == ORIGINAL
 
 
-@needs_htcondor
 def test_a_failing_store_cred_never_shows_the_password(personal: Personal) -> None:
     personal.tool(
         names.TOOL_STORE_CRED,
@@ -557,7 +532,6 @@ def test_password_stdin_takes_one_line_break_off() -> None:
 # --- Restart ------------------------------------------------------------------------------------
 
 
-@needs_htcondor
 def test_restart_runs_condor_restart(personal: Personal) -> None:
     personal.tool(names.TOOL_RESTART, "print('Sent \"Restart\" command to local master')")
     report = configure(personal, restart_after=True)
@@ -593,7 +567,6 @@ def cli() -> typer.Typer:
     return app
 
 
-@needs_htcondor
 def test_cli_configure_and_unconfigure(personal: Personal, cli: typer.Typer) -> None:
     personal.tool(names.TOOL_STORE_CRED, store_cred_body())
     runner = CliRunner()
@@ -622,7 +595,6 @@ def test_cli_configure_and_unconfigure(personal: Personal, cli: typer.Typer) -> 
     assert personal.local_file.read_bytes() == ORIGINAL
 
 
-@needs_htcondor
 def test_cli_reports_an_override_with_exit_1(personal: Personal, cli: typer.Typer) -> None:
     personal.local_file.write_text("")
     CliRunner().invoke(cli, ["condor", "configure", "--no-password"])
