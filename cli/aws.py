@@ -138,6 +138,14 @@ class AwsTarget:
 
     def account_id(self) -> str:
         """Who we are; also the first call, so bad credentials or endpoints surface here."""
+        return str(self.identity["Account"])
+
+    def caller_arn(self) -> str:
+        return str(self.identity["Arn"])
+
+    @cached_property
+    def identity(self) -> dict[str, Any]:
+        """STS GetCallerIdentity, asked once per run (pre-flight, account, IAM principal)."""
         if not self.endpoint_url:
             known = set()
             for partition in ("aws", "aws-cn", "aws-us-gov"):
@@ -147,7 +155,7 @@ class AwsTarget:
                     f"{self.region!r} is not a region AWS CloudFormation is offered in",
                     hint="pass --region with a region such as us-east-1",
                 )
-        return call(lambda: self.client("sts", quick=True).get_caller_identity()["Account"], self)
+        return call(lambda: self.client("sts", quick=True).get_caller_identity(), self)
 
 
 def call(fn: Any, target: AwsTarget) -> Any:

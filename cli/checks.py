@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from annex_cdk.aws import AwsTarget, call
 from annex_cdk.condor_config import ConfigError
-from annex_cdk.engine import GOOD, Engine
+from annex_cdk.engine import GOOD, Engine, StackState
 from annex_cdk.errors import LocalFilesError
 from annex_cdk.local import LocalPaths
 from annex_stacks import names
+
+_DESCRIBED = (*names.CONDOR_ANNEX_STACKS, (names.KEY_PAIR_STACK, "SSH key pair"))
+_CHECKED = tuple(stack for stack, _ in _DESCRIBED)
 
 SECRET_FILE_MESSAGE = (
     "Secret key file must be accessible only by owner. Please verify that your user owns the "
@@ -67,11 +71,16 @@ def run_check_setup(target: AwsTarget, paths: LocalPaths, *, deep: bool = False)
         raise LocalFilesError(str(err)) from None
     _local_checks(report, values)
     _personal_condor_check(report)
-    _stack_checks(report, target)
+    engine = Engine(target.client("cloudformation"))
     if deep:
         from annex_cdk.deep_checks import run_deep_checks
 
-        run_deep_checks(report, target, paths)
+        # One read of every stack, templates included, serves both the plain and deep checks.
+        live = call(lambda: engine.read_all(names.ALL_STACKS), target)
+        _stack_checks(report, {n: lv.state for n, lv in live.items()})
+        run_deep_checks(report, target, paths, engine, live)
+    else:
+        _stack_checks(report, call(lambda: engine.read_states(_CHECKED), target))
     report.lines.append(
         "Your setup looks OK."
         if report.ok
@@ -132,11 +141,9 @@ def _personal_condor_check(report: CheckReport) -> None:
         )  # fmt: skip
 
 
-def _stack_checks(report: CheckReport, target: AwsTarget) -> None:
-    engine = Engine(target.client("cloudformation"))
-    stacks = [*names.CONDOR_ANNEX_STACKS, (names.KEY_PAIR_STACK, "SSH key pair")]
-    for stack, description in stacks:
-        state = call(lambda stack=stack: engine.state(stack), target)
+def _stack_checks(report: CheckReport, states: Mapping[str, StackState]) -> None:
+    for stack, description in _DESCRIBED:
+        state = states[stack]
         prefix = f"Checking for {description}..."
         if not state.exists:
             if stack == names.KEY_PAIR_STACK:

@@ -11,12 +11,13 @@ import json
 import re
 import shlex
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from annex_cdk import condor_config
 from annex_cdk.aws import AwsTarget, call
 from annex_cdk.checks import Check, CheckReport
-from annex_cdk.engine import Engine
+from annex_cdk.engine import Engine, Live
 from annex_cdk.local import LocalPaths
 from annex_stacks import names
 
@@ -33,9 +34,13 @@ BOOT_SCRIPT_RE = re.compile(r"^arn:aws:s3:::([^/]*)/config-\*\.tar\.gz")
 _DRIFT_WAIT_S = 60.0
 
 
-def run_deep_checks(report: CheckReport, target: AwsTarget, paths: LocalPaths) -> None:
-    engine = Engine(target.client("cloudformation"))
-    live = call(lambda: engine.read_all(names.ALL_STACKS), target)
+def run_deep_checks(
+    report: CheckReport,
+    target: AwsTarget,
+    paths: LocalPaths,
+    engine: Engine,
+    live: Mapping[str, Live],
+) -> None:
     outputs = {n: dict(lv.state.outputs) for n, lv in live.items() if lv.state.exists}
     templates = {n: lv.template for n, lv in live.items() if lv.template}
     region = target.region

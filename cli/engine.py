@@ -150,6 +150,12 @@ class Engine:
         body = self.cfn.get_template(StackName=state.stack_id or state.name)["TemplateBody"]
         return normalise(body)
 
+    def read_states(self, stacks: Iterable[str]) -> dict[str, StackState]:
+        """Every stack's live state (no templates), read concurrently."""
+        stacks = list(stacks)
+        with ThreadPoolExecutor(max_workers=max(1, len(stacks))) as pool:
+            return dict(zip(stacks, pool.map(self.state, stacks), strict=True))
+
     def read_all(self, stacks: Iterable[str]) -> dict[str, Live]:
         """Every stack's live state and deployed template, read concurrently."""
 

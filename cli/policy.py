@@ -170,7 +170,7 @@ def check_permissions(target: AwsTarget, settings: AnnexSettings) -> None:
     items = settings_grants(settings)
     context = context_entries(items)
     try:
-        caller = target.client("sts", quick=True).get_caller_identity()["Arn"]
+        caller = target.caller_arn()
         principal = principal_arn(caller)
         if principal is None:
             _debug(f"permission pre-flight skipped: {caller} has no IAM policies to simulate")
@@ -212,7 +212,7 @@ def own_role_stacks(target: AwsTarget, live: Mapping[str, Live]) -> tuple[str, .
     role = state.outputs.get(names.OUT_SUBMIT_HOST_ROLE)
     if not state.exists or not role:
         return ()
-    caller = target.client("sts", quick=True).get_caller_identity()["Arn"]
+    caller = target.caller_arn()
     return (names.SUBMIT_HOST_STACK,) if principal_arn(caller) == role else ()
 
 

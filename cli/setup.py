@@ -11,7 +11,7 @@ from typing import Any
 
 from annex_cdk import console
 from annex_cdk.aws import AwsTarget, call
-from annex_cdk.engine import GOOD, UPDATABLE, Action, Engine, Live, StackResult, plan
+from annex_cdk.engine import GOOD, UPDATABLE, Action, Engine, Live, StackResult, StackState, plan
 from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
 from annex_cdk.local import LocalPaths, post_deploy, preflight
 from annex_cdk.lock import held
@@ -133,7 +133,7 @@ def resolve_settings(
 
 
 def check_key_pair(
-    target: AwsTarget, engine: Engine, settings: AnnexSettings, paths: LocalPaths
+    target: AwsTarget, state: StackState, settings: AnnexSettings, paths: LocalPaths
 ) -> None:
     """Refuse to let CloudFormation collide with a key pair annex-cdk did not make.
 
@@ -142,7 +142,6 @@ def check_key_pair(
     ec2 = target.client("ec2")
     name = settings.key_pair_name
     found = ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [name]}])["KeyPairs"]
-    state = engine.state(names.KEY_PAIR_STACK)
     ours = state.exists and state.outputs.get(names.OUT_KEY_PAIR_NAME) == name
     if not settings.create_key_pair:
         if ours:
@@ -207,7 +206,7 @@ def desired_state(
     check_permissions(target, settings)
     if local_checks:
         preflight(paths, target.region, settings.key_pair_name)
-    call(lambda: check_key_pair(target, engine, settings, paths), target)
+    call(lambda: check_key_pair(target, live[names.KEY_PAIR_STACK].state, settings, paths), target)
     t0 = time.monotonic()
     templates = synth_templates(settings)
     for warning in templates.warnings:

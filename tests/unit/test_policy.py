@@ -254,8 +254,8 @@ class _Stub:
         assert quick, "the pre-flight must not wait for retries"
         return self
 
-    def get_caller_identity(self) -> dict[str, str]:
-        return {"Arn": self.caller}
+    def caller_arn(self) -> str:
+        return self.caller
 
     def get_paginator(self, name: str) -> Any:
         assert name == "simulate_principal_policy"

@@ -98,3 +98,21 @@ def test_check_setup_on_the_emulator_runs_every_check_without_cdk(home: dict[str
     modules = imported(proc.stderr)
     assert {"annex_cdk.checks", "botocore"} <= modules
     assert forbidden(modules) == []
+
+
+def test_write_config_and_a_cached_diff_run_without_cdk(home: dict[str, str]) -> None:
+    """After a setup, neither write-config nor an unchanged diff needs a synthesis."""
+    jsii_cache = str(Path.home() / ".cache" / "aws" / "jsii" / "package-cache")
+    with EmulatorProcess() as emu:
+        env = emu.environ(clean_env(**home, JSII_RUNTIME_PACKAGE_CACHE_ROOT=jsii_cache))
+        setup = subprocess.run(
+            [sys.executable, "-m", "annex_cdk", "setup", "--allow-from", "198.51.100.7/32"],
+            env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert setup.returncode == 0, setup.stderr
+        for args in (("write-config",), ("diff", "--exit-code")):
+            proc = importtime(*args, env=env)
+            assert proc.returncode == 0, proc.stderr
+            modules = imported(proc.stderr)
+            assert "annex_cdk.local" in modules  # the command itself ran
+            assert forbidden(modules) == [], args
