@@ -1977,10 +1977,17 @@ def _backend_create_stack(self: CloudFormationBackend, *args: Any, **kwargs: Any
     CREATE_IN_PROGRESS. AWS accepts the call and the stack ends CREATE_FAILED -> ROLLBACK_COMPLETE.
     """
     before = set(self.stacks)
+    name = kwargs["name"] if "name" in kwargs else args[0]
     try:
         return _ORIGINALS["CloudFormationBackend.create_stack"](self, *args, **kwargs)
     except Exception as exc:
-        new = [stack for stack_id, stack in self.stacks.items() if stack_id not in before]
+        # By name as well: other stacks are being created concurrently (annex-cdk deploys all
+        # at once), and failing one of those instead would be a fault AWS never makes.
+        new = [
+            stack
+            for stack_id, stack in list(self.stacks.items())
+            if stack_id not in before and stack.name == name
+        ]
         if not new:
             raise  # rejected before a stack existed (template or parameter error): as on AWS
         stack = new[0]

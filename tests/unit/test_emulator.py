@@ -686,3 +686,28 @@ def test_resource_type_the_emulator_cannot_create_fails_the_stack(aws: Any) -> N
     [(lid, _, reason)] = failures(aws, stack_name)
     assert lid == "Alarm" and "cannot create AWS::CloudWatch::Alarm" in reason
     aws("cloudformation").delete_stack(StackName=stack_name)
+
+
+def test_a_failing_create_blames_its_own_stack_not_a_concurrent_one(monkeypatch) -> None:
+    """annex-cdk creates every stack at once: when one creation fails, the emulator must fail
+    (and, with OnFailure=DELETE, delete) that stack, not another created meanwhile."""
+    from types import SimpleNamespace
+
+    from annex_cdk import emulator_models as em
+
+    backend = SimpleNamespace(stacks={"old": SimpleNamespace(name="existing")})
+
+    def create_while_another_is_created(self, name, *args, **kwargs):
+        # Another request registers its stack first; then this one's resource fails.
+        self.stacks["id-other"] = SimpleNamespace(name="HTCondorAnnex-InstanceProfile")
+        self.stacks["id-mine"] = SimpleNamespace(name=name)
+        raise RuntimeError("injected")
+
+    failed = []
+    monkeypatch.setitem(
+        em._ORIGINALS, "CloudFormationBackend.create_stack", create_while_another_is_created
+    )
+    monkeypatch.setattr(em, "_fail_create", lambda backend, stack, exc: failed.append(stack.name))
+    stack = em._backend_create_stack(backend, "HTCondorAnnex-SecurityGroup", "{}", {})
+    assert stack.name == "HTCondorAnnex-SecurityGroup"
+    assert failed == ["HTCondorAnnex-SecurityGroup"]
