@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from annex_cdk.emulator import EmulatorProcess
+from annex_emulator.server import EmulatorProcess
 from benchmarks import emulated, machine, model, startup, synthesis
 from benchmarks.table import RESULTS, render, write_results
 from benchmarks.world import ALLOW, World

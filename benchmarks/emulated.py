@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annex_cdk.emulator import EmulatorProcess
+from annex_emulator.server import EmulatorProcess
 from benchmarks import profiles
 from benchmarks.measure import fmt_seconds, median, rotated
 from benchmarks.synthesis import NO_VALIDATION, builtin_validation_on

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from annex_cdk.engine import Engine, plan
+from annex_cdk.aws.engine import Engine, plan
 from annex_stacks import names
 from benchmarks.measure import median, rotated
 from benchmarks.table import Row, Section

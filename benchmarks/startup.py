@@ -15,7 +15,7 @@ HELP_TARGET = 1.5
 
 def rich_help() -> bool:
     """Whether the product renders its help with rich (typer's `rich_markup_mode`)."""
-    from annex_cdk.main import app
+    from annex_cdk.commands.app import app
 
     return app.rich_markup_mode is not None
 

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from annex_cdk.emulator import EmulatorProcess
-from annex_cdk.rehearse import scratch_home
+from annex_cdk.ops.rehearse import scratch_home
+from annex_emulator.server import EmulatorProcess
 from benchmarks.measure import ROOT, Run, annex_cdk, base_env, cdk_cli, run
 
 REGION = "us-east-1"

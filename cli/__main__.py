@@ -1,3 +1,3 @@
-from annex_cdk.main import main
+from annex_cdk.commands.app import main
 
 main()

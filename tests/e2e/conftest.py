@@ -14,9 +14,9 @@ from typing import Any
 import boto3
 import pytest
 
-from annex_cdk.emulator import EmulatorProcess
-from annex_cdk.local import LocalPaths
-from annex_cdk.rehearse import scratch_home
+from annex_cdk.ops.local import LocalPaths
+from annex_cdk.ops.rehearse import scratch_home
+from annex_emulator.server import EmulatorProcess
 
 REGION = "us-east-1"
 CLI = shutil.which("annex-cdk", path=str(Path(sys.executable).parent))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from annex_cdk import errors
-from annex_cdk.rehearse import scratch_home
+from annex_cdk.ops.rehearse import scratch_home
 from annex_stacks import names
 from tests.e2e.conftest import World
 

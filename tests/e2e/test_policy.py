@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from annex_cdk.emulator import ACCOUNT_ID
+from annex_emulator.server import ACCOUNT_ID
 from annex_stacks import names
 from annex_stacks.submit_host_policy import policy_document
 from tests.e2e.conftest import REGION, World

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from annex_cdk import condor_config as cc
-from annex_cdk.condor_config import (
+from annex_cdk.condor import config as cc
+from annex_cdk.condor.config import (
     BlockStructureError,
     ConfigSyntaxError,
     ConfigValueError,

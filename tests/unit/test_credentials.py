@@ -13,12 +13,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from annex_cdk import checks
-from annex_cdk import credentials as creds
-from annex_cdk.aws import _read_key, resolve_credentials
-from annex_cdk.commands_condor import register
-from annex_cdk.credentials import KeyPair, Secret
+from annex_cdk.aws.session import _read_key, resolve_credentials
+from annex_cdk.commands.condor import register
+from annex_cdk.condor import key_files as creds
+from annex_cdk.condor.key_files import KeyPair, Secret
 from annex_cdk.errors import CredentialsError, LocalFilesError, UsageError
+from annex_cdk.ops import check as checks
 from annex_stacks import names
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"

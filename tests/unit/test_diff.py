@@ -1,4 +1,4 @@
-"""annex_cdk.diff: what setup would change, on hand-made templates and on real synthesized ones."""
+"""annex_cdk.templates.diff: what setup would change, on hand-made templates and on real synthesized ones."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from annex_cdk.diff import (
+from annex_cdk.aws.engine import normalise
+from annex_cdk.templates.diff import (
     REPLACING_PROPERTIES,
     Replacement,
     StackDiff,
@@ -20,7 +21,6 @@ from annex_cdk.diff import (
     diff_stack,
     render_all,
 )
-from annex_cdk.engine import normalise
 from annex_stacks import names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -431,7 +431,7 @@ def test_changed_exactly_when_the_engine_would_update(old, new):
 def test_import_is_light():
     heavy = ("aws_cdk", "jsii", "boto3", "botocore")
     code = (
-        "import sys, annex_cdk.diff; "
+        "import sys, annex_cdk.templates.diff; "
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -22,8 +22,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from annex_cdk import emulator
-from annex_cdk.emulator import ACCOUNT_ID, EmulatorError, EmulatorProcess
+from annex_emulator import server as emulator
+from annex_emulator.server import ACCOUNT_ID, EmulatorError, EmulatorProcess
 from annex_stacks import names
 
 REGION = "us-east-1"
@@ -693,7 +693,7 @@ def test_a_failing_create_blames_its_own_stack_not_a_concurrent_one(monkeypatch)
     (and, with OnFailure=DELETE, delete) that stack, not another created meanwhile."""
     from types import SimpleNamespace
 
-    from annex_cdk import emulator_models as em
+    from annex_emulator import models as em
 
     backend = SimpleNamespace(stacks={"old": SimpleNamespace(name="existing")})
 

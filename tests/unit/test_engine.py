@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from annex_cdk.engine import Action, Engine, Live, StackState, decide, plan
+from annex_cdk.aws.engine import Action, Engine, Live, StackState, decide, plan
 from annex_cdk.errors import StackBlockedError
 
 TEMPLATE = {

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from annex_cdk import localfiles
-from annex_cdk.localfiles import (
+from annex_cdk.condor import files as localfiles
+from annex_cdk.condor.files import (
     LocalFileError,
     atomic_write,
     check_writable,

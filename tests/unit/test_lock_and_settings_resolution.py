@@ -9,10 +9,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from annex_cdk import lock
+from annex_cdk.aws import lock
 from annex_cdk.errors import LockedError, UsageError
-from annex_cdk.local import LocalPaths
-from annex_cdk.setup import SettingsFlags, _split_host_port, collector_cidr, resolve_settings
+from annex_cdk.ops.local import LocalPaths
+from annex_cdk.ops.setup import SettingsFlags, _split_host_port, collector_cidr, resolve_settings
 from annex_stacks import names
 
 

@@ -20,9 +20,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from annex_cdk import personal_condor as pc
-from annex_cdk.commands_condor import register
-from annex_cdk.credentials import Secret
+from annex_cdk.commands.condor import register
+from annex_cdk.condor import personal as pc
+from annex_cdk.condor.key_files import Secret
 from annex_cdk.errors import LocalFilesError, UsageError
 from annex_stacks import names
 

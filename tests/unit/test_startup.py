@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from annex_cdk.emulator import EmulatorProcess, is_cleared
-from annex_cdk.rehearse import scratch_home
+from annex_cdk.ops.rehearse import scratch_home
+from annex_emulator.server import EmulatorProcess, is_cleared
 
 FORBIDDEN = ("aws_cdk", "jsii")
 _IMPORT_LINE = re.compile(r"^import time:\s+\d+ \|\s+\d+ \| +(\S+)\s*$")
@@ -71,7 +71,7 @@ def test_help_imports_neither_aws_cdk_nor_jsii() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "check-setup" in proc.stdout
     modules = imported(proc.stderr)
-    assert {"typer", "annex_cdk.main"} <= modules  # the parse saw the CLI's imports
+    assert {"typer", "annex_cdk.commands.app"} <= modules  # the parse saw the CLI's imports
     assert forbidden(modules) == []
 
 
@@ -85,7 +85,7 @@ def test_check_setup_against_an_unreachable_endpoint_fails_cleanly_without_cdk(
     assert not any("Traceback" in line for line in errors), proc.stderr
     assert any(line.startswith("annex-cdk:") for line in errors), errors
     modules = imported(proc.stderr)
-    assert "annex_cdk.checks" in modules  # the command itself ran
+    assert "annex_cdk.ops.check" in modules  # the command itself ran
     assert forbidden(modules) == []
 
 
@@ -96,7 +96,7 @@ def test_check_setup_on_the_emulator_runs_every_check_without_cdk(home: dict[str
     assert "Checking for" in proc.stdout
     assert not any("Traceback" in line for line in other_lines(proc.stderr)), proc.stderr
     modules = imported(proc.stderr)
-    assert {"annex_cdk.checks", "botocore"} <= modules
+    assert {"annex_cdk.ops.check", "botocore"} <= modules
     assert forbidden(modules) == []
 
 
@@ -114,5 +114,5 @@ def test_write_config_and_a_cached_diff_run_without_cdk(home: dict[str, str]) ->
             proc = importtime(*args, env=env)
             assert proc.returncode == 0, proc.stderr
             modules = imported(proc.stderr)
-            assert "annex_cdk.local" in modules  # the command itself ran
+            assert "annex_cdk.ops.local" in modules  # the command itself ran
             assert forbidden(modules) == [], args

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import pytest
 
-from annex_cdk import synth_cache
+from annex_cdk.ops import synth_cache
 from annex_stacks import AnnexSettings
 
 

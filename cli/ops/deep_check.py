@@ -14,11 +14,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from annex_cdk import condor_config
-from annex_cdk.aws import AwsTarget, call
-from annex_cdk.checks import Check, CheckReport
-from annex_cdk.engine import Engine, Live
-from annex_cdk.local import LocalPaths
+from annex_cdk.aws.engine import Engine, Live
+from annex_cdk.aws.session import AwsTarget, call
+from annex_cdk.condor import config as condor_config
+from annex_cdk.ops.check import Check, CheckReport
+from annex_cdk.ops.local import LocalPaths
 from annex_stacks import names
 
 # Runtimes AWS has deprecated (Lambda runtime table); a function on one still runs but can no

@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from annex_cdk.aws import AwsTarget, call
-from annex_cdk.condor_config import ConfigError
-from annex_cdk.engine import GOOD, Engine, StackState
+from annex_cdk.aws.engine import GOOD, Engine, StackState
+from annex_cdk.aws.session import AwsTarget, call
+from annex_cdk.condor.config import ConfigError
 from annex_cdk.errors import LocalFilesError
-from annex_cdk.local import LocalPaths
+from annex_cdk.ops.local import LocalPaths
 from annex_stacks import names
 
 _DESCRIBED = (*names.CONDOR_ANNEX_STACKS, (names.KEY_PAIR_STACK, "SSH key pair"))
@@ -73,7 +73,7 @@ def run_check_setup(target: AwsTarget, paths: LocalPaths, *, deep: bool = False)
     _personal_condor_check(report)
     engine = Engine(target.client("cloudformation"))
     if deep:
-        from annex_cdk.deep_checks import run_deep_checks
+        from annex_cdk.ops.deep_check import run_deep_checks
 
         # One read of every stack, templates included, serves both the plain and deep checks.
         live = call(lambda: engine.read_all(names.ALL_STACKS), target)
@@ -124,7 +124,7 @@ def _local_checks(report: CheckReport, values: dict[str, Any]) -> None:
 def _personal_condor_check(report: CheckReport) -> None:
     """What the personal HTCondor's daemons read, where `condor configure` wrote the guide's
     block (condor_annex itself does not look: its own checks are the lines above)."""
-    from annex_cdk.personal_condor import verify_configured
+    from annex_cdk.condor.personal import verify_configured
 
     problems = verify_configured()
     if problems is None:

@@ -18,7 +18,7 @@ from annex_cdk.errors import UsageError
 from annex_stacks import names
 
 if TYPE_CHECKING:
-    from annex_cdk.personal_condor import ConfigureReport
+    from annex_cdk.condor.personal import ConfigureReport
 
 condor_app = typer.Typer(
     name="condor",
@@ -106,8 +106,8 @@ def configure(
     The settings go into a block annex-cdk owns in the local config file (lines outside it are
     untouched; a backup is kept; re-running changes nothing); `condor unconfigure` removes it.
     """
-    from annex_cdk import personal_condor as pc
-    from annex_cdk.credentials import Secret
+    from annex_cdk.condor import personal as pc
+    from annex_cdk.condor.key_files import Secret
 
     if sum((password_stdin, replace_password, no_password)) > 1:
         raise UsageError("use at most one of --password-stdin, --replace-password, --no-password")
@@ -183,7 +183,7 @@ def unconfigure(
     json_out: Json = False,
 ) -> None:
     """Remove annex-cdk's block: the local config file gets back its bytes from before."""
-    from annex_cdk import personal_condor as pc
+    from annex_cdk.condor import personal as pc
 
     location = pc.locate(config_file)
     report = pc.run_unconfigure(location, restart_after=restart)
@@ -243,8 +243,8 @@ def credentials(
     existing file with the same key is left as it is (group/other bits are taken off); one with
     a different key is never overwritten.
     """
-    from annex_cdk import credentials as creds
-    from annex_cdk.local import LocalPaths
+    from annex_cdk.condor import key_files as creds
+    from annex_cdk.ops.local import LocalPaths
 
     if from_stdin and from_instance:
         raise UsageError("use --from-stdin or --from-instance, not both")

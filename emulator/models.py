@@ -74,7 +74,7 @@ from moto.s3.models import FakeBucket, s3_backends
 from moto.ssm.models import ssm_backends
 from moto.utilities.utils import get_partition
 
-from annex_cdk import emulator_faults
+from annex_emulator import faults as emulator_faults
 from annex_stacks.names import KEY_PAIR_SSM_PREFIX
 
 __all__ = ["EmulatorResourceError", "install", "installed_models", "uninstall"]
@@ -1570,7 +1570,7 @@ def _create_resource(
             raise EmulatorResourceError(
                 "UnsupportedResourceType",
                 f"The annex-cdk emulator (moto {moto.__version__}) cannot create "
-                f"{resource_type}; teach it in annex_cdk.emulator_models.",
+                f"{resource_type}; teach it in annex_emulator.models.",
             )
         if injected := emulator_faults.failing_reason(resource_type):
             raise EmulatorResourceError("InvalidRequest", injected)

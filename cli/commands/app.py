@@ -133,7 +133,7 @@ def _settings_flags(
     retain_bucket,
     submit_host_role=False,
 ) -> Any:
-    from annex_cdk.setup import SettingsFlags
+    from annex_cdk.ops.setup import SettingsFlags
 
     return SettingsFlags(
         allow_from=tuple(allow_from or ()),
@@ -158,12 +158,12 @@ class Common:
     from_instance: bool
 
     def paths(self) -> Any:
-        from annex_cdk.local import LocalPaths
+        from annex_cdk.ops.local import LocalPaths
 
         return LocalPaths(Path.home())
 
     def target(self) -> Any:
-        from annex_cdk.aws import AwsTarget, resolve_credentials
+        from annex_cdk.aws.session import AwsTarget, resolve_credentials
         from annex_stacks import AnnexSettings, SettingsError
 
         region = self.region or _condor_region(self.paths())
@@ -248,7 +248,7 @@ def setup(
     Flags are remembered by the deployed stacks: a re-run without them keeps what is deployed.
     """
     from annex_cdk.console import StackProgress
-    from annex_cdk.setup import run_setup
+    from annex_cdk.ops.setup import run_setup
 
     common = _common(region, profile, endpoint_url, access_key_file, secret_key_file, from_instance)
     flags = _settings_flags(
@@ -314,7 +314,7 @@ def diff(
     json_out: Json = False,
 ) -> None:
     """What `setup` with the same flags would change, per stack: resources and properties."""
-    from annex_cdk.setup import run_diff
+    from annex_cdk.ops.setup import run_diff
 
     common = _common(region, profile, endpoint_url, access_key_file, secret_key_file, from_instance)
     flags = _settings_flags(
@@ -341,7 +341,7 @@ def diff(
 
 
 def _show_diff(report: dict[str, Any], json_out: bool) -> None:
-    from annex_cdk.diff import render_all
+    from annex_cdk.templates.diff import render_all
 
     if json_out:
         console.emit_json(
@@ -376,7 +376,7 @@ def check_setup(
     json_out: Json = False,
 ) -> None:
     """condor_annex -check-setup's checks and output; exits non-zero when any check fails."""
-    from annex_cdk.checks import run_check_setup
+    from annex_cdk.ops.check import run_check_setup
 
     common = _common(region, profile, endpoint_url, access_key_file, secret_key_file, from_instance)
     report = run_check_setup(common.target(), common.paths(), deep=deep)
@@ -400,10 +400,10 @@ def write_config(
     json_out: Json = False,
 ) -> None:
     """The post-deploy step alone, from the live stack outputs (after `cdk deploy --all`)."""
-    from annex_cdk.aws import call
-    from annex_cdk.engine import Engine
-    from annex_cdk.local import post_deploy, preflight
-    from annex_cdk.setup import private_key, require_complete
+    from annex_cdk.aws.engine import Engine
+    from annex_cdk.aws.session import call
+    from annex_cdk.ops.local import post_deploy, preflight
+    from annex_cdk.ops.setup import private_key, require_complete
     from annex_stacks import names
 
     common = _common(region, profile, endpoint_url, access_key_file, secret_key_file, from_instance)
@@ -497,7 +497,7 @@ def destroy(
 ) -> None:
     """Delete the stacks, the PEM and annex-cdk's config lines; then verify nothing is left."""
     from annex_cdk.console import StackProgress
-    from annex_cdk.destroy import run_destroy
+    from annex_cdk.ops.destroy import run_destroy
 
     common = _common(region, profile, endpoint_url, access_key_file, secret_key_file, from_instance)
     report = run_destroy(
@@ -539,8 +539,8 @@ def policy(
     """The least-privilege IAM policy for annex-cdk and condor_annex, instead of AdministratorAccess."""
     import json
 
-    from annex_cdk.local import LocalPaths
-    from annex_cdk.policy import document_for
+    from annex_cdk.ops.local import LocalPaths
+    from annex_cdk.ops.policy import document_for
 
     region = region or _condor_region(LocalPaths(Path.home())) or "us-east-1"
     console.result(
@@ -555,7 +555,7 @@ def emulator(
     ] = 5000,
 ) -> None:
     """Run the local AWS emulator in the foreground and print the environment to use it."""
-    from annex_cdk.emulator import serve_foreground
+    from annex_emulator.server import serve_foreground
 
     serve_foreground(port)
 
@@ -567,7 +567,7 @@ def rehearse(
     keep: Annotated[bool, typer.Option("--keep", help="Keep the scratch HOME afterwards.")] = False,
 ) -> None:
     """setup → check-setup → no-op setup → destroy on a private emulator and a scratch HOME."""
-    from annex_cdk.rehearse import run_rehearsal
+    from annex_cdk.ops.rehearse import run_rehearsal
 
     report = run_rehearsal(region=region, keep=keep)
     if json_out:
@@ -577,7 +577,7 @@ def rehearse(
 
 
 def _register_subcommands() -> None:
-    from annex_cdk.commands_condor import register
+    from annex_cdk.commands.condor import register
 
     register(app)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from annex_cdk.localfiles import LocalFileError, atomic_write, ensure_private_dir
+from annex_cdk.condor.files import LocalFileError, atomic_write, ensure_private_dir
 from annex_stacks import names
 
 #: condor_annex creates the user config with this mode; an existing file keeps its own.

@@ -9,15 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annex_cdk import condor_config, console
-from annex_cdk.aws import Credentials
-from annex_cdk.errors import LocalFilesError
-from annex_cdk.localfiles import (
+from annex_cdk import console
+from annex_cdk.aws.session import Credentials
+from annex_cdk.condor import config as condor_config
+from annex_cdk.condor.files import (
     LocalFileError,
     check_writable,
     ensure_private_dir,
     write_secret_new,
 )
+from annex_cdk.errors import LocalFilesError
 from annex_stacks import names
 
 #: condor_annex's fallback HTCondor config location when CONDOR_CONFIG is not set.

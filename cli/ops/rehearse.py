@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from annex_cdk import console
-from annex_cdk.aws import AwsTarget, Credentials
-from annex_cdk.checks import run_check_setup
+from annex_cdk.aws.session import AwsTarget, Credentials
+from annex_cdk.condor.files import ensure_private_dir, write_secret_new
 from annex_cdk.console import StackProgress
-from annex_cdk.destroy import run_destroy
-from annex_cdk.local import LocalPaths
-from annex_cdk.localfiles import ensure_private_dir, write_secret_new
-from annex_cdk.setup import SettingsFlags, run_setup
+from annex_cdk.ops.check import run_check_setup
+from annex_cdk.ops.destroy import run_destroy
+from annex_cdk.ops.local import LocalPaths
+from annex_cdk.ops.setup import SettingsFlags, run_setup
 from annex_stacks import names
 
 #: The emulator accepts any credentials; these are what its documentation uses.
@@ -85,7 +85,7 @@ def _isolated_env(condor_config: Path) -> Iterator[None]:
 
 
 def run_rehearsal(*, region: str, keep: bool = False) -> dict[str, Any]:
-    from annex_cdk.emulator import EmulatorProcess
+    from annex_emulator.server import EmulatorProcess
 
     root = Path(tempfile.mkdtemp(prefix="annex-cdk-rehearsal-"))
     steps: list[dict[str, Any]] = []

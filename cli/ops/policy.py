@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from annex_cdk import console
-from annex_cdk.aws import AwsTarget
-from annex_cdk.engine import Live
+from annex_cdk.aws.engine import Live
+from annex_cdk.aws.session import AwsTarget
 from annex_cdk.errors import PermissionsError, UsageError
 from annex_stacks import names
 from annex_stacks.settings import AnnexSettings, SettingsError

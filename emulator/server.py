@@ -1,9 +1,9 @@
-"""The local AWS emulator: moto's server, taught by `annex_cdk.emulator_models`, on loopback only.
+"""The local AWS emulator: moto's server, taught by `annex_emulator.models`, on loopback only.
 
 annex-cdk's default target when no AWS account is at hand. Three ways in:
 
 - `run()` serves in the foreground of the current process (it prints nothing itself);
-- ``python -m annex_cdk.emulator --port P [--ready-file F]`` does the same and reports the port it
+- ``python -m annex_emulator.server --port P [--ready-file F]`` does the same and reports the port it
   bound (stdout, and atomically the ready file) once it is listening;
 - `EmulatorProcess` starts that module as a subprocess on a free port, waits until it answers,
   and hands out its endpoint, the variables that point a client at it (`env()`) and a whole
@@ -37,7 +37,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
-from annex_cdk import emulator_faults
+from annex_emulator import faults as emulator_faults
 
 __all__ = [
     "ACCESS_KEY_ID",
@@ -126,7 +126,7 @@ class _LoadingGate:
                 create_backend_app,
             )
 
-            from annex_cdk import emulator_models
+            from annex_emulator import models as emulator_models
 
             emulator_models.install()  # before the first stack is parsed
             app = DomainDispatcherApplication(create_backend_app)
@@ -266,9 +266,9 @@ def _exit_now(*_: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m annex_cdk.emulator``: serve, and report the bound port once listening."""
+    """``python -m annex_emulator.server``: serve, and report the bound port once listening."""
     parser = argparse.ArgumentParser(
-        prog="python -m annex_cdk.emulator", description="annex-cdk's local AWS emulator (moto)"
+        prog="python -m annex_emulator.server", description="annex-cdk's local AWS emulator (moto)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     parser.add_argument("--port", type=int, default=0, help="port to bind (0: any free port)")
@@ -350,7 +350,7 @@ class EmulatorProcess:
         command = [
             self._python,
             "-m",
-            "annex_cdk.emulator",
+            "annex_emulator.server",
             "--port",
             "0",
             "--ready-file",
@@ -544,7 +544,7 @@ class EmulatorProcess:
         delay_s: float | None = None,
         expired_keys: Sequence[str] | None = None,
     ) -> dict[str, object]:
-        """Switch on faults for the tests (see `annex_cdk.emulator_faults`); returns them all."""
+        """Switch on faults for the tests (see `annex_emulator.faults`); returns them all."""
         update: dict[str, object] = {}
         if fail_types is not None:
             update["fail_types"] = dict(fail_types)

@@ -10,13 +10,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from annex_cdk import console
-from annex_cdk.aws import AwsTarget, call
-from annex_cdk.engine import GOOD, UPDATABLE, Action, Engine, Live, StackResult, StackState, plan
+from annex_cdk.aws.engine import (
+    GOOD,
+    UPDATABLE,
+    Action,
+    Engine,
+    Live,
+    StackResult,
+    StackState,
+    plan,
+)
+from annex_cdk.aws.lock import held
+from annex_cdk.aws.session import AwsTarget, call
 from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
-from annex_cdk.local import LocalPaths, post_deploy, preflight
-from annex_cdk.lock import held
-from annex_cdk.policy import check_permissions
-from annex_cdk.synth_cache import Templates, remember, synth_templates
+from annex_cdk.ops.local import LocalPaths, post_deploy, preflight
+from annex_cdk.ops.policy import check_permissions
+from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
 from annex_stacks import names
 from annex_stacks.facade import recorded_context
 from annex_stacks.settings import AnnexSettings, SettingsError
@@ -347,7 +356,7 @@ def require_complete(engine: Engine) -> dict[str, dict[str, str]]:
 
 def run_diff(target: AwsTarget, paths: LocalPaths, flags: SettingsFlags) -> dict[str, Any]:
     """What `setup` with the same flags would change, per stack, without changing anything."""
-    from annex_cdk.diff import diff_all
+    from annex_cdk.templates.diff import diff_all
 
     engine = Engine(target.client("cloudformation"))
     want = desired_state(target, paths, flags, engine, local_checks=False)

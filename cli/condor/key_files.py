@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
-from annex_cdk.errors import CredentialsError, LocalFilesError, UsageError
-from annex_cdk.localfiles import (
+from annex_cdk.condor.files import (
     SECRET_MODE,
     LocalFileError,
     atomic_write,
     ensure_private_dir,
     write_secret_new,
 )
+from annex_cdk.errors import CredentialsError, LocalFilesError, UsageError
 from annex_stacks import names
 
 # AWS: key ids are word characters; "ASIA..." ids are temporary (STS) and need a session token.

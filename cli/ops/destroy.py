@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from annex_cdk import condor_config, console
-from annex_cdk.aws import AwsTarget
-from annex_cdk.engine import DELETED, Engine
+from annex_cdk import console
+from annex_cdk.aws.engine import DELETED, Engine
+from annex_cdk.aws.lock import held
+from annex_cdk.aws.session import AwsTarget
+from annex_cdk.condor import config as condor_config
+from annex_cdk.condor.files import LocalFileError
 from annex_cdk.errors import AnnexError, StackFailedError, UsageError
-from annex_cdk.local import LocalPaths
-from annex_cdk.localfiles import LocalFileError
-from annex_cdk.lock import held
-from annex_cdk.policy import own_role_stacks
+from annex_cdk.ops.local import LocalPaths
+from annex_cdk.ops.policy import own_role_stacks
 from annex_stacks import names
 
 _LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from annex_cdk import condor_config
-from annex_cdk.condor_config import BlockStructureError, ConfigError, Markers
-from annex_cdk.credentials import Secret
+from annex_cdk.condor import config as condor_config
+from annex_cdk.condor.config import BlockStructureError, ConfigError, Markers
+from annex_cdk.condor.files import LocalFileError, atomic_write
+from annex_cdk.condor.key_files import Secret
 from annex_cdk.errors import AnnexError, LocalFilesError, UsageError
-from annex_cdk.local import LocalPaths
-from annex_cdk.localfiles import LocalFileError, atomic_write
+from annex_cdk.ops.local import LocalPaths
 from annex_stacks import names
 
 PERSONAL_MARKERS = Markers(
