@@ -15,7 +15,6 @@ from annex_stacks.components.inline_function import InlinePythonFunction
 from annex_stacks.instance_profile_stack import config_object_arn, config_object_resource
 from annex_stacks.settings import AnnexSettings
 
-_LOG_GROUP_PREFIX = "/htcondor-annex/lambda/"
 _LEASE_TIMEOUT = Duration.seconds(60)
 # condor_annex asks the function for a 5 s socket timeout; leave room for start-up.
 _CHECK_TIMEOUT = Duration.seconds(15)
@@ -48,7 +47,7 @@ class LambdaFunctionsStack(Stack):
                 handler=handler,
                 role=lease_role,
                 timeout=_LEASE_TIMEOUT,
-                log_group_name=_LOG_GROUP_PREFIX + lid,
+                log_group_name=names.LAMBDA_LOG_GROUP_PREFIX + lid,
                 retention=retention,
                 description=f"HTCondor annex lease: cleans up an expired annex's {kind}",
             )
@@ -61,7 +60,7 @@ class LambdaFunctionsStack(Stack):
             handler=handlers.CHECK_CONNECTIVITY_HANDLER,
             role=cc_role,
             timeout=_CHECK_TIMEOUT,
-            log_group_name=_LOG_GROUP_PREFIX + names.LID_CC_FUNCTION,
+            log_group_name=names.LAMBDA_LOG_GROUP_PREFIX + names.LID_CC_FUNCTION,
             retention=retention,
             description="HTCondor annex: checks that the collector is reachable from AWS",
             function_name=names.CHECK_CONNECTIVITY_FUNCTION,

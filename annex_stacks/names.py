@@ -57,6 +57,8 @@ KEY_PAIR_SSM_PREFIX: Final = "/ec2/keypair/"
 BUCKET_NAME_PATTERN: Final = "htcondor-annex-${AWS::AccountId}-${AWS::Region}"
 #: Annex instances find their bucket by matching this object pattern in their role's policy.
 CONFIG_OBJECT_PATTERN: Final = "config-*.tar.gz"
+#: Where the Lambda stack's functions log (explicit log groups, so that retention is ours).
+LAMBDA_LOG_GROUP_PREFIX: Final = "/htcondor-annex/lambda/"
 DEFAULT_COLLECTOR_PORT: Final = 9618
 SSH_PORT: Final = 22
 

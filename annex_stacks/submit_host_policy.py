@@ -28,8 +28,6 @@ from annex_stacks import names
 VERSION: Final = "2012-10-17"
 #: IAM's limit for a managed policy, counted without whitespace.
 MANAGED_POLICY_LIMIT: Final = 6144
-#: Where the Lambda stack's functions log (its _LOG_GROUP_PREFIX; a test ties the two).
-LAMBDA_LOG_GROUP_PREFIX: Final = "/htcondor-annex/lambda/"
 #: The spot fleet role the EC2 console creates; condor_annex's spot fleet JSON names one.
 SPOT_FLEET_ROLE: Final = "aws-ec2-spot-fleet-tagging-role"
 #: The tag condor_annex puts on every on-demand annex instance (TagSpecification).
@@ -137,7 +135,7 @@ SCOPES: Final[dict[str, Scope]] = {
     ),
     "log-groups": Scope(
         "AnnexFunctionLogGroups",
-        (_ARN % ("logs", f"log-group:{LAMBDA_LOG_GROUP_PREFIX}*"),),
+        (_ARN % ("logs", f"log-group:{names.LAMBDA_LOG_GROUP_PREFIX}*"),),
         "The functions' explicit log groups, all under one prefix.",
     ),
     "security-groups": Scope(

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 from annex_cdk.errors import Interrupted, StackBlockedError, StackFailedError
+from annex_cdk.templates.load import normalise
 
 CAPABILITIES = ["CAPABILITY_IAM"]
 
@@ -58,13 +59,6 @@ class StackState:
     @property
     def exists(self) -> bool:
         return self.status is not None and self.status != DELETED
-
-
-def normalise(template: Any) -> Any:
-    """Templates compare equal when they mean the same JSON, whatever the formatting."""
-    if isinstance(template, str):
-        template = json.loads(template)
-    return json.loads(json.dumps(template, sort_keys=True))
 
 
 def decide(state: StackState, deployed: Any | None, desired: Mapping[str, Any]) -> Action:

@@ -8,13 +8,15 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from annex_cdk.aws.engine import GOOD, Engine, StackState
 from annex_cdk.aws.session import AwsTarget, call
 from annex_cdk.condor.config import ConfigError
+from annex_cdk.condor.personal import verify_configured
 from annex_cdk.errors import LocalFilesError
+from annex_cdk.ops.check_report import Check, CheckReport
+from annex_cdk.ops.deep_check import run_deep_checks
 from annex_cdk.ops.local import LocalPaths
 from annex_stacks import names
 
@@ -25,40 +27,6 @@ SECRET_FILE_MESSAGE = (
     "Secret key file must be accessible only by owner. Please verify that your user owns the "
     "file and that the file permissons are restricted to the owner."
 )
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    line: str
-    detail: str | None = None
-    fix: str | None = None  # the exact command that repairs it
-
-
-@dataclass
-class CheckReport:
-    region: str
-    checks: list[Check] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
-
-    def add(self, check: Check) -> None:
-        self.checks.append(check)
-        self.lines.append(check.line)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "region": self.region,
-            "ok": self.ok,
-            "checks": [
-                {"name": c.name, "ok": c.ok, "line": c.line, "detail": c.detail, "fix": c.fix}
-                for c in self.checks
-            ],
-        }
 
 
 def run_check_setup(target: AwsTarget, paths: LocalPaths, *, deep: bool = False) -> CheckReport:
@@ -73,8 +41,6 @@ def run_check_setup(target: AwsTarget, paths: LocalPaths, *, deep: bool = False)
     _personal_condor_check(report)
     engine = Engine(target.client("cloudformation"))
     if deep:
-        from annex_cdk.ops.deep_check import run_deep_checks
-
         # One read of every stack, templates included, serves both the plain and deep checks.
         live = call(lambda: engine.read_all(names.ALL_STACKS), target)
         _stack_checks(report, {n: lv.state for n, lv in live.items()})
@@ -124,8 +90,6 @@ def _local_checks(report: CheckReport, values: dict[str, Any]) -> None:
 def _personal_condor_check(report: CheckReport) -> None:
     """What the personal HTCondor's daemons read, where `condor configure` wrote the guide's
     block (condor_annex itself does not look: its own checks are the lines above)."""
-    from annex_cdk.condor.personal import verify_configured
-
     problems = verify_configured()
     if problems is None:
         return

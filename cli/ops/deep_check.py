@@ -17,7 +17,7 @@ from typing import Any
 from annex_cdk.aws.engine import Engine, Live
 from annex_cdk.aws.session import AwsTarget, call
 from annex_cdk.condor import config as condor_config
-from annex_cdk.ops.check import Check, CheckReport
+from annex_cdk.ops.check_report import Check, CheckReport
 from annex_cdk.ops.local import LocalPaths
 from annex_stacks import names
 

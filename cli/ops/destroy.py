@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from annex_cdk import console
-from annex_cdk.aws.engine import DELETED, Engine
+from annex_cdk.aws.engine import DELETED, Engine, Live
 from annex_cdk.aws.lock import held
+from annex_cdk.aws.permissions import principal_arn
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.condor import config as condor_config
 from annex_cdk.condor.files import LocalFileError
 from annex_cdk.errors import AnnexError, StackFailedError, UsageError
 from annex_cdk.ops.local import LocalPaths
-from annex_cdk.ops.policy import own_role_stacks
 from annex_stacks import names
 
 _LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
@@ -201,3 +201,14 @@ def verify_gone(
         if target.region in condor_config.parse(text).ours:
             left.append(f"annex-cdk block in {paths.user_config}")
     return left
+
+
+def own_role_stacks(target: AwsTarget, live: Mapping[str, Live]) -> tuple[str, ...]:
+    """The submit host role's stack, when this run's credentials are that role's: deleting it
+    would cut the run (and CloudFormation's deletes on its behalf) off half-way."""
+    state = live[names.SUBMIT_HOST_STACK].state
+    role = state.outputs.get(names.OUT_SUBMIT_HOST_ROLE)
+    if not state.exists or not role:
+        return ()
+    caller = target.caller_arn()
+    return (names.SUBMIT_HOST_STACK,) if principal_arn(caller) == role else ()

@@ -21,11 +21,12 @@ from annex_cdk.aws.engine import (
     plan,
 )
 from annex_cdk.aws.lock import held
+from annex_cdk.aws.permissions import check_permissions
 from annex_cdk.aws.session import AwsTarget, call
 from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
 from annex_cdk.ops.local import LocalPaths, post_deploy, preflight
-from annex_cdk.ops.policy import check_permissions
 from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
+from annex_cdk.templates.diff import diff_all
 from annex_stacks import names
 from annex_stacks.facade import recorded_context
 from annex_stacks.settings import AnnexSettings, SettingsError
@@ -346,7 +347,7 @@ def require_complete(engine: Engine) -> dict[str, dict[str, str]]:
             if name == names.KEY_PAIR_STACK:
                 continue  # the user brought their own key pair
             raise AnnexError(f"{name} does not exist", hint="run `annex-cdk setup` first")
-        if state.status not in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}:
+        if state.status not in GOOD:
             raise AnnexError(
                 f"{name} is in {state.status}", hint="run `annex-cdk setup` to repair it"
             )
@@ -356,8 +357,6 @@ def require_complete(engine: Engine) -> dict[str, dict[str, str]]:
 
 def run_diff(target: AwsTarget, paths: LocalPaths, flags: SettingsFlags) -> dict[str, Any]:
     """What `setup` with the same flags would change, per stack, without changing anything."""
-    from annex_cdk.templates.diff import diff_all
-
     engine = Engine(target.client("cloudformation"))
     want = desired_state(target, paths, flags, engine, local_checks=False)
     deployed = {n: lv.template for n, lv in want.live.items()}

@@ -16,6 +16,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+from annex_stacks.facade import synth
 from annex_stacks.settings import AnnexSettings
 
 _PACKAGES = ("annex_stacks", "annex_lambda_src")
@@ -69,8 +70,6 @@ def synth_templates(settings: AnnexSettings) -> Templates:
             return Templates(data["templates"], tuple(data["warnings"]), cached=True, key=key)
         except (OSError, ValueError, KeyError):
             pass  # missing or damaged: synthesize afresh
-    from annex_stacks import synth
-
     with tempfile.TemporaryDirectory(prefix="annex-cdk-synth-") as outdir:
         result = synth(settings, outdir=Path(outdir))
     return Templates(result.templates, result.warnings, cached=False, key=key)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Final
 
-from annex_cdk.aws.engine import normalise
+from annex_cdk.templates.load import normalise
 from annex_stacks import names
 
 # --- What CloudFormation does on update --------------------------------------------------------

@@ -180,7 +180,7 @@ def test_resource_names_stay_inside_the_policy_scopes(synth_variant, synthesized
         ):
             assert props.get("FunctionName", names.STACK_PREFIX).startswith(names.STACK_PREFIX)
         for props in (r["Properties"] for r in resources(template, "AWS::Logs::LogGroup").values()):
-            assert props["LogGroupName"].startswith(shp.LAMBDA_LOG_GROUP_PREFIX)
+            assert props["LogGroupName"].startswith(names.LAMBDA_LOG_GROUP_PREFIX)
 
 
 def test_the_policy_json_on_disk_matches(synthesized):

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from annex_cdk.aws.engine import normalise
 from annex_cdk.templates.diff import (
     REPLACING_PROPERTIES,
     Replacement,
@@ -21,6 +20,7 @@ from annex_cdk.templates.diff import (
     diff_stack,
     render_all,
 )
+from annex_cdk.templates.load import normalise
 from annex_stacks import names
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,8 +15,9 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
+from annex_cdk.aws import permissions
 from annex_cdk.errors import EXIT_PERMISSIONS, CredentialsError, PermissionsError
-from annex_cdk.ops import policy
+from annex_cdk.ops import destroy
 from annex_stacks import names
 from annex_stacks import submit_host_policy as shp
 from annex_stacks.settings import AnnexSettings
@@ -102,9 +103,7 @@ def test_every_boto3_call_in_the_code_is_allowed(document):
     import botocore.session
     from botocore import xform_name
 
-    text = "\n".join(
-        p.read_text() for p in (ROOT / "cli").rglob("*.py")
-    )
+    text = "\n".join(p.read_text() for p in (ROOT / "cli").rglob("*.py"))
     services = set(re.findall(r'client\(\s*"([\w-]+)"', text))
     assert {"cloudformation", "ec2", "s3", "ssm", "iam", "lambda", "sts"} <= services
     session = botocore.session.get_session()
@@ -241,7 +240,7 @@ def test_every_handler_permission_is_granted_or_explained(rtype):
     ],
 )  # fmt: skip
 def test_principal_to_simulate(caller, principal):
-    assert policy.principal_arn(caller) == principal
+    assert permissions.principal_arn(caller) == principal
 
 
 class _Stub:
@@ -277,7 +276,7 @@ USER = f"arn:aws:iam::{ACCOUNT}:user/alice"
 
 def test_allowed_everything_passes_and_the_requests_are_concrete():
     stub = _Stub(USER, lambda action, resources: "allowed")
-    policy.check_permissions(stub, SETTINGS)
+    permissions.check_permissions(stub, SETTINGS)
     assert stub.calls, "nothing was simulated"
     actions = {a for c in stub.calls for a in c["ActionNames"]}
     assert {"cloudformation:CreateStack", "ec2:RunInstances", "iam:PassRole"} <= actions
@@ -299,7 +298,7 @@ def test_the_caller_holding_exactly_the_policy_simulates_as_allowed():
             "allowed" if any(allows(document, action, r) for r in resources) else "implicitDeny"
         ),
     )
-    policy.check_permissions(stub, SETTINGS)
+    permissions.check_permissions(stub, SETTINGS)
 
 
 def test_missing_actions_fail_in_one_line_naming_them():
@@ -309,7 +308,7 @@ def test_missing_actions_fail_in_one_line_naming_them():
         lambda action, resources: "implicitDeny" if action in denied else "allowed",
     )
     with pytest.raises(PermissionsError) as caught:
-        policy.check_permissions(stub, SETTINGS)
+        permissions.check_permissions(stub, SETTINGS)
     message = str(caught.value)
     assert "\n" not in message
     assert "ec2:RunInstances, events:PutTargets" in message
@@ -324,7 +323,7 @@ def test_an_explicit_deny_is_missing_too():
         USER, lambda action, resources: "explicitDeny" if action == "s3:PutObject" else "allowed"
     )
     with pytest.raises(PermissionsError, match=r"lacks 1 permission\(s\).*: s3:PutObject$"):
-        policy.check_permissions(stub, SETTINGS)
+        permissions.check_permissions(stub, SETTINGS)
 
 
 def test_one_allowed_resource_of_several_is_enough():
@@ -339,7 +338,7 @@ def test_one_allowed_resource_of_several_is_enough():
         },
         {"EvalActionName": "iam:DeleteRole", "EvalDecision": "implicitDeny"},
     ]
-    assert policy.allowed_actions(results) == {"iam:CreateRole"}
+    assert permissions.allowed_actions(results) == {"iam:CreateRole"}
 
 
 @pytest.mark.parametrize(
@@ -357,16 +356,16 @@ def test_where_simulation_is_impossible_the_pre_flight_steps_aside(failure, caps
         raise failure
 
     monkeypatch.setenv("ANNEX_CDK_DEBUG", "1")
-    policy.check_permissions(_Stub(USER, fail), SETTINGS)  # no error
+    permissions.check_permissions(_Stub(USER, fail), SETTINGS)  # no error
     assert "permission pre-flight skipped" in capsys.readouterr().err
     monkeypatch.delenv("ANNEX_CDK_DEBUG")
-    policy.check_permissions(_Stub(USER, fail), SETTINGS)
+    permissions.check_permissions(_Stub(USER, fail), SETTINGS)
     assert capsys.readouterr().err == ""  # silent without --debug
 
 
 def test_the_root_user_is_not_simulated():
     stub = _Stub(f"arn:aws:iam::{ACCOUNT}:root", lambda action, resources: "implicitDeny")
-    policy.check_permissions(stub, SETTINGS)
+    permissions.check_permissions(stub, SETTINGS)
     assert stub.calls == []
 
 
@@ -399,7 +398,7 @@ def test_destroy_keeps_the_submit_host_role_that_runs_it():
         )
     }  # fmt: skip
     on_the_host = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role.rsplit('/', 1)[1]}/i-0123"
-    assert policy.own_role_stacks(_Stub(on_the_host, None), live) == (names.SUBMIT_HOST_STACK,)
-    assert policy.own_role_stacks(_Stub(USER, None), live) == ()
+    assert destroy.own_role_stacks(_Stub(on_the_host, None), live) == (names.SUBMIT_HOST_STACK,)
+    assert destroy.own_role_stacks(_Stub(USER, None), live) == ()
     absent = {names.SUBMIT_HOST_STACK: Live(StackState(names.SUBMIT_HOST_STACK), None)}
-    assert policy.own_role_stacks(_Stub(on_the_host, None), absent) == ()
+    assert destroy.own_role_stacks(_Stub(on_the_host, None), absent) == ()

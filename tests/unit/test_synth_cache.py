@@ -62,7 +62,7 @@ def test_hit_after_remember_and_damaged_entry_is_ignored(monkeypatch):
         calls.append(s)
         return FakeResult()
 
-    monkeypatch.setattr("annex_stacks.synth", fake_synth)
+    monkeypatch.setattr(synth_cache, "synth", fake_synth)
     first = synth_cache.synth_templates(settings)
     assert not first.cached and len(calls) == 1
     # Not remembered until the deploy succeeded: still a miss.

@@ -1,0 +1,40 @@
+"""What a check found: one line per check, as condor_annex prints them, with the fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    line: str
+    detail: str | None = None
+    fix: str | None = None  # the exact command that repairs it
+
+
+@dataclass
+class CheckReport:
+    region: str
+    checks: list[Check] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def add(self, check: Check) -> None:
+        self.checks.append(check)
+        self.lines.append(check.line)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "region": self.region,
+            "ok": self.ok,
+            "checks": [
+                {"name": c.name, "ok": c.ok, "line": c.line, "detail": c.detail, "fix": c.fix}
+                for c in self.checks
+            ],
+        }
