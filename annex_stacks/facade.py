@@ -15,37 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from annex_stacks import names
-from annex_stacks.settings import AnnexSettings
+from annex_stacks.settings import AnnexSettings, context_keys, recorded_by_stack
 
 if TYPE_CHECKING:
     import aws_cdk as cdk
 
-_CONTEXT_KEYS = (
-    names.CTX_REGION,
-    names.CTX_ACCOUNT,
-    names.CTX_ALLOWED_CIDRS,
-    names.CTX_SSH,
-    names.CTX_COLLECTOR_PORT,
-    names.CTX_KEY_PAIR_NAME,
-    names.CTX_CREATE_KEY_PAIR,
-    names.CTX_EXTRA_TAGS,
-    names.CTX_RETAIN_BUCKET,
-    names.CTX_BUCKET_NAME,
-    names.CTX_SUBMIT_HOST_ROLE,
-)
+_CONTEXT_KEYS = context_keys()
 #: Which settings each stack records in its template Metadata, so that a later run without
 #: flags can keep what the deployed stacks were built with.
-_RECORDED = {
-    names.BUCKET_STACK: (
-        names.CTX_RETAIN_BUCKET,
-        names.CTX_EXTRA_TAGS,
-        names.CTX_KEY_PAIR_NAME,
-        names.CTX_CREATE_KEY_PAIR,
-        names.CTX_BUCKET_NAME,
-    ),
-    names.SECURITY_GROUP_STACK: (names.CTX_ALLOWED_CIDRS, names.CTX_SSH, names.CTX_COLLECTOR_PORT),
-    names.SUBMIT_HOST_STACK: (names.CTX_SUBMIT_HOST_ROLE,),
-}
+_RECORDED = recorded_by_stack()
 _DESCRIPTIONS = {
     names.BUCKET_STACK: "HTCondorAnnex: Configuration Bucket (annex-cdk)",
     names.LAMBDA_STACK: "HTCondor Annex: Lambda Functions (annex-cdk)",

@@ -155,6 +155,7 @@ LOCK_PARAMETER: Final = "/htcondor-annex/annex-cdk-lock"
 SETTINGS_METADATA: Final = "AnnexCdkSettings"
 
 # --- CDK context keys (cdk.json / cdk -c) ----------------------------------------------------
+#: What each key means, its CLI flag and which stack records it: annex_stacks/settings.py SETTINGS.
 CTX_REGION: Final = "annex:region"
 CTX_ACCOUNT: Final = "annex:account"
 CTX_ALLOWED_CIDRS: Final = "annex:allowedCidrs"
@@ -165,6 +166,7 @@ CTX_CREATE_KEY_PAIR: Final = "annex:createKeyPair"
 CTX_EXTRA_TAGS: Final = "annex:tags"
 CTX_RETAIN_BUCKET: Final = "annex:retainBucket"
 CTX_BUCKET_NAME: Final = "annex:bucketName"
+CTX_SUBMIT_HOST_ROLE: Final = "annex:submitHostRole"
 
 # --- User config text (the config writer, cli/condor_config.py) ------------------------------
 #: The comment condor_annex -setup writes before each block it appends (hyphen and sanitized
@@ -237,7 +239,6 @@ LID_SUBMIT_HOST_PROFILE: Final = "SubmitHostInstanceProfile"
 SUBMIT_HOST_POLICY_NAME: Final = "AnnexCdkAndCondorAnnex"
 OUT_SUBMIT_HOST_PROFILE: Final = "SubmitHostInstanceProfileARN"
 OUT_SUBMIT_HOST_ROLE: Final = "SubmitHostRoleARN"
-CTX_SUBMIT_HOST_ROLE: Final = "annex:submitHostRole"
 #: Every stack annex-cdk may deploy: ALL_STACKS (the ones every setup has) and the optional
 #: ones. Synthesis, setup's reads and destroy go over all of them.
 MANAGED_STACKS: Final = (*ALL_STACKS, SUBMIT_HOST_STACK)

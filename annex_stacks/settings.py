@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -84,50 +84,22 @@ class AnnexSettings:
     def from_context(cls, ctx: Mapping[str, Any], **overrides: Any) -> AnnexSettings:
         """Build from CDK context values (cdk.json, `cdk -c key=value`); overrides win."""
         values: dict[str, Any] = {}
-        if (v := ctx.get(names.CTX_REGION)) not in (None, ""):
-            values["region"] = str(v)
-        if (v := ctx.get(names.CTX_ACCOUNT)) not in (None, ""):
-            values["account"] = str(v)
-        if (v := ctx.get(names.CTX_ALLOWED_CIDRS)) is not None:
-            values["allowed_cidrs"] = _as_list(v, names.CTX_ALLOWED_CIDRS)
-        if (v := ctx.get(names.CTX_SSH)) is not None:
-            values["ssh"] = _as_bool(v, names.CTX_SSH)
-        if (v := ctx.get(names.CTX_COLLECTOR_PORT)) is not None:
-            values["collector_port"] = _as_int(v, names.CTX_COLLECTOR_PORT)
-        if (v := ctx.get(names.CTX_KEY_PAIR_NAME)) is not None:
-            values["key_pair_name"] = str(v)
-        if (v := ctx.get(names.CTX_CREATE_KEY_PAIR)) is not None:
-            values["create_key_pair"] = _as_bool(v, names.CTX_CREATE_KEY_PAIR)
-        if (v := ctx.get(names.CTX_EXTRA_TAGS)) is not None:
-            values["extra_tags"] = _as_dict(v, names.CTX_EXTRA_TAGS)
-        if (v := ctx.get(names.CTX_RETAIN_BUCKET)) is not None:
-            values["retain_bucket"] = _as_bool(v, names.CTX_RETAIN_BUCKET)
-        if (v := ctx.get(names.CTX_BUCKET_NAME)) not in (None, ""):
-            values["bucket_name"] = str(v)
-        if (v := ctx.get(names.CTX_SUBMIT_HOST_ROLE)) is not None:
-            values["submit_host_role"] = _as_bool(v, names.CTX_SUBMIT_HOST_ROLE)
+        for setting in SETTINGS:
+            value = ctx.get(setting.context_key)
+            if value is None or (setting.sparse and setting.kind is str and value == ""):
+                continue
+            values[setting.field] = setting.read(value)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
     def to_context(self) -> dict[str, Any]:
         """The inverse of from_context: what `cdk -c` / cdk.json would need to say."""
-        ctx: dict[str, Any] = {
-            names.CTX_ALLOWED_CIDRS: list(self.allowed_cidrs),
-            names.CTX_SSH: self.ssh,
-            names.CTX_COLLECTOR_PORT: self.collector_port,
-            names.CTX_KEY_PAIR_NAME: self.key_pair_name,
-            names.CTX_CREATE_KEY_PAIR: self.create_key_pair,
-            names.CTX_EXTRA_TAGS: dict(self.extra_tags),
-            names.CTX_RETAIN_BUCKET: self.retain_bucket,
-        }
-        if self.bucket_name:
-            ctx[names.CTX_BUCKET_NAME] = self.bucket_name
-        if self.submit_host_role:  # only when on: settings without it read as they always did
-            ctx[names.CTX_SUBMIT_HOST_ROLE] = True
-        if self.region:
-            ctx[names.CTX_REGION] = self.region
-        if self.account:
-            ctx[names.CTX_ACCOUNT] = self.account
+        ctx: dict[str, Any] = {}
+        for setting in SETTINGS:
+            value = getattr(self, setting.field)
+            if setting.sparse and not value:  # settings without it read as they always did
+                continue
+            ctx[setting.context_key] = setting.write(value)
         return ctx
 
 
@@ -206,3 +178,202 @@ def _as_dict(value: Any, key: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise SettingsError(f"{key}: expected an object of tag key to value")
     return {str(k): v for k, v in value.items()}
+
+
+def _as_str(value: Any, key: str) -> str:
+    return str(value)
+
+
+_READERS: dict[type, Any] = {
+    str: _as_str,
+    bool: _as_bool,
+    int: _as_int,
+    list: _as_list,
+    dict: _as_dict,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Setting:
+    """One setting, declared once: everything else (context, flags, records) derives from it."""
+
+    #: The AnnexSettings field.
+    field: str
+    #: The CDK context key (cdk.json, `cdk -c`), from names.py.
+    context_key: str
+    #: How a context value reads, strings included (`cdk -c` hands the app strings):
+    #: str, bool ("true"/"false"), int, list (JSON or comma-separated), dict (JSON).
+    kind: type
+    #: In the context only when set: "" reads as unset, and to_context leaves a false value out.
+    sparse: bool = False
+    #: The stack whose template Metadata records the setting, so that a later run without the
+    #: flag keeps what is deployed (None: not recorded).
+    recorded_by: str | None = None
+    #: The flag of `setup`, `diff` and `synth` (None: none). A bool flag is either "--x/--no-x"
+    #: (unset when absent) or a switch that sets `switch_to`; list and dict flags repeat (dict
+    #: values are KEY=VALUE).
+    flag: str | None = None
+    switch_to: bool | None = None
+    help: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in _READERS:
+            raise TypeError(
+                f"{self.field}: kind must be one of {sorted(k.__name__ for k in _READERS)}"
+            )
+        if self.flag is not None:
+            if not self.flag.startswith("--"):
+                raise TypeError(f"{self.field}: flag {self.flag!r} must start with --")
+            on_off = "/" in self.flag
+            if self.kind is bool and on_off == (self.switch_to is not None):
+                raise TypeError(f"{self.field}: a bool flag is either --x/--no-x or has switch_to")
+            if self.kind is not bool and (on_off or self.switch_to is not None):
+                raise TypeError(f"{self.field}: only bool flags have an off form or switch_to")
+
+    @property
+    def flag_name(self) -> str:
+        """The flag's name as a Python identifier: "--allow-from" -> "allow_from"."""
+        if self.flag is None:
+            raise AttributeError(f"{self.field} has no flag")
+        return self.flag.split("/")[0].removeprefix("--").replace("-", "_")
+
+    def read(self, value: Any) -> Any:
+        """The field value a context value stands for."""
+        return _READERS[self.kind](value, self.context_key)
+
+    def write(self, value: Any) -> Any:
+        """The context value (JSON) for a field value."""
+        if self.kind is list:
+            return list(value)
+        if self.kind is dict:
+            return dict(value)
+        return value
+
+    def from_flag(self, value: Any) -> Any:
+        """The field value a flag's parsed value gives; _UNSET when the flag was not passed."""
+        if self.switch_to is not None:
+            return self.switch_to if value else _UNSET
+        if self.kind is list:
+            return tuple(value) if value else _UNSET
+        if value is None:
+            return _UNSET
+        return dict(value) if self.kind is dict else value
+
+
+_UNSET: Any = object()
+
+
+#: Every setting the context, the CLI flags and the stacks' records carry. Adding one: a field
+#: on AnnexSettings, its CTX_* key in names.py, and an entry here.
+SETTINGS: tuple[Setting, ...] = (
+    Setting(field="region", context_key=names.CTX_REGION, kind=str, sparse=True),
+    Setting(field="account", context_key=names.CTX_ACCOUNT, kind=str, sparse=True),
+    Setting(
+        field="allowed_cidrs",
+        context_key=names.CTX_ALLOWED_CIDRS,
+        kind=list,
+        recorded_by=names.SECURITY_GROUP_STACK,
+        flag="--allow-from",
+        help="CIDR that may reach annex instances (repeatable).",
+    ),
+    Setting(
+        field="ssh",
+        context_key=names.CTX_SSH,
+        kind=bool,
+        recorded_by=names.SECURITY_GROUP_STACK,
+        flag="--ssh/--no-ssh",
+        help="Open port 22 as well.",
+    ),
+    Setting(
+        field="collector_port",
+        context_key=names.CTX_COLLECTOR_PORT,
+        kind=int,
+        recorded_by=names.SECURITY_GROUP_STACK,
+        flag="--collector-port",
+        help="Port annex instances accept HTCondor on.",
+    ),
+    Setting(
+        field="key_pair_name",
+        context_key=names.CTX_KEY_PAIR_NAME,
+        kind=str,
+        recorded_by=names.BUCKET_STACK,
+        flag="--key-name",
+        help="EC2 key pair name.",
+    ),
+    Setting(
+        field="create_key_pair",
+        context_key=names.CTX_CREATE_KEY_PAIR,
+        kind=bool,
+        recorded_by=names.BUCKET_STACK,
+        flag="--reuse-key-pair",
+        switch_to=False,
+        help="Use an existing key pair instead of creating one.",
+    ),
+    Setting(
+        field="extra_tags",
+        context_key=names.CTX_EXTRA_TAGS,
+        kind=dict,
+        recorded_by=names.BUCKET_STACK,
+        flag="--tag",
+        help="KEY=VALUE tag on every resource (repeatable).",
+    ),
+    Setting(
+        field="retain_bucket",
+        context_key=names.CTX_RETAIN_BUCKET,
+        kind=bool,
+        recorded_by=names.BUCKET_STACK,
+        flag="--retain-bucket/--no-retain-bucket",
+        help="Keep the bucket on destroy.",
+    ),
+    Setting(
+        field="bucket_name",
+        context_key=names.CTX_BUCKET_NAME,
+        kind=str,
+        sparse=True,
+        recorded_by=names.BUCKET_STACK,
+    ),
+    Setting(
+        field="submit_host_role",
+        context_key=names.CTX_SUBMIT_HOST_ROLE,
+        kind=bool,
+        sparse=True,  # off by default; once deployed, the stack records it
+        recorded_by=names.SUBMIT_HOST_STACK,
+        flag="--submit-host-role",
+        switch_to=True,
+        help="Also make an instance profile with `annex-cdk policy` for a submit host on EC2.",
+    ),
+)
+
+
+def context_keys(settings: Sequence[Setting] | None = None) -> tuple[str, ...]:
+    """Every context key the app reads (`cdk -c`, cdk.json)."""
+    return tuple(s.context_key for s in (SETTINGS if settings is None else settings))
+
+
+def recorded_by_stack(settings: Sequence[Setting] | None = None) -> dict[str, tuple[str, ...]]:
+    """Which context keys each stack records in its template Metadata."""
+    recorded: dict[str, tuple[str, ...]] = {}
+    for s in SETTINGS if settings is None else settings:
+        if s.recorded_by is not None:
+            recorded[s.recorded_by] = (*recorded.get(s.recorded_by, ()), s.context_key)
+    return recorded
+
+
+def flag_settings(settings: Sequence[Setting] | None = None) -> tuple[Setting, ...]:
+    """The settings that have a CLI flag, in the order of the flags in --help."""
+    return tuple(s for s in (SETTINGS if settings is None else settings) if s.flag is not None)
+
+
+def overrides_from_flags(
+    flags: Mapping[str, Any], settings: Sequence[Setting] | None = None
+) -> dict[str, Any]:
+    """Field values from flag values by flag name ("allow_from"); flags not passed are left out."""
+    by_name = {s.flag_name: s for s in flag_settings(settings)}
+    if unknown := sorted(set(flags) - set(by_name)):
+        raise TypeError(f"unknown settings flag(s): {', '.join(unknown)}")
+    overrides = {}
+    for name, value in flags.items():
+        setting = by_name[name]
+        if (field_value := setting.from_flag(value)) is not _UNSET:
+            overrides[setting.field] = field_value
+    return overrides

@@ -1,6 +1,6 @@
 """`annex-cdk condor configure|unconfigure` and `annex-cdk credentials`: the guide's local steps.
 
-main.py calls `register(app)`. Nothing here imports aws_cdk; boto3 only for `credentials`
+app.py calls `register(app)`. Nothing here imports aws_cdk; boto3 only for `credentials`
 from a profile. Secrets (the pool password, the secret access key) are read from a hidden prompt
 or standard input only, never from an argument, and never printed.
 """
@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from annex_cdk import console
+from annex_cdk.condor import key_files as creds
+from annex_cdk.condor import personal as pc
+from annex_cdk.condor.key_files import Secret
+from annex_cdk.condor.personal import ConfigureReport
 from annex_cdk.errors import UsageError
+from annex_cdk.ops.local import LocalPaths
 from annex_stacks import names
-
-if TYPE_CHECKING:
-    from annex_cdk.condor.personal import ConfigureReport
 
 condor_app = typer.Typer(
     name="condor",
@@ -106,9 +108,6 @@ def configure(
     The settings go into a block annex-cdk owns in the local config file (lines outside it are
     untouched; a backup is kept; re-running changes nothing); `condor unconfigure` removes it.
     """
-    from annex_cdk.condor import personal as pc
-    from annex_cdk.condor.key_files import Secret
-
     if sum((password_stdin, replace_password, no_password)) > 1:
         raise UsageError("use at most one of --password-stdin, --replace-password, --no-password")
     mode: pc.PasswordMode = (
@@ -183,8 +182,6 @@ def unconfigure(
     json_out: Json = False,
 ) -> None:
     """Remove annex-cdk's block: the local config file gets back its bytes from before."""
-    from annex_cdk.condor import personal as pc
-
     location = pc.locate(config_file)
     report = pc.run_unconfigure(location, restart_after=restart)
     if json_out:
@@ -243,9 +240,6 @@ def credentials(
     existing file with the same key is left as it is (group/other bits are taken off); one with
     a different key is never overwritten.
     """
-    from annex_cdk.condor import key_files as creds
-    from annex_cdk.ops.local import LocalPaths
-
     if from_stdin and from_instance:
         raise UsageError("use --from-stdin or --from-instance, not both")
     paths = LocalPaths(Path.home())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,22 +29,31 @@ from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
 from annex_cdk.templates.diff import diff_all
 from annex_stacks import names
 from annex_stacks.facade import recorded_context
-from annex_stacks.settings import AnnexSettings, SettingsError
+from annex_stacks.settings import AnnexSettings, Setting, SettingsError, overrides_from_flags
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class SettingsFlags:
-    """What the user passed; None means "keep what is deployed, else the default"."""
+    """What the user passed. `given` holds the settings by field; one left out means "keep what
+    is deployed, else the default". --collector-host is not a setting: it is where the default
+    CIDR and port come from.
+    """
 
-    allow_from: tuple[str, ...] = ()
-    collector_host: str | None = None
-    ssh: bool | None = None
-    collector_port: int | None = None
-    key_name: str | None = None
-    reuse_key_pair: bool = False
-    tags: Mapping[str, str] | None = None
-    retain_bucket: bool | None = None
-    submit_host_role: bool = False
+    given: Mapping[str, Any]
+    collector_host: str | None
+
+    def __init__(
+        self,
+        *,
+        collector_host: str | None = None,
+        declared: Sequence[Setting] | None = None,
+        **flags: Any,
+    ) -> None:
+        """Flags by their names (`allow_from=(...)`, `reuse_key_pair=True`), as `declared`
+        (default: settings.SETTINGS) declares them; None, False for a switch and () for a
+        repeatable flag mean not passed."""
+        object.__setattr__(self, "given", overrides_from_flags(flags, declared))
+        object.__setattr__(self, "collector_host", collector_host)
 
 
 def collector_cidr(collector_host: str) -> tuple[str, int | None]:
@@ -94,26 +103,10 @@ def resolve_settings(
     paths: LocalPaths,
 ) -> AnnexSettings:
     """flag > what the deployed stacks record > the local HTCondor config > default."""
-    overrides: dict[str, Any] = {"region": region}
-    if flags.allow_from:
-        overrides["allowed_cidrs"] = flags.allow_from
-    if flags.ssh is not None:
-        overrides["ssh"] = flags.ssh
-    if flags.collector_port is not None:
-        overrides["collector_port"] = flags.collector_port
-    if flags.key_name is not None:
-        overrides["key_pair_name"] = flags.key_name
-    if flags.reuse_key_pair:
-        overrides["create_key_pair"] = False
-    if flags.tags is not None:
-        overrides["extra_tags"] = dict(flags.tags)
-    if flags.retain_bucket is not None:
-        overrides["retain_bucket"] = flags.retain_bucket
-    if flags.submit_host_role:  # off by default; once deployed, the stack records it
-        overrides["submit_host_role"] = True
+    overrides: dict[str, Any] = {"region": region, **flags.given}
     ctx = dict(recorded)
-    needs_cidr = not flags.allow_from and names.CTX_ALLOWED_CIDRS not in ctx
-    needs_port = flags.collector_port is None and names.CTX_COLLECTOR_PORT not in ctx
+    needs_cidr = "allowed_cidrs" not in flags.given and names.CTX_ALLOWED_CIDRS not in ctx
+    needs_port = "collector_port" not in flags.given and names.CTX_COLLECTOR_PORT not in ctx
     if needs_cidr or (needs_port and flags.collector_host):
         host = (
             flags.collector_host
@@ -125,14 +118,7 @@ def resolve_settings(
                 hint="pass --allow-from CIDR (the network annex instances accept HTCondor from) "
                 "or --collector-host HOST",
             )
-        cidr, port = collector_cidr(host)
-        if needs_cidr:
-            overrides["allowed_cidrs"] = (cidr,)
-            console.info(
-                f"Allowing HTCondor{'' if flags.ssh is False else ' and SSH'} from {cidr} (the collector host)."
-            )
-        if needs_port and port:
-            overrides["collector_port"] = port
+        overrides.update(from_collector(host, flags, cidr=needs_cidr, port=needs_port))
     try:
         settings = AnnexSettings.from_context(ctx, **overrides)
     except SettingsError as err:
@@ -140,6 +126,19 @@ def resolve_settings(
     if settings.world_open:
         console.warn("the security group will accept HTCondor and SSH connections from anywhere")
     return settings
+
+
+def from_collector(host: str, flags: SettingsFlags, *, cidr: bool, port: bool) -> dict[str, Any]:
+    """The allowed CIDR and the collector port that the collector host gives, as asked for."""
+    found: dict[str, Any] = {}
+    address, host_port = collector_cidr(host)
+    if cidr:
+        found["allowed_cidrs"] = (address,)
+        ssh = "" if flags.given.get("ssh") is False else " and SSH"
+        console.info(f"Allowing HTCondor{ssh} from {address} (the collector host).")
+    if port and host_port:
+        found["collector_port"] = host_port
+    return found
 
 
 def check_key_pair(
@@ -240,8 +239,9 @@ def adoption(target: AwsTarget, live: Mapping[str, Live], flags: SettingsFlags) 
         console.info(
             f"Adopting the setup condor_annex made: keeping the bucket {name} and its contents."
         )
-    key = flags.key_name or names.KEY_PAIR_NAME
-    if not live[names.KEY_PAIR_STACK].state.exists and not flags.key_name:
+    key_name = flags.given.get("key_pair_name")
+    key = key_name or names.KEY_PAIR_NAME
+    if not live[names.KEY_PAIR_STACK].state.exists and not key_name:
         ec2 = target.client("ec2")
         found = ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [key]}])
         if found["KeyPairs"]:

@@ -1,0 +1,56 @@
+"""`annex-cdk destroy`: asks first, unless --yes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from annex_cdk import console
+from annex_cdk.commands.options import AwsOptions, Json, Yes, with_options
+from annex_cdk.console import StackProgress
+from annex_cdk.errors import UsageError
+from annex_cdk.ops.destroy import run_destroy
+
+
+@with_options
+def destroy(
+    aws: AwsOptions,
+    force: Annotated[
+        bool, typer.Option("--force", help="Even while annex instances exist.")
+    ] = False,
+    json_out: Json = False,
+    yes: Yes = False,
+) -> None:
+    """Delete the stacks, the PEM and annex-cdk's config lines; then verify nothing is left."""
+    report = run_destroy(
+        aws.target(),
+        aws.paths(),
+        force=force,
+        confirm=_confirm(yes),
+        progress=StackProgress(),
+    )
+    if json_out:
+        console.emit_json(report)
+    elif report["leftovers"]:
+        for item in report["leftovers"]:
+            console.result(f"still there: {item}")
+    else:
+        console.result(f"Nothing annex-cdk made is left in {report['region']}.")
+        if report["bucket_retained"]:
+            console.result(f"(The bucket {report['bucket_retained']} was kept, as configured.)")
+    if report["leftovers"]:
+        raise typer.Exit(1)
+
+
+def _confirm(yes: bool) -> Callable[[str], bool]:
+    def ask(question: str) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError("destroy needs confirmation", hint="pass --yes when not on a terminal")
+        return typer.confirm(question, default=False, err=True)
+
+    return ask

@@ -1,0 +1,218 @@
+"""Options that several commands share, each defined once, and the decorator that expands them.
+
+A command takes an option group as one parameter, annotated with the group's type (`aws:
+AwsOptions`, `flags: SettingsFlags`); `@with_options` shows Typer the group's options instead
+and hands the command the group built from them. The settings flags come from the declarations
+in annex_stacks/settings.py (SETTINGS), so setup, diff and synth cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Annotated, Any, TypeVar, get_type_hints
+
+import typer
+
+from annex_cdk.aws.session import AwsTarget, resolve_credentials
+from annex_cdk.errors import UsageError
+from annex_cdk.ops.local import LocalPaths
+from annex_cdk.ops.setup import SettingsFlags
+from annex_stacks import names
+from annex_stacks.settings import AnnexSettings, Setting, SettingsError, flag_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+Region = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        envvar=["AWS_REGION", "AWS_DEFAULT_REGION"],
+        help="AWS region.",
+        show_envvar=True,
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; consent to replacements.")]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwsOptions:
+    """Where the AWS calls go and with which credentials (condor_annex's key files by default)."""
+
+    region: Region = None
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", envvar="AWS_PROFILE", help="AWS profile (SSO included)."),
+    ] = None
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint-url",
+            envvar="AWS_ENDPOINT_URL",
+            help="AWS endpoint (e.g. the local emulator).",
+        ),
+    ] = None
+    access_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--access-key-file",
+            help="File holding the access key id (default ~/.condor/publicKeyFile).",
+        ),
+    ] = None
+    secret_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--secret-key-file",
+            help="File holding the secret key (default ~/.condor/privateKeyFile).",
+        ),
+    ] = None
+    from_instance: Annotated[
+        bool,
+        typer.Option("--from-instance", help="Use this EC2 instance's profile (FROM INSTANCE)."),
+    ] = False
+
+    def paths(self) -> LocalPaths:
+        return LocalPaths(Path.home())
+
+    def target(self) -> AwsTarget:
+        region = self.region or condor_region(self.paths())
+        try:
+            AnnexSettings(region=region)
+        except SettingsError as err:
+            raise UsageError(
+                f"invalid setting {err}", hint="pass --region, e.g. us-east-1"
+            ) from None
+        creds = resolve_credentials(
+            condor_dir=self.paths().condor_dir,
+            access_key_file=self.access_key_file,
+            secret_key_file=self.secret_key_file,
+            from_instance=self.from_instance,
+        )
+        return AwsTarget(
+            region, creds, profile=self.profile, endpoint_url=self.endpoint_url or None
+        )
+
+
+def condor_region(paths: LocalPaths) -> str:
+    """condor_annex's default region: ANNEX_DEFAULT_AWS_REGION, else us-east-1."""
+    try:
+        value = paths.effective([names.KEY_REGION], "us-east-1")[names.KEY_REGION]
+    except Exception:
+        value = None
+    return value or "us-east-1"
+
+
+# --- Option groups ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OptionGroup:
+    """Typer parameters, and how to build the one object a command receives from their values."""
+
+    parameters: tuple[inspect.Parameter, ...]
+    build: Callable[[dict[str, Any]], Any]
+
+
+def dataclass_group(cls: type) -> OptionGroup:
+    """A group from a dataclass whose fields are `Annotated[T, typer.Option(...)] = default`."""
+    hints = get_type_hints(cls, include_extras=True)
+    params = tuple(
+        inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[f.name], default=f.default
+        )
+        for f in fields(cls)
+    )
+    return OptionGroup(params, lambda values: cls(**values))
+
+
+COLLECTOR_HOST = inspect.Parameter(
+    "collector_host",
+    inspect.Parameter.KEYWORD_ONLY,
+    annotation=Annotated[
+        str | None,
+        typer.Option(
+            "--collector-host",
+            help="Collector host[:port]: its address and port are the defaults of --allow-from "
+            "and --collector-port (setup and diff: default COLLECTOR_HOST).",
+        ),
+    ],
+    default=None,
+)
+
+
+def settings_group(declared: Sequence[Setting] | None = None) -> OptionGroup:
+    """One option per setting with a flag (annex_stacks/settings.py), and --collector-host."""
+    with_flags = flag_settings(declared)
+    pair_flags = {s.flag_name: s.flag for s in with_flags if s.kind is dict}
+
+    def build(values: dict[str, Any]) -> SettingsFlags:
+        for name, flag in pair_flags.items():
+            if values[name] is not None:
+                values[name] = parse_pairs(values[name], flag=flag)
+        return SettingsFlags(declared=declared, **values)
+
+    return OptionGroup((*map(_flag_parameter, with_flags), COLLECTOR_HOST), build)
+
+
+def _flag_parameter(setting: Setting) -> inspect.Parameter:
+    option = typer.Option(setting.flag, help=setting.help)
+    annotation: Any
+    if setting.switch_to is not None:
+        annotation, default = bool, False
+    elif setting.kind in (list, dict):  # repeatable; dict values are KEY=VALUE
+        annotation, default = list[str] | None, None
+    else:
+        annotation, default = setting.kind | None, None
+    return inspect.Parameter(
+        setting.flag_name,
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Annotated[annotation, option],
+        default=default,
+    )
+
+
+def parse_pairs(pairs: list[str], *, flag: str) -> dict[str, str]:
+    """KEY=VALUE pairs (--tag) as a mapping."""
+    parsed = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{flag} {pair!r} is not KEY=VALUE")
+        parsed[key] = value
+    return parsed
+
+
+GROUPS: dict[Any, OptionGroup] = {
+    AwsOptions: dataclass_group(AwsOptions),
+    SettingsFlags: settings_group(),
+}
+
+
+def with_options(func: F, groups: dict[Any, OptionGroup] | None = None) -> F:
+    """Expand each parameter annotated with a group's type into the group's options."""
+    groups = GROUPS if groups is None else groups
+    signature = inspect.signature(func, eval_str=True)
+    expanded: list[inspect.Parameter] = []
+    takes: dict[str, tuple[OptionGroup, tuple[str, ...]]] = {}
+    for param in signature.parameters.values():
+        group = groups.get(param.annotation)
+        if group is None:
+            expanded.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+            continue
+        expanded.extend(group.parameters)
+        takes[param.name] = (group, tuple(p.name for p in group.parameters))
+    if clash := [n for n, c in Counter(p.name for p in expanded).items() if c > 1]:
+        raise TypeError(f"{func.__name__}: option(s) {clash} declared twice")
+
+    @functools.wraps(func)
+    def command(**values: Any) -> Any:
+        for name, (group, members) in takes.items():
+            values[name] = group.build({m: values.pop(m) for m in members})
+        return func(**values)
+
+    command.__signature__ = signature.replace(parameters=expanded)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in expanded}
+    return command  # type: ignore[return-value]

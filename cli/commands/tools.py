@@ -1,0 +1,62 @@
+"""`annex-cdk policy`, `emulator` and `rehearse`: helpers around the main path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from annex_cdk import console
+from annex_cdk.commands.options import Json, Region, condor_region
+from annex_cdk.ops.local import LocalPaths
+from annex_cdk.ops.policy import document_for
+from annex_cdk.ops.rehearse import run_rehearsal
+
+
+def policy(
+    region: Region = None,
+    account: Annotated[
+        str | None,
+        typer.Option("--account", help="12-digit AWS account id (default: any account, *)."),
+    ] = None,
+    key_name: Annotated[str | None, typer.Option("--key-name", help="EC2 key pair name.")] = None,
+    bucket: Annotated[
+        str | None,
+        typer.Option("--bucket", help="The configuration bucket, if not annex-cdk's own name."),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="The default: JSON is all it prints.")
+    ] = True,
+) -> None:
+    """The least-privilege IAM policy for annex-cdk and condor_annex, instead of AdministratorAccess."""
+    region = region or condor_region(LocalPaths(Path.home()))
+    console.result(
+        json.dumps(document_for(region, account, key_name=key_name, bucket=bucket), indent=2)
+    )
+
+
+def emulator(
+    port: Annotated[
+        int, typer.Option("--port", "-p", help="Port on 127.0.0.1 (0: any free port).")
+    ] = 5000,
+) -> None:
+    """Run the local AWS emulator in the foreground and print the environment to use it."""
+    # Not an ops module: the emulator package (~40 ms of imports) only for this command.
+    from annex_emulator.server import serve_foreground
+
+    serve_foreground(port)
+
+
+def rehearse(
+    region: Annotated[str, typer.Option("--region", help="Region to rehearse in.")] = "us-east-1",
+    json_out: Json = False,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the scratch HOME afterwards.")] = False,
+) -> None:
+    """setup → check-setup → no-op setup → destroy on a private emulator and a scratch HOME."""
+    report = run_rehearsal(region=region, keep=keep)
+    if json_out:
+        console.emit_json(report)
+    if not report["ok"]:
+        raise typer.Exit(1)

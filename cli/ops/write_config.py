@@ -1,0 +1,45 @@
+"""`annex-cdk write-config`: the post-deploy step alone, from the live stack outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from annex_cdk.aws.engine import Engine
+from annex_cdk.aws.session import AwsTarget, call
+from annex_cdk.ops.local import LocalPaths, PostDeployReport, post_deploy, preflight
+from annex_cdk.ops.setup import private_key, require_complete
+from annex_stacks import names
+
+
+@dataclass(frozen=True)
+class WriteConfigReport:
+    region: str
+    user_config: Path
+    local: PostDeployReport
+
+    @property
+    def ok(self) -> bool:
+        return not self.local.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"region": self.region, "local": self.local.as_dict(), "ok": self.ok}
+
+
+def run_write_config(target: AwsTarget, paths: LocalPaths) -> WriteConfigReport:
+    """Write the PEM and ~/.condor/user_config from complete, deployed stacks (after `cdk deploy`)."""
+    target.account_id()
+    outputs = call(lambda: require_complete(Engine(target.client("cloudformation"))), target)
+    key_outputs = outputs.get(names.KEY_PAIR_STACK, {})
+    key_name = key_outputs.get(names.OUT_KEY_PAIR_NAME)
+    preflight(paths, target.region, key_name)
+    local = post_deploy(
+        paths,
+        target.region,
+        outputs,
+        target.credentials,
+        key_name=key_name,
+        private_key=call(lambda: private_key(target, key_outputs), target),
+    )
+    return WriteConfigReport(region=target.region, user_config=paths.user_config, local=local)
