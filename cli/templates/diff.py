@@ -23,6 +23,7 @@ from enum import Enum
 from typing import Any, Final
 
 from annex_cdk.aws.engine import normalise
+from annex_cdk.templates.cfn import SUB_VARIABLE
 from annex_stacks import names
 
 # --- What CloudFormation does on update --------------------------------------------------------
@@ -777,7 +778,7 @@ def _text_change(attribute: str, path: str, old: str, new: str) -> Change:
 
 
 # --- References --------------------------------------------------------------------------------
-_SUB_VAR = re.compile(r"\$\{([^!}][^}]*)\}")
+_SUB_VAR = SUB_VARIABLE
 
 
 def _references(value: Any, path: list[str]) -> Iterator[tuple[list[str], set[str]]]:
