@@ -1,4 +1,4 @@
-"""The local AWS emulator: moto's server, taught by `annex_emulator.models`, on loopback only.
+"""The local AWS emulator: moto's server, taught by `annex_emulator.teach`, on loopback only.
 
 annex-cdk's default target when no AWS account is at hand. Three ways in:
 
@@ -12,6 +12,8 @@ annex-cdk's default target when no AWS account is at hand. Three ways in:
 This module imports neither moto nor boto3 at import time: the CLI imports it on every run, and
 moto takes seconds to import. Only `run()` (the server side) imports moto, and it listens before
 the heavy part is loaded: AWS requests that arrive early wait for it (see `_LoadingGate`).
+
+Every ARN the emulator hands out carries moto's fixed account id, `moto.core.DEFAULT_ACCOUNT_ID`.
 """
 
 from __future__ import annotations
@@ -38,10 +40,10 @@ from types import TracebackType
 from typing import Any, NoReturn
 
 from annex_emulator import faults as emulator_faults
+from annex_emulator.moto_contract import MotoContractError
 
 __all__ = [
     "ACCESS_KEY_ID",
-    "ACCOUNT_ID",
     "DEFAULT_REGION",
     "HEALTH_PATH",
     "SECRET_ACCESS_KEY",
@@ -53,8 +55,6 @@ __all__ = [
     "serve_foreground",
 ]
 
-#: moto's fixed account id: every ARN the emulator hands out carries it.
-ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
 #: Dummy credentials: moto accepts any, and these make an accidental real call fail fast.
 ACCESS_KEY_ID = "testing"
@@ -121,17 +121,20 @@ class _LoadingGate:
     def load(self) -> None:
         """Import and teach moto (in a thread of its own; nothing else imports moto meanwhile)."""
         try:
+            from annex_emulator import teach
+
+            teach.install()  # checks moto first; before the first stack is parsed
             from moto.moto_server.werkzeug_app import (
                 DomainDispatcherApplication,
                 create_backend_app,
             )
 
-            from annex_emulator import models as emulator_models
-
-            emulator_models.install()  # before the first stack is parsed
             app = DomainDispatcherApplication(create_backend_app)
             _warm_up()  # still alone: no request thread imports moto modules concurrently
             self.app = app
+        except MotoContractError as err:  # one line says it all: no traceback
+            self.error = str(err)
+            print(err, file=sys.stderr, flush=True)  # into the emulator's log
         except BaseException as err:
             self.error = f"{type(err).__name__}: {err}"
             traceback.print_exc()  # into the emulator's log
@@ -232,11 +235,12 @@ _WARM_SERVICES = ("cloudformation", "ec2", "ssm", "s3", "iam", "lambda", "logs",
 def _warm_up() -> None:
     """Create the default account's backends now rather than on the first calls (~0.3 s)."""
     from moto.backends import get_backend
+    from moto.core import DEFAULT_ACCOUNT_ID
 
     region = os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
     for service in _WARM_SERVICES:
         with contextlib.suppress(Exception):  # only an optimisation
-            backends = get_backend(service)[ACCOUNT_ID]  # type: ignore[call-overload]
+            backends = get_backend(service)[DEFAULT_ACCOUNT_ID]  # type: ignore[call-overload]
             backends["aws" if service in ("s3", "iam") else region]
 
 

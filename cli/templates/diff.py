@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Final
 
+from annex_cdk.templates.cfn import SUB_VARIABLE
 from annex_cdk.templates.load import normalise
 from annex_stacks import names
 
@@ -777,7 +778,6 @@ def _text_change(attribute: str, path: str, old: str, new: str) -> Change:
 
 
 # --- References --------------------------------------------------------------------------------
-_SUB_VAR = re.compile(r"\$\{([^!}][^}]*)\}")
 
 
 def _references(value: Any, path: list[str]) -> Iterator[tuple[list[str], set[str]]]:
@@ -810,7 +810,7 @@ def _targets(value: Any) -> set[str]:
         elif name == "Fn::Sub":
             text, local = (arg[0], arg[1]) if isinstance(arg, list) and len(arg) == 2 else (arg, {})
             if isinstance(text, str):
-                found |= {m.split(".")[0] for m in _SUB_VAR.findall(text)} - set(local or {})
+                found |= {m.split(".")[0] for m in SUB_VARIABLE.findall(text)} - set(local or {})
             found |= _targets(local)
             return {t for t in found if not t.startswith("AWS::")}
         else:

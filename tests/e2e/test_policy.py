@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
 
-from annex_emulator.server import ACCOUNT_ID
 from annex_stacks import names
 from annex_stacks.submit_host_policy import policy_document
 from tests.e2e.conftest import REGION, World

@@ -21,9 +21,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
 
 from annex_emulator import server as emulator
-from annex_emulator.server import ACCOUNT_ID, EmulatorError, EmulatorProcess
+from annex_emulator.server import EmulatorError, EmulatorProcess
 from annex_stacks import names
 
 REGION = "us-east-1"
@@ -693,7 +694,7 @@ def test_a_failing_create_blames_its_own_stack_not_a_concurrent_one(monkeypatch)
     (and, with OnFailure=DELETE, delete) that stack, not another created meanwhile."""
     from types import SimpleNamespace
 
-    from annex_emulator import models as em
+    from annex_emulator import patches, stack_states
 
     backend = SimpleNamespace(stacks={"old": SimpleNamespace(name="existing")})
 
@@ -705,9 +706,174 @@ def test_a_failing_create_blames_its_own_stack_not_a_concurrent_one(monkeypatch)
 
     failed = []
     monkeypatch.setitem(
-        em._ORIGINALS, "CloudFormationBackend.create_stack", create_while_another_is_created
+        patches.ORIGINALS, "CloudFormationBackend.create_stack", create_while_another_is_created
     )
-    monkeypatch.setattr(em, "_fail_create", lambda backend, stack, exc: failed.append(stack.name))
-    stack = em._backend_create_stack(backend, "HTCondorAnnex-SecurityGroup", "{}", {})
+    monkeypatch.setattr(
+        stack_states, "_fail_create", lambda backend, stack, exc: failed.append(stack.name)
+    )
+    stack = stack_states.backend_create_stack(backend, "HTCondorAnnex-SecurityGroup", "{}", {})
     assert stack.name == "HTCondorAnnex-SecurityGroup"
     assert failed == ["HTCondorAnnex-SecurityGroup"]
+
+
+# --- The moto contract -------------------------------------------------------------------------
+
+
+def test_the_pinned_moto_meets_the_contract() -> None:
+    import moto
+
+    from annex_emulator import moto_contract
+
+    assert moto.__version__ == moto_contract.SUPPORTED_MOTO
+    assert moto_contract.problems() == []
+    moto_contract.check()
+
+
+def test_a_changed_moto_callable_fails_start_up_with_one_line(monkeypatch) -> None:
+    import moto
+    from moto.cloudformation import parsing
+
+    from annex_emulator import moto_contract, patches, teach
+
+    def update(self, template):  # a parameter gone
+        raise AssertionError("never called")
+
+    monkeypatch.setattr(parsing.ResourceMap, "update", update)
+    with pytest.raises(moto_contract.MotoContractError) as raised:
+        teach.install()
+    assert str(raised.value) == (
+        f"emulator: moto {moto.__version__} changed moto.cloudformation.parsing.ResourceMap.update"
+        " (expected parameters (self, template, parameters), found (self, template));"
+        " annex-cdk's emulator supports moto 5.2.5"
+    )
+    assert patches.applied() == []  # refused before teaching anything
+
+    monkeypatch.delattr(parsing, "parse_and_create_resource")
+    with pytest.raises(moto_contract.MotoContractError) as raised:
+        moto_contract.check()
+    assert str(raised.value) == (  # the first difference, in the table's order
+        f"emulator: moto {moto.__version__} has no"
+        " moto.cloudformation.parsing.parse_and_create_resource;"
+        " annex-cdk's emulator supports moto 5.2.5"
+    )
+    assert len(moto_contract.problems()) == 2
+
+
+def test_a_renamed_instance_attribute_is_caught_at_start_up(monkeypatch) -> None:
+    from annex_emulator import moto_contract
+
+    key = ("moto.logs.models", "LogGroup")
+    monkeypatch.setitem(moto_contract.ATTRIBUTES, key, ("name", "kms_key"))
+    assert moto_contract.problems() == ["has no moto.logs.models.LogGroup.kms_key"]
+
+
+def test_a_failed_contract_stops_the_emulator_with_its_line(tmp_path: Path) -> None:
+    """The server process reports the contract's line, not a traceback, as why it cannot load."""
+    sitecustomize = tmp_path / "sitecustomize.py"
+    sitecustomize.write_text(
+        "import annex_emulator.moto_contract as c\n"
+        "c.SUPPORTED_MOTO = 'the test'\n"
+        "c.PRESENT = (*c.PRESENT, ('moto', 'no_such_name'))\n"
+    )
+    python = tmp_path / "python"
+    python.write_text(
+        f'#!/bin/sh\nPYTHONPATH="{tmp_path}${{PYTHONPATH:+:$PYTHONPATH}}" exec {sys.executable} "$@"\n'
+    )
+    python.chmod(0o755)
+    process = EmulatorProcess(python=str(python), startup_timeout=60)
+    with pytest.raises(EmulatorError) as raised:
+        process.start()
+        process.wait_ready(loaded=True)
+    process.stop()
+    line = "; annex-cdk's emulator supports moto the test"
+    assert f"has no moto.no_such_name{line}" in str(raised.value)
+    assert "Traceback" not in str(raised.value)
+
+
+_REAL_OBJECTS = r"""
+import json, boto3
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID as A
+from annex_emulator import moto_contract, patches, teach
+
+teach.install()
+patched = sorted(
+    (o.__name__, n) if isinstance(o, type(json)) else (o.__module__, f"{o.__qualname__}.{n}")
+    for o, n in patches.applied()
+)
+template = {"Resources": {
+    "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "contract-bucket"}},
+    "Key": {"Type": "AWS::EC2::KeyPair", "Properties": {"KeyName": "contract-key"}},
+    "Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+        "GroupDescription": "contract", "SecurityGroupIngress": [
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "10.0.0.0/8"}]}},
+    "Role": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "contract-role",
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []}}},
+    "Profile": {"Type": "AWS::IAM::InstanceProfile", "Properties": {
+        "InstanceProfileName": "contract-profile", "Roles": [{"Ref": "Role"}]}},
+    "Function": {"Type": "AWS::Lambda::Function", "Properties": {"FunctionName": "contract-fn",
+        "Runtime": "python3.12", "Handler": "index.handler", "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+        "Code": {"ZipFile": "def handler(event, context):\n    return 1\n"}}},
+    "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "contract-logs"}},
+}}
+with mock_aws():
+    cfn = boto3.client("cloudformation", region_name="us-east-1")
+    cfn.create_stack(StackName="contract", TemplateBody=json.dumps(template))
+    cfn.create_change_set(StackName="contract-cs", ChangeSetName="cs", ChangeSetType="CREATE",
+                          TemplateBody=json.dumps(template))
+    from moto.awslambda.utils import get_backend as lambda_backend
+    from moto.cloudformation.models import cloudformation_backends
+    from moto.ec2.models import ec2_backends
+    from moto.iam.models import iam_backends
+    from moto.logs.models import logs_backends
+    from moto.s3.models import s3_backends
+
+    backend = cloudformation_backends[A]["us-east-1"]
+    [stack] = [s for s in backend.stacks.values() if s.name == "contract"]
+    assert stack.status == "CREATE_COMPLETE", stack.status
+    ec2 = ec2_backends[A]["us-east-1"]
+    group = ec2.get_security_group_by_name_or_id(stack.resource_map["Group"].id)
+    iam = iam_backends[A]["aws"]
+    objects = {
+        ("moto.cloudformation.models", "Stack"): stack,
+        ("moto.cloudformation.parsing", "ResourceMap"): stack.resource_map,
+        ("moto.cloudformation.models", "CloudFormationBackend"): backend,
+        ("moto.cloudformation.models", "ChangeSet"): next(iter(backend.change_sets.values())),
+        ("moto.s3.models", "FakeBucket"): s3_backends[A]["aws"].get_bucket("contract-bucket"),
+        ("moto.ec2.models", "EC2Backend"): ec2,
+        ("moto.ec2.models.key_pairs", "KeyPair"): ec2.key_pairs["contract-key"],
+        ("moto.ec2.models.security_groups", "SecurityGroup"): group,
+        ("moto.ec2.models.security_groups", "SecurityGroupRule"): group.ingress_rules[0],
+        ("moto.iam.models", "Role"): iam.get_role("contract-role"),
+        ("moto.iam.models", "InstanceProfile"): iam.get_instance_profile("contract-profile"),
+        ("moto.awslambda.models", "LambdaFunction"):
+            lambda_backend(A, "us-east-1").get_function("contract-fn"),
+        ("moto.logs.models", "LogGroup"): logs_backends[A]["us-east-1"].groups["contract-logs"],
+    }
+    missing = {
+        f"{m}.{c}": moto_contract.missing_attributes(obj, m, c) for (m, c), obj in objects.items()
+    }
+print(json.dumps({"patched": patched, "missing": missing, "covered": sorted(objects)}))
+"""
+
+
+def test_the_contract_covers_every_patch_and_the_attributes_of_real_objects() -> None:
+    """In a process of its own: install() patches moto for the whole process."""
+    from annex_emulator import moto_contract
+
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    env = {k: v for k, v in env.items() if not emulator.is_cleared(k)}
+    env.pop("AWS_ENDPOINT_URL", None)
+    child = subprocess.run(
+        [sys.executable, "-c", _REAL_OBJECTS],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr
+    found = json.loads(child.stdout.splitlines()[-1])
+    assert sorted(map(list, {(m, p) for m, p, _ in moto_contract.PATCHED})) == found["patched"]
+    assert sorted(map(list, moto_contract.ATTRIBUTES)) == found["covered"]
+    assert {k: v for k, v in found["missing"].items() if v} == {}

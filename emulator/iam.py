@@ -1,0 +1,181 @@
+"""AWS::IAM::Role and AWS::IAM::InstanceProfile, updated in place as on AWS."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from moto.iam.models import InstanceProfile, Role, iam_backends
+from moto.utilities.utils import get_partition
+
+from annex_emulator.resource_properties import (
+    json_text,
+    previous_properties,
+    refuse_custom_named_replacement,
+    stash_properties,
+    template_tags,
+)
+
+
+def _iam(account_id: str, region_name: str) -> Any:
+    return iam_backends[account_id][get_partition(region_name)]
+
+
+class RoleResource(Role):
+    """AWS::IAM::Role: moto's create ignores ManagedPolicyArns and stores inline policies as
+    dicts; its update only touches the description. AWS updates policies, trust policy,
+    managed policies and tags in place and replaces only on RoleName/Path changes."""
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Role:
+        properties = cloudformation_json.get("Properties") or {}
+        iam = _iam(account_id, region_name)
+        role = iam.create_role(
+            role_name=properties.get("RoleName") or resource_name,
+            assume_role_policy_document=json_text(properties["AssumeRolePolicyDocument"]),
+            path=properties.get("Path", "/"),
+            permissions_boundary=properties.get("PermissionsBoundary", ""),
+            description=properties.get("Description", ""),
+            tags=properties.get("Tags") or [],
+            max_session_duration=properties.get("MaxSessionDuration", 3600),
+        )
+        try:
+            cls._sync(iam, role, properties, {})
+        except Exception:
+            cls.delete_from_cloudformation_json(role.name, {}, account_id, region_name)
+            raise
+        return role
+
+    @staticmethod
+    def _sync(iam: Any, role: Role, properties: dict[str, Any], previous: dict[str, Any]) -> None:
+        wanted = {
+            p["PolicyName"]: json_text(p["PolicyDocument"])
+            for p in properties.get("Policies") or []
+        }
+        for policy in previous.get("Policies") or []:
+            if policy["PolicyName"] not in wanted:
+                with contextlib.suppress(Exception):
+                    iam.delete_role_policy(role.name, policy["PolicyName"])
+        for policy_name, document in wanted.items():
+            iam.put_role_policy(role.name, policy_name, document)
+        arns = list(properties.get("ManagedPolicyArns") or [])
+        for arn in previous.get("ManagedPolicyArns") or []:
+            if arn not in arns and arn in role.managed_policies:
+                iam.detach_role_policy(arn, role.name)
+        for arn in arns:
+            if arn not in role.managed_policies:
+                iam.attach_role_policy(arn, role.name)
+        stash_properties(role, properties)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        original_resource: Role,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Role:
+        properties = cloudformation_json.get("Properties") or {}
+        previous = previous_properties(original_resource)
+        if properties.get("RoleName") != previous.get("RoleName") or properties.get(
+            "Path", "/"
+        ) != previous.get("Path", "/"):
+            refuse_custom_named_replacement("RoleName", properties, previous)
+            return cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+        iam = _iam(account_id, region_name)
+        role = original_resource
+        iam.update_assume_role_policy(role.name, json_text(properties["AssumeRolePolicyDocument"]))
+        role.description = properties.get("Description", "")
+        role.max_session_duration = properties.get("MaxSessionDuration", 3600)
+        if properties.get("PermissionsBoundary"):
+            iam.put_role_permissions_boundary(role.name, properties["PermissionsBoundary"])
+        elif previous.get("PermissionsBoundary"):
+            iam.delete_role_permissions_boundary(role.name)
+        wanted = template_tags(properties)
+        stale = [k for k in template_tags(previous) if k not in wanted]
+        if stale:
+            iam.untag_role(role.name, stale)
+        if wanted:
+            iam.tag_role(role.name, properties["Tags"])
+        cls._sync(iam, role, properties, previous)
+        return role
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        iam = _iam(account_id, region_name)
+        role = next((r for r in iam.get_roles() if r.name == resource_name), None)
+        if role is None:
+            return
+        # moto's delete refuses a role with attached managed policies; detach them first as
+        # CloudFormation's handler does.
+        for arn in list(role.managed_policies):
+            iam.detach_role_policy(arn, resource_name)
+        super().delete_from_cloudformation_json(
+            resource_name, cloudformation_json, account_id, region_name
+        )
+
+
+class InstanceProfileResource(InstanceProfile):
+    """AWS::IAM::InstanceProfile: moto cannot update one at all (the stack breaks). AWS swaps
+    Roles in place and replaces only on InstanceProfileName/Path changes."""
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> InstanceProfile:
+        profile = super().create_from_cloudformation_json(
+            resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        stash_properties(profile, cloudformation_json.get("Properties") or {})
+        return profile
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        original_resource: InstanceProfile,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> InstanceProfile:
+        properties = cloudformation_json.get("Properties") or {}
+        previous = previous_properties(original_resource)
+        if properties.get("InstanceProfileName") != previous.get(
+            "InstanceProfileName"
+        ) or properties.get("Path", "/") != previous.get("Path", "/"):
+            refuse_custom_named_replacement("InstanceProfileName", properties, previous)
+            return cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+        iam = _iam(account_id, region_name)
+        profile = original_resource
+        wanted = list(properties.get("Roles") or [])
+        for role in list(profile.roles):
+            if role.name not in wanted:
+                iam.remove_role_from_instance_profile(profile.name, role.name)
+        for role_name in wanted:
+            if role_name not in [r.name for r in profile.roles]:
+                iam.add_role_to_instance_profile(profile.name, role_name)
+        stash_properties(profile, properties)
+        return profile

@@ -1,0 +1,42 @@
+"""Every patch the emulator puts on moto, recorded so that it can be undone, and the originals
+the replacements call (`ORIGINALS["Class.attr"]`, or `"parsing.function"` for a module's)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+#: The moto callables we replace, kept so the replacements can call them.
+ORIGINALS: dict[str, Callable[..., Any]] = {}
+#: (owner, attribute, what its own __dict__ held, or _ABSENT) for every patch, for remove_all().
+_APPLIED: list[tuple[Any, str, Any]] = []
+_ABSENT = object()
+
+
+def applied() -> list[tuple[Any, str]]:
+    """(owner, attribute) of every patch in place, in the order they were applied."""
+    return [(owner, name) for owner, name, _ in _APPLIED]
+
+
+def patch(owner: Any, name: str, replacement: Any) -> None:
+    key = f"{owner.__name__.rsplit('.', 1)[-1]}.{name}"
+    _APPLIED.append((owner, name, vars(owner).get(name, _ABSENT)))
+    ORIGINALS[key] = getattr(owner, name)
+    setattr(owner, name, replacement)
+
+
+def patch_property(owner: type, name: str, getter: Callable[[Any], Any]) -> None:
+    _APPLIED.append((owner, name, vars(owner).get(name, _ABSENT)))
+    ORIGINALS[f"{owner.__name__}.{name}"] = getattr(owner, name).fget
+    setattr(owner, name, property(getter))
+
+
+def remove_all() -> None:
+    """Undo every patch, the last first."""
+    while _APPLIED:
+        owner, name, original = _APPLIED.pop()
+        if original is _ABSENT:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
+    ORIGINALS.clear()

@@ -1,0 +1,104 @@
+"""Creating and deleting one resource, as CloudFormation does: events, strict types (an
+unknown type fails the stack), injected faults, DeletionPolicy, "already gone" is deleted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import moto
+from moto.cloudformation import parsing
+from moto.cloudformation.parsing import ResourceMap
+
+from annex_emulator import faults as emulator_faults
+from annex_emulator.patches import ORIGINALS
+from annex_emulator.resource_properties import EmulatorResourceError
+from annex_emulator.resource_types import SKIPPED_TYPES
+from annex_emulator.stack_events import failure_reason, is_not_found, mark_failed, resource_event
+from annex_emulator.stack_operation import Operation, deletion_mode, operation, stack_of
+
+
+def create_resource(
+    logical_id: str,
+    resource_json: dict[str, Any],
+    resources_map: ResourceMap,
+    account_id: str,
+    region_name: str,
+) -> Any:
+    """Wraps parsing.parse_and_create_resource: events, strict types, failure attribution.
+
+    Every creation goes through here, including the lazy ones moto does while resolving a Ref.
+    """
+    if getattr(resources_map, "annex_frozen", False):
+        # A failed or deleted stack: nothing may be created behind its back any more (moto
+        # would create resources lazily when describe_stacks resolves its outputs).
+        return None
+    stack = stack_of(resources_map)
+    resource_type = str(resource_json.get("Type", ""))
+    condition = resource_json.get("Condition")
+    if condition and not resources_map.lazy_condition_map[condition]:
+        return None
+    if resource_type in SKIPPED_TYPES or resource_type in parsing.NULL_MODELS:
+        return None
+    resource_event(stack, logical_id, resource_type, "CREATE_IN_PROGRESS")
+    token = operation.set(Operation(stack, logical_id))
+    try:
+        if not resource_type.startswith("Custom::") and (
+            parsing.resource_class_from_type(resource_type) is None
+        ):
+            # moto skips unknown types with a warning and reports CREATE_COMPLETE anyway.
+            raise EmulatorResourceError(
+                "UnsupportedResourceType",
+                f"The annex-cdk emulator (moto {moto.__version__}) cannot create "
+                f"{resource_type}; teach it in annex_emulator.resource_types.",
+            )
+        if injected := emulator_faults.failing_reason(resource_type):
+            raise EmulatorResourceError("InvalidRequest", injected)
+        resource = ORIGINALS["parsing.parse_and_create_resource"](
+            logical_id, resource_json, resources_map, account_id, region_name
+        )
+    except Exception as exc:
+        first = mark_failed(exc, logical_id)
+        reason = failure_reason(exc) if first else "Resource creation cancelled"
+        resource_event(stack, logical_id, resource_type, "CREATE_FAILED", reason=reason)
+        raise
+    finally:
+        operation.reset(token)
+    resource_event(stack, logical_id, resource_type, "CREATE_COMPLETE", resource)
+    return resource
+
+
+def delete_resource(self: ResourceMap, parsed_resource: Any, resource_json: dict[str, Any]) -> None:
+    """Wraps ResourceMap._delete_resource: deletion policies, events, not-found is deleted."""
+    stack = stack_of(self)
+    logical_id = getattr(parsed_resource, "logical_resource_id", "")
+    resource_type = str(resource_json.get("Type", ""))
+    policy = resource_json.get("DeletionPolicy")
+    if policy == "Retain" or (
+        policy == "RetainExceptOnCreate" and deletion_mode.get() != "undo-create"
+    ):
+        resource_event(stack, logical_id, resource_type, "DELETE_SKIPPED", parsed_resource)
+        return
+    # moto's ResourceMap.delete retries failed deletes until nothing moves; AWS reports a
+    # failure once, so a retry of an already-failed delete stays silent unless it succeeds.
+    failed_before: set[str] = self.__dict__.setdefault("annex_failed_deletes", set())
+    retry = logical_id in failed_before
+    if not retry:
+        resource_event(stack, logical_id, resource_type, "DELETE_IN_PROGRESS", parsed_resource)
+    try:
+        ORIGINALS["ResourceMap._delete_resource"](self, parsed_resource, resource_json)
+    except Exception as exc:
+        if not is_not_found(exc):
+            mark_failed(exc, logical_id)
+            if not retry:
+                failed_before.add(logical_id)
+                resource_event(
+                    stack,
+                    logical_id,
+                    resource_type,
+                    "DELETE_FAILED",
+                    parsed_resource,
+                    failure_reason(exc),
+                )
+            raise
+    failed_before.discard(logical_id)
+    resource_event(stack, logical_id, resource_type, "DELETE_COMPLETE", parsed_resource)
