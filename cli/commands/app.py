@@ -158,7 +158,7 @@ class Common:
     from_instance: bool
 
     def paths(self) -> Any:
-        from annex_cdk.ops.local import LocalPaths
+        from annex_cdk.condor.paths import LocalPaths
 
         return LocalPaths(Path.home())
 
@@ -402,7 +402,7 @@ def write_config(
     """The post-deploy step alone, from the live stack outputs (after `cdk deploy --all`)."""
     from annex_cdk.aws.engine import Engine
     from annex_cdk.aws.session import call
-    from annex_cdk.ops.local import post_deploy, preflight
+    from annex_cdk.ops.post_deploy import post_deploy, preflight
     from annex_cdk.ops.setup import private_key, require_complete
     from annex_stacks import names
 
@@ -539,7 +539,7 @@ def policy(
     """The least-privilege IAM policy for annex-cdk and condor_annex, instead of AdministratorAccess."""
     import json
 
-    from annex_cdk.ops.local import LocalPaths
+    from annex_cdk.condor.paths import LocalPaths
     from annex_cdk.ops.policy import document_for
 
     region = region or _condor_region(LocalPaths(Path.home())) or "us-east-1"

@@ -244,7 +244,8 @@ def credentials(
     a different key is never overwritten.
     """
     from annex_cdk.condor import key_files as creds
-    from annex_cdk.ops.local import LocalPaths
+    from annex_cdk.condor.paths import LocalPaths
+    from annex_cdk.ops.credentials import from_profile
 
     if from_stdin and from_instance:
         raise UsageError("use --from-stdin or --from-instance, not both")
@@ -254,7 +255,7 @@ def credentials(
     if from_instance:
         report = creds.from_instance_report(public, private)
     else:
-        pair = creds.from_text(sys.stdin.read()) if from_stdin else creds.from_profile(profile)
+        pair = creds.from_text(sys.stdin.read()) if from_stdin else from_profile(profile)
         report = creds.write_key_files(pair, public, private)
     for warning in report.warnings:
         console.warn(warning)

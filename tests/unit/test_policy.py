@@ -102,9 +102,7 @@ def test_every_boto3_call_in_the_code_is_allowed(document):
     import botocore.session
     from botocore import xform_name
 
-    text = "\n".join(
-        p.read_text() for p in (ROOT / "cli").rglob("*.py")
-    )
+    text = "\n".join(p.read_text() for p in (ROOT / "cli").rglob("*.py"))
     services = set(re.findall(r'client\(\s*"([\w-]+)"', text))
     assert {"cloudformation", "ec2", "s3", "ssm", "iam", "lambda", "sts"} <= services
     session = botocore.session.get_session()
