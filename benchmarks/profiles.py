@@ -28,14 +28,14 @@ SETUP_BUCKETS: tuple[Bucket, ...] = (
     ),
     Bucket("boto3 clients created", "annex_cdk/aws.py", "client"),
     Bucket("AWS requests (HTTP to the emulator)", "botocore/endpoint.py", "_send"),
-    Bucket("HTCondor config subprocesses", "annex_cdk/condor_config.py", "_run_htcondor"),
+    Bucket("HTCondor config subprocesses", "annex_cdk/condor/parser.py", "_run_htcondor"),
     Bucket(
         "reads, settings, pre-flight, synthesis (`desired_state`)",
         "annex_cdk/setup.py",
         "desired_state",
     ),
     Bucket("plan and converge", "annex_cdk/engine.py", "converge"),
-    Bucket("local files (`post_deploy`)", "annex_cdk/local.py", "post_deploy"),
+    Bucket("local files (`post_deploy`)", "annex_cdk/ops/post_deploy.py", "post_deploy"),
     Bucket("`run_setup` in all", "annex_cdk/setup.py", "run_setup"),
 )
 

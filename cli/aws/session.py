@@ -201,3 +201,41 @@ def call(fn: Any, target: AwsTarget) -> Any:
         }:
             raise CredentialsError(f"AWS rejected the credentials ({code})") from None
         raise
+
+
+def long_term_key(profile: str | None) -> tuple[str, str, str]:
+    """The current AWS identity's key id, secret key and where they came from.
+
+    boto3's chain (environment, profile, SSO, ...) finds them; a CredentialsError unless they
+    are a long-term key, since condor_annex's key files can't hold a session token. The
+    caller checks the pair (condor.key_files.validate_pair) and keeps the secret in a Secret.
+    """
+    import boto3
+    from botocore.exceptions import BotoCoreError, ProfileNotFound
+
+    where = f"AWS profile {profile!r}" if profile else "the default AWS credentials"
+    try:
+        credentials = boto3.Session(profile_name=profile).get_credentials()
+        frozen = credentials.get_frozen_credentials() if credentials is not None else None
+    except ProfileNotFound:
+        raise CredentialsError(
+            f"AWS profile {profile!r} not found", hint="check --profile / AWS_PROFILE"
+        ) from None
+    except (BotoCoreError, ValueError) as err:
+        # A provider's complaint (a bad config value, say); botocore's messages name files,
+        # settings and providers, never key material.
+        raise CredentialsError(f"cannot get {where}: {err}") from None
+    if frozen is None or not frozen.access_key:
+        raise CredentialsError(
+            f"no AWS credentials found ({where})",
+            hint="pass --profile, or pipe the two keys with --from-stdin",
+        )
+    if frozen.token:
+        method = getattr(credentials, "method", None) or "unknown"
+        raise CredentialsError(
+            f"{where} are temporary (they come with a session token; source: {method}), and "
+            "condor_annex's key files cannot hold a session token",
+            hint="use a long-term IAM user access key (--profile or --from-stdin), "
+            "or --from-instance on an EC2 submit host",
+        )
+    return frozen.access_key, frozen.secret_key, where

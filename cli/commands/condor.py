@@ -17,9 +17,10 @@ from annex_cdk import console
 from annex_cdk.condor import key_files as creds
 from annex_cdk.condor import personal as pc
 from annex_cdk.condor.key_files import Secret
+from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.personal import ConfigureReport
 from annex_cdk.errors import UsageError
-from annex_cdk.ops.local import LocalPaths
+from annex_cdk.ops.credentials import from_profile
 from annex_stacks import names
 
 condor_app = typer.Typer(
@@ -248,7 +249,7 @@ def credentials(
     if from_instance:
         report = creds.from_instance_report(public, private)
     else:
-        pair = creds.from_text(sys.stdin.read()) if from_stdin else creds.from_profile(profile)
+        pair = creds.from_text(sys.stdin.read()) if from_stdin else from_profile(profile)
         report = creds.write_key_files(pair, public, private)
     for warning in report.warnings:
         console.warn(warning)

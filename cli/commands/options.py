@@ -19,8 +19,8 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 import typer
 
 from annex_cdk.aws.session import AwsTarget, resolve_credentials
+from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import UsageError
-from annex_cdk.ops.local import LocalPaths
 from annex_cdk.ops.setup import SettingsFlags
 from annex_stacks import names
 from annex_stacks.settings import AnnexSettings, Setting, SettingsError, flag_settings

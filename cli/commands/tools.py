@@ -10,7 +10,7 @@ import typer
 
 from annex_cdk import console
 from annex_cdk.commands.options import Json, Region, condor_region
-from annex_cdk.ops.local import LocalPaths
+from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.ops.policy import document_for
 from annex_cdk.ops.rehearse import run_rehearsal
 

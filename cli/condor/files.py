@@ -1,5 +1,6 @@
 """Safe writes of local files: private directories, atomic replacement with backups, secrets.
 
+Every failure is a LocalFilesError (exit code 5) whose message is one line.
 Symlinks are followed (as condor_annex does), so a user's symlinked dotfile keeps its link and
 the file it points to is what gets replaced. All checks use the real uid's os.access() view,
 so a process running as root passes every permission check (root bypasses file modes); only
@@ -15,15 +16,39 @@ import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
+from annex_cdk.errors import LocalFilesError
 from annex_stacks import names
 
 PRIVATE_DIR_MODE = 0o700
 SECRET_MODE = 0o600
+#: A config file annex-cdk creates gets the mode condor_annex (user_config) and condor_install
+#: (the personal HTCondor's local config file) give theirs; an existing file keeps its own.
+CONFIG_FILE_MODE = 0o644
 _CHUNK = 1 << 16
+_WRITABLE_HINT = "fix the permissions, or use another HOME"
+# Undecodable bytes survive a decode/encode round trip, so foreign bytes are kept exactly.
+_ENCODING = "utf-8"
+_KEEP_BYTES = "surrogateescape"
 
 
-class LocalFileError(Exception):
-    """A local file could not be checked, written or created; the message is one line."""
+def decode_exact(data: bytes) -> str:
+    """A file's bytes as text that encode_exact turns back into exactly those bytes."""
+    return data.decode(_ENCODING, _KEEP_BYTES)
+
+
+def encode_exact(text: str) -> bytes:
+    """The bytes of text from decode_exact (non-UTF-8 bytes included), as they were."""
+    return text.encode(_ENCODING, _KEEP_BYTES)
+
+
+def read_optional(path: Path) -> bytes | None:
+    """The bytes of ``path``, or None if there is no such file."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LocalFilesError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def ensure_private_dir(path: Path | str) -> bool:
@@ -36,16 +61,16 @@ def ensure_private_dir(path: Path | str) -> bool:
     if path.is_dir():
         return False
     if path.exists() or path.is_symlink():
-        raise LocalFileError(f"{path} exists but is not a directory")
+        raise LocalFilesError(f"{path} exists but is not a directory")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         os.mkdir(path, PRIVATE_DIR_MODE)
     except FileExistsError:
         if path.is_dir():  # lost a race with another creator: theirs is as good as ours
             return False
-        raise LocalFileError(f"{path} exists but is not a directory") from None
+        raise LocalFilesError(f"{path} exists but is not a directory") from None
     except OSError as exc:
-        raise LocalFileError(f"cannot create directory {path}: {exc.strerror}") from exc
+        raise LocalFilesError(f"cannot create directory {path}: {exc.strerror}") from exc
     # mkdir's mode is filtered by the umask; set it exactly.
     os.chmod(path, PRIVATE_DIR_MODE)
     return True
@@ -135,15 +160,15 @@ def atomic_write(
     """
     target = Path(os.path.realpath(path))
     if not target.parent.is_dir():
-        raise LocalFileError(f"cannot write {path}: {target.parent} is not a directory")
+        raise LocalFilesError(f"cannot write {path}: {target.parent} is not a directory")
     try:
         st: os.stat_result | None = os.stat(target)
     except FileNotFoundError:
         st = None
     except OSError as exc:
-        raise LocalFileError(f"cannot write {path}: {exc.strerror}") from exc
+        raise LocalFilesError(f"cannot write {path}: {exc.strerror}") from exc
     if st is not None and not stat.S_ISREG(st.st_mode):
-        raise LocalFileError(f"cannot write {path}: it is not a regular file")
+        raise LocalFilesError(f"cannot write {path}: it is not a regular file")
     final_mode = mode if (st is None or force_mode) else stat.S_IMODE(st.st_mode)
 
     backup_path: Path | None = None
@@ -164,7 +189,7 @@ def atomic_write(
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise LocalFileError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise LocalFilesError(f"cannot write {path}: {exc.strerror or exc}") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -180,9 +205,9 @@ def write_secret_new(path: Path | str, data: bytes) -> None:
     """
     target = Path(path)
     if target.exists() or target.is_symlink():
-        raise LocalFileError(f"{target} already exists; refusing to overwrite it")
+        raise LocalFilesError(f"{target} already exists; refusing to overwrite it")
     if not target.parent.is_dir():
-        raise LocalFileError(f"cannot create {target}: {target.parent} is not a directory")
+        raise LocalFilesError(f"cannot create {target}: {target.parent} is not a directory")
     tmp = _temp_name(target)
     try:
         fd = _create_exclusive(tmp, SECRET_MODE)
@@ -193,12 +218,12 @@ def write_secret_new(path: Path | str, data: bytes) -> None:
         try:
             os.link(tmp, target)
         except FileExistsError:
-            raise LocalFileError(f"{target} already exists; refusing to overwrite it") from None
+            raise LocalFilesError(f"{target} already exists; refusing to overwrite it") from None
         except OSError:
             # No hard links on this file system: fall back to a plain exclusive create.
             _write_secret_direct(target, data)
     except OSError as exc:
-        raise LocalFileError(f"cannot create {target}: {exc.strerror or exc}") from exc
+        raise LocalFilesError(f"cannot create {target}: {exc.strerror or exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_dir(target.parent)
@@ -208,7 +233,7 @@ def _write_secret_direct(target: Path, data: bytes) -> None:
     try:
         fd = _create_exclusive(target, SECRET_MODE)
     except FileExistsError:
-        raise LocalFileError(f"{target} already exists; refusing to overwrite it") from None
+        raise LocalFilesError(f"{target} already exists; refusing to overwrite it") from None
     try:
         _write_all(fd, data)
     except BaseException:
@@ -219,7 +244,7 @@ def _write_secret_direct(target: Path, data: bytes) -> None:
 
 
 def check_writable(path: Path | str) -> None:
-    """Raise LocalFileError unless ``path`` can later be written by atomic_write.
+    """Raise LocalFilesError unless ``path`` can later be written by atomic_write.
 
     Meant to run before any AWS change. An existing file must be a writable regular file in a
     writable directory (atomic_write creates a temp file next to it). A missing file needs its
@@ -229,21 +254,30 @@ def check_writable(path: Path | str) -> None:
     target = Path(os.path.realpath(given))  # follow symlinks as atomic_write will
     if target.exists():
         if target.is_dir():
-            raise LocalFileError(f"{given} is a directory, not a file")
+            raise LocalFilesError(f"{given} is a directory, not a file", hint=_WRITABLE_HINT)
         if not target.is_file():
-            raise LocalFileError(f"{given} is not a regular file")
+            raise LocalFilesError(f"{given} is not a regular file", hint=_WRITABLE_HINT)
         if not os.access(target, os.W_OK):
-            raise LocalFileError(f"{given} is not writable")
+            raise LocalFilesError(f"{given} is not writable", hint=_WRITABLE_HINT)
         directory = target.parent
         if not os.access(directory, os.W_OK | os.X_OK):
-            raise LocalFileError(f"cannot replace {given}: directory {directory} is not writable")
+            raise LocalFilesError(
+                f"cannot replace {given}: directory {directory} is not writable",
+                hint=_WRITABLE_HINT,
+            )
         return
     ancestor = target.parent
     while not ancestor.exists():
         if ancestor.is_symlink():
-            raise LocalFileError(f"cannot create {given}: {ancestor} is a dangling symlink")
+            raise LocalFilesError(
+                f"cannot create {given}: {ancestor} is a dangling symlink", hint=_WRITABLE_HINT
+            )
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise LocalFileError(f"cannot create {given}: {ancestor} is not a directory")
+        raise LocalFilesError(
+            f"cannot create {given}: {ancestor} is not a directory", hint=_WRITABLE_HINT
+        )
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise LocalFileError(f"cannot create {given}: directory {ancestor} is not writable")
+        raise LocalFilesError(
+            f"cannot create {given}: directory {ancestor} is not writable", hint=_WRITABLE_HINT
+        )

@@ -21,7 +21,6 @@ from typing import Any, Literal, NoReturn
 
 from annex_cdk.condor.files import (
     SECRET_MODE,
-    LocalFileError,
     atomic_write,
     ensure_private_dir,
     write_secret_new,
@@ -106,39 +105,6 @@ def validate_pair(access_key_id: str, secret: Secret, *, source: str) -> KeyPair
             f"the secret access key from {source} contains whitespace or non-ASCII characters"
         )
     return KeyPair(access_key_id, secret, source)
-
-
-def from_profile(profile: str | None) -> KeyPair:
-    """The current AWS identity's key (boto3's chain: environment, profile, SSO, ...)."""
-    import boto3
-    from botocore.exceptions import BotoCoreError, ProfileNotFound
-
-    where = f"AWS profile {profile!r}" if profile else "the default AWS credentials"
-    try:
-        credentials = boto3.Session(profile_name=profile).get_credentials()
-        frozen = credentials.get_frozen_credentials() if credentials is not None else None
-    except ProfileNotFound:
-        raise CredentialsError(
-            f"AWS profile {profile!r} not found", hint="check --profile / AWS_PROFILE"
-        ) from None
-    except (BotoCoreError, ValueError) as err:
-        # A provider's complaint (a bad config value, say); botocore's messages name files,
-        # settings and providers, never key material.
-        raise CredentialsError(f"cannot get {where}: {err}") from None
-    if frozen is None or not frozen.access_key:
-        raise CredentialsError(
-            f"no AWS credentials found ({where})",
-            hint="pass --profile, or pipe the two keys with --from-stdin",
-        )
-    if frozen.token:
-        method = getattr(credentials, "method", None) or "unknown"
-        raise CredentialsError(
-            f"{where} are temporary (they come with a session token; source: {method}), and "
-            "condor_annex's key files cannot hold a session token",
-            hint="use a long-term IAM user access key (--profile or --from-stdin), "
-            "or --from-instance on an EC2 submit host",
-        )
-    return validate_pair(frozen.access_key, Secret(frozen.secret_key), source=where)
 
 
 def from_text(text: str, *, source: str = "standard input") -> KeyPair:
@@ -253,8 +219,6 @@ def _apply(plan: _Plan, value: str) -> FileOutcome:
             atomic_write(plan.path, data, mode=plan.mode, backup=False, force_mode=True)
         elif plan.narrowed_from is not None:
             os.chmod(plan.path, plan.mode)
-    except LocalFileError as err:
-        raise LocalFilesError(str(err)) from None
     except OSError as err:
         raise LocalFilesError(f"cannot change the mode of {plan.path}: {err.strerror}") from None
     return FileOutcome(plan.path, plan.action, plan.mode, plan.narrowed_from)

@@ -3,8 +3,8 @@
 The guide ("Using condor_annex for the First Time", reference §7) has the user add lines to the
 personal HTCondor's local config file (public interface, pool password, open port), store a pool
 password with ``condor_store_cred`` and run ``condor_restart``. annex-cdk writes those lines into
-one marked block it owns in that file (the same block machinery as ``~/.condor/user_config``,
-with markers of its own), checks what HTCondor's daemons then read with the real parser, and
+one marked block it owns in that file (block.py, as for ``~/.condor/user_config``, with markers
+of its own), checks what HTCondor's daemons then read with the real parser, and
 drives ``condor_store_cred`` without ever putting the password on a command line.
 """
 
@@ -21,12 +21,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from annex_cdk.condor import config as condor_config
-from annex_cdk.condor.config import BlockStructureError, ConfigError, Markers
-from annex_cdk.condor.files import LocalFileError, atomic_write
+from annex_cdk.condor.block import (
+    BlockChange,
+    BlockFile,
+    BlockStructureError,
+    Markers,
+    OwnedBlock,
+    put_block,
+    read_block_file,
+    take_block,
+)
+from annex_cdk.condor.files import decode_exact, encode_exact
 from annex_cdk.condor.key_files import Secret
+from annex_cdk.condor.parser import (
+    FILES_PART_NAME,
+    check_config,
+    daemon_values,
+    daemons_values,
+    validate_syntax,
+)
+from annex_cdk.condor.paths import LocalPaths
+from annex_cdk.condor.syntax import ConfigError, ConfigValueError, check_value, find_assignments
 from annex_cdk.errors import AnnexError, LocalFilesError, UsageError
-from annex_cdk.ops.local import LocalPaths
 from annex_stacks import names
 
 PERSONAL_MARKERS = Markers(
@@ -35,8 +51,6 @@ PERSONAL_MARKERS = Markers(
     "annex-cdk block for the personal HTCondor",
 )
 BLOCK_ID = names.PERSONAL_BLOCK_ID
-#: A local config file annex-cdk creates gets the mode condor_install gives it.
-NEW_FILE_MODE = 0o644
 #: Seconds for one HTCondor tool run (condor_store_cred, condor_restart, condor_config_val).
 TOOL_TIMEOUT = 60.0
 #: condor_store_cred reads at most MAX_PASSWORD_LENGTH - 1 = 254 characters (older releases;
@@ -126,8 +140,8 @@ class GuideOptions:
 
 def _check_user_value(option: str, key: str, value: str) -> None:
     try:
-        condor_config._check_value(key, value)
-    except condor_config.ConfigValueError as err:
+        check_value(key, value)
+    except ConfigValueError as err:
         raise UsageError(f"{option}: {err}") from None
     if not value:
         raise UsageError(f"{option} must not be empty")
@@ -161,7 +175,7 @@ class ConfigLocation:
 def _split_list(value: str | None) -> list[str]:
     """An HTCondor list value (comma/space separated), without _run_htcondor's own file."""
     items = [x for x in _LIST_SPLIT_RE.split(value or "") if x]
-    return [x for x in items if Path(x).name != condor_config.FILES_PART_NAME]
+    return [x for x in items if Path(x).name != FILES_PART_NAME]
 
 
 def _run_tool(
@@ -209,9 +223,9 @@ def locate(
     elif env_config and base is not None and env_config.upper() != "ONLY_ENV":
         source = f"LOCAL_CONFIG_FILE of CONDOR_CONFIG ({base})"
         try:
-            value = condor_config.daemon_values(
-                [], ["LOCAL_CONFIG_FILE"], subsystem="TOOL", base_config=base
-            )["LOCAL_CONFIG_FILE"]
+            value = daemon_values([], ["LOCAL_CONFIG_FILE"], subsystem="TOOL", base_config=base)[
+                "LOCAL_CONFIG_FILE"
+            ]
         except ConfigError as err:
             raise LocalFilesError(
                 f"cannot read HTCondor's configuration: {err}", hint=hint
@@ -256,7 +270,7 @@ def _user_configs() -> list[Path]:
 def _context(location: ConfigLocation) -> _Context:
     keys = ["LOCAL_CONFIG_FILE", "LOCAL_CONFIG_DIR", "LOCAL_DIR", "FULL_HOSTNAME"]
     if location.base_config is None:
-        got = condor_config.daemon_values([location.path], keys, subsystem="MASTER")
+        got = daemon_values([location.path], keys, subsystem="MASTER")
         return _Context((), None, got["LOCAL_DIR"], got["FULL_HOSTNAME"])
     with tempfile.TemporaryDirectory(prefix="annex-cdk-personal-") as tmp:
         base = location.base_config
@@ -267,7 +281,7 @@ def _context(location: ConfigLocation) -> _Context:
             base.write_text(
                 f"include : {location.base_config}\nREQUIRE_LOCAL_CONFIG_FILE = false\n"
             )
-        got = condor_config.daemon_values([], keys, subsystem="MASTER", base_config=base)
+        got = daemon_values([], keys, subsystem="MASTER", base_config=base)
         local_files = tuple(_split_list(got["LOCAL_CONFIG_FILE"]))
         dirs = _split_list(got["LOCAL_CONFIG_DIR"])
         reads = any(_same_file(f, location.path) for f in local_files) or any(
@@ -275,9 +289,7 @@ def _context(location: ConfigLocation) -> _Context:
         )
         if not reads:
             # Then it is read after the base's local files, if at all: ask again with it there.
-            got = condor_config.daemon_values(
-                [location.path], keys, subsystem="MASTER", base_config=base
-            )
+            got = daemon_values([location.path], keys, subsystem="MASTER", base_config=base)
     return _Context(local_files, reads, got["LOCAL_DIR"], got["FULL_HOSTNAME"])
 
 
@@ -292,16 +304,14 @@ def _validator(location: ConfigLocation, context: _Context) -> Callable[[str], N
 
     def validate(text: str) -> None:
         if location.base_config is None:
-            condor_config.validate_syntax(text, source_name=str(location.path))
+            validate_syntax(text, source_name=str(location.path))
             return
         with tempfile.TemporaryDirectory(prefix="annex-cdk-personal-") as tmp:
             candidate = Path(tmp) / "candidate.config"
-            candidate.write_bytes(text.encode("utf-8", "surrogateescape"))
+            candidate.write_bytes(encode_exact(text))
             labels = {str(candidate): str(location.path)}
             if not context.reads_file:
-                condor_config.check_config(
-                    [candidate], base_config=location.base_config, labels=labels
-                )
+                check_config([candidate], base_config=location.base_config, labels=labels)
                 return
             # The base names the file in LOCAL_CONFIG_FILE (or LOCAL_CONFIG_DIR): read the
             # candidate in its place, after everything the base reads before it.
@@ -312,63 +322,34 @@ def _validator(location: ConfigLocation, context: _Context) -> Callable[[str], N
             if not any(e == str(candidate) for e in entries):
                 entries.append(str(candidate))  # it came from LOCAL_CONFIG_DIR
             if any(re.search(r"[\s,$]", e) for e in entries):
-                raise condor_config.ConfigError(
-                    "a LOCAL_CONFIG_FILE entry has a space, comma or '$' in its path"
-                )
+                raise ConfigError("a LOCAL_CONFIG_FILE entry has a space, comma or '$' in its path")
             wrapper.write_text(
                 f"include : {location.base_config}\nLOCAL_CONFIG_FILE = {' '.join(entries)}\n"
             )
-            condor_config.check_config([], base_config=wrapper, labels=labels)
+            check_config([], base_config=wrapper, labels=labels)
 
     return validate
 
 
 # --- Writing and removing the block ------------------------------------------------------------
 
-BlockAction = Literal[
-    "created", "appended", "replaced", "unchanged", "removed", "deleted", "absent"
-]
 
-
-@dataclass(frozen=True)
-class BlockWrite:
-    path: Path
-    action: BlockAction
-    backup: Path | None = None
-    old_block: str | None = None
-    new_block: str | None = None
-
-    @property
-    def changed(self) -> bool:
-        return self.action not in ("unchanged", "absent")
-
-
-def _read_text(path: Path) -> tuple[bytes | None, str | None]:
+def _read_block_file(path: Path) -> BlockFile:
     try:
-        data = condor_config._read(path)
-    except LocalFileError as err:
-        raise LocalFilesError(str(err)) from None
-    return data, (condor_config._decode(data) if data is not None else None)
-
-
-def _our_block(text: str, path: Path) -> condor_config.OurBlock | None:
-    try:
-        return condor_config.parse(text, source=str(path), markers=PERSONAL_MARKERS).ours.get(
-            BLOCK_ID
-        )
+        return read_block_file(path, PERSONAL_MARKERS)
     except BlockStructureError as err:
         raise LocalFilesError(
             str(err), hint=f"fix or remove the broken annex-cdk marker lines in {path}"
         ) from None
 
 
-def _validate(path: Path, old: str | None, new: str, validate: Callable[[str], None]) -> None:
-    try:
-        condor_config.validate_change(path, old, new, validate=validate)
-    except ConfigError as err:
-        raise LocalFilesError(
-            str(err), hint=f"fix {path} so that HTCondor can read it, then re-run"
-        ) from None
+def _unreadable(path: Path, err: ConfigError) -> LocalFilesError:
+    return LocalFilesError(str(err), hint=f"fix {path} so that HTCondor can read it, then re-run")
+
+
+def _file_created_by_annex_cdk(block: OwnedBlock | None) -> bool:
+    """The block notes that annex-cdk created its file (so removing it deletes the file)."""
+    return block is not None and names.PERSONAL_BLOCK_CREATED_NOTE in block.text.splitlines()
 
 
 def write_block(
@@ -376,68 +357,28 @@ def write_block(
     options: GuideOptions,
     *,
     validate: Callable[[str], None] | None = None,
-) -> BlockWrite:
+) -> BlockChange:
     """Put the guide's lines into annex-cdk's block; no write (nor backup) if nothing changes."""
-    path = location.path
-    old_bytes, old_text = _read_text(path)
-    if old_bytes is None and not path.parent.is_dir():
-        raise LocalFilesError(f"cannot create {path}: {path.parent} is not a directory")
-    existing = _our_block(old_text or "", path)
-    created = old_bytes is None or (
-        existing is not None and names.PERSONAL_BLOCK_CREATED_NOTE in existing.text.splitlines()
-    )
+    file = _read_block_file(location.path)
+    created = file.data is None or _file_created_by_annex_cdk(file.blocks.owned.get(BLOCK_ID))
     block = render_block(options, created_file=created)
-    new_text = condor_config.apply_block(old_text or "", BLOCK_ID, block, markers=PERSONAL_MARKERS)
-    new_block = _our_block(new_text, path)
-    result = BlockWrite(
-        path,
-        "unchanged",
-        old_block=existing.text if existing else None,
-        new_block=new_block.text if new_block else None,
-    )
-    new_bytes = condor_config._encode(new_text)
-    if new_bytes == old_bytes:
-        return result
-    _validate(path, old_text, new_text, validate or _standalone(path))
     try:
-        backup = atomic_write(path, new_bytes, mode=NEW_FILE_MODE, backup=True)
-    except LocalFileError as err:
-        raise LocalFilesError(str(err)) from None
-    action: BlockAction = "created" if old_bytes is None else "replaced" if existing else "appended"
-    return BlockWrite(path, action, backup, result.old_block, result.new_block)
-
-
-def _standalone(path: Path) -> Callable[[str], None]:
-    return lambda text: condor_config.validate_syntax(text, source_name=str(path))
+        return put_block(file, BLOCK_ID, block, validate=validate)
+    except ConfigError as err:
+        raise _unreadable(location.path, err) from None
 
 
 def remove_block(
     location: ConfigLocation, *, validate: Callable[[str], None] | None = None
-) -> BlockWrite:
+) -> BlockChange:
     """Take annex-cdk's block out again: the file gets back exactly its bytes from before."""
-    path = location.path
-    _, old_text = _read_text(path)
-    if old_text is None:
-        return BlockWrite(path, "absent")
-    existing = _our_block(old_text, path)
-    if existing is None:
-        return BlockWrite(path, "absent")
-    new_text = condor_config.remove_block(old_text, BLOCK_ID, markers=PERSONAL_MARKERS)
-    if not new_text and names.PERSONAL_BLOCK_CREATED_NOTE in existing.text.splitlines():
-        # annex-cdk created the file and nothing else was added: before, there was no file.
-        try:
-            path.unlink()
-        except OSError as err:
-            raise LocalFilesError(f"cannot delete {path}: {err.strerror}") from None
-        return BlockWrite(path, "deleted", old_block=existing.text)
-    _validate(path, old_text, new_text, validate or _standalone(path))
+    file = _read_block_file(location.path)
+    # annex-cdk created the file and nothing else was added: before, there was no file.
+    created = _file_created_by_annex_cdk(file.blocks.owned.get(BLOCK_ID))
     try:
-        backup = atomic_write(
-            path, condor_config._encode(new_text), mode=NEW_FILE_MODE, backup=True
-        )
-    except LocalFileError as err:
-        raise LocalFilesError(str(err)) from None
-    return BlockWrite(path, "removed", backup, old_block=existing.text)
+        return take_block(file, BLOCK_ID, validate=validate, delete_if_emptied=created)
+    except ConfigError as err:
+        raise _unreadable(location.path, err) from None
 
 
 # --- What HTCondor's daemons read ---------------------------------------------------------------
@@ -466,18 +407,14 @@ def _definitions(path: Path, key: str, *, after_line: int) -> list[_Definition]:
     After the block, any definition wins; anywhere, ``<DAEMON>.KEY`` wins for that daemon.
     """
     try:
-        text = condor_config._decode(path.read_bytes())
+        text = decode_exact(path.read_bytes())
     except OSError:
         return []
-    pattern = re.compile(
-        rf"\s*(?:(?P<prefix>[A-Za-z0-9_]+)\.)?{re.escape(key)}\s*@?=", re.IGNORECASE
-    )
-    hits = []
-    for number, line in enumerate(text.splitlines(), 1):
-        m = pattern.match(line)
-        if m and (number > after_line or m["prefix"]):
-            hits.append(_Definition(f"{path}:{number}", (m["prefix"] or "").upper()))
-    return hits
+    return [
+        _Definition(f"{path}:{number}", prefix.upper())
+        for number, prefix in find_assignments(text, key)
+        if number > after_line or prefix
+    ]
 
 
 def check_effective(
@@ -493,7 +430,7 @@ def check_effective(
     keys = [*values, *macros]
 
     try:
-        effective = condor_config.daemons_values(
+        effective = daemons_values(
             files, keys, subsystems=daemons, base_config=location.base_config
         )
     except ConfigError as err:
@@ -511,9 +448,7 @@ def check_effective(
             want, have = _expand(raw, got), got.get(key)
             if have != want:
                 mismatches.setdefault((key, have, want), []).append(daemon)
-    block = _our_block(
-        condor_config._decode(condor_config._read(location.path) or b""), location.path
-    )
+    block = _read_block_file(location.path).blocks.owned.get(BLOCK_ID)
     after = block.span.last_line if block else 0
 
     def definitions(key: str) -> list[_Definition]:
@@ -661,7 +596,7 @@ def _password_step(
 @dataclass
 class ConfigureReport:
     location: ConfigLocation
-    write: BlockWrite
+    write: BlockChange
     values: dict[str, str] = field(default_factory=dict)
     effective: dict[str, dict[str, str | None]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -797,7 +732,7 @@ def run_configure(
 @dataclass
 class UnconfigureReport:
     location: ConfigLocation
-    write: BlockWrite
+    write: BlockChange
     restart_output: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -848,8 +783,7 @@ def verify_configured(config_file: Path | None = None) -> list[str] | None:
     """
     try:
         location = locate(config_file)
-        _, text = _read_text(location.path)
-        block = _our_block(text or "", location.path)
+        block = _read_block_file(location.path).blocks.owned.get(BLOCK_ID)
     except (AnnexError, ConfigError, OSError):
         return None
     if block is None:

@@ -12,12 +12,12 @@ from typing import Any
 
 from annex_cdk.aws.engine import GOOD, Engine, StackState
 from annex_cdk.aws.session import AwsTarget, call
-from annex_cdk.condor.config import ConfigError
+from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.personal import verify_configured
+from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.errors import LocalFilesError
 from annex_cdk.ops.check_report import Check, CheckReport
 from annex_cdk.ops.deep_check import run_deep_checks
-from annex_cdk.ops.local import LocalPaths
 from annex_stacks import names
 
 _DESCRIBED = (*names.CONDOR_ANNEX_STACKS, (names.KEY_PAIR_STACK, "SSH key pair"))

@@ -16,9 +16,9 @@ from typing import Any
 
 from annex_cdk.aws.engine import Engine, Live
 from annex_cdk.aws.session import AwsTarget, call
-from annex_cdk.condor import config as condor_config
+from annex_cdk.condor import user_config
+from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.ops.check_report import Check, CheckReport
-from annex_cdk.ops.local import LocalPaths
 from annex_stacks import names
 
 # Runtimes AWS has deprecated (Lambda runtime table); a function on one still runs but can no
@@ -82,7 +82,7 @@ def _config_matches_outputs(
     want = _expected_config(outputs)
     if not want:
         return []
-    problems = condor_config.check_effective(
+    problems = user_config.check_effective(
         paths.user_config, region, want, base_config=paths.base_config()
     )
     if not problems:

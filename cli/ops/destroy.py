@@ -10,10 +10,10 @@ from annex_cdk.aws.engine import DELETED, Engine, Live
 from annex_cdk.aws.lock import held
 from annex_cdk.aws.permissions import principal_arn
 from annex_cdk.aws.session import AwsTarget
-from annex_cdk.condor import config as condor_config
-from annex_cdk.condor.files import LocalFileError
-from annex_cdk.errors import AnnexError, StackFailedError, UsageError
-from annex_cdk.ops.local import LocalPaths
+from annex_cdk.condor import user_config
+from annex_cdk.condor.paths import LocalPaths
+from annex_cdk.condor.syntax import ConfigError
+from annex_cdk.errors import AnnexError, LocalFilesError, StackFailedError, UsageError
 from annex_stacks import names
 
 _LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
@@ -151,8 +151,8 @@ def _remove_local(
                 console.warn(f"{pem} is not the private key of the deleted key pair; left it alone")
                 out["pem"] = f"kept {pem}"
     try:
-        result = condor_config.unwrite_user_config(paths.user_config, region)
-    except (condor_config.ConfigError, LocalFileError) as err:
+        result = user_config.unwrite_user_config(paths.user_config, region)
+    except (ConfigError, LocalFilesError) as err:
         raise AnnexError(
             f"stacks deleted, but {paths.user_config} was not changed: {err}"
         ) from None
@@ -198,7 +198,7 @@ def verify_gone(
             pass
     if paths.user_config.exists():
         text = paths.user_config.read_text(errors="surrogateescape")
-        if target.region in condor_config.parse(text).ours:
+        if target.region in user_config.parse(text).ours:
             left.append(f"annex-cdk block in {paths.user_config}")
     return left
 

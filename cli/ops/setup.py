@@ -23,8 +23,9 @@ from annex_cdk.aws.engine import (
 from annex_cdk.aws.lock import held
 from annex_cdk.aws.permissions import check_permissions
 from annex_cdk.aws.session import AwsTarget, call
+from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
-from annex_cdk.ops.local import LocalPaths, post_deploy, preflight
+from annex_cdk.ops.post_deploy import post_deploy, preflight
 from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
 from annex_cdk.templates.diff import diff_all
 from annex_stacks import names

@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from annex_cdk.ops.local import LocalPaths
+from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.ops.rehearse import scratch_home
 from annex_emulator.server import EmulatorProcess
 

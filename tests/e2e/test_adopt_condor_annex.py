@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 
-from annex_cdk.condor import config as condor_config
+from annex_cdk.condor import parser as condor_config
 from annex_stacks import names
 from tests.e2e.conftest import REGION, World
 

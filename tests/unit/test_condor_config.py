@@ -8,19 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from annex_cdk.condor import config as cc
-from annex_cdk.condor.config import (
-    BlockStructureError,
+from annex_cdk.condor import parser
+from annex_cdk.condor.block import BlockStructureError
+from annex_cdk.condor.parser import effective_values, validate_syntax
+from annex_cdk.condor.paths import LocalPaths
+from annex_cdk.condor.syntax import (
+    ConfigError,
     ConfigSyntaxError,
     ConfigValueError,
+    HTCondorUnavailableError,
+)
+from annex_cdk.condor.user_config import (
     apply_block,
     check_effective,
-    effective_values,
     parse,
     remove_block,
     render_block,
     unwrite_user_config,
-    validate_syntax,
     write_user_config,
 )
 from annex_stacks import names
@@ -444,11 +448,18 @@ def test_write_refuses_already_invalid_file(tmp_path: Path) -> None:
 
 def test_htcondor_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     script = "import sys; sys.stderr.write('cannot import htcondor2: nope\\n'); sys.exit(3)"
-    monkeypatch.setattr(cc, "_CHILD", script)
-    with pytest.raises(cc.HTCondorUnavailableError, match="cannot import htcondor2"):
+    monkeypatch.setattr(parser, "_CHILD", script)
+    with pytest.raises(HTCondorUnavailableError, match="cannot import htcondor2"):
         effective_values([], ["A"], REGION)
 
 
 def test_paths_with_macros_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(cc.ConfigError, match=r"\$"):
+    with pytest.raises(ConfigError, match=r"\$"):
         effective_values([tmp_path / "$(HOME)"], ["A"], REGION)
+
+
+def test_stand_in_text_keeps_non_utf8_bytes(tmp_path: Path) -> None:
+    # post_deploy reads user_config with surrogateescape and asks what the rest of it sets.
+    text = b"# caf\xe9\nANNEX_DEFAULT_AWS_REGION = us-west-2\n".decode("utf-8", "surrogateescape")
+    got = LocalPaths(tmp_path).effective([names.KEY_REGION], REGION, text=text)
+    assert got == {names.KEY_REGION: "us-west-2"}

@@ -19,6 +19,7 @@ from annex_cdk.condor import key_files as creds
 from annex_cdk.condor.key_files import KeyPair, Secret
 from annex_cdk.errors import CredentialsError, LocalFilesError, UsageError
 from annex_cdk.ops import check as checks
+from annex_cdk.ops.credentials import from_profile
 from annex_stacks import names
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
@@ -102,16 +103,16 @@ def test_from_text_refuses(text: str, error: type[Exception], match: str) -> Non
 def test_from_profile_long_term_key(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-    got = creds.from_profile(None)
+    got = from_profile(None)
     assert (got.access_key_id, got.secret.reveal()) == (KEY_ID, SECRET)
 
 
 def test_from_profile_named(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shared = tmp_path / "no-aws-credentials"
     shared.write_text(f"[annex]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n")
-    assert creds.from_profile("annex").access_key_id == KEY_ID
+    assert from_profile("annex").access_key_id == KEY_ID
     with pytest.raises(CredentialsError, match="not found"):
-        creds.from_profile("nope")
+        from_profile("nope")
 
 
 def test_from_profile_refuses_temporary_credentials(
@@ -121,14 +122,14 @@ def test_from_profile_refuses_temporary_credentials(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     monkeypatch.setenv("AWS_SESSION_TOKEN", "FwoGZXIvYXdzEXAMPLETOKEN")
     with pytest.raises(CredentialsError, match="session token") as info:
-        creds.from_profile(None)
+        from_profile(None)
     assert "--from-instance" in (info.value.hint or "")
     assert SECRET not in str(info.value) and "EXAMPLETOKEN" not in str(info.value)
 
 
 def test_from_profile_without_credentials(home: Path) -> None:
     with pytest.raises(CredentialsError, match="no AWS credentials"):
-        creds.from_profile(None)
+        from_profile(None)
 
 
 # --- Writing the files --------------------------------------------------------------------------

@@ -11,12 +11,12 @@ import pytest
 
 from annex_cdk.condor import files as localfiles
 from annex_cdk.condor.files import (
-    LocalFileError,
     atomic_write,
     check_writable,
     ensure_private_dir,
     write_secret_new,
 )
+from annex_cdk.errors import LocalFilesError
 
 
 def mode_of(path: Path) -> int:
@@ -62,7 +62,7 @@ def test_private_dir_leaves_existing_mode_alone(tmp_path: Path) -> None:
 
 def test_private_dir_refuses_a_file(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
-    with pytest.raises(LocalFileError, match="not a directory"):
+    with pytest.raises(LocalFilesError, match="not a directory"):
         ensure_private_dir(tmp_path / "f")
 
 
@@ -131,9 +131,9 @@ def test_symlink_is_followed_and_kept(tmp_path: Path) -> None:
 
 def test_atomic_write_refuses_directory_and_missing_parent(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
-    with pytest.raises(LocalFileError, match="not a regular file"):
+    with pytest.raises(LocalFilesError, match="not a regular file"):
         atomic_write(tmp_path / "d", b"x", mode=0o644)
-    with pytest.raises(LocalFileError, match="not a directory"):
+    with pytest.raises(LocalFilesError, match="not a directory"):
         atomic_write(tmp_path / "missing" / "f", b"x", mode=0o644)
 
 
@@ -147,7 +147,7 @@ def test_failed_write_leaves_original_and_no_temp(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(localfiles.os, "replace", boom)
-    with pytest.raises(LocalFileError, match="No space left"):
+    with pytest.raises(LocalFilesError, match="No space left"):
         atomic_write(target, b"new", mode=0o644, backup=False)
     assert target.read_bytes() == b"keep"
     assert leftovers(tmp_path) == []
@@ -169,12 +169,12 @@ def test_secret_is_0600(tmp_path: Path, umask: int) -> None:
 def test_secret_refuses_existing_file_and_symlink(tmp_path: Path) -> None:
     target = tmp_path / "privateKeyFile"
     target.write_bytes(b"original")
-    with pytest.raises(LocalFileError, match="already exists"):
+    with pytest.raises(LocalFilesError, match="already exists"):
         write_secret_new(target, b"other")
     assert target.read_bytes() == b"original"
     dangling = tmp_path / "dangling"
     dangling.symlink_to(tmp_path / "nowhere")
-    with pytest.raises(LocalFileError, match="already exists"):
+    with pytest.raises(LocalFilesError, match="already exists"):
         write_secret_new(dangling, b"x")
     assert not (tmp_path / "nowhere").exists()
     assert leftovers(tmp_path) == []
@@ -206,14 +206,14 @@ def test_check_writable_accepts_usual_cases(tmp_path: Path) -> None:
 def test_check_writable_ancestor_is_a_file(tmp_path: Path) -> None:
     # Works as root too: no mode bit is involved, a file simply can't hold a directory.
     (tmp_path / ".condor").write_text("oops")
-    with pytest.raises(LocalFileError, match=r"\.condor is not a directory"):
+    with pytest.raises(LocalFilesError, match=r"\.condor is not a directory"):
         check_writable(tmp_path / ".condor" / "user_config")
-    with pytest.raises(LocalFileError, match="not a directory"):
+    with pytest.raises(LocalFilesError, match="not a directory"):
         check_writable(tmp_path / ".condor" / "deeper" / "user_config")
 
 
 def test_check_writable_directory_given(tmp_path: Path) -> None:
-    with pytest.raises(LocalFileError, match="is a directory"):
+    with pytest.raises(LocalFilesError, match="is a directory"):
         check_writable(tmp_path)
 
 
@@ -222,9 +222,9 @@ def test_check_writable_not_writable(tmp_path: Path, monkeypatch: pytest.MonkeyP
     existing = tmp_path / "f"
     existing.write_text("x")
     monkeypatch.setattr(localfiles.os, "access", lambda path, mode: False)
-    with pytest.raises(LocalFileError, match="is not writable"):
+    with pytest.raises(LocalFilesError, match="is not writable"):
         check_writable(existing)
-    with pytest.raises(LocalFileError, match=f"directory {tmp_path} is not writable"):
+    with pytest.raises(LocalFilesError, match=f"directory {tmp_path} is not writable"):
         check_writable(tmp_path / "new" / "f")
 
 
@@ -237,7 +237,7 @@ def test_check_writable_directory_not_writable(
     monkeypatch.setattr(
         localfiles.os, "access", lambda p, m: Path(p) != tmp_path and real_access(p, m)
     )
-    with pytest.raises(LocalFileError, match="cannot replace"):
+    with pytest.raises(LocalFilesError, match="cannot replace"):
         check_writable(existing)
 
 

@@ -10,8 +10,8 @@ import pytest
 from moto import mock_aws
 
 from annex_cdk.aws import lock
+from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import LockedError, UsageError
-from annex_cdk.ops.local import LocalPaths
 from annex_cdk.ops.setup import SettingsFlags, _split_host_port, collector_cidr, resolve_settings
 from annex_stacks import names
 

@@ -22,6 +22,8 @@ from typer.testing import CliRunner
 
 from annex_cdk.commands.condor import register
 from annex_cdk.condor import personal as pc
+from annex_cdk.condor import user_config
+from annex_cdk.condor.block import parse_blocks
 from annex_cdk.condor.key_files import Secret
 from annex_cdk.errors import LocalFilesError, UsageError
 from annex_stacks import names
@@ -148,9 +150,9 @@ def test_block_holds_the_guides_lines_in_order() -> None:
     assert lines[-1] == names.PERSONAL_BLOCK_END.format(region=names.PERSONAL_BLOCK_ID)
     assert [x for x in lines if not x.startswith("#")] == GUIDE_LINES
     # Its markers are not user_config's: the region block parser does not see it, and back.
-    assert pc.condor_config.parse(block).ours == {}
-    region = pc.condor_config.render_block("us-east-1", {}, set_region=True, pem_path=None)
-    assert pc.condor_config.parse(region, markers=pc.PERSONAL_MARKERS).ours == {}
+    assert user_config.parse(block).ours == {}
+    region = user_config.render_block("us-east-1", {}, set_region=True, pem_path=None)
+    assert parse_blocks(region, pc.PERSONAL_MARKERS).owned == {}
 
 
 def test_options_change_only_their_lines() -> None:
@@ -340,7 +342,7 @@ def test_a_file_annex_cdk_created_is_deleted_again(personal: Personal) -> None:
     report = configure(personal)
     assert report.write.action == "created" and report.ok
     assert names.PERSONAL_BLOCK_CREATED_NOTE in personal.local_file.read_text()
-    assert stat.S_IMODE(personal.local_file.stat().st_mode) == pc.NEW_FILE_MODE
+    assert stat.S_IMODE(personal.local_file.stat().st_mode) == 0o644  # as condor_install makes it
     assert configure(personal).write.action == "unchanged"
     assert pc.run_unconfigure(personal.location()).write.action == "deleted"
     assert not personal.local_file.exists()

@@ -114,5 +114,5 @@ def test_write_config_and_a_cached_diff_run_without_cdk(home: dict[str, str]) ->
             proc = importtime(*args, env=env)
             assert proc.returncode == 0, proc.stderr
             modules = imported(proc.stderr)
-            assert "annex_cdk.ops.local" in modules  # the command itself ran
+            assert "annex_cdk.ops.post_deploy" in modules  # the command itself ran
             assert forbidden(modules) == [], args

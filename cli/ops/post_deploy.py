@@ -1,9 +1,7 @@
-"""Where annex-cdk reads and writes on this machine, and the post-deploy step that writes there."""
+"""The post-deploy step: the PEM and annex-cdk's block in user_config, then what HTCondor reads."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,60 +9,13 @@ from typing import Any
 
 from annex_cdk import console
 from annex_cdk.aws.session import Credentials
-from annex_cdk.condor import config as condor_config
-from annex_cdk.condor.files import (
-    LocalFileError,
-    check_writable,
-    ensure_private_dir,
-    write_secret_new,
-)
+from annex_cdk.condor import user_config
+from annex_cdk.condor.files import check_writable, ensure_private_dir, write_secret_new
+from annex_cdk.condor.parser import validate_syntax
+from annex_cdk.condor.paths import LocalPaths
+from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.errors import LocalFilesError
 from annex_stacks import names
-
-#: condor_annex's fallback HTCondor config location when CONDOR_CONFIG is not set.
-SYSTEM_CONDOR_CONFIG = Path("/etc/condor/condor_config")
-
-
-@dataclass(frozen=True)
-class LocalPaths:
-    """Files under one HOME; a scratch HOME gives a scratch world (rehearse, tests)."""
-
-    home: Path
-
-    @property
-    def condor_dir(self) -> Path:
-        return self.home / names.CONDOR_USER_DIR
-
-    @property
-    def user_config(self) -> Path:
-        return self.condor_dir / names.USER_CONFIG_FILE
-
-    def pem(self, region: str, key_name: str) -> Path:
-        return self.condor_dir / names.pem_file_name(region, key_name)
-
-    @staticmethod
-    def base_config() -> Path | None:
-        """The HTCondor config the user's user_config is read on top of, if any."""
-        env = os.environ.get("CONDOR_CONFIG")
-        if env and env.upper() != "ONLY_ENV":
-            return Path(env)
-        return SYSTEM_CONDOR_CONFIG if SYSTEM_CONDOR_CONFIG.exists() else None
-
-    def effective(self, keys: list[str], region: str, *, text: str | None = None) -> dict[str, Any]:
-        """What HTCondor (condor_annex's lookup) reads for `keys`: user_config on the base config.
-
-        With `text`, that text stands in for user_config's contents.
-        """
-        if text is None:
-            return condor_config.effective_values(
-                [self.user_config], keys, region, base_config=self.base_config()
-            )
-        with tempfile.TemporaryDirectory(prefix="annex-cdk-") as tmp:
-            stand_in = Path(tmp) / names.USER_CONFIG_FILE
-            stand_in.write_text(text)
-            return condor_config.effective_values(
-                [stand_in], keys, region, base_config=self.base_config()
-            )
 
 
 def preflight(paths: LocalPaths, region: str, key_name: str | None) -> None:
@@ -73,19 +24,14 @@ def preflight(paths: LocalPaths, region: str, key_name: str | None) -> None:
     if key_name:
         targets.append(paths.pem(region, key_name))
     for target in targets:
-        try:
-            check_writable(target)
-        except LocalFileError as err:
-            raise LocalFilesError(
-                str(err), hint="fix the permissions, or use another HOME"
-            ) from None
+        check_writable(target)
     if paths.user_config.exists():
         try:
-            condor_config.validate_syntax(
+            validate_syntax(
                 paths.user_config.read_text(errors="surrogateescape"),
                 source_name=str(paths.user_config),
             )
-        except condor_config.ConfigError as err:
+        except ConfigError as err:
             raise LocalFilesError(
                 str(err), hint=f"fix {paths.user_config} so that HTCondor can read it, then re-run"
             ) from None
@@ -109,7 +55,7 @@ def config_values(
 class PostDeployReport:
     pem: Path | None = None
     pem_action: str = "none"
-    config: condor_config.WriteResult | None = None
+    config: user_config.WriteResult | None = None
     problems: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -138,11 +84,8 @@ def write_pem(paths: LocalPaths, region: str, key_name: str, private_key: str) -
         except OSError:
             same = False
         return pem, "unchanged" if same else "kept-different"
-    try:
-        ensure_private_dir(pem.parent)
-        write_secret_new(pem, material.encode())
-    except LocalFileError as err:
-        raise LocalFilesError(str(err)) from None
+    ensure_private_dir(pem.parent)
+    write_secret_new(pem, material.encode())
     return pem, "created"
 
 
@@ -178,12 +121,12 @@ def post_deploy(
             else ""
         )
         # ANNEX_DEFAULT_AWS_REGION is written only when nothing but our own block defines it.
-        others = condor_config.remove_block(current, region)
+        others = user_config.remove_block(current, region)
         set_region = (
             paths.effective([names.KEY_REGION], region, text=others)[names.KEY_REGION] is None
         )
         pem_comment = report.pem if report.pem_action in {"created", "unchanged"} else None
-        report.config = condor_config.write_user_config(
+        report.config = user_config.write_user_config(
             paths.user_config,
             region,
             values,
@@ -194,10 +137,10 @@ def post_deploy(
         expected = dict(values)
         if set_region:
             expected[names.KEY_REGION] = region
-        report.problems = condor_config.check_effective(
+        report.problems = user_config.check_effective(
             paths.user_config, region, expected, base_config=paths.base_config()
         )
-    except (condor_config.ConfigError, LocalFileError) as err:
+    except ConfigError as err:
         raise LocalFilesError(str(err)) from None
     if not retire_annex_blocks:
         for block in report.config.annex_blocks:

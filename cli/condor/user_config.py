@@ -1,0 +1,267 @@
+"""condor_annex's settings in ``~/.condor/user_config``: annex-cdk's block per region.
+
+annex-cdk owns one marked block per region (block.py) and never touches a byte outside it.
+The block holds what condor_annex -setup would append (reference §3.2): the
+``<local_name(region)>.ANNEX_DEFAULT_*`` keys and ``ANNEX_DEFAULT_AWS_REGION``. The blocks
+condor_annex -setup appended itself are found too, to point them out or retire them. What
+HTCondor actually reads is checked with the real parser (parser.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from annex_cdk.condor import block as blocks
+from annex_cdk.condor.block import (
+    BlockAction,
+    BlockStructureError,
+    Markers,
+    OwnedBlock,
+    Span,
+    template_re,
+)
+from annex_cdk.condor.files import decode_exact, read_optional
+from annex_cdk.condor.parser import UNPREFIXED_KEYS, effective_values
+from annex_cdk.condor.syntax import (
+    CONTROL_RE,
+    ConfigValueError,
+    check_key,
+    check_region,
+    check_value,
+    find_assignments,
+)
+from annex_stacks import names
+
+#: The per-region blocks in ~/.condor/user_config.
+REGION_MARKERS = Markers(names.BLOCK_BEGIN, names.BLOCK_END, "annex-cdk block for region {region}")
+_ANNEX_RE = template_re(names.ANNEX_SETUP_COMMENT)
+_ASSIGN_RE = re.compile(r"\s*(?P<name>[A-Za-z0-9_.]+)\s*=\s*(?P<value>.*?)\s*\Z")
+
+
+@dataclass(frozen=True)
+class AnnexBlock:
+    """A block condor_annex -setup appended: its comment line up to the next blank line."""
+
+    region: str | None  # sanitized, as condor_annex wrote it; None for the region-less form
+    span: Span
+    text: str
+    assignments: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ParsedConfig:
+    """What annex-cdk recognises in a user config file."""
+
+    ours: Mapping[str, OwnedBlock]
+    annex_blocks: tuple[AnnexBlock, ...]
+
+
+def _is_annex_comment(line: str) -> bool:
+    return bool(_ANNEX_RE.match(line)) or line == names.ANNEX_SETUP_COMMENT_NO_REGION
+
+
+def _annex_blocks(parsed: blocks.ParsedBlocks) -> tuple[AnnexBlock, ...]:
+    out = []
+    for found in parsed.foreign:
+        m = _ANNEX_RE.match(found.lines[0].strip())
+        assignments = tuple(
+            (a["name"], a["value"]) for a in (_ASSIGN_RE.match(x) for x in found.lines[1:]) if a
+        )
+        out.append(AnnexBlock(m["region"] if m else None, found.span, found.text, assignments))
+    return tuple(out)
+
+
+def _read(path: Path) -> blocks.BlockFile:
+    return blocks.read_block_file(path, REGION_MARKERS, foreign=_is_annex_comment)
+
+
+def parse(text: str, *, source: str = "config") -> ParsedConfig:
+    """Find annex-cdk's blocks (by region) and condor_annex's appended blocks in ``text``."""
+    parsed = blocks.parse_blocks(text, REGION_MARKERS, source=source, foreign=_is_annex_comment)
+    return ParsedConfig(parsed.owned, _annex_blocks(parsed))
+
+
+# --- Rendering and editing ------------------------------------------------------------------
+
+
+def _line_order(key: str) -> tuple[int, str]:
+    # condor_annex writes its lines in ASCII order of its scratchpad names; other keys follow.
+    scratch = names.SCRATCHPAD_FOR_KEY.get(key)
+    return (0, scratch) if scratch is not None else (1, key)
+
+
+def render_block(
+    region: str, values: Mapping[str, str], *, set_region: bool, pem_path: Path | None
+) -> str:
+    """The text of annex-cdk's block for ``region`` (ends with a newline).
+
+    Empty values are left out, as condor_annex does. Keys are bare names; each gets the
+    ``local_name(region)`` prefix. Set ``ANNEX_DEFAULT_AWS_REGION`` through ``set_region``.
+    """
+    check_region(region)
+    prefix = names.local_name(region)
+    out = [names.BLOCK_BEGIN.format(region=region)]
+    if set_region:
+        out.append(f"{names.KEY_REGION} = {region}")
+    items = []
+    for key, value in values.items():
+        check_key(key)
+        if key == names.KEY_REGION:
+            raise ConfigValueError(
+                f"{key} is written unprefixed through set_region, not as a value"
+            )
+        if not value:
+            continue
+        check_value(key, value)
+        items.append((key, value))
+    for key, value in sorted(items, key=lambda kv: _line_order(kv[0])):
+        out.append(f"{prefix}.{key} = {value}")
+    if pem_path is not None:
+        pem = str(pem_path)
+        if CONTROL_RE.search(pem):
+            raise ConfigValueError(f"PEM path {pem!r} contains a control character")
+        debug, ssh = names.SSH_HINT_LINES
+        out += [debug, ssh.format(pem=pem)]
+    out.append(names.BLOCK_END.format(region=region))
+    return "\n".join(out) + "\n"
+
+
+def apply_block(text: str, region: str, block: str) -> str:
+    """Put ``block`` into ``text`` in place of the region's block, else appended (block.py)."""
+    return blocks.apply_block(text, region, block, markers=REGION_MARKERS)
+
+
+def remove_block(text: str, region: str) -> str:
+    """Undo apply_block: drop the region's block and the separator annex-cdk added."""
+    return blocks.remove_block(text, region, markers=REGION_MARKERS)
+
+
+RETIRED_PREFIX = "# retired by annex-cdk: "
+
+
+def retire_blocks(text: str, annex_blocks: Sequence[AnnexBlock], region: str) -> str:
+    """Comment out the settings of condor_annex's blocks for ``region`` (and region-less ones)."""
+    wanted = {names.local_name(region), None}
+    # From the end, so earlier spans stay valid.
+    for found in sorted(annex_blocks, key=lambda b: b.span.start, reverse=True):
+        if found.region not in wanted:
+            continue
+        lines = text[found.span.start : found.span.end].splitlines(keepends=True)
+        retired = [
+            line if not line.strip() or line.lstrip().startswith("#") else RETIRED_PREFIX + line
+            for line in lines
+        ]
+        text = text[: found.span.start] + "".join(retired) + text[found.span.end :]
+    return text
+
+
+# --- What HTCondor reads --------------------------------------------------------------------
+
+
+def check_effective(
+    path: Path,
+    region: str,
+    expected: Mapping[str, str],
+    base_config: Path | None = None,
+) -> list[str]:
+    """Problems, one line each, where HTCondor's value of a key differs from ``expected``."""
+    path = Path(path)
+    local = names.local_name(region)
+    got = effective_values([path], list(expected), region, base_config=base_config)
+    text = decode_exact(read_optional(path) or b"")
+    problems = []
+    for key, want in expected.items():
+        have = got.get(key)
+        if have == want:
+            continue
+        shown = key if key in UNPREFIXED_KEYS else f"{local}.{key}"
+        if have is None:
+            msg = f"HTCondor finds no value for {shown}; annex-cdk expected {want!r}"
+        else:
+            msg = f"HTCondor reads {shown} as {have!r}, not {want!r} as annex-cdk wrote it"
+        where = _later_definition(text, key, region)
+        if where is not None:
+            msg += f" (set again at {path}:{where})"
+        problems.append(msg)
+    return problems
+
+
+def _later_definition(text: str, key: str, region: str) -> int | None:
+    """Line number of the last definition of ``key`` after our block (or anywhere, if none)."""
+    prefix = None if key in UNPREFIXED_KEYS else re.escape(names.local_name(region))
+    try:
+        block = parse(text).ours.get(region)
+    except BlockStructureError:
+        block = None
+    after = block.span.last_line if block else 0
+    hits = [number for number, _ in find_assignments(text, key, prefix=prefix) if number > after]
+    return hits[-1] if hits else None
+
+
+# --- Writing the file -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What write_user_config / unwrite_user_config did."""
+
+    path: Path
+    region: str
+    action: BlockAction  # never "deleted": a user_config is not deleted
+    backup: Path | None
+    old_block: str | None
+    new_block: str | None
+    annex_blocks: tuple[AnnexBlock, ...]
+    created_dir: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.action not in ("unchanged", "absent")
+
+
+def _result(region: str, change: blocks.BlockChange, file: blocks.BlockFile) -> WriteResult:
+    return WriteResult(
+        path=change.path,
+        region=region,
+        action=change.action,
+        backup=change.backup,
+        old_block=change.old_block,
+        new_block=change.new_block,
+        annex_blocks=_annex_blocks(file.blocks),
+        created_dir=change.created_dir,
+    )
+
+
+def write_user_config(
+    path: Path,
+    region: str,
+    values: Mapping[str, str],
+    *,
+    set_region: bool,
+    pem_path: Path | None,
+    retire_annex_blocks: bool = False,
+) -> WriteResult:
+    """Write annex-cdk's block for ``region`` into ``path``; no write if nothing changes.
+
+    With ``retire_annex_blocks`` (the user's consent), the settings in blocks condor_annex
+    appended for this region are commented out, each line kept so the change can be read back.
+
+    The result lists condor_annex's own appended blocks so the caller can point them out.
+    A missing directory is created 0700 (it also holds credentials); a new file gets 0644.
+    """
+    block = render_block(region, values, set_region=set_region, pem_path=pem_path)
+    file = _read(Path(path))
+    base = None
+    if retire_annex_blocks:
+        base = retire_blocks(file.text, _annex_blocks(file.blocks), region)
+    change = blocks.put_block(file, region, block, base_text=base, make_private_dir=True)
+    return _result(region, change, file)
+
+
+def unwrite_user_config(path: Path, region: str) -> WriteResult:
+    """Remove annex-cdk's block for ``region`` (and the blank line it added) from ``path``."""
+    file = _read(Path(path))
+    return _result(region, blocks.take_block(file, region), file)
