@@ -31,6 +31,7 @@ _DESCRIPTIONS = {
     names.SECURITY_GROUP_STACK: "HTCondorAnnex: Security Group (annex-cdk)",
     names.KEY_PAIR_STACK: "HTCondorAnnex: SSH Key Pair (annex-cdk)",
     names.SUBMIT_HOST_STACK: "HTCondorAnnex: Submit Host Role (annex-cdk)",
+    names.CI_ROLES_STACK: "HTCondorAnnex: CI plan and deploy roles (annex-cdk)",
 }
 
 
@@ -85,6 +86,8 @@ def build_app(
 
     from annex_stacks import nag as nag_rules
     from annex_stacks.bucket_stack import ConfigurationBucketStack
+    from annex_stacks.ci_roles_policy import deploy_document, plan_document
+    from annex_stacks.ci_roles_stack import CiRolesStack
     from annex_stacks.instance_profile_stack import InstanceProfileStack
     from annex_stacks.key_pair_stack import KeyPairStack
     from annex_stacks.lambda_stack import LambdaFunctionsStack
@@ -113,6 +116,15 @@ def build_app(
             bucket_expression=settings.bucket_expression, key_pair_name=settings.key_pair_name
         )
         stacks.append((names.SUBMIT_HOST_STACK, partial(SubmitHostRoleStack, policy=policy)))
+    if settings.ci_roles:
+        where = {
+            "bucket_expression": settings.bucket_expression,
+            "key_pair_name": settings.key_pair_name,
+        }
+        ci_roles = partial(
+            CiRolesStack, plan_policy=plan_document(**where), deploy_policy=deploy_document(**where)
+        )
+        stacks.append((names.CI_ROLES_STACK, ci_roles))
     for name, stack_cls in stacks:
         stack = stack_cls(
             app,

@@ -167,6 +167,10 @@ CTX_EXTRA_TAGS: Final = "annex:tags"
 CTX_RETAIN_BUCKET: Final = "annex:retainBucket"
 CTX_BUCKET_NAME: Final = "annex:bucketName"
 CTX_SUBMIT_HOST_ROLE: Final = "annex:submitHostRole"
+CTX_CI_ROLES: Final = "annex:ciRoles"
+CTX_CI_REPOSITORY: Final = "annex:ciRepository"
+CTX_CI_ENVIRONMENT: Final = "annex:ciEnvironment"
+CTX_CI_OIDC_PROVIDER: Final = "annex:ciOidcProviderArn"
 
 # --- User config text (the config writer, cli/condor/user_config.py) -------------------------
 #: The comment condor_annex -setup writes before each block it appends (hyphen and sanitized
@@ -239,6 +243,30 @@ LID_SUBMIT_HOST_PROFILE: Final = "SubmitHostInstanceProfile"
 SUBMIT_HOST_POLICY_NAME: Final = "AnnexCdkAndCondorAnnex"
 OUT_SUBMIT_HOST_PROFILE: Final = "SubmitHostInstanceProfileARN"
 OUT_SUBMIT_HOST_ROLE: Final = "SubmitHostRoleARN"
+# --- The pipeline's roles (`annex-cdk setup --ci-roles --ci-repository OWNER/NAME`) -------------
+#: Optional stack: GitHub's OIDC provider (or a reference to an existing one) and two roles for
+#: .github/workflows/annex-cdk.yml: PLAN (read only, pull requests) and DEPLOY (the environment).
+CI_ROLES_STACK: Final = "HTCondorAnnex-CiRoles"
+LID_CI_OIDC_PROVIDER: Final = "GitHubOidcProvider"
+LID_CI_PLAN_ROLE: Final = "PlanRole"
+LID_CI_DEPLOY_ROLE: Final = "DeployRole"
+CI_PLAN_POLICY_NAME: Final = "AnnexCdkDiff"
+CI_DEPLOY_POLICY_NAME: Final = "AnnexCdkSetup"
+OUT_CI_PLAN_ROLE: Final = "PlanRoleARN"
+OUT_CI_DEPLOY_ROLE: Final = "DeployRoleARN"
+OUT_CI_OIDC_PROVIDER: Final = "OidcProviderARN"
+#: GitHub's OIDC issuer, its audience for AWS, and the subject claims of the two job kinds
+#: (GitHub docs, "About security hardening with OpenID Connect": example subject claims).
+GITHUB_OIDC_HOST: Final = "token.actions.githubusercontent.com"
+GITHUB_OIDC_AUDIENCE: Final = "sts.amazonaws.com"
+GITHUB_SUB_PULL_REQUEST: Final = "repo:{repository}:pull_request"
+GITHUB_SUB_ENVIRONMENT: Final = "repo:{repository}:environment:{environment}"
+#: The protected environment the workflow's deploy job runs in, unless --ci-environment.
+CI_DEFAULT_ENVIRONMENT: Final = "aws"
+#: The PR label (or workflow_dispatch input) by which a reviewer allows a DANGEROUS deploy.
+CI_ALLOW_DANGEROUS_LABEL: Final = "annex-cdk:allow-dangerous"
+CI_ALLOW_DANGEROUS_INPUT: Final = "allow_dangerous"
+
 #: Every stack annex-cdk may deploy: ALL_STACKS (the ones every setup has) and the optional
 #: ones. Synthesis, setup's reads and destroy go over all of them.
-MANAGED_STACKS: Final = (*ALL_STACKS, SUBMIT_HOST_STACK)
+MANAGED_STACKS: Final = (*ALL_STACKS, SUBMIT_HOST_STACK, CI_ROLES_STACK)

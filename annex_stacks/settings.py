@@ -19,6 +19,12 @@ _KEY_NAME_RE = re.compile(r"^[\x20-\x7e]{1,255}$")
 _TAG_RE = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _WORLD = frozenset({"0.0.0.0/0", "::/0"})
+# GitHub's owner and repository names; environment names as GitHub accepts them.
+_REPOSITORY_RE = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
+_ENVIRONMENT_RE = re.compile(r"^[A-Za-z0-9 _.-]{1,255}$")
+_OIDC_PROVIDER_RE = re.compile(
+    rf"^arn:aws[a-z-]*:iam::\d{{12}}:oidc-provider/{re.escape(names.GITHUB_OIDC_HOST)}$"
+)
 
 
 class SettingsError(ValueError):
@@ -44,6 +50,13 @@ class AnnexSettings:
     #: Also deploy HTCondorAnnex-SubmitHostRole: an instance profile with the least-privilege
     #: policy, for a submit host on EC2 that uses its instance credentials.
     submit_host_role: bool = False
+    #: Also deploy HTCondorAnnex-CiRoles: the pipeline's plan and deploy roles, trusted by
+    #: GitHub's OIDC for `ci_repository` (OWNER/NAME) and its environment `ci_environment`.
+    ci_roles: bool = False
+    ci_repository: str | None = None
+    ci_environment: str | None = None
+    #: An existing GitHub OIDC provider in the account (there can be only one per URL).
+    ci_oidc_provider_arn: str | None = None
 
     def __post_init__(self) -> None:
         if self.region is not None and not _REGION_RE.match(self.region):
@@ -66,6 +79,31 @@ class AnnexSettings:
         object.__setattr__(self, "extra_tags", dict(_validate_tags(self.extra_tags)))
         if self.bucket_name is not None and not _BUCKET_RE.match(self.bucket_name):
             raise SettingsError(f"bucket_name: {self.bucket_name!r} is not an S3 bucket name")
+        self._check_ci()
+
+    def _check_ci(self) -> None:
+        if self.ci_repository is not None and not _REPOSITORY_RE.match(self.ci_repository):
+            raise SettingsError(f"ci_repository: {self.ci_repository!r} is not OWNER/NAME")
+        if self.ci_environment is not None and not _ENVIRONMENT_RE.match(self.ci_environment):
+            raise SettingsError(
+                f"ci_environment: {self.ci_environment!r} is not a GitHub environment name"
+            )
+        provider = self.ci_oidc_provider_arn
+        if provider is not None and not _OIDC_PROVIDER_RE.match(provider):
+            raise SettingsError(
+                f"ci_oidc_provider_arn: {provider!r} is not the ARN of an IAM OIDC provider "
+                f"for {names.GITHUB_OIDC_HOST}"
+            )
+        if self.ci_roles and self.ci_repository is None:
+            raise SettingsError(
+                "ci_repository: --ci-roles needs the GitHub repository (--ci-repository "
+                "OWNER/NAME) whose workflow may assume the roles"
+            )
+
+    @property
+    def ci_environment_name(self) -> str:
+        """The protected environment the deploy role trusts."""
+        return self.ci_environment or names.CI_DEFAULT_ENVIRONMENT
 
     @property
     def world_open(self) -> bool:
@@ -341,6 +379,43 @@ SETTINGS: tuple[Setting, ...] = (
         flag="--submit-host-role",
         switch_to=True,
         help="Also make an instance profile with `annex-cdk policy` for a submit host on EC2.",
+    ),
+    Setting(
+        field="ci_roles",
+        context_key=names.CTX_CI_ROLES,
+        kind=bool,
+        sparse=True,  # off by default; once deployed, the stack records it
+        recorded_by=names.CI_ROLES_STACK,
+        flag="--ci-roles",
+        switch_to=True,
+        help="Also make GitHub OIDC plan and deploy roles for the annex-cdk workflow.",
+    ),
+    Setting(
+        field="ci_repository",
+        context_key=names.CTX_CI_REPOSITORY,
+        kind=str,
+        sparse=True,
+        recorded_by=names.CI_ROLES_STACK,
+        flag="--ci-repository",
+        help="OWNER/NAME of the GitHub repository whose workflow the CI roles trust.",
+    ),
+    Setting(
+        field="ci_environment",
+        context_key=names.CTX_CI_ENVIRONMENT,
+        kind=str,
+        sparse=True,
+        recorded_by=names.CI_ROLES_STACK,
+        flag="--ci-environment",
+        help=f"Protected environment the deploy role trusts (default {names.CI_DEFAULT_ENVIRONMENT}).",
+    ),
+    Setting(
+        field="ci_oidc_provider_arn",
+        context_key=names.CTX_CI_OIDC_PROVIDER,
+        kind=str,
+        sparse=True,
+        recorded_by=names.CI_ROLES_STACK,
+        flag="--ci-oidc-provider-arn",
+        help="Reuse this account's GitHub OIDC provider instead of creating one.",
     ),
 )
 

@@ -531,10 +531,12 @@ def grants(
     key_pair_name: str = names.KEY_PAIR_NAME,
     partition: str | None = None,
     resource_types: Iterable[str] | None = None,
+    actions: Mapping[str, Iterable[str]] | None = None,
 ) -> list[Grant]:
     """The statements for one account and region, with resources and conditions filled in.
 
-    `bucket` is the configuration bucket's name (default: the deterministic one).
+    `bucket` is the configuration bucket's name (default: the deterministic one). `actions`
+    by scope replaces actions_by_scope(resource_types) (the CI roles' narrower sets).
     """
     values = Values(
         partition=partition or partition_for(region),
@@ -553,7 +555,9 @@ def grants(
             if SCOPES[name].condition
             else None,
         )
-        for name, actions in actions_by_scope(resource_types).items()
+        for name, actions in (
+            actions_by_scope(resource_types) if actions is None else actions
+        ).items()
         if actions
     ]
 
@@ -566,6 +570,7 @@ def policy_document(
     key_pair_name: str = names.KEY_PAIR_NAME,
     partition: str | None = None,
     resource_types: Iterable[str] | None = None,
+    actions: Mapping[str, Iterable[str]] | None = None,
 ) -> dict[str, Any]:
     """The IAM policy for one account and region ("*" for either widens to all of them)."""
     statements = []
@@ -576,6 +581,7 @@ def policy_document(
         key_pair_name=key_pair_name,
         partition=partition,
         resource_types=resource_types,
+        actions=actions,
     ):
         statement: dict[str, Any] = {
             "Sid": grant.sid,
@@ -590,7 +596,11 @@ def policy_document(
 
 
 def template_document(
-    *, bucket_expression: str, key_pair_name: str, resource_types: Iterable[str] | None = None
+    *,
+    bucket_expression: str,
+    key_pair_name: str,
+    resource_types: Iterable[str] | None = None,
+    actions: Mapping[str, Iterable[str]] | None = None,
 ) -> dict[str, Any]:
     """The same policy as Fn::Sub text (${AWS::Region} & co.), for a CloudFormation template."""
     return policy_document(
@@ -600,6 +610,7 @@ def template_document(
         key_pair_name=key_pair_name,
         partition="${AWS::Partition}",
         resource_types=resource_types,
+        actions=actions,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,8 +23,11 @@ _SAMPLE = "annex-cdk-preflight"
 _SIMULATION_WORKERS = 8
 
 
-def settings_grants(settings: AnnexSettings) -> list[Grant]:
-    """The statements for a resolved setup (account and region known)."""
+def settings_grants(
+    settings: AnnexSettings, actions: Mapping[str, Set[str]] | None = None
+) -> list[Grant]:
+    """The statements for a resolved setup (account and region known); `actions` by scope
+    narrows them (the CI roles' sets, annex_stacks/ci_roles_policy.py)."""
     if not settings.region or not settings.account:
         raise ValueError("the pre-flight needs settings with a region and an account")
     return grants(
@@ -32,6 +35,7 @@ def settings_grants(settings: AnnexSettings) -> list[Grant]:
         account=settings.account,
         bucket=settings.bucket_name,
         key_pair_name=settings.key_pair_name,
+        actions=actions,
     )
 
 
@@ -119,8 +123,13 @@ def missing_actions(
     return sorted((a for key, a in wanted.items() if key not in allowed), key=str.lower)
 
 
-def check_permissions(target: AwsTarget, settings: AnnexSettings) -> None:
-    """Fail before anything changes when IAM says the caller lacks part of the policy.
+def check_permissions(
+    target: AwsTarget,
+    settings: AnnexSettings,
+    actions: Mapping[str, Set[str]] | None = None,
+) -> None:
+    """Fail before anything changes when IAM says the caller lacks part of the policy
+    (`actions` by scope: only those, e.g. a pipeline's diff needs the plan role's reads).
 
     Steps aside, with a debug note, wherever a simulation is not possible: the root user, a
     principal it cannot find, no right to simulate, or an endpoint without the API (moto).
@@ -128,7 +137,7 @@ def check_permissions(target: AwsTarget, settings: AnnexSettings) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
     from botocore.parsers import ResponseParserError  # an emulator's HTML error page
 
-    items = settings_grants(settings)
+    items = settings_grants(settings, actions)
     context = context_entries(items)
     try:
         caller = target.caller_arn()
@@ -159,10 +168,13 @@ def check_permissions(target: AwsTarget, settings: AnnexSettings) -> None:
             command += f" --key-name {shlex.quote(settings.key_pair_name)}"
         if settings.bucket_name:
             command += f" --bucket {settings.bucket_name}"
+        hint = f"attach the policy `{command}` prints (IAM's policy simulator found the gap)"
+        if actions is not None:
+            hint = f"use the roles of {names.CI_ROLES_STACK} (setup --ci-roles), or attach " + hint
         raise PermissionsError(
             f"{principal} lacks {len(missing)} permission(s) that annex-cdk and condor_annex "
             f"need: {', '.join(missing)}",
-            hint=f"attach the policy `{command}` prints (IAM's policy simulator found the gap)",
+            hint=hint,
         )
 
 

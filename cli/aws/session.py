@@ -43,12 +43,14 @@ class Credentials:
 
 def resolve_credentials(
     *,
-    condor_dir: Path,
+    condor_dir: Path | None,
     access_key_file: Path | None,
     secret_key_file: Path | None,
     from_instance: bool,
 ) -> Credentials:
-    """condor_annex's choice: explicit files, else ~/.condor's key files, else the boto3 chain."""
+    """condor_annex's choice: explicit files, else ~/.condor's key files, else the boto3 chain.
+
+    condor_dir None: the AWS-side-only mode, where ~/.condor is not looked at."""
     if from_instance:
         if access_key_file or secret_key_file:
             raise UsageError("--from-instance cannot be combined with key files")
@@ -60,6 +62,8 @@ def resolve_credentials(
             if not path.is_file():
                 raise CredentialsError(f"key file {path} does not exist or is not a file")
         return Credentials(access_key_file.resolve(), secret_key_file.resolve())
+    if condor_dir is None:
+        return Credentials()
     public, private = condor_dir / names.PUBLIC_KEY_FILE, condor_dir / names.PRIVATE_KEY_FILE
     if public.is_file() and private.is_file():
         return Credentials(public, private)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from annex_cdk import console
-from annex_cdk.commands.options import AwsOptions, Json, with_options
+from annex_cdk.commands.options import AwsOptions, Json, NoLocal, aws_side_only, with_options
 from annex_cdk.ops.check import run_check_setup
 from annex_cdk.ops.write_config import run_write_config
 
@@ -22,9 +22,11 @@ def check_setup(
         ),
     ] = False,
     json_out: Json = False,
+    no_local: NoLocal = None,
 ) -> None:
     """condor_annex -check-setup's checks and output; exits non-zero when any check fails."""
-    report = run_check_setup(aws.target(), aws.paths(), deep=deep)
+    remote = aws_side_only(no_local)
+    report = run_check_setup(aws.target(local=not remote), aws.local_paths(remote), deep=deep)
     if json_out:
         console.emit_json(report.as_dict())
     else:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from annex_cdk import console
-from annex_cdk.commands.options import AwsOptions, Json, Yes, with_options
+from annex_cdk.commands.options import AwsOptions, Json, NoLocal, Yes, aws_side_only, with_options
 from annex_cdk.console import StackProgress
 from annex_cdk.errors import AnnexError
 from annex_cdk.ops.setup import SettingsFlags, run_diff, run_setup
@@ -30,6 +30,7 @@ def setup(
     ] = False,
     json_out: Json = False,
     yes: Yes = False,
+    no_local: NoLocal = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show every resource event.")
     ] = False,
@@ -37,10 +38,12 @@ def setup(
     """Deploy the HTCondorAnnex-* stacks and write the PEM and ~/.condor/user_config.
 
     Flags are remembered by the deployed stacks: a re-run without them keeps what is deployed.
+    With --no-local (pipelines) only the stacks: a submit host runs `write-config` later.
     """
+    remote = aws_side_only(no_local)
     report = run_setup(
-        aws.target(),
-        aws.paths(),
+        aws.target(local=not remote),
+        aws.local_paths(remote),
         flags,
         yes=yes,
         progress=StackProgress(verbose=verbose),
@@ -55,9 +58,15 @@ def setup(
             f"{len(changed)} stack(s) changed)."
         )
         local = report["local"]
-        console.result(f"user_config: {local['user_config']} ({local['user_config_action']})")
-        if local["pem"]:
-            console.result(f"SSH key: {local['pem']} ({local['pem_action']})")
+        if local is None:
+            console.result(
+                "No local files written (--no-local): on the submit host, run "
+                f"`annex-cdk write-config --region {report['region']}`."
+            )
+        else:
+            console.result(f"user_config: {local['user_config']} ({local['user_config_action']})")
+            if local["pem"]:
+                console.result(f"SSH key: {local['pem']} ({local['pem_action']})")
         submit_host = report["stacks"].get(names.SUBMIT_HOST_STACK, {}).get("outputs", {})
         if profile := submit_host.get(names.OUT_SUBMIT_HOST_PROFILE):
             console.result(f"Submit host instance profile: {profile}")
@@ -73,10 +82,12 @@ def diff(
         bool, typer.Option("--exit-code", help="Exit 0 for no change, 1 for changes, 2 for errors.")
     ] = False,
     json_out: Json = False,
+    no_local: NoLocal = None,
 ) -> None:
     """What `setup` with the same flags would change, per stack: resources and properties."""
     try:
-        report = run_diff(aws.target(), aws.paths(), flags)
+        remote = aws_side_only(no_local)
+        report = run_diff(aws.target(local=not remote), aws.local_paths(remote), flags)
     except AnnexError as err:
         if exit_code:  # CI contract: every error is 2, whatever its kind
             err.exit_code = 2

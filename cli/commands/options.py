@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -26,6 +27,9 @@ from annex_stacks import names
 from annex_stacks.settings import AnnexSettings, Setting, SettingsError, flag_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+NO_LOCAL_ENV = "ANNEX_CDK_NO_LOCAL"
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 Region = Annotated[
     str | None,
@@ -38,6 +42,25 @@ Region = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; consent to replacements.")]
+NoLocal = Annotated[
+    bool | None,
+    typer.Option(
+        "--no-local/--local",
+        help="AWS side only, for pipelines: read and write no local HTCondor file, no PEM, "
+        "no key files (default: on when CI=true, or ANNEX_CDK_NO_LOCAL=1).",
+        show_default=False,
+    ),
+]
+
+
+def aws_side_only(no_local: bool | None) -> bool:
+    """--no-local/--local when given; else ANNEX_CDK_NO_LOCAL, else CI=true (what hosted
+    runners set): a runner has no HTCondor, and the submit host takes over with write-config."""
+    if no_local is not None:
+        return no_local
+    if (flag := os.environ.get(NO_LOCAL_ENV, "").strip().lower()) in TRUE_WORDS | FALSE_WORDS:
+        return flag in TRUE_WORDS
+    return os.environ.get("CI", "").strip().lower() == "true"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,8 +102,14 @@ class AwsOptions:
     def paths(self) -> LocalPaths:
         return LocalPaths(Path.home())
 
-    def target(self) -> AwsTarget:
-        region = self.region or condor_region(self.paths())
+    def local_paths(self, aws_side_only: bool) -> LocalPaths | None:
+        """The local HTCondor side, or None in the AWS-side-only mode (--no-local)."""
+        return None if aws_side_only else self.paths()
+
+    def target(self, *, local: bool = True) -> AwsTarget:
+        """Without `local`, neither the HTCondor config (region) nor ~/.condor's key files are
+        read: the region comes from the flag or the environment, credentials from boto3's chain."""
+        region = self.region or (condor_region(self.paths()) if local else "us-east-1")
         try:
             AnnexSettings(region=region)
         except SettingsError as err:
@@ -88,7 +117,7 @@ class AwsOptions:
                 f"invalid setting {err}", hint="pass --region, e.g. us-east-1"
             ) from None
         creds = resolve_credentials(
-            condor_dir=self.paths().condor_dir,
+            condor_dir=self.paths().condor_dir if local else None,
             access_key_file=self.access_key_file,
             secret_key_file=self.secret_key_file,
             from_instance=self.from_instance,

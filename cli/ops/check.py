@@ -29,16 +29,23 @@ SECRET_FILE_MESSAGE = (
 )
 
 
-def run_check_setup(target: AwsTarget, paths: LocalPaths, *, deep: bool = False) -> CheckReport:
+def run_check_setup(
+    target: AwsTarget, paths: LocalPaths | None, *, deep: bool = False
+) -> CheckReport:
+    """paths None (--no-local): the AWS side alone; the submit host's checks come after its
+    `write-config`, so a runner without HTCondor can check what it deployed."""
     report = CheckReport(target.region)
     target.account_id()  # pre-flight: credentials, region, endpoint
     report.lines.append(f"Will check setup in region '{target.region}'.")
-    try:
-        values = paths.effective(list(names.CHECK_SETUP_KEYS), target.region)
-    except ConfigError as err:
-        raise LocalFilesError(str(err)) from None
-    _local_checks(report, values)
-    _personal_condor_check(report)
+    if paths is None:
+        report.lines.append("Checking the AWS side only (--no-local): no local config, no PEM.")
+    else:
+        try:
+            values = paths.effective(list(names.CHECK_SETUP_KEYS), target.region)
+        except ConfigError as err:
+            raise LocalFilesError(str(err)) from None
+        _local_checks(report, values)
+        _personal_condor_check(report)
     engine = Engine(target.client("cloudformation"))
     if deep:
         # One read of every stack, templates included, serves both the plain and deep checks.

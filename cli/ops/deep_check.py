@@ -37,21 +37,25 @@ _DRIFT_WAIT_S = 60.0
 def run_deep_checks(
     report: CheckReport,
     target: AwsTarget,
-    paths: LocalPaths,
+    paths: LocalPaths | None,
     engine: Engine,
     live: Mapping[str, Live],
 ) -> None:
+    """paths None (--no-local): every check but the two that read local files (the config and
+    the PEM), so the private key is never fetched either."""
     outputs = {n: dict(lv.state.outputs) for n, lv in live.items() if lv.state.exists}
     templates = {n: lv.template for n, lv in live.items() if lv.template}
     region = target.region
     checks = [
-        lambda: _config_matches_outputs(paths, region, outputs),
         lambda: _instance_role(target, outputs),
         lambda: _lambda_runtimes(target, outputs, templates),
         lambda: _security_group(target, outputs, templates),
-        lambda: _pem(target, paths, outputs),
         lambda: _drift(target, engine, live),
     ]
+    if paths is not None:
+        local = paths
+        checks[:0] = [lambda: _config_matches_outputs(local, region, outputs)]
+        checks.insert(-1, lambda: _pem(target, local, outputs))
     for check in checks:
         for found in call(check, target):
             report.add(found)

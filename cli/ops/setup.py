@@ -29,6 +29,7 @@ from annex_cdk.ops.post_deploy import post_deploy, preflight
 from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
 from annex_cdk.templates.diff import diff_all
 from annex_stacks import names
+from annex_stacks.ci_roles_policy import deploy_actions, plan_actions
 from annex_stacks.facade import recorded_context
 from annex_stacks.settings import AnnexSettings, Setting, SettingsError, overrides_from_flags
 
@@ -101,21 +102,26 @@ def resolve_settings(
     *,
     region: str,
     recorded: Mapping[str, Any],
-    paths: LocalPaths,
+    paths: LocalPaths | None,
 ) -> AnnexSettings:
-    """flag > what the deployed stacks record > the local HTCondor config > default."""
+    """flag > what the deployed stacks record > the local HTCondor config > default.
+
+    paths None (--no-local): no HTCondor config is read, so the CIDR must come from a flag or
+    from what the deployed stacks record."""
     overrides: dict[str, Any] = {"region": region, **flags.given}
     ctx = dict(recorded)
     needs_cidr = "allowed_cidrs" not in flags.given and names.CTX_ALLOWED_CIDRS not in ctx
     needs_port = "collector_port" not in flags.given and names.CTX_COLLECTOR_PORT not in ctx
     if needs_cidr or (needs_port and flags.collector_host):
-        host = (
-            flags.collector_host
-            or paths.effective([names.KEY_COLLECTOR_HOST], region)[names.KEY_COLLECTOR_HOST]
-        )
+        host = flags.collector_host
+        if not host and paths is not None:
+            host = paths.effective([names.KEY_COLLECTOR_HOST], region)[names.KEY_COLLECTOR_HOST]
         if not host:
             raise UsageError(
-                "no --allow-from given and no COLLECTOR_HOST in the local HTCondor config",
+                "no --allow-from given and no COLLECTOR_HOST in the local HTCondor config"
+                if paths is not None
+                else "no --allow-from given, none deployed, and --no-local reads no HTCondor "
+                "config",
                 hint="pass --allow-from CIDR (the network annex instances accept HTCondor from) "
                 "or --collector-host HOST",
             )
@@ -143,7 +149,7 @@ def from_collector(host: str, flags: SettingsFlags, *, cidr: bool, port: bool) -
 
 
 def check_key_pair(
-    target: AwsTarget, state: StackState, settings: AnnexSettings, paths: LocalPaths
+    target: AwsTarget, state: StackState, settings: AnnexSettings, paths: LocalPaths | None
 ) -> None:
     """Refuse to let CloudFormation collide with a key pair annex-cdk did not make.
 
@@ -167,12 +173,12 @@ def check_key_pair(
         return
     if not found or ours:
         return
-    pem = paths.pem(target.region, name)
+    pem = paths.pem(target.region, name) if paths is not None else None
     raise UsageError(
         f"a key pair named {name!r} already exists in {target.region} and annex-cdk did not create it",
         hint=(
             f"its PEM {pem} is here: re-run with --reuse-key-pair to use it"
-            if pem.exists()
+            if pem is not None and pem.exists()
             else "re-run with --key-name NAME to create another one, or --reuse-key-pair if you "
             "have its private key"
         ),
@@ -200,21 +206,25 @@ class Desired:
 
 def desired_state(
     target: AwsTarget,
-    paths: LocalPaths,
+    paths: LocalPaths | None,
     flags: SettingsFlags,
     engine: Engine,
     *,
     local_checks: bool,
+    needs: Mapping[str, set[str]] | None = None,
 ) -> Desired:
-    """Read the deployed stacks, resolve the settings, pre-flight, and synthesize (or reuse)."""
+    """Read the deployed stacks, resolve the settings, pre-flight, and synthesize (or reuse).
+
+    `needs`: the actions by scope the permission pre-flight asks for (None: `annex-cdk policy`).
+    """
     account = target.account_id()
     live = call(lambda: engine.read_all(names.MANAGED_STACKS), target)
     recorded = recorded_context({n: lv.template for n, lv in live.items() if lv.template})
     recorded.update(call(lambda: adoption(target, live, flags), target))
     settings = resolve_settings(flags, region=target.region, recorded=recorded, paths=paths)
     settings = settings.with_(account=account)
-    check_permissions(target, settings)
-    if local_checks:
+    check_permissions(target, settings, needs)
+    if local_checks and paths is not None:
         preflight(paths, target.region, settings.key_pair_name)
     call(lambda: check_key_pair(target, live[names.KEY_PAIR_STACK].state, settings, paths), target)
     t0 = time.monotonic()
@@ -273,7 +283,7 @@ def lost_resources(target: AwsTarget, live: Mapping[str, Live]) -> dict[str, str
 
 def run_setup(
     target: AwsTarget,
-    paths: LocalPaths,
+    paths: LocalPaths | None,
     flags: SettingsFlags,
     *,
     yes: bool,
@@ -285,7 +295,9 @@ def run_setup(
     engine = Engine(target.client("cloudformation"), progress=progress)
     target.account_id()
     with held(target.client("ssm"), "setup"):
-        want = desired_state(target, paths, flags, engine, local_checks=True)
+        # --no-local is the pipeline's mode: it needs only what the deploy role holds.
+        needs = deploy_actions() if paths is None else None
+        want = desired_state(target, paths, flags, engine, local_checks=True, needs=needs)
         timings["preflight_s"] = time.monotonic() - started - want.synth_s
         timings["synth_s"] = want.synth_s
         t0 = time.monotonic()
@@ -305,28 +317,30 @@ def run_setup(
     key_name = settings.key_pair_name
 
     t0 = time.monotonic()
-    outputs = {name: r.outputs for name, r in results.items()}
-    key_outputs = outputs.get(names.KEY_PAIR_STACK, {})
-    local = post_deploy(
-        paths,
-        target.region,
-        outputs,
-        target.credentials,
-        key_name=key_name,
-        private_key=call(lambda: private_key(target, key_outputs), target),
-        retire_annex_blocks=retire_annex_blocks,
-    )
+    local = None
+    if paths is not None:  # --no-local: no PEM, no user_config, the key stays in SSM
+        outputs = {name: r.outputs for name, r in results.items()}
+        key_outputs = outputs.get(names.KEY_PAIR_STACK, {})
+        local = post_deploy(
+            paths,
+            target.region,
+            outputs,
+            target.credentials,
+            key_name=key_name,
+            private_key=call(lambda: private_key(target, key_outputs), target),
+            retire_annex_blocks=retire_annex_blocks,
+        )
     timings["local_s"] = time.monotonic() - t0
     timings["total_s"] = time.monotonic() - started
     return {
         "region": target.region,
         "account": account,
         "stacks": {name: _stack_dict(r) for name, r in results.items()},
-        "local": local.as_dict(),
+        "local": local.as_dict() if local is not None else None,
         "settings": settings.to_context(),
         "timings": timings,
         "synth_cached": result.cached,
-        "ok": not local.problems,
+        "ok": local is None or not local.problems,
     }
 
 
@@ -356,10 +370,11 @@ def require_complete(engine: Engine) -> dict[str, dict[str, str]]:
     return outputs
 
 
-def run_diff(target: AwsTarget, paths: LocalPaths, flags: SettingsFlags) -> dict[str, Any]:
+def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) -> dict[str, Any]:
     """What `setup` with the same flags would change, per stack, without changing anything."""
     engine = Engine(target.client("cloudformation"))
-    want = desired_state(target, paths, flags, engine, local_checks=False)
+    needs = plan_actions() if paths is None else None  # a pipeline's diff: the plan role's reads
+    want = desired_state(target, paths, flags, engine, local_checks=False, needs=needs)
     deployed = {n: lv.template for n, lv in want.live.items()}
     blocked = {
         n: lv.state.status

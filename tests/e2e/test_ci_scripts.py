@@ -1,4 +1,10 @@
-"""The commands the GitHub Actions workflow runs, run here against the emulator."""
+"""The step scripts the GitHub Actions workflow runs, run here as a hosted runner runs them.
+
+The runner is bare: a HOME with no ~/.condor and no HTCondor config (CONDOR_CONFIG unset, and
+HTCondor's fallbacks absent or not ours), credentials only in the environment, GITHUB_OUTPUT
+and GITHUB_STEP_SUMMARY files, CI=true. The scripts must work there and leave HOME as they
+found it: a submit host takes the setup over later with `annex-cdk write-config`.
+"""
 
 from __future__ import annotations
 
@@ -9,27 +15,39 @@ from pathlib import Path
 
 import pytest
 
+from annex_stacks import names
 from tests.e2e.conftest import REGION, World
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
+ALLOW_FROM = "198.51.100.7/32 203.0.113.0/24"
+
+
+def _runner_home(world: World) -> Path:
+    home = world.root / "runner-home"
+    home.mkdir(exist_ok=True)
+    return home
 
 
 def _ci(
     world: World, script: str, **extra: str
-) -> tuple[subprocess.CompletedProcess[str], str, str]:
+) -> tuple[subprocess.CompletedProcess[str], str, dict[str, str]]:
     summary, output = world.root / "summary.md", world.root / "output.txt"
     summary.write_text("")
     output.write_text("")
     env = world.env
+    env.pop("CONDOR_CONFIG", None)
     env.update(
+        HOME=str(_runner_home(world)),
+        CI="true",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
         AWS_REGION=REGION,
-        ANNEX_ALLOW_FROM="198.51.100.7/32 203.0.113.0/24",
+        ANNEX_ALLOW_FROM=ALLOW_FROM,
         GITHUB_STEP_SUMMARY=str(summary),
         GITHUB_OUTPUT=str(output),
         **extra,
     )
+    assert "AWS_ACCESS_KEY_ID" in env  # the emulator's credentials, from the environment
     proc = subprocess.run(
         [str(ROOT / "scripts" / "ci" / script)],
         env=env,
@@ -37,26 +55,100 @@ def _ci(
         text=True,
         timeout=600,
     )
-    return proc, summary.read_text(), output.read_text()
+    return proc, summary.read_text(), _outputs(output.read_text())
 
 
-def test_pull_request_diff_then_main_setup_then_clean_diff(world: World):
+def _outputs(text: str) -> dict[str, str]:
+    """GITHUB_OUTPUT as the runner reads it: name=value lines and name<<DELIMITER blocks."""
+    found: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if "<<" in line and "=" not in line.split("<<", 1)[0]:
+            name, delimiter = line.split("<<", 1)
+            found[name] = "\n".join(iter(lambda: next(lines), delimiter))
+        elif "=" in line:
+            name, value = line.split("=", 1)
+            found[name] = value
+    return found
+
+
+def _stack_names(world: World) -> set[str]:
+    stacks = world.client("cloudformation").describe_stacks()["Stacks"]
+    return {s["StackName"] for s in stacks}
+
+
+def test_pull_request_diff_then_main_setup_then_clean_diff_on_a_bare_runner(world: World):
+    home = _runner_home(world)
     proc, summary, output = _ci(world, "annex-diff")
     assert proc.returncode == 0, proc.stderr
-    assert "changed=true" in output
+    assert output["changed"] == "true" and output["dangerous"] == "false"
+    assert output["failed"] == "false"
     assert "Merging this changes the setup:" in summary and "```diff" in summary
+    # The PR comment's body: marked, so that the workflow updates it instead of adding one.
+    assert output["report"].startswith("<!-- annex-cdk-diff -->")
+    assert "```diff" in output["report"]
 
     proc, summary, _ = _ci(world, "annex-setup")
-    assert proc.returncode == 0, proc.stderr
-    assert "| HTCondorAnnex-SecurityGroup | create | CREATE_COMPLETE |" in summary
-    assert "Your setup looks OK." in proc.stdout  # the deep check after the deployment
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"| {names.SECURITY_GROUP_STACK} | create | CREATE_COMPLETE |" in summary
+    assert "Your setup looks OK." in proc.stdout  # the AWS-side deep check after deploying
+    assert "write-config" in summary  # what the submit host runs next
+    assert set(names.ALL_STACKS) <= _stack_names(world)
 
     proc, summary, output = _ci(world, "annex-diff")
-    assert proc.returncode == 0
-    assert "changed=false" in output and "No change" in summary
+    assert proc.returncode == 0, proc.stderr
+    assert output["changed"] == "false" and "No change" in summary
+
+    # Nothing local: no ~/.condor, no PEM, no user_config on the runner.
+    assert not (home / ".condor").exists()
+    assert [p for p in home.rglob("*") if ".pem" in p.name or p.name == "user_config"] == []
 
 
-def test_diff_errors_fail_the_job(world: World):
-    proc, summary, _ = _ci(world, "annex-diff", AWS_ENDPOINT_URL="http://127.0.0.1:9")
+def test_the_private_key_is_never_read_on_the_runner(world: World):
+    proc, _, _ = _ci(world, "annex-setup")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    outputs = world.client("cloudformation").describe_stacks(StackName=names.KEY_PAIR_STACK)
+    [parameter] = [
+        o["OutputValue"]
+        for o in outputs["Stacks"][0]["Outputs"]
+        if o["OutputKey"] == names.OUT_KEY_PAIR_PARAMETER
+    ]
+    # Take the private key away: whatever reads it now fails.
+    world.client("ssm").delete_parameter(Name=parameter)
+
+    proc, _, _ = _ci(world, "annex-setup")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Your setup looks OK." in proc.stdout
+    # The control: a submit host's setup does read it, so the step above could have failed.
+    proc = world.run("setup", "--yes", check=False)
+    assert proc.returncode != 0 and "ParameterNotFound" in proc.stderr + proc.stdout
+
+
+def test_diff_errors_fail_the_job_and_report_no_change(world: World):
+    proc, summary, output = _ci(world, "annex-diff", AWS_ENDPOINT_URL="http://127.0.0.1:9")
     assert proc.returncode == 2
     assert "annex-cdk diff failed" in summary
+    assert output["changed"] == "false" and output["failed"] == "true"
+
+
+def test_a_dangerous_change_is_refused_unless_a_reviewer_allowed_it(world: World):
+    proc, _, _ = _ci(world, "annex-setup")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    other_key = "--key-name HTCondorAnnex-OtherKey"  # a new key pair replaces the old one
+
+    proc, _, output = _ci(world, "annex-diff", ANNEX_CDK_ARGS=other_key)
+    assert proc.returncode == 0, proc.stderr
+    assert output["dangerous"] == "true" and "**DANGEROUS**" in output["report"]
+
+    before = world.client("ec2").describe_key_pairs()["KeyPairs"]
+    proc, summary, _ = _ci(world, "annex-setup", ANNEX_CDK_ARGS=other_key)
+    assert proc.returncode == 1
+    assert "refused" in summary and "DANGEROUS" in proc.stderr
+    assert world.client("ec2").describe_key_pairs()["KeyPairs"] == before  # nothing deployed
+
+    proc, summary, _ = _ci(
+        world, "annex-setup", ANNEX_CDK_ARGS=other_key, ANNEX_ALLOW_DANGEROUS="true"
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pairs = world.client("ec2").describe_key_pairs()["KeyPairs"]
+    assert [p["KeyName"] for p in pairs] == ["HTCondorAnnex-OtherKey"]

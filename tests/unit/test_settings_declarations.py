@@ -41,6 +41,10 @@ SETTINGS_FLAGS = {
     "--retain-bucket",
     "--no-retain-bucket",
     "--submit-host-role",
+    "--ci-roles",
+    "--ci-repository",
+    "--ci-environment",
+    "--ci-oidc-provider-arn",
     "--collector-host",
 }
 
@@ -68,6 +72,12 @@ def test_each_stack_records_what_it_always_recorded():
             names.CTX_COLLECTOR_PORT,
         },
         names.SUBMIT_HOST_STACK: {names.CTX_SUBMIT_HOST_ROLE},
+        names.CI_ROLES_STACK: {
+            names.CTX_CI_ROLES,
+            names.CTX_CI_REPOSITORY,
+            names.CTX_CI_ENVIRONMENT,
+            names.CTX_CI_OIDC_PROVIDER,
+        },
     }
 
 
@@ -134,7 +144,9 @@ def test_the_command_line_hands_setup_the_parsed_flags(monkeypatch):
         return {"stacks": {}, "region": "us-east-1", "timings": {"total_s": 0}, "ok": True}
 
     monkeypatch.setattr(deploy, "run_setup", fake_run_setup)
-    monkeypatch.setattr(AwsOptions, "target", lambda self: ("target", self.region, self.profile))
+    monkeypatch.setattr(
+        AwsOptions, "target", lambda self, local=True: ("target", self.region, self.profile)
+    )
     args = ["setup", "--region", "eu-west-1", "--profile", "p", "--allow-from", "198.51.100.7/32"]
     args += ["--allow-from", "203.0.113.0/24", "--no-ssh", "--reuse-key-pair", "--tag", "a=b=c"]
     args += ["--collector-host", "cm.example.org:9700", "--yes", "--json"]
