@@ -27,6 +27,12 @@ def config_object_resource(settings: AnnexSettings) -> str:
     return Fn.sub(arn) if "${" in arn else arn
 
 
+def bucket_name(settings: AnnexSettings) -> str:
+    """The configuration bucket's name as a template value."""
+    name = settings.bucket_expression
+    return Fn.sub(name) if "${" in name else name
+
+
 class InstanceProfileStack(Stack):
     def __init__(
         self, scope: Construct, construct_id: str, *, settings: AnnexSettings, **kwargs: Any
@@ -71,7 +77,12 @@ class InstanceProfileStack(Stack):
                 ),
                 iam.PolicyStatement(
                     actions=["iam:GetPolicy", "iam:GetPolicyVersion"],
-                    resources=[Fn.sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/*")],
+                    # AWS-managed policies too (e.g. SSM's core policy): the boot script reads
+                    # every policy attached to its role and retries ~50 minutes on a refusal.
+                    resources=[
+                        Fn.sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/*"),
+                        Fn.sub("arn:${AWS::Partition}:iam::aws:policy/*"),
+                    ],
                 ),
                 iam.PolicyStatement(
                     actions=["ec2:DescribeInstances", "ec2:DescribeSpotFleetRequests"],
@@ -98,6 +109,10 @@ class InstanceProfileStack(Stack):
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:policy/*]": (
                     "Read-only; the boot script reads the managed policies attached to its own "
                     "role, whose ARNs are not known when the stack is made."
+                ),
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::aws:policy/*]": (
+                    "Read-only; AWS-managed policies attached to the role (e.g. SSM's core "
+                    "policy) must be readable or the boot script never finds its bucket."
                 ),
             },
         )

@@ -12,7 +12,11 @@ from constructs import Construct
 
 from annex_stacks import handlers, nag, names
 from annex_stacks.components.inline_function import InlinePythonFunction
-from annex_stacks.instance_profile_stack import config_object_arn, config_object_resource
+from annex_stacks.instance_profile_stack import (
+    bucket_name,
+    config_object_arn,
+    config_object_resource,
+)
 from annex_stacks.settings import AnnexSettings
 
 _LEASE_TIMEOUT = Duration.seconds(60)
@@ -50,6 +54,8 @@ class LambdaFunctionsStack(Stack):
                 log_group_name=names.LAMBDA_LOG_GROUP_PREFIX + lid,
                 retention=retention,
                 description=f"HTCondor annex lease: cleans up an expired annex's {kind}",
+                # condor_annex's -duration input names no bucket; the function knows its own.
+                environment={names.LEASE_BUCKET_ENV: bucket_name(settings)},
             )
             self._keep_logical_id(fn, lid)
             functions[lid] = fn

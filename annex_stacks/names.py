@@ -60,7 +60,14 @@ CONFIG_OBJECT_PATTERN: Final = "config-*.tar.gz"
 #: Where the Lambda stack's functions log (explicit log groups, so that retention is ours).
 LAMBDA_LOG_GROUP_PREFIX: Final = "/htcondor-annex/lambda/"
 DEFAULT_COLLECTOR_PORT: Final = 9618
+#: Annex instances run HTCondor's shared port daemon on its default port (condor-annex-ec2's
+#: images keep USE_SHARED_PORT's default); the submit host's schedd claims them there, so the
+#: security group opens this port whatever port the submit host's collector uses.
+INSTANCE_SHARED_PORT: Final = 9618
 SSH_PORT: Final = 22
+#: The environment variable through which the stack gives each lease function its bucket
+#: (lambda_src/lease.py reads it; the lease file may import only the standard library and boto3).
+LEASE_BUCKET_ENV: Final = "ANNEX_CONFIG_BUCKET"
 
 # Logical IDs kept from condor_annex's templates so an account it set up updates in place.
 LID_BUCKET: Final = "ConfigurationBucket"

@@ -19,7 +19,9 @@ NO_CIDR_WARNING = (
 
 
 def ingress_rules(settings: AnnexSettings) -> list[ec2.CfnSecurityGroup.IngressProperty]:
-    ports = [(settings.collector_port, "HTCondor")]
+    # Not settings.collector_port: that is the submit host's collector, which the instances
+    # call out to; the instances themselves accept HTCondor on their shared port.
+    ports = [(names.INSTANCE_SHARED_PORT, "HTCondor")]
     if settings.ssh:
         ports.append((names.SSH_PORT, "SSH"))
     rules = []
@@ -62,7 +64,7 @@ class SecurityGroupStack(Stack):
                 {
                     "AwsSolutions-EC23": (
                         "The settings explicitly ask for 0.0.0.0/0 or ::/0 (allowed_cidrs); "
-                        "the user has chosen to open the collector port to the world."
+                        "the user has chosen to open HTCondor's shared port to the world."
                     )
                 },
             )

@@ -328,7 +328,10 @@ SETTINGS: tuple[Setting, ...] = (
         kind=int,
         recorded_by=names.SECURITY_GROUP_STACK,
         flag="--collector-port",
-        help="Port annex instances accept HTCondor on.",
+        help=(
+            "Your collector's port (COLLECTOR_HOST), for the submit host's own firewall only; "
+            "annex instances always accept HTCondor on their shared port, 9618."
+        ),
     ),
     Setting(
         field="key_pair_name",

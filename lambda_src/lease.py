@@ -7,6 +7,7 @@ alone as index.py: it may import only the standard library and boto3.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,8 @@ log = logging.getLogger("annex.lease")
 log.setLevel(logging.INFO)
 
 _GONE_STATES = ("shutting-down", "terminated")
+#: The stack tells each lease function its setup's bucket (annex_stacks.names.LEASE_BUCKET_ENV).
+BUCKET_ENV = "ANNEX_CONFIG_BUCKET"
 # TerminateInstances and CancelSpotFleetRequests cap how many IDs one call may carry.
 _BATCH = 100
 
@@ -29,7 +32,8 @@ class LeaseError(RuntimeError):
     """AWS refused part of the teardown; raising makes EventBridge retry in five minutes."""
 
 
-def parse_event(event: Any) -> tuple[str, str, int]:
+def parse_event(event: Any) -> tuple[str, str | None, int]:
+    """AnnexID, the bucket the input names (None when it names none), LeaseExpiration."""
     if not isinstance(event, dict):
         raise LeaseEventError("event must be a JSON object")
     annex_id, bucket, expiry = (
@@ -37,12 +41,12 @@ def parse_event(event: Any) -> tuple[str, str, int]:
     )
     if not isinstance(annex_id, str) or not annex_id:
         raise LeaseEventError("AnnexID must be a non-empty string")
-    # condor_annex's own check for the bucket re-tested AnnexID, so a missing bucket slipped by.
-    if not isinstance(bucket, str) or not bucket:
-        raise LeaseEventError("S3BucketName must be a non-empty string")
     if not isinstance(expiry, int) or isinstance(expiry, bool):
         raise LeaseEventError("LeaseExpiration must be an integer (Unix seconds)")
-    return annex_id, bucket, expiry
+    # `condor_annex -annex-name N -duration H` rewrites the target without an upload location,
+    # so its input carries "S3BucketName": "" (PutTargets.cpp builds it from the command's
+    # UploadTo, which annex-update.cpp never sets). An expired lease must end all the same.
+    return annex_id, bucket if isinstance(bucket, str) and bucket else None, expiry
 
 
 def owns(annex_id: str, token: str | None) -> bool:
@@ -56,22 +60,39 @@ def _chunks(ids: list[str]) -> Iterator[list[str]]:
         yield ids[i : i + _BATCH]
 
 
-def _start(event: Any, s3: Any, now: float) -> dict[str, Any]:
-    annex_id, bucket, expiry = parse_event(event)
+def _delete_config(s3: Any, bucket: str, key: str, *, own: bool) -> bool:
+    try:
+        s3.delete_object(Bucket=bucket, Key=key)
+    except s3.exceptions.NoSuchBucket:
+        # Without the bucket there is no config to delete; carry on so the instances still go.
+        log.warning("bucket %s does not exist", bucket)
+        return False
+    except s3.exceptions.ClientError as err:
+        if own:
+            raise  # e.g. throttling: fail, and EventBridge retries in five minutes
+        # A bucket outside this setup (condor_annex's -aws-s3-config-path): the role may not
+        # reach it, and that must not keep the instances running.
+        log.warning("could not delete s3://%s/%s: %s", bucket, key, err)
+        return False
+    log.info("deleted s3://%s/%s", bucket, key)
+    return True
+
+
+def _start(event: Any, s3: Any, now: float, own_bucket: str | None) -> dict[str, Any]:
+    annex_id, named_bucket, expiry = parse_event(event)
     result: dict[str, Any] = {"AnnexID": annex_id, "LeaseExpiration": expiry}
     if now <= expiry:
         log.info("annex %s: lease runs until %d, nothing to do", annex_id, expiry)
         return {**result, "expired": False}
-    key: str | None = f"config-{annex_id}.tar.gz"
+    key = f"config-{annex_id}.tar.gz"
     log.info("annex %s: lease expired at %d", annex_id, expiry)
-    try:
-        s3.delete_object(Bucket=bucket, Key=key)
-        log.info("annex %s: deleted s3://%s/%s", annex_id, bucket, key)
-    except s3.exceptions.NoSuchBucket:
-        # Without the bucket there is no config to delete; carry on so the instances still go.
-        log.warning("annex %s: bucket %s does not exist", annex_id, bucket)
-        key = None
-    return {**result, "expired": True, "deletedObject": key and f"s3://{bucket}/{key}"}
+    buckets = [b for b in dict.fromkeys((own_bucket, named_bucket)) if b]
+    if not buckets:
+        log.warning("annex %s: no bucket configured or named; no config to delete", annex_id)
+    deleted = [
+        f"s3://{b}/{key}" for b in buckets if _delete_config(s3, b, key, own=b == own_bucket)
+    ]
+    return {**result, "expired": True, "deletedObjects": deleted}
 
 
 def _finish(annex_id: str, events: Any, result: dict[str, Any]) -> dict[str, Any]:
@@ -86,8 +107,11 @@ def _finish(annex_id: str, events: Any, result: dict[str, Any]) -> dict[str, Any
     return {**result, "deletedRule": annex_id}
 
 
-def expire_odi_lease(event: Any, *, s3: Any, ec2: Any, events: Any, now: float) -> dict[str, Any]:
-    result = _start(event, s3, now)
+def expire_odi_lease(
+    event: Any, *, s3: Any, ec2: Any, events: Any, now: float, bucket: str | None = None
+) -> dict[str, Any]:
+    """`bucket` is this setup's configuration bucket, whatever the event names."""
+    result = _start(event, s3, now, bucket)
     if not result["expired"]:
         return result
     annex_id = result["AnnexID"]
@@ -107,8 +131,11 @@ def expire_odi_lease(event: Any, *, s3: Any, ec2: Any, events: Any, now: float) 
     return _finish(annex_id, events, {**result, "terminatedInstances": ids})
 
 
-def expire_sfr_lease(event: Any, *, s3: Any, ec2: Any, events: Any, now: float) -> dict[str, Any]:
-    result = _start(event, s3, now)
+def expire_sfr_lease(
+    event: Any, *, s3: Any, ec2: Any, events: Any, now: float, bucket: str | None = None
+) -> dict[str, Any]:
+    """`bucket` is this setup's configuration bucket, whatever the event names."""
+    result = _start(event, s3, now, bucket)
     if not result["expired"]:
         return result
     annex_id = result["AnnexID"]
@@ -133,8 +160,12 @@ def _clients() -> dict[str, Any]:
 
 
 def odi_handler(event: Any, context: Any) -> dict[str, Any]:
-    return expire_odi_lease(event, **_clients(), now=time.time())
+    return expire_odi_lease(
+        event, **_clients(), now=time.time(), bucket=os.environ.get(BUCKET_ENV) or None
+    )
 
 
 def sfr_handler(event: Any, context: Any) -> dict[str, Any]:
-    return expire_sfr_lease(event, **_clients(), now=time.time())
+    return expire_sfr_lease(
+        event, **_clients(), now=time.time(), bucket=os.environ.get(BUCKET_ENV) or None
+    )

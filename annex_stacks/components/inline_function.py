@@ -32,6 +32,7 @@ class InlinePythonFunction(Construct):
         retention: logs.RetentionDays,
         description: str,
         function_name: str | None = None,
+        environment: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         # An explicit log group (not `log_retention=`, which would add an asset-backed custom
@@ -56,6 +57,7 @@ class InlinePythonFunction(Construct):
             function_name=function_name,
             description=description,
             log_group=self.log_group,
+            environment=environment,
         )
 
     def depend_only_on_policy(self, policy: iam.Policy) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from annex_stacks import names
-from tests.infra.conftest import as_list, resources, statements
+from tests.condor_annex_reference import security_group_ports
+from tests.infra.conftest import VARIANTS, as_list, resources, statements
 
 
 def _ingress(synth_variant, variant):
@@ -31,10 +32,14 @@ def test_one_cidr_opens_collector_and_ssh_only_to_it(synth_variant):
     assert synth_variant("one-cidr").warnings == ()
 
 
-def test_ssh_off_custom_port_and_ipv6(synth_variant):
+def test_ssh_off_and_ipv6_open_the_instances_shared_port_not_the_collector_port(synth_variant):
+    # The variant's collector listens on 9700; the instances still accept HTCondor on the port
+    # condor_annex's own security group opens besides SSH (shared port, 9618).
+    (htcondor,) = security_group_ports() - {names.SSH_PORT}
+    assert VARIANTS["no-ssh-v6-port"].collector_port != htcondor
     assert _ingress(synth_variant, "no-ssh-v6-port") == {
-        (9700, 9700, "198.51.100.0/24"),
-        (9700, 9700, "2001:db8::/64"),
+        (htcondor, htcondor, "198.51.100.0/24"),
+        (htcondor, htcondor, "2001:db8::/64"),
     }
 
 

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from annex_lambda_src import lease
 from annex_stacks import names
 from annex_stacks.instance_profile_stack import config_object_arn
 from tests.infra.conftest import VARIANTS, as_list, resources, statements
@@ -115,6 +116,30 @@ def test_instance_role_has_the_eight_introspection_actions(synth_variant):
         "ec2:DescribeInstances",
         "ec2:DescribeSpotFleetRequests",
     }
+
+
+def test_instance_role_reads_aws_managed_policies_too(synth_variant):
+    # condor-annex-ec2 calls get-policy/get-policy-version on every ARN that
+    # list-attached-role-policies returns, AWS-managed ones (arn:aws:iam::aws:policy/...) included.
+    t = synth_variant("one-cidr").templates[names.INSTANCE_PROFILE_STACK]
+    (read,) = [s for s in statements(t) if "iam:GetPolicy" in as_list(s["Action"])]
+    arns = {r["Fn::Sub"] for r in as_list(read["Resource"])}
+    assert arns == {
+        "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/*",
+        "arn:${AWS::Partition}:iam::aws:policy/*",
+    }
+
+
+def test_lease_functions_are_told_their_bucket(synth_variant):
+    for variant, bucket in (
+        ("one-cidr", {"Fn::Sub": names.BUCKET_NAME_PATTERN}),
+        ("adopted", VARIANTS["adopted"].bucket_name),
+    ):
+        t = synth_variant(variant).templates[names.LAMBDA_STACK]
+        for lid in (names.LID_ODI_FUNCTION, names.LID_SFR_FUNCTION):
+            env = t["Resources"][lid]["Properties"]["Environment"]["Variables"]
+            assert env == {names.LEASE_BUCKET_ENV: bucket}
+            assert names.LEASE_BUCKET_ENV == lease.BUCKET_ENV
 
 
 def test_key_pair_stack_names_the_ssm_parameter(synth_variant):

@@ -15,6 +15,7 @@ code runs unchanged):
 from __future__ import annotations
 
 import fnmatch
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +24,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from annex_cdk.ops import annex_replay
 from annex_lambda_src import lease
 from annex_lambda_src.lease import LeaseEventError, expire_odi_lease, expire_sfr_lease
 from annex_stacks import names
@@ -100,8 +102,9 @@ def _annex(aws: dict[str, Any], annex_id: str, *, expiry: int = PAST) -> None:
             {
                 "Id": annex_id,
                 "Arn": "arn:aws:lambda:us-east-1:123456789012:function:odi",
-                "Input": f'{{"AnnexID": "{annex_id}", "S3BucketName": "{BUCKET}", '
-                f'"LeaseExpiration": {expiry}}}',
+                "Input": annex_replay.lease_input(
+                    annex_id, f"{BUCKET}/{annex_replay.config_key(annex_id)}", expiry
+                ),
             }
         ],
     )
@@ -155,7 +158,14 @@ def _fleets(aws: dict[str, Any]) -> dict[str, str]:
 
 
 def _event(annex_id: str, expiry: int = PAST) -> dict[str, Any]:
-    return {"AnnexID": annex_id, "S3BucketName": BUCKET, "LeaseExpiration": expiry}
+    """The create-time input, parsed as EventBridge hands it to the function."""
+    upload_to = f"{BUCKET}/{annex_replay.config_key(annex_id)}"
+    return json.loads(annex_replay.lease_input(annex_id, upload_to, expiry))
+
+
+def _extended(annex_id: str, expiry: int = PAST) -> dict[str, Any]:
+    """The input `condor_annex -annex-name N -duration H` writes: no upload, so no bucket."""
+    return json.loads(annex_replay.lease_input(annex_id, "", expiry))
 
 
 def _odi(aws: dict[str, Any], event: dict[str, Any], now: int = NOW) -> dict[str, Any]:
@@ -177,7 +187,7 @@ def test_expired_odi_lease_tears_down_only_its_annex(aws: dict[str, Any]) -> Non
 
     assert result["expired"] is True
     assert sorted(result["terminatedInstances"]) == sorted(mine)
-    assert result["deletedObject"] == f"s3://{BUCKET}/config-foo.tar.gz"
+    assert result["deletedObjects"] == [f"s3://{BUCKET}/config-foo.tar.gz"]
     assert result["deletedRule"] == "foo"
     assert _states(aws, mine) <= {"shutting-down", "terminated"}
     assert _states(aws, prefixed + other) == {"running"}
@@ -258,7 +268,6 @@ def test_unexpired_lease_changes_nothing(aws: dict[str, Any], expire: Any) -> No
         ({"S3BucketName": BUCKET, "LeaseExpiration": PAST}, "AnnexID"),
         ({"AnnexID": "", "S3BucketName": BUCKET, "LeaseExpiration": PAST}, "AnnexID"),
         ({"AnnexID": 7, "S3BucketName": BUCKET, "LeaseExpiration": PAST}, "AnnexID"),
-        ({"AnnexID": "foo", "LeaseExpiration": PAST}, "S3BucketName"),
         ({"AnnexID": "foo", "S3BucketName": BUCKET}, "LeaseExpiration"),
         ({"AnnexID": "foo", "S3BucketName": BUCKET, "LeaseExpiration": "17"}, "LeaseExpiration"),
         ({"AnnexID": "foo", "S3BucketName": BUCKET, "LeaseExpiration": 1.5}, "LeaseExpiration"),
@@ -313,7 +322,81 @@ def test_missing_bucket_does_not_stop_the_teardown(aws: dict[str, Any]) -> None:
 
     result = _odi(aws, event)
 
-    assert result["deletedObject"] is None
+    assert result["deletedObjects"] == []
+    assert sorted(result["terminatedInstances"]) == sorted(instances)
+    assert _rules(aws) == set()
+
+
+def test_duration_input_names_no_bucket() -> None:
+    # PutTargets.cpp:35-39 takes the bucket from UploadTo; annex-update.cpp never sets it.
+    assert _extended("foo") == {"AnnexID": "foo", "S3BucketName": "", "LeaseExpiration": PAST}
+    assert _event("foo")["S3BucketName"] == BUCKET
+
+
+@pytest.mark.parametrize("run", [_odi, _sfr])
+def test_extended_lease_still_ends_with_the_functions_own_bucket(
+    aws: dict[str, Any], run: Any
+) -> None:
+    for annex_id in ("foo", "foo2"):
+        _annex(aws, annex_id)
+    mine, neighbour = _instances(aws, "foo"), _instances(aws, "foo2")
+    fleet, neighbour_fleet = _fleet(aws, "foo"), _fleet(aws, "foo2")
+    expire = expire_odi_lease if run is _odi else expire_sfr_lease
+
+    result = expire(
+        _extended("foo"),
+        s3=aws["s3"],
+        ec2=aws["ec2"],
+        events=aws["events"],
+        now=NOW,
+        bucket=BUCKET,
+    )
+
+    assert result["deletedObjects"] == [f"s3://{BUCKET}/config-foo.tar.gz"]
+    assert _objects(aws) == {"config-foo2.tar.gz"}
+    assert _rules(aws) == {"foo2"}
+    if run is _odi:
+        assert sorted(result["terminatedInstances"]) == sorted(mine)
+        assert _states(aws, mine) <= {"shutting-down", "terminated"}
+        assert _states(aws, neighbour) == {"running"}
+    else:
+        assert result["cancelledSpotFleetRequests"] == [fleet]
+        assert _fleets(aws) == {neighbour_fleet: "active"}
+
+
+@pytest.mark.parametrize("event", [{}, {"S3BucketName": None}, {"S3BucketName": 7}])
+def test_lease_without_any_bucket_still_ends_the_annex(
+    aws: dict[str, Any], event: dict[str, Any]
+) -> None:
+    _annex(aws, "foo")
+    instances = _instances(aws, "foo")
+    raw = {k: v for k, v in _event("foo").items() if k != "S3BucketName"}
+
+    result = _odi(aws, {**raw, **event})
+
+    assert result["deletedObjects"] == []
+    assert sorted(result["terminatedInstances"]) == sorted(instances)
+    assert _rules(aws) == set()
+
+
+def test_foreign_bucket_refusal_does_not_stop_the_teardown(aws: dict[str, Any]) -> None:
+    _annex(aws, "foo")
+    instances = _instances(aws, "foo")
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        if params["Bucket"] == "elsewhere":
+            raise aws["s3"].exceptions.ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": "denied"}}, "DeleteObject"
+            )
+
+    aws["s3"].meta.events.register("provide-client-params.s3.DeleteObject", refuse)
+    event = {**_event("foo"), "S3BucketName": "elsewhere"}
+
+    result = expire_odi_lease(
+        event, s3=aws["s3"], ec2=aws["ec2"], events=aws["events"], now=NOW, bucket=BUCKET
+    )
+
+    assert result["deletedObjects"] == [f"s3://{BUCKET}/config-foo.tar.gz"]
     assert sorted(result["terminatedInstances"]) == sorted(instances)
     assert _rules(aws) == set()
 
@@ -324,8 +407,11 @@ def test_handlers_use_boto3_and_the_clock(
     _annex(aws, "foo", expiry=FUTURE)
     _annex(aws, "bar")
     monkeypatch.setattr(lease.time, "time", lambda: float(NOW))
+    monkeypatch.setenv(names.LEASE_BUCKET_ENV, BUCKET)
 
-    assert lease.odi_handler(_event("foo", FUTURE), None)["expired"] is False
-    assert lease.sfr_handler(_event("bar"), None)["expired"] is True
+    assert lease.odi_handler(_extended("foo", FUTURE), None)["expired"] is False
+    assert lease.sfr_handler(_extended("bar"), None)["deletedObjects"] == [
+        f"s3://{BUCKET}/config-bar.tar.gz"
+    ]
     assert _rules(aws) == {"foo"}
     assert _objects(aws) == {"config-foo.tar.gz"}
