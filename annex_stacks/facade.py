@@ -32,6 +32,7 @@ _DESCRIPTIONS = {
     names.KEY_PAIR_STACK: "HTCondorAnnex: SSH Key Pair (annex-cdk)",
     names.SUBMIT_HOST_STACK: "HTCondorAnnex: Submit Host Role (annex-cdk)",
     names.CI_ROLES_STACK: "HTCondorAnnex: CI plan and deploy roles (annex-cdk)",
+    names.IMAGE_STACK: "HTCondorAnnex: Annex Image, EC2 Image Builder (annex-cdk)",
 }
 
 
@@ -88,6 +89,7 @@ def build_app(
     from annex_stacks.bucket_stack import ConfigurationBucketStack
     from annex_stacks.ci_roles_policy import deploy_document, plan_document
     from annex_stacks.ci_roles_stack import CiRolesStack
+    from annex_stacks.image_stack import ImageStack
     from annex_stacks.instance_profile_stack import InstanceProfileStack
     from annex_stacks.key_pair_stack import KeyPairStack
     from annex_stacks.lambda_stack import LambdaFunctionsStack
@@ -125,6 +127,8 @@ def build_app(
             CiRolesStack, plan_policy=plan_document(**where), deploy_policy=deploy_document(**where)
         )
         stacks.append((names.CI_ROLES_STACK, ci_roles))
+    if settings.build_image:
+        stacks.append((names.IMAGE_STACK, ImageStack))
     for name, stack_cls in stacks:
         stack = stack_cls(
             app,

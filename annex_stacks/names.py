@@ -178,6 +178,10 @@ CTX_CI_ROLES: Final = "annex:ciRoles"
 CTX_CI_REPOSITORY: Final = "annex:ciRepository"
 CTX_CI_ENVIRONMENT: Final = "annex:ciEnvironment"
 CTX_CI_OIDC_PROVIDER: Final = "annex:ciOidcProviderArn"
+CTX_BUILD_IMAGE: Final = "annex:buildImage"
+CTX_IMAGE_HTCONDOR: Final = "annex:imageHtcondor"
+CTX_IMAGE_ARCH: Final = "annex:imageArch"
+CTX_IMAGE_VERSION: Final = "annex:imageVersion"
 
 # --- User config text (the config writer, cli/condor/user_config.py) -------------------------
 #: The comment condor_annex -setup writes before each block it appends (hyphen and sanitized
@@ -274,6 +278,52 @@ CI_DEFAULT_ENVIRONMENT: Final = "aws"
 CI_ALLOW_DANGEROUS_LABEL: Final = "annex-cdk:allow-dangerous"
 CI_ALLOW_DANGEROUS_INPUT: Final = "allow_dangerous"
 
+# --- The annex image (`annex-cdk setup --build-image`) ---------------------------------------
+#: Optional stack: EC2 Image Builder builds an Amazon Linux 2023 AMI with HTCondor and the
+#: condor-annex-ec2 boot service (annex_stacks/image_stack.py), for ANNEX_DEFAULT_ODI_IMAGE_ID.
+IMAGE_STACK: Final = "HTCondorAnnex-Image"
+#: condor_annex's key for the on-demand instances' AMI (annex.cpp:1431-1567).
+KEY_ODI_IMAGE_ID: Final = "ANNEX_DEFAULT_ODI_IMAGE_ID"
+OUT_IMAGE_ID: Final = "ImageId"
+OUT_IMAGE_HTCONDOR: Final = "ImageHTCondorSeries"
+#: Config keys that come from the outputs of optional stacks (written when the stack exists).
+OPTIONAL_OUTPUT_FOR_KEY: Final = {KEY_ODI_IMAGE_ID: OUT_IMAGE_ID}
+LID_IMAGE_COMPONENT: Final = "HTCondorComponent"
+LID_IMAGE_RECIPE: Final = "AnnexImageRecipe"
+LID_IMAGE_ROLE: Final = "ImageBuildRole"
+LID_IMAGE_PROFILE: Final = "ImageBuildInstanceProfile"
+LID_IMAGE_INFRASTRUCTURE: Final = "ImageBuildInfrastructure"
+LID_IMAGE_DISTRIBUTION: Final = "AnnexImageDistribution"
+LID_IMAGE: Final = "AnnexImage"
+#: HTCondor series the image can carry: series -> the path of HTCondor's yum repository
+#: (https://research.cs.wisc.edu/htcondor/repo/<series>/el... for Amazon Linux 2023: "amzn2023").
+#: 24.0 is the LTS with the classic annex; 25.x the feature series with the access-point path.
+IMAGE_HTCONDOR_SERIES: Final = ("24.0", "25.x")
+DEFAULT_IMAGE_HTCONDOR: Final = "25.x"
+#: Series whose condor-annex-ec2 knows the access-point tarball layout (htcondor_24_11_annex.md).
+ACCESS_POINT_SERIES: Final = frozenset({"25.x"})
+#: CPU architecture -> the Image Builder managed Amazon Linux 2023 image (resolved when the
+#: image is built: x.x.x is always the newest version) and the SSM public parameter of its AMI.
+IMAGE_ARCHES: Final = ("x86_64", "arm64")
+DEFAULT_IMAGE_ARCH: Final = "x86_64"
+AL2023_MANAGED_IMAGE: Final = {
+    "x86_64": "amazon-linux-2023-x86",
+    "arm64": "amazon-linux-2023-arm64",
+}
+AL2023_SSM_PARAMETER: Final = {
+    "x86_64": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+    "arm64": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+}
+#: The build instance's type per architecture (the smallest that builds in minutes).
+IMAGE_BUILD_INSTANCE_TYPE: Final = {"x86_64": "t3.medium", "arm64": "t4g.medium"}
+#: Tags on every AMI the stack builds: destroy finds (and deregisters) them by TAG_IMAGE_STACK,
+#: check-setup compares TAG_HTCONDOR_SERIES with the HTCondor side.
+TAG_IMAGE_STACK: Final = "htcondor:AnnexImageStack"
+TAG_HTCONDOR_SERIES: Final = "htcondor:Series"
+#: The component document (EC2 Image Builder AWSTOE YAML), versioned in the repo.
+IMAGE_COMPONENT_DOCUMENT: Final = "htcondor_annex_component.yml"
+IMAGE_COMPONENT_VERSION: Final = "1.0.0"
+
 #: Every stack annex-cdk may deploy: ALL_STACKS (the ones every setup has) and the optional
 #: ones. Synthesis, setup's reads and destroy go over all of them.
-MANAGED_STACKS: Final = (*ALL_STACKS, SUBMIT_HOST_STACK, CI_ROLES_STACK)
+MANAGED_STACKS: Final = (*ALL_STACKS, SUBMIT_HOST_STACK, CI_ROLES_STACK, IMAGE_STACK)

@@ -18,6 +18,8 @@ _KEY_NAME_RE = re.compile(r"^[\x20-\x7e]{1,255}$")
 # What every AWS service that we tag accepts in tag keys and values.
 _TAG_RE = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# Image Builder recipe versions: major.minor.patch, no leading zeros needed.
+_SEMVER_RE = re.compile(r"^\d{1,5}\.\d{1,5}\.\d{1,5}$")
 _WORLD = frozenset({"0.0.0.0/0", "::/0"})
 # GitHub's owner and repository names; environment names as GitHub accepts them.
 _REPOSITORY_RE = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
@@ -57,6 +59,14 @@ class AnnexSettings:
     ci_environment: str | None = None
     #: An existing GitHub OIDC provider in the account (there can be only one per URL).
     ci_oidc_provider_arn: str | None = None
+    #: Also deploy HTCondorAnnex-Image: EC2 Image Builder builds the annex instances' AMI.
+    build_image: bool = False
+    #: The HTCondor series the image carries (names.IMAGE_HTCONDOR_SERIES).
+    image_htcondor: str = names.DEFAULT_IMAGE_HTCONDOR
+    #: The image's CPU architecture (names.IMAGE_ARCHES).
+    image_arch: str = names.DEFAULT_IMAGE_ARCH
+    #: The recipe's version: a new one rebuilds the image (the newest HTCondor of the series).
+    image_version: str = names.IMAGE_COMPONENT_VERSION
 
     def __post_init__(self) -> None:
         if self.region is not None and not _REGION_RE.match(self.region):
@@ -79,6 +89,20 @@ class AnnexSettings:
         object.__setattr__(self, "extra_tags", dict(_validate_tags(self.extra_tags)))
         if self.bucket_name is not None and not _BUCKET_RE.match(self.bucket_name):
             raise SettingsError(f"bucket_name: {self.bucket_name!r} is not an S3 bucket name")
+        if self.image_htcondor not in names.IMAGE_HTCONDOR_SERIES:
+            raise SettingsError(
+                f"image_htcondor: {self.image_htcondor!r} is not one of "
+                f"{', '.join(names.IMAGE_HTCONDOR_SERIES)}"
+            )
+        if self.image_arch not in names.IMAGE_ARCHES:
+            raise SettingsError(
+                f"image_arch: {self.image_arch!r} is not one of {', '.join(names.IMAGE_ARCHES)}"
+            )
+        if not _SEMVER_RE.match(self.image_version):
+            raise SettingsError(
+                f"image_version: {self.image_version!r} is not a version like 1.0.1 "
+                "(Image Builder's major.minor.patch)"
+            )
         self._check_ci()
 
     def _check_ci(self) -> None:
@@ -419,6 +443,42 @@ SETTINGS: tuple[Setting, ...] = (
         recorded_by=names.CI_ROLES_STACK,
         flag="--ci-oidc-provider-arn",
         help="Reuse this account's GitHub OIDC provider instead of creating one.",
+    ),
+    Setting(
+        field="build_image",
+        context_key=names.CTX_BUILD_IMAGE,
+        kind=bool,
+        sparse=True,  # off by default; once deployed, the stack records it
+        recorded_by=names.IMAGE_STACK,
+        flag="--build-image",
+        switch_to=True,
+        help="Also build the annex instances' AMI with EC2 Image Builder "
+        f"(sets {names.KEY_ODI_IMAGE_ID}).",
+    ),
+    Setting(
+        field="image_htcondor",
+        context_key=names.CTX_IMAGE_HTCONDOR,
+        kind=str,
+        recorded_by=names.IMAGE_STACK,
+        flag="--image-htcondor",
+        help=f"HTCondor series of the built image: {' or '.join(names.IMAGE_HTCONDOR_SERIES)}.",
+    ),
+    Setting(
+        field="image_arch",
+        context_key=names.CTX_IMAGE_ARCH,
+        kind=str,
+        recorded_by=names.IMAGE_STACK,
+        flag="--image-arch",
+        help=f"CPU architecture of the built image: {' or '.join(names.IMAGE_ARCHES)}.",
+    ),
+    Setting(
+        field="image_version",
+        context_key=names.CTX_IMAGE_VERSION,
+        kind=str,
+        recorded_by=names.IMAGE_STACK,
+        flag="--image-version",
+        help="Version of the image recipe; a new one rebuilds the image with the series' "
+        "newest HTCondor.",
     ),
 )
 

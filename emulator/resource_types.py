@@ -5,6 +5,13 @@ from __future__ import annotations
 from moto.core.common_models import CloudFormationModel
 
 from annex_emulator.iam import InstanceProfileResource, RoleResource
+from annex_emulator.image_builder import (
+    ComponentResource,
+    DistributionConfigurationResource,
+    ImageRecipeResource,
+    ImageResource,
+    InfrastructureConfigurationResource,
+)
 from annex_emulator.key_pair import KeyPairResource
 from annex_emulator.lambda_function import LambdaFunctionResource, LambdaPermissionResource
 from annex_emulator.log_group import LogGroupResource
@@ -28,6 +35,11 @@ MODELS: dict[str, type[CloudFormationModel]] = {
     "AWS::Lambda::Function": LambdaFunctionResource,
     "AWS::Lambda::Permission": LambdaPermissionResource,
     "AWS::Logs::LogGroup": LogGroupResource,
+    "AWS::ImageBuilder::Component": ComponentResource,
+    "AWS::ImageBuilder::ImageRecipe": ImageRecipeResource,
+    "AWS::ImageBuilder::InfrastructureConfiguration": InfrastructureConfigurationResource,
+    "AWS::ImageBuilder::DistributionConfiguration": DistributionConfigurationResource,
+    "AWS::ImageBuilder::Image": ImageResource,
 }
 
 #: Real resource types without observable effect that the emulator skips (moto: a warning).

@@ -21,6 +21,14 @@ def destroy(
     force: Annotated[
         bool, typer.Option("--force", help="Even while annex instances exist.")
     ] = False,
+    keep_image: Annotated[
+        bool,
+        typer.Option(
+            "--keep-image",
+            help="Keep the AMIs HTCondorAnnex-Image built (default: deregister them and their "
+            "snapshots).",
+        ),
+    ] = False,
     json_out: Json = False,
     yes: Yes = False,
 ) -> None:
@@ -31,6 +39,7 @@ def destroy(
         force=force,
         confirm=_confirm(yes),
         progress=StackProgress(),
+        keep_image=keep_image,
     )
     if json_out:
         console.emit_json(report)
@@ -39,6 +48,8 @@ def destroy(
             console.result(f"still there: {item}")
     else:
         console.result(f"Nothing annex-cdk made is left in {report['region']}.")
+        if report["images_removed"]:
+            console.result(f"Deregistered: {', '.join(report['images_removed'])}.")
         if report["bucket_retained"]:
             console.result(f"(The bucket {report['bucket_retained']} was kept, as configured.)")
     if report["leftovers"]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from annex_cdk import console
 from annex_cdk.aws.engine import DELETED, Engine, Live
+from annex_cdk.aws.images import built_images, deregister_with_snapshots
 from annex_cdk.aws.lock import held
 from annex_cdk.aws.permissions import principal_arn
 from annex_cdk.aws.session import AwsTarget
@@ -61,6 +62,7 @@ def run_destroy(
     force: bool,
     confirm: Callable[[str], bool],
     progress: Any,
+    keep_image: bool = False,
 ) -> dict[str, Any]:
     target.account_id()
     engine = Engine(target.client("cloudformation"), progress=progress)
@@ -113,6 +115,9 @@ def run_destroy(
                 "; ".join(f"{r.name}: {r.status} ({r.reason})" for r in failed),
                 hint="nothing local was changed; fix the cause and re-run destroy",
             )
+        # After the stack: its AMIs outlive it (and earlier builds outlive their rebuilds).
+        images = [] if keep_image else built_images(ec2)
+        removed_images = [r for image in images for r in deregister_with_snapshots(ec2, image)]
 
     local = _remove_local(paths, target.region, key_name, private_key)
     leftovers = verify_gone(
@@ -122,12 +127,14 @@ def run_destroy(
         key_name=key_name,
         key_parameter=key_outputs.get(names.OUT_KEY_PAIR_PARAMETER),
         keep=keep,
+        keep_image=keep_image,
     )
     return {
         "region": target.region,
         "stacks": {n: r.status for n, r in results.items()},
         "bucket_objects_deleted": emptied,
         "bucket_retained": bucket if retained else None,
+        "images_removed": removed_images,
         "local": local,
         "leftovers": leftovers,
         "ok": not leftovers,
@@ -169,6 +176,7 @@ def verify_gone(
     key_name: str | None,
     key_parameter: str | None,
     keep: tuple[str, ...] = (),
+    keep_image: bool = False,
 ) -> list[str]:
     """Everything annex-cdk made that still exists (but what it had to `keep`), one line each."""
     left: list[str] = []
@@ -189,6 +197,8 @@ def verify_gone(
         and ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [key_name]}])["KeyPairs"]
     ):
         left.append(f"key pair {key_name}")
+    if not keep_image:
+        left.extend(f"image {image['ImageId']}" for image in built_images(ec2))
     ssm = target.client("ssm")
     for parameter in filter(None, [key_parameter, names.LOCK_PARAMETER]):
         try:

@@ -44,7 +44,8 @@ def config_values(
     merged: dict[str, str] = {}
     for stack_outputs in outputs.values():
         merged.update(stack_outputs)
-    values = {key: merged[out] for key, out in names.OUTPUT_FOR_KEY.items() if merged.get(out)}
+    from_outputs = {**names.OUTPUT_FOR_KEY, **names.OPTIONAL_OUTPUT_FOR_KEY}
+    values = {key: merged[out] for key, out in from_outputs.items() if merged.get(out)}
     values.update(credentials.config_values)
     if key_name:
         values[names.KEY_KEY_NAME] = key_name

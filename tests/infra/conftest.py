@@ -31,6 +31,14 @@ VARIANTS: dict[str, AnnexSettings] = {
         bucket_name="htcondorannex-configurationbucket-1x2y3z",
         create_key_pair=False,
     ),
+    # The optional HTCondorAnnex-Image stack, both series and both architectures.
+    "image": AnnexSettings(allowed_cidrs=("203.0.113.5/32",), build_image=True),
+    "image-24-arm": AnnexSettings(
+        allowed_cidrs=("203.0.113.5/32",),
+        build_image=True,
+        image_htcondor="24.0",
+        image_arch="arm64",
+    ),
 }
 
 

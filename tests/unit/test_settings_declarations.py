@@ -78,6 +78,12 @@ def test_each_stack_records_what_it_always_recorded():
             names.CTX_CI_ENVIRONMENT,
             names.CTX_CI_OIDC_PROVIDER,
         },
+        names.IMAGE_STACK: {
+            names.CTX_BUILD_IMAGE,
+            names.CTX_IMAGE_HTCONDOR,
+            names.CTX_IMAGE_ARCH,
+            names.CTX_IMAGE_VERSION,
+        },
     }
 
 
@@ -88,6 +94,7 @@ def test_sparse_settings_stay_out_of_the_context_until_set():
         names.CTX_ACCOUNT,
         names.CTX_BUCKET_NAME,
         names.CTX_SUBMIT_HOST_ROLE,
+        names.CTX_BUILD_IMAGE,
     ):
         assert key not in ctx
     assert ctx[names.CTX_SSH] is True and ctx[names.CTX_RETAIN_BUCKET] is False

@@ -1,0 +1,76 @@
+"""`setup --build-image` on the emulator: the image stack completes, user_config names an AMI
+that exists and boots (RunInstances), and destroy leaves no image or snapshot behind."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from annex_cdk.condor import parser as condor_config
+from annex_stacks import names
+from tests.e2e.conftest import REGION, World
+
+ALLOW = "198.51.100.7/32"
+
+pytestmark = pytest.mark.e2e
+
+
+def _image_key(world: World) -> str | None:
+    """What condor_annex would start instances from (the real parser, as condor_annex reads)."""
+    found = condor_config.effective_values(
+        [world.paths.user_config], [names.KEY_ODI_IMAGE_ID], REGION
+    )
+    return found[names.KEY_ODI_IMAGE_ID]
+
+
+def test_build_image_setup_boot_and_destroy(world: World):
+    proc = world.run(
+        "setup", "--allow-from", ALLOW, "--build-image", "--image-htcondor", "24.0", "--json"
+    )
+    report = json.loads(proc.stdout)
+    image_stack = report["stacks"][names.IMAGE_STACK]
+    assert image_stack["status"] == "CREATE_COMPLETE"
+    image_id = image_stack["outputs"][names.OUT_IMAGE_ID]
+
+    # The config names the AMI, and the AMI exists, available, tagged with its series.
+    assert _image_key(world) == image_id
+    ec2 = world.client("ec2")
+    (image,) = ec2.describe_images(ImageIds=[image_id])["Images"]
+    assert image["State"] == "available"
+    tags = {t["Key"]: t["Value"] for t in image["Tags"]}
+    assert tags[names.TAG_HTCONDOR_SERIES] == "24.0"
+    assert tags[names.TAG_IMAGE_STACK] == names.IMAGE_STACK
+
+    # An annex instance starts from it, as condor_annex's RunInstances would.
+    started = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="m5.large")
+    instance = started["Instances"][0]
+    assert instance["ImageId"] == image_id
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+
+    # A re-run without the flag keeps the image stack (its settings are recorded), untouched.
+    again = json.loads(world.run("setup", "--json").stdout)
+    assert again["stacks"][names.IMAGE_STACK]["action"] == "unchanged"
+    assert again["settings"][names.CTX_IMAGE_HTCONDOR] == "24.0"
+
+    snapshots = [m["Ebs"]["SnapshotId"] for m in image["BlockDeviceMappings"]]
+    destroyed = json.loads(world.run("destroy", "--yes", "--json").stdout)
+    assert destroyed["stacks"][names.IMAGE_STACK] == "DELETE_COMPLETE"
+    assert image_id in destroyed["images_removed"]
+    assert destroyed["leftovers"] == []
+    assert ec2.describe_images(Owners=["self"])["Images"] == []
+    owned = ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    assert not {s["SnapshotId"] for s in owned} & set(snapshots)
+    # HTCondor's own per-region default (a 2019 image) is what is left, not ours.
+    assert _image_key(world) != image_id
+
+
+def test_keep_image_keeps_the_ami(world: World):
+    world.run("setup", "--allow-from", ALLOW, "--build-image")
+    cfn = world.client("cloudformation")
+    (stack,) = cfn.describe_stacks(StackName=names.IMAGE_STACK)["Stacks"]
+    image_id = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}[names.OUT_IMAGE_ID]
+    destroyed = json.loads(world.run("destroy", "--yes", "--keep-image", "--json").stdout)
+    assert destroyed["images_removed"] == []
+    (image,) = world.client("ec2").describe_images(ImageIds=[image_id])["Images"]
+    assert image["State"] == "available"
