@@ -213,12 +213,22 @@ def verify_gone(
     return left
 
 
+#: The optional stacks whose roles a run may itself be using, and the outputs naming them.
+_OWN_ROLE_OUTPUTS = {
+    names.SUBMIT_HOST_STACK: (names.OUT_SUBMIT_HOST_ROLE,),
+    names.CI_ROLES_STACK: (names.OUT_CI_PLAN_ROLE, names.OUT_CI_DEPLOY_ROLE),
+}
+
+
 def own_role_stacks(target: AwsTarget, live: Mapping[str, Live]) -> tuple[str, ...]:
-    """The submit host role's stack, when this run's credentials are that role's: deleting it
-    would cut the run (and CloudFormation's deletes on its behalf) off half-way."""
-    state = live[names.SUBMIT_HOST_STACK].state
-    role = state.outputs.get(names.OUT_SUBMIT_HOST_ROLE)
-    if not state.exists or not role:
+    """The stacks of the role this run's credentials are (the submit host's, a pipeline's):
+    deleting it would cut the run (and CloudFormation's deletes on its behalf) off half-way."""
+    roles = {
+        stack: {live[stack].state.outputs.get(out) for out in outs} - {None}
+        for stack, outs in _OWN_ROLE_OUTPUTS.items()
+        if stack in live and live[stack].state.exists
+    }
+    if not any(roles.values()):
         return ()
-    caller = target.caller_arn()
-    return (names.SUBMIT_HOST_STACK,) if principal_arn(caller) == role else ()
+    caller = principal_arn(target.caller_arn())
+    return tuple(stack for stack, arns in roles.items() if caller in arns)

@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 
 from annex_stacks import names
+from annex_stacks.ci_roles_policy import deploy_document, plan_document
 from tests.e2e.conftest import REGION, World
+from tests.infra.test_submit_host_stack import _resolve
+from tests.policy_eval import allows, iam_actions
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,3 +155,25 @@ def test_a_dangerous_change_is_refused_unless_a_reviewer_allowed_it(world: World
     assert proc.returncode == 0, proc.stdout + proc.stderr
     pairs = world.client("ec2").describe_key_pairs()["KeyPairs"]
     assert [p["KeyName"] for p in pairs] == ["HTCondorAnnex-OtherKey"]
+
+
+def test_each_step_needs_no_more_than_its_ci_role_holds(world: World):
+    """Every AWS call the steps make, against the HTCondorAnnex-CiRoles policies (IAM itself
+    is not evaluated by the emulator; tests/policy_eval.py reads the documents)."""
+    where = {"bucket_expression": names.BUCKET_NAME_PATTERN, "key_pair_name": names.KEY_PAIR_NAME}
+    roles = {
+        "annex-diff": _resolve(plan_document(**where)),
+        "annex-setup": _resolve(deploy_document(**where)),
+    }
+    for script in ("annex-diff", "annex-setup", "annex-diff"):
+        record = world.root / f"{script}.calls"
+        record.unlink(missing_ok=True)
+        proc, _, _ = _ci(world, script, ANNEX_CDK_RECORD_CALLS=str(record))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        calls = set(record.read_text().split())
+        assert "cloudformation:DescribeStacks" in calls
+        needed = {a for call in calls for a in iam_actions(call)}
+        if script == "annex-setup":  # the lock is a plain String: no kms:Decrypt
+            needed.discard("kms:Decrypt")
+        missing = sorted(a for a in needed if not allows(roles[script], a))
+        assert missing == [], script

@@ -402,3 +402,19 @@ def test_destroy_keeps_the_submit_host_role_that_runs_it():
     assert destroy.own_role_stacks(_Stub(USER, None), live) == ()
     absent = {names.SUBMIT_HOST_STACK: Live(StackState(names.SUBMIT_HOST_STACK), None)}
     assert destroy.own_role_stacks(_Stub(on_the_host, None), absent) == ()
+
+
+def test_destroy_keeps_the_ci_roles_when_the_pipeline_runs_it():
+    from annex_cdk.aws.engine import Live, StackState
+
+    deploy = f"arn:aws:iam::{ACCOUNT}:role/HTCondorAnnex-CiRoles-DeployRole-X1"
+    plan = f"arn:aws:iam::{ACCOUNT}:role/HTCondorAnnex-CiRoles-PlanRole-X1"
+    outputs = {names.OUT_CI_DEPLOY_ROLE: deploy, names.OUT_CI_PLAN_ROLE: plan}
+    live = {
+        names.CI_ROLES_STACK: Live(
+            StackState(names.CI_ROLES_STACK, "CREATE_COMPLETE", "id", outputs), None
+        )
+    }
+    runner = f"arn:aws:sts::{ACCOUNT}:assumed-role/{deploy.rsplit('/', 1)[1]}/annex-cdk-deploy-1"
+    assert destroy.own_role_stacks(_Stub(runner, None), live) == (names.CI_ROLES_STACK,)
+    assert destroy.own_role_stacks(_Stub(USER, None), live) == ()
