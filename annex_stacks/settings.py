@@ -13,8 +13,9 @@ from annex_stacks import names
 
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$")
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
-# EC2 key names: ASCII, up to 255 characters.
-_KEY_NAME_RE = re.compile(r"^[\x20-\x7e]{1,255}$")
+# EC2 key names: up to 255 printable ASCII characters, no leading or trailing space. The name
+# is also part of the PEM's file name in ~/.condor, so no path separator either.
+_KEY_NAME_RE = re.compile(r"^(?! )[\x20-\x2e\x30-\x5b\x5d-\x7e]{1,255}(?<! )$")
 # What every AWS service that we tag accepts in tag keys and values.
 _TAG_RE = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -82,9 +83,10 @@ class AnnexSettings:
             raise SettingsError(f"collector_port: {self.collector_port} is not in 1..65535")
         if self.ssh and self.collector_port == names.SSH_PORT:
             raise SettingsError("collector_port: 22 is the SSH port; pick another port")
-        if not _KEY_NAME_RE.match(self.key_pair_name):
+        if not _KEY_NAME_RE.match(self.key_pair_name) or self.key_pair_name in {".", ".."}:
             raise SettingsError(
-                f"key_pair_name: {self.key_pair_name!r} must be 1-255 printable ASCII characters"
+                f"key_pair_name: {self.key_pair_name!r} must be 1-255 printable ASCII characters "
+                "without '/' or '\\' (it names the PEM file in ~/.condor)"
             )
         object.__setattr__(self, "extra_tags", dict(_validate_tags(self.extra_tags)))
         if self.bucket_name is not None and not _BUCKET_RE.match(self.bucket_name):
@@ -131,8 +133,9 @@ class AnnexSettings:
 
     @property
     def world_open(self) -> bool:
-        """True when the settings explicitly open the security group to the whole Internet."""
-        return any(c in _WORLD for c in self.allowed_cidrs)
+        """True when the allowed CIDRs together cover all of IPv4 or all of IPv6: 0.0.0.0/0,
+        or a set such as 0.0.0.0/1 + 128.0.0.0/1 that is the same thing."""
+        return covers_everything(self.allowed_cidrs)
 
     @property
     def bucket_expression(self) -> str:
@@ -163,6 +166,35 @@ class AnnexSettings:
                 continue
             ctx[setting.context_key] = setting.write(value)
         return ctx
+
+
+def covers_everything(cidrs: Sequence[str]) -> bool:
+    """True when the networks in ``cidrs`` add up to all of IPv4 or all of IPv6."""
+    networks = [ipaddress.ip_network(c, strict=False) for c in cidrs]
+    for version in (4, 6):
+        same = [n for n in networks if n.version == version]
+        if any(str(n) in _WORLD for n in ipaddress.collapse_addresses(same)):  # type: ignore[arg-type]
+            return True
+    return False
+
+
+def host_bits_warnings(cidrs: Sequence[str]) -> list[str]:
+    """One line per CIDR whose host bits are set: it is widened to its network, say so."""
+    out = []
+    for raw in cidrs:
+        text = str(raw).strip()
+        try:
+            ipaddress.ip_network(text, strict=True)
+        except ValueError:
+            try:
+                net = ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                continue  # not a CIDR at all: the setting's own check names it
+            out.append(
+                f"--allow-from {text} has host bits set: it allows the whole network {net} "
+                f"({net.num_addresses} addresses); pass {net} to say so, or a longer prefix"
+            )
+    return out
 
 
 def _normalise_cidrs(cidrs: Any) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -70,13 +71,49 @@ def resolve_credentials(
     return Credentials()
 
 
-def _read_key(path: Path) -> str:
+# What condor_annex's two key files may hold (it trims whitespace around one token): an access
+# key id is upper-case letters and digits (AKIA..., 16-128 characters, IAM's limits), a secret
+# access key is printable ASCII without whitespace (40 characters for IAM user keys).
+_KEY_ID_RE = re.compile(r"[A-Z0-9]{16,128}\Z")
+_SECRET_RE = re.compile(r"[\x21-\x7e]{16,128}\Z")
+#: Far more than any key file; a bigger file is not one and is not read whole.
+_MAX_KEY_FILE = 1024
+
+
+def _read_key(path: Path, *, secret: bool = False) -> str:
+    """One key from a key file, checked so that nothing else reaches an HTTP header.
+
+    Messages never quote the file's contents: a wrong file may well hold a secret (say both
+    keys on two lines), and a message goes to a terminal or a CI log.
+    """
+    what = "secret access key" if secret else "access key id"
     try:
-        value = path.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError) as err:
-        raise CredentialsError(f"cannot read key file {path}: {err.__class__.__name__}") from None
-    if not value:
+        with open(path, "rb") as fh:
+            data = fh.read(_MAX_KEY_FILE + 1)
+    except OSError as err:
+        raise CredentialsError(f"cannot read key file {path}: {err.strerror or err}") from None
+    tokens = data.split()
+    if not tokens:
         raise CredentialsError(f"key file {path} is empty")
+    hint = f"{path} must hold only the {what}, on one line"
+    if len(data) > _MAX_KEY_FILE or len(tokens) != 1:
+        raise CredentialsError(
+            f"key file {path} holds more than one value; expected only the {what}", hint=hint
+        )
+    try:
+        value = tokens[0].decode("ascii")
+    except UnicodeDecodeError:
+        raise CredentialsError(f"key file {path} holds non-ASCII bytes", hint=hint) from None
+    if not (_SECRET_RE if secret else _KEY_ID_RE).match(value):
+        shape = (
+            "16-128 printable characters"
+            if secret
+            else "16-128 upper-case letters and digits (AKIA...)"
+        )
+        raise CredentialsError(
+            f"key file {path} does not hold an AWS {what} ({shape}, {len(value)} found)",
+            hint=hint,
+        )
     return value
 
 
@@ -111,7 +148,9 @@ class AwsTarget:
         session_kwargs: dict[str, Any] = {"botocore_session": core, "region_name": self.region}
         if self.credentials.access_key_file and self.credentials.secret_key_file:
             session_kwargs["aws_access_key_id"] = _read_key(self.credentials.access_key_file)
-            session_kwargs["aws_secret_access_key"] = _read_key(self.credentials.secret_key_file)
+            session_kwargs["aws_secret_access_key"] = _read_key(
+                self.credentials.secret_key_file, secret=True
+            )
         try:
             return boto3.Session(**session_kwargs)
         except Exception as err:  # e.g. ProfileNotFound

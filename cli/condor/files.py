@@ -10,9 +10,11 @@ structural problems (a file where a directory should be, a read-only mount) are 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
 import stat
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -74,6 +76,27 @@ def ensure_private_dir(path: Path | str) -> bool:
     # mkdir's mode is filtered by the umask; set it exactly.
     os.chmod(path, PRIVATE_DIR_MODE)
     return True
+
+
+@contextlib.contextmanager
+def directory_locked(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory`` (flock on the directory itself, so no lock file
+    is left behind) while a read-modify-write of a file in it runs.
+
+    Two annex-cdk runs (say setups of two regions) each edit their own block of the same file;
+    without the lock, the later write would drop the other's block. A missing directory is
+    created 0700 first (annex-cdk's files in it are private).
+    """
+    ensure_private_dir(directory)
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as exc:
+        raise LocalFilesError(f"cannot open directory {directory}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _fsync_dir(directory: Path) -> None:

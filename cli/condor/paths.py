@@ -10,6 +10,7 @@ from typing import Any
 
 from annex_cdk.condor.files import encode_exact
 from annex_cdk.condor.parser import effective_values
+from annex_cdk.errors import LocalFilesError
 from annex_stacks import names
 
 #: condor_annex's fallback HTCondor config location when CONDOR_CONFIG is not set.
@@ -31,7 +32,16 @@ class LocalPaths:
         return self.condor_dir / names.USER_CONFIG_FILE
 
     def pem(self, region: str, key_name: str) -> Path:
-        return self.condor_dir / names.pem_file_name(region, key_name)
+        """The PEM's path, always directly inside ~/.condor whatever the key's name says
+        (a name can come from a stack output, not only from a validated flag)."""
+        name = names.pem_file_name(region, key_name)
+        pem = self.condor_dir / name
+        if "/" in name or "\\" in name or "\0" in name or pem.parent != self.condor_dir:
+            raise LocalFilesError(
+                f"the key pair name {key_name!r} would put its PEM outside {self.condor_dir}",
+                hint="use a key name without path separators (--key-name)",
+            )
+        return pem
 
     @staticmethod
     def base_config() -> Path | None:

@@ -84,6 +84,27 @@ def parse(text: str, *, source: str = "config") -> ParsedConfig:
     return ParsedConfig(parsed.owned, _annex_blocks(parsed))
 
 
+def block_values(text: str, region: str) -> dict[str, str]:
+    """The bare-key values annex-cdk's block for ``region`` in ``text`` holds (none if no block)."""
+    block = parse(text).ours.get(region)
+    if block is None:
+        return {}
+    prefix = names.local_name(region) + "."
+    found = {}
+    for line in block.text.splitlines():
+        if (m := _ASSIGN_RE.match(line)) and m["name"].startswith(prefix):
+            found[m["name"][len(prefix) :]] = m["value"]
+    return found
+
+
+def dropped_lines(old_block: str | None, new_block: str | None) -> list[str]:
+    """Lines of the old block that the new one no longer has (hand edits, changed values)."""
+    if not old_block or not new_block:
+        return []
+    kept = set(new_block.splitlines())
+    return [line for line in old_block.splitlines() if line.strip() and line not in kept]
+
+
 # --- Rendering and editing ------------------------------------------------------------------
 
 
@@ -142,18 +163,35 @@ def remove_block(text: str, region: str) -> str:
 RETIRED_PREFIX = "# retired by annex-cdk: "
 
 
+def _annex_key_re(local: str | None) -> re.Pattern[str]:
+    """The lines condor_annex -setup writes into its block (reference §3.2): the unprefixed
+    ANNEX_DEFAULT_AWS_REGION and the region's ANNEX_DEFAULT_* keys."""
+    prefix = re.escape(local) + r"\." if local else ""
+    return re.compile(
+        rf"\s*(?:{re.escape(names.KEY_REGION)}|{prefix}ANNEX_DEFAULT_[A-Za-z0-9_]+)\s*=",
+        re.IGNORECASE,
+    )
+
+
 def retire_blocks(text: str, annex_blocks: Sequence[AnnexBlock], region: str) -> str:
-    """Comment out the settings of condor_annex's blocks for ``region`` (and region-less ones)."""
+    """Comment out the settings of condor_annex's blocks for ``region`` (and region-less ones).
+
+    Only the lines condor_annex writes are retired; the block ends at the first other line,
+    since a user's own line can follow condor_annex's without a blank line between them.
+    """
     wanted = {names.local_name(region), None}
     # From the end, so earlier spans stay valid.
     for found in sorted(annex_blocks, key=lambda b: b.span.start, reverse=True):
         if found.region not in wanted:
             continue
+        ours = _annex_key_re(found.region)
         lines = text[found.span.start : found.span.end].splitlines(keepends=True)
-        retired = [
-            line if not line.strip() or line.lstrip().startswith("#") else RETIRED_PREFIX + line
-            for line in lines
-        ]
+        retired = lines[:1]  # condor_annex's comment line
+        for index, line in enumerate(lines[1:], start=1):
+            if not ours.match(line):
+                retired += lines[index:]
+                break
+            retired.append(RETIRED_PREFIX + line)
         text = text[: found.span.start] + "".join(retired) + text[found.span.end :]
     return text
 
@@ -210,7 +248,7 @@ class WriteResult:
 
     path: Path
     region: str
-    action: BlockAction  # never "deleted": a user_config is not deleted
+    action: BlockAction  # "deleted" only when nothing but our block was left
     backup: Path | None
     old_block: str | None
     new_block: str | None
@@ -264,4 +302,6 @@ def write_user_config(
 def unwrite_user_config(path: Path, region: str) -> WriteResult:
     """Remove annex-cdk's block for ``region`` (and the blank line it added) from ``path``."""
     file = _read(Path(path))
-    return _result(region, blocks.take_block(file, region), file)
+    # A file left empty held nothing but annex-cdk's block: take it away rather than leave a
+    # 0-byte user_config behind (condor_annex reads a missing one the same way).
+    return _result(region, blocks.take_block(file, region, delete_if_emptied=True), file)

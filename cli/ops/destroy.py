@@ -15,6 +15,7 @@ from annex_cdk.condor import user_config
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.errors import AnnexError, LocalFilesError, StackFailedError, UsageError
+from annex_cdk.ops.post_deploy import preflight
 from annex_stacks import names
 
 _LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
@@ -75,6 +76,11 @@ def run_destroy(
             hint="shut the annexes down first (condor_off -annex NAME), or pass --force",
         )
     live = engine.read_all(names.MANAGED_STACKS)
+    # Every local fault before any AWS change: after the stacks are gone it is too late to
+    # find that the PEM or user_config cannot be cleaned up.
+    preflight(
+        paths, target.region, live[names.KEY_PAIR_STACK].state.outputs.get(names.OUT_KEY_PAIR_NAME)
+    )
     keep = own_role_stacks(target, live)
     for name in keep:
         console.warn(f"keeping {name}: this run uses its role's credentials")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,27 +12,92 @@ from typing import Any
 from annex_cdk import console
 from annex_cdk.aws.session import Credentials
 from annex_cdk.condor import user_config
-from annex_cdk.condor.files import check_writable, ensure_private_dir, write_secret_new
+from annex_cdk.condor.files import (
+    check_writable,
+    decode_exact,
+    directory_locked,
+    ensure_private_dir,
+    read_optional,
+    write_secret_new,
+)
 from annex_cdk.condor.parser import validate_syntax
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.errors import LocalFilesError
 from annex_stacks import names
 
+_KEY_FILE_KEYS = (names.KEY_ACCESS_KEY_FILE, names.KEY_SECRET_KEY_FILE)
 
-def preflight(paths: LocalPaths, region: str, key_name: str | None) -> None:
-    """Before any AWS change: can we write what setup will write, and is user_config sane?"""
+
+def _no_dangling_link(path: Path, what: str) -> None:
+    if path.is_symlink() and not path.exists():
+        raise LocalFilesError(
+            f"{what} {path} is a symlink to {os.readlink(path)}, which does not exist",
+            hint=f"remove the link ({path}) or create what it points to, then re-run",
+        )
+
+
+def _check_pem_path(pem: Path) -> None:
+    """The PEM path must be free for a new file, or hold a PEM annex-cdk can compare."""
+    _no_dangling_link(pem, "the PEM path")
+    if pem.is_dir():
+        raise LocalFilesError(
+            f"{pem} is a directory, where the key pair's PEM goes",
+            hint=f"move {pem} away, or pass --key-name NAME for another key, then re-run",
+        )
+    if pem.exists():
+        try:
+            pem.read_bytes().decode("ascii")
+        except (OSError, UnicodeDecodeError):
+            raise LocalFilesError(
+                f"{pem} is not a readable PEM file (binary or unreadable)",
+                hint=f"move {pem} away, or pass --key-name NAME for another key, then re-run",
+            ) from None
+
+
+def preflight(
+    paths: LocalPaths,
+    region: str,
+    key_name: str | None,
+    *,
+    secret_key_file: Path | None = None,
+) -> None:
+    """Before any AWS change: can we write what setup (or destroy) will write, and is
+    user_config sane? Every fault names the file and the fix; warnings for loose modes."""
+    _no_dangling_link(paths.condor_dir, "the HTCondor user directory")
+    _no_dangling_link(paths.user_config, "the user config")
     targets = [paths.user_config]
     if key_name:
-        targets.append(paths.pem(region, key_name))
+        pem = paths.pem(region, key_name)
+        _check_pem_path(pem)
+        targets.append(pem)
     for target in targets:
         check_writable(target)
+    if paths.condor_dir.is_dir():
+        mode = stat.S_IMODE(os.stat(paths.condor_dir).st_mode)
+        if mode & stat.S_IWOTH or mode & stat.S_IWGRP:
+            console.warn(
+                f"{paths.condor_dir} is writable by others (mode {mode:04o}): they could "
+                f"replace your key files or config; consider chmod 700 {paths.condor_dir}"
+            )
+    if secret_key_file is not None and secret_key_file.is_file():
+        mode = stat.S_IMODE(os.stat(secret_key_file).st_mode)
+        if mode & 0o077:
+            console.warn(
+                f"the secret key file {secret_key_file} is readable by others (mode "
+                f"{mode:04o}), and condor_annex -check-setup refuses it; chmod 600 "
+                f"{secret_key_file}"
+            )
     if paths.user_config.exists():
         try:
-            validate_syntax(
-                paths.user_config.read_text(errors="surrogateescape"),
-                source_name=str(paths.user_config),
-            )
+            text = decode_exact(paths.user_config.read_bytes())
+            user_config.parse(text, source=str(paths.user_config))
+            validate_syntax(text, source_name=str(paths.user_config))
+        except OSError as err:
+            raise LocalFilesError(
+                f"cannot read {paths.user_config}: {err.strerror or err}",
+                hint=f"fix the permissions of {paths.user_config}, then re-run",
+            ) from None
         except ConfigError as err:
             raise LocalFilesError(
                 str(err), hint=f"fix {paths.user_config} so that HTCondor can read it, then re-run"
@@ -81,7 +148,7 @@ def write_pem(paths: LocalPaths, region: str, key_name: str, private_key: str) -
     material = private_key if private_key.endswith("\n") else private_key + "\n"
     if pem.exists():
         try:
-            same = pem.read_text() == material
+            same = pem.read_bytes() == material.encode()
         except OSError:
             same = False
         return pem, "unchanged" if same else "kept-different"
@@ -109,40 +176,51 @@ def post_deploy(
                 f"{report.pem} exists and is not the private key of {key_name}; left it alone"
             )
     values = config_values(outputs, credentials, key_name)
-    if not credentials.config_values:
+    # One local lock for the whole read-modify-write: setups of two regions at once each keep
+    # their block.
+    with directory_locked(paths.condor_dir):
+        try:
+            current = decode_exact(read_optional(paths.user_config) or b"")
+            if not credentials.config_values:
+                # A re-run without key-file flags keeps the key files the block names.
+                recorded = user_config.block_values(current, region)
+                values.update({k: recorded[k] for k in _KEY_FILE_KEYS if k in recorded})
+            if not all(k in values for k in _KEY_FILE_KEYS):
+                console.warn(
+                    "condor_annex reads its credentials from key files or FROM INSTANCE, not "
+                    "from a profile: pass --access-key-file/--secret-key-file or "
+                    f"--from-instance so that {names.KEY_ACCESS_KEY_FILE} is written"
+                )
+            # ANNEX_DEFAULT_AWS_REGION is written only when nothing but our own block defines it.
+            others = user_config.remove_block(current, region)
+            set_region = (
+                paths.effective([names.KEY_REGION], region, text=others)[names.KEY_REGION] is None
+            )
+            pem_comment = report.pem if report.pem_action in {"created", "unchanged"} else None
+            report.config = user_config.write_user_config(
+                paths.user_config,
+                region,
+                values,
+                set_region=set_region,
+                pem_path=pem_comment,
+                retire_annex_blocks=retire_annex_blocks,
+            )
+            expected = dict(values)
+            if set_region:
+                expected[names.KEY_REGION] = region
+            report.problems = user_config.check_effective(
+                paths.user_config, region, expected, base_config=paths.base_config()
+            )
+        except ConfigError as err:
+            raise LocalFilesError(str(err)) from None
+    config = report.config
+    if config.action == "replaced" and (
+        lost := user_config.dropped_lines(config.old_block, config.new_block)
+    ):
         console.warn(
-            "condor_annex reads its credentials from key files or FROM INSTANCE, not from a "
-            "profile: pass --access-key-file/--secret-key-file or --from-instance so that "
-            f"{names.KEY_ACCESS_KEY_FILE} is written"
+            f"replaced {len(lost)} line(s) of annex-cdk's block in {config.path}; the backup "
+            f"{config.backup} keeps them (edits inside the block do not last): " + " | ".join(lost)
         )
-    try:
-        current = (
-            paths.user_config.read_text(errors="surrogateescape")
-            if paths.user_config.exists()
-            else ""
-        )
-        # ANNEX_DEFAULT_AWS_REGION is written only when nothing but our own block defines it.
-        others = user_config.remove_block(current, region)
-        set_region = (
-            paths.effective([names.KEY_REGION], region, text=others)[names.KEY_REGION] is None
-        )
-        pem_comment = report.pem if report.pem_action in {"created", "unchanged"} else None
-        report.config = user_config.write_user_config(
-            paths.user_config,
-            region,
-            values,
-            set_region=set_region,
-            pem_path=pem_comment,
-            retire_annex_blocks=retire_annex_blocks,
-        )
-        expected = dict(values)
-        if set_region:
-            expected[names.KEY_REGION] = region
-        report.problems = user_config.check_effective(
-            paths.user_config, region, expected, base_config=paths.base_config()
-        )
-    except ConfigError as err:
-        raise LocalFilesError(str(err)) from None
     if not retire_annex_blocks:
         for block in report.config.annex_blocks:
             console.warn(

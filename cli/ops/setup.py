@@ -28,10 +28,18 @@ from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
 from annex_cdk.ops.post_deploy import post_deploy, preflight
 from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
 from annex_cdk.templates.diff import diff_all
+from annex_cdk.templates.exposure import ingress_cidrs
 from annex_stacks import names
 from annex_stacks.ci_roles_policy import deploy_actions, plan_actions
 from annex_stacks.facade import recorded_context
-from annex_stacks.settings import AnnexSettings, Setting, SettingsError, overrides_from_flags
+from annex_stacks.settings import (
+    AnnexSettings,
+    Setting,
+    SettingsError,
+    covers_everything,
+    host_bits_warnings,
+    overrides_from_flags,
+)
 
 
 @dataclass(frozen=True, init=False)
@@ -110,8 +118,13 @@ def resolve_settings(
     from what the deployed stacks record."""
     overrides: dict[str, Any] = {"region": region, **flags.given}
     ctx = dict(recorded)
-    needs_cidr = "allowed_cidrs" not in flags.given and names.CTX_ALLOWED_CIDRS not in ctx
-    needs_port = "collector_port" not in flags.given and names.CTX_COLLECTOR_PORT not in ctx
+    # An explicit --collector-host is a flag like any other: it wins over what the deployed
+    # stacks record (a moved collector must move the security group's /32 with it).
+    told = flags.collector_host is not None
+    needs_cidr = "allowed_cidrs" not in flags.given and (told or names.CTX_ALLOWED_CIDRS not in ctx)
+    needs_port = "collector_port" not in flags.given and (
+        told or names.CTX_COLLECTOR_PORT not in ctx
+    )
     if needs_cidr or (needs_port and flags.collector_host):
         host = flags.collector_host
         if not host and paths is not None:
@@ -126,13 +139,24 @@ def resolve_settings(
                 "or --collector-host HOST",
             )
         overrides.update(from_collector(host, flags, cidr=needs_cidr, port=needs_port))
+    for warning in host_bits_warnings(flags.given.get("allowed_cidrs", ())):
+        console.warn(warning)
     try:
         settings = AnnexSettings.from_context(ctx, **overrides)
     except SettingsError as err:
         raise UsageError(f"invalid setting {err}") from None
-    if settings.world_open:
-        console.warn("the security group will accept HTCondor and SSH connections from anywhere")
     return settings
+
+
+def warn_if_world_open(templates: Mapping[str, Mapping[str, Any]]) -> None:
+    """Judge what is about to be deployed, not the settings: a set of CIDRs that adds up to
+    every address (0.0.0.0/1 + 128.0.0.0/1) is as open as 0.0.0.0/0."""
+    cidrs = ingress_cidrs(templates)
+    if covers_everything(cidrs):
+        console.warn(
+            "the security group will accept connections from anywhere "
+            f"({', '.join(cidrs)} covers every address)"
+        )
 
 
 def from_collector(host: str, flags: SettingsFlags, *, cidr: bool, port: bool) -> dict[str, Any]:
@@ -225,12 +249,18 @@ def desired_state(
     settings = settings.with_(account=account)
     check_permissions(target, settings, needs)
     if local_checks and paths is not None:
-        preflight(paths, target.region, settings.key_pair_name)
+        preflight(
+            paths,
+            target.region,
+            settings.key_pair_name,
+            secret_key_file=target.credentials.secret_key_file,
+        )
     call(lambda: check_key_pair(target, live[names.KEY_PAIR_STACK].state, settings, paths), target)
     t0 = time.monotonic()
     templates = synth_templates(settings)
     for warning in templates.warnings:
         console.warn(warning)
+    warn_if_world_open(templates.templates)
     return Desired(account, settings, live, templates, time.monotonic() - t0)
 
 

@@ -3,6 +3,11 @@
 A synthesis starts jsii and Node and takes seconds; the templates are a pure function of the
 settings, the stack and handler sources and the CDK library versions. So the templates are kept
 under the user's cache directory, keyed by a hash of exactly those inputs.
+
+What is deployed comes from here, so the cache is not trusted blindly: its directories are
+created 0700 (whatever the umask), a directory or entry another user owns or can write is
+ignored, and an entry is used only if its templates still hash to the digest written with them
+(an edited template is synthesized afresh, with a warning).
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+from annex_cdk import console
 from annex_stacks.facade import synth
 from annex_stacks.settings import AnnexSettings
 
 _PACKAGES = ("annex_stacks", "annex_lambda_src")
 _DISTRIBUTIONS = ("aws-cdk-lib", "constructs", "cdk-nag", "jsii")
-_FORMAT = 1
+_FORMAT = 2
+_PRIVATE = 0o700
 
 
 @dataclass(frozen=True)
@@ -61,18 +68,57 @@ def enabled() -> bool:
     return os.environ.get("ANNEX_CDK_NO_SYNTH_CACHE", "") in ("", "0")
 
 
+def _digest(templates: Any, warnings: Any) -> str:
+    canonical = json.dumps([templates, warnings], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _untrusted(path: Path) -> str | None:
+    """Why ``path`` (a cache directory or entry) must not be trusted, or None."""
+    st = os.stat(path, follow_symlinks=False)
+    if st.st_uid != os.geteuid():
+        return f"{path} is owned by uid {st.st_uid}, not by you"
+    if st.st_mode & 0o022:
+        return f"{path} is writable by others (mode {st.st_mode & 0o7777:04o})"
+    return None
+
+
+def _load(key: str) -> Templates | None:
+    entry = cache_dir() / f"{key}.json"
+    try:
+        for path in (entry.parent.parent, entry.parent, entry):
+            if reason := _untrusted(path):
+                console.warn(f"ignoring the synthesis cache: {reason}")
+                return None
+        data = json.loads(entry.read_text())
+        templates, warnings = data["templates"], data["warnings"]
+        if data.get("digest") != _digest(templates, warnings):
+            console.warn(f"ignoring {entry}: its templates were changed after synthesis")
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing or damaged: synthesize afresh
+    return Templates(templates, tuple(warnings), cached=True, key=key)
+
+
 def synth_templates(settings: AnnexSettings) -> Templates:
     """The templates for `settings`, from the cache when the inputs are unchanged."""
     key = inputs_key(settings)
-    if enabled():
-        try:
-            data = json.loads((cache_dir() / f"{key}.json").read_text())
-            return Templates(data["templates"], tuple(data["warnings"]), cached=True, key=key)
-        except (OSError, ValueError, KeyError):
-            pass  # missing or damaged: synthesize afresh
+    if enabled() and (hit := _load(key)) is not None:
+        return hit
     with tempfile.TemporaryDirectory(prefix="annex-cdk-synth-") as outdir:
         result = synth(settings, outdir=Path(outdir))
     return Templates(result.templates, result.warnings, cached=False, key=key)
+
+
+def _private_dirs(directory: Path) -> None:
+    """Create ``directory`` and its missing parents 0700, whatever the umask."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        os.mkdir(path, _PRIVATE)
+        os.chmod(path, _PRIVATE)  # mkdir's mode went through the umask
 
 
 def remember(templates: Templates) -> None:
@@ -82,9 +128,18 @@ def remember(templates: Templates) -> None:
         return
     entry = cache_dir() / f"{templates.key}.json"
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _private_dirs(entry.parent)
+        if any(_untrusted(p) for p in (entry.parent.parent, entry.parent)):
+            return  # not a place to keep what later gets deployed
+        warnings = list(templates.warnings)
+        record = {
+            "templates": templates.templates,
+            "warnings": warnings,
+            "digest": _digest(templates.templates, warnings),
+        }
+        # NamedTemporaryFile creates the file 0600.
         with tempfile.NamedTemporaryFile("w", dir=entry.parent, delete=False, suffix=".tmp") as tmp:
-            json.dump({"templates": templates.templates, "warnings": list(templates.warnings)}, tmp)
+            json.dump(record, tmp)
         os.replace(tmp.name, entry)
     except OSError:
         pass  # a cache that cannot be written only costs time

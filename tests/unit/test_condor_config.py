@@ -463,3 +463,33 @@ def test_stand_in_text_keeps_non_utf8_bytes(tmp_path: Path) -> None:
     text = b"# caf\xe9\nANNEX_DEFAULT_AWS_REGION = us-west-2\n".decode("utf-8", "surrogateescape")
     got = LocalPaths(tmp_path).effective([names.KEY_REGION], REGION, text=text)
     assert got == {names.KEY_REGION: "us-west-2"}
+
+
+# --- issue 11: data loss ---------------------------------------------------------------------
+
+
+def test_retiring_condor_annex_block_spares_the_users_following_lines(tmp_path: Path) -> None:
+    """Only condor_annex's ANNEX_DEFAULT_* lines are retired, not a user's line that follows
+    them without a blank line."""
+    path = tmp_path / names.USER_CONFIG_FILE
+    annex = (
+        f"\n{names.ANNEX_SETUP_COMMENT.format(region=LOCAL)}\n"
+        f"{names.KEY_REGION} = {REGION}\n"
+        f"{LOCAL}.{names.KEY_S3_BUCKET} = old-bucket\n"
+    )
+    mine = "SEC_DEFAULT_ENCRYPTION = REQUIRED\n"
+    path.write_text("# mine\n" + annex + mine)
+    write_user_config(
+        path, REGION, VALUES, set_region=True, pem_path=None, retire_annex_blocks=True
+    )
+    text = path.read_text()
+    assert f"# retired by annex-cdk: {LOCAL}.{names.KEY_S3_BUCKET} = old-bucket\n" in text
+    assert f"# retired by annex-cdk: {names.KEY_REGION} = {REGION}\n" in text
+    assert "\n" + mine in text and "retired by annex-cdk: SEC_DEFAULT" not in text
+
+
+def test_removing_the_only_block_leaves_no_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / names.USER_CONFIG_FILE
+    write_user_config(path, REGION, VALUES, set_region=True, pem_path=None)
+    assert unwrite_user_config(path, REGION).action == "deleted"
+    assert not path.exists()

@@ -147,7 +147,7 @@ def test_creates_private_files_in_private_dir(home: Path, umask: int) -> None:
     assert (report.access_key_file.action, report.secret_key_file.action) == ("created", "created")
     # What annex-cdk and condor_annex then read: the same key, and a secret file that passes
     # condor_annex -check-setup's owner/mode check.
-    assert (_read_key(public), _read_key(private)) == (KEY_ID, SECRET)
+    assert (_read_key(public), _read_key(private, secret=True)) == (KEY_ID, SECRET)
     assert (
         resolve_credentials(
             condor_dir=public.parent,
@@ -349,3 +349,34 @@ def test_cli_from_instance(home: Path, cli: typer.Typer) -> None:
     both = CliRunner().invoke(cli, ["credentials", "--from-instance", "--from-stdin"])
     assert isinstance(both.exception, UsageError)
     assert not files(home)[0].parent.exists()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        f"{KEY_ID}\n{SECRET}\n",  # both keys in the access key file (issue 11)
+        f"{KEY_ID} {SECRET}\n",
+        f"aws_secret_access_key = {SECRET}\n",
+        f"{SECRET}\u00e9\n",
+    ],
+)
+def test_a_key_file_with_more_than_the_key_is_refused_without_quoting_it(
+    tmp_path: Path, content: str
+) -> None:
+    """Whatever a wrong key file holds never reaches an HTTP header or a message."""
+    path = tmp_path / names.PUBLIC_KEY_FILE
+    path.write_text(content)
+    for secret in (False, True):
+        with pytest.raises(CredentialsError) as caught:
+            _read_key(path, secret=secret)
+        shown = f"{caught.value} {caught.value.hint or ''}"
+        assert str(path) in shown
+        assert SECRET not in shown and KEY_ID not in shown and SECRET[:8] not in shown
+
+
+@pytest.mark.parametrize("content", ["testing\n", "AKIA\n", "akiaiosfodnn7example\n"])
+def test_an_access_key_file_must_hold_an_access_key_id(tmp_path: Path, content: str) -> None:
+    path = tmp_path / names.PUBLIC_KEY_FILE
+    path.write_text(content)
+    with pytest.raises(CredentialsError, match="does not hold an AWS access key id"):
+        _read_key(path)

@@ -16,6 +16,7 @@ from annex_cdk.condor.files import (
     ensure_private_dir,
     write_secret_new,
 )
+from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import LocalFilesError
 
 
@@ -243,3 +244,9 @@ def test_check_writable_directory_not_writable(
 
 # Real file modes (which root bypasses) are exercised by tests/e2e/test_fault_matrix.py's
 # read-only ~/.condor row, which runs the CLI as an unprivileged user.
+
+
+@pytest.mark.parametrize("key_name", ["../../etc/evil", "a/b", "..\\up"])
+def test_a_pem_path_never_leaves_the_condor_directory(tmp_path: Path, key_name: str) -> None:
+    with pytest.raises(LocalFilesError, match="outside"):
+        LocalPaths(tmp_path).pem("us-east-1", key_name)

@@ -12,7 +12,13 @@ from moto import mock_aws
 from annex_cdk.aws import lock
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import LockedError, UsageError
-from annex_cdk.ops.setup import SettingsFlags, _split_host_port, collector_cidr, resolve_settings
+from annex_cdk.ops.setup import (
+    SettingsFlags,
+    _split_host_port,
+    collector_cidr,
+    resolve_settings,
+    warn_if_world_open,
+)
 from annex_stacks import names
 
 
@@ -130,3 +136,63 @@ def test_invalid_flag_is_a_usage_error_naming_the_setting(tmp_path):
             recorded={},
             paths=LocalPaths(tmp_path),
         )
+
+
+def test_a_changed_collector_host_wins_over_the_recorded_cidr(tmp_path, monkeypatch):
+    """issue 11: once stacks existed, --collector-host was silently ignored."""
+    _resolve_to(monkeypatch, "8.8.4.4")
+    recorded = {names.CTX_ALLOWED_CIDRS: ["203.0.113.7/32"], names.CTX_COLLECTOR_PORT: 9618}
+    s = resolve_settings(
+        SettingsFlags(collector_host="moved.example.org:9700"),
+        region="us-east-1",
+        recorded=recorded,
+        paths=LocalPaths(tmp_path),
+    )
+    assert s.allowed_cidrs == ("8.8.4.4/32",)
+    assert s.collector_port == 9700
+
+
+def test_an_unresolvable_collector_host_is_an_error_even_with_recorded_settings(
+    tmp_path, monkeypatch
+):
+    def fail(*_a, **_k):
+        raise socket.gaierror("no such host")
+
+    monkeypatch.setattr(socket, "getaddrinfo", fail)
+    recorded = {names.CTX_ALLOWED_CIDRS: ["203.0.113.7/32"]}
+    with pytest.raises(UsageError, match="cannot resolve the collector host"):
+        resolve_settings(
+            SettingsFlags(collector_host="nowhere.invalid"),
+            region="us-east-1",
+            recorded=recorded,
+            paths=LocalPaths(tmp_path),
+        )
+
+
+def test_host_bits_and_a_split_world_warn(tmp_path, capsys):
+    s = resolve_settings(
+        SettingsFlags(allow_from=("0.0.0.0/1", "128.0.0.1/1")),
+        region="us-east-1",
+        recorded={},
+        paths=LocalPaths(tmp_path),
+    )
+    assert s.world_open
+    err = " ".join(capsys.readouterr().err.split())
+    assert "128.0.0.1/1 has host bits set" in err
+
+
+def test_the_world_open_warning_reads_the_templates_to_deploy(capsys):
+    """An edited template (cache or otherwise) opening the group is judged by what it says."""
+    group = {
+        "Type": "AWS::EC2::SecurityGroup",
+        "Properties": {"SecurityGroupIngress": [{"CidrIp": "198.51.100.7/32"}]},
+    }
+    templates = {names.SECURITY_GROUP_STACK: {"Resources": {"SecurityGroup": group}}}
+    warn_if_world_open(templates)
+    assert "anywhere" not in capsys.readouterr().err
+    group["Properties"]["SecurityGroupIngress"] += [
+        {"CidrIp": "0.0.0.0/1"},
+        {"CidrIp": "128.0.0.0/1"},
+    ]
+    warn_if_world_open(templates)
+    assert "from anywhere" in " ".join(capsys.readouterr().err.split())

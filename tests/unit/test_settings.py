@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from annex_stacks import AnnexSettings, SettingsError, names
+from annex_stacks.settings import host_bits_warnings
 
 
 @pytest.mark.parametrize(
@@ -23,6 +24,12 @@ from annex_stacks import AnnexSettings, SettingsError, names
         ({"extra_tags": {"k": "v" * 300}}, "extra_tags"),
         ({"extra_tags": {names.TAG_SETUP: "x"}}, "extra_tags"),
         ({"key_pair_name": ""}, "key_pair_name"),
+        # The key name is part of the PEM's file name: no way out of ~/.condor (issue 11).
+        ({"key_pair_name": "../../etc/evil"}, "key_pair_name"),
+        ({"key_pair_name": "a\\b"}, "key_pair_name"),
+        ({"key_pair_name": ".."}, "key_pair_name"),
+        ({"key_pair_name": " padded "}, "key_pair_name"),
+        ({"key_pair_name": "tab\tname"}, "key_pair_name"),
     ],
 )
 def test_bad_setting_names_itself(kwargs, setting):
@@ -38,6 +45,28 @@ def test_cidrs_are_normalised_and_deduplicated():
     assert s.allowed_cidrs == ("198.51.100.7/32", "2001:db8::/64")
     assert not s.world_open
     assert AnnexSettings(allowed_cidrs=("0.0.0.0/0",)).world_open
+
+
+@pytest.mark.parametrize(
+    "cidrs",
+    [
+        ("0.0.0.0/1", "128.0.0.0/1"),
+        ("0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/1"),
+        ("::/1", "8000::/1"),
+        ("::/0",),
+    ],
+)
+def test_any_set_covering_everything_is_world_open(cidrs):
+    assert AnnexSettings(allowed_cidrs=cidrs).world_open
+
+
+def test_a_set_with_a_gap_is_not_world_open():
+    assert not AnnexSettings(allowed_cidrs=("0.0.0.0/1", "128.0.0.0/2")).world_open
+
+
+def test_host_bits_are_named():
+    (warning,) = host_bits_warnings(["10.0.0.1/8", "198.51.100.7/32", "2001:db8::/64"])
+    assert "10.0.0.1/8" in warning and "10.0.0.0/8" in warning
 
 
 def test_collector_port_22_is_fine_without_ssh():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import stat
 from typing import ClassVar
 
 import pytest
@@ -79,3 +82,58 @@ def test_hit_after_remember_and_damaged_entry_is_ignored(monkeypatch):
 def test_cache_can_be_switched_off(monkeypatch):
     monkeypatch.setenv("ANNEX_CDK_NO_SYNTH_CACHE", "1")
     assert not synth_cache.enabled()
+
+
+class _Fake:
+    templates: ClassVar = {"HTCondorAnnex-X": {"Resources": {"G": {"Type": "T"}}}}
+    warnings = ()
+
+
+def _remembered(monkeypatch) -> synth_cache.Templates:
+    monkeypatch.setattr(synth_cache, "synth", lambda s, outdir: _Fake())
+    first = synth_cache.synth_templates(AnnexSettings())
+    synth_cache.remember(first)
+    assert synth_cache.synth_templates(AnnexSettings()).cached
+    return first
+
+
+def test_an_edited_cached_template_is_not_used(monkeypatch, capsys):
+    """issue 11: an edited template (a group opened to 0.0.0.0/0) was deployed from the cache."""
+    first = _remembered(monkeypatch)
+    entry = synth_cache.cache_dir() / f"{first.key}.json"
+    data = json.loads(entry.read_text())
+    data["templates"]["HTCondorAnnex-X"]["Resources"]["G"]["Properties"] = {"CidrIp": "0.0.0.0/0"}
+    entry.write_text(json.dumps(data))
+    again = synth_cache.synth_templates(AnnexSettings())
+    assert not again.cached and again.templates == _Fake.templates
+    assert "changed after synthesis" in capsys.readouterr().err
+
+
+def test_cache_directories_are_private_under_any_umask(monkeypatch, tmp_path):
+    old = os.umask(0)
+    try:
+        _remembered(monkeypatch)
+    finally:
+        os.umask(old)
+    made = synth_cache.cache_dir()
+    for directory in (made, made.parent):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+
+
+def test_a_cache_others_can_write_is_ignored(monkeypatch, capsys):
+    first = _remembered(monkeypatch)
+    os.chmod(synth_cache.cache_dir(), 0o777)
+    assert not synth_cache.synth_templates(AnnexSettings()).cached
+    assert "writable by others" in capsys.readouterr().err
+    os.chmod(synth_cache.cache_dir(), 0o700)
+    entry = synth_cache.cache_dir() / f"{first.key}.json"
+    os.chmod(entry, 0o666)
+    assert not synth_cache.synth_templates(AnnexSettings()).cached
+
+
+def test_a_cache_another_user_owns_is_ignored(monkeypatch, capsys):
+    _remembered(monkeypatch)
+    real = os.geteuid()
+    monkeypatch.setattr(os, "geteuid", lambda: real + 1)
+    assert not synth_cache.synth_templates(AnnexSettings()).cached
+    assert "not by you" in capsys.readouterr().err
