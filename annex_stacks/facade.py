@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     import aws_cdk as cdk
 
 _CONTEXT_KEYS = context_keys()
+#: The CDK CLI's project context file: `annex-cdk setup` records what it deployed there, so
+#: that `cdk diff|deploy` in the same directory builds the same templates (cdk.json's
+#: "context" and `-c` still take precedence, so cdk.json carries no annex:* values).
+CONTEXT_FILE = "cdk.context.json"
 #: Which settings each stack records in its template Metadata, so that a later run without
 #: flags can keep what the deployed stacks were built with.
 _RECORDED = recorded_by_stack()
@@ -75,6 +79,13 @@ def recorded_context(templates: Mapping[str, Mapping[str, Any]]) -> dict[str, An
     return ctx
 
 
+def recorded_settings_context(settings: AnnexSettings) -> dict[str, Any]:
+    """The settings the stacks record, as CDK context: what cdk.context.json carries."""
+    ctx = settings.to_context()
+    keys = {key for recorded in _RECORDED.values() for key in recorded}
+    return {key: value for key, value in ctx.items() if key in keys}
+
+
 def build_app(
     settings: AnnexSettings,
     *,
@@ -99,11 +110,10 @@ def build_app(
 
     if app is None:
         app = new_app(outdir=outdir)
-    env = (
-        cdk.Environment(account=settings.account, region=settings.region)
-        if settings.region or settings.account
-        else None
-    )
+    # One environment rule for `cdk` and the CLI alike: the region, never the account. The
+    # account stays ${AWS::AccountId}, so both tools synthesize the same template for one
+    # region (a literal account on one path was a "replacement" of the Lambda permissions).
+    env = cdk.Environment(region=settings.region) if settings.region else None
     stacks: list[tuple[str, Callable[..., cdk.Stack]]] = [
         (names.BUCKET_STACK, ConfigurationBucketStack),
         (names.LAMBDA_STACK, LambdaFunctionsStack),
@@ -169,10 +179,20 @@ def run_cdk_app() -> None:
     from annex_stacks.settings import SettingsError
 
     app = new_app()
+    # The CDK CLI tells the app its region (profile, AWS_REGION); the CLI path pins the same.
+    region = app.node.try_get_context(names.CTX_REGION) or os.environ.get("CDK_DEFAULT_REGION")
     try:
-        build_app(settings_from_app_context(app), app=app)
+        settings = settings_from_app_context(app, region=region)
+        build_app(settings, app=app)
     except SettingsError as err:
         sys.exit(f"annex-cdk: invalid setting {err}")
+    if not settings.allowed_cidrs:
+        print(
+            f"annex-cdk: warning: {names.CTX_ALLOWED_CIDRS} is empty, so the security group "
+            "accepts nothing; pass -c or run `annex-cdk setup`, which records its settings in "
+            f"{CONTEXT_FILE}",
+            file=sys.stderr,
+        )
     app.synth()
 
 

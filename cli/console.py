@@ -6,11 +6,28 @@ import json
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+
+#: The version of every JSON document the commands print (README: "JSON output").
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class RunState:
+    """What main() needs to report an error the way the command was asked to: as JSON on
+    stdout (--json), and with which exit code (`diff --exit-code` makes every error 2)."""
+
+    json: bool = False
+    every_error_exit: int | None = None
+
+
+RUN = RunState()
 
 
 @cache
@@ -36,6 +53,9 @@ def result(text: str) -> None:
 
 
 def emit_json(document: Any) -> None:
+    """One JSON document on stdout, stamped with the schema version."""
+    if isinstance(document, dict):
+        document = {"schema_version": SCHEMA_VERSION, **document}
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
     sys.stdout.flush()
 

@@ -64,3 +64,19 @@ class PermissionsError(CredentialsError):
     """IAM's simulation says the credentials work but do not allow everything setup needs."""
 
     exit_code = EXIT_PERMISSIONS
+
+
+def annotate(err: BaseException, *, stack: str | None = None, call: str | None = None) -> None:
+    """Record where an unexpected error happened (the stack, the AWS call), for its one line.
+
+    The innermost record wins: the code nearest the failure knows best.
+    """
+    if stack and not getattr(err, "annex_stack", None):
+        err.annex_stack = stack  # type: ignore[attr-defined]
+    if call and not getattr(err, "annex_call", None):
+        err.annex_call = call  # type: ignore[attr-defined]
+
+
+def where(err: BaseException) -> tuple[str | None, str | None]:
+    """The stack and the AWS call `annotate` recorded, if any."""
+    return getattr(err, "annex_stack", None), getattr(err, "annex_call", None)

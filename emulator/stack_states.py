@@ -11,6 +11,7 @@ from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
 
+from annex_emulator.change_sets import resolve
 from annex_emulator.patches import ORIGINALS
 from annex_emulator.stack_events import enter_stack_status, failure_reason, stack_failure_reason
 from annex_emulator.stack_operation import create_on_failure, deletion_mode, is_resource
@@ -192,7 +193,8 @@ def backend_execute_change_set(
     moto let a failure escape as an HTTP error with the stack half-changed, and never re-read
     the executed template, so a stack created through a change set had no Outputs.
     """
-    # The change set moto will execute: by id, else the last one with that name (moto's rule).
+    # The change set to execute: by id, else by name within the stack (CloudFormation's rule).
+    change_set_name = resolve(self, change_set_name, stack_name)
     named = [c for c in self.change_sets.values() if c.change_set_name == change_set_name]
     change_set = self.change_sets.get(change_set_name) or (named[-1] if named else None)
     stack = self.stacks.get(change_set.stack_id) if change_set is not None else None

@@ -97,7 +97,7 @@ def _teach() -> None:
     from moto.cloudformation.responses import CloudFormationResponse
     from moto.s3.models import FakeBucket
 
-    from annex_emulator import lambda_function, resource_lifecycle, stack_states
+    from annex_emulator import change_sets, lambda_function, resource_lifecycle, stack_states
     from annex_emulator.bucket_access import bucket_get_permission
     from annex_emulator.stack_update import resource_map_update
 
@@ -124,6 +124,11 @@ def _teach() -> None:
     patch(CloudFormationBackend, "delete_stack", stack_states.backend_delete_stack)
     # Change sets: failure states, and Outputs after a CREATE change set.
     patch(CloudFormationBackend, "execute_change_set", stack_states.backend_execute_change_set)
+    # Change sets by stack and name: the CDK CLI gives every stack's change set the same name.
+    patch(CloudFormationBackend, "describe_change_set", change_sets.backend_describe_change_set)
+    patch(CloudFormationBackend, "delete_change_set", change_sets.backend_delete_change_set)
+    for handler in ("describe_change_set", "delete_change_set", "execute_change_set"):
+        patch(CloudFormationResponse, handler, getattr(change_sets, f"response_{handler}"))
     # DisableRollback / OnFailure.
     patch(CloudFormationResponse, "create_stack", stack_states.response_create_stack)
     # Bucket-policy conditions (CDK's enforce-SSL statement denied everything).

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from typing import Any
 
-from annex_cdk.errors import Interrupted, StackBlockedError, StackFailedError
+from annex_cdk.errors import Interrupted, StackBlockedError, StackFailedError, annotate
 from annex_cdk.templates.load import normalise
 
 CAPABILITIES = ["CAPABILITY_IAM"]
@@ -36,6 +37,10 @@ REPLACEABLE = frozenset(
     {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "REVIEW_IN_PROGRESS", "DELETE_FAILED"}
 )
 GOOD = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
+#: Stack-level statuses that open an operation (REVIEW_IN_PROGRESS: a change set's new stack).
+OPERATION_STARTS = frozenset(
+    {"CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "REVIEW_IN_PROGRESS"}
+)
 DELETED = "DELETE_COMPLETE"
 
 
@@ -122,6 +127,23 @@ class Engine:
         self.cfn = cfn
         self.progress = progress
         self.stop = threading.Event()
+        # The AWS call each worker thread made last, so that an unexpected error names it.
+        self._calls = threading.local()
+        events = getattr(getattr(cfn, "meta", None), "events", None)
+        if events is not None:
+            events.register("before-call.cloudformation", self._note_call)
+
+    def _note_call(self, model: Any = None, **_: Any) -> None:
+        self._calls.last = f"cloudformation {getattr(model, 'name', model)}"
+
+    def _annotated(self, stack: str, work: Callable[[], Any]) -> Any:
+        """Run one stack's work; an unexpected error learns the stack and the last AWS call."""
+        self._calls.last = None
+        try:
+            return work()
+        except Exception as err:
+            annotate(err, stack=stack, call=getattr(self._calls, "last", None))
+            raise
 
     # --- reading -------------------------------------------------------------------------
     def state(self, name: str) -> StackState:
@@ -148,23 +170,59 @@ class Engine:
         """Every stack's live state (no templates), read concurrently."""
         stacks = list(stacks)
         with ThreadPoolExecutor(max_workers=max(1, len(stacks))) as pool:
-            return dict(zip(stacks, pool.map(self.state, stacks), strict=True))
+            states = pool.map(lambda n: self._annotated(n, lambda: self.state(n)), stacks)
+            return dict(zip(stacks, states, strict=True))
 
     def read_all(self, stacks: Iterable[str]) -> dict[str, Live]:
         """Every stack's live state and deployed template, read concurrently."""
 
         def one(name: str) -> Live:
-            state = self.state(name)
-            return Live(state, self.deployed_template(state))
+            def read() -> Live:
+                state = self.state(name)
+                return Live(state, self.deployed_template(state))
+
+            return self._annotated(name, read)
 
         stacks = list(stacks)
         with ThreadPoolExecutor(max_workers=max(1, len(stacks))) as pool:
             futures = {name: pool.submit(one, name) for name in stacks}
             return {name: f.result() for name, f in futures.items()}
 
-    def failure_reason(self, stack_id: str) -> str | None:
-        """The first resource failure CloudFormation recorded for the stack's latest operation."""
-        events = self.cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
+    def events_of(self, stack_id: str, since: str | None = None) -> list[dict[str, Any]]:
+        """The events of the stack's current operation, oldest first.
+
+        `since` is the newest event id before the operation began (its marker); without it,
+        the operation is the latest one: everything from the stack's last starting event on.
+        """
+        events = self.cfn.describe_stack_events(StackName=stack_id)["StackEvents"]  # newest first
+        current: list[dict[str, Any]] = []
+        for event in events:
+            if since is not None and event["EventId"] == since:
+                break
+            current.append(event)
+            if (
+                since is None
+                and event.get("LogicalResourceId") == event.get("StackName")
+                and event.get("ResourceStatus") in OPERATION_STARTS
+            ):
+                break
+        return list(reversed(current))
+
+    def marker(self, stack_id: str | None) -> str | None:
+        """The newest event id of a stack, taken before an operation: its events come after."""
+        from botocore.exceptions import ClientError
+
+        if not stack_id:
+            return None
+        try:
+            events = self.cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
+        except ClientError:
+            return None
+        return events[0]["EventId"] if events else None
+
+    def failure_reason(self, stack_id: str, since: str | None = None) -> str | None:
+        """The first resource failure of the stack's current (else latest) operation."""
+        events = self.events_of(stack_id, since)
         failed = [
             e
             for e in events
@@ -173,10 +231,10 @@ class Engine:
             and e.get("LogicalResourceId") != e.get("StackName")
         ]
         if failed:
-            first = failed[-1]  # events come newest first
+            first = failed[0]
             return f"{first['LogicalResourceId']}: {first['ResourceStatusReason']}"
         reasons = [e.get("ResourceStatusReason") for e in events if e.get("ResourceStatusReason")]
-        return reasons[0] if reasons else None
+        return reasons[-1] if reasons else None
 
     # --- acting --------------------------------------------------------------------------
     def converge(
@@ -219,7 +277,8 @@ class Engine:
         try:
             # Submitting is inside the try: Ctrl-C can arrive as soon as the first stack starts.
             for name, (state, action) in work.items():
-                futures[pool.submit(self._run, name, state, action, templates[name])] = name
+                work_fn = partial(self._run, name, state, action, templates[name])
+                futures[pool.submit(self._annotated, name, work_fn)] = name
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
@@ -256,9 +315,11 @@ class Engine:
         body = json.dumps(template, separators=(",", ":"), sort_keys=True)
         if action is Action.REPLACE:
             self.progress(name, state.status or "", "deleting to replace it")
+            mark = self.marker(state.stack_id)
             self.cfn.delete_stack(StackName=state.stack_id)
-            self._wait(name, state.stack_id or name, since=None)
+            self._wait(name, state.stack_id or name, since=mark)
             action = Action.CREATE
+        mark = None
         if action is Action.CREATE:
             self.progress(name, "CREATE_IN_PROGRESS", "creating")
             # As condor_annex: a failed creation deletes itself, so a re-run starts clean.
@@ -268,6 +329,7 @@ class Engine:
         else:
             self.progress(name, "UPDATE_IN_PROGRESS", "updating")
             stack_id = state.stack_id or name
+            mark = self.marker(stack_id)
             try:
                 self.cfn.update_stack(
                     StackName=stack_id, TemplateBody=body, Capabilities=CAPABILITIES
@@ -278,8 +340,8 @@ class Engine:
                 final = self.state(stack_id)
                 self.progress(name, final.status or "", "unchanged")
                 return StackResult(name, Action.SKIP, final.status or "", dict(final.outputs), 0.0)
-        final = self._wait(name, stack_id, since=started)
-        reason = None if final.status in GOOD else self.failure_reason(stack_id)
+        final = self._wait(name, stack_id, since=mark)
+        reason = None if final.status in GOOD else self.failure_reason(stack_id, mark)
         detail = f"{time.monotonic() - started:.1f} s" if final.status in GOOD else (reason or "")
         self.progress(name, final.status or "", detail)
         return StackResult(
@@ -291,22 +353,28 @@ class Engine:
             reason,
         )
 
-    def _wait(self, name: str, stack_id: str, *, since: float | None) -> StackState:
-        """Poll until the stack settles, quickly at first, reporting each new resource event."""
+    def _wait(self, name: str, stack_id: str, *, since: str | None) -> StackState:
+        """Poll until the stack settles, quickly at first, reporting each new event of this
+        operation: those after the marker `since` (None: a new stack, all of its events)."""
         delay = self.POLL_FIRST
         seen: set[str] = set()
         while True:
             state = self.state(stack_id)
-            self._report_events(name, stack_id, seen)
+            self._report_events(name, stack_id, seen, since)
             if state.status is None or not state.status.endswith("_IN_PROGRESS"):
                 return state
             if self.stop.wait(delay):
                 return state
             delay = min(delay * 1.6, self.POLL_MAX)
 
-    def _report_events(self, name: str, stack_id: str, seen: set[str]) -> None:
+    def _report_events(self, name: str, stack_id: str, seen: set[str], since: str | None) -> None:
         events = self.cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
-        for event in reversed(events):
+        fresh: list[dict[str, Any]] = []
+        for event in events:  # newest first, down to the marker
+            if since is not None and event["EventId"] == since:
+                break
+            fresh.append(event)
+        for event in reversed(fresh):
             if event["EventId"] in seen:
                 continue
             seen.add(event["EventId"])
@@ -328,13 +396,16 @@ class Engine:
             if not state.exists:
                 return StackResult(name, Action.SKIP, DELETED, {}, 0.0)
             self.progress(name, "DELETE_IN_PROGRESS", "deleting")
+            mark = self.marker(state.stack_id)
             self.cfn.delete_stack(StackName=state.stack_id)
-            final = self._wait(name, state.stack_id or name, since=started)
+            final = self._wait(name, state.stack_id or name, since=mark)
             status = DELETED if final.status in (None, DELETED) else final.status
-            reason = None if status == DELETED else self.failure_reason(state.stack_id or name)
+            reason = (
+                None if status == DELETED else self.failure_reason(state.stack_id or name, mark)
+            )
             self.progress(name, status, reason or f"{time.monotonic() - started:.1f} s")
             return StackResult(name, Action.REPLACE, status, {}, time.monotonic() - started, reason)
 
         with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
-            futures = [pool.submit(one, n, s) for n, s in targets]
+            futures = [pool.submit(self._annotated, n, partial(one, n, s)) for n, s in targets]
             return {r.name: r for r in (f.result() for f in futures)}

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from annex_cdk import console
-from annex_cdk.commands import checks, condor, deploy, destroy, tools
+from annex_cdk.commands import checks, condor, deploy, destroy, failure, tools
 from annex_cdk.errors import EXIT_INTERRUPTED, AnnexError
 
 app = typer.Typer(
@@ -66,33 +66,51 @@ condor.register(app)
 
 def main() -> None:
     """Entry point: expected failures become one line on stderr and an exit code."""
+    command = failure.command_name(failure.argv())
     try:
         code = app(standalone_mode=False)
     except AnnexError as err:
         if _STATE["debug"]:
             raise
-        console.err_console().print(f"[red]annex-cdk:[/] {console.escape(str(err))}")
-        if err.hint:
-            console.err_console().print(f"  [dim]hint:[/] {console.escape(err.hint)}")
-        sys.exit(err.exit_code)
+        failure.report(
+            message=str(err),
+            exit_code=failure.exit_code_for(err.exit_code),
+            hint=err.hint,
+            kind=type(err).__name__,
+        )
+        sys.exit(failure.exit_code_for(err.exit_code))
     except typer.TyperException as err:  # usage errors: Typer's own message, exit 2
+        if console.RUN.json:
+            failure.report(
+                message=err.format_message(),
+                exit_code=failure.exit_code_for(err.exit_code),
+                hint=f"annex-cdk {command} --help",
+                kind="usage",
+            )
+            sys.exit(failure.exit_code_for(err.exit_code))
         show = getattr(err, "show", None)  # usage errors (click's) show themselves
         if show is not None:
             show()
         else:
             console.err_console().print(f"Error: {console.escape(err.format_message())}")
-        sys.exit(err.exit_code)
+        sys.exit(failure.exit_code_for(err.exit_code))
     except (KeyboardInterrupt, typer.Abort):
-        console.err_console().print("[red]annex-cdk:[/] interrupted")
+        failure.report(
+            message="interrupted", exit_code=EXIT_INTERRUPTED, hint=None, kind="Interrupted"
+        )
         sys.exit(EXIT_INTERRUPTED)
     except Exception as err:  # the unexpected: still one line, unless --debug
         if _STATE["debug"]:
             raise
-        console.err_console().print(
-            f"[red]annex-cdk: unexpected error:[/] {console.escape(_one_line(err))}\n"
-            "  [dim]hint:[/] re-run with --debug for the traceback"
+        log = failure.log_traceback(command, err)
+        failure.report(
+            message=failure.unexpected_line(command, err, _one_line(err)),
+            exit_code=failure.exit_code_for(1),
+            hint=f"the traceback is in {log}" if log else "re-run with --debug for the traceback",
+            kind="unexpected",
+            log=log,
         )
-        sys.exit(1)
+        sys.exit(failure.exit_code_for(1))
     if code == EXIT_INTERRUPTED:  # Typer turned a Ctrl-C outside the engine into Exit(130)
         console.err_console().print(
             "[red]annex-cdk:[/] interrupted; re-run the same command to continue"

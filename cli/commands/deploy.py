@@ -10,7 +10,7 @@ import typer
 from annex_cdk import console
 from annex_cdk.commands.options import AwsOptions, Json, NoLocal, Yes, aws_side_only, with_options
 from annex_cdk.console import StackProgress
-from annex_cdk.errors import AnnexError
+from annex_cdk.errors import EXIT_USAGE
 from annex_cdk.ops.setup import SettingsFlags, run_diff, run_setup
 from annex_cdk.ops.synth import run_synth
 from annex_cdk.templates.diff import render_all
@@ -85,13 +85,10 @@ def diff(
     no_local: NoLocal = None,
 ) -> None:
     """What `setup` with the same flags would change, per stack: resources and properties."""
-    try:
-        remote = aws_side_only(no_local)
-        report = run_diff(aws.target(local=not remote), aws.local_paths(remote), flags)
-    except AnnexError as err:
-        if exit_code:  # CI contract: every error is 2, whatever its kind
-            err.exit_code = 2
-        raise
+    if exit_code:  # CI contract: every error is 2, whatever its kind (main() applies it)
+        console.RUN.every_error_exit = EXIT_USAGE
+    remote = aws_side_only(no_local)
+    report = run_diff(aws.target(local=not remote), aws.local_paths(remote), flags)
     _show_diff(report, json_out)
     changed = any(d.changed for d in report["diffs"]) or bool(report["blocked"])
     if exit_code and changed:

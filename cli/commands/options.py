@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
+from annex_cdk import console
 from annex_cdk.aws.session import AwsTarget, resolve_credentials
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import UsageError
@@ -40,7 +41,18 @@ Region = Annotated[
         show_envvar=True,
     ),
 ]
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def _json_mode(value: bool) -> bool:
+    # Known before the command runs, so that an error too becomes a JSON document on stdout.
+    console.RUN.json = console.RUN.json or bool(value)
+    return value
+
+
+Json = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON document on stdout.", callback=_json_mode),
+]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; consent to replacements.")]
 NoLocal = Annotated[
     bool | None,

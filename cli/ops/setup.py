@@ -25,6 +25,7 @@ from annex_cdk.aws.permissions import check_permissions
 from annex_cdk.aws.session import AwsTarget, call
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
+from annex_cdk.ops.cdk_context import read_context, record_for_cdk
 from annex_cdk.ops.post_deploy import post_deploy, preflight
 from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
 from annex_cdk.templates.diff import diff_all
@@ -324,6 +325,7 @@ def run_setup(
     started = time.monotonic()
     engine = Engine(target.client("cloudformation"), progress=progress)
     target.account_id()
+    read_context()  # a broken cdk.context.json stops setup before any AWS change
     with held(target.client("ssm"), "setup"):
         # --no-local is the pipeline's mode: it needs only what the deploy role holds.
         needs = deploy_actions() if paths is None else None
@@ -360,6 +362,7 @@ def run_setup(
             private_key=call(lambda: private_key(target, key_outputs), target),
             retire_annex_blocks=retire_annex_blocks,
         )
+    cdk_context = record_for_cdk(settings)
     timings["local_s"] = time.monotonic() - t0
     timings["total_s"] = time.monotonic() - started
     return {
@@ -368,6 +371,7 @@ def run_setup(
         "stacks": {name: _stack_dict(r) for name, r in results.items()},
         "local": local.as_dict() if local is not None else None,
         "settings": settings.to_context(),
+        "cdk_context": str(cdk_context) if cdk_context else None,
         "timings": timings,
         "synth_cached": result.cached,
         "ok": local is None or not local.problems,

@@ -1,13 +1,88 @@
-"""Reading templates back: whatever their formatting, a template is the JSON it means."""
+"""Reading templates back: whatever their formatting, a template is the JSON it means.
+
+CloudFormation hands back a template in the format it was given: JSON from annex-cdk, YAML
+from the CDK CLI (which uploads YAML), with the short-form tags (`!Ref`, `!GetAtt`, `!Sub`...)
+that a hand-written template may use. Both read as the same dict.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import yaml
+
+#: CloudFormation's short-form intrinsic functions, tag → long form.
+_SHORT_FORMS = (
+    "And",
+    "Base64",
+    "Cidr",
+    "Condition",
+    "Equals",
+    "FindInMap",
+    "GetAZs",
+    "If",
+    "ImportValue",
+    "Join",
+    "Not",
+    "Or",
+    "Select",
+    "Split",
+    "Sub",
+    "Transform",
+    "GetAtt",
+    "Ref",
+)
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """A safe YAML loader that knows CloudFormation's tags and keeps timestamps as strings."""
+
+
+def _construct(tag: str, loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if tag == "Ref" or tag == "Condition":
+        return {tag: value}
+    if tag == "GetAtt" and isinstance(value, str):
+        # `!GetAtt Resource.Attribute` is `Fn::GetAtt: [Resource, Attribute]`.
+        value = value.split(".", 1)
+    return {f"Fn::{tag}": value}
+
+
+for _tag in _SHORT_FORMS:
+    _CfnLoader.add_constructor(
+        f"!{_tag}", lambda loader, node, tag=_tag: _construct(tag, loader, node)
+    )
+# CloudFormation reads `2012-10-17` as the string it is, not a date.
+_CfnLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def parse(body: str) -> Any:
+    """A template body as CloudFormation reads it: JSON, else YAML with short-form tags."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        pass
+    try:
+        return yaml.load(body, Loader=_CfnLoader)
+    except yaml.YAMLError as err:
+        raise TemplateFormatError(f"the template is neither JSON nor YAML: {err}") from None
+
+
+class TemplateFormatError(ValueError):
+    """A template body that is neither JSON nor YAML."""
+
 
 def normalise(template: Any) -> Any:
     """Templates compare equal when they mean the same JSON, whatever the formatting."""
     if isinstance(template, str):
-        template = json.loads(template)
+        template = parse(template)
     return json.loads(json.dumps(template, sort_keys=True))

@@ -67,11 +67,13 @@ class World:
         timeout: float = 300,
         env: dict[str, str | None] | None = None,
         prefix: tuple[str, ...] = (),
+        cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         assert CLI, "annex-cdk is not installed in this venv"
         proc = subprocess.run(
             [*prefix, CLI, *args],
             env=self._env(env),
+            cwd=cwd if cwd is not None else self.root,
             capture_output=True,
             text=True,
             timeout=timeout,

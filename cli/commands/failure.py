@@ -1,0 +1,92 @@
+"""How a failed command reports itself: one line (or one JSON document), an exit code, a log.
+
+An unexpected error names the command, the stack and the AWS call in its one line; its full
+traceback goes to a rotated log file under the user's state directory, whose path the line
+gives. With --json the same facts are one JSON error document on stdout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+from annex_cdk import console
+from annex_cdk.errors import where
+
+LOG_NAME = "annex-cdk.log"
+_LOG_BYTES = 1_000_000
+_LOG_BACKUPS = 3
+
+
+def state_dir() -> Path:
+    """$XDG_STATE_HOME/annex-cdk, else ~/.local/state/annex-cdk (the XDG default)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "annex-cdk"
+
+
+def log_traceback(command: str, err: BaseException) -> Path | None:
+    """Append the traceback to the rotated log (0600: it may name files and accounts)."""
+    path = state_dir() / LOG_NAME
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.touch(mode=0o600, exist_ok=True)
+        handler = RotatingFileHandler(
+            path, maxBytes=_LOG_BYTES, backupCount=_LOG_BACKUPS, encoding="utf-8"
+        )
+    except OSError:
+        return None  # a read-only HOME must not hide the error itself
+    logger = logging.getLogger("annex_cdk.failures")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        text = "".join(traceback.format_exception(err))
+        logger.error("annex-cdk %s: unexpected error\n%s", command, text.rstrip())
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    return path
+
+
+def command_name(argv: list[str]) -> str:
+    """The (sub)command the user ran, from argv: `setup`, `condor configure`."""
+    words = [a for a in argv if not a.startswith("-")]
+    return " ".join(words[:2] if words[:1] == ["condor"] else words[:1]) or "annex-cdk"
+
+
+def unexpected_line(command: str, err: BaseException, detail: str) -> str:
+    """`setup: HTCondorAnnex-KeyPair: during cloudformation GetTemplate: ValueError: ...`."""
+    stack, call = where(err)
+    parts = [command, stack, f"during {call}" if call else None, detail]
+    return ": ".join(p for p in parts if p)
+
+
+def report(
+    *, message: str, exit_code: int, hint: str | None, kind: str, log: Path | None = None
+) -> None:
+    """The error as the command was asked to speak: a JSON document on stdout, else stderr."""
+    if console.RUN.json:
+        document: dict[str, object] = {
+            "ok": False,
+            "error": {"kind": kind, "message": message, "exit_code": exit_code, "hint": hint},
+        }
+        if log is not None:
+            document["error"] = {**document["error"], "log": str(log)}  # type: ignore[dict-item]
+        console.emit_json(document)
+        return
+    prefix = "annex-cdk: unexpected error:" if kind == "unexpected" else "annex-cdk:"
+    console.err_console().print(f"[red]{prefix}[/] {console.escape(message)}")
+    if hint:
+        console.err_console().print(f"  [dim]hint:[/] {console.escape(hint)}")
+
+
+def exit_code_for(code: int) -> int:
+    """`diff --exit-code` promises 2 for every error, whatever its kind."""
+    return console.RUN.every_error_exit if console.RUN.every_error_exit is not None else code
+
+
+def argv() -> list[str]:
+    return sys.argv[1:]

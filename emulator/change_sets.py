@@ -1,0 +1,63 @@
+"""Change sets by stack AND name, as CloudFormation keys them.
+
+moto looks a change set up by name alone, so when the CDK CLI deploys several stacks at once
+(`cdk deploy --all --concurrency N`), each with a change set of the same name, it executed
+and deleted other stacks' change sets and left stacks in REVIEW_IN_PROGRESS.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from annex_emulator.patches import ORIGINALS
+
+if TYPE_CHECKING:
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.cloudformation.responses import CloudFormationResponse
+
+#: The StackName the current request gave with its ChangeSetName.
+change_set_stack: ContextVar[str | None] = ContextVar("annex_change_set_stack", default=None)
+
+
+def resolve(backend: CloudFormationBackend, name: str, stack_name: str | None = None) -> str:
+    """The id of the change set `name` (an id, or a name within the stack `stack_name`)."""
+    if name in backend.change_sets:
+        return name
+    stack = stack_name or change_set_stack.get()
+    if not stack:
+        return name
+    matches = [
+        cs_id
+        for cs_id, cs in backend.change_sets.items()
+        if cs.change_set_name == name
+        and stack in (cs.stack_id, getattr(backend.stacks.get(cs.stack_id), "name", None))
+    ]
+    return matches[-1] if matches else name
+
+
+def backend_describe_change_set(self: CloudFormationBackend, change_set_name: str) -> Any:
+    return ORIGINALS["CloudFormationBackend.describe_change_set"](
+        self, resolve(self, change_set_name)
+    )
+
+
+def backend_delete_change_set(self: CloudFormationBackend, change_set_name: str) -> None:
+    ORIGINALS["CloudFormationBackend.delete_change_set"](self, resolve(self, change_set_name))
+
+
+def _with_stack(handler: str) -> Any:
+    def wrapped(self: CloudFormationResponse) -> Any:
+        token = change_set_stack.set(self._get_param("StackName"))
+        try:
+            return ORIGINALS[f"CloudFormationResponse.{handler}"](self)
+        finally:
+            change_set_stack.reset(token)
+
+    wrapped.__name__ = handler
+    return wrapped
+
+
+response_describe_change_set = _with_stack("describe_change_set")
+response_delete_change_set = _with_stack("delete_change_set")
+response_execute_change_set = _with_stack("execute_change_set")
