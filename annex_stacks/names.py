@@ -244,6 +244,32 @@ PERSONAL_DAEMONS: Final = ("MASTER", "COLLECTOR", "NEGOTIATOR", "SCHEDD", "START
 TOOL_CONFIG_VAL: Final = "condor_config_val"
 TOOL_STORE_CRED: Final = "condor_store_cred"
 TOOL_RESTART: Final = "condor_restart"
+TOOL_VERSION: Final = "condor_version"
+
+# --- The access-point path of HTCondor >= 24.11.2 (`htcondor annex create NAME TYPE@aws-ec2`) ---
+# shared/reference/htcondor_24_11_annex.md; param_info.in:7573-7666 (feature HPC_ANNEX).
+USE_HPC_ANNEX_LINE: Final = "use feature:HPC_ANNEX"
+KEY_TCP_FORWARDING_HOST: Final = "TCP_FORWARDING_HOST"
+KEY_HPC_ANNEX_ENABLED: Final = "HPC_ANNEX_ENABLED"
+KEY_ANNEX_COLLECTOR: Final = "ANNEX_COLLECTOR"
+KEY_ANNEX_TOKEN_KEY_NAME: Final = "ANNEX_TOKEN_KEY_NAME"
+KEY_ANNEX_TOKEN_DOMAIN: Final = "ANNEX_TOKEN_DOMAIN"
+KEY_TOKEN_FETCH_KEYS: Final = "SEC_TOKEN_FETCH_ALLOWED_SIGNING_KEYS"
+KEY_USE_SHARED_PORT: Final = "USE_SHARED_PORT"
+KEY_ALLOW_WRITE: Final = "ALLOW_WRITE"
+KEY_ALLOW_READ: Final = "ALLOW_READ"
+KEY_DEFAULT_AUTH_METHODS: Final = "SEC_DEFAULT_AUTHENTICATION_METHODS"
+#: The levels at which the annex's execution points present their IDTOKEN: WRITE (the
+#: schedd's DIRECT_ATTACH, schedd.cpp:16928-16932) and DAEMON (ADVERTISE_* fall back to it,
+#: condor_perms.cpp:119-121); each falls back to SEC_DEFAULT_AUTHENTICATION_METHODS.
+IDTOKEN_LEVELS: Final = ("WRITE", "DAEMON", "ADVERTISE_STARTD", "ADVERTISE_MASTER")
+#: HTCondor's names for the IDTOKENS method (all the same method).
+IDTOKEN_METHODS: Final = frozenset({"IDTOKENS", "IDTOKEN", "TOKENS", "TOKEN"})
+#: `htcondor annex create` needs this directory to exist (annex_create.py:649-655).
+HPC_ANNEX_DIR: Final = ".hpc-annex"
+KEY_ODI_IMAGE_ID: Final = "ANNEX_DEFAULT_ODI_IMAGE_ID"
+#: The programs that read the access point's settings: the `htcondor annex` tool and the schedd.
+ACCESS_POINT_SUBSYSTEMS: Final = ("TOOL", "SCHEDD", "COLLECTOR")
 
 # --- The submit host's own role (`annex-cdk setup --submit-host-role`) --------------------------
 #: Optional sixth stack: a role and instance profile carrying the least-privilege policy

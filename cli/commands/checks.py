@@ -21,12 +21,25 @@ def check_setup(
             "--deep", help="Also compare the config, the stack outputs and the live resources."
         ),
     ] = False,
+    htcondor_version: Annotated[
+        str | None,
+        typer.Option(
+            "--htcondor-version",
+            metavar="X.Y[.Z]",
+            help="Check for this HTCondor (default: detected as `condor configure` does).",
+        ),
+    ] = None,
     json_out: Json = False,
     no_local: NoLocal = None,
 ) -> None:
     """condor_annex -check-setup's checks and output; exits non-zero when any check fails."""
     remote = aws_side_only(no_local)
-    report = run_check_setup(aws.target(local=not remote), aws.local_paths(remote), deep=deep)
+    report = run_check_setup(
+        aws.target(local=not remote),
+        aws.local_paths(remote),
+        deep=deep,
+        htcondor_version=htcondor_version,
+    )
     if json_out:
         console.emit_json(report.as_dict())
     else:

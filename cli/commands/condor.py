@@ -19,6 +19,7 @@ from annex_cdk.condor import personal as pc
 from annex_cdk.condor.key_files import Secret
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.personal import ConfigureReport
+from annex_cdk.condor.version import parse_flag
 from annex_cdk.errors import UsageError
 from annex_cdk.ops.credentials import from_profile
 from annex_stacks import names
@@ -102,10 +103,24 @@ def configure(
         bool, typer.Option("--no-password", help="Leave the pool password alone.")
     ] = False,
     restart: Restart = False,
+    htcondor_version: Annotated[
+        str | None,
+        typer.Option(
+            "--htcondor-version",
+            metavar="X.Y[.Z]",
+            help="The HTCondor to configure for (default: condor_version on PATH, else the "
+            "configuration's BIN or release directory, else the Python bindings). Up to 24.10: "
+            "the classic condor_annex lines; 24.11.2 and later: the access point for "
+            "`htcondor annex create`.",
+        ),
+    ] = None,
     json_out: Json = False,
 ) -> None:
-    """Write the guide's public-interface, pool-password and port settings; store the password.
+    """Write the settings for this HTCondor's annexes; on the classic side store the password.
 
+    Classic (HTCondor <= 24.10, condor_annex -count): the guide's public-interface,
+    pool-password and port settings. Access point (>= 24.11.2, htcondor annex create):
+    use feature:HPC_ANNEX, NETWORK_INTERFACE, TCP_FORWARDING_HOST, and ~/.hpc-annex.
     The settings go into a block annex-cdk owns in the local config file (lines outside it are
     untouched; a backup is kept; re-running changes nothing); `condor unconfigure` removes it.
     """
@@ -122,6 +137,8 @@ def configure(
     )
     options = pc.GuideOptions(port, network_interface, collector_host, password_file)
     options.validate()
+    if htcondor_version is not None:
+        parse_flag(htcondor_version)  # a bad flag stops before anything is read
     # Read a piped password first: a bad one must stop the command before anything is written.
     stdin_password = pc.read_password(sys.stdin) if password_stdin else None
     location = pc.locate(config_file)
@@ -140,6 +157,7 @@ def configure(
         stdin_password=stdin_password,
         ask_password=ask if _stdin_is_terminal() else None,
         restart_after=restart,
+        htcondor_version=htcondor_version,
     )
     for warning in report.warnings:
         console.warn(warning)
@@ -155,8 +173,14 @@ def configure(
 
 def _print_configure(report: ConfigureReport) -> None:
     write = report.write
+    if report.htcondor is not None:
+        console.result(report.htcondor.describe())
     backup = f"; backup {write.backup}" if write.backup else ""
     console.result(f"{write.path}: {write.action}{backup}")
+    if report.changes and write.changed:
+        console.result("  changes in annex-cdk's block:")
+        for change in report.changes:
+            console.result(f"    {change}")
     first = next(iter(report.effective.values()), {})
     for key in report.values:
         console.result(f"  {key} = {first.get(key)}")
@@ -168,6 +192,9 @@ def _print_configure(report: ConfigureReport) -> None:
             console.result(f"pool password: {password.file} exists (--replace-password to change)")
         elif password.command:
             console.result(f"pool password: not stored; run: {password.command}")
+    if report.hpc_annex_dir is not None:
+        path, action = report.hpc_annex_dir
+        console.result(f"{path}: {action} (htcondor annex create needs it)")
     if report.restart_output is not None:
         console.result(f"condor_restart: {report.restart_output}")
     elif report.restart_needed:

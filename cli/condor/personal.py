@@ -10,7 +10,9 @@ drives ``condor_store_cred`` without ever putting the password on a command line
 
 from __future__ import annotations
 
+import getpass
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from annex_cdk.condor import access_point as ap
 from annex_cdk.condor.block import (
     BlockChange,
     BlockFile,
@@ -42,6 +45,7 @@ from annex_cdk.condor.parser import (
 )
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.syntax import ConfigError, ConfigValueError, check_value, find_assignments
+from annex_cdk.condor.version import HTCondorVersion, detect
 from annex_cdk.errors import AnnexError, LocalFilesError, UsageError
 from annex_stacks import names
 
@@ -147,14 +151,26 @@ def _check_user_value(option: str, key: str, value: str) -> None:
         raise UsageError(f"{option} must not be empty")
 
 
-def render_block(options: GuideOptions, *, created_file: bool = False) -> str:
-    """annex-cdk's block for the personal HTCondor's local config file (ends with a newline)."""
-    out = [names.PERSONAL_BLOCK_BEGIN.format(region=BLOCK_ID)]
-    if created_file:
-        out.append(names.PERSONAL_BLOCK_CREATED_NOTE)
+def classic_lines(options: GuideOptions) -> list[str]:
+    """The classic guide's lines (HTCondor <= 24.10, `condor_annex -count`), with comments."""
+    out = []
     for comment, lines in options.sections():
         out.append(f"# {comment}")
         out += [f"{key} = {value}" for key, value in lines]
+    return out
+
+
+def render_block(
+    options: GuideOptions, *, created_file: bool = False, body: Sequence[str] | None = None
+) -> str:
+    """annex-cdk's block for the personal HTCondor's local config file (ends with a newline).
+
+    ``body`` is the access point's lines; by default, the classic guide's.
+    """
+    out = [names.PERSONAL_BLOCK_BEGIN.format(region=BLOCK_ID)]
+    if created_file:
+        out.append(names.PERSONAL_BLOCK_CREATED_NOTE)
+    out += classic_lines(options) if body is None else body
     out.append(names.PERSONAL_BLOCK_END.format(region=BLOCK_ID))
     return "\n".join(out) + "\n"
 
@@ -256,6 +272,8 @@ class _Context:
     reads_file: bool | None  # None: no base configuration to ask
     local_dir: str | None
     full_hostname: str | None
+    bin_dir: str | None = None
+    release_dir: str | None = None
 
 
 def _same_file(a: str | Path, b: str | Path) -> bool:
@@ -268,10 +286,13 @@ def _user_configs() -> list[Path]:
 
 
 def _context(location: ConfigLocation) -> _Context:
-    keys = ["LOCAL_CONFIG_FILE", "LOCAL_CONFIG_DIR", "LOCAL_DIR", "FULL_HOSTNAME"]
+    keys = ["LOCAL_CONFIG_FILE", "LOCAL_CONFIG_DIR", "LOCAL_DIR", "FULL_HOSTNAME", "BIN"]
+    keys.append("RELEASE_DIR")
     if location.base_config is None:
         got = daemon_values([location.path], keys, subsystem="MASTER")
-        return _Context((), None, got["LOCAL_DIR"], got["FULL_HOSTNAME"])
+        return _Context(
+            (), None, got["LOCAL_DIR"], got["FULL_HOSTNAME"], got["BIN"], got["RELEASE_DIR"]
+        )
     with tempfile.TemporaryDirectory(prefix="annex-cdk-personal-") as tmp:
         base = location.base_config
         if not location.path.exists():
@@ -290,7 +311,9 @@ def _context(location: ConfigLocation) -> _Context:
         if not reads:
             # Then it is read after the base's local files, if at all: ask again with it there.
             got = daemon_values([location.path], keys, subsystem="MASTER", base_config=base)
-    return _Context(local_files, reads, got["LOCAL_DIR"], got["FULL_HOSTNAME"])
+    return _Context(
+        local_files, reads, got["LOCAL_DIR"], got["FULL_HOSTNAME"], got["BIN"], got["RELEASE_DIR"]
+    )
 
 
 def _files_after_base(location: ConfigLocation, context: _Context) -> list[Path]:
@@ -357,11 +380,12 @@ def write_block(
     options: GuideOptions,
     *,
     validate: Callable[[str], None] | None = None,
+    body: Sequence[str] | None = None,
 ) -> BlockChange:
     """Put the guide's lines into annex-cdk's block; no write (nor backup) if nothing changes."""
     file = _read_block_file(location.path)
     created = file.data is None or _file_created_by_annex_cdk(file.blocks.owned.get(BLOCK_ID))
-    block = render_block(options, created_file=created)
+    block = render_block(options, created_file=created, body=body)
     try:
         return put_block(file, BLOCK_ID, block, validate=validate)
     except ConfigError as err:
@@ -485,6 +509,88 @@ def check_effective(
     return EffectiveCheck(effective, problems)
 
 
+# --- The access point's needs (HTCondor >= 24.11.2) ------------------------------------------
+
+
+def _user_name() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return getpass.getuser()
+
+
+def _where_set(location: ConfigLocation, context: _Context, key: str) -> list[str]:
+    """Every line of the files HTCondor reads here that sets ``key`` (any daemon prefix)."""
+    files = [location.base_config] if location.base_config else []
+    files += [Path(f) for f in context.local_files if not _same_file(f, location.path)]
+    files += [location.path, *_user_configs()]
+    return [d.where for f in files for d in _definitions(f, key, after_line=0)]
+
+
+def check_access_point(
+    location: ConfigLocation, context: _Context, public_host: str
+) -> EffectiveCheck:
+    """What `htcondor annex create`, the schedd and the collector read, against what the
+    access-point path needs (access_point.check); each problem names where the key is set."""
+    try:
+        effective = daemons_values(
+            _files_after_base(location, context),
+            list(ap.CHECK_KEYS),
+            subsystems=names.ACCESS_POINT_SUBSYSTEMS,
+            base_config=location.base_config,
+        )
+    except ConfigError as err:
+        raise LocalFilesError(f"cannot read back HTCondor's configuration: {err}") from None
+    problems = []
+    for finding in ap.check(effective, public_host, _user_name()):
+        where = _where_set(location, context, finding.key)
+        suffix = (
+            f" (set at {', '.join(where[-3:])})"
+            if where
+            else f" (see `{names.TOOL_CONFIG_VAL} -verbose {finding.key}` for where)"
+        )
+        problems.append(f"HTCondor's {', '.join(finding.subsystems)}: {finding.message}{suffix}")
+    return EffectiveCheck(dict(effective), problems)
+
+
+def _setting_lines(text: str) -> list[str]:
+    return [x.strip() for x in text.splitlines() if x.strip() and not x.lstrip().startswith("#")]
+
+
+def block_changes(old_text: str | None, new_body: Sequence[str]) -> list[str]:
+    """What re-configuring changes in annex-cdk's own block: ``- line`` / ``+ line``.
+
+    A removed line that limits authentication to methods without IDTOKENS (the classic
+    guide's PASSWORD lines) is marked: it would block the access point's execution points.
+    """
+    if old_text is None:
+        return []
+    old, new = _setting_lines(old_text), _setting_lines("\n".join(new_body))
+    out = []
+    for line in old:
+        if line in new:
+            continue
+        key, _, value = line.partition("=")
+        methods = {x.upper() for x in _LIST_SPLIT_RE.split(value) if x}
+        blocks = key.strip().endswith("_AUTHENTICATION_METHODS") and not (
+            names.IDTOKEN_METHODS & methods
+        )
+        why = " (would block the execution points' IDTOKEN authentication)" if blocks else ""
+        out.append(f"- {line}{why}")
+    return out + [f"+ {line}" for line in new if line not in old]
+
+
+def _prepare_hpc_annex_dir() -> Path:
+    """~/.hpc-annex must be a directory (annex_create.py:649-655); refuse a file there."""
+    path = Path.home() / names.HPC_ANNEX_DIR
+    if (path.exists() or path.is_symlink()) and not path.is_dir():
+        raise LocalFilesError(
+            f"{path} exists and is not a directory; `htcondor annex create` needs it to be one",
+            hint=f"move {path} aside, then re-run",
+        )
+    return path
+
+
 # --- The pool password --------------------------------------------------------------------------
 
 
@@ -604,6 +710,9 @@ class ConfigureReport:
     password: PasswordOutcome | None = None
     read_by_htcondor: bool | None = None
     restart_output: str | None = None
+    htcondor: HTCondorVersion | None = None
+    changes: list[str] = field(default_factory=list)  # in annex-cdk's block, "- x" / "+ x"
+    hpc_annex_dir: tuple[str, str] | None = None  # (path, "created" | "exists")
 
     @property
     def restart_needed(self) -> bool:
@@ -628,6 +737,21 @@ class ConfigureReport:
             "effective": {key: first.get(key) for key in self.values},
             "effective_by_daemon": self.effective,
             "password": self.password.as_dict() if self.password else None,
+            "htcondor": (
+                {
+                    "version": self.htcondor.text,
+                    "source": self.htcondor.source,
+                    "side": self.htcondor.side,
+                }
+                if self.htcondor
+                else None
+            ),
+            "changes": list(self.changes),
+            "hpc_annex_dir": (
+                {"path": self.hpc_annex_dir[0], "action": self.hpc_annex_dir[1]}
+                if self.hpc_annex_dir
+                else None
+            ),
             "restart": {
                 "needed": self.restart_needed and self.restart_output is None,
                 "ran": self.restart_output is not None,
@@ -670,8 +794,13 @@ def run_configure(
     ask_password: Callable[[], Secret] | None = None,
     restart_after: bool = False,
     which: Callable[[str], str | None] = shutil.which,
+    htcondor_version: str | None = None,
 ) -> ConfigureReport:
-    """Write the guide's block, check what the daemons read, store the pool password, restart."""
+    """Write the block for this HTCondor's side, check what it reads, store the pool password
+    (classic side only), restart.
+
+    ``htcondor_version`` (--htcondor-version) overrides the detected version.
+    """
     options.validate()
     store_tool = which(names.TOOL_STORE_CRED)
     if password_mode == "stdin" and store_tool is None:
@@ -689,6 +818,13 @@ def run_configure(
             f"{location.path} alone",
             hint="fix the file named above so that HTCondor can read it, then re-run",
         ) from None
+    version = detect(
+        htcondor_version, config_dirs=lambda: (context.bin_dir, context.release_dir), which=which
+    )
+    if version.side == "access-point":
+        return _configure_access_point(
+            location, options, context, version, restart_tool=restart_tool
+        )
     warnings = []
     if options.password_file is None and not context.local_dir:
         raise UsageError(
@@ -698,12 +834,8 @@ def run_configure(
             hint="set CONDOR_CONFIG to the personal HTCondor's condor_config, or pass "
             "--password-file PATH",
         )
-    hostname = context.full_hostname or ""
-    if options.host is None and ("." not in hostname or hostname.startswith("localhost")):
-        warnings.append(
-            f"FULL_HOSTNAME is {hostname!r}, which annex instances may not be able to resolve; "
-            "pass --collector-host with this machine's public DNS name or address"
-        )
+    warnings += _hostname_warnings(options, context)
+    old_block = _read_block_file(location.path).blocks.owned.get(BLOCK_ID)
     write = write_block(location, options, validate=_validator(location, context))
     values = options.values()
     check = check_effective(location, context, values)
@@ -715,6 +847,8 @@ def run_configure(
         problems=check.problems,
         warnings=warnings,
         read_by_htcondor=context.reads_file,
+        htcondor=version,
+        changes=block_changes(old_block.text if old_block else None, classic_lines(options)),
     )
     first = next(iter(check.effective.values()))
     report.password = _password_step(
@@ -723,6 +857,65 @@ def run_configure(
         stdin_password=stdin_password,
         ask=ask_password,
         tool=store_tool,
+    )
+    if restart_tool is not None:
+        report.restart_output = restart(restart_tool)
+    return report
+
+
+def _hostname_warnings(options: GuideOptions, context: _Context) -> list[str]:
+    hostname = context.full_hostname or ""
+    if options.host is None and ("." not in hostname or hostname.startswith("localhost")):
+        return [
+            f"FULL_HOSTNAME is {hostname!r}, which annex instances may not be able to resolve; "
+            "pass --collector-host with this machine's public DNS name or address"
+        ]
+    return []
+
+
+def _configure_access_point(
+    location: ConfigLocation,
+    options: GuideOptions,
+    context: _Context,
+    version: HTCondorVersion,
+    *,
+    restart_tool: str | None,
+) -> ConfigureReport:
+    """The access point's block, its read-back, ~/.hpc-annex; no pool password on this side."""
+    public_host = options.host or context.full_hostname
+    if not public_host:
+        raise UsageError(
+            "FULL_HOSTNAME is not defined in HTCondor's configuration",
+            hint="pass --collector-host with this machine's public DNS name or address",
+        )
+    warnings = _hostname_warnings(options, context)
+    if options.port != names.DEFAULT_COLLECTOR_PORT:
+        warnings.append(
+            f"--port {options.port} is for the classic path; the access point's execution "
+            "points connect to SHARED_PORT_PORT (9618 unless set elsewhere)"
+        )
+    if options.password_file is not None:
+        warnings.append("--password-file is for the classic path; the access point needs none")
+    hpc_dir = _prepare_hpc_annex_dir()  # a local fault stops before any change
+    body = ap.block_lines(options.network_interface, public_host)
+    old_block = _read_block_file(location.path).blocks.owned.get(BLOCK_ID)
+    write = write_block(location, options, validate=_validator(location, context), body=body)
+    values = ap.block_values(options.network_interface, public_host)
+    check = check_effective(location, context, values)
+    ap_check = check_access_point(location, context, public_host)
+    action = "exists" if hpc_dir.is_dir() else "created"
+    hpc_dir.mkdir(mode=0o700, exist_ok=True)
+    report = ConfigureReport(
+        location,
+        write,
+        values=values,
+        effective=check.effective,
+        problems=check.problems + ap_check.problems,
+        warnings=warnings,
+        read_by_htcondor=context.reads_file,
+        htcondor=version,
+        changes=block_changes(old_block.text if old_block else None, body),
+        hpc_annex_dir=(str(hpc_dir), action),
     )
     if restart_tool is not None:
         report.restart_output = restart(restart_tool)
@@ -794,4 +987,9 @@ def verify_configured(config_file: Path | None = None) -> list[str] | None:
         if not line.lstrip().startswith("#") and "=" in line
         for key, _, value in [line.partition("=")]
     }
-    return check_effective(location, _context(location), values).problems
+    context = _context(location)
+    problems = check_effective(location, context, values).problems
+    if ap.is_access_point_block(block.text):
+        host = values.get(names.KEY_TCP_FORWARDING_HOST, "")
+        problems += check_access_point(location, context, host).problems
+    return problems

@@ -12,16 +12,20 @@ from typing import Any
 
 from annex_cdk.aws.engine import GOOD, Engine, StackState
 from annex_cdk.aws.session import AwsTarget, call
+from annex_cdk.condor.parser import effective_values
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.personal import verify_configured
 from annex_cdk.condor.syntax import ConfigError
-from annex_cdk.errors import LocalFilesError
+from annex_cdk.condor.version import BINDINGS_SOURCE, HTCondorVersion, detect, parse_flag
+from annex_cdk.errors import LocalFilesError, UsageError
 from annex_cdk.ops.check_report import Check, CheckReport
 from annex_cdk.ops.deep_check import run_deep_checks
 from annex_stacks import names
 
 _DESCRIBED = (*names.CONDOR_ANNEX_STACKS, (names.KEY_PAIR_STACK, "SSH key pair"))
 _CHECKED = tuple(stack for stack, _ in _DESCRIBED)
+#: Where the configuration says HTCondor is installed (version.detect's second source).
+_VERSION_FACTS = ("BIN", "RELEASE_DIR")
 
 SECRET_FILE_MESSAGE = (
     "Secret key file must be accessible only by owner. Please verify that your user owns the "
@@ -30,21 +34,35 @@ SECRET_FILE_MESSAGE = (
 
 
 def run_check_setup(
-    target: AwsTarget, paths: LocalPaths | None, *, deep: bool = False
+    target: AwsTarget,
+    paths: LocalPaths | None,
+    *,
+    deep: bool = False,
+    htcondor_version: str | None = None,
 ) -> CheckReport:
     """paths None (--no-local): the AWS side alone; the submit host's checks come after its
     `write-config`, so a runner without HTCondor can check what it deployed."""
     report = CheckReport(target.region)
     target.account_id()  # pre-flight: credentials, region, endpoint
     report.lines.append(f"Will check setup in region '{target.region}'.")
+    version: HTCondorVersion | None = None
+    values: dict[str, Any] = {}
     if paths is None:
         report.lines.append("Checking the AWS side only (--no-local): no local config, no PEM.")
     else:
+        keys = [*names.CHECK_SETUP_KEYS, names.KEY_ODI_IMAGE_ID, *_VERSION_FACTS]
         try:
-            values = paths.effective(list(names.CHECK_SETUP_KEYS), target.region)
+            values = paths.effective(keys, target.region)
         except ConfigError as err:
             raise LocalFilesError(str(err)) from None
+        version = _which_htcondor(report, values, htcondor_version)
+        # Both sides: `condor_annex -check-setup` (run by `htcondor annex checksetup` on
+        # 24.11.2+) still requires COLLECTOR_HOST and a readable SEC_PASSWORD_FILE
+        # (annex-setup.cpp:129-154).
         _local_checks(report, values)
+        if version is not None and version.side == "access-point":
+            # The bindings' version is a guess at the HTCondor that runs annexes: warn only.
+            access_point_checks(report, paths, strict=version.source != BINDINGS_SOURCE)
         _personal_condor_check(report)
     engine = Engine(target.client("cloudformation"))
     if deep:
@@ -52,6 +70,8 @@ def run_check_setup(
         live = call(lambda: engine.read_all(names.ALL_STACKS), target)
         _stack_checks(report, {n: lv.state for n, lv in live.items()})
         run_deep_checks(report, target, paths, engine, live)
+        if version is not None and version.side == "access-point":
+            image_warning(report, values.get(names.KEY_ODI_IMAGE_ID), target.region)
     else:
         _stack_checks(report, call(lambda: engine.read_states(_CHECKED), target))
     report.lines.append(
@@ -60,6 +80,63 @@ def run_check_setup(
         else "Your setup is not complete: run `annex-cdk setup` (and see the lines above)."
     )
     return report
+
+
+def _which_htcondor(
+    report: CheckReport, values: Mapping[str, Any], override: str | None
+) -> HTCondorVersion | None:
+    if override is not None:
+        version = parse_flag(override)  # a bad flag is the user's error, not a warning
+        report.lines.append(f"Found {version.describe()}.")
+        return version
+    try:
+        version = detect(
+            None,
+            config_dirs=lambda: (values.get("BIN"), values.get("RELEASE_DIR")),
+        )
+    except UsageError as err:
+        report.warn(f"{err}; checking what both sides need (--htcondor-version X.Y to choose)")
+        return None
+    report.lines.append(f"Found {version.describe()}.")
+    return version
+
+
+def access_point_checks(report: CheckReport, paths: LocalPaths, *, strict: bool = True) -> None:
+    hpc_dir = paths.home / names.HPC_ANNEX_DIR
+    what = f"Checking the annex directory {hpc_dir} (htcondor annex create needs it)..."
+    if hpc_dir.is_dir():
+        report.add(Check("hpc-annex-dir", True, f"{what} OK."))
+    elif not strict:
+        report.warn(f"{hpc_dir} is missing; `htcondor annex create` needs it (mkdir -m 0700 it)")
+    else:
+        report.add(
+            Check(
+                "hpc-annex-dir", False, f"{what} missing.", str(hpc_dir),
+                "annex-cdk condor configure (or: mkdir -m 0700 ~/.hpc-annex)",
+            )
+        )  # fmt: skip
+
+
+def image_warning(report: CheckReport, image: Any, region: str) -> None:
+    """The access-point path boots only images with the >= 24.11.2 layout; HTCondor's
+    built-in per-region defaults are 2019 images of 8.8/8.9 (param_info.in:3942-4160)."""
+    key = names.KEY_ODI_IMAGE_ID
+    if not image:
+        report.warn(
+            f"{key} is unset: `htcondor annex create` needs an image built with HTCondor "
+            "24.11.2 or later (pass --aws-on-demand-ami-id or set the key)"
+        )
+        return
+    try:
+        builtin = effective_values([], [key], region).get(key)
+    except ConfigError:
+        builtin = None
+    if image == builtin:
+        report.warn(
+            f"{key} is HTCondor's built-in default {image}, a 2019 image whose boot script "
+            "predates the access-point layout (24.11.2); annex instances from it will not "
+            "join: set it to an image built with HTCondor 24.11.2 or later"
+        )
 
 
 def _local_checks(report: CheckReport, values: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ class CheckReport:
     region: str
     checks: list[Check] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # printed, but the setup can still work
 
     @property
     def ok(self) -> bool:
@@ -29,10 +30,15 @@ class CheckReport:
         self.checks.append(check)
         self.lines.append(check.line)
 
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.lines.append(f"Warning: {message}")
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "region": self.region,
             "ok": self.ok,
+            "warnings": list(self.warnings),
             "checks": [
                 {"name": c.name, "ok": c.ok, "line": c.line, "detail": c.detail, "fix": c.fix}
                 for c in self.checks

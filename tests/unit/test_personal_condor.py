@@ -48,6 +48,23 @@ ORIGINAL = (
     b"# my personal HTCondor\r\nDAEMON_LIST = MASTER, COLLECTOR, NEGOTIATOR, SCHEDD\nNOTE = caf\xe9"
 )
 
+# A condor_version stand-in: prints what the real one prints (condor_version.cpp:102,105).
+VERSION_TOOL = """#!/bin/sh
+printf '%s\\n' '{version}' '{platform}'
+"""
+# A 24.0 LTS line as HTCondor's own docs quote it (docs/users-manual/job-scheduling.rst:704):
+# the classic side, which is what the tests in this file configure.
+CLASSIC_VERSION_LINE = "$CondorVersion: 24.0.5 Feb 14 2025 BuildID: 740101 $"
+PLATFORM_LINE = "$CondorPlatform: X86_64-AlmaLinux_9 $"
+
+
+def version_tool(bin_dir: Path, line: str, platform: str = PLATFORM_LINE) -> Path:
+    path = bin_dir / names.TOOL_VERSION
+    path.write_text(VERSION_TOOL.format(version=line, platform=platform))
+    path.chmod(0o755)
+    return path
+
+
 # Records argv and stdin as one JSON line, prints what the real tool prints, exits with $RC.
 FAKE_TOOL = """#!{python}
 import json, os, sys
@@ -127,6 +144,7 @@ def personal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Person
     monkeypatch.setenv("HOME", str(home))
     # Only the fake tools: a real HTCondor on this machine must not be touched.
     monkeypatch.setenv("PATH", str(bin_dir))
+    version_tool(bin_dir, CLASSIC_VERSION_LINE)
     yield Personal(tmp_path, base, local_dir, local_file, bin_dir, tmp_path / "tools.log")
 
 

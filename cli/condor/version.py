@@ -1,0 +1,150 @@
+"""Which HTCondor annex-cdk configures, and so which side of the 24.11.2 line it is on.
+
+HTCondor 24.11.2 withdrew classic ``condor_annex -count`` annexes: from then on (24.12, the
+25.0 LTS, 25.x) annexes are made by ``htcondor annex create NAME TYPE@aws-ec2`` and attach to
+the access point's schedd (shared/reference/htcondor_24_11_annex.md). The version comes from,
+in this order: ``--htcondor-version``; ``condor_version`` on PATH; the local configuration's
+facts (``$(BIN)/condor_version``, else a ``condor-X.Y.Z`` release directory, as a tarball
+personal HTCondor is unpacked); the Python bindings' own version.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from annex_cdk.errors import UsageError
+from annex_stacks import names
+
+Side = Literal["classic", "access-point"]
+
+#: The first release whose annexes attach to the access point (v24-version.hist:660,679-682).
+ACCESS_POINT_SINCE: tuple[int, int, int] = (24, 11, 2)
+#: condor_version's first line (src/condor_utils/condor_version.cpp:102):
+#: "$CondorVersion: " CONDOR_VERSION " " BUILD_DATE [BuildID ...] [PackageID ...] ... " $".
+_VERSION_LINE_RE = re.compile(r"\$CondorVersion:\s+(\d+)\.(\d+)\.(\d+)\s")
+_FLAG_RE = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?\Z")
+_RELEASE_DIR_RE = re.compile(r"condor-(\d+)\.(\d+)\.(\d+)(?:\D|\Z)")
+_TIMEOUT = 30.0
+BINDINGS_SOURCE = "the HTCondor Python bindings"
+
+
+@dataclass(frozen=True)
+class HTCondorVersion:
+    """An HTCondor version and where annex-cdk found it."""
+
+    major: int
+    minor: int
+    patch: int | None  # None: given as X.Y on the command line
+    source: str
+
+    @property
+    def text(self) -> str:
+        base = f"{self.major}.{self.minor}"
+        return base if self.patch is None else f"{base}.{self.patch}"
+
+    @property
+    def side(self) -> Side:
+        # X.Y without a patch level: 24.11 counts as 24.11.2+, since 24.11.0/.1 were never
+        # released (the first 24.11 tag is v24.11.2).
+        patch = ACCESS_POINT_SINCE[2] if self.patch is None else self.patch
+        return (
+            "access-point" if (self.major, self.minor, patch) >= ACCESS_POINT_SINCE else "classic"
+        )
+
+    def describe(self) -> str:
+        tool = "htcondor annex create" if self.side == "access-point" else "condor_annex"
+        return f"HTCondor {self.text} (from {self.source}): {self.side} path, {tool}"
+
+
+def parse_version_line(output: str, source: str) -> HTCondorVersion | None:
+    """The version in condor_version's (or htcondor2.version()'s) ``$CondorVersion: ...$``."""
+    m = _VERSION_LINE_RE.search(output)
+    if m is None:
+        return None
+    return HTCondorVersion(int(m[1]), int(m[2]), int(m[3]), source)
+
+
+def parse_flag(value: str) -> HTCondorVersion:
+    """``--htcondor-version X.Y[.Z]``."""
+    m = _FLAG_RE.match(value.strip())
+    if m is None:
+        raise UsageError(f"--htcondor-version {value!r} is not X.Y or X.Y.Z (e.g. 24.0 or 25.0.1)")
+    patch = int(m[3]) if m[3] is not None else None
+    return HTCondorVersion(int(m[1]), int(m[2]), patch, "--htcondor-version")
+
+
+def _run_version_tool(path: str) -> HTCondorVersion | None:
+    try:
+        proc = subprocess.run(
+            [path], capture_output=True, timeout=_TIMEOUT, check=False, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    return parse_version_line(proc.stdout.decode("utf-8", "replace"), path)
+
+
+def _from_config(bin_dir: str | None, release_dir: str | None) -> HTCondorVersion | None:
+    if bin_dir:
+        tool = Path(bin_dir) / names.TOOL_VERSION
+        if os.access(tool, os.X_OK):
+            found = _run_version_tool(str(tool))
+            if found is not None:
+                return HTCondorVersion(found.major, found.minor, found.patch, f"{tool} (BIN)")
+    for directory in (release_dir, bin_dir and str(Path(bin_dir).parent)):
+        if directory and (m := _RELEASE_DIR_RE.search(Path(directory).name)):
+            return HTCondorVersion(
+                int(m[1]), int(m[2]), int(m[3]), f"the release directory {directory}"
+            )
+    return None
+
+
+def _from_bindings() -> HTCondorVersion | None:
+    # In a child: importing htcondor2 reads HTCondor's config and exits on a syntax error.
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("_CONDOR_")}
+    env["CONDOR_CONFIG"] = os.devnull
+    code = "import htcondor2; print(htcondor2.version())"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-I", "-c", code],
+            env=env, capture_output=True, timeout=_TIMEOUT, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return parse_version_line(proc.stdout.decode("utf-8", "replace"), BINDINGS_SOURCE)
+
+
+def detect(
+    override: str | None = None,
+    *,
+    config_dirs: Callable[[], tuple[str | None, str | None]] = lambda: (None, None),
+    which: Callable[[str], str | None] = shutil.which,
+    bindings: Callable[[], HTCondorVersion | None] = _from_bindings,
+) -> HTCondorVersion:
+    """The HTCondor to configure: the flag, condor_version, the config's facts, the bindings.
+
+    ``config_dirs`` gives the configuration's (BIN, RELEASE_DIR), read only when needed.
+    """
+    if override is not None:
+        return parse_flag(override)
+    tool = which(names.TOOL_VERSION)
+    if tool and (found := _run_version_tool(tool)) is not None:
+        return found
+    if (found := _from_config(*config_dirs())) is not None:
+        return found
+    if (found := bindings()) is not None:
+        return found
+    raise UsageError(
+        "cannot tell which HTCondor this is: no condor_version on PATH, no version in the "
+        "configuration, no HTCondor Python bindings",
+        hint="pass --htcondor-version X.Y (e.g. 24.0 for condor_annex, 25.0 for htcondor annex)",
+    )
