@@ -18,6 +18,7 @@ import pytest
 from annex_cdk import errors
 from annex_stacks import names
 from tests.e2e.conftest import CLI
+from tests.unit.test_personal_condor import CLASSIC_VERSION_LINE, version_tool
 
 pytestmark = pytest.mark.e2e
 
@@ -82,6 +83,7 @@ def scratch(tmp_path: Path, registered: None) -> Scratch:
     home, bin_dir = tmp_path / "home", tmp_path / "bin"
     home.mkdir()
     bin_dir.mkdir()
+    version_tool(bin_dir, CLASSIC_VERSION_LINE)  # a 24.0 LTS HTCondor: the classic guide
     return Scratch(home, base, local_dir, local_file, bin_dir)
 
 
@@ -162,3 +164,24 @@ def test_check_setup_reads_back_what_configure_wrote(
         fh.write("SEC_DAEMON_AUTHENTICATION_METHODS = FS\n")
     problems = verify_configured()
     assert problems and any("SEC_DAEMON_AUTHENTICATION_METHODS" in p for p in problems)
+
+
+def test_access_point_for_25_through_the_console_script(scratch: Scratch) -> None:
+    """HTCondor 25.x: no pool password, ~/.hpc-annex, the feature read back; then undone."""
+    with scratch.base.open("a") as fh:
+        fh.write("use security:recommended_v24_0\n")
+    version_tool(
+        scratch.bin,
+        "$CondorVersion: 25.7.2 2026-03-11 BuildID: 881773 PackageID: 25.7.2-1+ubu24 "
+        "GitSHA: 433de0b3 $",
+    )
+    proc = scratch.run("condor", "configure", "--collector-host", "ap.example.org", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["htcondor"]["side"] == "access-point" and report["password"] is None
+    assert report["effective"][names.KEY_TCP_FORWARDING_HOST] == "ap.example.org"
+    assert (scratch.home / names.HPC_ANNEX_DIR).is_dir()
+    assert names.USE_HPC_ANNEX_LINE.encode() in scratch.local_file.read_bytes()
+    undo = scratch.run("condor", "unconfigure")
+    assert undo.returncode == 0, undo.stderr
+    assert scratch.local_file.read_bytes() == ORIGINAL

@@ -57,3 +57,21 @@ def test_deep_check_finds_a_foreign_pem(world: World):
     assert proc.returncode == 1
     assert "it holds another key" in proc.stdout
     assert "annex-cdk write-config" in proc.stdout
+
+
+def test_check_setup_on_the_access_point_side(world: World):
+    """24.11.2+: says which HTCondor, needs ~/.hpc-annex, warns about HTCondor's 2019 image."""
+    world.run("setup", "--allow-from", "198.51.100.7/32")
+    proc = world.run("check-setup", "--deep", "--htcondor-version", "25.0", "--json", check=False)
+    assert proc.returncode == 1
+    report = json.loads(proc.stdout)
+    failed = [c["name"] for c in report["checks"] if not c["ok"]]
+    assert failed == ["hpc-annex-dir"]
+    [image] = [w for w in report["warnings"] if names.KEY_ODI_IMAGE_ID in w]
+    assert "built-in default" in image
+    (world.paths.home / names.HPC_ANNEX_DIR).mkdir()
+    text = world.run("check-setup", "--deep", "--htcondor-version", "25.0").stdout.splitlines()
+    assert "Found HTCondor 25.0 (from --htcondor-version): access-point path" in text[1]
+    assert text[-1] == "Your setup looks OK."
+    classic = world.run("check-setup", "--htcondor-version", "24.0").stdout
+    assert "classic path, condor_annex" in classic and "Warning" not in classic

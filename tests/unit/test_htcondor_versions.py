@@ -364,6 +364,9 @@ def test_hpc_annex_dir_is_checked(tmp_path: Path) -> None:
     report = CheckReport("us-east-1")
     access_point_checks(report, LocalPaths(tmp_path))
     assert report.ok
+    report = CheckReport("us-east-1")
+    access_point_checks(report, LocalPaths(tmp_path / "elsewhere"), strict=False)
+    assert report.ok and len(report.warnings) == 1  # only the bindings said 24.11.2+
 
 
 @pytest.mark.parametrize(
