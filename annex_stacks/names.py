@@ -267,7 +267,6 @@ IDTOKEN_LEVELS: Final = ("WRITE", "DAEMON", "ADVERTISE_STARTD", "ADVERTISE_MASTE
 IDTOKEN_METHODS: Final = frozenset({"IDTOKENS", "IDTOKEN", "TOKENS", "TOKEN"})
 #: `htcondor annex create` needs this directory to exist (annex_create.py:649-655).
 HPC_ANNEX_DIR: Final = ".hpc-annex"
-KEY_ODI_IMAGE_ID: Final = "ANNEX_DEFAULT_ODI_IMAGE_ID"
 #: The programs that read the access point's settings: the `htcondor annex` tool and the schedd.
 ACCESS_POINT_SUBSYSTEMS: Final = ("TOOL", "SCHEDD", "COLLECTOR")
 

@@ -26,6 +26,8 @@ _DESCRIBED = (*names.CONDOR_ANNEX_STACKS, (names.KEY_PAIR_STACK, "SSH key pair")
 _CHECKED = tuple(stack for stack, _ in _DESCRIBED)
 #: Where the configuration says HTCondor is installed (version.detect's second source).
 _VERSION_FACTS = ("BIN", "RELEASE_DIR")
+#: The fix for an image the access-point path cannot boot (the image stack, README).
+_BUILD_IMAGE = "annex-cdk setup --build-image --image-htcondor 25.x"
 
 SECRET_FILE_MESSAGE = (
     "Secret key file must be accessible only by owner. Please verify that your user owns the "
@@ -124,7 +126,7 @@ def image_warning(report: CheckReport, image: Any, region: str) -> None:
     if not image:
         report.warn(
             f"{key} is unset: `htcondor annex create` needs an image built with HTCondor "
-            "24.11.2 or later (pass --aws-on-demand-ami-id or set the key)"
+            f"24.11.2 or later ({_BUILD_IMAGE}, or set the key)"
         )
         return
     try:
@@ -135,7 +137,7 @@ def image_warning(report: CheckReport, image: Any, region: str) -> None:
         report.warn(
             f"{key} is HTCondor's built-in default {image}, a 2019 image whose boot script "
             "predates the access-point layout (24.11.2); annex instances from it will not "
-            "join: set it to an image built with HTCondor 24.11.2 or later"
+            f"join: {_BUILD_IMAGE}, or set it to an image built with HTCondor 24.11.2+"
         )
 
 
