@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -28,8 +28,9 @@ from annex_stacks import names
 VERSION: Final = "2012-10-17"
 #: IAM's limit for a managed policy, counted without whitespace.
 MANAGED_POLICY_LIMIT: Final = 6144
-#: The spot fleet role the EC2 console creates; condor_annex's spot fleet JSON names one.
-SPOT_FLEET_ROLE: Final = "aws-ec2-spot-fleet-tagging-role"
+#: EC2's service-linked roles (…Spot and …SpotFleet), which an account's first spot request
+#: creates.
+SPOT_SERVICE_ROLE: Final = "AWSServiceRoleForEC2Spot"
 #: The tag condor_annex puts on every on-demand annex instance (TagSpecification).
 _ANNEX_TAG_CONDITION: Final = {"StringLike": {f"aws:RequestTag/{names.TAG_ANNEX_NAME}": "*"}}
 
@@ -50,38 +51,41 @@ class Scope:
 _ARN = "arn:{partition}:%s:{region}:{account}:%s"
 _IAM = "arn:{partition}:iam::{account}:%s"
 _PREFIX = names.STACK_PREFIX  # "HTCondorAnnex-": every stack, generated role and function name
+_TARGET_ARN = "events:TargetArn"
 
 #: In statement order. A Sid says why its Resource is what it is where that is not obvious.
 SCOPES: Final[dict[str, Scope]] = {
     "stacks": Scope(
-        "AnnexCdkStacks",
+        "Stacks",
+        # Change sets (plain `cdk diff`/`cdk deploy`) are authorized on their stack's ARN.
         (_ARN % ("cloudformation", f"stack/{_PREFIX}*/*"),),
-        "annex-cdk creates, updates, reads and deletes only the HTCondorAnnex-* stacks.",
+        "annex-cdk and plain cdk create, update, read and delete only the HTCondorAnnex-* "
+        "stacks, directly or through CDK's change sets.",
     ),
     "no-resource-level": Scope(
-        "DescribeNoResourceLevelPermissions",
+        "NoResourceLevelPermissions",
         ("*",),
         "These read-only Describe calls support no resource-level permissions in IAM, so their "
         "Resource must be *.",
     ),
     "bucket": Scope(
-        "AnnexConfigurationBucket",
+        "Bucket",
         ("arn:{partition}:s3:::{bucket}",),
         "Bucket-level actions on the annex configuration bucket only; s3:Get* there reads the "
         "bucket's configuration (CloudFormation reads all of it after each change).",
     ),
     "config-objects": Scope(
-        "UploadAnnexConfigTarballs",
+        "ConfigTarballs",
         (f"arn:{{partition}}:s3:::{{bucket}}/{names.CONFIG_OBJECT_PATTERN}",),
         "condor_annex uploads config-<annex>.tar.gz; annex names are chosen at run time.",
     ),
     "bucket-objects": Scope(
-        "EmptyTheBucketOnDestroy",
+        "EmptyBucket",
         ("arn:{partition}:s3:::{bucket}/*",),
         "destroy deletes every object version so that CloudFormation can delete the bucket.",
     ),
     "parameters": Scope(
-        "LockAndKeyPairParameters",
+        "Parameters",
         (
             _ARN % ("ssm", "parameter" + names.LOCK_PARAMETER),
             _ARN % ("ssm", "parameter" + names.KEY_PAIR_SSM_PREFIX + "*"),
@@ -90,79 +94,93 @@ SCOPES: Final[dict[str, Scope]] = {
         "with the key pair's id (known only once it exists).",
     ),
     "kms-via-ssm": Scope(
-        "DecryptOnlyViaSsm",
+        "DecryptViaSsm",
         (_ARN % ("kms", "key/*"),),
         "The key pair parameter is a SecureString; its key is only usable through SSM here.",
         {"StringEquals": {"kms:ViaService": "ssm.{region}.amazonaws.com"}},
     ),
     "iam": Scope(
-        "AnnexRolesAndInstanceProfiles",
+        "AnnexRoles",
         (_IAM % f"role/{_PREFIX}*", _IAM % f"instance-profile/{_PREFIX}*"),
         "CloudFormation names generated roles and profiles <stack>-<logical id>-<suffix>, so "
         "HTCondorAnnex-* is exactly the stacks' own.",
     ),
     "iam-self": Scope(
-        "SimulateOwnPermissions",
+        "SimulateSelf",
         # A policy variable: the doubled braces survive str.format as ${aws:username}.
         (_IAM % "user/${{aws:username}}",),
         "Pre-flight: an IAM user may simulate its own policies (the submit host role is above).",
     ),
     "pass-role": Scope(
         "PassAnnexRoles",
-        (_IAM % f"role/{_PREFIX}*", _IAM % f"role/{SPOT_FLEET_ROLE}"),
+        (_IAM % f"role/{_PREFIX}*",),
         "CloudFormation passes the function roles to Lambda and the instance roles to instance "
-        "profiles; condor_annex passes the instance role to EC2 and the fleet role to Spot Fleet.",
-        {
-            "StringEquals": {
-                "iam:PassedToService": [
-                    "lambda.amazonaws.com",
-                    "ec2.amazonaws.com",
-                    "spotfleet.amazonaws.com",
-                ]
-            }
-        },
+        "profiles; condor_annex passes the instance role to EC2.",
+        {"StringEquals": {"iam:PassedToService": ["lambda.amazonaws.com", "ec2.amazonaws.com"]}},
+    ),
+    "pass-fleet-role": Scope(
+        "PassFleetRole",
+        (_IAM % "role/*",),
+        "condor_annex passes the IamFleetRole of the user's spot fleet JSON (BulkRequest.cpp), "
+        "a role of any name; it may only go to Spot Fleet.",
+        {"StringEquals": {"iam:PassedToService": "spotfleet.amazonaws.com"}},
+    ),
+    "spot-service-roles": Scope(
+        "SpotServiceRoles",
+        # One pattern for both: spot.amazonaws.com/AWSServiceRoleForEC2Spot and
+        # spotfleet.amazonaws.com/AWSServiceRoleForEC2SpotFleet (IAM's size limit).
+        (_IAM % f"role/aws-service-role/spot*.amazonaws.com/{SPOT_SERVICE_ROLE}*",),
+        "An account's first spot request creates EC2's spot service-linked roles.",
+        {"StringLike": {"iam:AWSServiceName": "spot*.amazonaws.com"}},
     ),
     "functions": Scope(
-        "AnnexFunctions",
+        "Functions",
         (_ARN % ("lambda", f"function:{_PREFIX}*"),),
         "The lease functions have generated names <stack>-<logical id>-<suffix>; "
         "lambda:GetFunction* only reads them.",
     ),
     "check-function": Scope(
-        "InvokeCheckConnectivity",
+        "InvokeCheck",
         (_ARN % ("lambda", f"function:{names.CHECK_CONNECTIVITY_FUNCTION}"),),
         "condor_annex invokes the connectivity check by its fixed name.",
     ),
     "log-groups": Scope(
-        "AnnexFunctionLogGroups",
+        "LogGroups",
         (_ARN % ("logs", f"log-group:{names.LAMBDA_LOG_GROUP_PREFIX}*"),),
         "The functions' explicit log groups, all under one prefix.",
     ),
     "security-groups": Scope(
-        "AnnexSecurityGroup",
+        "SecurityGroup",
         (_ARN % ("ec2", "security-group/*"), _ARN % ("ec2", "vpc/*")),
         "The group's id is generated by EC2, and CreateSecurityGroup authorizes on the default "
         "VPC too, whose id differs per account and region.",
     ),
     "key-pair": Scope(
-        "AnnexKeyPair",
+        "KeyPair",
         (_ARN % ("ec2", "key-pair/{key_pair}"),),
         "The key pair, by its configured name.",
     ),
     "annex-instances": Scope(
-        "LaunchOnlyInstancesTaggedAsAnnex",
+        "LaunchTaggedAnnex",
         (_ARN % ("ec2", "instance/*"),),
         "condor_annex tags each instance htcondor:AnnexName at launch; instance ids are new.",
         _ANNEX_TAG_CONDITION,
     ),
+    "annex-rollback": Scope(
+        "TerminateAnnex",
+        (_ARN % ("ec2", "instance/*"),),
+        "condor_annex's rollback (OnDemandRequest::rollback) terminates the instances it "
+        "started, which carry its htcondor:AnnexName tag.",
+        {"StringLike": {f"aws:ResourceTag/{names.TAG_ANNEX_NAME}": "*"}},
+    ),
     "tag-at-launch": Scope(
-        "TagInstancesOnlyAtLaunch",
+        "TagAtLaunch",
         (_ARN % ("ec2", "instance/*"),),
         "Tags come with RunInstances' TagSpecification; existing instances cannot be re-tagged.",
         {"StringEquals": {"ec2:CreateAction": "RunInstances"}},
     ),
     "launch-resources": Scope(
-        "LaunchResourcesChosenPerAnnex",
+        "LaunchResources",
         (
             "arn:{partition}:ec2:{region}::image/*",
             "arn:{partition}:ec2:{region}::snapshot/*",
@@ -176,20 +194,20 @@ SCOPES: Final[dict[str, Scope]] = {
         "and interfaces are created by the launch.",
     ),
     "spot-fleets": Scope(
-        "RequestAnnexSpotFleets",
+        "SpotFleets",
         (_ARN % ("ec2", "spot-fleet-request/*"),),
         "Fleet request ids are generated at request time.",
     ),
     "lease-rules": Scope(
-        "AnnexLeaseRules",
+        "LeaseRules",
         (_ARN % ("events", "rule/*"),),
         "condor_annex names each lease rule after its annex at run time.",
     ),
     "lease-targets": Scope(
-        "LeaseTargetsOnlyAnnexFunctions",
+        "LeaseTargets",
         (_ARN % ("events", "rule/*"),),
         "A lease rule may only target the annex lease functions.",
-        {"ArnLike": {"events:TargetArn": _ARN % ("lambda", f"function:{_PREFIX}*")}},
+        {"ArnLike": {_TARGET_ARN: _ARN % ("lambda", f"function:{_PREFIX}*")}},
     ),
 }
 
@@ -413,6 +431,15 @@ ANNEX_CDK_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
         "cloudformation:DetectStackDrift",
         "cloudformation:DetectStackResourceDrift",
         "cloudformation:DescribeStackResourceDrifts",
+        # What plain `cdk diff` and `cdk deploy` (the pinned CLI) call besides the above.
+        "cloudformation:CreateChangeSet",
+        "cloudformation:DescribeChangeSet",
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:DeleteChangeSet",
+        "cloudformation:ListChangeSets",
+        "cloudformation:ListStackResources",
+        "cloudformation:DescribeStackResources",
+        "cloudformation:GetTemplateSummary",
     ),
     "no-resource-level": (
         "cloudformation:DescribeStackDriftDetectionStatus",
@@ -439,9 +466,16 @@ CONDOR_ANNEX_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
     "annex-instances": ("ec2:RunInstances",),
     "tag-at-launch": ("ec2:CreateTags",),
     "launch-resources": ("ec2:RunInstances",),
-    "spot-fleets": ("ec2:RequestSpotFleet",),
+    "spot-fleets": ("ec2:RequestSpotFleet", "ec2:CancelSpotFleetRequests"),
+    "annex-rollback": ("ec2:TerminateInstances",),
     "pass-role": ("iam:PassRole",),
-    "no-resource-level": ("ec2:DescribeInstances", "ec2:DescribeSpotFleetRequests"),
+    "pass-fleet-role": ("iam:PassRole",),
+    "spot-service-roles": ("iam:CreateServiceLinkedRole",),
+    "no-resource-level": (
+        "ec2:DescribeInstances",
+        "ec2:DescribeSpotFleetRequests",
+        "ec2:DescribeSpotFleetInstances",
+    ),
 }
 
 
@@ -489,16 +523,33 @@ def actions_by_scope(resource_types: Iterable[str] | None = None) -> dict[str, s
 #: Read-only action families that stand in for the single actions they match, on scopes that
 #: hold only annex-cdk's own resources: the same rights, and room under IAM's size limit.
 READ_ONLY_FAMILIES: Final[dict[str, tuple[str, ...]]] = {
-    "stacks": ("cloudformation:Describe*", "cloudformation:Detect*"),
+    "stacks": (
+        "cloudformation:Describe*",
+        "cloudformation:Detect*",
+        "cloudformation:Get*",
+        "cloudformation:List*",
+    ),
     "bucket": ("s3:Get*", "s3:List*"),
     "iam": ("iam:Get*", "iam:List*"),
     "functions": ("lambda:Get*", "lambda:List*"),
-    "no-resource-level": ("logs:Describe*",),
+    "no-resource-level": ("logs:Describe*", "ec2:DescribeSpotFleet*"),
+}
+
+
+#: Families of changes, likewise only on scopes whose resources are annex-cdk's own (its
+#: stacks, roles, profiles, functions and log groups, all by name): each stands for the create
+#: and delete pair (or the like) that CloudFormation calls there, to stay under IAM's limit.
+OWN_RESOURCE_FAMILIES: Final[dict[str, tuple[str, ...]]] = {
+    "stacks": ("cloudformation:*ChangeSet", "cloudformation:*Stack"),
+    "iam": ("iam:*InstanceProfile", "iam:*RolePolicy", "iam:UpdateRole*", "iam:*TagRole"),
+    "functions": ("lambda:*Permission", "lambda:UpdateFunction*", "lambda:*TagResource"),
+    "log-groups": ("logs:*LogGroup", "logs:*RetentionPolicy", "logs:*TagResource"),
+    "bucket": ("s3:*BucketPolicy", "s3:*TagResource"),
 }
 
 
 def _collapse(scope: str, actions: set[str]) -> list[str]:
-    families = READ_ONLY_FAMILIES.get(scope, ())
+    families = (*READ_ONLY_FAMILIES.get(scope, ()), *OWN_RESOURCE_FAMILIES.get(scope, ()))
     kept = {a for a in actions if not any(fnmatch.fnmatchcase(a, f) for f in families)}
     used = {f for f in families if any(fnmatch.fnmatchcase(a, f) for a in actions)}
     return sorted(kept | used, key=str.lower)
@@ -532,11 +583,14 @@ def grants(
     partition: str | None = None,
     resource_types: Iterable[str] | None = None,
     actions: Mapping[str, Iterable[str]] | None = None,
+    lease_functions: Sequence[str] = (),
 ) -> list[Grant]:
     """The statements for one account and region, with resources and conditions filled in.
 
     `bucket` is the configuration bucket's name (default: the deterministic one). `actions`
     by scope replaces actions_by_scope(resource_types) (the CI roles' narrower sets).
+    `lease_functions` are the deployed lease functions' ARNs, which then are the only targets
+    a lease rule may get (default: any HTCondorAnnex-* function, for a setup not yet deployed).
     """
     values = Values(
         partition=partition or partition_for(region),
@@ -545,15 +599,19 @@ def grants(
         bucket=bucket or names.bucket_name(account, region),
         key_pair=key_pair_name,
     )
+    conditions = {
+        name: _fill(dict(scope.condition), values) if scope.condition else None
+        for name, scope in SCOPES.items()
+    }
+    if lease_functions:
+        conditions["lease-targets"] = {"ArnLike": {_TARGET_ARN: sorted(lease_functions)}}
     return [
         Grant(
             scope=name,
             sid=SCOPES[name].sid,
             actions=tuple(sorted(actions, key=str.lower)),
             resources=tuple(values.fill(r) for r in SCOPES[name].resources),
-            condition=_fill(dict(SCOPES[name].condition), values)
-            if SCOPES[name].condition
-            else None,
+            condition=conditions[name],
         )
         for name, actions in (
             actions_by_scope(resource_types) if actions is None else actions
@@ -571,6 +629,7 @@ def policy_document(
     partition: str | None = None,
     resource_types: Iterable[str] | None = None,
     actions: Mapping[str, Iterable[str]] | None = None,
+    lease_functions: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The IAM policy for one account and region ("*" for either widens to all of them)."""
     statements = []
@@ -582,6 +641,7 @@ def policy_document(
         partition=partition,
         resource_types=resource_types,
         actions=actions,
+        lease_functions=lease_functions,
     ):
         statement: dict[str, Any] = {
             "Sid": grant.sid,

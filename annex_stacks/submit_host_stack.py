@@ -18,7 +18,7 @@ from constructs import Construct
 
 from annex_stacks import nag, names
 from annex_stacks.settings import AnnexSettings
-from annex_stacks.submit_host_policy import READ_ONLY_FAMILIES, why
+from annex_stacks.submit_host_policy import OWN_RESOURCE_FAMILIES, READ_ONLY_FAMILIES, why
 
 # ${AWS::X} is CloudFormation's to substitute; any other ${...} (IAM's ${aws:username}) must
 # reach IAM as written, which inside Fn::Sub is spelt ${!...}.
@@ -46,7 +46,13 @@ def acknowledgements(document: Mapping[str, Any]) -> dict[str, str]:
         "A read-only family on resources that are annex-cdk's own; it stands for the single "
         "reads CloudFormation and annex-cdk make there and keeps the policy within IAM's limit."
     )
-    families = {f for listed in READ_ONLY_FAMILIES.values() for f in listed}
+    own_reason = (
+        "A family of changes on resources that are annex-cdk's own (by name); it stands for "
+        "the create/delete pairs CloudFormation calls there and keeps the policy within IAM's "
+        "limit."
+    )
+    families = {f: family_reason for listed in READ_ONLY_FAMILIES.values() for f in listed}
+    families.update({f: own_reason for listed in OWN_RESOURCE_FAMILIES.values() for f in listed})
     found: dict[str, str] = {}
     for statement in document["Statement"]:
         for resource in _as_list(statement["Resource"]):
@@ -57,7 +63,7 @@ def acknowledgements(document: Mapping[str, Any]) -> dict[str, str]:
             if "*" in action:
                 if action not in families:  # a new wildcard needs its own reason here
                     raise ValueError(f"no reason for the wildcard action {action}")
-                found[f"AwsSolutions-IAM5[Action::{action}]"] = family_reason
+                found[f"AwsSolutions-IAM5[Action::{action}]"] = families[action]
     return found
 
 

@@ -1,11 +1,14 @@
-"""A small IAM evaluator for the policy tests: which actions a boto3 call needs, and whether a
-policy document allows them (Allow statements only; conditions are not evaluated)."""
+"""The policy tests' view of IAM: which actions a boto3 call needs, and whether a policy document
+allows an action, by name alone or (given a resource) as IAM decides it, conditions included
+(annex_emulator.iam_evaluation, the evaluator the emulator enforces with)."""
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from annex_emulator.iam_evaluation import ALLOWED, Request, decide
 
 #: botocore `service:Operation` -> the IAM actions it needs, where that is not simply
 #: `<service>:<Operation>` (the boto3 service names annex-cdk uses are their IAM prefixes).
@@ -36,15 +39,22 @@ def _matches(value: str, patterns: list[str], *, case: bool) -> bool:
     return any(fnmatch.fnmatchcase(value.lower(), p.lower()) for p in patterns)
 
 
-def allows(document: Mapping[str, Any], action: str, resource: str | None = None) -> bool:
-    """Whether an Allow statement names `action` (IAM actions are case-insensitive) and, when a
-    resource is given, a Resource pattern that matches it (ARNs are case-sensitive)."""
+def allows(
+    document: Mapping[str, Any],
+    action: str,
+    resource: str | None = None,
+    context: Mapping[str, Sequence[str]] | None = None,
+) -> bool:
+    """Whether `document` allows `action`: with a resource, as IAM decides it for a request with
+    that resource and condition `context` (a missing key fails its condition); without one,
+    whether an Allow statement names the action at all (the recorded-call coverage check)."""
+    if resource is not None:
+        request = Request(action=action, resources=(resource,), context=context or {})
+        return decide([document], request)[0] == ALLOWED
     for statement in document["Statement"]:
         assert "NotAction" not in statement and "NotResource" not in statement
-        if statement["Effect"] != "Allow":
-            continue
-        if not _matches(action, _as_list(statement["Action"]), case=False):
-            continue
-        if resource is None or _matches(resource, _as_list(statement["Resource"]), case=True):
+        if statement["Effect"] == "Allow" and _matches(
+            action, _as_list(statement["Action"]), case=False
+        ):
             return True
     return False

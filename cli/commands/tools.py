@@ -3,38 +3,48 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from dataclasses import replace
 from typing import Annotated
 
 import typer
 
 from annex_cdk import console
-from annex_cdk.commands.options import Json, Region, condor_region
-from annex_cdk.condor.paths import LocalPaths
-from annex_cdk.ops.policy import document_for
+from annex_cdk.commands.options import AwsOptions, Json, condor_region, with_options
+from annex_cdk.ops.policy import document_for, read_deployed
 from annex_cdk.ops.rehearse import run_rehearsal
 
 
+@with_options
 def policy(
-    region: Region = None,
+    aws: AwsOptions,
     account: Annotated[
         str | None,
-        typer.Option("--account", help="12-digit AWS account id (default: any account, *)."),
+        typer.Option(
+            "--account", help="12-digit AWS account id (default: the deployed one, or *)."
+        ),
     ] = None,
     key_name: Annotated[str | None, typer.Option("--key-name", help="EC2 key pair name.")] = None,
     bucket: Annotated[
         str | None,
-        typer.Option("--bucket", help="The configuration bucket, if not annex-cdk's own name."),
+        typer.Option("--bucket", help="The configuration bucket, if not the deployed one's."),
     ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option("--offline", help="Do not read the deployed setup; name the defaults."),
+    ] = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="The default: JSON is all it prints.")
     ] = True,
 ) -> None:
-    """The least-privilege IAM policy for annex-cdk and condor_annex, instead of AdministratorAccess."""
-    region = region or condor_region(LocalPaths(Path.home()))
-    console.result(
-        json.dumps(document_for(region, account, key_name=key_name, bucket=bucket), indent=2)
-    )
+    """The least-privilege IAM policy for annex-cdk and condor_annex, instead of AdministratorAccess.
+
+    With credentials at hand it reads the deployed setup (bucket, key pair, lease functions),
+    so that an adopted condor_annex setup's generated bucket name is the one the policy names.
+    """
+    region = aws.region or condor_region(aws.paths())
+    deployed = None if offline else read_deployed(replace(aws, region=region).target)
+    document = document_for(region, account, key_name=key_name, bucket=bucket, deployed=deployed)
+    console.result(json.dumps(document, indent=2))
 
 
 def emulator(

@@ -147,7 +147,7 @@ def test_every_boto3_call_in_the_code_is_allowed(document):
     ],
 )
 def test_what_condor_annex_and_annex_cdk_do_is_allowed(document, action, resource):
-    assert allows(document, action, resource)
+    assert allows(document, action, resource, CONDOR_ANNEX_CONTEXT.get(action))
 
 
 @pytest.mark.parametrize(
@@ -167,7 +167,69 @@ def test_what_condor_annex_and_annex_cdk_do_is_allowed(document, action, resourc
     ],
 )
 def test_nothing_beyond_the_annex_is_allowed(document, action, resource):
-    assert not allows(document, action, resource)
+    assert not allows(document, action, resource, CONDOR_ANNEX_CONTEXT.get(action))
+
+
+#: The condition context of condor_annex's calls: the htcondor:AnnexName tag it puts on each
+#: instance (OnDemandRequest.cpp), the lease function it targets (PutTargets.cpp), the EC2 role.
+CONDOR_ANNEX_CONTEXT: dict[str, dict[str, list[str]]] = {
+    "ec2:RunInstances": {f"aws:RequestTag/{names.TAG_ANNEX_NAME}": ["physics"]},
+    "ec2:CreateTags": {"ec2:CreateAction": ["RunInstances"]},
+    "events:PutTargets": {
+        "events:TargetArn": [ARN % ("lambda", "function:HTCondorAnnex-LambdaFunctions-odi-X1")]
+    },
+    "iam:PassRole": {"iam:PassedToService": ["ec2.amazonaws.com"]},
+}
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "context"),
+    [
+        # The instance carries no annex tag: not condor_annex's.
+        ("ec2:TerminateInstances", ARN % ("ec2", "instance/i-0123"), {}),
+        ("ec2:RunInstances", ARN % ("ec2", "instance/i-0123"), {}),
+        ("ec2:CreateTags", ARN % ("ec2", "instance/i-0123"), {"ec2:CreateAction": ["CreateTags"]}),
+        # A lease rule aimed at anything but the annex functions.
+        (
+            "events:PutTargets",
+            ARN % ("events", "rule/physics"),
+            {"events:TargetArn": [ARN % ("lambda", "function:production-cleanup")]},
+        ),
+        # Any role, but only to Spot Fleet; the annex roles, but not to Lambda from outside.
+        ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/Admin", {"iam:PassedToService": ["ec2.amazonaws.com"]}),
+        ("iam:CreateServiceLinkedRole", f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/"
+         "spot.amazonaws.com/AWSServiceRoleForEC2Spot", {"iam:AWSServiceName": ["rds.amazonaws.com"]}),
+    ],
+)  # fmt: skip
+def test_conditions_refuse_what_is_not_condor_annexs(document, action, resource, context):
+    assert not allows(document, action, resource, context)
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "context"),
+    [
+        # condor_annex's rollbacks (OnDemandRequest::rollback, BulkRequest::rollback).
+        (
+            "ec2:TerminateInstances",
+            ARN % ("ec2", "instance/i-0123"),
+            {f"aws:ResourceTag/{names.TAG_ANNEX_NAME}": ["physics"]},
+        ),
+        ("ec2:CancelSpotFleetRequests", ARN % ("ec2", "spot-fleet-request/sfr-0123"), {}),
+        # The user's IamFleetRole (BulkRequest.cpp), whatever its name, to Spot Fleet only.
+        ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/my-fleet-role", {"iam:PassedToService": ["spotfleet.amazonaws.com"]}),
+        ("iam:CreateServiceLinkedRole", f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/"
+         "spotfleet.amazonaws.com/AWSServiceRoleForEC2SpotFleet", {"iam:AWSServiceName": ["spotfleet.amazonaws.com"]}),
+        # Plain `cdk diff` / `cdk deploy` change sets.
+        ("cloudformation:CreateChangeSet", ARN % ("cloudformation", "stack/HTCondorAnnex-Bucket/1"), {}),
+        ("cloudformation:ExecuteChangeSet", ARN % ("cloudformation", "stack/HTCondorAnnex-Bucket/1"), {}),
+        ("cloudformation:DeleteChangeSet", ARN % ("cloudformation", "stack/HTCondorAnnex-Bucket/1"), {}),
+        ("cloudformation:GetTemplateSummary", ARN % ("cloudformation", "stack/HTCondorAnnex-Bucket/1"), {}),
+    ],
+)  # fmt: skip
+def test_rollbacks_spot_and_change_sets_are_allowed(document, action, resource, context):
+    assert allows(document, action, resource, context)
+    if "HTCondorAnnex-" in resource:  # and on annex-cdk's own stacks only
+        assert not allows(document, action, resource.replace("HTCondorAnnex-", "Prod-"), context)
 
 
 def test_launches_and_tags_are_conditional(document):
@@ -175,11 +237,11 @@ def test_launches_and_tags_are_conditional(document):
     [tagged] = [s for s in by_sid.values() if s["Resource"] == ARN % ("ec2", "instance/*")
                 and "ec2:RunInstances" in s["Action"]]  # fmt: skip
     assert tagged["Condition"] == {"StringLike": {f"aws:RequestTag/{names.TAG_ANNEX_NAME}": "*"}}
-    targets = by_sid["LeaseTargetsOnlyAnnexFunctions"]
+    targets = by_sid[shp.SCOPES["lease-targets"].sid]
     assert targets["Condition"]["ArnLike"]["events:TargetArn"].endswith(":function:HTCondorAnnex-*")
     assert (
         "lambda.amazonaws.com"
-        in by_sid["PassAnnexRoles"]["Condition"]["StringEquals"]["iam:PassedToService"]
+        in by_sid[shp.SCOPES["pass-role"].sid]["Condition"]["StringEquals"]["iam:PassedToService"]
     )
 
 
@@ -263,8 +325,9 @@ class _Stub:
     def paginate(self, **kwargs: Any) -> list[dict[str, Any]]:
         self.calls.append(kwargs)
         resources = kwargs.get("ResourceArns", ["*"])
+        context = {e["ContextKeyName"]: e["ContextKeyValues"] for e in kwargs["ContextEntries"]}
         results = [
-            {"EvalActionName": a, "EvalDecision": self.decide(a, resources)}
+            {"EvalActionName": a, "EvalDecision": self.decide(a, resources, context)}
             for a in kwargs["ActionNames"]
         ]
         return [{"EvaluationResults": results}]
@@ -275,7 +338,7 @@ USER = f"arn:aws:iam::{ACCOUNT}:user/alice"
 
 
 def test_allowed_everything_passes_and_the_requests_are_concrete():
-    stub = _Stub(USER, lambda action, resources: "allowed")
+    stub = _Stub(USER, lambda action, resources, *_: "allowed")
     permissions.check_permissions(stub, SETTINGS)
     assert stub.calls, "nothing was simulated"
     actions = {a for c in stub.calls for a in c["ActionNames"]}
@@ -294,8 +357,10 @@ def test_the_caller_holding_exactly_the_policy_simulates_as_allowed():
     document = shp.policy_document(region=REGION, account=ACCOUNT)
     stub = _Stub(
         USER,
-        lambda action, resources: (
-            "allowed" if any(allows(document, action, r) for r in resources) else "implicitDeny"
+        lambda action, resources, context: (
+            "allowed"
+            if any(allows(document, action, r, context) for r in resources)
+            else "implicitDeny"
         ),
     )
     permissions.check_permissions(stub, SETTINGS)
@@ -305,7 +370,7 @@ def test_missing_actions_fail_in_one_line_naming_them():
     denied = {"ec2:RunInstances", "events:PutTargets"}
     stub = _Stub(
         USER,
-        lambda action, resources: "implicitDeny" if action in denied else "allowed",
+        lambda action, resources, *_: "implicitDeny" if action in denied else "allowed",
     )
     with pytest.raises(PermissionsError) as caught:
         permissions.check_permissions(stub, SETTINGS)
@@ -320,7 +385,8 @@ def test_missing_actions_fail_in_one_line_naming_them():
 
 def test_an_explicit_deny_is_missing_too():
     stub = _Stub(
-        USER, lambda action, resources: "explicitDeny" if action == "s3:PutObject" else "allowed"
+        USER,
+        lambda action, resources, *_: "explicitDeny" if action == "s3:PutObject" else "allowed",
     )
     with pytest.raises(PermissionsError, match=r"lacks 1 permission\(s\).*: s3:PutObject$"):
         permissions.check_permissions(stub, SETTINGS)
@@ -352,7 +418,7 @@ def test_one_allowed_resource_of_several_is_enough():
     ],
 )
 def test_where_simulation_is_impossible_the_pre_flight_steps_aside(failure, capsys, monkeypatch):
-    def fail(action: str, resources: list[str]) -> str:
+    def fail(action: str, resources: list[str], *_: Any) -> str:
         raise failure
 
     monkeypatch.setenv("ANNEX_CDK_DEBUG", "1")
@@ -364,7 +430,7 @@ def test_where_simulation_is_impossible_the_pre_flight_steps_aside(failure, caps
 
 
 def test_the_root_user_is_not_simulated():
-    stub = _Stub(f"arn:aws:iam::{ACCOUNT}:root", lambda action, resources: "implicitDeny")
+    stub = _Stub(f"arn:aws:iam::{ACCOUNT}:root", lambda action, resources, *_: "implicitDeny")
     permissions.check_permissions(stub, SETTINGS)
     assert stub.calls == []
 
