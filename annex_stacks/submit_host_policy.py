@@ -101,15 +101,17 @@ SCOPES: Final[dict[str, Scope]] = {
     ),
     "iam": Scope(
         "AnnexRoles",
-        (_IAM % f"role/{_PREFIX}*", _IAM % f"instance-profile/{_PREFIX}*"),
+        (
+            _IAM % f"role/{_PREFIX}*",
+            _IAM % f"instance-profile/{_PREFIX}*",
+            # The pre-flight: an IAM user simulates its own policies. A policy variable: the
+            # doubled braces survive str.format as ${aws:username}. Of this statement's role
+            # and profile actions, only the reads and the simulation apply to a user.
+            _IAM % "user/${{aws:username}}",
+        ),
         "CloudFormation names generated roles and profiles <stack>-<logical id>-<suffix>, so "
-        "HTCondorAnnex-* is exactly the stacks' own.",
-    ),
-    "iam-self": Scope(
-        "SimulateSelf",
-        # A policy variable: the doubled braces survive str.format as ${aws:username}.
-        (_IAM % "user/${{aws:username}}",),
-        "Pre-flight: an IAM user may simulate its own policies (the submit host role is above).",
+        "HTCondorAnnex-* is exactly the stacks' own; the caller's own user is for the "
+        "permission pre-flight.",
     ),
     "pass-role": Scope(
         "PassAnnexRoles",
@@ -192,6 +194,12 @@ SCOPES: Final[dict[str, Scope]] = {
         ),
         "The AMI, subnet and key are condor_annex settings chosen per annex, and the volumes "
         "and interfaces are created by the launch.",
+    ),
+    "built-images": Scope(
+        "BuiltImages",
+        ("arn:{partition}:ec2:{region}::image/*",),
+        "destroy deregisters only the AMIs HTCondorAnnex-Image built, which carry its tag.",
+        {"StringEquals": {f"aws:ResourceTag/{names.TAG_IMAGE_STACK}": names.IMAGE_STACK}},
     ),
     "spot-fleets": Scope(
         "SpotFleets",
@@ -446,13 +454,18 @@ ANNEX_CDK_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
         "ec2:DescribeInstances",
         "ec2:DescribeKeyPairs",
         "ec2:DescribeSecurityGroups",
+        "ec2:DescribeImages",
     ),
     "bucket": ("s3:ListBucket", "s3:ListBucketVersions"),
     "bucket-objects": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
     "parameters": ("ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter"),
     "kms-via-ssm": ("kms:Decrypt",),
     "iam": ("iam:ListRolePolicies", "iam:GetRolePolicy", "iam:SimulatePrincipalPolicy"),
-    "iam-self": ("iam:SimulatePrincipalPolicy",),
+    "built-images": ("ec2:DeregisterImage",),
+    # An action authorizes only resources of its own type: here, the snapshot/* of this
+    # statement. destroy deletes a built AMI's snapshots by the ids the AMI names (Image
+    # Builder's snapshots carry no tag of ours to condition on).
+    "launch-resources": ("ec2:DeleteSnapshot",),
     "functions": ("lambda:GetFunctionConfiguration",),
 }
 
@@ -532,7 +545,7 @@ READ_ONLY_FAMILIES: Final[dict[str, tuple[str, ...]]] = {
     "bucket": ("s3:Get*", "s3:List*"),
     "iam": ("iam:Get*", "iam:List*"),
     "functions": ("lambda:Get*", "lambda:List*"),
-    "no-resource-level": ("logs:Describe*", "ec2:DescribeSpotFleet*"),
+    "no-resource-level": ("logs:Describe*", "ec2:Describe*"),
 }
 
 
@@ -549,7 +562,15 @@ OWN_RESOURCE_FAMILIES: Final[dict[str, tuple[str, ...]]] = {
 
 
 def _collapse(scope: str, actions: set[str]) -> list[str]:
-    families = (*READ_ONLY_FAMILIES.get(scope, ()), *OWN_RESOURCE_FAMILIES.get(scope, ()))
+    # A family of changes stands in only where every listed action it matches is granted: a
+    # narrower set (the CI plan role's reads) must not gain the writes through it.
+    listed = actions_by_scope()[scope]
+    changes = [
+        f
+        for f in OWN_RESOURCE_FAMILIES.get(scope, ())
+        if {a for a in listed if fnmatch.fnmatchcase(a, f)} <= actions
+    ]
+    families = (*READ_ONLY_FAMILIES.get(scope, ()), *changes)
     kept = {a for a in actions if not any(fnmatch.fnmatchcase(a, f) for f in families)}
     used = {f for f in families if any(fnmatch.fnmatchcase(a, f) for a in actions)}
     return sorted(kept | used, key=str.lower)
