@@ -279,6 +279,13 @@ CALLED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ("moto.iam.models", "IAMBackend.get_roles", ("self",)),
     (
         "moto.iam.models",
+        "IAMBackend.create_open_id_connect_provider",
+        ("self", "url", "thumbprint_list", "client_id_list", "tags"),
+    ),
+    ("moto.iam.models", "IAMBackend.get_open_id_connect_provider", ("self", "arn")),
+    ("moto.iam.models", "IAMBackend.delete_open_id_connect_provider", ("self", "arn")),
+    (
+        "moto.iam.models",
         "IAMBackend.put_role_policy",
         ("self", "role_name", "policy_name", "policy_json"),
     ),
@@ -359,6 +366,12 @@ PRESENT: Final[tuple[tuple[str, str], ...]] = (
 
 #: (module, class) -> the attributes the emulator reads or sets on that class's objects.
 ATTRIBUTES: Final[dict[tuple[str, str], tuple[str, ...]]] = {
+    ("moto.iam.models", "OpenIDConnectProvider"): (
+        "arn",
+        "client_id_list",
+        "tags",
+        "thumbprint_list",
+    ),
     ("moto.cloudformation.models", "Stack"): (
         "account_id",
         "events",

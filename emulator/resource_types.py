@@ -15,6 +15,7 @@ from annex_emulator.image_builder import (
 from annex_emulator.key_pair import KeyPairResource
 from annex_emulator.lambda_function import LambdaFunctionResource, LambdaPermissionResource
 from annex_emulator.log_group import LogGroupResource
+from annex_emulator.oidc_provider import OidcProviderResource
 from annex_emulator.s3_bucket import BucketPolicyResource, BucketResource
 from annex_emulator.security_groups import (
     SecurityGroupEgressResource,
@@ -32,6 +33,7 @@ MODELS: dict[str, type[CloudFormationModel]] = {
     "AWS::S3::BucketPolicy": BucketPolicyResource,
     "AWS::IAM::Role": RoleResource,
     "AWS::IAM::InstanceProfile": InstanceProfileResource,
+    "AWS::IAM::OIDCProvider": OidcProviderResource,
     "AWS::Lambda::Function": LambdaFunctionResource,
     "AWS::Lambda::Permission": LambdaPermissionResource,
     "AWS::Logs::LogGroup": LogGroupResource,

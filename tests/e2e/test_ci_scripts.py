@@ -48,8 +48,8 @@ def _ci(
         ANNEX_ALLOW_FROM=ALLOW_FROM,
         GITHUB_STEP_SUMMARY=str(summary),
         GITHUB_OUTPUT=str(output),
-        **extra,
     )
+    env.update(extra)
     assert "AWS_ACCESS_KEY_ID" in env  # the emulator's credentials, from the environment
     proc = subprocess.run(
         [str(ROOT / "scripts" / "ci" / script)],
@@ -177,3 +177,25 @@ def test_each_step_needs_no_more_than_its_ci_role_holds(world: World):
             needed.discard("kms:Decrypt")
         missing = sorted(a for a in needed if not allows(roles[script], a))
         assert missing == [], script
+
+
+def test_the_ci_roles_stack_deploys_and_a_pipeline_run_keeps_it(world: World):
+    repository = "octo-org/annex-pool"
+    world.run("setup", "--yes", "--allow-from", "198.51.100.7/32", "--ci-roles",
+              "--ci-repository", repository)  # fmt: skip
+    stack = world.client("cloudformation").describe_stacks(StackName=names.CI_ROLES_STACK)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Stacks"][0]["Outputs"]}
+    iam = world.client("iam")
+    [provider] = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    assert outputs[names.OUT_CI_OIDC_PROVIDER] == provider["Arn"]
+    assert provider["Arn"].endswith(f":oidc-provider/{names.GITHUB_OIDC_HOST}")
+    role = iam.get_role(RoleName=outputs[names.OUT_CI_DEPLOY_ROLE].rsplit("/", 1)[1])["Role"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Federated": provider["Arn"]}
+    assert trust["Condition"]["StringEquals"][f"{names.GITHUB_OIDC_HOST}:sub"] == (
+        f"repo:{repository}:environment:{names.CI_DEFAULT_ENVIRONMENT}"
+    )
+    # The pipeline passes no CI flags: the stack records them, so its diff shows no change.
+    proc, _, output = _ci(world, "annex-diff", ANNEX_ALLOW_FROM="")
+    assert proc.returncode == 0, proc.stderr
+    assert output["changed"] == "false", output["report"]

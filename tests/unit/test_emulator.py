@@ -845,6 +845,9 @@ with mock_aws():
         ("moto.ec2.models.security_groups", "SecurityGroup"): group,
         ("moto.ec2.models.security_groups", "SecurityGroupRule"): group.ingress_rules[0],
         ("moto.iam.models", "Role"): iam.get_role("contract-role"),
+        ("moto.iam.models", "OpenIDConnectProvider"): iam.create_open_id_connect_provider(
+            url="https://token.actions.githubusercontent.com", thumbprint_list=[],
+            client_id_list=["sts.amazonaws.com"], tags=[]),
         ("moto.iam.models", "InstanceProfile"): iam.get_instance_profile("contract-profile"),
         ("moto.awslambda.models", "LambdaFunction"):
             lambda_backend(A, "us-east-1").get_function("contract-fn"),
