@@ -27,6 +27,8 @@ SECRET_MODE = 0o600
 #: (the personal HTCondor's local config file) give theirs; an existing file keeps its own.
 CONFIG_FILE_MODE = 0o644
 _CHUNK = 1 << 16
+#: Backups annex-cdk keeps per file: enough to undo the last few runs, never a pile.
+KEEP_BACKUPS = 5
 _WRITABLE_HINT = "fix the permissions, or use another HOME"
 # Undecodable bytes survive a decode/encode round trip, so foreign bytes are kept exactly.
 _ENCODING = "utf-8"
@@ -151,6 +153,30 @@ def _backup_path(target: Path) -> Path:
     return candidate
 
 
+def prune_backups(target: Path, keep: int = KEEP_BACKUPS) -> list[Path]:
+    """Delete all but the newest ``keep`` of annex-cdk's backups of ``target``; return them.
+
+    Only files named as annex-cdk names its backups (``<name>.annex-cdk-<stamp>.bak``) and
+    that are regular files are considered.
+    """
+    pattern = target.name + names.BACKUP_SUFFIX.format(timestamp="*")
+    found = []
+    for path in target.parent.glob(pattern):
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found.append((st.st_mtime_ns, path.name, path))
+    found.sort()
+    removed = []
+    for _, _, path in found[: max(0, len(found) - keep)]:
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
 def _copy_backup(target: Path, st: os.stat_result) -> Path:
     """Copy ``target`` to a new backup file with the same mode (a secret stays private)."""
     backup = _backup_path(target)
@@ -179,7 +205,8 @@ def atomic_write(
     A new file gets ``mode``. An existing file keeps its mode (and, best effort, its owner)
     unless ``force_mode`` is set, as for secrets. With ``backup``, the previous file is first
     copied to ``<name>.annex-cdk-<UTC timestamp>.bak`` with the previous file's mode; existing
-    backups are never overwritten. The parent directory must exist.
+    backups are never overwritten, and only the newest KEEP_BACKUPS are kept. The parent
+    directory must exist.
     """
     target = Path(os.path.realpath(path))
     if not target.parent.is_dir():
@@ -217,6 +244,8 @@ def atomic_write(
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(target.parent)
+    if backup_path is not None:
+        prune_backups(target)
     return backup_path
 
 

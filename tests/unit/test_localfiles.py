@@ -18,6 +18,7 @@ from annex_cdk.condor.files import (
 )
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import LocalFilesError
+from annex_stacks import names
 
 
 def mode_of(path: Path) -> int:
@@ -250,3 +251,18 @@ def test_check_writable_directory_not_writable(
 def test_a_pem_path_never_leaves_the_condor_directory(tmp_path: Path, key_name: str) -> None:
     with pytest.raises(LocalFilesError, match="outside"):
         LocalPaths(tmp_path).pem("us-east-1", key_name)
+
+
+def test_backups_do_not_pile_up(tmp_path: Path) -> None:
+    """issue 11: every run that changed the file left one more backup, without limit."""
+    target = tmp_path / names.USER_CONFIG_FILE
+    target.write_bytes(b"v0\n")
+    unrelated = tmp_path / "user_config.bak"  # not annex-cdk's naming: never touched
+    unrelated.write_bytes(b"mine\n")
+    made = [localfiles.atomic_write(target, f"v{i}\n".encode(), mode=0o644) for i in range(1, 9)]
+    kept = sorted(p.name for p in tmp_path.glob(target.name + ".annex-cdk-*.bak"))
+    assert len(kept) == localfiles.KEEP_BACKUPS
+    # The newest ones stay: the last backup holds the version before the current one.
+    assert made[-1] is not None and made[-1].read_bytes() == b"v7\n"
+    assert {p.name for p in made[-localfiles.KEEP_BACKUPS :] if p} == set(kept)
+    assert unrelated.read_bytes() == b"mine\n"
