@@ -46,7 +46,7 @@ def _capture(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         return {"stacks": {}, "region": "us-east-1", "timings": {"total_s": 0}, "ok": True,
                 "local": None}  # fmt: skip
 
-    def fake_check(target: Any, paths: Any, *, deep: bool) -> CheckReport:
+    def fake_check(target: Any, paths: Any, **kwargs: Any) -> CheckReport:
         seen["paths"] = paths
         return CheckReport("us-east-1")
 
