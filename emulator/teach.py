@@ -37,6 +37,8 @@ Engine behaviours taught (`_teach` patches moto minimally; each patch says why):
 - DeletionPolicy Retain / RetainExceptOnCreate and UpdateReplacePolicy (`resource_lifecycle`);
 - a resource type the emulator cannot create fails the stack instead of being skipped silently;
 - change sets: failures roll back, and a stack created by one has its Outputs.
+Run-time behaviours taught (`annex_runtime`): DescribeInstances' client-token filter (with EC2's
+wildcards) and RequestSpotFleet's ClientToken, which condor_annex's lease functions rely on.
 Service behaviours taught: bucket-policy conditions (aws:SecureTransport is true: the emulator
 stands in for AWS's HTTPS endpoints; `bucket_access`), and Lambda's LoggingConfig in GetFunction.
 """
@@ -97,7 +99,13 @@ def _teach() -> None:
     from moto.cloudformation.responses import CloudFormationResponse
     from moto.s3.models import FakeBucket
 
-    from annex_emulator import change_sets, lambda_function, resource_lifecycle, stack_states
+    from annex_emulator import (
+        annex_runtime,
+        change_sets,
+        lambda_function,
+        resource_lifecycle,
+        stack_states,
+    )
     from annex_emulator.bucket_access import bucket_get_permission
     from annex_emulator.stack_update import resource_map_update
 
@@ -137,6 +145,8 @@ def _teach() -> None:
     patch(LambdaBackend, "create_function", lambda_function.lambda_create_function)
     patch(LambdaFunction, "update_configuration", lambda_function.lambda_update_configuration)
     patch(LambdaFunction, "get_configuration", lambda_function.lambda_get_configuration)
+    # condor_annex's run-time EC2 calls: client-token filter, spot fleets' ClientToken.
+    annex_runtime.install()
     _check_lookup()
 
 

@@ -22,6 +22,7 @@ from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.console import StackProgress
 from annex_cdk.ops.check import run_check_setup
 from annex_cdk.ops.destroy import run_destroy
+from annex_cdk.ops.rehearse_annex import ANNEX_STEP, rehearse_annexes
 from annex_cdk.ops.setup import SettingsFlags, run_setup
 from annex_stacks import names
 
@@ -122,6 +123,13 @@ def run_rehearsal(*, region: str, keep: bool = False) -> dict[str, Any]:
                 "setup (no-op re-run)",
                 lambda: run_setup(target, paths, flags, yes=False, progress=StackProgress()),
             )
+            annexes_ok = step(
+                ANNEX_STEP,
+                lambda: rehearse_annexes(target, console.info),
+            )
+            if not annexes_ok:
+                ok = False
+                console.warn("an annex outlived its lease (see the FAILED lines above)")
             updated = [n for n, s in again["stacks"].items() if s["action"] != "unchanged"]
             unchanged_bytes = paths.user_config.read_bytes() == config_bytes
             if updated or not unchanged_bytes:
@@ -144,6 +152,11 @@ def run_rehearsal(*, region: str, keep: bool = False) -> dict[str, Any]:
         console.result(f"{s['step']:<24} {s['seconds']:7.2f} s")
     console.result(
         "Rehearsal "
-        + ("passed: setup, check-setup, no-op re-run and destroy all worked." if ok else "FAILED.")
+        + (
+            "passed: setup, check-setup, no-op re-run, annexes whose leases ran out, and "
+            "destroy all worked."
+            if ok
+            else "FAILED."
+        )
     )
     return {"ok": ok, "steps": steps, "scratch": str(root) if keep else None}

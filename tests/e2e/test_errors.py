@@ -7,6 +7,7 @@ import time
 import pytest
 
 from annex_cdk import errors
+from annex_cdk.ops.rehearse_annex import ANNEX_KINDS, ANNEX_STEP
 from tests.e2e.conftest import World
 
 pytestmark = pytest.mark.e2e
@@ -58,7 +59,17 @@ def test_destroy_without_yes_off_a_terminal_refuses(world: World):
 def test_rehearse_runs_the_whole_path(world: World):
     proc = world.run("rehearse", timeout=600)
     assert "Rehearsal passed" in proc.stdout
-    for step in ("setup", "check-setup", "setup (no-op re-run)", "destroy"):
+    for step in ("setup", "check-setup", "setup (no-op re-run)", ANNEX_STEP, "destroy"):
         assert any(
             line.startswith(step) and line.endswith(" s") for line in proc.stdout.splitlines()
         )
+    # The annex phase: condor_annex's calls replayed, the lease extended as -duration does
+    # (no bucket in the input), the deployed lease function run after the lease ran out.
+    annex_lines = [line for line in proc.stderr.splitlines() if line.lstrip().startswith("[")]
+    assert "FAILED" not in proc.stderr
+    for kind, _ in ANNEX_KINDS:
+        mine = [line for line in annex_lines if f"[{kind}]" in line]
+        assert any("'S3BucketName': ''" in line for line in mine), mine
+        for what in ("instances terminated", "lease rule deleted", "config tarball deleted"):
+            assert any(line.endswith(f"ok: {what}") for line in mine), (what, mine)
+        assert any("untouched" in line and "ok:" in line for line in mine), mine

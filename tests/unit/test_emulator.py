@@ -880,3 +880,42 @@ def test_the_contract_covers_every_patch_and_the_attributes_of_real_objects() ->
     assert sorted(map(list, {(m, p) for m, p, _ in moto_contract.PATCHED})) == found["patched"]
     assert sorted(map(list, moto_contract.ATTRIBUTES)) == found["covered"]
     assert {k: v for k, v in found["missing"].items() if v} == {}
+
+
+def test_client_token_filter_takes_ec2_wildcards(aws: Any) -> None:
+    # condor_annex's lease functions find an annex's instances with client-token = <annexID>*.
+    ec2 = aws("ec2")
+    annex = unique("tok")
+    ids = {}
+    for name in (annex, annex + "2", "other" + annex):
+        out = ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, ClientToken=f"{name}_{uuid.uuid4()}"
+        )
+        ids[name] = out["Instances"][0]["InstanceId"]
+
+    def found(pattern: str) -> set[str]:
+        pages = ec2.describe_instances(Filters=[{"Name": "client-token", "Values": [pattern]}])
+        return {i["InstanceId"] for r in pages["Reservations"] for i in r["Instances"]}
+
+    assert found(annex + "*") == {ids[annex], ids[annex + "2"]}
+    assert found(annex + "_*") == {ids[annex]}
+    assert found(annex) == set()
+
+
+def test_spot_fleet_request_keeps_its_client_token(aws: Any) -> None:
+    ec2 = aws("ec2")
+    token = f"{unique('fleet')}_{uuid.uuid4()}"
+    fleet = ec2.request_spot_fleet(
+        SpotFleetRequestConfig={
+            "ClientToken": token,
+            "TargetCapacity": 1,
+            "IamFleetRole": f"arn:aws:iam::{ACCOUNT_ID}:role/aws-ec2-spot-fleet-tagging-role",
+            "AllocationStrategy": "lowestPrice",
+            "LaunchSpecifications": [{"ImageId": "ami-12c6146b", "InstanceType": "m4.large"}],
+        }
+    )["SpotFleetRequestId"]
+
+    (config,) = ec2.describe_spot_fleet_requests(SpotFleetRequestIds=[fleet])[
+        "SpotFleetRequestConfigs"
+    ]
+    assert config["SpotFleetRequestConfig"]["ClientToken"] == token

@@ -1,0 +1,54 @@
+"""condor_annex's run-time EC2 calls, as EC2 answers them (moto 5.2.5 does not).
+
+- DescribeInstances' `client-token` filter: moto raises NotImplementedError. The lease functions
+  (and condor_annex's odi-lease.js before them) find an annex's instances with
+  `client-token = <annexID>*`; EC2 filter values take `*` and `?` wildcards.
+- RequestSpotFleet's ClientToken: moto drops it, so DescribeSpotFleetRequests never shows it
+  and a lease function could never find its annex's fleet. EC2 keeps it in the request's config.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+from annex_emulator import patches
+
+CLIENT_TOKEN_FILTER = "client-token"
+
+
+def passes_filter_dict(instance: Any, filter_dict: dict[str, Any]) -> bool:
+    wanted = filter_dict.get(CLIENT_TOKEN_FILTER)
+    if wanted is not None:
+        token = getattr(instance, "client_token", None) or ""
+        if not any(fnmatch.fnmatchcase(token, pattern) for pattern in wanted):
+            return False
+        filter_dict = {k: v for k, v in filter_dict.items() if k != CLIENT_TOKEN_FILTER}
+    return bool(patches.ORIGINALS["utils.passes_filter_dict"](instance, filter_dict))
+
+
+def request_spot_fleet(self: Any) -> Any:
+    result = patches.ORIGINALS["SpotFleets.request_spot_fleet"](self)
+    token = self._get_param("SpotFleetRequestConfig", {}).get("ClientToken")
+    if token:
+        fleet_id = result.result["SpotFleetRequestId"]
+        self.ec2_backend.spot_fleet_requests[fleet_id].client_token = token
+    return result
+
+
+def spot_fleet_request_config(self: Any) -> dict[str, Any]:
+    config = dict(patches.ORIGINALS["SpotFleetRequest.spot_fleet_request_config"](self))
+    token = getattr(self, "client_token", None)
+    if token:
+        config["ClientToken"] = token
+    return config
+
+
+def install() -> None:
+    from moto.ec2 import utils
+    from moto.ec2.models.spot_requests import SpotFleetRequest
+    from moto.ec2.responses.spot_fleets import SpotFleets
+
+    patches.patch(utils, "passes_filter_dict", passes_filter_dict)
+    patches.patch(SpotFleets, "request_spot_fleet", request_spot_fleet)
+    patches.patch_property(SpotFleetRequest, "spot_fleet_request_config", spot_fleet_request_config)
