@@ -91,6 +91,13 @@ PATCHED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ("moto.awslambda.models", "LambdaBackend.create_function", ("self", "spec")),
     ("moto.awslambda.models", "LambdaFunction.update_configuration", ("self", "config_updates")),
     ("moto.awslambda.models", "LambdaFunction.get_configuration", ("self", "on_create")),
+    ("moto.ec2.utils", "passes_filter_dict", ("instance", "filter_dict")),
+    ("moto.ec2.responses.spot_fleets", "SpotFleets.request_spot_fleet", ("self",)),
+    (
+        "moto.ec2.models.spot_requests",
+        "SpotFleetRequest.spot_fleet_request_config",
+        ("self",),
+    ),
 )
 
 _CFN_CREATE = ("cls", "resource_name", "cloudformation_json", "account_id", "region_name", "kwargs")
