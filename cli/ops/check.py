@@ -12,7 +12,6 @@ from typing import Any
 
 from annex_cdk.aws.engine import GOOD, Engine, StackState
 from annex_cdk.aws.session import AwsTarget, call
-from annex_cdk.condor.parser import effective_values
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.personal import verify_configured
 from annex_cdk.condor.syntax import ConfigError
@@ -20,6 +19,7 @@ from annex_cdk.condor.version import BINDINGS_SOURCE, HTCondorVersion, detect, p
 from annex_cdk.errors import LocalFilesError, UsageError
 from annex_cdk.ops.check_report import Check, CheckReport
 from annex_cdk.ops.deep_check import run_deep_checks
+from annex_cdk.ops.image_check import builtin_image, check_annex_image
 from annex_stacks import names
 
 _DESCRIBED = (*names.CONDOR_ANNEX_STACKS, (names.KEY_PAIR_STACK, "SSH key pair"))
@@ -69,11 +69,23 @@ def run_check_setup(
     engine = Engine(target.client("cloudformation"))
     if deep:
         # One read of every stack, templates included, serves both the plain and deep checks.
-        live = call(lambda: engine.read_all(names.ALL_STACKS), target)
+        read = (*names.ALL_STACKS, names.IMAGE_STACK)
+        live = call(lambda: engine.read_all(read), target)
+        image_stack = live.pop(names.IMAGE_STACK)
         _stack_checks(report, {n: lv.state for n, lv in live.items()})
         run_deep_checks(report, target, paths, engine, live)
+        configured = values.get(names.KEY_ODI_IMAGE_ID)
         if version is not None and version.side == "access-point":
-            image_warning(report, values.get(names.KEY_ODI_IMAGE_ID), target.region)
+            image_warning(report, configured, target.region)
+        check_annex_image(
+            report,
+            target,
+            # HTCondor's built-in default is warned about above, not looked up.
+            configured=None if configured == builtin_image(target.region) else configured,
+            version=version,
+            image_stack=image_stack,
+            local=paths is not None,
+        )
     else:
         _stack_checks(report, call(lambda: engine.read_states(_CHECKED), target))
     report.lines.append(
@@ -129,11 +141,7 @@ def image_warning(report: CheckReport, image: Any, region: str) -> None:
             f"24.11.2 or later ({_BUILD_IMAGE}, or set the key)"
         )
         return
-    try:
-        builtin = effective_values([], [key], region).get(key)
-    except ConfigError:
-        builtin = None
-    if image == builtin:
+    if image == builtin_image(region):
         report.warn(
             f"{key} is HTCondor's built-in default {image}, a 2019 image whose boot script "
             "predates the access-point layout (24.11.2); annex instances from it will not "

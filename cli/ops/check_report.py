@@ -15,6 +15,16 @@ class Check:
     fix: str | None = None  # the exact command that repairs it
 
 
+def fix_line(name: str, ok: bool, what: str, problem: str = "", fix: str | None = None) -> Check:
+    """A `Checking <what>...` line; a finding carries its problem and, below it, the fix."""
+    if ok:
+        return Check(name, True, f"Checking {what}... OK.")
+    line = f"Checking {what}... {problem}"
+    if fix:
+        line += f"\n\tfix: {fix}"
+    return Check(name, False, line, problem, fix)
+
+
 @dataclass
 class CheckReport:
     region: str

@@ -19,6 +19,7 @@ from annex_cdk.aws.session import AwsTarget, call
 from annex_cdk.condor import user_config
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.ops.check_report import Check, CheckReport
+from annex_cdk.ops.check_report import fix_line as _fix_line
 from annex_stacks import names
 
 # Runtimes AWS has deprecated (Lambda runtime table); a function on one still runs but can no
@@ -59,15 +60,6 @@ def run_deep_checks(
     for check in checks:
         for found in call(check, target):
             report.add(found)
-
-
-def _fix_line(name: str, ok: bool, what: str, problem: str = "", fix: str | None = None) -> Check:
-    if ok:
-        return Check(name, True, f"Checking {what}... OK.")
-    line = f"Checking {what}... {problem}"
-    if fix:
-        line += f"\n\tfix: {fix}"
-    return Check(name, False, line, problem, fix)
 
 
 def _expected_config(outputs: dict[str, dict[str, str]]) -> dict[str, str]:

@@ -401,6 +401,10 @@ def require_complete(engine: Engine) -> dict[str, dict[str, str]]:
                 f"{name} is in {state.status}", hint="run `annex-cdk setup` to repair it"
             )
         outputs[name] = dict(state.outputs)
+    # The optional image stack: its AMI goes into the block too (names.OPTIONAL_OUTPUT_FOR_KEY).
+    image = engine.state(names.IMAGE_STACK)
+    if image.exists and image.status in GOOD:
+        outputs[names.IMAGE_STACK] = dict(image.outputs)
     return outputs
 
 

@@ -4,10 +4,13 @@ that exists and boots (RunInstances), and destroy leaves no image or snapshot be
 from __future__ import annotations
 
 import json
+import shlex
+from typing import Any
 
 import pytest
 
 from annex_cdk.condor import parser as condor_config
+from annex_cdk.ops import image_check
 from annex_stacks import names
 from tests.e2e.conftest import REGION, World
 
@@ -74,3 +77,40 @@ def test_keep_image_keeps_the_ami(world: World):
     assert destroyed["images_removed"] == []
     (image,) = world.client("ec2").describe_images(ImageIds=[image_id])["Images"]
     assert image["State"] == "available"
+
+
+def _image_finding(world: World, *flags: str) -> dict[str, Any]:
+    proc = world.run("check-setup", "--deep", "--json", *flags, check=False)
+    report = json.loads(proc.stdout)
+    [found] = [c for c in report["checks"] if c["name"] == image_check.CHECK_NAME]
+    assert proc.returncode == (0 if found["ok"] else 1), proc.stdout
+    return found
+
+
+def test_deep_check_of_the_image_names_each_fix(world: World):
+    """Good -> OK; the other HTCondor side -> a rebuild of the fitting series; deregistered by
+    hand -> a rebuild with a new recipe version; and each named fix, carried out, repairs it."""
+    (world.paths.home / names.HPC_ANNEX_DIR).mkdir()  # the access point's own check passes
+    world.run("setup", "--allow-from", ALLOW, "--build-image", "--image-htcondor", "24.0")
+    image_id = _image_key(world)
+    assert _image_finding(world, "--htcondor-version", "24.0")["ok"]
+
+    wrong = _image_finding(world, "--htcondor-version", "25.0")
+    assert not wrong["ok"]
+    assert "carries HTCondor 24.0 (classic path)" in wrong["detail"]
+    assert wrong["fix"] == f"annex-cdk setup --region {REGION} --build-image --image-htcondor 25.x"
+
+    world.client("ec2").deregister_image(ImageId=image_id)
+    gone = _image_finding(world, "--htcondor-version", "24.0")
+    assert not gone["ok"]
+    assert f"no such image in {REGION}" in gone["detail"]
+    next_version = image_check.next_image_version({})
+    assert gone["fix"] == (
+        f"annex-cdk setup --region {REGION} --build-image --image-version {next_version}"
+    )
+    world.run(*shlex.split(gone["fix"])[1:])
+    assert _image_key(world) != image_id
+    assert _image_finding(world, "--htcondor-version", "24.0")["ok"]
+
+    world.run(*shlex.split(wrong["fix"])[1:])
+    assert _image_finding(world, "--htcondor-version", "25.0")["ok"]
