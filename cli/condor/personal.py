@@ -993,3 +993,23 @@ def verify_configured(config_file: Path | None = None) -> list[str] | None:
         host = values.get(names.KEY_TCP_FORWARDING_HOST, "")
         problems += check_access_point(location, context, host).problems
     return problems
+
+
+def verify_access_point(config_file: Path | None = None) -> list[str] | None:
+    """For check-setup on 24.11.2+ without annex-cdk's block: what the access-point path needs
+    (check_access_point), on the public name TCP_FORWARDING_HOST, else FULL_HOSTNAME.
+
+    None when no personal HTCondor configuration can be found or read.
+    """
+    try:
+        location = locate(config_file)
+        context = _context(location)
+        host = daemon_values(
+            _files_after_base(location, context),
+            [names.KEY_TCP_FORWARDING_HOST],
+            subsystem="TOOL",
+            base_config=location.base_config,
+        )[names.KEY_TCP_FORWARDING_HOST]
+        return check_access_point(location, context, host or context.full_hostname or "").problems
+    except (AnnexError, ConfigError, OSError):
+        return None

@@ -13,7 +13,7 @@ from typing import Any
 from annex_cdk.aws.engine import GOOD, Engine, StackState
 from annex_cdk.aws.session import AwsTarget, call
 from annex_cdk.condor.paths import LocalPaths
-from annex_cdk.condor.personal import verify_configured
+from annex_cdk.condor.personal import verify_access_point, verify_configured
 from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.condor.version import BINDINGS_SOURCE, HTCondorVersion, detect, parse_flag
 from annex_cdk.errors import LocalFilesError, UsageError
@@ -65,7 +65,7 @@ def run_check_setup(
         if version is not None and version.side == "access-point":
             # The bindings' version is a guess at the HTCondor that runs annexes: warn only.
             access_point_checks(report, paths, strict=version.source != BINDINGS_SOURCE)
-        _personal_condor_check(report)
+        _personal_condor_check(report, version)
     engine = Engine(target.client("cloudformation"))
     if deep:
         # One read of every stack, templates included, serves both the plain and deep checks.
@@ -181,10 +181,17 @@ def _local_checks(report: CheckReport, values: dict[str, Any]) -> None:
             )
 
 
-def _personal_condor_check(report: CheckReport) -> None:
+def _personal_condor_check(report: CheckReport, version: HTCondorVersion | None) -> None:
     """What the personal HTCondor's daemons read, where `condor configure` wrote the guide's
-    block (condor_annex itself does not look: its own checks are the lines above)."""
+    block (condor_annex itself does not look: its own checks are the lines above). On the
+    access-point side, a configuration made by hand is checked for what annexes need too."""
     problems = verify_configured()
+    if problems is None and version is not None and version.side == "access-point":
+        problems = verify_access_point()
+        if problems and version.source == BINDINGS_SOURCE:
+            for problem in problems:  # only the bindings said 24.11.2+: a hint, not a failure
+                report.warn(f"for HTCondor 24.11.2+: {problem}")
+            return
     if problems is None:
         return
     what = "Checking the personal HTCondor configuration..."

@@ -386,3 +386,14 @@ def test_hpc_annex_dir_is_checked(tmp_path: Path) -> None:
 )
 def test_allow_lists_covering_the_token_identity(allow: str | None, ok: bool) -> None:
     assert ap.covers(allow, "alice@example.org") is ok
+
+
+def test_check_setup_checks_a_hand_made_access_point(personal: Personal) -> None:
+    """No annex-cdk block: check-setup on 24.11.2+ still checks what the access point needs."""
+    use_security(personal, "use security:recommended_v24_0")
+    assert pc.verify_configured() is None  # not annex-cdk's
+    problems = pc.verify_access_point()
+    assert problems and any(names.KEY_HPC_ANNEX_ENABLED in p for p in problems)
+    with personal.local_file.open("a") as fh:
+        fh.write(f"\n{names.USE_HPC_ANNEX_LINE}\n{names.KEY_TCP_FORWARDING_HOST} = {PUBLIC}\n")
+    assert pc.verify_access_point() == []
