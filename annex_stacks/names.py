@@ -166,6 +166,8 @@ SETTINGS_METADATA: Final = "AnnexCdkSettings"
 CTX_REGION: Final = "annex:region"
 CTX_ACCOUNT: Final = "annex:account"
 CTX_ALLOWED_CIDRS: Final = "annex:allowedCidrs"
+#: The COLLECTOR_HOST the allowed CIDR was derived from (none when --allow-from gave it).
+CTX_CIDRS_FROM_COLLECTOR: Final = "annex:allowedCidrsFromCollector"
 CTX_SSH: Final = "annex:ssh"
 CTX_COLLECTOR_PORT: Final = "annex:collectorPort"
 CTX_KEY_PAIR_NAME: Final = "annex:keyPairName"

@@ -41,6 +41,10 @@ class AnnexSettings:
     region: str | None = None
     account: str | None = None
     allowed_cidrs: tuple[str, ...] = ()
+    #: The collector host allowed_cidrs was derived from, recorded so that a later run
+    #: derives it again from the collector host as it is then (a moved collector moves the
+    #: /32); None when --allow-from gave the CIDRs.
+    cidrs_from_collector: str | None = None
     ssh: bool = True
     collector_port: int = names.DEFAULT_COLLECTOR_PORT
     key_pair_name: str = names.KEY_PAIR_NAME
@@ -369,6 +373,13 @@ SETTINGS: tuple[Setting, ...] = (
         recorded_by=names.SECURITY_GROUP_STACK,
         flag="--allow-from",
         help="CIDR that may reach annex instances (repeatable).",
+    ),
+    Setting(
+        field="cidrs_from_collector",
+        context_key=names.CTX_CIDRS_FROM_COLLECTOR,
+        kind=str,
+        sparse=True,
+        recorded_by=names.SECURITY_GROUP_STACK,
     ),
     Setting(
         field="ssh",

@@ -120,14 +120,18 @@ def resolve_settings(
     overrides: dict[str, Any] = {"region": region, **flags.given}
     ctx = dict(recorded)
     # An explicit --collector-host is a flag like any other: it wins over what the deployed
-    # stacks record (a moved collector must move the security group's /32 with it).
-    told = flags.collector_host is not None
+    # stacks record (a moved collector must move the security group's /32 with it). A CIDR
+    # that was derived from COLLECTOR_HOST is derived again from COLLECTOR_HOST as it is now.
+    configured = None
+    if ctx.get(names.CTX_CIDRS_FROM_COLLECTOR) and paths is not None and not flags.collector_host:
+        configured = paths.effective([names.KEY_COLLECTOR_HOST], region)[names.KEY_COLLECTOR_HOST]
+    told = flags.collector_host is not None or bool(configured)
     needs_cidr = "allowed_cidrs" not in flags.given and (told or names.CTX_ALLOWED_CIDRS not in ctx)
     needs_port = "collector_port" not in flags.given and (
         told or names.CTX_COLLECTOR_PORT not in ctx
     )
     if needs_cidr or (needs_port and flags.collector_host):
-        host = flags.collector_host
+        host = flags.collector_host or configured
         if not host and paths is not None:
             host = paths.effective([names.KEY_COLLECTOR_HOST], region)[names.KEY_COLLECTOR_HOST]
         if not host:
@@ -140,8 +144,12 @@ def resolve_settings(
                 "or --collector-host HOST",
             )
         overrides.update(from_collector(host, flags, cidr=needs_cidr, port=needs_port))
+        if needs_cidr:
+            overrides["cidrs_from_collector"] = host
     for warning in host_bits_warnings(flags.given.get("allowed_cidrs", ())):
         console.warn(warning)
+    if "allowed_cidrs" in flags.given:
+        ctx.pop(names.CTX_CIDRS_FROM_COLLECTOR, None)  # the CIDRs come from the flag now
     try:
         settings = AnnexSettings.from_context(ctx, **overrides)
     except SettingsError as err:

@@ -196,3 +196,33 @@ def test_the_world_open_warning_reads_the_templates_to_deploy(capsys):
     ]
     warn_if_world_open(templates)
     assert "from anywhere" in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_cidr_derived_from_collector_host_follows_it(tmp_path, monkeypatch):
+    """issue 11: a changed COLLECTOR_HOST was ignored once stacks existed. A CIDR derived from
+    it is recorded as such and derived again; one given by --allow-from stays put."""
+    config = tmp_path / "condor_config"
+    config.write_text("COLLECTOR_HOST = first.example.org\n")
+    monkeypatch.setenv("CONDOR_CONFIG", str(config))
+    paths = LocalPaths(tmp_path)
+    _resolve_to(monkeypatch, "8.8.4.4")
+    first = resolve_settings(SettingsFlags(), region="us-east-1", recorded={}, paths=paths)
+    assert first.cidrs_from_collector == "first.example.org"
+    recorded = first.to_context()
+    config.write_text("COLLECTOR_HOST = moved.example.org\n")
+    _resolve_to(monkeypatch, "8.8.8.8")
+    moved = resolve_settings(SettingsFlags(), region="us-east-1", recorded=recorded, paths=paths)
+    assert moved.allowed_cidrs == ("8.8.8.8/32",)
+    assert moved.cidrs_from_collector == "moved.example.org"
+    # --allow-from once: then the recorded CIDR is the user's, and COLLECTOR_HOST no longer moves it.
+    given = resolve_settings(
+        SettingsFlags(allow_from=("203.0.113.0/24",)),
+        region="us-east-1",
+        recorded=moved.to_context(),
+        paths=paths,
+    )
+    assert given.cidrs_from_collector is None
+    kept = resolve_settings(
+        SettingsFlags(), region="us-east-1", recorded=given.to_context(), paths=paths
+    )
+    assert kept.allowed_cidrs == ("203.0.113.0/24",)

@@ -68,6 +68,7 @@ def test_each_stack_records_what_it_always_recorded():
         },
         names.SECURITY_GROUP_STACK: {
             names.CTX_ALLOWED_CIDRS,
+            names.CTX_CIDRS_FROM_COLLECTOR,
             names.CTX_SSH,
             names.CTX_COLLECTOR_PORT,
         },
