@@ -60,6 +60,8 @@ CONFIG_OBJECT_PATTERN: Final = "config-*.tar.gz"
 #: Where the Lambda stack's functions log (explicit log groups, so that retention is ours).
 LAMBDA_LOG_GROUP_PREFIX: Final = "/htcondor-annex/lambda/"
 DEFAULT_COLLECTOR_PORT: Final = 9618
+#: Our security group's description (an adopted group keeps condor_annex's own).
+GROUP_DESCRIPTION: Final = "HTCondor annex instances: HTCondor and SSH from configured networks"
 #: Annex instances run HTCondor's shared port daemon on its default port (condor-annex-ec2's
 #: images keep USE_SHARED_PORT's default); the submit host's schedd claims them there, so the
 #: security group opens this port whatever port the submit host's collector uses.
@@ -175,6 +177,9 @@ CTX_CREATE_KEY_PAIR: Final = "annex:createKeyPair"
 CTX_EXTRA_TAGS: Final = "annex:tags"
 CTX_RETAIN_BUCKET: Final = "annex:retainBucket"
 CTX_BUCKET_NAME: Final = "annex:bucketName"
+#: condor_annex's security-group description, kept on adoption: a new description replaces the
+#: group, which EC2 refuses while annex instances use it (DependencyViolation).
+CTX_GROUP_DESCRIPTION: Final = "annex:groupDescription"
 CTX_SUBMIT_HOST_ROLE: Final = "annex:submitHostRole"
 CTX_CI_ROLES: Final = "annex:ciRoles"
 CTX_CI_REPOSITORY: Final = "annex:ciRepository"

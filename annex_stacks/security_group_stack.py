@@ -51,7 +51,9 @@ class SecurityGroupStack(Stack):
         group = ec2.CfnSecurityGroup(
             self,
             names.LID_SECURITY_GROUP,
-            group_description="HTCondor annex instances: HTCondor and SSH from configured networks",
+            # Adopting condor_annex's group keeps its description: only the rules change, in
+            # place, so running annex instances keep their group.
+            group_description=settings.group_description or names.GROUP_DESCRIPTION,
             security_group_ingress=ingress_rules(settings) or None,
         )
         if not settings.allowed_cidrs:

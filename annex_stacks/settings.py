@@ -54,6 +54,9 @@ class AnnexSettings:
     #: Keep this existing bucket (one condor_annex -setup made, with a generated name) instead
     #: of the deterministic name: renaming a bucket would replace it and lose its contents.
     bucket_name: str | None = None
+    #: Keep this security-group description (condor_annex's, on adoption), so the group is
+    #: updated in place rather than replaced under running annex instances.
+    group_description: str | None = None
     #: Also deploy HTCondorAnnex-SubmitHostRole: an instance profile with the least-privilege
     #: policy, for a submit host on EC2 that uses its instance credentials.
     submit_host_role: bool = False
@@ -439,6 +442,13 @@ SETTINGS: tuple[Setting, ...] = (
         kind=str,
         sparse=True,
         recorded_by=names.BUCKET_STACK,
+    ),
+    Setting(
+        field="group_description",
+        context_key=names.CTX_GROUP_DESCRIPTION,
+        kind=str,
+        sparse=True,
+        recorded_by=names.SECURITY_GROUP_STACK,
     ),
     Setting(
         field="submit_host_role",

@@ -5,6 +5,9 @@
   `client-token = <annexID>*`; EC2 filter values take `*` and `?` wildcards.
 - RequestSpotFleet's ClientToken: moto drops it, so DescribeSpotFleetRequests never shows it
   and a lease function could never find its annex's fleet. EC2 keeps it in the request's config.
+- DeleteSecurityGroup of a group that instances still use: moto deletes it; EC2 refuses with
+  DependencyViolation, so replacing condor_annex's group under running annex instances fails
+  (CloudFormation's cleanup then fails too) instead of silently succeeding.
 """
 
 from __future__ import annotations
@@ -44,11 +47,25 @@ def spot_fleet_request_config(self: Any) -> dict[str, Any]:
     return config
 
 
+def delete_security_group(self: Any, name: str | None = None, group_id: str | None = None) -> None:
+    from moto.ec2.exceptions import DependencyViolationError
+
+    group = self.get_security_group_by_name_or_id(group_id or name)
+    if group is not None:
+        for instance in self.all_instances():
+            in_use = any(g.id == group.id for g in instance.security_groups)
+            if in_use and instance.state != "terminated":
+                raise DependencyViolationError(f"resource {group.id} has a dependent object")
+    patches.ORIGINALS["EC2Backend.delete_security_group"](self, name=name, group_id=group_id)
+
+
 def install() -> None:
     from moto.ec2 import utils
+    from moto.ec2.models import EC2Backend
     from moto.ec2.models.spot_requests import SpotFleetRequest
     from moto.ec2.responses.spot_fleets import SpotFleets
 
     patches.patch(utils, "passes_filter_dict", passes_filter_dict)
     patches.patch(SpotFleets, "request_spot_fleet", request_spot_fleet)
+    patches.patch(EC2Backend, "delete_security_group", delete_security_group)
     patches.patch_property(SpotFleetRequest, "spot_fleet_request_config", spot_fleet_request_config)

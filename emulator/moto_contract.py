@@ -92,6 +92,7 @@ PATCHED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ("moto.awslambda.models", "LambdaFunction.update_configuration", ("self", "config_updates")),
     ("moto.awslambda.models", "LambdaFunction.get_configuration", ("self", "on_create")),
     ("moto.ec2.utils", "passes_filter_dict", ("instance", "filter_dict")),
+    ("moto.ec2.models", "EC2Backend.delete_security_group", ("self", "name", "group_id")),
     ("moto.ec2.responses.spot_fleets", "SpotFleets.request_spot_fleet", ("self",)),
     (
         "moto.ec2.models.spot_requests",

@@ -38,7 +38,8 @@ Engine behaviours taught (`_teach` patches moto minimally; each patch says why):
 - a resource type the emulator cannot create fails the stack instead of being skipped silently;
 - change sets: failures roll back, and a stack created by one has its Outputs.
 Run-time behaviours taught (`annex_runtime`): DescribeInstances' client-token filter (with EC2's
-wildcards) and RequestSpotFleet's ClientToken, which condor_annex's lease functions rely on.
+wildcards) and RequestSpotFleet's ClientToken, which condor_annex's lease functions rely on, and
+DeleteSecurityGroup's DependencyViolation while instances use the group.
 Service behaviours taught: bucket-policy conditions (aws:SecureTransport is true: the emulator
 stands in for AWS's HTTPS endpoints; `bucket_access`), and Lambda's LoggingConfig in GetFunction.
 """

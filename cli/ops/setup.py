@@ -289,6 +289,15 @@ def adoption(target: AwsTarget, live: Mapping[str, Live], flags: SettingsFlags) 
         console.info(
             f"Adopting the setup condor_annex made: keeping the bucket {name} and its contents."
         )
+    group = live[names.SECURITY_GROUP_STACK]
+    props = ((group.template or {}).get("Resources", {}).get(names.LID_SECURITY_GROUP, {})).get(
+        "Properties", {}
+    )
+    if group.state.exists and isinstance(desc := props.get("GroupDescription"), str):
+        # A new description would replace the group under running annex instances (EC2
+        # refuses: DependencyViolation); keeping it lets the rules narrow in place.
+        kept[names.CTX_GROUP_DESCRIPTION] = desc
+        console.info("Keeping condor_annex's security group; its rules are narrowed in place.")
     key_name = flags.given.get("key_pair_name")
     key = key_name or names.KEY_PAIR_NAME
     if not live[names.KEY_PAIR_STACK].state.exists and not key_name:

@@ -295,6 +295,17 @@ def _condor_annex_setup(world: World) -> dict[str, str]:
 def test_condor_annex_setup_converges_in_place(world: World):
     before = _condor_annex_setup(world)
     bucket = before[names.OUT_BUCKET]
+    # A running annex in condor_annex's group: EC2 would refuse to delete that group
+    # (DependencyViolation), so adoption must narrow it in place, never replace it.
+    group = before[names.OUT_SECURITY_GROUP]
+    ec2 = world.client("ec2")
+    annex_instance = ec2.run_instances(
+        ImageId="ami-12c6146b",
+        MinCount=1,
+        MaxCount=1,
+        SecurityGroupIds=[group],
+        ClientToken="running-annex_0c3f2f5e-3c5d-4f4a-9d59-0e1a2b3c4d5e",
+    )["Instances"][0]["InstanceId"]
     pem = world.paths.pem(REGION, names.KEY_PAIR_NAME)
     pem_text = pem.read_text()
     original_config = world.paths.user_config.read_text()
@@ -313,7 +324,7 @@ def test_condor_annex_setup_converges_in_place(world: World):
     assert names.KEY_PAIR_STACK not in actions  # condor_annex's key pair is kept, not re-made
     assert "condor_annex -setup" in proc.stderr  # the old block is reported
 
-    s3, ec2 = world.client("s3"), world.client("ec2")
+    s3 = world.client("s3")
     body = s3.get_object(Bucket=bucket, Key="config-running-annex.tar.gz")["Body"].read()
     assert body == b"a running annex"
     [key] = ec2.describe_key_pairs(KeyNames=[names.KEY_PAIR_NAME])["KeyPairs"]
@@ -330,6 +341,18 @@ def test_condor_annex_setup_converges_in_place(world: World):
     )
     sg = report["stacks"][names.SECURITY_GROUP_STACK]["outputs"][names.OUT_SECURITY_GROUP]
     assert got == {names.KEY_S3_BUCKET: bucket, names.KEY_SECURITY_GROUP_IDS: sg}
+    assert sg == group  # the same group, updated in place
+    [described] = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"]
+    assert (
+        described["Description"]
+        == _sg_template()["Resources"]["SecurityGroup"]["Properties"]["GroupDescription"]
+    )
+    narrowed = {
+        (p["FromPort"], r["CidrIp"]) for p in described["IpPermissions"] for r in p["IpRanges"]
+    }
+    assert narrowed == {(names.SSH_PORT, ALLOW[1]), (names.INSTANCE_SHARED_PORT, ALLOW[1])}
+    [reservation] = ec2.describe_instances(InstanceIds=[annex_instance])["Reservations"]
+    assert reservation["Instances"][0]["State"]["Name"] == "running"
     assert world.run("check-setup").stdout.splitlines()[-1] == "Your setup looks OK."
     assert world.run("diff", "--exit-code", check=False).returncode == 0
 

@@ -919,3 +919,20 @@ def test_spot_fleet_request_keeps_its_client_token(aws: Any) -> None:
         "SpotFleetRequestConfigs"
     ]
     assert config["SpotFleetRequestConfig"]["ClientToken"] == token
+
+
+def test_a_group_in_use_cannot_be_deleted(aws: Any) -> None:
+    ec2 = aws("ec2")
+    group = ec2.create_security_group(GroupName=unique("inuse"), Description="in use")["GroupId"]
+    out = ec2.run_instances(
+        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SecurityGroupIds=[group]
+    )
+    instance = out["Instances"][0]["InstanceId"]
+
+    with pytest.raises(ClientError) as err:
+        ec2.delete_security_group(GroupId=group)
+    assert err.value.response["Error"]["Code"] == "DependencyViolation"
+    assert ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"]
+
+    ec2.terminate_instances(InstanceIds=[instance])
+    ec2.delete_security_group(GroupId=group)

@@ -71,6 +71,7 @@ def test_each_stack_records_what_it_always_recorded():
             names.CTX_CIDRS_FROM_COLLECTOR,
             names.CTX_SSH,
             names.CTX_COLLECTOR_PORT,
+            names.CTX_GROUP_DESCRIPTION,
         },
         names.SUBMIT_HOST_STACK: {names.CTX_SUBMIT_HOST_ROLE},
         names.CI_ROLES_STACK: {
@@ -94,6 +95,7 @@ def test_sparse_settings_stay_out_of_the_context_until_set():
         names.CTX_REGION,
         names.CTX_ACCOUNT,
         names.CTX_BUCKET_NAME,
+        names.CTX_GROUP_DESCRIPTION,
         names.CTX_SUBMIT_HOST_ROLE,
         names.CTX_BUILD_IMAGE,
     ):
