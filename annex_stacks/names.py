@@ -359,3 +359,20 @@ IMAGE_COMPONENT_VERSION: Final = "1.0.0"
 #: Every stack annex-cdk may deploy: ALL_STACKS (the ones every setup has) and the optional
 #: ones. Synthesis, setup's reads and destroy go over all of them.
 MANAGED_STACKS: Final = (*ALL_STACKS, SUBMIT_HOST_STACK, CI_ROLES_STACK, IMAGE_STACK)
+
+
+#: Region prefixes of the partitions other than `aws` (AWS's partition table).
+_OTHER_PARTITIONS: Final = (
+    ("cn-", "aws-cn"),
+    ("us-gov-", "aws-us-gov"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-iso-", "aws-iso"),
+    ("eu-isoe-", "aws-iso-e"),
+    ("us-isof-", "aws-iso-f"),
+    ("eusc-", "aws-eusc"),
+)
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition a region belongs to."""
+    return next((p for prefix, p in _OTHER_PARTITIONS if region.startswith(prefix)), "aws")

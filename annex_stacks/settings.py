@@ -81,6 +81,14 @@ class AnnexSettings:
             raise SettingsError(
                 f"region: {self.region!r} is not an AWS region name (e.g. us-east-1)"
             )
+        if self.region is not None and (partition := names.partition_of(self.region)) != "aws":
+            # condor-annex-ec2 finds its bucket by matching ^arn:aws:s3::: in its role's
+            # policy, so instances in another partition could never find their config.
+            raise SettingsError(
+                f"region: {self.region} is in the {partition} partition; condor_annex's "
+                "annex instances only recognize arn:aws: ARNs, so annex-cdk supports the aws "
+                "partition only (commercial regions)"
+            )
         if self.account is not None and not _ACCOUNT_RE.match(self.account):
             raise SettingsError(f"account: {self.account!r} is not a 12-digit AWS account id")
         object.__setattr__(self, "allowed_cidrs", _normalise_cidrs(self.allowed_cidrs))

@@ -15,6 +15,8 @@ from annex_stacks.settings import host_bits_warnings
         ({"allowed_cidrs": "198.51.100.7/32"}, "allowed_cidrs"),
         ({"region": "mars-north-1x"}, "region"),
         ({"region": "US-EAST-1"}, "region"),
+        ({"region": "cn-north-1"}, "region"),
+        ({"region": "us-gov-west-1"}, "region"),
         ({"account": "12345"}, "account"),
         ({"collector_port": 0}, "collector_port"),
         ({"collector_port": 70000}, "collector_port"),
@@ -38,6 +40,15 @@ def test_bad_setting_names_itself(kwargs, setting):
     message = str(err.value)
     assert message.startswith(f"{setting}:")
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"), [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")]
+)
+def test_regions_outside_the_aws_partition_are_refused_with_the_reason(region, partition):
+    with pytest.raises(SettingsError, match=f"in the {partition} partition.*arn:aws:"):
+        AnnexSettings(region=region)
+    assert AnnexSettings(region="eu-central-2").region == "eu-central-2"
 
 
 def test_cidrs_are_normalised_and_deduplicated():
