@@ -50,6 +50,7 @@ class Scope:
 
 _ARN = "arn:{partition}:%s:{region}:{account}:%s"
 _IAM = "arn:{partition}:iam::{account}:%s"
+_IMAGEBUILDER = "imagebuilder.amazonaws.com"
 _PREFIX = names.STACK_PREFIX  # "HTCondorAnnex-": every stack, generated role and function name
 _TARGET_ARN = "events:TargetArn"
 
@@ -217,7 +218,48 @@ SCOPES: Final[dict[str, Scope]] = {
         "A lease rule may only target the annex lease functions.",
         {"ArnLike": {_TARGET_ARN: _ARN % ("lambda", f"function:{_PREFIX}*")}},
     ),
+    # The optional HTCondorAnnex-Image stack (IMAGE_SCOPES): a second document, since the
+    # first is within a few characters of IAM's managed-policy limit.
+    "image-builder": Scope(
+        "ImageBuilderResources",
+        (_ARN % ("imagebuilder", f"*/{_PREFIX.lower()}*"),),
+        "Image Builder's ARNs carry the lowercased names the image stack gives its component, "
+        "recipe, configurations and image, all HTCondorAnnex-*.",
+    ),
+    "image-parents": Scope(
+        "ImageParents",
+        ("arn:{partition}:imagebuilder:{region}:aws:image/*",),
+        "The recipe's parent is Image Builder's managed Amazon Linux 2023 image, owned by AWS.",
+    ),
+    "image-service-role": Scope(
+        "ImageBuilderServiceLinkedRole",
+        (_IAM % f"role/aws-service-role/{_IMAGEBUILDER}/AWSServiceRoleForImageBuilder",),
+        "Image Builder creates its service-linked role on its first use in an account; the "
+        "ARN is that one role's (no iam:AWSServiceName condition: iam:GetRole lacks the key).",
+    ),
+    "image-no-resource-level": Scope(
+        "ImageBuilderDescribeCalls",
+        ("*",),
+        "Read-only Describe calls of the Image Builder handlers; IAM has no resource-level "
+        "permissions for them, so their Resource must be *.",
+    ),
+    "image-pass-role": Scope(
+        "PassImageBuildRole",
+        (_IAM % f"role/{names.IMAGE_STACK}-*",),
+        "The infrastructure configuration passes the build instance's role (its instance "
+        "profile's), and only the image stack's own.",
+    ),
 }
+#: The statements only the image stack needs: `annex-cdk policy --build-image` prints them.
+IMAGE_SCOPES: Final = frozenset(
+    {
+        "image-builder",
+        "image-parents",
+        "image-service-role",
+        "image-no-resource-level",
+        "image-pass-role",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -357,6 +399,77 @@ CFN_RESOURCE_ACTIONS: Final[dict[str, dict[str, CfnActions]]] = {
     },
 }
 
+_IB = "imagebuilder:"
+_IB_TAGS = (f"{_IB}TagResource", f"{_IB}UntagResource")
+#: Every Image Builder handler first makes sure Image Builder's service-linked role exists.
+_IB_SERVICE_ROLE = CfnActions(create=("iam:CreateServiceLinkedRole", "iam:GetRole"))
+#: The optional HTCondorAnnex-Image stack's types: their actions land in IMAGE_SCOPES, or in
+#: scopes the first document already grants (ec2:Describe*, iam:Get* on HTCondorAnnex-*).
+CFN_RESOURCE_ACTIONS.update(
+    {
+        "AWS::ImageBuilder::Component": {
+            "image-builder": CfnActions(
+                create=(f"{_IB}CreateComponent",),
+                read=(f"{_IB}GetComponent",),
+                delete=(f"{_IB}DeleteComponent",),
+                tag=_IB_TAGS,
+            ),
+            "image-service-role": _IB_SERVICE_ROLE,
+        },
+        "AWS::ImageBuilder::ImageRecipe": {
+            "image-builder": CfnActions(
+                create=(f"{_IB}CreateImageRecipe", f"{_IB}GetComponent"),
+                read=(f"{_IB}GetImageRecipe",),
+                delete=(f"{_IB}DeleteImageRecipe",),
+                tag=_IB_TAGS,
+            ),
+            "image-parents": CfnActions(create=(f"{_IB}GetImage",)),
+            "image-no-resource-level": CfnActions(create=("ec2:DescribeImages",)),
+            "image-service-role": _IB_SERVICE_ROLE,
+        },
+        "AWS::ImageBuilder::InfrastructureConfiguration": {
+            "image-builder": CfnActions(
+                create=(f"{_IB}CreateInfrastructureConfiguration",),
+                read=(f"{_IB}GetInfrastructureConfiguration",),
+                update=(f"{_IB}UpdateInfrastructureConfiguration",),
+                delete=(f"{_IB}DeleteInfrastructureConfiguration",),
+                tag=_IB_TAGS,
+            ),
+            "image-pass-role": CfnActions(create=("iam:PassRole",)),
+            "iam": CfnActions(create=("iam:GetInstanceProfile",)),
+            "image-no-resource-level": CfnActions(
+                create=("autoscaling:DescribeAutoScalingGroups",)
+            ),
+            "image-service-role": _IB_SERVICE_ROLE,
+        },
+        "AWS::ImageBuilder::DistributionConfiguration": {
+            "image-builder": CfnActions(
+                create=(f"{_IB}CreateDistributionConfiguration",),
+                read=(f"{_IB}GetDistributionConfiguration",),
+                update=(f"{_IB}UpdateDistributionConfiguration",),
+                delete=(f"{_IB}DeleteDistributionConfiguration",),
+                tag=_IB_TAGS,
+            ),
+            "image-service-role": _IB_SERVICE_ROLE,
+        },
+        "AWS::ImageBuilder::Image": {
+            "image-builder": CfnActions(
+                create=(
+                    f"{_IB}CreateImage",
+                    f"{_IB}GetImageRecipe",
+                    f"{_IB}GetInfrastructureConfiguration",
+                    f"{_IB}GetDistributionConfiguration",
+                ),
+                read=(f"{_IB}GetImage",),
+                # A stack deleted while its image still builds cancels the build first.
+                delete=(f"{_IB}DeleteImage", f"{_IB}CancelImageCreation"),
+                tag=_IB_TAGS,
+            ),
+            "image-service-role": _IB_SERVICE_ROLE,
+        },
+    }
+)
+
 #: The rest of each type's registry handler permissions (cfn-lint ships the schemas): calls
 #: for properties the templates never set. Pattern -> (that property, or None, and why). The
 #: infra tests check that every handler permission is in the table or here, and that each
@@ -423,6 +536,25 @@ CFN_NOT_NEEDED: Final[dict[str, dict[str, tuple[str | None, str]]]] = {
     },
     "AWS::EC2::KeyPair": {
         "ec2:ImportKeyPair": ("PublicKeyMaterial", "EC2 makes the key"),
+    },
+    "AWS::ImageBuilder::Component": {
+        "kms:*": ("KmsKeyId", "the document is encrypted with Image Builder's own key"),
+        "s3:*": ("Uri", "the document is inline (Data), not in S3"),
+    },
+    "AWS::ImageBuilder::InfrastructureConfiguration": {
+        "sns:Publish": ("SnsTopicArn", "no build notifications"),
+    },
+    "AWS::ImageBuilder::DistributionConfiguration": {
+        "ec2:*LaunchTemplate*": (None, "the distribution updates no launch template"),
+        "ssm:GetParameter": (None, "the distribution writes no SSM parameter"),
+    },
+    "AWS::ImageBuilder::Image": {
+        "ecr:*": ("ImageScanningConfiguration", "no image scanning"),
+        "inspector2:*": ("ImageScanningConfiguration", "no image scanning"),
+        "iam:PassRole": ("ExecutionRole", "no workflow execution role"),
+        f"{_IB}GetContainerRecipe": ("ContainerRecipeArn", "an AMI, not a container image"),
+        f"{_IB}GetWorkflow": ("Workflows", "Image Builder's default build workflow"),
+        f"{_IB}StartImagePipelineExecution": (None, "no pipeline: the stack builds one image"),
     },
 }
 
@@ -605,6 +737,8 @@ def grants(
     resource_types: Iterable[str] | None = None,
     actions: Mapping[str, Iterable[str]] | None = None,
     lease_functions: Sequence[str] = (),
+    build_image: bool = False,
+    image_only: bool = False,
 ) -> list[Grant]:
     """The statements for one account and region, with resources and conditions filled in.
 
@@ -612,6 +746,8 @@ def grants(
     by scope replaces actions_by_scope(resource_types) (the CI roles' narrower sets).
     `lease_functions` are the deployed lease functions' ARNs, which then are the only targets
     a lease rule may get (default: any HTCondorAnnex-* function, for a setup not yet deployed).
+    IMAGE_SCOPES come with `build_image` (or with `actions` that name them); `image_only`
+    gives them alone, the second document of a setup with the image stack.
     """
     values = Values(
         partition=partition or partition_for(region),
@@ -624,6 +760,7 @@ def grants(
         name: _fill(dict(scope.condition), values) if scope.condition else None
         for name, scope in SCOPES.items()
     }
+    explicit = actions is not None  # the comprehension below reuses the name
     if lease_functions:
         conditions["lease-targets"] = {"ArnLike": {_TARGET_ARN: sorted(lease_functions)}}
     return [
@@ -637,8 +774,14 @@ def grants(
         for name, actions in (
             actions_by_scope(resource_types) if actions is None else actions
         ).items()
-        if actions
+        if actions and _wanted(name, explicit=explicit, image=build_image, image_only=image_only)
     ]
+
+
+def _wanted(scope: str, *, explicit: bool, image: bool, image_only: bool) -> bool:
+    if image_only:
+        return scope in IMAGE_SCOPES
+    return explicit or image or scope not in IMAGE_SCOPES
 
 
 def policy_document(
@@ -651,6 +794,8 @@ def policy_document(
     resource_types: Iterable[str] | None = None,
     actions: Mapping[str, Iterable[str]] | None = None,
     lease_functions: Sequence[str] = (),
+    build_image: bool = False,
+    image_only: bool = False,
 ) -> dict[str, Any]:
     """The IAM policy for one account and region ("*" for either widens to all of them)."""
     statements = []
@@ -663,6 +808,8 @@ def policy_document(
         resource_types=resource_types,
         actions=actions,
         lease_functions=lease_functions,
+        build_image=build_image,
+        image_only=image_only,
     ):
         statement: dict[str, Any] = {
             "Sid": grant.sid,

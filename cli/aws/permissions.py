@@ -36,6 +36,8 @@ def settings_grants(
         bucket=settings.bucket_name,
         key_pair_name=settings.key_pair_name,
         actions=actions,
+        # The image stack's statements are a second policy, asked for only when it is wanted.
+        build_image=settings.build_image,
     )
 
 

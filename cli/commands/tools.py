@@ -32,6 +32,14 @@ def policy(
         bool,
         typer.Option("--offline", help="Do not read the deployed setup; name the defaults."),
     ] = False,
+    build_image: Annotated[
+        bool,
+        typer.Option(
+            "--build-image",
+            help="Print the second policy, which only the optional image stack needs "
+            "(attach both).",
+        ),
+    ] = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="The default: JSON is all it prints.")
     ] = True,
@@ -43,7 +51,10 @@ def policy(
     """
     region = aws.region or condor_region(aws.paths())
     deployed = None if offline else read_deployed(replace(aws, region=region).target)
-    document = document_for(region, account, key_name=key_name, bucket=bucket, deployed=deployed)
+    document = document_for(
+        region, account, key_name=key_name, bucket=bucket, deployed=deployed,
+        build_image=build_image,
+    )  # fmt: skip
     console.result(json.dumps(document, indent=2))
 
 

@@ -60,6 +60,52 @@ REPLACING_PROPERTIES: Final[Mapping[str, frozenset[str]]] = {
     "AWS::IAM::InstanceProfile": frozenset({"InstanceProfileName", "Path"}),
     "AWS::IAM::Policy": frozenset(),
     "AWS::Logs::LogGroup": frozenset({"LogGroupName"}),
+    # The optional image stack: Image Builder's resources are immutable versions, so nearly
+    # every property replaces them (an image rebuild is a replacement by design).
+    "AWS::ImageBuilder::Component": frozenset(
+        {
+            "ChangeDescription",
+            "Data",
+            "Description",
+            "KmsKeyId",
+            "Name",
+            "Platform",
+            "SupportedOsVersions",
+            "Tags",
+            "Uri",
+            "Version",
+        }
+    ),
+    "AWS::ImageBuilder::ImageRecipe": frozenset(
+        {
+            "AdditionalInstanceConfiguration",
+            "AmiTags",
+            "AmiWatermarks",
+            "BlockDeviceMappings",
+            "Components",
+            "Description",
+            "Name",
+            "ParentImage",
+            "Tags",
+            "Version",
+            "WorkingDirectory",
+        }
+    ),
+    "AWS::ImageBuilder::InfrastructureConfiguration": frozenset({"Name"}),
+    "AWS::ImageBuilder::DistributionConfiguration": frozenset({"Name"}),
+    "AWS::ImageBuilder::Image": frozenset(
+        {
+            "ContainerRecipeArn",
+            "DistributionConfigurationArn",
+            "EnhancedImageMetadataEnabled",
+            "ImageRecipeArn",
+            "ImageScanningConfiguration",
+            "ImageTestsConfiguration",
+            "InfrastructureConfigurationArn",
+            "Tags",
+            "Workflows",
+        }
+    ),
 }
 
 #: Resources whose replacement or deletion loses something a user cannot get back, and why.

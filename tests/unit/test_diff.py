@@ -612,3 +612,47 @@ def test_every_synthesized_resource_type_is_in_the_replacement_table(synthesized
         r["Type"] for t in [*base.values(), *variant.values()] for r in t["Resources"].values()
     }
     assert types <= set(REPLACING_PROPERTIES), sorted(types - set(REPLACING_PROPERTIES))
+
+
+# --- an image rebuild (the optional HTCondorAnnex-Image stack) ----------------------------------
+#: What Image Builder's immutable versions make a rebuild replace; nothing condor_annex uses.
+IMAGE_RESOURCES = {names.LID_IMAGE_COMPONENT, names.LID_IMAGE_RECIPE, names.LID_IMAGE}
+
+
+@pytest.fixture(scope="module")
+def image_builds(tmp_path_factory) -> dict[str, dict[str, Any]]:
+    """The image stack as built, rebuilt with a new recipe version, and with the other series."""
+    from annex_stacks import AnnexSettings, synth
+
+    def templates(name: str, **image: Any) -> dict[str, Any]:
+        settings = AnnexSettings(allowed_cidrs=(BASE_CIDR,), build_image=True, **image)
+        return synth(settings, outdir=tmp_path_factory.mktemp(name)).templates
+
+    return {
+        "built": templates("built", image_htcondor="24.0"),
+        "new-version": templates("new-version", image_htcondor="24.0", image_version="1.0.1"),
+        "new-series": templates("new-series", image_htcondor="25.x"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("rebuild", "replaced"),
+    [
+        ("new-version", {names.LID_IMAGE_RECIPE, names.LID_IMAGE}),
+        ("new-series", IMAGE_RESOURCES),
+    ],
+)
+def test_real_image_rebuild_replaces_only_the_image(image_builds, rebuild, replaced):
+    built = image_builds["built"]
+    diffs = by_stack(diff_all(image_builds[rebuild], built))
+    image = diffs.pop(names.IMAGE_STACK)
+    # condor_annex's stacks and the key pair: not a change at all.
+    assert {n: d.changed for n, d in diffs.items()} == dict.fromkeys(names.ALL_STACKS, False)
+    assert {r.logical_id for r in image.replaced} == replaced
+    for resource in image.resources:
+        if resource.logical_id not in replaced:  # the build role's policy names the component
+            assert resource.replacement is Replacement.NO, resource.header()
+        assert not resource.dangerous
+    assert f"{names.OUT_IMAGE_ID}.Value" in {c.path for c in image.outputs}
+    lines = render_all(diff_all(image_builds[rebuild], built))
+    assert "DANGEROUS" not in "\n".join(lines)

@@ -351,10 +351,12 @@ def test_allowed_everything_passes_and_the_requests_are_concrete():
         assert {"iam:PassedToService", "events:TargetArn", "kms:ViaService"} <= keys
 
 
-def test_the_caller_holding_exactly_the_policy_simulates_as_allowed():
+@pytest.mark.parametrize("build_image", [False, True])
+def test_the_caller_holding_exactly_the_policy_simulates_as_allowed(build_image):
     """Context entries satisfy the policy's own conditions, and the sample resources match its
-    patterns: our evaluator, standing in for IAM, allows every simulated request."""
-    document = shp.policy_document(region=REGION, account=ACCOUNT)
+    patterns: our evaluator, standing in for IAM, allows every simulated request (with the
+    image stack: both policies, `annex-cdk policy` and `annex-cdk policy --build-image`)."""
+    document = shp.policy_document(region=REGION, account=ACCOUNT, build_image=build_image)
     stub = _Stub(
         USER,
         lambda action, resources, context: (
@@ -363,7 +365,8 @@ def test_the_caller_holding_exactly_the_policy_simulates_as_allowed():
             else "implicitDeny"
         ),
     )
-    permissions.check_permissions(stub, SETTINGS)
+    settings = AnnexSettings(region=REGION, account=ACCOUNT, build_image=build_image)
+    permissions.check_permissions(stub, settings)
 
 
 def test_missing_actions_fail_in_one_line_naming_them():
@@ -484,3 +487,94 @@ def test_destroy_keeps_the_ci_roles_when_the_pipeline_runs_it():
     runner = f"arn:aws:sts::{ACCOUNT}:assumed-role/{deploy.rsplit('/', 1)[1]}/annex-cdk-deploy-1"
     assert destroy.own_role_stacks(_Stub(runner, None), live) == (names.CI_ROLES_STACK,)
     assert destroy.own_role_stacks(_Stub(USER, None), live) == ()
+
+
+# --- The image stack's second policy (annex-cdk policy --build-image) ----------------------------
+IMAGE_TYPES = sorted(t for t in shp.CFN_RESOURCE_ACTIONS if t.startswith("AWS::ImageBuilder::"))
+# Image Builder's ARNs, with the lowercased names the image stack gives (names.STACK_PREFIX).
+IB = f"arn:aws:imagebuilder:{REGION}:{ACCOUNT}:%s"
+SLUG = "htcondorannex-25x-x86-64-1a2b3c4d"
+
+
+@pytest.fixture(scope="module")
+def image_document() -> dict[str, Any]:
+    return shp.policy_document(region=REGION, account=ACCOUNT, image_only=True)
+
+
+def test_the_image_statements_are_a_second_managed_policy(document, image_document):
+    assert IMAGE_TYPES, "the table has no Image Builder types"
+    first = {s["Sid"] for s in document["Statement"]}
+    second = {s["Sid"] for s in image_document["Statement"]}
+    assert second == {shp.SCOPES[name].sid for name in shp.IMAGE_SCOPES}
+    assert not first & second
+    assert not allows(document, "imagebuilder:CreateImage")
+    assert shp.size(image_document) < shp.MANAGED_POLICY_LIMIT
+    # Both together exceed one managed policy: that is why they are two.
+    both = shp.policy_document(region=REGION, account=ACCOUNT, build_image=True)
+    assert shp.size(both) > shp.MANAGED_POLICY_LIMIT
+    assert both["Statement"] == document["Statement"] + image_document["Statement"]
+    for statement in image_document["Statement"]:
+        assert re.fullmatch(r"[A-Za-z0-9]+", statement["Sid"])
+        for resource in _as_list(statement["Resource"]):
+            assert resource == "*" or resource.startswith("arn:aws:"), resource
+
+
+@pytest.mark.parametrize("rtype", IMAGE_TYPES)
+def test_both_policies_allow_what_cloudformation_does_for_the_image_stack(
+    document, image_document, rtype
+):
+    both = {
+        "Version": shp.VERSION,
+        "Statement": document["Statement"] + image_document["Statement"],
+    }
+    for scope, actions in shp.CFN_RESOURCE_ACTIONS[rtype].items():
+        for action in actions.all:
+            assert allows(both, action), (rtype, scope, action)
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "allowed"),
+    [
+        ("imagebuilder:CreateComponent", IB % f"component/{SLUG}/1.0.0/1", True),
+        ("imagebuilder:DeleteImageRecipe", IB % f"image-recipe/{SLUG}/1.0.1", True),
+        ("imagebuilder:CancelImageCreation", IB % f"image/{SLUG}/1.0.0/1", True),
+        ("imagebuilder:UpdateInfrastructureConfiguration",
+         IB % "infrastructure-configuration/htcondorannex-imagebuild-x86-64", True),
+        ("imagebuilder:GetImage", f"arn:aws:imagebuilder:{REGION}:aws:image/amazon-linux-2023-x86/x.x.x", True),
+        ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/HTCondorAnnex-Image-ImageBuildRole-X1", True),
+        ("iam:CreateServiceLinkedRole", f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/"
+         "imagebuilder.amazonaws.com/AWSServiceRoleForImageBuilder", True),
+        # Nobody else's Image Builder resources, roles or service-linked roles.
+        ("imagebuilder:DeleteComponent", IB % "component/production-base/1.0.0/1", False),
+        ("imagebuilder:DeleteImage", f"arn:aws:imagebuilder:{REGION}:aws:image/amazon-linux-2023-x86/1.0.0/1", False),
+        ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/Admin", False),
+        ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/HTCondorAnnex-LambdaFunctions-Le-X1", False),
+        ("iam:CreateServiceLinkedRole", f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/"
+         "elasticbeanstalk.amazonaws.com/AWSServiceRoleForElasticBeanstalk", False),
+    ],
+)  # fmt: skip
+def test_the_image_policy_is_scoped(image_document, action, resource, allowed):
+    assert allows(image_document, action, resource) is allowed
+
+
+def test_the_pre_flight_asks_for_the_image_statements_only_with_the_image_stack():
+    def simulated(settings: AnnexSettings) -> set[str]:
+        stub = _Stub(USER, lambda *request: "allowed")
+        permissions.check_permissions(stub, settings)
+        return {a for c in stub.calls for a in c["ActionNames"]}
+
+    assert "imagebuilder:CreateImage" not in simulated(SETTINGS)
+    with_image = AnnexSettings(region=REGION, account=ACCOUNT, build_image=True)
+    assert {"imagebuilder:CreateImage", "iam:CreateServiceLinkedRole"} <= simulated(with_image)
+
+
+def test_policy_command_prints_the_image_policy():
+    run = subprocess.run(
+        [str(CLI), "policy", "--offline", "--build-image", "--region", "eu-west-1",
+         "--account", ACCOUNT],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == shp.policy_document(
+        region="eu-west-1", account=ACCOUNT, image_only=True
+    )
