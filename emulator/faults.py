@@ -2,8 +2,13 @@
 
 Real AWS fails in ways moto never does by itself: credentials expire, a resource's creation is
 rejected, a deployment takes long enough to be interrupted or raced. Tests switch these on with
-`POST FAULTS_PATH` (JSON: `fail_types` {resource type: reason}, `delay_s`, `expired_keys`);
-`DELETE` switches them off. This runs inside the emulator process only.
+`POST FAULTS_PATH` (JSON: `fail_types` {resource type: reason}, `delay_s`, `expired_keys`,
+`stall_actions`); `DELETE` switches them off. This runs inside the emulator process only.
+
+`stall_actions` lists API actions (`PutParameter`, `DescribeStacks`, ...) whose requests are
+accepted and then never answered, as a hung proxy or endpoint does; `"*"` stalls every action
+but STS GetCallerIdentity: an endpoint that says who you are and then hangs. Stalled requests
+are let go (with an error reply) when the faults are switched off.
 """
 
 from __future__ import annotations
@@ -21,7 +26,16 @@ FAULTS_PATH = "/annex-emulator/faults"
 _DELAYED_ACTIONS = frozenset({"CreateStack", "UpdateStack", "DeleteStack"})
 
 _lock = threading.Lock()
-_faults: dict[str, Any] = {"fail_types": {}, "delay_s": 0.0, "expired_keys": []}
+_faults: dict[str, Any] = {
+    "fail_types": {},
+    "delay_s": 0.0,
+    "expired_keys": [],
+    "stall_actions": [],
+}
+#: Set when the faults are switched off: stalled requests wait on it (never longer than this).
+_released = threading.Event()
+_STALL_LIMIT_S = 600
+_ALL_BUT_IDENTITY = "*"
 
 
 def failing_reason(resource_type: str) -> str | None:
@@ -39,7 +53,8 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
                 if key in update:
                     _faults[key] = update[key]
         elif method == "DELETE":
-            _faults.update(fail_types={}, delay_s=0.0, expired_keys=[])
+            _faults.update(fail_types={}, delay_s=0.0, expired_keys=[], stall_actions=[])
+            _release_stalled()
         body = json.dumps(_faults).encode()
     start_response(
         "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
@@ -52,16 +67,45 @@ def intercept(environ: dict[str, Any]) -> Callable[[Callable[..., Any]], list[by
     with _lock:
         expired = list(_faults["expired_keys"])
         delay = float(_faults["delay_s"])
+        stalled = set(_faults["stall_actions"])
+        released = _released
     auth = environ.get("HTTP_AUTHORIZATION", "")
     if expired and any(f"Credential={key}/" in auth for key in expired):
         return _expired_token
-    if delay and environ.get("REQUEST_METHOD") == "POST":
-        body = _read_body(environ)
-        environ["wsgi.input"] = io.BytesIO(body)
-        action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
-        if action in _DELAYED_ACTIONS:
-            time.sleep(delay)
+    if not (delay or stalled) or environ.get("REQUEST_METHOD") != "POST":
+        return None
+    action = _action(environ)
+    if action in stalled or (_ALL_BUT_IDENTITY in stalled and action != "GetCallerIdentity"):
+        released.wait(_STALL_LIMIT_S)
+        return _stalled
+    if delay and action in _DELAYED_ACTIONS:
+        time.sleep(delay)
     return None
+
+
+def _action(environ: dict[str, Any]) -> str:
+    """The API action: `X-Amz-Target: AmazonSSM.PutParameter` (JSON APIs), else `Action=`."""
+    if target := environ.get("HTTP_X_AMZ_TARGET"):
+        return str(target).rpartition(".")[2]
+    body = _read_body(environ)
+    environ["wsgi.input"] = io.BytesIO(body)
+    return parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+
+
+def _release_stalled() -> None:
+    """Let every stalled request go, and stall later ones on a fresh event."""
+    global _released
+    _released.set()
+    _released = threading.Event()
+
+
+def _stalled(start_response: Callable[..., Any]) -> list[bytes]:
+    body = b"stall released"
+    start_response(
+        "503 Service Unavailable",
+        [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

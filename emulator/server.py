@@ -547,6 +547,7 @@ class EmulatorProcess:
         fail_types: Mapping[str, str] | None = None,
         delay_s: float | None = None,
         expired_keys: Sequence[str] | None = None,
+        stall_actions: Sequence[str] | None = None,
     ) -> dict[str, object]:
         """Switch on faults for the tests (see `annex_emulator.faults`); returns them all."""
         update: dict[str, object] = {}
@@ -556,6 +557,8 @@ class EmulatorProcess:
             update["delay_s"] = delay_s
         if expired_keys is not None:
             update["expired_keys"] = list(expired_keys)
+        if stall_actions is not None:
+            update["stall_actions"] = list(stall_actions)
         request = urllib.request.Request(
             self.endpoint_url + emulator_faults.FAULTS_PATH,
             data=json.dumps(update).encode(),

@@ -35,46 +35,100 @@ def held(ssm: Any, purpose: str, *, now: float | None = None) -> Iterator[None]:
     try:
         yield
     finally:
-        _release(ssm, owner)
+        release(ssm, owner["token"])
 
 
 def _acquire(ssm: Any, owner: dict[str, Any]) -> None:
-    value = json.dumps(owner, sort_keys=True)
+    if _create(ssm, owner):
+        return
+    holder = holder_of(ssm)
+    if holder and not _may_take_over(holder, owner["since"]):
+        raise LockedError(
+            f"another annex-cdk {describe(holder)}",
+            hint="wait for it to finish; if it is gone, `annex-cdk unlock` removes the lock "
+            "(a lock from a crashed run on another host expires after 3 hours)",
+        )
+    # The holder is gone (stale, dead on this host, or unreadable): remove exactly its lock,
+    # then take the lock with the same test-and-set as anyone else, so that two runs taking
+    # over at once cannot both win.
+    if holder is None:  # a value that is not ours: nothing to compare a token with
+        with suppress(ssm.exceptions.ParameterNotFound):
+            ssm.delete_parameter(Name=names.LOCK_PARAMETER)
+        taken = True
+    else:
+        taken = release(ssm, holder.get("token"))
+    if taken and _create(ssm, owner):
+        return
+    raise LockedError(
+        "another annex-cdk run took the lock over at the same time",
+        hint="wait for it to finish, then re-run",
+    )
+
+
+def _create(ssm: Any, owner: dict[str, Any]) -> bool:
     try:
         ssm.put_parameter(
             Name=names.LOCK_PARAMETER,
-            Value=value,
+            Value=json.dumps(owner, sort_keys=True),
             Type="String",
             Overwrite=False,
             Description="annex-cdk: a setup or destroy is running in this account and region",
         )
-        return
     except ssm.exceptions.ParameterAlreadyExists:
-        pass
-    holder = _holder(ssm)
-    if holder and owner["since"] - float(holder.get("since", 0)) < STALE_AFTER_S:
-        raise LockedError(
-            f"another annex-cdk {holder.get('purpose', 'run')} is running in this account and "
-            f"region (host {holder.get('host')}, pid {holder.get('pid')}, "
-            f"since {time.strftime('%H:%M:%S', time.localtime(float(holder.get('since', 0))))})",
-            hint="wait for it to finish; a lock from a crashed run expires after 3 hours, or "
-            f"delete the SSM parameter {names.LOCK_PARAMETER}",
-        )
-    # Stale (or unreadable) lock from a run that died: take it over.
-    ssm.put_parameter(Name=names.LOCK_PARAMETER, Value=value, Type="String", Overwrite=True)
+        return False
+    return True
 
 
-def _holder(ssm: Any) -> dict[str, Any] | None:
+def _may_take_over(holder: dict[str, Any], now: float) -> bool:
+    """A lock whose holder provably cannot finish: older than STALE_AFTER_S, or dead here."""
+    if now - float(holder.get("since", 0)) >= STALE_AFTER_S:
+        return True
+    return holder.get("host") == socket.gethostname() and not pid_alive(holder.get("pid"))
+
+
+def pid_alive(pid: Any) -> bool:
+    """Whether a process with this id runs on this host (unknown ids count as alive)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def describe(holder: dict[str, Any]) -> str:
+    """`setup is running in this account and region (host h, pid 1, since 12:00:00)`."""
+    since = time.strftime("%H:%M:%S", time.localtime(float(holder.get("since", 0))))
+    return (
+        f"{holder.get('purpose', 'run')} is running in this account and region "
+        f"(host {holder.get('host')}, pid {holder.get('pid')}, since {since})"
+    )
+
+
+def holder_of(ssm: Any) -> dict[str, Any] | None:
+    """The lock's holder as recorded, or None (no lock, or a value that is not ours)."""
     try:
         raw = ssm.get_parameter(Name=names.LOCK_PARAMETER)["Parameter"]["Value"]
-        return json.loads(raw)
-    except Exception:
+    except ssm.exceptions.ParameterNotFound:
         return None
+    try:
+        holder = json.loads(raw)
+    except ValueError:
+        return None
+    return holder if isinstance(holder, dict) else None
 
 
-def _release(ssm: Any, owner: dict[str, Any]) -> None:
-    holder = _holder(ssm)
-    # Only our own lock: a stale-lock takeover by someone else must survive our exit.
-    if holder and holder.get("token") == owner["token"]:
-        with suppress(ssm.exceptions.ParameterNotFound):
-            ssm.delete_parameter(Name=names.LOCK_PARAMETER)
+def release(ssm: Any, token: Any) -> bool:
+    """Remove the lock if `token` still holds it; whether it did.
+
+    Only the holder's token releases: a takeover by someone else must survive our exit.
+    """
+    holder = holder_of(ssm)
+    if not holder or holder.get("token") != token:
+        return False
+    with suppress(ssm.exceptions.ParameterNotFound):
+        ssm.delete_parameter(Name=names.LOCK_PARAMETER)
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -11,11 +12,16 @@ from typing import Any
 from annex_cdk.errors import CredentialsError, EndpointError, UsageError
 from annex_stacks import names
 
-# Fail fast against a dead endpoint instead of hanging behind botocore's retries.
-_CONNECT_TIMEOUT = 5
-_READ_TIMEOUT = 60
-_MAX_ATTEMPTS = 3
-_QUICK_CONNECT_TIMEOUT = 3
+# One client configuration for every AWS call. An endpoint that accepts and never answers must
+# fail in seconds, not after botocore's default 60 s reads times its retries: the AWS APIs we
+# call answer in well under a second (deployments are polled, never waited on in one request).
+CONNECT_TIMEOUT_S = 5
+READ_TIMEOUT_S = 10
+MAX_ATTEMPTS = 3
+QUICK_CONNECT_TIMEOUT_S = 3
+QUICK_READ_TIMEOUT_S = 5
+#: The longest a call can take before it fails: every attempt times out connecting or reading.
+WORST_CALL_S = MAX_ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S)
 
 
 @dataclass(frozen=True)
@@ -157,15 +163,18 @@ class AwsTarget:
             raise CredentialsError(str(err)) from None
 
     def client(self, service: str, *, quick: bool = False) -> Any:
-        """A client; `quick` ones make one short attempt (pre-flight: fail in seconds)."""
+        """A client whose every call maps failures to one-line errors (see `call`).
+
+        `quick` ones make one short attempt (pre-flight: fail in seconds).
+        """
         import os
 
         from botocore.config import Config
 
         config = Config(
-            connect_timeout=_QUICK_CONNECT_TIMEOUT if quick else _CONNECT_TIMEOUT,
-            read_timeout=_READ_TIMEOUT,
-            retries={"max_attempts": 1 if quick else _MAX_ATTEMPTS, "mode": "standard"},
+            connect_timeout=QUICK_CONNECT_TIMEOUT_S if quick else CONNECT_TIMEOUT_S,
+            read_timeout=QUICK_READ_TIMEOUT_S if quick else READ_TIMEOUT_S,
+            retries={"max_attempts": 1 if quick else MAX_ATTEMPTS, "mode": "standard"},
         )
         client = self.session.client(service, endpoint_url=self.endpoint_url, config=config)
         if record := os.environ.get("ANNEX_CDK_RECORD_CALLS"):
@@ -177,7 +186,7 @@ class AwsTarget:
                     out.write(f"{service}:{model.name}\n")
 
             client.meta.events.register("before-call", record_call)
-        return client
+        return MappedClient(client, self)
 
     def account_id(self) -> str:
         """Who we are; also the first call, so bad credentials or endpoints surface here."""
@@ -189,7 +198,9 @@ class AwsTarget:
     @cached_property
     def identity(self) -> dict[str, Any]:
         """STS GetCallerIdentity, asked once per run (pre-flight, account, IAM principal)."""
-        if not self.endpoint_url:
+        # With an endpoint too: an emulator or proxy serves AWS's regions, and a typo there
+        # would otherwise record settings under a region nothing else will look in.
+        if True:
             known = set()
             for partition in ("aws", "aws-cn", "aws-us-gov"):
                 known.update(self.session.get_available_regions("cloudformation", partition))
@@ -198,18 +209,79 @@ class AwsTarget:
                     f"{self.region!r} is not a region AWS CloudFormation is offered in",
                     hint="pass --region with a region such as us-east-1",
                 )
-        return call(lambda: self.client("sts", quick=True).get_caller_identity(), self)
+        return self.client("sts", quick=True).get_caller_identity()  # type: ignore[no-any-return]
+
+
+class MappedClient:
+    """A boto3 client whose operations, paginators and waiters all go through `call`.
+
+    Wrapping the client rather than each call site means no call can bypass the mapping (the
+    lock's PutParameter once did, and a stalled endpoint became `unexpected error`). Service
+    exceptions (`client.exceptions.X`) pass through unchanged for callers to catch.
+    """
+
+    def __init__(self, client: Any, target: AwsTarget) -> None:
+        self._client = client
+        self._target = target
+
+    @property
+    def meta(self) -> Any:
+        return self._client.meta
+
+    @property
+    def exceptions(self) -> Any:
+        return self._client.exceptions
+
+    def get_paginator(self, operation: str) -> _MappedPaginator:
+        return _MappedPaginator(self._client.get_paginator(operation), self._target)
+
+    def get_waiter(self, name: str) -> Any:
+        waiter = self._client.get_waiter(name)
+        target = self._target
+
+        class _Waiter:
+            def wait(self, **kwargs: Any) -> None:
+                call(lambda: waiter.wait(**kwargs), target)
+
+        return _Waiter()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+        target = self._target
+
+        def mapped(*args: Any, **kwargs: Any) -> Any:
+            return call(lambda: attr(*args, **kwargs), target)
+
+        mapped.__name__ = name
+        return mapped
+
+
+class _MappedPaginator:
+    def __init__(self, paginator: Any, target: AwsTarget) -> None:
+        self._paginator = paginator
+        self._target = target
+
+    def paginate(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        pages = iter(self._paginator.paginate(**kwargs))
+        while True:
+            page = call(lambda: next(pages, None), self._target)
+            if page is None:
+                return
+            yield page
 
 
 def call(fn: Any, target: AwsTarget) -> Any:
     """Run an AWS call, turning credential and connection failures into one-line errors."""
     from botocore.exceptions import (
         ClientError,
-        ConnectTimeoutError,
-        EndpointConnectionError,
+        ConnectionClosedError,
+        ConnectionError,
         NoCredentialsError,
         PartialCredentialsError,
         ReadTimeoutError,
+        SSOError,
         TokenRetrievalError,
     )
 
@@ -221,11 +293,19 @@ def call(fn: Any, target: AwsTarget) -> Any:
             "no AWS credentials found",
             hint="pass --access-key-file/--secret-key-file, --profile or --from-instance",
         ) from None
-    except TokenRetrievalError as err:
+    except (TokenRetrievalError, SSOError):
+        # SSOTokenLoadError, UnauthorizedSSOTokenError, ...: the SSO session is missing or over.
         raise CredentialsError(
-            f"cannot refresh SSO credentials: {err}", hint="run `aws sso login`"
+            "not logged in to AWS SSO (no valid SSO token)",
+            hint="run `aws sso login`" + (f" --profile {target.profile}" if target.profile else ""),
         ) from None
-    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError):
+    except ReadTimeoutError:
+        raise EndpointError(
+            f"{where} accepted the connection but did not answer in time",
+            hint="check --endpoint-url / AWS_ENDPOINT_URL and the network",
+        ) from None
+    except (ConnectionError, ConnectionClosedError):
+        # Never the exception's text: some of botocore's connection messages quote headers.
         raise EndpointError(
             f"cannot reach {where}",
             hint="check --endpoint-url / AWS_ENDPOINT_URL and the network",

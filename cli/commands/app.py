@@ -8,13 +8,15 @@ defines the options they share. Nothing here imports aws_cdk at module level: `-
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 from typing import Annotated
 
 import typer
 
 from annex_cdk import console
-from annex_cdk.commands import checks, condor, deploy, destroy, failure, tools
+from annex_cdk.commands import checks, condor, deploy, destroy, failure, tools, unlock
 from annex_cdk.errors import EXIT_INTERRUPTED, AnnexError
 
 app = typer.Typer(
@@ -58,15 +60,24 @@ app.command("check-setup")(checks.check_setup)
 app.command("write-config")(checks.write_config)
 app.command()(deploy.synth)
 app.command()(destroy.destroy)
+app.command()(unlock.unlock)
 app.command()(tools.policy)
 app.command()(tools.emulator)
 app.command()(tools.rehearse)
 condor.register(app)
 
 
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main() -> None:
     """Entry point: expected failures become one line on stderr and an exit code."""
     command = failure.command_name(failure.argv())
+    # CI cancellation and `timeout` send TERM, a closed terminal HUP: both must unwind like
+    # Ctrl-C, so that the SSM lock is released and files are left whole.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     try:
         code = app(standalone_mode=False)
     except AnnexError as err:

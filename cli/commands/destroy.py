@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
 from annex_cdk import console
-from annex_cdk.commands.options import AwsOptions, Json, Yes, with_options
+from annex_cdk.commands.options import AwsOptions, Json, Yes, confirmer, with_options
 from annex_cdk.console import StackProgress
-from annex_cdk.errors import UsageError
 from annex_cdk.ops.destroy import run_destroy
 
 
@@ -37,7 +34,7 @@ def destroy(
         aws.target(),
         aws.paths(),
         force=force,
-        confirm=_confirm(yes),
+        confirm=confirmer(yes, "destroy"),
         progress=StackProgress(),
         keep_image=keep_image,
     )
@@ -54,14 +51,3 @@ def destroy(
             console.result(f"(The bucket {report['bucket_retained']} was kept, as configured.)")
     if report["leftovers"]:
         raise typer.Exit(1)
-
-
-def _confirm(yes: bool) -> Callable[[str], bool]:
-    def ask(question: str) -> bool:
-        if yes:
-            return True
-        if not sys.stdin.isatty():
-            raise UsageError("destroy needs confirmation", hint="pass --yes when not on a terminal")
-        return typer.confirm(question, default=False, err=True)
-
-    return ask

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -121,6 +122,8 @@ class AwsOptions:
     def target(self, *, local: bool = True) -> AwsTarget:
         """Without `local`, neither the HTCondor config (region) nor ~/.condor's key files are
         read: the region comes from the flag or the environment, credentials from boto3's chain."""
+        if self.region is not None and not self.region.strip():
+            raise UsageError("--region is empty", hint="pass --region, e.g. us-east-1")
         region = self.region or (condor_region(self.paths()) if local else "us-east-1")
         try:
             AnnexSettings(region=region)
@@ -135,8 +138,28 @@ class AwsOptions:
             from_instance=self.from_instance,
         )
         return AwsTarget(
-            region, creds, profile=self.profile, endpoint_url=self.endpoint_url or None
+            region, creds, profile=self.profile, endpoint_url=checked_endpoint(self.endpoint_url)
         )
+
+
+def checked_endpoint(url: str | None) -> str | None:
+    """An http(s) URL with a host and a valid port, or a one-line usage error."""
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+
+    bad = UsageError(
+        f"--endpoint-url {url!r} is not an http(s) URL",
+        hint="e.g. --endpoint-url http://127.0.0.1:5000 (or unset AWS_ENDPOINT_URL)",
+    )
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        raise bad from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise bad
+    return url
 
 
 def condor_region(paths: LocalPaths) -> str:
@@ -146,6 +169,21 @@ def condor_region(paths: LocalPaths) -> str:
     except Exception:
         value = None
     return value or "us-east-1"
+
+
+def confirmer(yes: bool, command: str) -> Callable[[str], bool]:
+    """Ask on the terminal (yes with --yes); off a terminal without --yes, a usage error."""
+
+    def ask(question: str) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"{command} needs confirmation", hint="pass --yes when not on a terminal"
+            )
+        return typer.confirm(question, default=False, err=True)
+
+    return ask
 
 
 # --- Option groups ---------------------------------------------------------------------------

@@ -60,7 +60,10 @@ def policy(
 
 def emulator(
     port: Annotated[
-        int, typer.Option("--port", "-p", help="Port on 127.0.0.1 (0: any free port).")
+        int,
+        typer.Option(
+            "--port", "-p", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port)."
+        ),
     ] = 5000,
 ) -> None:
     """Run the local AWS emulator in the foreground and print the environment to use it."""

@@ -37,23 +37,26 @@ def annex_instances(ec2: Any) -> list[str]:
 
 
 def empty_bucket(s3: Any, bucket: str) -> int:
-    """Delete every object version and delete marker, so CloudFormation can delete the bucket."""
-    deleted = 0
+    """Delete every object version and delete marker, so CloudFormation can delete the bucket.
+
+    All pages are listed first: deleting while paging moves the listing's markers under it,
+    and past 1,000 versions some were skipped, so the bucket was not empty the first time.
+    """
     paginator = s3.get_paginator("list_object_versions")
+    keys: list[dict[str, str]] = []
     try:
         for page in paginator.paginate(Bucket=bucket):
-            keys = [
+            keys.extend(
                 {"Key": v["Key"], "VersionId": v["VersionId"]}
                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
-            ]
-            for start in range(0, len(keys), 1000):
-                s3.delete_objects(
-                    Bucket=bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True}
-                )
-                deleted += len(keys[start : start + 1000])
+            )
+        for start in range(0, len(keys), 1000):
+            s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True}
+            )
     except s3.exceptions.NoSuchBucket:
         return 0
-    return deleted
+    return len(keys)
 
 
 def run_destroy(

@@ -34,4 +34,9 @@ def offline_settings(flags: SettingsFlags, *, region: str | None) -> AnnexSettin
 
 def run_synth(flags: SettingsFlags, *, region: str | None, out: Path) -> facade.SynthResult:
     """Synthesize into `out` (the cloud assembly), as `cdk synth` would."""
+    # Before jsii starts (seconds): CDK would fail deep inside Node with a stack trace.
+    if out.exists() and not out.is_dir():
+        raise UsageError(
+            f"--out {out} is a file, not a directory", hint="pass a directory for --out"
+        )
     return facade.synth(offline_settings(flags, region=region), outdir=out)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 import time
 
 import boto3
@@ -53,6 +57,57 @@ def test_stale_lock_is_taken_over(ssm):
     with lock.held(ssm, "setup", now=old), lock.held(ssm, "setup"):
         holder = ssm.get_parameter(Name=names.LOCK_PARAMETER)["Parameter"]["Value"]
         assert f'"since": {old}' not in holder
+
+
+def _plant(ssm, **holder):
+    """A lock as another run would have left it."""
+    value = {"host": socket.gethostname(), "purpose": "setup", "since": time.time(), **holder}
+    ssm.put_parameter(Name=names.LOCK_PARAMETER, Value=json.dumps(value), Type="String")
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_lock_of_a_dead_process_on_this_host_is_taken_over(ssm):
+    _plant(ssm, pid=_dead_pid(), token="dead")
+    with lock.held(ssm, "setup"):
+        holder = json.loads(ssm.get_parameter(Name=names.LOCK_PARAMETER)["Parameter"]["Value"])
+        assert holder["pid"] == os.getpid() and holder["token"] != "dead"
+
+
+def test_lock_of_a_live_process_or_another_host_is_respected(ssm):
+    _plant(ssm, pid=os.getppid(), token="alive")
+    with pytest.raises(LockedError, match=f"pid {os.getppid()}"), lock.held(ssm, "setup"):
+        pass
+    ssm.delete_parameter(Name=names.LOCK_PARAMETER)
+    _plant(ssm, host="elsewhere.example.org", pid=_dead_pid(), token="remote")
+    with (
+        pytest.raises(LockedError, match="elsewhere.example.org") as raised,
+        lock.held(ssm, "setup"),
+    ):
+        pass
+    assert "annex-cdk unlock" in (raised.value.hint or "")
+
+
+def test_only_the_holder_releases_the_lock(ssm):
+    """A run whose lock was taken over (stale, unlocked) must not remove the new holder's."""
+    with lock.held(ssm, "setup"):
+        ssm.delete_parameter(Name=names.LOCK_PARAMETER)
+        _plant(ssm, pid=os.getppid(), token="new-holder")
+    holder = json.loads(ssm.get_parameter(Name=names.LOCK_PARAMETER)["Parameter"]["Value"])
+    assert holder["token"] == "new-holder"
+    assert not lock.release(ssm, "someone-else")
+    assert lock.release(ssm, "new-holder")
+    assert lock.holder_of(ssm) is None
+
+
+def test_an_unreadable_lock_is_taken_over(ssm):
+    ssm.put_parameter(Name=names.LOCK_PARAMETER, Value="not json", Type="String")
+    with lock.held(ssm, "setup"):
+        assert lock.holder_of(ssm)["pid"] == os.getpid()
 
 
 @pytest.mark.parametrize(
