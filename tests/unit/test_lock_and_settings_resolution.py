@@ -85,7 +85,7 @@ def test_lock_of_a_live_process_or_another_host_is_respected(ssm):
     ssm.delete_parameter(Name=names.LOCK_PARAMETER)
     _plant(ssm, host="elsewhere.example.org", pid=_dead_pid(), token="remote")
     with (
-        pytest.raises(LockedError, match="elsewhere.example.org") as raised,
+        pytest.raises(LockedError, match=r"elsewhere\.example\.org") as raised,
         lock.held(ssm, "setup"),
     ):
         pass
