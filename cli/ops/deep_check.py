@@ -14,13 +14,15 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from annex_cdk.aws.engine import Engine, Live
+from annex_cdk.aws.engine import GOOD, Engine, Live
+from annex_cdk.aws.resources import gone_resources, is_not_found
 from annex_cdk.aws.session import AwsTarget, call
 from annex_cdk.condor import user_config
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.ops.check_report import Check, CheckReport
 from annex_cdk.ops.check_report import fix_line as _fix_line
 from annex_stacks import names
+from annex_stacks.facade import recorded_context
 
 # Runtimes AWS has deprecated (Lambda runtime table); a function on one still runs but can no
 # longer be updated, and condor_annex's own history is a string of such upgrades.
@@ -48,6 +50,7 @@ def run_deep_checks(
     templates = {n: lv.template for n, lv in live.items() if lv.template}
     region = target.region
     checks = [
+        lambda: _resources_exist(target, live),
         lambda: _instance_role(target, outputs),
         lambda: _lambda_runtimes(target, outputs, templates),
         lambda: _security_group(target, outputs, templates),
@@ -55,11 +58,44 @@ def run_deep_checks(
     ]
     if paths is not None:
         local = paths
-        checks[:0] = [lambda: _config_matches_outputs(local, region, outputs)]
+        checks[1:1] = [lambda: _config_matches_outputs(local, region, outputs)]
         checks.insert(-1, lambda: _pem(target, local, outputs))
     for check in checks:
-        for found in call(check, target):
+        try:
+            findings = call(check, target)
+        except Exception as err:
+            # A resource deleted by hand: _resources_exist has named it, with its fix.
+            if not is_not_found(err):
+                raise
+            continue
+        for found in findings:
             report.add(found)
+
+
+def _resources_exist(target: AwsTarget, live: Mapping[str, Live]) -> list[Check]:
+    """Every stack setup makes, and every resource each stack claims, must exist."""
+    found = []
+    fix = f"annex-cdk setup --yes --region {target.region}"
+    templates = {n: lv.template for n, lv in live.items() if lv.template}
+    own_key_pair = recorded_context(templates).get(names.CTX_CREATE_KEY_PAIR, True) is False
+    for stack, lv in live.items():
+        what = f"that the resources of {stack} exist"
+        if not lv.state.exists:
+            if stack == names.KEY_PAIR_STACK and own_key_pair:
+                continue  # the user's own key pair: setup made no stack for it
+            found.append(
+                _fix_line(f"deep:exists:{stack}", False, what, "the stack is missing", fix)
+            )
+            continue
+        if lv.state.status not in GOOD:
+            continue  # the plain checks report the stack's status
+        gone = gone_resources(target, stack)
+        for g in gone:
+            problem = f"{g.what} ({g.logical_id}) was deleted outside annex-cdk"
+            found.append(_fix_line(f"deep:exists:{stack}", False, what, problem, fix))
+        if not gone:
+            found.append(_fix_line(f"deep:exists:{stack}", True, what))
+    return found
 
 
 def _expected_config(outputs: dict[str, dict[str, str]]) -> dict[str, str]:
@@ -263,7 +299,18 @@ def _pem(target: AwsTarget, paths: LocalPaths, outputs: dict[str, dict[str, str]
                 f"annex-cdk write-config --region {target.region}",
             )
         ]  # fmt: skip
-    secret = target.client("ssm").get_parameter(Name=parameter, WithDecryption=True)
+    ssm = target.client("ssm")
+    try:
+        secret = ssm.get_parameter(Name=parameter, WithDecryption=True)
+    except ssm.exceptions.ParameterNotFound:
+        return [
+            _fix_line(
+                "deep:pem", False, what,
+                f"the key pair's private key parameter {parameter} is gone: the PEM cannot be "
+                "compared (nor re-written if lost)",
+                f"annex-cdk setup --yes --region {target.region}",
+            )
+        ]  # fmt: skip
     if pem.read_text().strip() == secret["Parameter"]["Value"].strip():
         return [_fix_line("deep:pem", True, what)]
     return [

@@ -108,9 +108,12 @@ def run_destroy(
         key_name = key_outputs.get(names.OUT_KEY_PAIR_NAME)
         private_key = None
         if parameter := key_outputs.get(names.OUT_KEY_PAIR_PARAMETER):
-            private_key = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"][
-                "Value"
-            ]
+            try:
+                private_key = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"][
+                    "Value"
+                ]
+            except ssm.exceptions.ParameterNotFound:  # deleted by hand: the PEM is kept
+                private_key = None
 
         results = engine.delete(names.ALL_STACKS)
         if all(r.status == DELETED for r in results.values()):

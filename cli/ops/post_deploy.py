@@ -157,6 +157,23 @@ def write_pem(paths: LocalPaths, region: str, key_name: str, private_key: str) -
     return pem, "created"
 
 
+def set_aside_pem(paths: LocalPaths, region: str, key_name: str) -> Path | None:
+    """Rename the PEM of a key pair that is gone (and being re-created) to a free `.old` name.
+
+    Its bytes are kept; the new key pair's PEM can then be written in its place.
+    """
+    pem = paths.pem(region, key_name)
+    if not pem.is_file():
+        return None
+    aside = pem.with_name(pem.name + ".old")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = pem.with_name(f"{pem.name}.old{n}")
+    pem.rename(aside)
+    return aside
+
+
 def post_deploy(
     paths: LocalPaths,
     region: str,

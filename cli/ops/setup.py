@@ -22,11 +22,12 @@ from annex_cdk.aws.engine import (
 )
 from annex_cdk.aws.lock import held
 from annex_cdk.aws.permissions import check_permissions
+from annex_cdk.aws.resources import gone_resources
 from annex_cdk.aws.session import AwsTarget, call
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
 from annex_cdk.ops.cdk_context import read_context, record_for_cdk
-from annex_cdk.ops.post_deploy import post_deploy, preflight
+from annex_cdk.ops.post_deploy import post_deploy, preflight, set_aside_pem
 from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
 from annex_cdk.templates.diff import diff_all
 from annex_cdk.templates.exposure import ingress_cidrs
@@ -223,7 +224,15 @@ def private_key(target: AwsTarget, outputs: Mapping[str, str]) -> str | None:
     if not parameter:
         return None
     ssm = target.client("ssm")
-    return ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+    try:
+        return str(ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"])
+    except ssm.exceptions.ParameterNotFound:
+        # Deleted by hand: the config can still be written, and an existing PEM is kept.
+        console.warn(
+            f"the key pair's private key parameter {parameter} is gone, so no PEM is written; "
+            "`annex-cdk setup --yes` re-creates the key pair"
+        )
+        return None
 
 
 @dataclass(frozen=True)
@@ -310,22 +319,16 @@ def adoption(target: AwsTarget, live: Mapping[str, Live], flags: SettingsFlags) 
 
 
 def lost_resources(target: AwsTarget, live: Mapping[str, Live]) -> dict[str, str]:
-    """Stacks whose key resource was deleted behind CloudFormation's back (it won't notice)."""
+    """Stacks with a resource deleted behind CloudFormation's back (it won't notice).
+
+    Each gets re-created (with --yes), which is how CloudFormation makes the resource again.
+    """
     lost: dict[str, str] = {}
-    bucket = live[names.BUCKET_STACK].state
-    if bucket.status in GOOD and (name := bucket.outputs.get(names.OUT_BUCKET)):
-        s3 = target.client("s3")
-        try:
-            s3.head_bucket(Bucket=name)
-        except s3.exceptions.ClientError as err:
-            if err.response.get("Error", {}).get("Code") in {"404", "NoSuchBucket", "NotFound"}:
-                lost[names.BUCKET_STACK] = f"the configuration bucket {name}"
-    key = live[names.KEY_PAIR_STACK].state
-    if key.status in GOOD and (name := key.outputs.get(names.OUT_KEY_PAIR_NAME)):
-        ec2 = target.client("ec2")
-        pairs = ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [name]}])
-        if not pairs["KeyPairs"]:
-            lost[names.KEY_PAIR_STACK] = f"the key pair {name}"
+    for stack, lv in live.items():
+        if lv.state.status not in GOOD:
+            continue
+        if gone := gone_resources(target, stack):
+            lost[stack] = ", ".join(g.what for g in gone)
     return lost
 
 
@@ -351,7 +354,8 @@ def run_setup(
         timings["synth_s"] = want.synth_s
         t0 = time.monotonic()
         todo = plan(want.templates.templates, want.live)
-        for stack, what in call(lambda: lost_resources(target, want.live), target).items():
+        lost = call(lambda: lost_resources(target, want.live), target)
+        for stack, what in lost.items():
             if not yes:
                 raise StackBlockedError(
                     f"{what} was deleted outside annex-cdk, and CloudFormation cannot bring it "
@@ -364,6 +368,13 @@ def run_setup(
         remember(want.templates)
     settings, result, account = want.settings, want.templates, want.account
     key_name = settings.key_pair_name
+    # A key pair deleted by hand and made anew: its old PEM opens nothing any more.
+    if (
+        names.KEY_PAIR_STACK in lost
+        and key_name
+        and (aside := set_aside_pem(paths, target.region, key_name))
+    ):
+        console.info(f"The old key pair is gone: its PEM was moved to {aside}.")
 
     t0 = time.monotonic()
     local = None

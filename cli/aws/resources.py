@@ -1,0 +1,106 @@
+"""Whether the resources a stack claims still exist: CloudFormation does not notice deletions.
+
+A bucket, security group or Lambda function deleted by hand (console, CLI) stays
+CREATE_COMPLETE in its stack. These checks ask each service about each physical id that
+DescribeStackResources lists. Types without a check here are taken as present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from annex_cdk.aws.session import AwsTarget
+
+#: The error codes AWS answers with when the thing asked about does not exist.
+NOT_FOUND_CODES = frozenset(
+    {
+        "404",
+        "NotFound",
+        "NoSuchBucket",
+        "NoSuchEntity",
+        "InvalidGroup.NotFound",
+        "InvalidKeyPair.NotFound",
+        "ResourceNotFoundException",
+        "ParameterNotFound",
+    }
+)
+
+#: How each type is named in a finding.
+NOUNS = {
+    "AWS::S3::Bucket": "the configuration bucket",
+    "AWS::EC2::KeyPair": "the key pair",
+    "AWS::EC2::SecurityGroup": "the security group",
+    "AWS::Lambda::Function": "the Lambda function",
+    "AWS::IAM::Role": "the IAM role",
+    "AWS::IAM::InstanceProfile": "the instance profile",
+    "AWS::SSM::Parameter": "the SSM parameter",
+    "AWS::Logs::LogGroup": "the log group",
+}
+
+
+@dataclass(frozen=True)
+class Gone:
+    """A resource its stack lists as created that its service no longer knows."""
+
+    stack: str
+    logical_id: str
+    resource_type: str
+    physical_id: str
+
+    @property
+    def what(self) -> str:
+        noun = NOUNS.get(self.resource_type, self.resource_type)
+        return f"{noun} {self.physical_id}"
+
+
+def is_not_found(err: Exception) -> bool:
+    response = getattr(err, "response", None) or {}
+    return response.get("Error", {}).get("Code") in NOT_FOUND_CODES
+
+
+def _log_group(target: AwsTarget, name: str) -> None:
+    logs = target.client("logs")
+    groups = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    if not any(g.get("logGroupName") == name for g in groups):
+        raise _NotFound()
+
+
+class _NotFound(Exception):
+    response = {"Error": {"Code": "NotFound"}}  # noqa: RUF012 - read-only, as botocore's
+
+
+_PROBES: dict[str, Callable[[AwsTarget, str], Any]] = {
+    "AWS::S3::Bucket": lambda t, pid: t.client("s3").head_bucket(Bucket=pid),
+    "AWS::EC2::KeyPair": lambda t, pid: t.client("ec2").describe_key_pairs(KeyNames=[pid]),
+    "AWS::EC2::SecurityGroup": lambda t, pid: t.client("ec2").describe_security_groups(
+        GroupIds=[pid]
+    ),
+    "AWS::Lambda::Function": lambda t, pid: t.client("lambda").get_function(FunctionName=pid),
+    "AWS::IAM::Role": lambda t, pid: t.client("iam").get_role(RoleName=pid),
+    "AWS::IAM::InstanceProfile": lambda t, pid: t.client("iam").get_instance_profile(
+        InstanceProfileName=pid
+    ),
+    "AWS::SSM::Parameter": lambda t, pid: t.client("ssm").get_parameter(Name=pid),
+    "AWS::Logs::LogGroup": _log_group,
+}
+
+
+def gone_resources(target: AwsTarget, stack: str) -> list[Gone]:
+    """Every resource of `stack` whose service says it does not exist (in template order)."""
+    cfn = target.client("cloudformation")
+    listed = cfn.describe_stack_resources(StackName=stack)["StackResources"]
+    gone = []
+    for resource in listed:
+        rtype, pid = resource.get("ResourceType", ""), resource.get("PhysicalResourceId")
+        probe = _PROBES.get(rtype)
+        if not probe or not pid or resource.get("ResourceStatus", "").startswith("DELETE"):
+            continue
+        try:
+            probe(target, pid)
+        except Exception as err:
+            if not is_not_found(err):
+                raise
+            gone.append(Gone(stack, resource["LogicalResourceId"], rtype, pid))
+    return gone
