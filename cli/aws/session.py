@@ -200,15 +200,14 @@ class AwsTarget:
         """STS GetCallerIdentity, asked once per run (pre-flight, account, IAM principal)."""
         # With an endpoint too: an emulator or proxy serves AWS's regions, and a typo there
         # would otherwise record settings under a region nothing else will look in.
-        if True:
-            known = set()
-            for partition in ("aws", "aws-cn", "aws-us-gov"):
-                known.update(self.session.get_available_regions("cloudformation", partition))
-            if known and self.region not in known:
-                raise UsageError(
-                    f"{self.region!r} is not a region AWS CloudFormation is offered in",
-                    hint="pass --region with a region such as us-east-1",
-                )
+        known = set()
+        for partition in ("aws", "aws-cn", "aws-us-gov"):
+            known.update(self.session.get_available_regions("cloudformation", partition))
+        if known and self.region not in known:
+            raise UsageError(
+                f"{self.region!r} is not a region AWS CloudFormation is offered in",
+                hint="pass --region with a region such as us-east-1",
+            )
         return self.client("sts", quick=True).get_caller_identity()  # type: ignore[no-any-return]
 
 
