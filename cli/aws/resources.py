@@ -35,7 +35,6 @@ NOUNS = {
     "AWS::Lambda::Function": "the Lambda function",
     "AWS::IAM::Role": "the IAM role",
     "AWS::IAM::InstanceProfile": "the instance profile",
-    "AWS::SSM::Parameter": "the SSM parameter",
     "AWS::Logs::LogGroup": "the log group",
 }
 
@@ -82,7 +81,6 @@ _PROBES: dict[str, Callable[[AwsTarget, str], Any]] = {
     "AWS::IAM::InstanceProfile": lambda t, pid: t.client("iam").get_instance_profile(
         InstanceProfileName=pid
     ),
-    "AWS::SSM::Parameter": lambda t, pid: t.client("ssm").get_parameter(Name=pid),
     "AWS::Logs::LogGroup": _log_group,
 }
 

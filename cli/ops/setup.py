@@ -372,6 +372,7 @@ def run_setup(
     if (
         names.KEY_PAIR_STACK in lost
         and key_name
+        and paths is not None
         and (aside := set_aside_pem(paths, target.region, key_name))
     ):
         console.info(f"The old key pair is gone: its PEM was moved to {aside}.")
