@@ -823,7 +823,12 @@ def run_configure(
     )
     if version.side == "access-point":
         return _configure_access_point(
-            location, options, context, version, restart_tool=restart_tool
+            location,
+            options,
+            context,
+            version,
+            restart_tool=restart_tool,
+            password_mode=password_mode,
         )
     warnings = []
     if options.password_file is None and not context.local_dir:
@@ -880,6 +885,7 @@ def _configure_access_point(
     version: HTCondorVersion,
     *,
     restart_tool: str | None,
+    password_mode: PasswordMode = "auto",
 ) -> ConfigureReport:
     """The access point's block, its read-back, ~/.hpc-annex; no pool password on this side."""
     public_host = options.host or context.full_hostname
@@ -894,8 +900,11 @@ def _configure_access_point(
             f"--port {options.port} is for the classic path; the access point's execution "
             "points connect to SHARED_PORT_PORT (9618 unless set elsewhere)"
         )
-    if options.password_file is not None:
-        warnings.append("--password-file is for the classic path; the access point needs none")
+    if options.password_file is not None or password_mode in ("stdin", "replace"):
+        warnings.append(
+            "the pool password options are for the classic path: the access point needs no "
+            "pool password (its execution points use an IDTOKEN), so none was stored"
+        )
     hpc_dir = _prepare_hpc_annex_dir()  # a local fault stops before any change
     body = ap.block_lines(options.network_interface, public_host)
     old_block = _read_block_file(location.path).blocks.owned.get(BLOCK_ID)

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from annex_cdk.condor import access_point as ap
 from annex_cdk.condor import personal as pc
 from annex_cdk.condor import version as hv
+from annex_cdk.condor.key_files import Secret
 from annex_cdk.condor.parser import effective_values
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import LocalFilesError, UsageError
@@ -397,3 +398,12 @@ def test_check_setup_checks_a_hand_made_access_point(personal: Personal) -> None
     with personal.local_file.open("a") as fh:
         fh.write(f"\n{names.USE_HPC_ANNEX_LINE}\n{names.KEY_TCP_FORWARDING_HOST} = {PUBLIC}\n")
     assert pc.verify_access_point() == []
+
+
+def test_password_options_on_the_access_point_side_store_nothing(personal: Personal) -> None:
+    use_security(personal, "use security:recommended_v24_0")
+    version_tool(personal.bin, LINE_25_7)
+    personal.tool(names.TOOL_STORE_CRED, "raise SystemExit('must not run')")
+    report = configure(personal, password_mode="stdin", stdin_password=Secret("x"))
+    assert report.ok and report.password is None and personal.calls() == []
+    assert any("no pool password" in w for w in report.warnings)
