@@ -43,7 +43,15 @@ def backend_describe_change_set(self: CloudFormationBackend, change_set_name: st
 
 
 def backend_delete_change_set(self: CloudFormationBackend, change_set_name: str) -> None:
-    ORIGINALS["CloudFormationBackend.delete_change_set"](self, resolve(self, change_set_name))
+    """As on AWS, deleting a change set that does not exist succeeds (moto failed with an
+    HTTP 500, which the CDK CLI retried for about 45 s before every `cdk diff`)."""
+    change_set_id = resolve(self, change_set_name)
+    by_name_only = change_set_stack.get() is None and any(
+        cs.change_set_name == change_set_id for cs in self.change_sets.values()
+    )
+    if change_set_id not in self.change_sets and not by_name_only:
+        return  # within the stack given, there is no such change set
+    ORIGINALS["CloudFormationBackend.delete_change_set"](self, change_set_id)
 
 
 def _with_stack(handler: str) -> Any:

@@ -51,6 +51,9 @@ class Action(Enum):
     REPLACE = "replace"
     BLOCKED = "blocked"
     BUSY = "busy"
+    #: Deployed but no longer synthesized (the key pair stack once the user brings their own
+    #: key): setup leaves it in place, and `destroy` removes it.
+    KEEP = "kept"
 
 
 @dataclass(frozen=True)
@@ -92,11 +95,18 @@ class Live:
 def plan(
     templates: Mapping[str, Mapping[str, Any]], live: Mapping[str, Live]
 ) -> dict[str, tuple[StackState, Action]]:
-    """What converging each synthesized stack takes."""
-    return {
+    """What converging each synthesized stack takes, and the deployed ones no longer wanted.
+
+    `setup` carries this out and `diff` shows it: one plan, so they cannot disagree.
+    """
+    todo = {
         name: (live[name].state, decide(live[name].state, live[name].template, template))
         for name, template in templates.items()
     }
+    for name, lv in live.items():
+        if name not in todo and lv.state.exists:
+            todo[name] = (lv.state, Action.KEEP)
+    return todo
 
 
 @dataclass
@@ -263,7 +273,8 @@ class Engine:
                     else "fix it in the CloudFormation console, then re-run",
                 )
         results: dict[str, StackResult] = {}
-        work = {n: p for n, p in plan.items() if p[1] is not Action.SKIP}
+        # Kept stacks are not this setup's: their outputs must not reach user_config or the PEM.
+        work = {n: p for n, p in plan.items() if p[1] not in (Action.SKIP, Action.KEEP)}
         for name, (state, action) in plan.items():
             if action is Action.SKIP:
                 results[name] = StackResult(

@@ -29,7 +29,7 @@ from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
 from annex_cdk.ops.cdk_context import read_context, record_for_cdk
 from annex_cdk.ops.post_deploy import post_deploy, preflight, set_aside_pem
 from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
-from annex_cdk.templates.diff import diff_all
+from annex_cdk.templates.diff import KEPT, StackDiff, diff_stack
 from annex_cdk.templates.exposure import ingress_cidrs
 from annex_stacks import names
 from annex_stacks.ci_roles_policy import deploy_actions, plan_actions
@@ -332,6 +332,18 @@ def lost_resources(target: AwsTarget, live: Mapping[str, Live]) -> dict[str, str
     return lost
 
 
+def plan_setup(
+    target: AwsTarget, want: Desired
+) -> tuple[dict[str, tuple[StackState, Action]], dict[str, str]]:
+    """The one plan `setup` carries out and `diff` shows, and the resources lost behind
+    CloudFormation's back (their stacks are planned for replacement, which needs consent)."""
+    todo = plan(want.templates.templates, want.live)
+    lost = call(lambda: lost_resources(target, want.live), target)
+    for stack in lost:
+        todo[stack] = (todo[stack][0], Action.REPLACE)
+    return todo, lost
+
+
 def run_setup(
     target: AwsTarget,
     paths: LocalPaths | None,
@@ -353,8 +365,7 @@ def run_setup(
         timings["preflight_s"] = time.monotonic() - started - want.synth_s
         timings["synth_s"] = want.synth_s
         t0 = time.monotonic()
-        todo = plan(want.templates.templates, want.live)
-        lost = call(lambda: lost_resources(target, want.live), target)
+        todo, lost = plan_setup(target, want)
         for stack, what in lost.items():
             if not yes:
                 raise StackBlockedError(
@@ -362,7 +373,6 @@ def run_setup(
                     f"back into {stack}",
                     hint="re-run with --yes to delete and re-create that stack",
                 )
-            todo[stack] = (todo[stack][0], Action.REPLACE)
         results = engine.converge(want.templates.templates, todo, replace_ok=yes)
         timings["deploy_s"] = time.monotonic() - t0
         remember(want.templates)
@@ -437,21 +447,39 @@ def require_complete(engine: Engine) -> dict[str, dict[str, str]]:
     return outputs
 
 
+def planned_diffs(todo: Mapping[str, tuple[StackState, Action]], want: Desired) -> list[StackDiff]:
+    """The diff of each planned stack, in deployment order: what setup will do, no more."""
+    order = {name: i for i, name in enumerate(names.ALL_STACKS)}
+    diffs = []
+    for name in sorted(todo, key=lambda n: (order.get(n, len(order)), n)):
+        action = todo[name][1]
+        if action is Action.KEEP:
+            diffs.append(StackDiff(name, KEPT))
+        elif action is Action.SKIP:
+            diffs.append(StackDiff(name, "unchanged"))
+        else:
+            deployed = want.live[name].template if action is not Action.REPLACE else None
+            diffs.append(diff_stack(name, deployed, want.templates.templates[name]))
+    return diffs
+
+
 def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) -> dict[str, Any]:
     """What `setup` with the same flags would change, per stack, without changing anything."""
     engine = Engine(target.client("cloudformation"))
     needs = plan_actions() if paths is None else None  # a pipeline's diff: the plan role's reads
     want = desired_state(target, paths, flags, engine, local_checks=False, needs=needs)
-    deployed = {n: lv.template for n, lv in want.live.items()}
+    todo, lost = plan_setup(target, want)
     blocked = {
         n: lv.state.status
         for n, lv in want.live.items()
-        if lv.state.exists and lv.state.status not in UPDATABLE
+        if n in todo
+        and todo[n][1] is not Action.KEEP
+        and lv.state.status not in UPDATABLE
+        and lv.state.exists
     }
-    for stack, what in call(lambda: lost_resources(target, want.live), target).items():
-        blocked[stack] = f"{what} is gone"
+    blocked.update({stack: f"{what} is gone" for stack, what in lost.items()})
     return {
-        "diffs": diff_all(want.templates.templates, deployed),
+        "diffs": planned_diffs(todo, want),
         "blocked": blocked,
         "settings": want.settings,
     }

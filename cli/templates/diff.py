@@ -277,6 +277,11 @@ class ResourceDiff:
         }
 
 
+#: A stack deployed but no longer wanted, which setup leaves in place (not a change).
+KEPT = "kept"
+_KEPT_TEXT = "deployed, no longer managed by these settings; setup leaves it (destroy removes it)"
+
+
 @dataclass
 class StackDiff:
     stack: str
@@ -287,7 +292,7 @@ class StackDiff:
 
     @property
     def changed(self) -> bool:
-        return self.action != "unchanged"
+        return self.action not in ("unchanged", KEPT)
 
     @property
     def cosmetic_only(self) -> bool:
@@ -428,6 +433,9 @@ def render_all(diffs: list[StackDiff]) -> list[str]:
     for d in diffs:
         if lines and d.changed:
             lines.append("")
+        if d.action == KEPT:
+            lines.append(f"Stack {d.stack}: {_KEPT_TEXT}")
+            continue
         lines.extend(d.render() if d.changed else [f"Stack {d.stack}: no changes"])
     lines.append("")
     lines.append(total_line(diffs))

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from annex_stacks import names
-from tests.e2e.conftest import World
+from tests.e2e.conftest import REGION, World
 
 pytestmark = pytest.mark.e2e
 
@@ -47,3 +47,22 @@ def test_diff_errors_exit_2_with_exit_code(world: World):
     proc = world.run("diff", "--exit-code", "--endpoint-url", "http://127.0.0.1:9", check=False)
     assert proc.returncode == 2
     assert "cannot reach" in proc.stderr
+
+
+def test_diff_shows_what_setup_does_with_a_stack_no_longer_wanted(world: World):
+    """One plan: the key pair stack left behind by --reuse-key-pair is kept, not "deleted"."""
+    world.run("setup", "--allow-from", "198.51.100.7/32")
+    material = world.client("ec2").create_key_pair(KeyName="my-key")["KeyMaterial"]
+    pem = world.paths.pem(REGION, "my-key")
+    pem.parent.mkdir(parents=True, exist_ok=True)
+    pem.write_text(material)
+    pem.chmod(0o600)
+    world.run("setup", "--key-name", "my-key", "--reuse-key-pair")
+    proc = world.run("diff", "--exit-code", check=False)
+    assert proc.returncode == 0, proc.stdout
+    assert f"Stack {names.KEY_PAIR_STACK}: deployed, no longer managed" in proc.stdout
+    assert "DANGEROUS" not in proc.stdout
+    report = json.loads(world.run("setup", "--json").stdout)
+    assert names.KEY_PAIR_STACK not in report["stacks"]  # left alone, as diff said
+    status = world.client("cloudformation").describe_stacks(StackName=names.KEY_PAIR_STACK)
+    assert status["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"

@@ -1,0 +1,87 @@
+"""What the commands report: only the current operation's events, and unexpected errors that
+name where they happened, keep their traceback in a log, and keep the exit-code contracts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from annex_cdk.commands.failure import LOG_NAME
+from annex_stacks import names
+from tests.e2e.conftest import World
+
+pytestmark = pytest.mark.e2e
+
+ALLOW = "198.51.100.7/32"
+#: The installed CLI with one engine read made to fail unexpectedly (a bug, not an AWS fault).
+BROKEN = (
+    "import sys\n"
+    "from annex_cdk.aws import engine\n"
+    "def boom(self, state):\n"
+    "    self.cfn.get_template(StackName=state.stack_id)\n"
+    "    raise ValueError('injected')\n"
+    "engine.Engine.deployed_template = boom\n"
+    "from annex_cdk.commands.app import main\n"
+    "main()\n"
+)
+
+
+def run_broken(world: World, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", BROKEN, *args],
+        env=world.env,
+        cwd=world.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_progress_of_an_update_and_a_destroy_shows_only_that_operation(world: World):
+    world.run("setup", "--allow-from", ALLOW)
+    update = world.run("setup", "--allow-from", "203.0.113.0/24")
+    assert "UPDATE_COMPLETE" in update.stderr
+    history = [
+        line
+        for line in update.stderr.splitlines()
+        if "CREATE_COMPLETE" in line and not line.endswith("unchanged")
+    ]
+    assert history == [], update.stderr  # the old code replayed every stack's creation
+    destroy = world.run("destroy", "--yes")
+    assert "DELETE_COMPLETE" in destroy.stderr
+    assert "CREATE_COMPLETE" not in destroy.stderr, destroy.stderr
+    assert "UPDATE_COMPLETE" not in destroy.stderr, destroy.stderr
+
+
+def test_an_unexpected_error_names_command_stack_and_call_and_logs_the_traceback(world: World):
+    world.run("setup", "--allow-from", ALLOW)
+    proc = run_broken(world, "diff", "--exit-code")
+    assert proc.returncode == 2, proc.stderr  # CI: any error at all is 2, never "changes"
+    [line, hint] = proc.stderr.strip().splitlines()
+    assert line.startswith("annex-cdk: unexpected error: diff: HTCondorAnnex-")
+    assert "during cloudformation GetTemplate" in line and "ValueError: injected" in line
+    log = world.paths.home / ".local" / "state" / "annex-cdk" / LOG_NAME
+    assert str(log) in hint
+    assert "Traceback" in log.read_text() and "injected" in log.read_text()
+    assert "Traceback" not in proc.stderr
+
+    plain = run_broken(world, "diff")
+    assert plain.returncode == 1
+
+    as_json = run_broken(world, "diff", "--json")
+    document = json.loads(as_json.stdout)
+    assert document["ok"] is False and document["error"]["kind"] == "unexpected"
+    assert document["error"]["exit_code"] == as_json.returncode == 1
+    assert any(stack in document["error"]["message"] for stack in names.MANAGED_STACKS)
+
+
+def test_a_domain_error_with_json_is_a_json_document_on_stdout(world: World):
+    proc = world.run("diff", "--json", "--endpoint-url", "http://127.0.0.1:9", check=False)
+    assert proc.returncode != 0
+    document = json.loads(proc.stdout)
+    assert document["ok"] is False
+    assert document["error"]["exit_code"] == proc.returncode
+    assert "cannot reach" in document["error"]["message"]
