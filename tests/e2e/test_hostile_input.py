@@ -14,7 +14,7 @@ from annex_cdk.ops.rehearse import EMULATOR_SECRET
 from annex_stacks import names
 from tests.e2e.conftest import REGION, World
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.hostile]
 
 ALLOW = ("--allow-from", "198.51.100.7/32")
 OTHER_REGION = "us-west-2"

@@ -468,6 +468,7 @@ def test_stand_in_text_keeps_non_utf8_bytes(tmp_path: Path) -> None:
 # --- issue 11: data loss ---------------------------------------------------------------------
 
 
+@pytest.mark.hostile
 def test_retiring_condor_annex_block_spares_the_users_following_lines(tmp_path: Path) -> None:
     """Only condor_annex's ANNEX_DEFAULT_* lines are retired, not a user's line that follows
     them without a blank line."""
@@ -488,6 +489,7 @@ def test_retiring_condor_annex_block_spares_the_users_following_lines(tmp_path: 
     assert "\n" + mine in text and "retired by annex-cdk: SEC_DEFAULT" not in text
 
 
+@pytest.mark.hostile
 def test_removing_the_only_block_leaves_no_empty_file(tmp_path: Path) -> None:
     path = tmp_path / names.USER_CONFIG_FILE
     write_user_config(path, REGION, VALUES, set_region=True, pem_path=None)

@@ -351,6 +351,7 @@ def test_cli_from_instance(home: Path, cli: typer.Typer) -> None:
     assert not files(home)[0].parent.exists()
 
 
+@pytest.mark.hostile
 @pytest.mark.parametrize(
     "content",
     [
@@ -374,6 +375,7 @@ def test_a_key_file_with_more_than_the_key_is_refused_without_quoting_it(
         assert SECRET not in shown and KEY_ID not in shown and SECRET[:8] not in shown
 
 
+@pytest.mark.hostile
 @pytest.mark.parametrize("content", ["testing\n", "AKIA\n", "akiaiosfodnn7example\n"])
 def test_an_access_key_file_must_hold_an_access_key_id(tmp_path: Path, content: str) -> None:
     path = tmp_path / names.PUBLIC_KEY_FILE

@@ -21,6 +21,8 @@ from annex_cdk.errors import LocalFilesError
 from annex_cdk.ops.post_deploy import post_deploy, preflight
 from annex_stacks import names
 
+pytestmark = pytest.mark.hostile
+
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
 KEY = names.KEY_PAIR_NAME
 PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n"

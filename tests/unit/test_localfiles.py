@@ -247,12 +247,14 @@ def test_check_writable_directory_not_writable(
 # read-only ~/.condor row, which runs the CLI as an unprivileged user.
 
 
+@pytest.mark.hostile
 @pytest.mark.parametrize("key_name", ["../../etc/evil", "a/b", "..\\up"])
 def test_a_pem_path_never_leaves_the_condor_directory(tmp_path: Path, key_name: str) -> None:
     with pytest.raises(LocalFilesError, match="outside"):
         LocalPaths(tmp_path).pem("us-east-1", key_name)
 
 
+@pytest.mark.hostile
 def test_backups_do_not_pile_up(tmp_path: Path) -> None:
     """issue 11: every run that changed the file left one more backup, without limit."""
     target = tmp_path / names.USER_CONFIG_FILE

@@ -193,6 +193,7 @@ def test_invalid_flag_is_a_usage_error_naming_the_setting(tmp_path):
         )
 
 
+@pytest.mark.hostile
 def test_a_changed_collector_host_wins_over_the_recorded_cidr(tmp_path, monkeypatch):
     """issue 11: once stacks existed, --collector-host was silently ignored."""
     _resolve_to(monkeypatch, "8.8.4.4")
@@ -207,6 +208,7 @@ def test_a_changed_collector_host_wins_over_the_recorded_cidr(tmp_path, monkeypa
     assert s.collector_port == 9700
 
 
+@pytest.mark.hostile
 def test_an_unresolvable_collector_host_is_an_error_even_with_recorded_settings(
     tmp_path, monkeypatch
 ):
@@ -224,6 +226,7 @@ def test_an_unresolvable_collector_host_is_an_error_even_with_recorded_settings(
         )
 
 
+@pytest.mark.hostile
 def test_host_bits_and_a_split_world_warn(tmp_path, capsys):
     s = resolve_settings(
         SettingsFlags(allow_from=("0.0.0.0/1", "128.0.0.1/1")),
@@ -236,6 +239,7 @@ def test_host_bits_and_a_split_world_warn(tmp_path, capsys):
     assert "128.0.0.1/1 has host bits set" in err
 
 
+@pytest.mark.hostile
 def test_the_world_open_warning_reads_the_templates_to_deploy(capsys):
     """An edited template (cache or otherwise) opening the group is judged by what it says."""
     group = {
@@ -253,6 +257,7 @@ def test_the_world_open_warning_reads_the_templates_to_deploy(capsys):
     assert "from anywhere" in " ".join(capsys.readouterr().err.split())
 
 
+@pytest.mark.hostile
 def test_a_cidr_derived_from_collector_host_follows_it(tmp_path, monkeypatch):
     """issue 11: a changed COLLECTOR_HOST was ignored once stacks existed. A CIDR derived from
     it is recorded as such and derived again; one given by --allow-from stays put."""

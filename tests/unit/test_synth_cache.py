@@ -97,6 +97,7 @@ def _remembered(monkeypatch) -> synth_cache.Templates:
     return first
 
 
+@pytest.mark.hostile
 def test_an_edited_cached_template_is_not_used(monkeypatch, capsys):
     """issue 11: an edited template (a group opened to 0.0.0.0/0) was deployed from the cache."""
     first = _remembered(monkeypatch)
@@ -109,6 +110,7 @@ def test_an_edited_cached_template_is_not_used(monkeypatch, capsys):
     assert "changed after synthesis" in capsys.readouterr().err
 
 
+@pytest.mark.hostile
 def test_cache_directories_are_private_under_any_umask(monkeypatch, tmp_path):
     old = os.umask(0)
     try:
@@ -120,6 +122,7 @@ def test_cache_directories_are_private_under_any_umask(monkeypatch, tmp_path):
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700
 
 
+@pytest.mark.hostile
 def test_a_cache_others_can_write_is_ignored(monkeypatch, capsys):
     first = _remembered(monkeypatch)
     os.chmod(synth_cache.cache_dir(), 0o777)
@@ -131,6 +134,7 @@ def test_a_cache_others_can_write_is_ignored(monkeypatch, capsys):
     assert not synth_cache.synth_templates(AnnexSettings()).cached
 
 
+@pytest.mark.hostile
 def test_a_cache_another_user_owns_is_ignored(monkeypatch, capsys):
     _remembered(monkeypatch)
     real = os.geteuid()
