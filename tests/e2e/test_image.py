@@ -114,3 +114,30 @@ def test_deep_check_of_the_image_names_each_fix(world: World):
 
     world.run(*shlex.split(wrong["fix"])[1:])
     assert _image_finding(world, "--htcondor-version", "25.0")["ok"]
+
+
+def test_diff_shows_a_rebuild_as_replacements_of_the_image_only(world: World):
+    world.run("setup", "--allow-from", ALLOW, "--build-image", "--image-htcondor", "24.0")
+    for flags, replaced in (
+        (("--image-version", "1.0.1"), {names.LID_IMAGE_RECIPE, names.LID_IMAGE}),
+        (
+            ("--image-htcondor", "25.x"),
+            {names.LID_IMAGE_COMPONENT, names.LID_IMAGE_RECIPE, names.LID_IMAGE},
+        ),
+    ):
+        proc = world.run("diff", *flags, "--json", "--exit-code", check=False)
+        assert proc.returncode == 1, proc.stderr
+        stacks = {s["stack"]: s for s in json.loads(proc.stdout)["stacks"]}
+        assert {n for n, s in stacks.items() if s["changed"]} == {names.IMAGE_STACK}
+        image = stacks[names.IMAGE_STACK]
+        assert {
+            r["logical_id"] for r in image["resources"] if r["replacement"] != "no"
+        } == replaced, image
+        assert not any(r["dangerous"] for r in image["resources"])
+        text = world.run("diff", *flags).stdout
+        # "may be": the image's replacing property refers to the recipe, which is replaced.
+        assert (
+            f"! {names.LID_IMAGE_RECIPE} (AWS::ImageBuilder::ImageRecipe) will be REPLACED" in text
+        )
+        assert f"! {names.LID_IMAGE} (AWS::ImageBuilder::Image) may be REPLACED" in text
+        assert "DANGEROUS" not in text
