@@ -53,8 +53,10 @@ def setup(
         console.emit_json(report)
     else:
         changed = [n for n, s in report["stacks"].items() if s["action"] != "unchanged"]
+        # Never "successful" with a non-zero exit: the stacks may be fine, the whole is not.
+        outcome = "successful" if report["ok"] else "finished with problems (see above)"
         console.result(
-            f"Setup successful in {report['region']} ({report['timings']['total_s']:.1f} s; "
+            f"Setup {outcome} in {report['region']} ({report['timings']['total_s']:.1f} s; "
             f"{len(changed)} stack(s) changed)."
         )
         local = report["local"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -157,6 +158,19 @@ def write_pem(paths: LocalPaths, region: str, key_name: str, private_key: str) -
     return pem, "created"
 
 
+_REGION_LINE = re.compile(rf"^\s*{names.KEY_REGION}\s*[=:]", re.MULTILINE)
+
+
+def _region_undefined(paths: LocalPaths, region: str, others: str) -> bool:
+    """Whether ANNEX_DEFAULT_AWS_REGION is set by none of the user's config but our block."""
+    key = names.KEY_REGION
+    value = paths.effective([key], region, text=others)[key]
+    if value is None:
+        return True
+    builtin = paths.effective([key], region, text="")[key]
+    return value == builtin and not _REGION_LINE.search(others)
+
+
 def set_aside_pem(paths: LocalPaths, region: str, key_name: str) -> Path | None:
     """Rename the PEM of a key pair that is gone (and being re-created) to a free `.old` name.
 
@@ -209,10 +223,10 @@ def post_deploy(
                     f"--from-instance so that {names.KEY_ACCESS_KEY_FILE} is written"
                 )
             # ANNEX_DEFAULT_AWS_REGION is written only when nothing but our own block defines it.
+            # HTCondor's own default (us-east-1) counts as undefined: otherwise a setup in
+            # another region would leave condor_annex, check-setup and destroy looking there.
             others = user_config.remove_block(current, region)
-            set_region = (
-                paths.effective([names.KEY_REGION], region, text=others)[names.KEY_REGION] is None
-            )
+            set_region = _region_undefined(paths, region, others)
             pem_comment = report.pem if report.pem_action in {"created", "unchanged"} else None
             report.config = user_config.write_user_config(
                 paths.user_config,

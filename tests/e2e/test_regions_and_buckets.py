@@ -1,0 +1,49 @@
+"""A region given only by flag is the one later commands find; a big bucket is emptied at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from annex_cdk.ops.destroy import empty_bucket
+from annex_stacks import names
+from tests.e2e.conftest import World
+
+pytestmark = pytest.mark.e2e
+
+ALLOW = ("--allow-from", "198.51.100.7/32")
+NO_REGION_ENV = {"AWS_REGION": None, "AWS_DEFAULT_REGION": None}
+
+
+def test_setup_in_a_flag_region_is_found_by_check_setup_and_destroy(world: World):
+    world.run("setup", "--region", "us-west-2", *ALLOW, env=NO_REGION_ENV, timeout=600)
+    text = world.paths.user_config.read_text()
+    assert f"{names.KEY_REGION} = us-west-2" in text, text
+    check = world.run("check-setup", env=NO_REGION_ENV)
+    assert "Will check setup in region 'us-west-2'." in check.stdout
+    destroyed = world.run("destroy", "--yes", env=NO_REGION_ENV, timeout=600)
+    assert "Nothing annex-cdk made is left in us-west-2." in destroyed.stdout
+
+
+def test_a_bucket_with_more_than_1000_versions_is_emptied_in_one_go(world: World):
+    s3 = world.client("s3")
+    bucket = "annex-cdk-many-versions"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    for i in range(700):
+        s3.put_object(Bucket=bucket, Key=f"config-{i}.tar.gz", Body=b"x")
+        s3.put_object(Bucket=bucket, Key=f"config-{i}.tar.gz", Body=b"y")  # a second version
+    assert empty_bucket(s3, bucket) == 1400
+    left = s3.list_object_versions(Bucket=bucket)
+    assert left.get("Versions", []) == [] and left.get("DeleteMarkers", []) == []
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_setup_is_never_successful_with_a_non_zero_exit(world: World):
+    world.run("setup", *ALLOW)
+    key = f"{names.local_name('us-east-1')}.{names.KEY_S3_BUCKET}"
+    with world.paths.user_config.open("a") as config:
+        config.write(f"{key} = somebody-elses-bucket\n")  # after the block: it wins
+    proc = world.run("setup", *ALLOW, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "Setup successful" not in proc.stdout
+    assert "finished with problems" in proc.stdout
