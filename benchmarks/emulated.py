@@ -30,6 +30,7 @@ class Samples:
     noop_updates: list[int] = field(default_factory=list)
     noop_cached: list[bool] = field(default_factory=list)
     deep_failures: list[str] = field(default_factory=list)
+    after_cdk_updates: list[int] = field(default_factory=list)
 
     def add(self, name: str, seconds: float) -> None:
         self.seconds.setdefault(name, []).append(seconds)
@@ -157,6 +158,13 @@ def _cdk_deploy(emu: EmulatorProcess, s: Samples) -> None:
         s.add("cdk_stack_deploys", sum(reported))
         s.add("write_config", write.seconds)
         s.add("cdk_total", deploy.seconds + write.seconds)
+        # Side by side, on the stacks `cdk` made: a no-op re-run of each tool.
+        s.add("cdk_noop", world.cdk(*DEPLOY_ARGS).seconds)
+        result, report = world.setup()  # no flags: the records in the templates `cdk` wrote
+        s.add("setup_after_cdk", result.seconds)
+        s.after_cdk_updates.append(
+            sum(1 for st in report["stacks"].values() if st["action"] != "unchanged")
+        )
     finally:
         world.cleanup()
 
@@ -262,6 +270,27 @@ def measure(emu: EmulatorProcess, runs: int, *, cache: Path) -> tuple[Section, d
             "  baseline part: `annex-cdk write-config`",
             fmt_seconds(s.med("write_config")),
             runs,
+        ),
+        Row(
+            "3k",
+            "no-op re-run of `cdk deploy --all` (after cdk deploy)",
+            fmt_seconds(s.med("cdk_noop")),
+            runs,
+            "first `cdk deploy` (3g)",
+            fmt_seconds(s.med("cdk_deploy")),
+            f"{s.med('cdk_noop') / s.med('cdk_deploy'):.1%} of first",
+        ),
+        Row(
+            "3l",
+            f"no-op `setup` on the stacks `cdk` deployed: {max(s.after_cdk_updates)} stack(s) "
+            "updated",
+            fmt_seconds(s.med("setup_after_cdk")),
+            runs,
+            "no-op `cdk deploy --all` (3k)",
+            fmt_seconds(s.med("cdk_noop")),
+            f"{s.med('cdk_noop') / s.med('setup_after_cdk'):.2f}x faster (cdk ÷ setup)",
+            "0 updates",
+            max(s.after_cdk_updates) == 0,
         ),
     ]
     if what_if:

@@ -82,5 +82,14 @@ def rehearse(
     report = run_rehearsal(region=region, keep=keep)
     if json_out:
         console.emit_json(report)
+    else:
+        for s in report["steps"]:
+            console.result(f"{s['step']:<24} {s['seconds']:7.2f} s")
+        console.result(
+            "Rehearsal passed: setup, check-setup, no-op re-run, annexes whose leases ran out, "
+            "and destroy all worked."
+            if report["ok"]
+            else "Rehearsal FAILED."
+        )
     if not report["ok"]:
         raise typer.Exit(1)

@@ -148,15 +148,5 @@ def run_rehearsal(*, region: str, keep: bool = False) -> dict[str, Any]:
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
-    for s in steps:
-        console.result(f"{s['step']:<24} {s['seconds']:7.2f} s")
-    console.result(
-        "Rehearsal "
-        + (
-            "passed: setup, check-setup, no-op re-run, annexes whose leases ran out, and "
-            "destroy all worked."
-            if ok
-            else "FAILED."
-        )
-    )
+    # The table is the command's to print: with --json, stdout holds the JSON alone.
     return {"ok": ok, "steps": steps, "scratch": str(root) if keep else None}

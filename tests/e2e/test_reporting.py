@@ -8,9 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from jsonschema import validate
 
 from annex_cdk.commands.failure import LOG_NAME
 from annex_stacks import names
+from tests.e2e import json_schemas
 from tests.e2e.conftest import World
 
 pytestmark = pytest.mark.e2e
@@ -41,7 +43,8 @@ def run_broken(world: World, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_progress_of_an_update_and_a_destroy_shows_only_that_operation(world: World):
-    world.run("setup", "--allow-from", ALLOW)
+    first = json.loads(world.run("setup", "--allow-from", ALLOW, "--json").stdout)
+    validate(first, json_schemas.SETUP)
     update = world.run("setup", "--allow-from", "203.0.113.0/24")
     assert "UPDATE_COMPLETE" in update.stderr
     history = [
@@ -73,6 +76,7 @@ def test_an_unexpected_error_names_command_stack_and_call_and_logs_the_traceback
 
     as_json = run_broken(world, "diff", "--json")
     document = json.loads(as_json.stdout)
+    validate(document, json_schemas.ERROR)
     assert document["ok"] is False and document["error"]["kind"] == "unexpected"
     assert document["error"]["exit_code"] == as_json.returncode == 1
     assert any(stack in document["error"]["message"] for stack in names.MANAGED_STACKS)
@@ -82,6 +86,13 @@ def test_a_domain_error_with_json_is_a_json_document_on_stdout(world: World):
     proc = world.run("diff", "--json", "--endpoint-url", "http://127.0.0.1:9", check=False)
     assert proc.returncode != 0
     document = json.loads(proc.stdout)
-    assert document["ok"] is False
+    validate(document, json_schemas.ERROR)
     assert document["error"]["exit_code"] == proc.returncode
     assert "cannot reach" in document["error"]["message"]
+
+
+def test_rehearse_json_prints_only_json(world: World):
+    proc = world.run("rehearse", "--json", timeout=600)
+    document = json.loads(proc.stdout)  # the step table no longer comes first
+    validate(document, json_schemas.REHEARSE)
+    assert document["ok"] is True
