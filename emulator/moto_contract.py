@@ -99,6 +99,8 @@ PATCHED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
         "SpotFleetRequest.spot_fleet_request_config",
         ("self",),
     ),
+    ("moto.iam.access_control", "IAMRequestBase.check_action_permitted", ("self", "resource")),
+    ("moto.iam.access_control", "IAMRequestBase.check_signature", ("self",)),
 )
 
 _CFN_CREATE = ("cls", "resource_name", "cloudformation_json", "account_id", "region_name", "kwargs")
@@ -133,6 +135,11 @@ _RULE_AUTHORIZE = (
 #: (module, attribute path, parameter names): the moto callables the emulator calls, and the
 #: CloudFormationModel hooks its resource classes override (moto calls those).
 CALLED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
+    # annex_emulator.iam_enforcement
+    ("moto.iam.access_control", "IAMPolicy.__init__", ("self", "policy")),
+    ("moto.iam.access_control", "IAMRequestBase._calculate_signature", ("self",)),
+    ("moto.iam.access_control", "IAMRequestBase._raise_access_denied", ("self",)),
+    ("moto.iam.access_control", "IAMRequestBase._raise_signature_does_not_match", ("self",)),
     ("moto.backends", "get_backend", ("name",)),
     ("moto.utilities.utils", "get_partition", ("region",)),
     ("moto.cloudformation.parsing", "get_model_list", ()),

@@ -539,6 +539,22 @@ class EmulatorProcess:
         with _direct.open(request, timeout=30) as reply:
             reply.read()
         self.faults(clear=True)
+        self.enforce_iam(False)
+
+    def enforce_iam(self, on: bool) -> None:
+        """Switch IAM enforcement on (every later request is signed by an IAM user's or role's
+        key and allowed by its policies, with resources and conditions: annex_emulator.
+        iam_enforcement) or off (moto's default: anything goes)."""
+        count = b"0" if on else b"inf"  # moto's INITIAL_NO_AUTH_ACTION_COUNT
+        # Not form-encoded (urllib's default), or werkzeug leaves moto an empty body.
+        request = urllib.request.Request(
+            self.endpoint_url + "/moto-api/reset-auth",
+            data=count,
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+        )
+        with _direct.open(request, timeout=30) as reply:
+            reply.read()
 
     def faults(
         self,

@@ -103,6 +103,7 @@ def _teach() -> None:
     from annex_emulator import (
         annex_runtime,
         change_sets,
+        iam_enforcement,
         lambda_function,
         resource_lifecycle,
         stack_states,
@@ -148,6 +149,8 @@ def _teach() -> None:
     patch(LambdaFunction, "get_configuration", lambda_function.lambda_get_configuration)
     # condor_annex's run-time EC2 calls: client-token filter, spot fleets' ClientToken.
     annex_runtime.install()
+    # IAM enforcement (when switched on) with each call's resources and condition context.
+    iam_enforcement.install(patch)
     _check_lookup()
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
 
 from annex_stacks import names
@@ -102,3 +103,119 @@ def test_submit_host_role_is_deployed_kept_and_destroyed(world: World):
     assert _stacks(world) == {}
     roles = world.client("iam").list_roles()["Roles"]
     assert not [r for r in roles if r["RoleName"].startswith(names.STACK_PREFIX)]
+
+
+# --- Least privilege enforced: the emulator evaluates every call with its resources and
+# condition context (annex_emulator.iam_enforcement) as a user holding exactly the policy.
+
+POLICY_USER = "submit-host"
+
+
+def _policy_user(world: World, document: dict) -> dict[str, str]:
+    """An IAM user holding exactly `document` (a managed policy, as the README says), and its
+    key as the variables annex-cdk and boto3 read."""
+    iam = world.client("iam")
+    iam.create_user(UserName=POLICY_USER)
+    arn = iam.create_policy(PolicyName="annex-cdk", PolicyDocument=json.dumps(document))
+    iam.attach_user_policy(UserName=POLICY_USER, PolicyArn=arn["Policy"]["Arn"])
+    key = iam.create_access_key(UserName=POLICY_USER)["AccessKey"]
+    # Where condor_annex (and so annex-cdk by default) reads its key: the user's own files.
+    condor_dir = world.paths.home / names.CONDOR_USER_DIR
+    (condor_dir / names.PUBLIC_KEY_FILE).write_text(key["AccessKeyId"] + "\n")
+    (condor_dir / names.PRIVATE_KEY_FILE).write_text(key["SecretAccessKey"] + "\n")
+    return {
+        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+    }
+
+
+def _as(world: World, keys: dict[str, str], service: str):
+    import boto3
+
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=world.emu.endpoint_url,
+        aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def _refused(fn) -> bool:
+    try:
+        fn()
+    except ClientError as err:
+        # moto answers JSON services' denials in XML: botocore then sees only the status.
+        assert "AccessDenied" in str(err) or "UnauthorizedOperation" in str(err), str(err)
+        return True
+    return False
+
+
+def test_least_privilege_is_enforced(world: World):
+    from annex_cdk.ops import annex_replay as replay
+
+    printed = world.run("policy", "--offline", "--region", REGION, "--account", ACCOUNT_ID)
+    keys = _policy_user(world, json.loads(printed.stdout))
+    admin_ec2 = world.client("ec2")
+    image = admin_ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    # Someone else's instance, without condor_annex's tag, started before enforcement.
+    foreign = admin_ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)
+    foreign_id = foreign["Instances"][0]["InstanceId"]
+    world.emu.enforce_iam(True)
+    try:
+        with pytest.raises(ClientError, match="InvalidAccessKeyId"):  # no user has that key
+            world.client("s3").list_buckets()
+        env = {"ANNEX_CDK_DEBUG": None}
+        world.run("setup", "--allow-from", ALLOW, env=env)
+        world.run("diff", env=env)
+        world.run("check-setup", "--deep", env=env)
+        world.run("write-config", env=env)
+
+        cfn = _as(world, keys, "cloudformation")
+        outputs = {  # by name: a DescribeStacks of every stack is on *, outside the policy
+            o["OutputKey"]: o["OutputValue"]
+            for name in names.ALL_STACKS
+            for o in cfn.describe_stacks(StackName=name)["Stacks"][0].get("Outputs", [])
+        }
+        assert _refused(lambda: cfn.describe_stacks())
+        s3, ec2, events = (_as(world, keys, s) for s in ("s3", "ec2", "events"))
+        annex = replay.Annex("physics", outputs[names.OUT_BUCKET], outputs[names.OUT_ODI_LEASE])
+        launch = {
+            "image_id": image,
+            "instance_profile_arn": outputs[names.OUT_INSTANCE_PROFILE],
+            "security_group_ids": [outputs[names.OUT_SECURITY_GROUP]],
+        }
+        # condor_annex's calls for an on-demand annex, its -duration, and its rollback.
+        replay.upload_config(s3, annex, b"tarball")
+        instances = replay.run_instances(ec2, annex, key_name=names.KEY_PAIR_NAME, **launch)
+        replay.start_lease(events, annex, 2_000_000_000)
+        replay.extend_lease(events, annex, 2_000_000_100)
+        ec2.terminate_instances(InstanceIds=instances)
+        # ... and for a spot fleet with the user's own fleet role, and its rollback.
+        fleet_role = f"arn:aws:iam::{ACCOUNT_ID}:role/my-spot-fleet-role"
+        fleet = replay.request_spot_fleet(ec2, annex, fleet_role_arn=fleet_role, **launch)
+        ec2.cancel_spot_fleet_requests(SpotFleetRequestIds=[fleet], TerminateInstances=True)
+
+        # Outside the policy's resources, or without the condition it requires: refused.
+        assert _refused(lambda: s3.put_object(Bucket=annex.bucket, Key="index.html", Body=b"x"))
+        assert _refused(lambda: ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1))
+        assert _refused(lambda: ec2.terminate_instances(InstanceIds=[foreign_id]))
+        assert _refused(
+            lambda: events.put_targets(
+                Rule=annex.id,
+                Targets=[
+                    {"Id": "x", "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:other"}
+                ],
+            )
+        )
+        assert _refused(
+            lambda: _as(world, keys, "ssm").get_parameter(Name="/production/db-password")
+        )
+
+        events.remove_targets(Rule=annex.id, Ids=[annex.id])
+        events.delete_rule(Name=annex.id)
+        world.run("destroy", "--yes", env=env)
+        world.emu.enforce_iam(False)
+        assert _stacks(world) == {}
+    finally:
+        world.emu.enforce_iam(False)

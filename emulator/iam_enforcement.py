@@ -1,0 +1,362 @@
+"""IAM enforcement with resources and conditions: what each call authorizes, as AWS does.
+
+moto's server evaluates the caller's identity policies once enforcement is on
+(`POST /moto-api/reset-auth {"INITIAL_NO_AUTH_ACTION_COUNT": n}`), but asks about `*` for almost
+every call and ignores condition keys (moto/iam/access_control.py). Here each call annex-cdk
+and condor_annex make is taught the resources IAM authorizes it on and the request's condition
+context (the Service Authorization Reference's resource types and condition keys for that
+action), including the extra authorizations a call carries: RunInstances' implicit CreateTags
+(ec2:CreateAction) and PassRole of its instance profile's role, RequestSpotFleet's PassRole of
+the fleet role, SSM's use of KMS for a SecureString (kms:ViaService). annex_emulator.
+iam_evaluation decides.
+
+A call not taught here is asked about `*`, as moto does: a policy scoped by resource then
+denies it, so an untaught call shows up as a refusal, never as a silent allow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlparse
+
+from annex_emulator.iam_evaluation import ALLOWED, Request, decide
+
+Params = Mapping[str, Any]
+
+
+class Call:
+    """One request as moto's IAMRequest saw it, read as parameters."""
+
+    def __init__(self, iam_request: Any) -> None:
+        self.action: str = iam_request._action
+        self.service, self.operation = self.action.split(":", 1)
+        self.region: str = iam_request._region
+        self.account: str = iam_request.account_id
+        self.partition = "aws"
+        self.path: str = iam_request._path
+        self.method: str = iam_request._method
+        self.headers = iam_request._headers
+        self._data = iam_request._data or {}
+        self._body = iam_request._body
+
+    def param(self, name: str) -> str | None:
+        value = self._data.get(name)
+        if isinstance(value, list):
+            return str(value[0]) if value else None
+        return None if value is None else str(value)
+
+    def numbered(self, prefix: str) -> list[str]:
+        """Query-protocol lists: Prefix.1, Prefix.2, ..."""
+        found = []
+        for n in range(1, 1000):
+            value = self.param(f"{prefix}.{n}")
+            if value is None:
+                break
+            found.append(value)
+        return found
+
+    def json(self) -> dict[str, Any]:
+        body = self._body
+        if isinstance(body, bytes):
+            body = body.decode("utf-8", "replace")
+        try:
+            loaded = json.loads(body or "{}")
+        except ValueError:
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
+
+    def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
+        return (
+            f"arn:{self.partition}:{service}:{self.region if region else ''}:"
+            f"{self.account if account else ''}:{resource}"
+        )
+
+
+def _stack(call: Call) -> list[Request]:
+    name = call.param("StackName") or call.param("ChangeSetName") or ""
+    if name.startswith("arn:"):
+        resource = name if ":stack/" in name else "*"
+    elif name:
+        resource = call.arn("cloudformation", f"stack/{name}/*")
+    else:
+        resource = "*"
+    return [Request(call.action, (resource,))]
+
+
+def _ec2_tags(call: Call, resource_type: str) -> dict[str, list[str]]:
+    context: dict[str, list[str]] = {}
+    for n in range(1, 100):
+        kind = call.param(f"TagSpecification.{n}.ResourceType")
+        if kind is None:
+            break
+        if kind != resource_type:
+            continue
+        for m in range(1, 100):
+            key = call.param(f"TagSpecification.{n}.Tag.{m}.Key")
+            if key is None:
+                break
+            context[f"aws:RequestTag/{key}"] = [
+                call.param(f"TagSpecification.{n}.Tag.{m}.Value") or ""
+            ]
+    return context
+
+
+def _role_of_profile(call: Call, profile: str) -> str | None:
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[call.account][call.partition]
+    for candidate in backend.instance_profiles.values():
+        if profile in (candidate.arn, candidate.name):
+            return next((role.arn for role in candidate.roles), None)
+    return None
+
+
+def _pass_role(role_arn: str | None, service: str) -> list[Request]:
+    if not role_arn:
+        return []
+    return [Request("iam:PassRole", (role_arn,), {"iam:PassedToService": [service]})]
+
+
+def _run_instances(call: Call) -> list[Request]:
+    ec2 = call.arn
+    resources = [ec2("ec2", "instance/i-new"), ec2("ec2", "volume/vol-new")]
+    resources.append(ec2("ec2", "network-interface/eni-new"))
+    if image := call.param("ImageId"):
+        resources.append(ec2("ec2", f"image/{image}", account=False))
+    if subnet := call.param("SubnetId"):
+        resources.append(ec2("ec2", f"subnet/{subnet}"))
+    for group in call.numbered("SecurityGroupId"):
+        resources.append(ec2("ec2", f"security-group/{group}"))
+    if key := call.param("KeyName"):
+        resources.append(ec2("ec2", f"key-pair/{key}"))
+    tags = _ec2_tags(call, "instance")
+    requests = [Request(call.action, tuple(resources), tags)]
+    if tags:  # tags at launch are a CreateTags authorization of their own
+        requests.append(
+            Request(
+                "ec2:CreateTags",
+                (ec2("ec2", "instance/i-new"),),
+                {**tags, "ec2:CreateAction": ["RunInstances"]},
+            )
+        )
+    profile = call.param("IamInstanceProfile.Arn") or call.param("IamInstanceProfile.Name")
+    if profile:
+        requests += _pass_role(_role_of_profile(call, profile), "ec2.amazonaws.com")
+    return requests
+
+
+def _instance_tags(call: Call, instance_id: str) -> dict[str, list[str]]:
+    from moto.ec2.models import ec2_backends
+
+    backend = ec2_backends[call.account][call.region]
+    for reservation in backend.reservations.values():
+        for instance in reservation.instances:
+            if instance.id == instance_id:
+                tags = backend.tags.get(instance_id, {})
+                return {f"aws:ResourceTag/{k}": [v] for k, v in tags.items()}
+    return {}
+
+
+def _terminate_instances(call: Call) -> list[Request]:
+    return [
+        Request(call.action, (call.arn("ec2", f"instance/{i}"),), _instance_tags(call, i))
+        for i in call.numbered("InstanceId")
+    ]
+
+
+def _spot_fleet(call: Call) -> list[Request]:
+    requests = [Request(call.action, (call.arn("ec2", "spot-fleet-request/sfr-new"),))]
+    role = call.param("SpotFleetRequestConfig.IamFleetRole")
+    requests += _pass_role(role, "spotfleet.amazonaws.com")
+    for n in range(1, 100):
+        prefix = f"SpotFleetRequestConfig.LaunchSpecifications.{n}"
+        if call.param(f"{prefix}.ImageId") is None:
+            break
+        profile = call.param(f"{prefix}.IamInstanceProfile.Arn") or call.param(
+            f"{prefix}.IamInstanceProfile.Name"
+        )
+        if profile:
+            requests += _pass_role(_role_of_profile(call, profile), "ec2.amazonaws.com")
+    return requests
+
+
+def _cancel_spot_fleets(call: Call) -> list[Request]:
+    ids = call.numbered("SpotFleetRequestId")
+    return [Request(call.action, tuple(call.arn("ec2", f"spot-fleet-request/{i}") for i in ids))]
+
+
+def _ssm(call: Call) -> list[Request]:
+    body = call.json()
+    names = body.get("Names") or [body.get("Name", "")]
+    resources = tuple(
+        call.arn("ssm", "parameter" + ("" if n.startswith("/") else "/") + n) for n in names
+    )
+    requests = [Request(call.action, resources)]
+    secure = body.get("WithDecryption") or body.get("Type") == "SecureString"
+    if secure:  # SSM uses the parameter's KMS key with the caller's rights
+        kms = "kms:Decrypt" if call.operation.startswith("Get") else "kms:Encrypt"
+        via = {"kms:ViaService": [f"ssm.{call.region}.amazonaws.com"]}
+        requests.append(Request(kms, (call.arn("kms", "key/aws-managed-ssm"),), via))
+    return requests
+
+
+def _events(call: Call) -> list[Request]:
+    body = call.json()
+    rule = body.get("Rule") or body.get("Name") or ""
+    context: dict[str, list[str]] = {}
+    if call.operation == "PutTargets":
+        context["events:TargetArn"] = [t.get("Arn", "") for t in body.get("Targets", [])]
+    return [Request(call.action, (call.arn("events", f"rule/{rule}"),), context)]
+
+
+_LAMBDA_PATH = re.compile(r"^/20\d\d-\d\d-\d\d/functions/([^/?]+)(/[^?]*)?")
+
+
+def _lambda(call: Call) -> list[Request]:
+    m = _LAMBDA_PATH.match(urlparse(call.path).path)
+    if not m:
+        return [Request(call.action, ("*",))]
+    name = unquote(m.group(1))
+    arn = name if name.startswith("arn:") else call.arn("lambda", f"function:{name}")
+    action = call.action
+    if (m.group(2) or "").startswith("/invocations"):
+        action = "lambda:InvokeFunction"  # moto names it lambda:Invoke
+    return [Request(action, (arn,))]
+
+
+def _iam(call: Call) -> list[Request]:
+    if role := call.param("RoleName"):
+        return [Request(call.action, (call.arn("iam", f"role/{role}", region=False),))]
+    if source := call.param("PolicySourceArn"):
+        return [Request(call.action, (source,))]
+    return [Request(call.action, ("*",))]
+
+
+def _s3(call: Call, resource: str) -> list[Request]:
+    query = parse_qs(urlparse(call.path).query, keep_blank_values=True)
+    if call.method == "POST" and "delete" in query:
+        body = call._body.decode() if isinstance(call._body, bytes) else str(call._body or "")
+        keys = re.findall(r"<Key>(.*?)</Key>", body)
+        versions = "<VersionId>" in body
+        actions = ["s3:DeleteObject"] + (["s3:DeleteObjectVersion"] if versions else [])
+        return [Request(a, tuple(f"{resource}/{k}" for k in keys) or (resource,)) for a in actions]
+    if call.method in {"GET", "HEAD"} and "versions" in query:
+        return [Request("s3:ListBucketVersions", (resource,))]
+    if call.action == "s3:HeadBucket":  # IAM has no such action: HeadBucket needs ListBucket
+        return [Request("s3:ListBucket", (resource,))]
+    return [Request(call.action, (resource,))]
+
+
+#: service:Operation (moto's name) -> the authorizations it carries.
+TAUGHT: dict[str, Callable[[Call], list[Request]]] = {
+    **{
+        f"cloudformation:{op}": _stack
+        for op in [
+            "CreateStack",
+            "UpdateStack",
+            "DeleteStack",
+            "DescribeStacks",
+            "DescribeStackEvents",
+            "DescribeStackResource",
+            "DescribeStackResources",
+            "ListStackResources",
+            "GetTemplate",
+            "GetTemplateSummary",
+            "DetectStackDrift",
+            "DetectStackResourceDrift",
+            "DescribeStackResourceDrifts",
+            "CreateChangeSet",
+            "DescribeChangeSet",
+            "ExecuteChangeSet",
+            "DeleteChangeSet",
+            "ListChangeSets",
+        ]
+    },
+    "ec2:RunInstances": _run_instances,
+    "ec2:TerminateInstances": _terminate_instances,
+    "ec2:RequestSpotFleet": _spot_fleet,
+    "ec2:CancelSpotFleetRequests": _cancel_spot_fleets,
+    **{
+        f"ssm:{op}": _ssm
+        for op in ("GetParameter", "GetParameters", "PutParameter", "DeleteParameter")
+    },
+    **{f"events:{op}": _events for op in ("PutRule", "PutTargets", "DeleteRule", "RemoveTargets")},
+    **{
+        f"iam:{op}": _iam for op in ("GetRolePolicy", "ListRolePolicies", "SimulatePrincipalPolicy")
+    },
+}
+
+
+def requests_for(call: Call, moto_resource: str) -> list[Request]:
+    if call.action in TAUGHT:
+        return TAUGHT[call.action](call)
+    if call.service == "s3":  # moto's S3 names the bucket or object ARN itself
+        return _s3(call, moto_resource)
+    if call.service == "lambda":
+        return _lambda(call)
+    # Describe* calls of EC2 and the like authorize on * in IAM too.
+    return [Request(call.action, (moto_resource,))]
+
+
+def _documents(policies: list[Any]) -> list[dict[str, Any]]:
+    from moto.iam.access_control import IAMPolicy
+
+    # moto's own reading of inline and attached policies (default versions).
+    return [IAMPolicy(policy)._policy_json for policy in policies]
+
+
+def check_action_permitted(self: Any, resource: str) -> None:
+    """moto's IAMRequestBase.check_action_permitted, with resources and conditions."""
+    if self._action == "sts:GetCallerIdentity":  # always allowed, as on AWS
+        return
+    call = Call(self)
+    documents = _documents(self._access_key.collect_policies())
+    username = getattr(self._access_key, "_owner_user_name", None)
+    for request in requests_for(call, resource):
+        if username:
+            request = Request(
+                request.action,
+                request.resources,
+                {**request.context, "aws:username": [username]},
+            )
+        decision, denied = decide(documents, request)
+        if decision != ALLOWED:
+            _log_denial(request, denied)
+            self._raise_access_denied()
+
+
+def _log_denial(request: Request, resource: str | None) -> None:
+    import sys
+
+    # The emulator's log (stderr) says which authorization failed; the client sees AWS's error.
+    print(f"annex-emulator: IAM denied {request.action} on {resource}", file=sys.stderr)
+
+
+def check_signature(self: Any) -> None:
+    """moto's check, also as the client signed a REST call (Lambda's): moto puts the parsed
+    path parameters in the request's body when the real body is empty, and hands over the
+    decoded path where the client signed the encoded one (a function ARN's colons as %3A); so
+    every Lambda call with IAM enforcement on was refused as mis-signed."""
+    signed = self._get_string_between("Signature=", ",", self._headers["Authorization"])
+    path, data = self._path, self._data
+    raw, _, query = path.partition("?")
+    encoded = quote(raw, safe="/-_.~") + (f"?{query}" if query else "")
+    try:
+        for candidate_path in dict.fromkeys((path, encoded)):
+            for candidate_data in (data, {}) if not self._body else (data,):
+                self._path, self._data = candidate_path, candidate_data
+                if self._calculate_signature() == signed:
+                    return
+    finally:
+        self._path, self._data = path, data
+    self._raise_signature_does_not_match()
+
+
+def install(patch: Callable[[Any, str, Any], None]) -> None:
+    from moto.iam.access_control import IAMRequestBase
+
+    patch(IAMRequestBase, "check_action_permitted", check_action_permitted)
+    patch(IAMRequestBase, "check_signature", check_signature)
