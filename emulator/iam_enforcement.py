@@ -228,6 +228,9 @@ def _lambda(call: Call) -> list[Request]:
 
 
 def _iam(call: Call) -> list[Request]:
+    if profile := call.param("InstanceProfileName"):
+        arn = call.arn("iam", f"instance-profile/{profile}", region=False)
+        return [Request(call.action, (arn,))]
     if role := call.param("RoleName"):
         return [Request(call.action, (call.arn("iam", f"role/{role}", region=False),))]
     if source := call.param("PolicySourceArn"):
@@ -285,7 +288,14 @@ TAUGHT: dict[str, Callable[[Call], list[Request]]] = {
     },
     **{f"events:{op}": _events for op in ("PutRule", "PutTargets", "DeleteRule", "RemoveTargets")},
     **{
-        f"iam:{op}": _iam for op in ("GetRolePolicy", "ListRolePolicies", "SimulatePrincipalPolicy")
+        f"iam:{op}": _iam
+        for op in (
+            "GetRole",
+            "GetRolePolicy",
+            "ListRolePolicies",
+            "GetInstanceProfile",
+            "SimulatePrincipalPolicy",
+        )
     },
 }
 
