@@ -125,7 +125,10 @@ def build_app(
     if settings.submit_host_role:
         # Plain data from the same builder as `annex-cdk policy`, so the two cannot differ.
         policy = template_document(
-            bucket_expression=settings.bucket_expression, key_pair_name=settings.key_pair_name
+            bucket_expression=settings.bucket_expression,
+            key_pair_name=settings.key_pair_name,
+            # A submit host that runs `setup --build-image` needs the image statements too.
+            build_image=settings.build_image,
         )
         stacks.append((names.SUBMIT_HOST_STACK, partial(SubmitHostRoleStack, policy=policy)))
     if settings.ci_roles:

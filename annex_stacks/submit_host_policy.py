@@ -829,8 +829,10 @@ def template_document(
     key_pair_name: str,
     resource_types: Iterable[str] | None = None,
     actions: Mapping[str, Iterable[str]] | None = None,
+    build_image: bool = False,
 ) -> dict[str, Any]:
-    """The same policy as Fn::Sub text (${AWS::Region} & co.), for a CloudFormation template."""
+    """The same policy as Fn::Sub text (${AWS::Region} & co.), for a CloudFormation template
+    (one inline policy: both documents fit under a role's 10,240 characters)."""
     return policy_document(
         region="${AWS::Region}",
         account="${AWS::AccountId}",
@@ -839,6 +841,7 @@ def template_document(
         partition="${AWS::Partition}",
         resource_types=resource_types,
         actions=actions,
+        build_image=build_image,
     )
 
 

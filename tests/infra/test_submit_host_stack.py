@@ -14,6 +14,9 @@ from tests.infra.conftest import VARIANTS, resources
 from tests.infra.test_synthesis import INLINE_TEMPLATE_LIMIT
 
 SUBMIT_HOST = AnnexSettings(allowed_cidrs=("198.51.100.7/32",), submit_host_role=True)
+SUBMIT_HOST_IMAGE = AnnexSettings(
+    allowed_cidrs=("198.51.100.7/32",), submit_host_role=True, build_image=True
+)
 ADOPTED_SUBMIT_HOST = AnnexSettings(
     allowed_cidrs=("198.51.100.7/32",),
     submit_host_role=True,
@@ -107,7 +110,7 @@ def test_size_lint_and_nag(synthesized):
     from cdk_nag import AwsSolutionsChecks
     from cfnlint.api import ManualArgs, lint
 
-    for settings in (SUBMIT_HOST, ADOPTED_SUBMIT_HOST):
+    for settings in (SUBMIT_HOST, ADOPTED_SUBMIT_HOST, SUBMIT_HOST_IMAGE):
         result = synthesized(settings)
         assert len(result.body(names.SUBMIT_HOST_STACK).encode()) < INLINE_TEMPLATE_LIMIT
         text = (result.outdir / f"{names.SUBMIT_HOST_STACK}.template.json").read_text()
@@ -190,3 +193,18 @@ def test_the_policy_json_on_disk_matches(synthesized):
         Path(result.outdir / f"{names.SUBMIT_HOST_STACK}.template.json").read_text()
     )
     assert written == result.templates[names.SUBMIT_HOST_STACK]
+
+
+def test_with_the_image_stack_the_role_carries_both_policies(synthesized):
+    document = _resolve(_role(synthesized(SUBMIT_HOST_IMAGE))["Policies"][0]["PolicyDocument"])
+    assert document == shp.policy_document(
+        region="us-east-1", account="123456789012", build_image=True
+    )
+    sids = {s["Sid"] for s in document["Statement"]}
+    assert {shp.SCOPES[name].sid for name in shp.IMAGE_SCOPES} <= sids
+    assert shp.size(document) < 10_240  # IAM's limit for a role's inline policies
+    # Without the image stack, the role has none of them.
+    plain = _resolve(_role(synthesized(SUBMIT_HOST))["Policies"][0]["PolicyDocument"])
+    assert not {shp.SCOPES[name].sid for name in shp.IMAGE_SCOPES} & {
+        s["Sid"] for s in plain["Statement"]
+    }
