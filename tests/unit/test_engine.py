@@ -128,3 +128,39 @@ def test_stop_event_ends_waiting(cfn):
     engine.stop.set()
     assert engine._wait("A", "A", since=None).status == "CREATE_IN_PROGRESS"
     assert calls.is_set()
+
+
+def test_the_plan_keeps_a_deployed_stack_no_longer_wanted():
+    live = {
+        "Wanted": Live(StackState("Wanted"), None),
+        "Left": Live(StackState("Left", "CREATE_COMPLETE", "id"), {"Resources": {}}),
+        "Gone": Live(StackState("Gone", "DELETE_COMPLETE", "id2"), None),
+    }
+    todo = plan({"Wanted": {"Resources": {}}}, live)
+    assert {n: a for n, (_, a) in todo.items()} == {"Wanted": Action.CREATE, "Left": Action.KEEP}
+
+
+def test_events_of_an_operation_stop_at_its_marker_or_its_start():
+    def event(n: int, lid: str, status: str, reason: str = "") -> dict:
+        return {
+            "EventId": f"e{n}", "StackName": "S", "LogicalResourceId": lid,
+            "ResourceStatus": status, "ResourceStatusReason": reason,
+        }  # fmt: skip
+
+    newest_first = [
+        event(6, "S", "UPDATE_ROLLBACK_COMPLETE"),
+        event(5, "B", "UPDATE_FAILED", "now"),
+        event(4, "S", "UPDATE_IN_PROGRESS"),
+        event(3, "S", "CREATE_COMPLETE"),
+        event(2, "A", "CREATE_FAILED", "long ago"),
+        event(1, "S", "CREATE_IN_PROGRESS"),
+    ]
+
+    class Cfn:
+        def describe_stack_events(self, StackName: str) -> dict:
+            return {"StackEvents": newest_first}
+
+    engine = Engine(Cfn())
+    assert [e["EventId"] for e in engine.events_of("S", since="e3")] == ["e4", "e5", "e6"]
+    assert [e["EventId"] for e in engine.events_of("S")] == ["e4", "e5", "e6"]
+    assert engine.failure_reason("S") == "B: now"  # not the oldest failure in the history
