@@ -328,7 +328,14 @@ class Engine:
             self.progress(name, state.status or "", "deleting to replace it")
             mark = self.marker(state.stack_id)
             self.cfn.delete_stack(StackName=state.stack_id)
-            self._wait(name, state.stack_id or name, since=mark)
+            final = self._wait(name, state.stack_id or name, since=mark)
+            if final.status not in (None, DELETED):
+                # Creating now would only fail with AlreadyExistsException: report the cause.
+                reason = self.failure_reason(state.stack_id or name, mark)
+                self.progress(name, final.status or "", reason or "")
+                return StackResult(
+                    name, Action.REPLACE, final.status or "", {}, time.monotonic() - started, reason
+                )
             action = Action.CREATE
         mark = None
         if action is Action.CREATE:

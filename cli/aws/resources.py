@@ -102,3 +102,26 @@ def gone_resources(target: AwsTarget, stack: str) -> list[Gone]:
                 raise
             gone.append(Gone(stack, resource["LogicalResourceId"], rtype, pid))
     return gone
+
+
+def empty_bucket(s3: Any, bucket: str) -> int:
+    """Delete every object version and delete marker, so CloudFormation can delete the bucket.
+
+    All pages are listed first: deleting while paging moves the listing's markers under it,
+    and past 1,000 versions some were skipped, so the bucket was not empty the first time.
+    """
+    paginator = s3.get_paginator("list_object_versions")
+    keys: list[dict[str, str]] = []
+    try:
+        for page in paginator.paginate(Bucket=bucket):
+            keys.extend(
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            )
+        for start in range(0, len(keys), 1000):
+            s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True}
+            )
+    except s3.exceptions.NoSuchBucket:
+        return 0
+    return len(keys)

@@ -10,6 +10,7 @@ from annex_cdk.aws.engine import DELETED, Engine, Live
 from annex_cdk.aws.images import built_images, deregister_with_snapshots
 from annex_cdk.aws.lock import held
 from annex_cdk.aws.permissions import principal_arn
+from annex_cdk.aws.resources import empty_bucket
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.condor import user_config
 from annex_cdk.condor.paths import LocalPaths
@@ -34,29 +35,6 @@ def annex_instances(ec2: Any) -> list[str]:
         for reservation in page["Reservations"]:
             ids.extend(i["InstanceId"] for i in reservation["Instances"])
     return ids
-
-
-def empty_bucket(s3: Any, bucket: str) -> int:
-    """Delete every object version and delete marker, so CloudFormation can delete the bucket.
-
-    All pages are listed first: deleting while paging moves the listing's markers under it,
-    and past 1,000 versions some were skipped, so the bucket was not empty the first time.
-    """
-    paginator = s3.get_paginator("list_object_versions")
-    keys: list[dict[str, str]] = []
-    try:
-        for page in paginator.paginate(Bucket=bucket):
-            keys.extend(
-                {"Key": v["Key"], "VersionId": v["VersionId"]}
-                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
-            )
-        for start in range(0, len(keys), 1000):
-            s3.delete_objects(
-                Bucket=bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True}
-            )
-    except s3.exceptions.NoSuchBucket:
-        return 0
-    return len(keys)
 
 
 def run_destroy(

@@ -22,7 +22,7 @@ from annex_cdk.aws.engine import (
 )
 from annex_cdk.aws.lock import held
 from annex_cdk.aws.permissions import check_permissions
-from annex_cdk.aws.resources import gone_resources
+from annex_cdk.aws.resources import empty_bucket, gone_resources
 from annex_cdk.aws.session import AwsTarget, call
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
@@ -344,6 +344,21 @@ def plan_setup(
     return todo, lost
 
 
+def _empty_a_bucket_that_failed_to_delete(target: AwsTarget, live: Mapping[str, Live]) -> None:
+    """A bucket stack left in DELETE_FAILED (its bucket was not empty): the deletion was asked
+    for already, so finish it; otherwise replacing the stack fails the same way again."""
+    state = live[names.BUCKET_STACK].state
+    if state.status != "DELETE_FAILED":
+        return
+    cfn = target.client("cloudformation")
+    resources = cfn.describe_stack_resources(StackName=state.stack_id or names.BUCKET_STACK)
+    for resource in resources["StackResources"]:
+        if resource["LogicalResourceId"] == names.LID_BUCKET and resource.get("PhysicalResourceId"):
+            bucket = resource["PhysicalResourceId"]
+            count = empty_bucket(target.client("s3"), bucket)
+            console.info(f"Emptied {bucket} ({count} object version(s)) to finish its deletion.")
+
+
 def run_setup(
     target: AwsTarget,
     paths: LocalPaths | None,
@@ -373,6 +388,8 @@ def run_setup(
                     f"back into {stack}",
                     hint="re-run with --yes to delete and re-create that stack",
                 )
+        if yes:
+            _empty_a_bucket_that_failed_to_delete(target, want.live)
         results = engine.converge(want.templates.templates, todo, replace_ok=yes)
         timings["deploy_s"] = time.monotonic() - t0
         remember(want.templates)

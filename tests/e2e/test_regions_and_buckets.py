@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from annex_cdk.ops.destroy import empty_bucket
+from annex_cdk.aws.resources import empty_bucket
 from annex_stacks import names
 from tests.e2e.conftest import World
 
@@ -47,3 +47,20 @@ def test_setup_is_never_successful_with_a_non_zero_exit(world: World):
     assert proc.returncode == 1, proc.stderr
     assert "Setup successful" not in proc.stdout
     assert "finished with problems" in proc.stdout
+
+
+def test_a_bucket_stack_in_delete_failed_converges_with_yes(world: World):
+    world.run("setup", *ALLOW)
+    cfn, s3 = world.client("cloudformation"), world.client("s3")
+    [stack] = cfn.describe_stacks(StackName=names.BUCKET_STACK)["Stacks"]
+    bucket = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}[names.OUT_BUCKET]
+    s3.put_object(Bucket=bucket, Key="config-1.tar.gz", Body=b"x")
+    cfn.delete_stack(StackName=names.BUCKET_STACK)
+    [stack] = cfn.describe_stacks(StackName=stack["StackId"])["Stacks"]
+    assert stack["StackStatus"] == "DELETE_FAILED"
+
+    proc = world.run("setup", *ALLOW, "--yes", check=False, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "AlreadyExists" not in proc.stderr and f"Emptied {bucket}" in proc.stderr
+    check = world.run("check-setup", check=False)
+    assert check.returncode == 0, check.stdout
