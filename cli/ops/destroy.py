@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from annex_cdk import console
-from annex_cdk.aws.engine import DELETED, Engine, Live
+from annex_cdk.aws.engine import DELETED, Action, Engine, Live
 from annex_cdk.aws.images import built_images, deregister_with_snapshots
 from annex_cdk.aws.lock import held
 from annex_cdk.aws.permissions import principal_arn
@@ -20,6 +20,9 @@ from annex_cdk.ops.post_deploy import preflight
 from annex_stacks import names
 
 _LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
+
+#: How `destroy --json` reports a stack that did not exist (not as DELETE_COMPLETE).
+NOT_DEPLOYED = "NOT_DEPLOYED"
 
 
 def annex_instances(ec2: Any) -> list[str]:
@@ -121,7 +124,10 @@ def run_destroy(
     )
     return {
         "region": target.region,
-        "stacks": {n: r.status for n, r in results.items()},
+        # A stack that was never there is not reported as deleted.
+        "stacks": {
+            n: NOT_DEPLOYED if r.action is Action.SKIP else r.status for n, r in results.items()
+        },
         "bucket_objects_deleted": emptied,
         "bucket_retained": bucket if retained else None,
         "images_removed": removed_images,

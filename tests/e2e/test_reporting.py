@@ -11,6 +11,7 @@ import pytest
 from jsonschema import validate
 
 from annex_cdk.commands.failure import LOG_NAME
+from annex_cdk.ops.destroy import NOT_DEPLOYED
 from annex_stacks import names
 from tests.e2e import json_schemas
 from tests.e2e.conftest import World
@@ -53,8 +54,11 @@ def test_progress_of_an_update_and_a_destroy_shows_only_that_operation(world: Wo
         if "CREATE_COMPLETE" in line and not line.endswith("unchanged")
     ]
     assert history == [], update.stderr  # the old code replayed every stack's creation
-    destroy = world.run("destroy", "--yes")
+    destroy = world.run("destroy", "--yes", "--json")
     assert "DELETE_COMPLETE" in destroy.stderr
+    stacks = json.loads(destroy.stdout)["stacks"]
+    assert stacks[names.SECURITY_GROUP_STACK] == "DELETE_COMPLETE"
+    assert stacks[names.SUBMIT_HOST_STACK] == NOT_DEPLOYED  # never there, so never "deleted"
     assert "CREATE_COMPLETE" not in destroy.stderr, destroy.stderr
     assert "UPDATE_COMPLETE" not in destroy.stderr, destroy.stderr
 
