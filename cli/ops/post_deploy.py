@@ -217,10 +217,14 @@ def post_deploy(
                 recorded = user_config.block_values(current, region)
                 values.update({k: recorded[k] for k in _KEY_FILE_KEYS if k in recorded})
             if not all(k in values for k in _KEY_FILE_KEYS):
+                public = paths.condor_dir / names.PUBLIC_KEY_FILE
+                private = paths.condor_dir / names.PRIVATE_KEY_FILE
                 console.warn(
-                    "condor_annex reads its credentials from key files or FROM INSTANCE, not "
-                    "from a profile: pass --access-key-file/--secret-key-file or "
-                    f"--from-instance so that {names.KEY_ACCESS_KEY_FILE} is written"
+                    "condor_annex cannot read profile, SSO or environment credentials (only key "
+                    f"files or FROM INSTANCE), so {names.KEY_ACCESS_KEY_FILE} is not set. Run: "
+                    f"annex-cdk credentials && annex-cdk setup --access-key-file {public} "
+                    f"--secret-key-file {private}   (on an EC2 submit host with an instance "
+                    "profile instead: annex-cdk setup --from-instance)"
                 )
             # ANNEX_DEFAULT_AWS_REGION is written only when nothing but our own block defines it.
             # HTCondor's own default (us-east-1) counts as undefined: otherwise a setup in

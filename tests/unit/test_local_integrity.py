@@ -201,3 +201,19 @@ def test_preflight_warns_of_a_world_writable_condor_dir_and_an_open_secret(
     err = " ".join(capsys.readouterr().err.split())
     assert "mode 0777" in err and "chmod 700" in err
     assert "mode 0644" in err and "chmod 600" in err
+
+
+def test_profile_credentials_end_with_the_exact_commands_to_run(
+    paths: LocalPaths, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Setup on profile/SSO/env credentials: condor_annex reads only key files or FROM INSTANCE.
+    deploy(paths, "us-east-1")
+    err = " ".join(capsys.readouterr().err.split())
+    public = paths.condor_dir / names.PUBLIC_KEY_FILE
+    private = paths.condor_dir / names.PRIVATE_KEY_FILE
+    assert (
+        f"annex-cdk credentials && annex-cdk setup --access-key-file {public} "
+        f"--secret-key-file {private}" in err
+    )
+    assert "annex-cdk setup --from-instance" in err
+    assert names.KEY_ACCESS_KEY_FILE not in paths.user_config.read_text()
