@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -13,6 +14,7 @@ from annex_cdk.aws.permissions import principal_arn
 from annex_cdk.aws.resources import empty_bucket
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.condor import user_config
+from annex_cdk.condor.files import directory_locked
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.errors import AnnexError, LocalFilesError, StackFailedError, UsageError
@@ -147,14 +149,21 @@ def _remove_local(
             material = private_key or ""
             material = material if material.endswith("\n") else material + "\n"
             # Only the PEM of the key pair just deleted: any other file of that name is the user's.
-            if private_key and pem.read_text() == material:
+            if private_key and pem.read_bytes() == material.encode():
                 pem.unlink()
                 out["pem"] = f"removed {pem}"
             else:
                 console.warn(f"{pem} is not the private key of the deleted key pair; left it alone")
                 out["pem"] = f"kept {pem}"
+    # The same local lock as setup's write: a setup of another region meanwhile keeps its block.
+    lock = (
+        directory_locked(paths.condor_dir)
+        if paths.condor_dir.is_dir()
+        else contextlib.nullcontext()
+    )
     try:
-        result = user_config.unwrite_user_config(paths.user_config, region)
+        with lock:
+            result = user_config.unwrite_user_config(paths.user_config, region)
     except (ConfigError, LocalFilesError) as err:
         raise AnnexError(
             f"stacks deleted, but {paths.user_config} was not changed: {err}"

@@ -4,6 +4,7 @@ HTCondor parser; the e2e fault matrix drives the same code through the CLI and t
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from annex_cdk.condor import user_config
 from annex_cdk.condor.files import PRIVATE_DIR_MODE
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import LocalFilesError
+from annex_cdk.ops import destroy as destroy_ops
 from annex_cdk.ops.post_deploy import post_deploy, preflight
 from annex_stacks import names
 
@@ -217,3 +219,34 @@ def test_profile_credentials_end_with_the_exact_commands_to_run(
     )
     assert "annex-cdk setup --from-instance" in err
     assert names.KEY_ACCESS_KEY_FILE not in paths.user_config.read_text()
+
+
+def _locked_by_someone(directory: Path) -> bool:
+    """Whether another open file description holds the directory's flock right now."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def test_destroy_and_setup_edit_user_config_under_the_local_lock(
+    paths: LocalPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deploy(paths, REGIONS[0])
+    seen: list[bool] = []
+    for module, name in ((user_config, "unwrite_user_config"), (user_config, "write_user_config")):
+        real = getattr(module, name)
+
+        def spy(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            seen.append(_locked_by_someone(paths.condor_dir))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+    deploy(paths, REGIONS[1])
+    destroy_ops._remove_local(paths, REGIONS[0], None, None)
+    assert seen == [True, True]
+    assert set(user_config.parse(paths.user_config.read_text()).ours) == {REGIONS[1]}
