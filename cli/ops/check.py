@@ -17,7 +17,8 @@ from annex_cdk.condor.personal import verify_access_point, verify_configured
 from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.condor.version import BINDINGS_SOURCE, HTCondorVersion, detect, parse_flag
 from annex_cdk.errors import LocalFilesError, UsageError
-from annex_cdk.ops.check_report import Check, CheckReport
+from annex_cdk.ops.check_report import Check, CheckReport, fix_line
+from annex_cdk.ops.credentials import condor_annex_credentials_fix
 from annex_cdk.ops.deep_check import run_deep_checks
 from annex_cdk.ops.image_check import builtin_image, check_annex_image
 from annex_stacks import names
@@ -62,6 +63,17 @@ def run_check_setup(
         # 24.11.2+) still requires COLLECTOR_HOST and a readable SEC_PASSWORD_FILE
         # (annex-setup.cpp:129-154).
         _local_checks(report, values)
+        if values.get(names.KEY_S3_BUCKET) and not values.get(names.KEY_ACCESS_KEY_FILE):
+            # Set up, but on credentials condor_annex cannot read: say exactly what to run.
+            report.add(
+                fix_line(
+                    "condor-annex-credentials",
+                    False,
+                    "credentials condor_annex can read",
+                    "none (a profile, SSO or environment credentials are not enough).",
+                    condor_annex_credentials_fix(paths.condor_dir),
+                )
+            )
         if version is not None and version.side == "access-point":
             # The bindings' version is a guess at the HTCondor that runs annexes: warn only.
             access_point_checks(report, paths, strict=version.source != BINDINGS_SOURCE)

@@ -25,6 +25,7 @@ from annex_cdk.condor.parser import validate_syntax
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.errors import LocalFilesError
+from annex_cdk.ops.credentials import condor_annex_credentials_fix
 from annex_stacks import names
 
 _KEY_FILE_KEYS = (names.KEY_ACCESS_KEY_FILE, names.KEY_SECRET_KEY_FILE)
@@ -217,14 +218,10 @@ def post_deploy(
                 recorded = user_config.block_values(current, region)
                 values.update({k: recorded[k] for k in _KEY_FILE_KEYS if k in recorded})
             if not all(k in values for k in _KEY_FILE_KEYS):
-                public = paths.condor_dir / names.PUBLIC_KEY_FILE
-                private = paths.condor_dir / names.PRIVATE_KEY_FILE
                 console.warn(
                     "condor_annex cannot read profile, SSO or environment credentials (only key "
                     f"files or FROM INSTANCE), so {names.KEY_ACCESS_KEY_FILE} is not set. Run: "
-                    f"annex-cdk credentials && annex-cdk setup --access-key-file {public} "
-                    f"--secret-key-file {private}   (on an EC2 submit host with an instance "
-                    "profile instead: annex-cdk setup --from-instance)"
+                    + condor_annex_credentials_fix(paths.condor_dir)
                 )
             # ANNEX_DEFAULT_AWS_REGION is written only when nothing but our own block defines it.
             # HTCondor's own default (us-east-1) counts as undefined: otherwise a setup in

@@ -225,3 +225,22 @@ def test_settings_change_converges(world: World):
     rules = {(p["FromPort"], r["CidrIp"]) for p in group["IpPermissions"] for r in p["IpRanges"]}
     assert rules == {(9618, "203.0.113.0/24")}
     assert outputs(world)[names.SECURITY_GROUP_STACK][names.OUT_SECURITY_GROUP] == sg_id
+
+
+def test_check_setup_names_the_fix_when_condor_annex_has_no_credentials(world: World):
+    setup(world)
+    config = world.paths.user_config
+    kept = [
+        line
+        for line in config.read_text().splitlines(keepends=True)
+        if names.KEY_ACCESS_KEY_FILE not in line and names.KEY_SECRET_KEY_FILE not in line
+    ]
+    config.write_text("".join(kept))  # as if set up on profile/SSO/environment credentials
+
+    proc = world.run("check-setup", check=False)
+
+    assert proc.returncode != 0
+    out = " ".join((proc.stdout + proc.stderr).split())
+    public = world.paths.condor_dir / names.PUBLIC_KEY_FILE
+    assert f"fix: annex-cdk credentials && annex-cdk setup --access-key-file {public}" in out
+    world.run("destroy", "--yes")
