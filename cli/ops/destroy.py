@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from annex_cdk import console
@@ -98,6 +102,13 @@ def run_destroy(
             except ssm.exceptions.ParameterNotFound:  # deleted by hand: the PEM is kept
                 private_key = None
 
+        # What the local clean-up needs outlives the stacks: an interrupted destroy, re-run,
+        # still knows which PEM was the deleted key pair's (by digest, never the key itself).
+        digest = _pem_digest(private_key) if private_key else None
+        if key_name and digest:
+            _write_journal(paths, target.region, key_name, digest)
+        elif not key_name and (journal := _read_journal(paths, target.region)):
+            key_name, digest = journal
         results = engine.delete(names.ALL_STACKS)
         if all(r.status == DELETED for r in results.values()):
             # Last: CloudFormation deletes the others with the caller's credentials, which may
@@ -114,7 +125,8 @@ def run_destroy(
         images = [] if keep_image else built_images(ec2)
         removed_images = [r for image in images for r in deregister_with_snapshots(ec2, image)]
 
-    local = _remove_local(paths, target.region, key_name, private_key)
+    local = _remove_local(paths, target.region, key_name, digest)
+    _journal(paths, target.region).unlink(missing_ok=True)
     leftovers = verify_gone(
         target,
         paths,
@@ -139,17 +151,41 @@ def run_destroy(
     }
 
 
+def _pem_digest(private_key: str) -> str:
+    material = private_key if private_key.endswith("\n") else private_key + "\n"
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _journal(paths: LocalPaths, region: str) -> Path:
+    return paths.condor_dir / f".annex-cdk-destroy.{region}.json"
+
+
+def _write_journal(paths: LocalPaths, region: str, key_name: str, digest: str) -> None:
+    if not paths.condor_dir.is_dir():
+        return
+    body = json.dumps({"key_name": key_name, "pem_sha256": digest}).encode()
+    fd = os.open(_journal(paths, region), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(body)
+
+
+def _read_journal(paths: LocalPaths, region: str) -> tuple[str, str] | None:
+    try:
+        data = json.loads(_journal(paths, region).read_text())
+        return str(data["key_name"]), str(data["pem_sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _remove_local(
-    paths: LocalPaths, region: str, key_name: str | None, private_key: str | None
+    paths: LocalPaths, region: str, key_name: str | None, digest: str | None
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"pem": None, "user_config": None}
     if key_name:
         pem = paths.pem(region, key_name)
         if pem.exists():
-            material = private_key or ""
-            material = material if material.endswith("\n") else material + "\n"
             # Only the PEM of the key pair just deleted: any other file of that name is the user's.
-            if private_key and pem.read_bytes() == material.encode():
+            if digest and hashlib.sha256(pem.read_bytes()).hexdigest() == digest:
                 pem.unlink()
                 out["pem"] = f"removed {pem}"
             else:

@@ -15,7 +15,7 @@ import pytest
 from annex_cdk import errors
 from annex_cdk.aws import session
 from annex_stacks import names
-from tests.e2e.conftest import World
+from tests.e2e.conftest import REGION, World
 
 pytestmark = pytest.mark.e2e
 
@@ -171,3 +171,20 @@ def test_sso_not_logged_in_is_exit_3_with_aws_sso_login(world: World):
         env={"AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(config)},
     )
     _assert_one_line(proc, errors.EXIT_CREDENTIALS, "aws sso login")
+
+
+def test_an_interrupted_destroy_is_finished_by_a_re_run(world: World):
+    world.run("setup", *ALLOW)
+    pem = world.paths.pem(REGION, names.KEY_PAIR_NAME)
+    assert pem.exists()
+    world.emu.faults(delay_s=2.0)
+    proc = world.start("destroy", "--yes")
+    _wait_for(proc, "DELETE_IN_PROGRESS")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=240)
+    world.emu.faults(clear=True)
+    assert proc.returncode == errors.EXIT_INTERRUPTED, err
+    again = world.run("destroy", "--yes", timeout=300)
+    assert f"Nothing annex-cdk made is left in {REGION}." in again.stdout
+    assert not pem.exists()  # the deleted key pair's PEM, known after its stack was gone
+    assert [p.name for p in world.paths.condor_dir.iterdir() if "destroy" in p.name] == []
