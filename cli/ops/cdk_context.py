@@ -26,8 +26,11 @@ def read_context(project: Path | None = None) -> tuple[Path, dict[str, Any]] | N
 
     setup calls it before any AWS change too, so that a broken file stops it early.
     """
-    project = Path.cwd() if project is None else project
-    if not (project / "cdk.json").is_file():
+    try:
+        project = Path.cwd() if project is None else project
+        if not (project / "cdk.json").is_file():
+            return None
+    except OSError:  # a directory this user may not look into is not their CDK project
         return None
     path = project / CONTEXT_FILE
     raw = read_optional(path)
@@ -56,6 +59,12 @@ def record_for_cdk(settings: AnnexSettings, project: Path | None = None) -> Path
     document = {**kept, **recorded_settings_context(settings)}
     if document == current:
         return path
-    atomic_write(path, (json.dumps(document, indent=2, sort_keys=True) + "\n").encode(), mode=0o644)
+    body = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
+    try:
+        atomic_write(path, body, mode=0o644)
+    except LocalFilesError as err:
+        # The stacks are deployed and record these settings; only `cdk`'s copy is stale.
+        console.warn(f"{err}; `cdk diff` here will not know the settings setup used")
+        return None
     console.info(f"Recorded the settings for `cdk` in {path}.")
     return path
