@@ -403,38 +403,37 @@ _IB = "imagebuilder:"
 _IB_TAGS = (f"{_IB}TagResource", f"{_IB}UntagResource")
 #: Every Image Builder handler first makes sure Image Builder's service-linked role exists.
 _IB_SERVICE_ROLE = CfnActions(create=("iam:CreateServiceLinkedRole", "iam:GetRole"))
+
+
+def _image_builder(
+    kind: str, *, update: bool = False, create: tuple[str, ...] = (), delete: tuple[str, ...] = ()
+) -> CfnActions:
+    """An Image Builder type's own calls: Create/Get/[Update]/Delete<kind>, tags, and more."""
+    return CfnActions(
+        create=(f"{_IB}Create{kind}", *create),
+        read=(f"{_IB}Get{kind}",),
+        update=(f"{_IB}Update{kind}",) if update else (),
+        delete=(f"{_IB}Delete{kind}", *delete),
+        tag=_IB_TAGS,
+    )
+
+
 #: The optional HTCondorAnnex-Image stack's types: their actions land in IMAGE_SCOPES, or in
-#: scopes the first document already grants (ec2:Describe*, iam:Get* on HTCondorAnnex-*).
+#: scopes the first document already grants (iam:Get* on HTCondorAnnex-*).
 CFN_RESOURCE_ACTIONS.update(
     {
         "AWS::ImageBuilder::Component": {
-            "image-builder": CfnActions(
-                create=(f"{_IB}CreateComponent",),
-                read=(f"{_IB}GetComponent",),
-                delete=(f"{_IB}DeleteComponent",),
-                tag=_IB_TAGS,
-            ),
+            "image-builder": _image_builder("Component"),
             "image-service-role": _IB_SERVICE_ROLE,
         },
         "AWS::ImageBuilder::ImageRecipe": {
-            "image-builder": CfnActions(
-                create=(f"{_IB}CreateImageRecipe", f"{_IB}GetComponent"),
-                read=(f"{_IB}GetImageRecipe",),
-                delete=(f"{_IB}DeleteImageRecipe",),
-                tag=_IB_TAGS,
-            ),
+            "image-builder": _image_builder("ImageRecipe", create=(f"{_IB}GetComponent",)),
             "image-parents": CfnActions(create=(f"{_IB}GetImage",)),
             "image-no-resource-level": CfnActions(create=("ec2:DescribeImages",)),
             "image-service-role": _IB_SERVICE_ROLE,
         },
         "AWS::ImageBuilder::InfrastructureConfiguration": {
-            "image-builder": CfnActions(
-                create=(f"{_IB}CreateInfrastructureConfiguration",),
-                read=(f"{_IB}GetInfrastructureConfiguration",),
-                update=(f"{_IB}UpdateInfrastructureConfiguration",),
-                delete=(f"{_IB}DeleteInfrastructureConfiguration",),
-                tag=_IB_TAGS,
-            ),
+            "image-builder": _image_builder("InfrastructureConfiguration", update=True),
             "image-pass-role": CfnActions(create=("iam:PassRole",)),
             "iam": CfnActions(create=("iam:GetInstanceProfile",)),
             "image-no-resource-level": CfnActions(
@@ -443,27 +442,19 @@ CFN_RESOURCE_ACTIONS.update(
             "image-service-role": _IB_SERVICE_ROLE,
         },
         "AWS::ImageBuilder::DistributionConfiguration": {
-            "image-builder": CfnActions(
-                create=(f"{_IB}CreateDistributionConfiguration",),
-                read=(f"{_IB}GetDistributionConfiguration",),
-                update=(f"{_IB}UpdateDistributionConfiguration",),
-                delete=(f"{_IB}DeleteDistributionConfiguration",),
-                tag=_IB_TAGS,
-            ),
+            "image-builder": _image_builder("DistributionConfiguration", update=True),
             "image-service-role": _IB_SERVICE_ROLE,
         },
         "AWS::ImageBuilder::Image": {
-            "image-builder": CfnActions(
+            "image-builder": _image_builder(
+                "Image",
                 create=(
-                    f"{_IB}CreateImage",
                     f"{_IB}GetImageRecipe",
                     f"{_IB}GetInfrastructureConfiguration",
                     f"{_IB}GetDistributionConfiguration",
                 ),
-                read=(f"{_IB}GetImage",),
                 # A stack deleted while its image still builds cancels the build first.
-                delete=(f"{_IB}DeleteImage", f"{_IB}CancelImageCreation"),
-                tag=_IB_TAGS,
+                delete=(f"{_IB}CancelImageCreation",),
             ),
             "image-service-role": _IB_SERVICE_ROLE,
         },
