@@ -2,12 +2,13 @@
 creates, and that its image is a real AMI in moto's EC2 (RunInstances, DescribeImages,
 DeregisterImage and DeleteSnapshot work on it).
 
-Components, recipes, infrastructure and distribution configurations are records kept here by
-ARN. An image resolves its recipe's parent image as Image Builder does (an Image Builder image
-ARN, `x.x.x` for the newest, or an AMI that exists), then registers the AMI in the EC2 backend
-with the distribution's name and AmiTags and the recipe's architecture. As on AWS, deleting
-the image resource (DeleteImage) leaves the AMI and its snapshot: "Deleting an image does not
-delete the underlying resources" (Image Builder API reference, DeleteImage).
+Components, recipes, infrastructure and distribution configurations are records kept per
+account and region, by ARN. An image resolves its recipe's parent image as Image Builder does
+(an Image Builder image ARN, `x.x.x` for the newest, or an AMI that exists), then registers the
+AMI in the EC2 backend with the distribution's name and AmiTags and the recipe's architecture.
+As on AWS, deleting the image resource (DeleteImage) leaves the AMI and its snapshot:
+"Deleting an image does not delete the underlying resources" (Image Builder API reference,
+DeleteImage).
 """
 
 from __future__ import annotations
@@ -26,8 +27,23 @@ from annex_emulator.resource_properties import (
     stash_properties,
 )
 
-#: Every Image Builder record of this process, by ARN (what GetAtt Arn and the image resolve).
-RECORDS: dict[str, ImageBuilderResource] = {}
+#: Where an account and region's Image Builder records live: an attribute of moto's EC2 backend
+#: for them, so that the emulator's reset (moto's POST /moto-api/reset re-creates every backend)
+#: forgets them with everything else; a module-level dict outlived it, and a session's next
+#: test met "already exists" for the previous test's distribution configuration.
+_RECORDS_ATTRIBUTE = "annex_image_builder_records"
+
+
+def records(account_id: str, region_name: str) -> dict[str, ImageBuilderResource]:
+    """The account and region's Image Builder records, by ARN (what GetAtt Arn resolves)."""
+    backend = ec2_backends[account_id][region_name]
+    found: dict[str, ImageBuilderResource] | None = getattr(backend, _RECORDS_ATTRIBUTE, None)
+    if found is None:
+        found = {}
+        setattr(backend, _RECORDS_ATTRIBUTE, found)
+    return found
+
+
 # An Image Builder managed image: arn:<partition>:imagebuilder:<region>:aws:image/<name>/<version>.
 _MANAGED_IMAGE = re.compile(r"^arn:[\w-]+:imagebuilder:[\w-]+:aws:image/([a-z0-9-]+)/(x|\d+)\.")
 _ARCH_OF_MANAGED_IMAGE = {"amazon-linux-2023-x86": "x86_64", "amazon-linux-2023-arm64": "arm64"}
@@ -84,12 +100,12 @@ class ImageBuilderResource(OwnResource, CloudFormationModel):
             )
         cls.check(properties, account_id, region_name)
         arn = cls.arn_for(account_id, region_name, properties)
-        if arn in RECORDS:
+        if arn in records(account_id, region_name):
             raise EmulatorResourceError(
                 "ResourceAlreadyExistsException", f"The resource {arn} already exists."
             )
         record = cls.build(arn, properties, account_id, region_name)
-        RECORDS[arn] = record
+        records(account_id, region_name)[arn] = record
         stash_properties(record, properties)
         return record
 
@@ -131,7 +147,7 @@ class ImageBuilderResource(OwnResource, CloudFormationModel):
         return None  # only the record itself knows its ARN: delete() below
 
     def delete(self, account_id: str, region_name: str) -> None:
-        RECORDS.pop(self.arn, None)
+        records(account_id, region_name).pop(self.arn, None)
 
 
 class ComponentResource(ImageBuilderResource):
@@ -162,7 +178,7 @@ class ImageRecipeResource(ImageBuilderResource):
     @classmethod
     def check(cls, properties: dict[str, Any], account_id: str, region_name: str) -> None:
         for component in properties["Components"]:
-            if component.get("ComponentArn") not in RECORDS:
+            if component.get("ComponentArn") not in records(account_id, region_name):
                 raise EmulatorResourceError(
                     "InvalidParameterValueException",
                     f"The component {component.get('ComponentArn')} does not exist.",
@@ -224,7 +240,7 @@ class ImageResource(ImageBuilderResource):
 
     @classmethod
     def arn_for(cls, account_id: str, region_name: str, properties: dict[str, Any]) -> str:
-        recipe = RECORDS.get(str(properties.get("ImageRecipeArn")))
+        recipe = records(account_id, region_name).get(str(properties.get("ImageRecipeArn")))
         if not isinstance(recipe, ImageRecipeResource):
             raise EmulatorResourceError(
                 "InvalidParameterValueException",
@@ -241,9 +257,9 @@ class ImageResource(ImageBuilderResource):
     def build(
         cls, arn: str, properties: dict[str, Any], account_id: str, region_name: str
     ) -> ImageBuilderResource:
-        recipe = RECORDS[str(properties["ImageRecipeArn"])]
+        recipe = records(account_id, region_name)[str(properties["ImageRecipeArn"])]
         for key in ("InfrastructureConfigurationArn", "DistributionConfigurationArn"):
-            if key in properties and properties[key] not in RECORDS:
+            if key in properties and properties[key] not in records(account_id, region_name):
                 raise EmulatorResourceError(
                     "InvalidParameterValueException", f"{properties[key]} does not exist."
                 )
@@ -252,7 +268,9 @@ class ImageResource(ImageBuilderResource):
         )
         when = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
         name, description, tags = f"{recipe.name} {when}", "", {}
-        distribution = RECORDS.get(str(properties.get("DistributionConfigurationArn")))
+        distribution = records(account_id, region_name).get(
+            str(properties.get("DistributionConfigurationArn"))
+        )
         for target in distribution.properties["Distributions"] if distribution else ():
             if target.get("Region") == region_name:
                 ami = target.get("AmiDistributionConfiguration") or {}
