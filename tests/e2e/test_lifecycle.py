@@ -182,15 +182,17 @@ def test_foreign_key_pair_is_detected_before_any_change(world: World):
     world.client("ec2").create_key_pair(KeyName=names.KEY_PAIR_NAME)
     proc = setup(world, check=False)
     assert proc.returncode == 2
-    assert "already exists" in proc.stderr and "--key-name" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    # setup --json reports its error as JSON on stdout (cli/commands/failure.py).
+    error = json.loads(proc.stdout)["error"]
+    assert "already exists" in error["message"] and "--key-name" in error["hint"]
+    assert "Traceback" not in proc.stderr + proc.stdout
     assert world.client("cloudformation").describe_stacks()["Stacks"] == []
     assert not world.paths.user_config.exists()
 
     # With its PEM here, the way forward is to reuse it.
     pem = world.paths.pem(REGION, names.KEY_PAIR_NAME)
     pem.write_text("the user's key\n")
-    assert "--reuse-key-pair" in setup(world, check=False).stderr
+    assert "--reuse-key-pair" in json.loads(setup(world, check=False).stdout)["error"]["hint"]
     setup(world, "--reuse-key-pair")
     assert names.KEY_PAIR_STACK not in outputs(world)
     assert pem.read_text() == "the user's key\n"
