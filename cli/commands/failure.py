@@ -67,7 +67,7 @@ def unexpected_line(command: str, err: BaseException, detail: str) -> str:
 def report(
     *, message: str, exit_code: int, hint: str | None, kind: str, log: Path | None = None
 ) -> None:
-    """The error as the command was asked to speak: a JSON document on stdout, else stderr."""
+    """The error on stderr, and with --json also as a JSON document on stdout."""
     if console.RUN.json:
         document: dict[str, object] = {
             "ok": False,
@@ -75,8 +75,7 @@ def report(
         }
         if log is not None:
             document["error"] = {**document["error"], "log": str(log)}  # type: ignore[dict-item]
-        console.emit_json(document)
-        return
+        console.emit_json(document)  # and the same line on stderr, for people and logs
     prefix = "annex-cdk: unexpected error:" if kind == "unexpected" else "annex-cdk:"
     console.err_console().print(f"[red]{prefix}[/] {console.escape(message)}")
     if hint:
