@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,3 +119,19 @@ def world(emulator: EmulatorProcess, tmp_path: Path, synth_cache: Path) -> World
     emulator.reset()
     paths, condor_config, _ = scratch_home(tmp_path)
     return World(tmp_path, paths, condor_config, emulator, synth_cache)
+
+
+def wait_for(proc: subprocess.Popen[str], needle: str, timeout: float = 240) -> str:
+    """Follow a background run's stderr until `needle` appears (an event, not a time window);
+    the timeout is only a margin against a hang on a loaded machine."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    assert proc.stderr is not None
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line and proc.poll() is not None:
+            break
+        seen.append(line)
+        if needle in line:
+            return "".join(seen)
+    raise AssertionError(f"{needle!r} never appeared:\n{''.join(seen)}")

@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from annex_cdk import errors
 from annex_cdk.ops.rehearse import scratch_home
 from annex_stacks import names
-from tests.e2e.conftest import World
+from tests.e2e.conftest import World, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -174,24 +173,10 @@ def test_read_only_condor_dir(world: World, tmp_path: Path):
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _wait_for(proc, needle: str, timeout: float = 120) -> str:
-    seen = []
-    deadline = time.monotonic() + timeout
-    assert proc.stderr is not None
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line and proc.poll() is not None:
-            break
-        seen.append(line)
-        if needle in line:
-            return "".join(seen)
-    raise AssertionError(f"{needle!r} never appeared:\n{''.join(seen)}")
-
-
 def test_ctrl_c_in_the_middle_of_a_deploy(world: World, user_files):
     world.emu.faults(delay_s=3.0)
     proc = world.start("setup", *ALLOW)
-    _wait_for(proc, "CREATE_IN_PROGRESS")
+    wait_for(proc, "CREATE_IN_PROGRESS")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == errors.EXIT_INTERRUPTED
@@ -207,7 +192,7 @@ def test_ctrl_c_in_the_middle_of_a_deploy(world: World, user_files):
 def test_two_setups_at_once(world: World, user_files):
     world.emu.faults(delay_s=3.0)
     first = world.start("setup", *ALLOW)
-    _wait_for(first, "CREATE_IN_PROGRESS")
+    wait_for(first, "CREATE_IN_PROGRESS")
     second = world.run("setup", *ALLOW, check=False)
     _assert_clean_failure(second, errors.EXIT_LOCKED, "another annex-cdk setup is running")
     first.communicate(timeout=120)

@@ -15,7 +15,7 @@ import pytest
 from annex_cdk import errors
 from annex_cdk.aws import session
 from annex_stacks import names
-from tests.e2e.conftest import REGION, World
+from tests.e2e.conftest import REGION, World, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -79,25 +79,11 @@ def test_an_endpoint_that_answers_sts_then_stalls_is_exit_4(world: World):
     assert not world.paths.user_config.exists()
 
 
-def _wait_for(proc, needle: str, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    seen = []
-    assert proc.stderr is not None
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line and proc.poll() is not None:
-            break
-        seen.append(line)
-        if needle in line:
-            return
-    raise AssertionError(f"{needle!r} never appeared:\n{''.join(seen)}")
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_term_and_hup_release_the_lock_like_ctrl_c(world: World, signum: int):
     world.emu.faults(delay_s=2.0)
     proc = world.start("setup", *ALLOW)
-    _wait_for(proc, "CREATE_IN_PROGRESS")
+    wait_for(proc, "CREATE_IN_PROGRESS")
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=240)
     world.emu.faults(clear=True)
@@ -179,7 +165,7 @@ def test_an_interrupted_destroy_is_finished_by_a_re_run(world: World):
     assert pem.exists()
     world.emu.faults(delay_s=2.0)
     proc = world.start("destroy", "--yes")
-    _wait_for(proc, "DELETE_IN_PROGRESS")
+    wait_for(proc, "DELETE_IN_PROGRESS")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=240)
     world.emu.faults(clear=True)
