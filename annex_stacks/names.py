@@ -131,6 +131,8 @@ CHECK_SETUP_KEYS: Final = (
 # --- Local files -----------------------------------------------------------------------------
 CONDOR_USER_DIR: Final = ".condor"
 USER_CONFIG_FILE: Final = "user_config"
+#: The HTCondor knob naming the user config (default user_config; a relative name is in ~/.condor).
+USER_CONFIG_KNOB: Final = "USER_CONFIG_FILE"
 PUBLIC_KEY_FILE: Final = "publicKeyFile"
 PRIVATE_KEY_FILE: Final = "privateKeyFile"
 BLOCK_BEGIN: Final = (

@@ -162,11 +162,24 @@ def _run_htcondor(
     return {key: result.get(key) for key in keys}
 
 
+#: Where the child keeps USER_CONFIG_FILE's value as HTCondor had it before reading a user config.
+USER_CONFIG_COPY = "ANNEX_CDK_USER_CONFIG_FILE"
+# An include line's macros are expanded when the line is read, so echoing the value through
+# `include command` keeps it as it was then: after the base config and its local config files,
+# which is when HTCondor looks it up (condor_config.cpp, v24.11.2 lines 969-977), and before
+# anything read later (our stand-ins, a user config that sets it) can change it.
+_USER_CONFIG_CAPTURE = (
+    f"include command : /bin/echo {USER_CONFIG_COPY} = $({names.USER_CONFIG_KNOB})\n"
+)
+
+
 def _run_child(
     files: Sequence[Path],
     payload: list[object],
     base_config: Path | None,
     labels: Mapping[str, str] | None,
+    *,
+    capture_user_config: bool = False,
 ) -> Any:
     """Run _CHILD on ``payload`` with ``base_config`` then ``files``; its JSON answer."""
     includes = [_config_path(f) for f in files]
@@ -176,16 +189,20 @@ def _run_child(
         top, part = tmpdir / "condor_config", tmpdir / FILES_PART_NAME
         if re.search(r"[\s,]", str(part)):
             raise ConfigError(f"temporary directory {tmp!r} has a space or comma in its path")
-        part.write_text("".join(f"include ifexist : {f}\n" for f in includes))
         # The files go in as the last LOCAL_CONFIG_FILE entry: HTCondor reads the base config,
         # then its LOCAL_CONFIG_DIR and LOCAL_CONFIG_FILE, then ours, which is the order in
         # which a real user config comes last. Plain includes here would be read before the
-        # base's local config files and lose to them. The user config itself is switched off
-        # so a non-root HTCondor does not read ~/.condor/user_config a second time.
-        head = f"include ifexist : {base}\n" if base else ""
-        top.write_text(
-            f"{head}LOCAL_CONFIG_FILE = $(LOCAL_CONFIG_FILE) {part}\nUSER_CONFIG_FILE =\n"
+        # base's local config files and lose to them. HTCondor's own read of the user config
+        # is switched off last, after every local file (one of them could set it again), so
+        # the user config the files stand for is not read a second time.
+        capture = _USER_CONFIG_CAPTURE if capture_user_config else ""
+        part.write_text(
+            capture
+            + "".join(f"include ifexist : {f}\n" for f in includes)
+            + f"{names.USER_CONFIG_KNOB} =\n"
         )
+        head = f"include ifexist : {base}\n" if base else ""
+        top.write_text(f"{head}LOCAL_CONFIG_FILE = $(LOCAL_CONFIG_FILE) {part}\n")
         arg = json.dumps(payload)
         try:
             proc = subprocess.run(
@@ -326,3 +343,21 @@ def validate_change(
             line=new_exc.line,
             detail=new_exc.detail,
         ) from new_exc
+
+
+def user_config_setting(base_config: Path | None) -> str:
+    """USER_CONFIG_FILE as HTCondor looks it up to find the user config ("" when unset).
+
+    Its value after the base config and its local config files, macros expanded; `_CONDOR_*`
+    variables are not applied yet at that point (condor_config.cpp, v24.11.2: the lookup at
+    lines 969-977 comes before the environment's macros, lines 983-1010), so
+    ``_CONDOR_USER_CONFIG_FILE`` does not move the file.
+    """
+    result = _run_child(
+        [],
+        [names.ANNEX_SUBSYSTEM, "", [USER_CONFIG_COPY], [USER_CONFIG_COPY]],
+        base_config,
+        None,
+        capture_user_config=True,
+    )
+    return (result.get(USER_CONFIG_COPY) or "").strip()

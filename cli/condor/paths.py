@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from annex_cdk.condor.files import encode_exact
-from annex_cdk.condor.parser import effective_values
+from annex_cdk.condor.parser import effective_values, user_config_setting
+from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.errors import LocalFilesError
 from annex_stacks import names
 
@@ -27,9 +29,32 @@ class LocalPaths:
     def condor_dir(self) -> Path:
         return self.home / names.CONDOR_USER_DIR
 
-    @property
+    @cached_property
     def user_config(self) -> Path:
-        return self.condor_dir / names.USER_CONFIG_FILE
+        """The user config condor_annex reads: USER_CONFIG_FILE as HTCondor resolves it.
+
+        As find_user_file does (condor_config.cpp, v24.11.2 lines 1449-1470): an absolute
+        name as it is, a relative one inside ~/.condor of this HOME (HTCondor takes the
+        account's home from the password database; annex-cdk's HOME stands for it, so a
+        scratch HOME gives a scratch world). Default: ~/.condor/user_config.
+        """
+        base = self.base_config()
+        try:
+            setting = user_config_setting(base)
+        except ConfigError as err:
+            raise LocalFilesError(
+                f"cannot find the user config: {err}",
+                hint=f"fix {base or 'the HTCondor config'} so that HTCondor can read it",
+            ) from None
+        if not setting:
+            raise LocalFilesError(
+                f"{base} sets {names.USER_CONFIG_KNOB} empty, so HTCondor (and condor_annex) "
+                "reads no user config and would not see annex-cdk's settings",
+                hint=f"remove that {names.USER_CONFIG_KNOB} line, or name a file there",
+            )
+        # HTCondor's fullpath() on Unix: a leading slash; no ~ or other expansion.
+        path = Path(setting)
+        return path if setting.startswith("/") else self.condor_dir / path
 
     def pem(self, region: str, key_name: str) -> Path:
         """The PEM's path, always directly inside ~/.condor whatever the key's name says
