@@ -30,6 +30,14 @@ class RunState:
 RUN = RunState()
 
 
+def start_run(*, json: bool = False) -> RunState:
+    """A fresh RunState for one run of main(): a run in the same process (tests, an embedding
+    program) must not inherit the previous run's --json or --exit-code."""
+    global RUN
+    RUN = RunState(json=json)
+    return RUN
+
+
 @cache
 def err_console() -> Console:
     # Made on first use: importing rich's console costs start-up time `--help` need not pay.

@@ -73,7 +73,14 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
 
 def main() -> None:
     """Entry point: expected failures become one line on stderr and an exit code."""
-    command = failure.command_name(failure.argv())
+    args = failure.argv()
+    # --json read from argv as well as by its option's callback: a usage error stops Click
+    # before any callback runs, and that error too must be the JSON document asked for.
+    console.start_run(
+        json="--json" in args[: args.index("--")] if "--" in args else "--json" in args
+    )
+    _STATE["debug"] = False
+    command = failure.command_name(args)
     # CI cancellation and `timeout` send TERM, a closed terminal HUP: both must unwind like
     # Ctrl-C, so that the SSM lock is released and files are left whole.
     for signum in (signal.SIGTERM, signal.SIGHUP):

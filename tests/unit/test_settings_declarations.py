@@ -4,6 +4,7 @@ stacks' records, from_context/to_context and the CLI flags of setup, diff and sy
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from typing import Annotated
 
@@ -186,6 +187,26 @@ def test_main_turns_a_usage_error_into_exit_2(monkeypatch, capsys):
         cli.main()
     assert exit_.value.code == 2
     assert "No such option: --no-such-flag" in capsys.readouterr().err
+
+
+def test_each_main_run_starts_without_the_previous_runs_json_and_exit_code(monkeypatch, capsys):
+    # main() in one process twice (tests, an embedding program): the first run's --json and
+    # `diff --exit-code` must not turn the second run's usage error into JSON or exit 2's twin.
+    monkeypatch.setattr(sys, "argv", ["annex-cdk", "diff", "--json", "--exit-code", "--nope"])
+    with pytest.raises(SystemExit) as first:
+        cli.main()
+    assert first.value.code == 2
+    out = capsys.readouterr()
+    assert json.loads(out.out)["error"]["kind"] == "usage"
+    assert "No such option: --nope" in out.err  # the line on stderr as well
+
+    monkeypatch.setattr(sys, "argv", ["annex-cdk", "setup", "--no-such-flag"])
+    with pytest.raises(SystemExit) as second:
+        cli.main()
+    assert second.value.code == 2
+    out = capsys.readouterr()
+    assert out.out == ""  # no JSON document: this run did not ask for one
+    assert "No such option: --no-such-flag" in out.err
 
 
 # --- Adding a setting: one declaration gives its key, its record and its flag ---------------
