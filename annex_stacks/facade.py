@@ -5,6 +5,7 @@ aws_cdk is imported inside the functions, so importing this module does not star
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -52,6 +53,29 @@ class SynthResult:
         return json.dumps(self.templates[stack], separators=(",", ":"), sort_keys=True)
 
 
+def _quiet_jsii_exit() -> None:
+    """Before jsii starts its node process: its exit hook no longer prints a traceback when
+    that process is gone already.
+
+    Ctrl-C in a terminal signals the whole process group, so node dies with us; jsii's atexit
+    hook then writes to its closed pipe and Python prints "Exception ignored in atexit
+    callback" with a BrokenPipeError traceback under our one "interrupted" line. Only that
+    error is silenced: there is nothing left to stop.
+    """
+    from jsii._kernel.providers import process
+
+    stop = process._NodeProcess.stop
+    if getattr(stop, "annex_quiet", False):
+        return
+
+    def quiet_stop(self: Any) -> None:
+        with contextlib.suppress(BrokenPipeError):
+            stop(self)
+
+    quiet_stop.annex_quiet = True  # type: ignore[attr-defined]
+    process._NodeProcess.stop = quiet_stop  # type: ignore[method-assign]
+
+
 def new_app(*, outdir: Path | None = None) -> cdk.App:
     """An App for these stacks (the CLI's and app.py's alike).
 
@@ -59,6 +83,7 @@ def new_app(*, outdir: Path | None = None) -> cdk.App:
     synthesis, and cfn-lint, pinned, checks every template in the tests instead (zero errors
     and warnings). cdk-nag still runs in every synthesis.
     """
+    _quiet_jsii_exit()
     import aws_cdk as cdk
 
     return cdk.App(outdir=str(outdir) if outdir else None, builtin_cloud_formation_validation=False)
@@ -94,6 +119,7 @@ def build_app(
     nag: bool = True,
 ) -> cdk.App:
     """Add the HTCondorAnnex-* stacks, configured by `settings`, to `app` (a new one if None)."""
+    _quiet_jsii_exit()
     import aws_cdk as cdk
 
     from annex_stacks import nag as nag_rules

@@ -4,18 +4,21 @@ release the lock, `unlock` removes a dead run's lock, and bad input is one usage
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from annex_cdk import errors
 from annex_cdk.aws import session
 from annex_stacks import names
-from tests.e2e.conftest import REGION, World, wait_for
+from tests.e2e.conftest import CLI, REGION, World, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -174,3 +177,41 @@ def test_an_interrupted_destroy_is_finished_by_a_re_run(world: World):
     assert f"Nothing annex-cdk made is left in {REGION}." in again.stdout
     assert not pem.exists()  # the deleted key pair's PEM, known after its stack was gone
     assert [p.name for p in world.paths.condor_dir.iterdir() if "destroy" in p.name] == []
+
+
+def _children(pid: int) -> list[str]:
+    """The command names of `pid`'s child processes, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        comm, _, rest = text.rpartition(")")
+        if int(rest.split()[1]) == pid:
+            found.append(comm.partition("(")[2])
+    return found
+
+
+def test_ctrl_c_during_synthesis_is_one_line_without_jsii_traceback(world: World, tmp_path: Path):
+    """Ctrl-C in a terminal signals the whole process group, jsii's node process included."""
+    env = world._env({"XDG_CACHE_HOME": str(tmp_path / "no-cache")})
+    proc = subprocess.Popen(
+        [str(CLI), "synth", *ALLOW, "--out", str(tmp_path / "out")],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    deadline = time.monotonic() + 240  # a margin against a hang, not a time window
+    while "node" not in _children(proc.pid):  # jsii has started: synthesis is under way
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == errors.EXIT_INTERRUPTED, err
+    assert "interrupted" in err and "Traceback" not in err, err
+    assert "Exception ignored" not in err and "BrokenPipeError" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
