@@ -60,10 +60,15 @@ def result(text: str) -> None:
     sys.stdout.flush()
 
 
-def emit_json(document: Any) -> None:
-    """One JSON document on stdout, stamped with the schema version."""
-    if isinstance(document, dict):
-        document = {"schema_version": SCHEMA_VERSION, **document}
+def emit_json(document: dict[str, Any], *, ok: bool | None = None) -> None:
+    """One JSON document on stdout, stamped with the schema version. Every document says
+    whether the command did what it was asked (`ok`, matching its exit status): from the
+    document itself, or given here by a command whose report has no such key."""
+    if ok is None and not isinstance(document.get("ok"), bool):
+        raise TypeError("a JSON document needs `ok`")
+    document = {"schema_version": SCHEMA_VERSION, **document}
+    if ok is not None:
+        document["ok"] = ok
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
     sys.stdout.flush()
 

@@ -281,7 +281,7 @@ def credentials(
     for warning in report.warnings:
         console.warn(warning)
     if json_out:
-        console.emit_json(report.as_dict())
+        console.emit_json(report.as_dict(), ok=True)  # a refusal raises: ok when reached
         return
     if from_instance:
         console.result(

@@ -102,10 +102,11 @@ def _show_diff(report: dict[str, Any], json_out: bool) -> None:
         console.emit_json(
             {
                 "changed": any(d.changed for d in report["diffs"]),
-                "stacks": [d.as_dict() for d in report["diffs"]],
+                "stacks": report["stacks"],
                 "blocked": report["blocked"],
                 "settings": report["settings"].to_context(),
-            }
+            },
+            ok=True,  # the diff was made; `changed` says whether setup would change anything
         )
         return
     for line in render_all(report["diffs"]):
@@ -132,7 +133,7 @@ def synth(
     files = {name: str(out / f"{name}.template.json") for name in result.templates}
     if json_out:
         console.emit_json(
-            {"outdir": str(out), "templates": files, "warnings": list(result.warnings)}
+            {"outdir": str(out), "templates": files, "warnings": list(result.warnings)}, ok=True
         )
     else:
         for path in files.values():

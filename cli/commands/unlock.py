@@ -16,7 +16,7 @@ def unlock(aws: AwsOptions, json_out: Json = False, yes: Yes = False) -> None:
     report = run_unlock(aws.target(), confirm=confirmer(yes, "unlock"))
     holder = report["holder"]
     if json_out:
-        console.emit_json(report)
+        console.emit_json(report, ok=holder is None or report["removed"])
     elif holder is None:
         console.result(f"No annex-cdk lock is held in {report['region']}.")
     elif report["removed"]:

@@ -31,6 +31,8 @@ class CheckReport:
     checks: list[Check] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # printed, but the setup can still work
+    #: Each checked stack's entry, in the shape every command reports stacks in (stack_report).
+    stacks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -49,6 +51,7 @@ class CheckReport:
             "region": self.region,
             "ok": self.ok,
             "warnings": list(self.warnings),
+            "stacks": dict(self.stacks),
             "checks": [
                 {"name": c.name, "ok": c.ok, "line": c.line, "detail": c.detail, "fix": c.fix}
                 for c in self.checks

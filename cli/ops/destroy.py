@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from annex_cdk import console
-from annex_cdk.aws.engine import DELETED, Action, Engine, Live
+from annex_cdk.aws.engine import DELETED, Action, Engine, Live, StackResult
 from annex_cdk.aws.images import built_images, deregister_with_snapshots
 from annex_cdk.aws.lock import held
 from annex_cdk.aws.permissions import principal_arn
@@ -23,12 +23,10 @@ from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.errors import AnnexError, LocalFilesError, StackFailedError, UsageError
 from annex_cdk.ops.post_deploy import preflight
+from annex_cdk.templates.stack_report import stack_entry
 from annex_stacks import names
 
 _LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
-
-#: How `destroy --json` reports a stack that did not exist (not as DELETE_COMPLETE).
-NOT_DEPLOYED = "NOT_DEPLOYED"
 
 
 def annex_instances(ec2: Any) -> list[str]:
@@ -138,10 +136,7 @@ def run_destroy(
     )
     return {
         "region": target.region,
-        # A stack that was never there is not reported as deleted.
-        "stacks": {
-            n: NOT_DEPLOYED if r.action is Action.SKIP else r.status for n, r in results.items()
-        },
+        "stacks": {n: _stack_dict(r) for n, r in results.items()},
         "bucket_objects_deleted": emptied,
         "bucket_retained": bucket if retained else None,
         "images_removed": removed_images,
@@ -149,6 +144,15 @@ def run_destroy(
         "leftovers": leftovers,
         "ok": not leftovers,
     }
+
+
+def _stack_dict(r: StackResult) -> dict[str, Any]:
+    if r.action is Action.SKIP:  # never there: not reported as deleted
+        return stack_entry(r.name, status=None, action="unchanged")
+    # dangerous stays false: destroy asked before it deleted anything (--yes is that answer).
+    return stack_entry(
+        r.name, status=r.status, action="delete", seconds=round(r.seconds, 3), reason=r.reason
+    )
 
 
 def _pem_digest(private_key: str) -> str:

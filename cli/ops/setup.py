@@ -31,6 +31,7 @@ from annex_cdk.ops.post_deploy import post_deploy, preflight, set_aside_pem
 from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
 from annex_cdk.templates.diff import KEPT, StackDiff, diff_stack
 from annex_cdk.templates.exposure import ingress_cidrs
+from annex_cdk.templates.stack_report import stack_entry
 from annex_stacks import names
 from annex_stacks.ci_roles_policy import deploy_actions, plan_actions
 from annex_stacks.facade import recorded_context
@@ -435,12 +436,16 @@ def run_setup(
 
 
 def _stack_dict(r: StackResult) -> dict[str, Any]:
-    return {
-        "action": r.action.value,
-        "status": r.status,
-        "seconds": round(r.seconds, 3),
-        "outputs": r.outputs,
-    }
+    return stack_entry(
+        r.name,
+        status=r.status,
+        action=r.action.value,
+        outputs=r.outputs,
+        # Setup replaces a stack only with consent, because a replacement loses what it holds.
+        dangerous=r.action is Action.REPLACE,
+        seconds=round(r.seconds, 3),
+        reason=r.reason,
+    )
 
 
 def require_complete(engine: Engine) -> dict[str, dict[str, str]]:
@@ -495,8 +500,18 @@ def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) 
         and lv.state.exists
     }
     blocked.update({stack: f"{what} is gone" for stack, what in lost.items()})
+    diffs = planned_diffs(todo, want)
+    live = {n: lv.state for n, lv in want.live.items() if lv.state.exists}
     return {
-        "diffs": planned_diffs(todo, want),
+        "diffs": diffs,
+        "stacks": {
+            d.stack: d.as_dict(
+                status=live[d.stack].status if d.stack in live else None,
+                outputs=live[d.stack].outputs if d.stack in live else None,
+            )
+            | {"blocked": blocked.get(d.stack)}
+            for d in diffs
+        },
         "blocked": blocked,
         "settings": want.settings,
     }

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from annex_cdk.templates.cfn import SUB_VARIABLE
 from annex_cdk.templates.load import normalise
+from annex_cdk.templates.stack_report import stack_entry
 from annex_stacks import names
 
 # --- What CloudFormation does on update --------------------------------------------------------
@@ -358,17 +359,25 @@ class StackDiff:
             lines.extend(_change_lines(self.template))
         return lines
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "stack": self.stack,
-            "action": self.action,
-            "changed": self.changed,
-            "cosmetic_only": self.cosmetic_only,
-            "counts": self.counts(),
-            "resources": [r.as_dict() for r in self.resources],
-            "outputs": [c.as_dict() for c in self.outputs],
-            "template": [c.as_dict() for c in self.template],
-        }
+    def as_dict(
+        self, *, status: str | None = None, outputs: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """The stack's entry in `diff --json` (the shape every command uses), given its live
+        status and outputs; the planned changes of its outputs are `output_changes`."""
+        return stack_entry(
+            self.stack,
+            status=status,
+            action=self.action,
+            outputs=outputs,
+            dangerous=bool(self.dangerous),
+            changed=self.changed,
+            summary=self.summary(),
+            cosmetic_only=self.cosmetic_only,
+            counts=self.counts(),
+            resources=[r.as_dict() for r in self.resources],
+            output_changes=[c.as_dict() for c in self.outputs],
+            template=[c.as_dict() for c in self.template],
+        )
 
 
 def _change_lines(changes: list[Change]) -> list[str]:

@@ -28,7 +28,7 @@ def test_diff_exit_codes_track_setup(world: World):
     assert "+ tcp 9618 from 203.0.113.0/24" in change.stdout
     assert "- tcp 22 from 198.51.100.7/32" in change.stdout
     data = json.loads(world.run("diff", "--allow-from", "203.0.113.0/24", "--json").stdout)
-    changed = {s["stack"] for s in data["stacks"] if s["changed"]}
+    changed = {n for n, s in data["stacks"].items() if s["changed"]}
     assert changed == {names.SECURITY_GROUP_STACK}
 
     world.run("setup", "--allow-from", "203.0.113.0/24", "--no-ssh")

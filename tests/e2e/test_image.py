@@ -58,7 +58,7 @@ def test_build_image_setup_boot_and_destroy(world: World):
 
     snapshots = [m["Ebs"]["SnapshotId"] for m in image["BlockDeviceMappings"]]
     destroyed = json.loads(world.run("destroy", "--yes", "--json").stdout)
-    assert destroyed["stacks"][names.IMAGE_STACK] == "DELETE_COMPLETE"
+    assert destroyed["stacks"][names.IMAGE_STACK]["status"] == "DELETE_COMPLETE"
     assert image_id in destroyed["images_removed"]
     assert destroyed["leftovers"] == []
     assert ec2.describe_images(Owners=["self"])["Images"] == []
@@ -127,7 +127,7 @@ def test_diff_shows_a_rebuild_as_replacements_of_the_image_only(world: World):
     ):
         proc = world.run("diff", *flags, "--json", "--exit-code", check=False)
         assert proc.returncode == 1, proc.stderr
-        stacks = {s["stack"]: s for s in json.loads(proc.stdout)["stacks"]}
+        stacks = json.loads(proc.stdout)["stacks"]
         assert {n for n, s in stacks.items() if s["changed"]} == {names.IMAGE_STACK}
         image = stacks[names.IMAGE_STACK]
         assert {

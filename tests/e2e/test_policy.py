@@ -98,7 +98,7 @@ def test_submit_host_role_is_deployed_kept_and_destroyed(world: World):
     ]
 
     destroyed = json.loads(world.run("destroy", "--yes", "--json").stdout)
-    assert destroyed["stacks"][names.SUBMIT_HOST_STACK] == "DELETE_COMPLETE"
+    assert destroyed["stacks"][names.SUBMIT_HOST_STACK]["status"] == "DELETE_COMPLETE"
     assert destroyed["leftovers"] == []
     assert _stacks(world) == {}
     roles = world.client("iam").list_roles()["Roles"]

@@ -11,9 +11,9 @@ import pytest
 from jsonschema import validate
 
 from annex_cdk.commands.failure import LOG_NAME
-from annex_cdk.ops.destroy import NOT_DEPLOYED
+from annex_cdk.templates.stack_report import NOT_DEPLOYED
 from annex_stacks import names
-from tests.e2e import json_schemas
+from tests import json_schemas
 from tests.e2e.conftest import World
 
 pytestmark = pytest.mark.e2e
@@ -56,11 +56,60 @@ def test_progress_of_an_update_and_a_destroy_shows_only_that_operation(world: Wo
     assert history == [], update.stderr  # the old code replayed every stack's creation
     destroy = world.run("destroy", "--yes", "--json")
     assert "DELETE_COMPLETE" in destroy.stderr
-    stacks = json.loads(destroy.stdout)["stacks"]
-    assert stacks[names.SECURITY_GROUP_STACK] == "DELETE_COMPLETE"
-    assert stacks[names.SUBMIT_HOST_STACK] == NOT_DEPLOYED  # never there, so never "deleted"
+    destroyed = json.loads(destroy.stdout)
+    validate(destroyed, json_schemas.DESTROY)
+    stacks = destroyed["stacks"]
+    assert stacks[names.SECURITY_GROUP_STACK]["status"] == "DELETE_COMPLETE"
+    # Never there, so never "deleted".
+    assert stacks[names.SUBMIT_HOST_STACK]["status"] == NOT_DEPLOYED
+    assert stacks[names.SUBMIT_HOST_STACK]["action"] == "unchanged"
     assert "CREATE_COMPLETE" not in destroy.stderr, destroy.stderr
     assert "UPDATE_COMPLETE" not in destroy.stderr, destroy.stderr
+
+
+def _json(world: World, *args: str) -> dict:
+    proc = world.run(*args, "--json", check=False)
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)  # stdout is the document alone
+
+
+def test_every_command_json_follows_its_schema_and_one_stack_shape(world: World):
+    setup = _json(world, "setup", "--allow-from", ALLOW)
+    validate(setup, json_schemas.SETUP)
+    unchanged = _json(world, "diff", "--allow-from", ALLOW)
+    validate(unchanged, json_schemas.DIFF)
+    assert unchanged["changed"] is False and unchanged["ok"] is True
+    changed = _json(world, "diff", "--allow-from", "203.0.113.0/24")
+    validate(changed, json_schemas.DIFF)
+    assert {n for n, s in changed["stacks"].items() if s["changed"]} == {names.SECURITY_GROUP_STACK}
+    checked = _json(world, "check-setup")
+    validate(checked, json_schemas.CHECK_SETUP)
+    validate(_json(world, "write-config"), json_schemas.WRITE_CONFIG)
+    validate(_json(world, "unlock", "--yes"), json_schemas.UNLOCK)
+    synth = _json(world, "synth", "--allow-from", ALLOW, "--out", str(world.root / "out"))
+    validate(synth, json_schemas.SYNTH)
+
+    # One shape per stack: the same keys with the same meaning in every command's document.
+    sg = names.SECURITY_GROUP_STACK
+    entries = {
+        "setup": setup["stacks"][sg],
+        "diff": unchanged["stacks"][sg],
+        "check-setup": checked["stacks"][sg],
+    }
+    for command, entry in entries.items():
+        assert entry["name"] == sg, command
+        assert entry["status"] in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}, command
+        assert entry["outputs"] == setup["stacks"][sg]["outputs"] != {}, command
+        assert entry["changed"] is (command == "setup"), command
+    assert entries["setup"]["action"] == "create"
+    assert entries["diff"]["action"] == "unchanged"
+    assert entries["check-setup"]["action"] is None
+    assert changed["stacks"][sg]["action"] == "update"
+
+    destroyed = _json(world, "destroy", "--yes")
+    validate(destroyed, json_schemas.DESTROY)
+    assert destroyed["stacks"][sg]["status"] == "DELETE_COMPLETE"
+    assert destroyed["stacks"][sg]["action"] == "delete" and destroyed["stacks"][sg]["changed"]
 
 
 def test_an_unexpected_error_names_command_stack_and_call_and_logs_the_traceback(world: World):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from jsonschema import validate
 from typer.testing import CliRunner
 
 from annex_cdk.aws.session import _read_key, resolve_credentials
@@ -21,6 +22,7 @@ from annex_cdk.errors import CredentialsError, LocalFilesError, UsageError
 from annex_cdk.ops import check as checks
 from annex_cdk.ops.credentials import from_profile
 from annex_stacks import names
+from tests import json_schemas
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -306,6 +308,7 @@ def test_cli_from_stdin_json_never_prints_the_secret(home: Path, cli: typer.Type
     assert SECRET not in result.stdout and SECRET not in result.stderr
     assert KEY_ID not in result.stdout  # shown masked only
     report = json.loads(result.stdout)
+    validate(report, json_schemas.CREDENTIALS)
     _, private = files(home)
     assert report["access_key_id"] == "AKIA...MPLE"
     assert report["secret_key_file"] == {
@@ -345,7 +348,9 @@ def test_cli_refusal_keeps_the_secret_out_of_output(home: Path, cli: typer.Typer
 def test_cli_from_instance(home: Path, cli: typer.Typer) -> None:
     result = CliRunner().invoke(cli, ["credentials", "--from-instance", "--json"])
     assert result.exit_code == 0
-    assert json.loads(result.stdout)["config_values"][names.KEY_ACCESS_KEY_FILE] == "FROM INSTANCE"
+    report = json.loads(result.stdout)
+    validate(report, json_schemas.CREDENTIALS)
+    assert report["config_values"][names.KEY_ACCESS_KEY_FILE] == "FROM INSTANCE"
     both = CliRunner().invoke(cli, ["credentials", "--from-instance", "--from-stdin"])
     assert isinstance(both.exception, UsageError)
     assert not files(home)[0].parent.exists()

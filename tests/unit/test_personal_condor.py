@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from jsonschema import validate
 from typer.testing import CliRunner
 
 from annex_cdk.commands.condor import register
@@ -27,6 +28,7 @@ from annex_cdk.condor.block import parse_blocks
 from annex_cdk.condor.key_files import Secret
 from annex_cdk.errors import LocalFilesError, UsageError
 from annex_stacks import names
+from tests import json_schemas
 
 PASSWORD = "correct horse battery staple"
 # The guide's lines (reference §7), in its order, as they must appear in the block.
@@ -598,6 +600,7 @@ def test_cli_configure_and_unconfigure(personal: Personal, cli: typer.Typer) -> 
     assert result.exit_code == 0, (result.output, result.exception)
     assert PASSWORD not in result.stdout and PASSWORD not in result.stderr
     report = json.loads(result.stdout)
+    validate(report, json_schemas.CONDOR_CONFIGURE)
     assert report["action"] == "appended" and report["ok"]
     assert report["effective"]["COLLECTOR_HOST"].endswith(":9620")
     assert report["password"]["action"] == "stored"
@@ -612,6 +615,14 @@ def test_cli_configure_and_unconfigure(personal: Personal, cli: typer.Typer) -> 
     undo = runner.invoke(cli, ["condor", "unconfigure"])
     assert undo.exit_code == 0, undo.output
     assert "removed" in undo.stdout and "condor_restart" in undo.stdout
+    assert personal.local_file.read_bytes() == ORIGINAL
+
+    runner.invoke(cli, ["condor", "configure", "--port", "9620"])
+    undo = runner.invoke(cli, ["condor", "unconfigure", "--json"])
+    assert undo.exit_code == 0, undo.output
+    report = json.loads(undo.stdout)
+    validate(report, json_schemas.CONDOR_UNCONFIGURE)
+    assert report["action"] == "removed" and report["restart"]["needed"] is True
     assert personal.local_file.read_bytes() == ORIGINAL
 
 
