@@ -74,6 +74,7 @@ PATCHED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
         ("self", "change_set_name", "stack_name"),
     ),
     ("moto.cloudformation.responses", "CloudFormationResponse.create_stack", ("self",)),
+    ("moto.cloudformation.responses", "CloudFormationResponse.create_change_set", ("self",)),
     (
         "moto.cloudformation.models",
         "CloudFormationBackend.describe_change_set",
@@ -422,6 +423,8 @@ ATTRIBUTES: Final[dict[tuple[str, str], tuple[str, ...]]] = {
         "change_set_type",
         "execution_status",
         "stack_id",
+        "stack_name",
+        "template",
     ),
     ("moto.s3.models", "FakeBucket"): ("keys", "name", "policy", "versioning_status"),
     ("moto.ec2.models", "EC2Backend"): ("key_pairs", "tags", "vpcs"),

@@ -11,6 +11,7 @@ from moto.cloudformation.parsing import ResourceMap
 
 from annex_emulator import faults as emulator_faults
 from annex_emulator.patches import ORIGINALS
+from annex_emulator.resource_import import adopt, importing
 from annex_emulator.resource_properties import EmulatorResourceError
 from annex_emulator.resource_types import SKIPPED_TYPES
 from annex_emulator.stack_events import failure_reason, is_not_found, mark_failed, resource_event
@@ -39,6 +40,13 @@ def create_resource(
         return None
     if resource_type in SKIPPED_TYPES or resource_type in parsing.NULL_MODELS:
         return None
+    if (imports := importing.get()) and logical_id in imports:
+        resource_event(stack, logical_id, resource_type, "IMPORT_IN_PROGRESS")
+        resource = adopt(resource_type, imports[logical_id], account_id, region_name)
+        resource.cf_resource_type = resource_type  # as moto's own creation sets them
+        resource.logical_resource_id = logical_id
+        resource_event(stack, logical_id, resource_type, "IMPORT_COMPLETE", resource)
+        return resource
     resource_event(stack, logical_id, resource_type, "CREATE_IN_PROGRESS")
     token = operation.set(Operation(stack, logical_id))
     try:

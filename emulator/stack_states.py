@@ -13,6 +13,7 @@ from moto.cloudformation.responses import CloudFormationResponse
 
 from annex_emulator.change_sets import resolve
 from annex_emulator.patches import ORIGINALS
+from annex_emulator.resource_import import importing
 from annex_emulator.stack_events import enter_stack_status, failure_reason, stack_failure_reason
 from annex_emulator.stack_operation import create_on_failure, deletion_mode, is_resource
 from annex_emulator.stack_update import UpdateFailed
@@ -202,11 +203,18 @@ def backend_execute_change_set(
         ORIGINALS["CloudFormationBackend.execute_change_set"](self, change_set_name, stack_name)
         return
     try:
-        ORIGINALS["CloudFormationBackend.execute_change_set"](self, change_set_name, stack_name)
+        if change_set.change_set_type == "IMPORT":
+            _execute_import(stack, change_set)
+        else:
+            ORIGINALS["CloudFormationBackend.execute_change_set"](self, change_set_name, stack_name)
     except UpdateFailed as exc:
         change_set.execution_status = "EXECUTE_FAILED"
         stack.status_reason = exc.reason
-        if change_set.change_set_type == "CREATE":
+        if change_set.change_set_type == "IMPORT":
+            stack.status = (
+                "IMPORT_ROLLBACK_COMPLETE" if exc.rolled_back else "IMPORT_ROLLBACK_FAILED"
+            )
+        elif change_set.change_set_type == "CREATE":
             stack.status = "ROLLBACK_COMPLETE" if exc.rolled_back else "ROLLBACK_FAILED"
             _freeze(stack.resource_map)
         else:
@@ -217,6 +225,21 @@ def backend_execute_change_set(
         return
     stack._parse_template()
     stack.output_map = stack._create_output_map()
+
+
+def _execute_import(stack: Stack, change_set: Any) -> None:
+    """An IMPORT change set: its resources are adopted, not created (resource_import)."""
+    stack.status = "IMPORT_IN_PROGRESS"
+    stack._add_stack_event("IMPORT_IN_PROGRESS", resource_status_reason="User Initiated")
+    token = importing.set(getattr(change_set, "annex_imports", {}))
+    try:
+        change_set.apply()
+    finally:
+        importing.reset(token)
+    stack._add_stack_event("IMPORT_COMPLETE")
+    change_set.execution_status = "EXECUTE_COMPLETE"
+    stack.status = "IMPORT_COMPLETE"
+    stack.template = change_set.template
 
 
 def response_create_stack(self: CloudFormationResponse) -> Any:

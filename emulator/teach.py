@@ -105,6 +105,7 @@ def _teach() -> None:
         change_sets,
         iam_enforcement,
         lambda_function,
+        resource_import,
         resource_lifecycle,
         stack_states,
     )
@@ -139,6 +140,8 @@ def _teach() -> None:
     patch(CloudFormationBackend, "delete_change_set", change_sets.backend_delete_change_set)
     for handler in ("describe_change_set", "delete_change_set", "execute_change_set"):
         patch(CloudFormationResponse, handler, getattr(change_sets, f"response_{handler}"))
+    # IMPORT change sets: checked as CloudFormation checks them, resources adopted.
+    patch(CloudFormationResponse, "create_change_set", resource_import.response_create_change_set)
     # DisableRollback / OnFailure.
     patch(CloudFormationResponse, "create_stack", stack_states.response_create_stack)
     # Bucket-policy conditions (CDK's enforce-SSL statement denied everything).

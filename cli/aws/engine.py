@@ -42,6 +42,22 @@ OPERATION_STARTS = frozenset(
     {"CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "REVIEW_IN_PROGRESS"}
 )
 DELETED = "DELETE_COMPLETE"
+IMPORTED = "IMPORT_COMPLETE"
+IMPORT_CHANGE_SET = "annex-cdk-import"
+
+
+def import_template(template: Mapping[str, Any], logical_ids: Iterable[str]) -> dict[str, Any]:
+    """The template of an import: only the resources imported (an import creates nothing),
+    each with a DeletionPolicy (CloudFormation requires one), and no Outputs (an import may
+    not change them); the update that follows brings the rest of the template."""
+    wanted = set(logical_ids)
+    resources = {
+        lid: {**res, "DeletionPolicy": "Retain"}
+        for lid, res in template.get("Resources", {}).items()
+        if lid in wanted
+    }
+    kept = {k: v for k, v in template.items() if k not in ("Resources", "Outputs")}
+    return {**kept, "Resources": resources}
 
 
 class Action(Enum):
@@ -253,8 +269,13 @@ class Engine:
         plan: Mapping[str, tuple[StackState, Action]],
         *,
         replace_ok: bool,
+        imports: Mapping[str, list[dict[str, Any]]] | None = None,
     ) -> dict[str, StackResult]:
-        """Carry out the plan, all stacks at once. Raises after every stack has settled."""
+        """Carry out the plan, all stacks at once. Raises after every stack has settled.
+
+        `imports`: by stack to create, the resources (CloudFormation's ResourcesToImport
+        entries) that exist already and that the new stack takes over instead of creating.
+        """
         for name, (state, action) in plan.items():
             if action is Action.BUSY:
                 raise StackBlockedError(
@@ -288,7 +309,9 @@ class Engine:
         try:
             # Submitting is inside the try: Ctrl-C can arrive as soon as the first stack starts.
             for name, (state, action) in work.items():
-                work_fn = partial(self._run, name, state, action, templates[name])
+                work_fn = partial(
+                    self._run, name, state, action, templates[name], (imports or {}).get(name)
+                )
                 futures[pool.submit(self._annotated, name, work_fn)] = name
             pending = set(futures)
             while pending:
@@ -318,7 +341,12 @@ class Engine:
         return results
 
     def _run(
-        self, name: str, state: StackState, action: Action, template: Mapping[str, Any]
+        self,
+        name: str,
+        state: StackState,
+        action: Action,
+        template: Mapping[str, Any],
+        imports: list[dict[str, Any]] | None = None,
     ) -> StackResult:
         from botocore.exceptions import ClientError
 
@@ -338,6 +366,19 @@ class Engine:
                 )
             action = Action.CREATE
         mark = None
+        if action is Action.CREATE and imports:
+            # Resources that outlived an earlier stack (a retained bucket): a plain create
+            # would fail on them (BucketAlreadyExists). Import them into a new stack, then
+            # update it to the whole template below.
+            stack_id = self._import(name, template, imports)
+            imported = self._wait(name, stack_id, since=None)
+            if imported.status != IMPORTED:
+                reason = self.failure_reason(stack_id) or imported.reason
+                self.progress(name, imported.status or "", reason or "")
+                return StackResult(
+                    name, action, imported.status or "", {}, time.monotonic() - started, reason
+                )
+            state, action = imported, Action.UPDATE
         if action is Action.CREATE:
             self.progress(name, "CREATE_IN_PROGRESS", "creating")
             # As condor_annex: a failed creation deletes itself, so a re-run starts clean.
@@ -370,6 +411,36 @@ class Engine:
             time.monotonic() - started,
             reason,
         )
+
+    def _import(self, name: str, template: Mapping[str, Any], imports: list[dict[str, Any]]) -> str:
+        """Start a new stack `name` that holds only the resources to import; its stack id."""
+        ids = [i["LogicalResourceId"] for i in imports]
+        self.progress(name, "IMPORT_IN_PROGRESS", "importing " + ", ".join(ids))
+        body = json.dumps(import_template(template, ids), separators=(",", ":"), sort_keys=True)
+        created = self.cfn.create_change_set(
+            StackName=name,
+            ChangeSetName=IMPORT_CHANGE_SET,
+            ChangeSetType="IMPORT",
+            TemplateBody=body,
+            ResourcesToImport=imports,
+            Capabilities=CAPABILITIES,
+        )
+        delay = self.POLL_FIRST
+        while True:
+            change_set = self.cfn.describe_change_set(ChangeSetName=created["Id"])
+            if change_set["Status"] == "FAILED":
+                raise StackFailedError(
+                    f"{name}: CloudFormation refused to import {', '.join(ids)}: "
+                    f"{change_set.get('StatusReason') or 'no reason given'}",
+                    hint="delete or rename the resource, then re-run",
+                )
+            if change_set["Status"] == "CREATE_COMPLETE":
+                break
+            if self.stop.wait(delay):
+                raise KeyboardInterrupt
+            delay = min(delay * 1.6, self.POLL_MAX)
+        self.cfn.execute_change_set(ChangeSetName=created["Id"])
+        return str(created["StackId"])
 
     def _wait(self, name: str, stack_id: str, *, since: str | None) -> StackState:
         """Poll until the stack settles, quickly at first, reporting each new event of this

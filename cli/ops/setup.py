@@ -360,6 +360,40 @@ def _empty_a_bucket_that_failed_to_delete(target: AwsTarget, live: Mapping[str, 
             console.info(f"Emptied {bucket} ({count} object version(s)) to finish its deletion.")
 
 
+def kept_bucket_imports(
+    target: AwsTarget, want: Desired, todo: Mapping[str, tuple[StackState, Action]]
+) -> dict[str, list[dict[str, Any]]]:
+    """The bucket a --retain-bucket destroy left behind, to import into the new bucket stack.
+
+    Creating it again would fail with BucketAlreadyExists; importing keeps it and its contents.
+    Only a bucket this account owns is taken over (HeadBucket answers 404 when there is none,
+    403 when it is someone else's, and then creating fails as it should).
+    """
+    if names.BUCKET_STACK not in todo or todo[names.BUCKET_STACK][1] is not Action.CREATE:
+        return {}
+    resource = want.templates.templates[names.BUCKET_STACK]["Resources"][names.LID_BUCKET]
+    if not resource.get("Properties", {}).get("BucketName"):
+        return {}  # a generated name: nothing can be in its way
+    bucket = names.bucket_name(want.account, target.region)
+    s3 = target.client("s3")
+    try:
+        s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=want.account)
+    except s3.exceptions.ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("404", "403", "NoSuchBucket"):
+            return {}
+        raise
+    console.info(f"Adopting the bucket {bucket} that an earlier destroy kept, with its contents.")
+    return {
+        names.BUCKET_STACK: [
+            {
+                "ResourceType": resource["Type"],
+                "LogicalResourceId": names.LID_BUCKET,
+                "ResourceIdentifier": {"BucketName": bucket},
+            }
+        ]
+    }
+
+
 def run_setup(
     target: AwsTarget,
     paths: LocalPaths | None,
@@ -391,7 +425,8 @@ def run_setup(
                 )
         if yes:
             _empty_a_bucket_that_failed_to_delete(target, want.live)
-        results = engine.converge(want.templates.templates, todo, replace_ok=yes)
+        imports = call(lambda: kept_bucket_imports(target, want, todo), target)
+        results = engine.converge(want.templates.templates, todo, replace_ok=yes, imports=imports)
         timings["deploy_s"] = time.monotonic() - t0
         remember(want.templates)
     settings, result, account = want.settings, want.templates, want.account

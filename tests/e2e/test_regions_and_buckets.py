@@ -64,3 +64,29 @@ def test_a_bucket_stack_in_delete_failed_converges_with_yes(world: World):
     assert "AlreadyExists" not in proc.stderr and f"Emptied {bucket}" in proc.stderr
     check = world.run("check-setup", check=False)
     assert check.returncode == 0, check.stdout
+
+
+def test_a_bucket_kept_by_retain_bucket_is_adopted_by_the_next_setup(world: World):
+    world.run("setup", *ALLOW, "--retain-bucket")
+    cfn, s3 = world.client("cloudformation"), world.client("s3")
+    [stack] = cfn.describe_stacks(StackName=names.BUCKET_STACK)["Stacks"]
+    bucket = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}[names.OUT_BUCKET]
+    s3.put_object(Bucket=bucket, Key="config-1.tar.gz", Body=b"kept")
+    destroyed = world.run("destroy", "--yes", timeout=600)
+    assert f"The bucket {bucket} was kept" in destroyed.stdout
+
+    proc = world.run("setup", *ALLOW, check=False, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "BucketAlreadyExists" not in proc.stderr and f"Adopting the bucket {bucket}" in proc.stderr
+    )
+    assert s3.get_object(Bucket=bucket, Key="config-1.tar.gz")["Body"].read() == b"kept"
+    [stack] = cfn.describe_stacks(StackName=names.BUCKET_STACK)["Stacks"]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"  # imported, then updated to the template
+    resources = cfn.describe_stack_resources(StackName=names.BUCKET_STACK)["StackResources"]
+    owned = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
+    assert owned[names.LID_BUCKET] == bucket
+    assert world.run("check-setup", check=False).returncode == 0
+    # It is the stack's again: without --retain-bucket, destroy empties and deletes it.
+    world.run("destroy", "--yes", timeout=600)
+    assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]

@@ -389,6 +389,56 @@ def test_retained_bucket_survives_stack_delete(aws: Any) -> None:
         aws("s3").get_bucket_policy(Bucket=bucket)
 
 
+def test_an_import_change_set_adopts_a_kept_bucket_and_is_checked_as_aws_checks_it(aws: Any):
+    """CloudFormation's resource import: moto would create the bucket again (BucketAlreadyExists)."""
+    cfn, s3 = aws("cloudformation"), aws("s3")
+    bucket = unique("annex-kept")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    resource = {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": bucket}}
+    entry = {
+        "ResourceType": "AWS::S3::Bucket",
+        "LogicalResourceId": names.LID_BUCKET,
+        "ResourceIdentifier": {"BucketName": bucket},
+    }
+
+    def change_set(stack: str, resources: dict[str, Any], to_import: dict[str, Any]) -> Any:
+        return cfn.create_change_set(
+            StackName=stack,
+            ChangeSetName="import",
+            ChangeSetType="IMPORT",
+            TemplateBody=json.dumps({"Resources": resources}),
+            ResourcesToImport=[to_import],
+        )
+
+    refusals = [
+        ({names.LID_BUCKET: resource}, entry, "DeletionPolicy"),
+        (
+            {names.LID_BUCKET: resource | {"DeletionPolicy": "Retain"}, "Other": resource},
+            entry,
+            "exactly the resources to import",
+        ),
+        (
+            {names.LID_BUCKET: resource | {"DeletionPolicy": "Retain"}},
+            entry | {"ResourceIdentifier": {"BucketName": unique("annex-none")}},
+            "do not exist",
+        ),
+    ]
+    for resources, to_import, needle in refusals:
+        with pytest.raises(ClientError, match=needle):
+            change_set(unique("Import"), resources, to_import)
+
+    stack = unique("Import")
+    created = change_set(stack, {names.LID_BUCKET: resource | {"DeletionPolicy": "Retain"}}, entry)
+    cfn.execute_change_set(ChangeSetName=created["Id"])
+    assert status_of(aws, created["StackId"]) == "IMPORT_COMPLETE"
+    [owned] = cfn.describe_stack_resources(StackName=stack)["StackResources"]
+    assert owned["PhysicalResourceId"] == bucket
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+    cfn.delete_stack(StackName=stack)  # DeletionPolicy Retain: the bucket stays
+    assert s3.head_bucket(Bucket=bucket)
+
+
 # --- AWS::EC2::SecurityGroup ---------------------------------------------------------------------
 
 

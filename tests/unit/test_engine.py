@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from annex_cdk.aws.engine import Action, Engine, Live, StackState, decide, plan
+from annex_cdk.aws.engine import Action, Engine, Live, StackState, decide, import_template, plan
 from annex_cdk.errors import StackBlockedError
 
 TEMPLATE = {
@@ -164,3 +164,19 @@ def test_events_of_an_operation_stop_at_its_marker_or_its_start():
     assert [e["EventId"] for e in engine.events_of("S", since="e3")] == ["e4", "e5", "e6"]
     assert [e["EventId"] for e in engine.events_of("S")] == ["e4", "e5", "e6"]
     assert engine.failure_reason("S") == "B: now"  # not the oldest failure in the history
+
+
+def test_an_import_template_holds_only_the_imported_resources_retained_and_no_outputs():
+    template = {
+        "Parameters": {"P": {"Type": "String"}},
+        "Resources": {
+            "Bucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Delete"},
+            "BucketPolicy": {"Type": "AWS::S3::BucketPolicy"},
+        },
+        "Outputs": {"BucketName": {"Value": {"Ref": "Bucket"}}},
+    }
+    assert import_template(template, ["Bucket"]) == {
+        "Parameters": {"P": {"Type": "String"}},
+        # Retain while importing: a failed import must never delete what it was adopting.
+        "Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain"}},
+    }
