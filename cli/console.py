@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -79,27 +80,92 @@ def escape(text: str) -> str:
     return rich_escape(text)
 
 
+@dataclass(frozen=True)
+class ResourceEvent:
+    """One resource event of the current operation on a stack, as CDK prints it."""
+
+    stack: str
+    done: int  # resources of this operation that reached an end state (CDK's n)
+    total: int  # resources in the template being deployed, or deleted (CDK's N)
+    timestamp: datetime | None
+    status: str
+    resource_type: str
+    logical_id: str
+    reason: str
+
+    def line(self, *, verbose: bool) -> str:
+        """`stack | n/N | time | status | type | logical id` (+ the reason with -v; a
+        failure's reason always)."""
+        stamp = self.timestamp.astimezone().strftime("%H:%M:%S") if self.timestamp else "--:--:--"
+        width = len(str(self.total))
+        text = (
+            f"{self.stack} | {self.done:>{width}}/{self.total} | {stamp} | {self.status:<20} | "
+            f"{self.resource_type} | {self.logical_id}"
+        )
+        if self.reason and (verbose or self.status.endswith("_FAILED")):
+            text += f" ({self.reason})"
+        return text
+
+
 class StackProgress:
-    """Per-stack progress lines on stderr, from the engine's worker threads."""
+    """Progress on stderr, from the engine's worker threads: a line per stack step and per
+    resource event; on a terminal, a live summary per stack below them (`with` it)."""
 
     def __init__(self, *, verbose: bool = False) -> None:
         self._lock = threading.Lock()
         self._start = time.monotonic()
         self._verbose = verbose
+        self._summary: dict[str, str] = {}
+        self._live: Any = None
+        self._may_go_live = False
+
+    def __enter__(self) -> StackProgress:
+        self._may_go_live = err_console().is_terminal
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._may_go_live = False
+            if self._live is not None:
+                self._live.stop()
+                self._live = None
+
+    def _render(self) -> Any:
+        from rich.text import Text
+
+        return Text("\n".join(f"{s}: {line}" for s, line in sorted(self._summary.items())))
+
+    def _show(self, stack: str, line: str, summary: str) -> None:
+        with self._lock:
+            err_console().print(line)  # above the live summary while it runs
+            self._summary[stack] = summary
+            if self._live is None and self._may_go_live:
+                # Started by the first line, not before: a question (destroy's, a
+                # replacement's) must not share the terminal with a redrawing summary.
+                from rich.live import Live
+
+                self._live = Live(console=err_console(), transient=True, refresh_per_second=4)
+                self._live.start()
+            if self._live is not None:
+                self._live.update(self._render())
+
+    def resource(self, event: ResourceEvent) -> None:
+        failed = event.status.endswith("_FAILED")
+        colour = "red" if failed else ("green" if event.status.endswith("_COMPLETE") else "cyan")
+        line = event.line(verbose=self._verbose)
+        elapsed = time.monotonic() - self._start
+        self._show(
+            event.stack,
+            f"[{colour}]{escape(line)}[/]",
+            f"{event.done}/{event.total} {event.status} {event.logical_id} ({elapsed:.0f} s)",
+        )
 
     def __call__(self, stack: str, status: str, detail: str) -> None:
-        final = not status.endswith("_IN_PROGRESS") or detail in {
-            "creating",
-            "updating",
-            "deleting",
-        }
         failed = "FAILED" in status or "ROLLBACK" in status
-        # Resource-level events are noise unless they fail or the user asked for them.
-        if not (final or failed or self._verbose):
-            return
         colour = "red" if failed else ("green" if status.endswith("_COMPLETE") else "cyan")
         stamp = f"{time.monotonic() - self._start:6.1f}s"
-        with self._lock:
-            err_console().print(
-                f"[dim]{stamp}[/] {escape(stack)} [{colour}]{escape(status)}[/] {escape(detail)}"
-            )
+        self._show(
+            stack,
+            f"[dim]{stamp}[/] {escape(stack)} [{colour}]{escape(status)}[/] {escape(detail)}",
+            f"{status} {detail}".strip(),
+        )

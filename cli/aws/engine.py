@@ -16,6 +16,7 @@ from enum import Enum
 from functools import partial
 from typing import Any
 
+from annex_cdk.console import ResourceEvent
 from annex_cdk.errors import Interrupted, StackBlockedError, StackFailedError, annotate
 from annex_cdk.templates.load import normalise
 
@@ -143,6 +144,22 @@ def _quiet(stack: str, status: str, detail: str) -> None:
     return None
 
 
+def _quiet_resource(event: ResourceEvent) -> None:
+    return None
+
+
+#: A resource's statuses that end its part in an operation (n of CDK's n/N).
+_RESOURCE_ENDS = ("_COMPLETE", "_FAILED", "_SKIPPED")
+
+
+@dataclass
+class _Count:
+    """n/N of one operation: the resources that reached an end state, of `total`."""
+
+    ended: set[str]
+    total: int
+
+
 class Engine:
     """Drives CloudFormation for a set of independent stacks."""
 
@@ -152,6 +169,11 @@ class Engine:
     def __init__(self, cfn: Any, *, progress: Progress = _quiet) -> None:
         self.cfn = cfn
         self.progress = progress
+        # A progress with a `resource` method (console.StackProgress) gets one ResourceEvent
+        # per resource event as well; a plain callable gets the stack lines only.
+        self.on_resource: Callable[[ResourceEvent], None] = getattr(
+            progress, "resource", _quiet_resource
+        )
         self.stop = threading.Event()
         # The AWS call each worker thread made last, so that an unexpected error names it.
         self._calls = threading.local()
@@ -355,8 +377,9 @@ class Engine:
         if action is Action.REPLACE:
             self.progress(name, state.status or "", "deleting to replace it")
             mark = self.marker(state.stack_id)
+            total = self._resource_count(state.stack_id or name)
             self.cfn.delete_stack(StackName=state.stack_id)
-            final = self._wait(name, state.stack_id or name, since=mark)
+            final = self._wait(name, state.stack_id or name, since=mark, total=total)
             if final.status not in (None, DELETED):
                 # Creating now would only fail with AlreadyExistsException: report the cause.
                 reason = self.failure_reason(state.stack_id or name, mark)
@@ -371,7 +394,7 @@ class Engine:
             # would fail on them (BucketAlreadyExists). Import them into a new stack, then
             # update it to the whole template below.
             stack_id = self._import(name, template, imports)
-            imported = self._wait(name, stack_id, since=None)
+            imported = self._wait(name, stack_id, since=None, total=len(imports))
             if imported.status != IMPORTED:
                 reason = self.failure_reason(stack_id) or imported.reason
                 self.progress(name, imported.status or "", reason or "")
@@ -399,7 +422,7 @@ class Engine:
                 final = self.state(stack_id)
                 self.progress(name, final.status or "", "unchanged")
                 return StackResult(name, Action.SKIP, final.status or "", dict(final.outputs), 0.0)
-        final = self._wait(name, stack_id, since=mark)
+        final = self._wait(name, stack_id, since=mark, total=len(template.get("Resources", {})))
         reason = None if final.status in GOOD else self.failure_reason(stack_id, mark)
         detail = f"{time.monotonic() - started:.1f} s" if final.status in GOOD else (reason or "")
         self.progress(name, final.status or "", detail)
@@ -442,21 +465,25 @@ class Engine:
         self.cfn.execute_change_set(ChangeSetName=created["Id"])
         return str(created["StackId"])
 
-    def _wait(self, name: str, stack_id: str, *, since: str | None) -> StackState:
+    def _wait(self, name: str, stack_id: str, *, since: str | None, total: int) -> StackState:
         """Poll until the stack settles, quickly at first, reporting each new event of this
-        operation: those after the marker `since` (None: a new stack, all of its events)."""
+        operation: those after the marker `since` (None: a new stack, all of its events).
+        `total`: the resources of the template being deployed (or deleted), CDK's N."""
         delay = self.POLL_FIRST
         seen: set[str] = set()
+        count = _Count(set(), total)
         while True:
             state = self.state(stack_id)
-            self._report_events(name, stack_id, seen, since)
+            self._report_events(name, stack_id, seen, since, count)
             if state.status is None or not state.status.endswith("_IN_PROGRESS"):
                 return state
             if self.stop.wait(delay):
                 return state
             delay = min(delay * 1.6, self.POLL_MAX)
 
-    def _report_events(self, name: str, stack_id: str, seen: set[str], since: str | None) -> None:
+    def _report_events(
+        self, name: str, stack_id: str, seen: set[str], since: str | None, count: _Count
+    ) -> None:
         events = self.cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
         fresh: list[dict[str, Any]] = []
         for event in events:  # newest first, down to the marker
@@ -467,14 +494,34 @@ class Engine:
             if event["EventId"] in seen:
                 continue
             seen.add(event["EventId"])
-            if event.get("LogicalResourceId") == name:
-                continue
-            detail = event.get("ResourceStatusReason") or ""
-            self.progress(
-                name,
-                event.get("ResourceStatus", ""),
-                f"{event.get('LogicalResourceId')} {detail}".strip(),
+            logical_id = event.get("LogicalResourceId") or ""
+            if logical_id == name:
+                continue  # the stack's own events: its lines come from _run and delete
+            status = event.get("ResourceStatus", "")
+            if status.endswith(_RESOURCE_ENDS):
+                count.ended.add(logical_id)  # by id: a replaced resource counts once
+            self.on_resource(
+                ResourceEvent(
+                    stack=name,
+                    done=len(count.ended),
+                    total=count.total,
+                    timestamp=event.get("Timestamp"),
+                    status=status,
+                    resource_type=event.get("ResourceType") or "",
+                    logical_id=logical_id,
+                    reason=event.get("ResourceStatusReason") or "",
+                )
             )
+
+    def _resource_count(self, stack_id: str) -> int:
+        """The resources of a deployed stack, N for its deletion's progress lines."""
+        from botocore.exceptions import ClientError
+
+        try:
+            found = self.cfn.describe_stack_resources(StackName=stack_id)["StackResources"]
+        except ClientError:
+            return 0
+        return len(found)
 
     def delete(self, names: Iterable[str]) -> dict[str, StackResult]:
         """Delete stacks concurrently; a stack that does not exist counts as deleted."""
@@ -486,8 +533,9 @@ class Engine:
                 return StackResult(name, Action.SKIP, DELETED, {}, 0.0)
             self.progress(name, "DELETE_IN_PROGRESS", "deleting")
             mark = self.marker(state.stack_id)
+            total = self._resource_count(state.stack_id or name)
             self.cfn.delete_stack(StackName=state.stack_id)
-            final = self._wait(name, state.stack_id or name, since=mark)
+            final = self._wait(name, state.stack_id or name, since=mark, total=total)
             status = DELETED if final.status in (None, DELETED) else final.status
             reason = (
                 None if status == DELETED else self.failure_reason(state.stack_id or name, mark)

@@ -32,7 +32,7 @@ def setup(
     yes: Yes = False,
     no_local: NoLocal = None,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show every resource event.")
+        bool, typer.Option("--verbose", "-v", help="Add each resource event's reason.")
     ] = False,
 ) -> None:
     """Deploy the HTCondorAnnex-* stacks and write the PEM and ~/.condor/user_config.
@@ -41,14 +41,15 @@ def setup(
     With --no-local (pipelines) only the stacks: a submit host runs `write-config` later.
     """
     remote = aws_side_only(no_local)
-    report = run_setup(
-        aws.target(local=not remote),
-        aws.local_paths(remote),
-        flags,
-        yes=yes,
-        progress=StackProgress(verbose=verbose),
-        retire_annex_blocks=retire_condor_annex_config,
-    )
+    with StackProgress(verbose=verbose) as progress:
+        report = run_setup(
+            aws.target(local=not remote),
+            aws.local_paths(remote),
+            flags,
+            yes=yes,
+            progress=progress,
+            retire_annex_blocks=retire_condor_annex_config,
+        )
     if json_out:
         console.emit_json(report)
     else:

@@ -28,16 +28,20 @@ def destroy(
     ] = False,
     json_out: Json = False,
     yes: Yes = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Add each resource event's reason.")
+    ] = False,
 ) -> None:
     """Delete the stacks, the PEM and annex-cdk's config lines; then verify nothing is left."""
-    report = run_destroy(
-        aws.target(),
-        aws.paths(),
-        force=force,
-        confirm=confirmer(yes, "destroy"),
-        progress=StackProgress(),
-        keep_image=keep_image,
-    )
+    with StackProgress(verbose=verbose) as progress:
+        report = run_destroy(
+            aws.target(),
+            aws.paths(),
+            force=force,
+            confirm=confirmer(yes, "destroy"),
+            progress=progress,
+            keep_image=keep_image,
+        )
     if json_out:
         console.emit_json(report)
     elif report["leftovers"]:

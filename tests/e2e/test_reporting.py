@@ -4,6 +4,7 @@ name where they happened, keep their traceback in a log, and keep the exit-code 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -43,10 +44,48 @@ def run_broken(world: World, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+#: A resource line as `cdk deploy` prints it: `stack | n/N | time | status | type | logical id`.
+RESOURCE_LINE = re.compile(
+    r"^(?P<stack>HTCondorAnnex-\S+) \| +(?P<done>\d+)/(?P<total>\d+) \| "
+    r"(?P<time>\d\d:\d\d:\d\d) \| (?P<status>[A-Z_]+) +\| (?P<type>\S+::\S+) \| "
+    r"(?P<logical_id>\w+)(?: \((?P<reason>.*)\))?$"
+)
+
+
+def _resource_lines(stderr: str) -> dict[str, list[re.Match[str]]]:
+    """Each stack's resource lines, in order."""
+    found: dict[str, list[re.Match[str]]] = {}
+    for line in stderr.splitlines():
+        if match := RESOURCE_LINE.match(line):
+            found.setdefault(match["stack"], []).append(match)
+    return found
+
+
+def _resource_counts(world: World) -> dict[str, int]:
+    cfn = world.client("cloudformation")
+    return {
+        s["StackName"]: len(
+            cfn.describe_stack_resources(StackName=s["StackName"])["StackResources"]
+        )
+        for s in cfn.describe_stacks()["Stacks"]
+    }
+
+
 def test_progress_of_an_update_and_a_destroy_shows_only_that_operation(world: World):
     first = json.loads(world.run("setup", "--allow-from", ALLOW, "--json").stdout)
     validate(first, json_schemas.SETUP)
+    counts = _resource_counts(world)
     update = world.run("setup", "--allow-from", "203.0.113.0/24")
+    # One line per resource event of the update, of the one stack it changes, counted
+    # against that stack's resources; none of its creation.
+    updated = _resource_lines(update.stderr)
+    assert set(updated) == {names.SECURITY_GROUP_STACK}, update.stderr
+    lines = updated[names.SECURITY_GROUP_STACK]
+    assert {int(m["total"]) for m in lines} == {counts[names.SECURITY_GROUP_STACK]}
+    done = [int(m["done"]) for m in lines]
+    assert done == sorted(done) and 1 <= done[-1] <= counts[names.SECURITY_GROUP_STACK]
+    assert all(m["status"].startswith("UPDATE_") for m in lines), update.stderr
+    assert any(m["logical_id"] == names.LID_SECURITY_GROUP for m in lines), update.stderr
     assert "UPDATE_COMPLETE" in update.stderr
     history = [
         line
@@ -65,6 +104,13 @@ def test_progress_of_an_update_and_a_destroy_shows_only_that_operation(world: Wo
     assert stacks[names.SUBMIT_HOST_STACK]["action"] == "unchanged"
     assert "CREATE_COMPLETE" not in destroy.stderr, destroy.stderr
     assert "UPDATE_COMPLETE" not in destroy.stderr, destroy.stderr
+    # Every deployed stack's resources, each deleted once: n runs up to N.
+    deleted = _resource_lines(destroy.stderr)
+    assert set(deleted) == set(counts), destroy.stderr
+    for stack, lines in deleted.items():
+        assert {int(m["total"]) for m in lines} == {counts[stack]}, stack
+        assert int(lines[-1]["done"]) == counts[stack], destroy.stderr
+        assert all(m["status"].startswith("DELETE_") for m in lines), destroy.stderr
 
 
 def _json(world: World, *args: str) -> dict:

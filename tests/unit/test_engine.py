@@ -126,7 +126,7 @@ def test_stop_event_ends_waiting(cfn):
     engine.state = lambda name: (calls.set(), StackState(name, "CREATE_IN_PROGRESS", name))[1]  # type: ignore[method-assign]
     engine._report_events = lambda *a: None  # type: ignore[method-assign]
     engine.stop.set()
-    assert engine._wait("A", "A", since=None).status == "CREATE_IN_PROGRESS"
+    assert engine._wait("A", "A", since=None, total=1).status == "CREATE_IN_PROGRESS"
     assert calls.is_set()
 
 
