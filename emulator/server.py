@@ -132,12 +132,15 @@ class _LoadingGate:
             app = DomainDispatcherApplication(create_backend_app)
             _warm_up()  # still alone: no request thread imports moto modules concurrently
             self.app = app
+        # Logged before `error` is set: the health check reports "failed" as soon as it is,
+        # and the client then reads the log's tail for why (on a loaded machine it came first).
         except MotoContractError as err:  # one line says it all: no traceback
-            self.error = str(err)
             print(err, file=sys.stderr, flush=True)  # into the emulator's log
+            self.error = str(err)
         except BaseException as err:
-            self.error = f"{type(err).__name__}: {err}"
             traceback.print_exc()  # into the emulator's log
+            sys.stderr.flush()
+            self.error = f"{type(err).__name__}: {err}"
         finally:
             self.loaded.set()
 

@@ -181,6 +181,9 @@ def _plan(path: Path, value: str, *, what: str, secret: bool) -> _Plan:
         # condor_annex refuses a secret key file that someone else owns; so do we, for both.
         _refuse(f"{path} is owned by uid {st.st_uid}, not by you; refusing to use it")
     mode = stat.S_IMODE(st.st_mode)
+    if not mode & stat.S_IRUSR:
+        # Before opening it: root would read it anyway, an ordinary user would get EACCES.
+        _refuse(f"{path} is not readable by you (mode {mode:04o}); refusing to change that")
     try:
         with open(path, "rb") as fh:
             data = fh.read(_MAX_KEY_FILE + 1)
@@ -194,8 +197,6 @@ def _plan(path: Path, value: str, *, what: str, secret: bool) -> _Plan:
     current = data.decode("utf-8", "replace").strip()
     if not current:
         # The guide has the user `touch` both files first: filling an empty file is expected.
-        if not target & stat.S_IRUSR:
-            _refuse(f"{path} is not readable by you (mode {mode:04o}); refusing to change that")
         return _Plan(path, "filled", target, narrowed)
     same = Secret(value).matches(current) if secret else current == value
     if not same:

@@ -249,13 +249,17 @@ def test_unreadable_empty_file_is_refused(home: Path) -> None:
     assert not private.exists()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file away")
-def test_someone_elses_file_is_refused(home: Path) -> None:
+def test_someone_elses_file_is_refused(home: Path, tmp_path: Path) -> None:
     public, private = files(home)
     public.parent.mkdir(mode=0o700)
-    private.write_text("")
-    os.chown(private, 54321, 54321)
-    with pytest.raises(LocalFilesError, match="owned by uid 54321"):
+    if os.geteuid() == 0:  # root gives a file away
+        private.write_text("")
+        os.chown(private, 54321, 54321)
+        owner = 54321
+    else:  # an ordinary user cannot: a symlink to root's file is someone else's file too
+        private.symlink_to("/etc/passwd")
+        owner = 0
+    with pytest.raises(LocalFilesError, match=f"owned by uid {owner}"):
         creds.write_key_files(pair(), public, private)
     assert not public.exists()
 
