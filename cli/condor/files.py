@@ -29,7 +29,6 @@ CONFIG_FILE_MODE = 0o644
 _CHUNK = 1 << 16
 #: Backups annex-cdk keeps per file: enough to undo the last few runs, never a pile.
 KEEP_BACKUPS = 5
-_WRITABLE_HINT = "fix the permissions, or use another HOME"
 # Undecodable bytes survive a decode/encode round trip, so foreign bytes are kept exactly.
 _ENCODING = "utf-8"
 _KEEP_BYTES = "surrogateescape"
@@ -304,32 +303,42 @@ def check_writable(path: Path | str) -> None:
     """
     given = Path(path)
     target = Path(os.path.realpath(given))  # follow symlinks as atomic_write will
+    # The hint names the file to fix: a symlink's target, not the link.
+    shown = str(given) if target == given.absolute() else f"{given} (a link to {target})"
     if target.exists():
         if target.is_dir():
-            raise LocalFilesError(f"{given} is a directory, not a file", hint=_WRITABLE_HINT)
+            raise LocalFilesError(
+                f"{shown} is a directory, not a file",
+                hint=f"move {target} away: annex-cdk writes a file there",
+            )
         if not target.is_file():
-            raise LocalFilesError(f"{given} is not a regular file", hint=_WRITABLE_HINT)
+            raise LocalFilesError(
+                f"{shown} is not a regular file", hint=f"move {target} away, then re-run"
+            )
         if not os.access(target, os.W_OK):
-            raise LocalFilesError(f"{given} is not writable", hint=_WRITABLE_HINT)
+            raise LocalFilesError(f"{shown} is not writable", hint=f"chmod u+w {target}")
         directory = target.parent
         if not os.access(directory, os.W_OK | os.X_OK):
             raise LocalFilesError(
-                f"cannot replace {given}: directory {directory} is not writable",
-                hint=_WRITABLE_HINT,
+                f"cannot replace {shown}: directory {directory} is not writable",
+                hint=f"chmod u+wx {directory} (annex-cdk writes a new copy beside the file)",
             )
         return
     ancestor = target.parent
     while not ancestor.exists():
         if ancestor.is_symlink():
             raise LocalFilesError(
-                f"cannot create {given}: {ancestor} is a dangling symlink", hint=_WRITABLE_HINT
+                f"cannot create {shown}: {ancestor} is a dangling symlink",
+                hint=f"remove the link {ancestor} or create what it points to",
             )
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise LocalFilesError(
-            f"cannot create {given}: {ancestor} is not a directory", hint=_WRITABLE_HINT
+            f"cannot create {shown}: {ancestor} is not a directory",
+            hint=f"move {ancestor} away, or use another HOME",
         )
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise LocalFilesError(
-            f"cannot create {given}: directory {ancestor} is not writable", hint=_WRITABLE_HINT
+            f"cannot create {shown}: directory {ancestor} is not writable",
+            hint=f"chmod u+wx {ancestor}, or use another HOME",
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from functools import cached_property
@@ -11,7 +12,7 @@ from typing import Any
 
 from annex_cdk.condor.files import encode_exact
 from annex_cdk.condor.parser import effective_values, user_config_setting
-from annex_cdk.condor.syntax import ConfigError
+from annex_cdk.condor.syntax import ConfigError, HTCondorUnavailableError
 from annex_cdk.errors import LocalFilesError
 from annex_stacks import names
 
@@ -41,6 +42,11 @@ class LocalPaths:
         base = self.base_config()
         try:
             setting = user_config_setting(base)
+        except HTCondorUnavailableError as err:  # our Python, not the config, is the fault
+            raise LocalFilesError(
+                f"cannot find the user config: {err}",
+                hint=f"make {sys.executable} runnable by you (it runs HTCondor's parser)",
+            ) from None
         except ConfigError as err:
             raise LocalFilesError(
                 f"cannot find the user config: {err}",

@@ -96,9 +96,10 @@ def preflight(
             user_config.parse(text, source=str(paths.user_config))
             validate_syntax(text, source_name=str(paths.user_config))
         except OSError as err:
+            real = paths.user_config.resolve()  # a symlink's target is the file to fix
             raise LocalFilesError(
                 f"cannot read {paths.user_config}: {err.strerror or err}",
-                hint=f"fix the permissions of {paths.user_config}, then re-run",
+                hint=f"chmod u+r {real}, then re-run",
             ) from None
         except ConfigError as err:
             raise LocalFilesError(

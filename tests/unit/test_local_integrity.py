@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -250,3 +251,37 @@ def test_destroy_and_setup_edit_user_config_under_the_local_lock(
     destroy_ops._remove_local(paths, REGIONS[0], None, None)
     assert seen == [True, True]
     assert set(user_config.parse(paths.user_config.read_text()).ours) == {REGIONS[1]}
+
+
+def test_a_python_that_cannot_run_is_named_not_the_htcondor_config(
+    paths: LocalPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTCondor's parser runs in a child Python: when that cannot start, the config is fine."""
+    unrunnable = tmp_path / "python"
+    unrunnable.write_text("")
+    unrunnable.chmod(0o600)
+    monkeypatch.setattr(sys, "executable", str(unrunnable))
+    with pytest.raises(LocalFilesError) as caught:
+        _ = paths.user_config
+    assert caught.value.hint == f"make {unrunnable} runnable by you (it runs HTCondor's parser)"
+
+
+def test_an_unreadable_user_config_behind_a_link_names_its_target(
+    paths: LocalPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = tmp_path / "dotfiles" / "user_config"
+    real.parent.mkdir()
+    real.write_text("A = 1\n")
+    paths.condor_dir.mkdir()
+    paths.user_config.symlink_to(real)
+    original = Path.read_bytes
+
+    def read_bytes(path: Path) -> bytes:  # root reads through any mode: EACCES as a user gets
+        if path == paths.user_config:
+            raise PermissionError(13, "Permission denied")
+        return original(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    with pytest.raises(LocalFilesError, match=str(paths.user_config)) as caught:
+        preflight(paths, REGIONS[0], None)
+    assert caught.value.hint == f"chmod u+r {real}, then re-run"

@@ -268,3 +268,34 @@ def test_backups_do_not_pile_up(tmp_path: Path) -> None:
     assert made[-1] is not None and made[-1].read_bytes() == b"v7\n"
     assert {p.name for p in made[-localfiles.KEEP_BACKUPS :] if p} == set(kept)
     assert unrelated.read_bytes() == b"mine\n"
+
+
+@pytest.mark.hostile
+def test_hints_name_a_symlinks_target_and_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file to fix is the link's target: the hint says which, and how."""
+    real = tmp_path / "dotfiles" / "user_config"
+    real.parent.mkdir()
+    real.write_text("x")
+    link = tmp_path / "user_config"
+    link.symlink_to(real)
+    # Root passes any access() check: the target alone is unwritable, as for a user.
+    real_access = os.access
+    monkeypatch.setattr(localfiles.os, "access", lambda p, m: Path(p) != real and real_access(p, m))
+    with pytest.raises(LocalFilesError, match=f"a link to {real}") as raised:
+        check_writable(link)
+    assert raised.value.hint == f"chmod u+w {real}"
+    monkeypatch.setattr(
+        localfiles.os, "access", lambda p, m: Path(p) != real.parent and real_access(p, m)
+    )
+    with pytest.raises(LocalFilesError) as raised:
+        check_writable(link)
+    assert raised.value.hint is not None and raised.value.hint.startswith(
+        f"chmod u+wx {real.parent} "
+    )
+    real.unlink()
+    real.mkdir()
+    with pytest.raises(LocalFilesError, match="is a directory") as raised:
+        check_writable(link)
+    assert raised.value.hint == f"move {real} away: annex-cdk writes a file there"
