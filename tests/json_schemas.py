@@ -117,6 +117,10 @@ DIFF = _document(
                 },
             },
             output_changes={"type": "array", "items": _CHANGE},
+            # Whose verdict the resources carry: CloudFormation's change set, or the template
+            # diff with the reason why (README: diff).
+            source={"enum": ["change-set", "template"]},
+            source_note=_MAYBE_STRING,
             blocked=_MAYBE_STRING,
         ),
         "blocked": _STRING_MAP,

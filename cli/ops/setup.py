@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from annex_cdk import console
+from annex_cdk.aws.change_set import read_change_set
 from annex_cdk.aws.engine import (
+    CAPABILITIES,
     GOOD,
     UPDATABLE,
     Action,
@@ -29,6 +31,12 @@ from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
 from annex_cdk.ops.cdk_context import read_context, record_for_cdk
 from annex_cdk.ops.post_deploy import post_deploy, preflight, set_aside_pem
 from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
+from annex_cdk.templates.change_set import (
+    NO_DETAILS,
+    can_say,
+    from_template,
+    with_change_set,
+)
 from annex_cdk.templates.diff import KEPT, StackDiff, diff_stack
 from annex_cdk.templates.exposure import ingress_cidrs
 from annex_cdk.templates.stack_report import stack_entry
@@ -520,6 +528,22 @@ def planned_diffs(todo: Mapping[str, tuple[StackState, Action]], want: Desired) 
     return diffs
 
 
+def _asked_of_cloudformation(target: AwsTarget, diff: StackDiff, want: Desired) -> StackDiff:
+    """An updated stack's diff with CloudFormation's verdicts from a read-only change set,
+    where the endpoint gives them; else the template diff, saying why."""
+    reading = read_change_set(
+        target.client("cloudformation"),
+        diff.stack,  # by name, as `cdk diff` creates its change sets
+        want.templates.templates[diff.stack],
+        capabilities=CAPABILITIES,
+    )
+    if reading.changes is None:
+        return from_template(diff, reading.note)
+    if not can_say(reading.changes):
+        return from_template(diff, NO_DETAILS)
+    return with_change_set(diff, reading.changes)
+
+
 def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) -> dict[str, Any]:
     """What `setup` with the same flags would change, per stack, without changing anything."""
     engine = Engine(target.client("cloudformation"))
@@ -535,7 +559,10 @@ def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) 
         and lv.state.exists
     }
     blocked.update({stack: f"{what} is gone" for stack, what in lost.items()})
-    diffs = planned_diffs(todo, want)
+    diffs = [
+        _asked_of_cloudformation(target, d, want) if d.action == "update" else d
+        for d in planned_diffs(todo, want)
+    ]
     live = {n: lv.state for n, lv in want.live.items() if lv.state.exists}
     return {
         "diffs": diffs,

@@ -290,6 +290,10 @@ class StackDiff:
     resources: list[ResourceDiff] = field(default_factory=list)
     outputs: list[Change] = field(default_factory=list)
     template: list[Change] = field(default_factory=list)  # Description, Metadata, ...
+    #: Where the resource verdicts come from: "template" (our template diff) or "change-set"
+    #: (CloudFormation's, templates/change_set.py); the note says why not a change set.
+    source: str = "template"
+    source_note: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -359,6 +363,11 @@ class StackDiff:
             lines.extend(_change_lines(self.template))
         return lines
 
+    def source_line(self) -> str:
+        if self.source == "change-set":
+            return "replacements as CloudFormation's change set says"
+        return "from the template diff" + (f": {self.source_note}" if self.source_note else "")
+
     def as_dict(
         self, *, status: str | None = None, outputs: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
@@ -377,6 +386,8 @@ class StackDiff:
             resources=[r.as_dict() for r in self.resources],
             output_changes=[c.as_dict() for c in self.outputs],
             template=[c.as_dict() for c in self.template],
+            source=self.source,
+            source_note=self.source_note,
         )
 
 
@@ -446,6 +457,8 @@ def render_all(diffs: list[StackDiff]) -> list[str]:
             lines.append(f"Stack {d.stack}: {_KEPT_TEXT}")
             continue
         lines.extend(d.render() if d.changed else [f"Stack {d.stack}: no changes"])
+        if d.action == "update":  # only an update has a change set to ask for
+            lines.append(f"  ({d.source_line()})")
     lines.append("")
     lines.append(total_line(diffs))
     return lines
@@ -574,6 +587,23 @@ _SAME_CONTENT: Final = Change(
 def _replacement_danger(resource_type: str) -> str | None:
     texts = DATA_BEARING.get(resource_type)
     return texts[0] if texts else None
+
+
+def replacement_danger(resource_type: str) -> str | None:
+    """What replacing a resource of this type loses (None: nothing), for change-set verdicts."""
+    return _replacement_danger(resource_type)
+
+
+def deletion_danger_of_type(resource_type: str) -> str | None:
+    """What deleting a resource of this type loses; a change set does not say DeletionPolicy,
+    so a retained resource is still named (the safe side)."""
+    texts = DATA_BEARING.get(resource_type)
+    return texts[1] if texts else None
+
+
+def short_value(value: Any) -> str:
+    """A value as one short line (as the diff shows values)."""
+    return _fmt(value)
 
 
 def _attribute_rank(attribute: str) -> tuple[int, str]:

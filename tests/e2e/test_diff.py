@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from annex_cdk.templates.change_set import NO_DETAILS, TEMPLATE
 from annex_stacks import names
 from tests.e2e.conftest import REGION, World
 
@@ -30,6 +31,12 @@ def test_diff_exit_codes_track_setup(world: World):
     data = json.loads(world.run("diff", "--allow-from", "203.0.113.0/24", "--json").stdout)
     changed = {n for n, s in data["stacks"].items() if s["changed"]}
     assert changed == {names.SECURITY_GROUP_STACK}
+    # diff asked CloudFormation (the emulator) for a change set, which has no per-resource
+    # replacement details there: the template diff, saying so (real AWS: tests/unit/
+    # test_change_set_diff.py).
+    sg = data["stacks"][names.SECURITY_GROUP_STACK]
+    assert (sg["source"], sg["source_note"]) == (TEMPLATE, NO_DETAILS), sg
+    assert f"  (from the template diff: {NO_DETAILS})" in change.stdout.splitlines()
 
     world.run("setup", "--allow-from", "203.0.113.0/24", "--no-ssh")
     assert world.run("diff", "--exit-code", check=False).returncode == 0
