@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("CDK_DISABLE_VERSION_CHECK", "1")
@@ -10,3 +14,16 @@ os.environ.setdefault("CDK_DISABLE_VERSION_CHECK", "1")
 # suite tests the local mode unless a test asks for the other explicitly.
 os.environ.pop("CI", None)
 os.environ.pop("ANNEX_CDK_NO_LOCAL", None)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_left_alone() -> Iterator[None]:
+    """No test may write into the checkout: `annex-cdk setup` records its settings in the CDK
+    project it runs in, so a CLI run with the checkout as its directory would leave files."""
+    before = {p.name for p in ROOT.iterdir()}
+    yield
+    added = sorted({p.name for p in ROOT.iterdir()} - before - {".pytest_cache"})
+    assert added == [], f"tests left files in the checkout: {added}"

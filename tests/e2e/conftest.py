@@ -98,6 +98,7 @@ class World:
         return subprocess.Popen(
             [CLI, *args],
             env=self._env(None),
+            cwd=self.root,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -54,6 +54,7 @@ def _ci(
     proc = subprocess.run(
         [str(ROOT / "scripts" / "ci" / script)],
         env=env,
+        cwd=world.root,  # not the checkout: setup records settings in a CDK project it runs in
         capture_output=True,
         text=True,
         timeout=600,
