@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -64,9 +65,13 @@ def _quiet_jsii_exit() -> None:
     """
     from jsii._kernel.providers import process
 
-    stop = process._NodeProcess.stop
+    stop, start = process._NodeProcess.stop, process._NodeProcess.start
     if getattr(stop, "annex_quiet", False):
         return
+
+    def recorded_start(self: Any) -> None:
+        start(self)
+        _NODE_PROCESSES.append(self)
 
     def quiet_stop(self: Any) -> None:
         with contextlib.suppress(BrokenPipeError):
@@ -74,6 +79,19 @@ def _quiet_jsii_exit() -> None:
 
     quiet_stop.annex_quiet = True  # type: ignore[attr-defined]
     process._NodeProcess.stop = quiet_stop  # type: ignore[method-assign]
+    process._NodeProcess.start = recorded_start  # type: ignore[method-assign]
+
+
+#: jsii's node processes started in this process (one, in practice).
+_NODE_PROCESSES: list[Any] = []
+
+
+def _node_interrupted() -> bool:
+    """Whether jsii's node process died of SIGINT (Ctrl-C signals the whole process group)."""
+    return any(
+        getattr(getattr(node, "_process", None), "poll", lambda: None)() == -signal.SIGINT
+        for node in _NODE_PROCESSES
+    )
 
 
 def new_app(*, outdir: Path | None = None) -> cdk.App:
@@ -231,8 +249,15 @@ def synth(settings: AnnexSettings, *, outdir: Path | None = None, nag: bool = Tr
     # Node to install instead); a CLI user should not read it on every setup.
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     out = Path(outdir) if outdir else Path(tempfile.mkdtemp(prefix="annex-cdk-synth-"))
-    app = build_app(settings, outdir=out, nag=nag)
-    assembly = app.synth()
+    try:
+        app = build_app(settings, outdir=out, nag=nag)
+        assembly = app.synth()
+    except Exception:
+        # Ctrl-C can kill node before Python sees its own SIGINT: jsii then fails reading
+        # node's reply (JSONDecodeError). That is an interruption, not an unexpected error.
+        if _node_interrupted():
+            raise KeyboardInterrupt from None
+        raise
     templates: dict[str, dict[str, Any]] = {}
     warnings: list[str] = []
     for name in names.MANAGED_STACKS:
