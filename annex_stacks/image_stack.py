@@ -20,6 +20,7 @@ from aws_cdk import aws_imagebuilder as imagebuilder
 from constructs import Construct
 
 from annex_stacks import nag, names
+from annex_stacks.components.trust import ec2_instance_trust
 from annex_stacks.settings import AnnexSettings
 
 _SERIES_PARAMETER = "HTCondorSeries"
@@ -190,16 +191,7 @@ class ImageStack(Stack):
         role = iam.CfnRole(
             self,
             names.LID_IMAGE_ROLE,
-            assume_role_policy_document={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "ec2.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
+            assume_role_policy_document=ec2_instance_trust(),
             description="HTCondorAnnex-Image build instance: SSM agent and Image Builder only",
             policies=[
                 iam.CfnRole.PolicyProperty(

@@ -17,6 +17,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from annex_stacks import nag, names
+from annex_stacks.components.trust import ec2_instance_trust
 from annex_stacks.settings import AnnexSettings
 from annex_stacks.submit_host_policy import OWN_RESOURCE_FAMILIES, READ_ONLY_FAMILIES, why
 
@@ -83,16 +84,7 @@ class SubmitHostRoleStack(Stack):
         role = iam.CfnRole(
             self,
             names.LID_SUBMIT_HOST_ROLE,
-            assume_role_policy_document={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "ec2.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
+            assume_role_policy_document=ec2_instance_trust(),
             description="HTCondor submit host: annex-cdk and condor_annex, least privilege",
             policies=[
                 iam.CfnRole.PolicyProperty(

@@ -6,12 +6,9 @@ HTCondor config with COLLECTOR_HOST and a pool password file, and condor_annex's
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +19,7 @@ from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.console import StackProgress
 from annex_cdk.ops.check import run_check_setup
 from annex_cdk.ops.destroy import run_destroy
+from annex_cdk.ops.environ import scoped_environ
 from annex_cdk.ops.rehearse_annex import ANNEX_STEP, rehearse_annexes
 from annex_cdk.ops.setup import SettingsFlags, run_setup
 from annex_stacks import names
@@ -71,22 +69,6 @@ def scratch_home(root: Path) -> tuple[LocalPaths, Path, Credentials]:
     return LocalPaths(home), config, Credentials(public, private)
 
 
-@contextmanager
-def _isolated_env(condor_config: Path) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in (*_AWS_ENV, "CONDOR_CONFIG")}
-    for key in _AWS_ENV:
-        os.environ.pop(key, None)
-    os.environ["CONDOR_CONFIG"] = str(condor_config)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def run_rehearsal(*, region: str, keep: bool = False) -> dict[str, Any]:
     from annex_emulator.server import EmulatorProcess
 
@@ -96,7 +78,10 @@ def run_rehearsal(*, region: str, keep: bool = False) -> dict[str, Any]:
     try:
         paths, condor_config, creds = scratch_home(root)
         console.info(f"Scratch HOME: {paths.home}")
-        with _isolated_env(condor_config), EmulatorProcess() as emu:
+        with (
+            scoped_environ({"CONDOR_CONFIG": str(condor_config)}, unset=_AWS_ENV),
+            EmulatorProcess() as emu,
+        ):
             console.info(f"Emulator: {emu.endpoint_url}")
             target = AwsTarget(region, creds, endpoint_url=emu.endpoint_url)
             flags = SettingsFlags(allow_from=(REHEARSAL_CIDR,))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
-import os
 import tarfile
 import tempfile
 import time
@@ -27,6 +26,7 @@ from typing import Any
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.ops import annex_replay
 from annex_cdk.ops.annex_replay import Annex
+from annex_cdk.ops.environ import scoped_environ
 from annex_stacks import names
 
 #: An image moto knows (its default AMIs); EC2 would need a real annex image here.
@@ -90,16 +90,8 @@ def _lambda_env(target: AwsTarget, variables: dict[str, str]) -> Iterator[None]:
         "AWS_SECRET_ACCESS_KEY": creds.secret_key,
         "AWS_ENDPOINT_URL": target.endpoint_url or "",
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with scoped_environ(env):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def invoke_deployed_lease(
