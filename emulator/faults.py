@@ -3,12 +3,19 @@
 Real AWS fails in ways moto never does by itself: credentials expire, a resource's creation is
 rejected, a deployment takes long enough to be interrupted or raced. Tests switch these on with
 `POST FAULTS_PATH` (JSON: `fail_types` {resource type: reason}, `delay_s`, `expired_keys`,
-`stall_actions`); `DELETE` switches them off. This runs inside the emulator process only.
+`stall_actions`, `hold_actions`, `release_held`); `DELETE` switches them off. This runs inside
+the emulator process only.
 
 `stall_actions` lists API actions (`PutParameter`, `DescribeStacks`, ...) whose requests are
 accepted and then never answered, as a hung proxy or endpoint does; `"*"` stalls every action
 but STS GetCallerIdentity: an endpoint that says who you are and then hangs. Stalled requests
 are let go (with an error reply) when the faults are switched off.
+
+`hold_actions` lists API actions whose requests wait inside the emulator until a test lets them
+go (`"release_held": true`, or switching the faults off), then are answered as usual. Every reply
+of `FAULTS_PATH` counts the requests waiting now (`held`), so a test can act at the moment a run
+is inside, say, CreateStack: an event, where a fixed delay is a time window that a loaded
+machine can miss.
 """
 
 from __future__ import annotations
@@ -31,9 +38,14 @@ _faults: dict[str, Any] = {
     "delay_s": 0.0,
     "expired_keys": [],
     "stall_actions": [],
+    "hold_actions": [],
 }
+#: Requests waiting in a hold now; reported, never set by a client.
+_held = 0
 #: Set when the faults are switched off: stalled requests wait on it (never longer than this).
 _released = threading.Event()
+#: Set when held requests may go on (never later than the stall limit).
+_hold_released = threading.Event()
 _STALL_LIMIT_S = 600
 _ALL_BUT_IDENTITY = "*"
 
@@ -52,10 +64,16 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
             for key in _faults:
                 if key in update:
                     _faults[key] = update[key]
+            if update.get("release_held"):
+                _faults["hold_actions"] = []
+                _release_held()
         elif method == "DELETE":
-            _faults.update(fail_types={}, delay_s=0.0, expired_keys=[], stall_actions=[])
+            _faults.update(
+                fail_types={}, delay_s=0.0, expired_keys=[], stall_actions=[], hold_actions=[]
+            )
             _release_stalled()
-        body = json.dumps(_faults).encode()
+            _release_held()
+        body = json.dumps({**_faults, "held": _held}).encode()
     start_response(
         "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
     )
@@ -68,16 +86,19 @@ def intercept(environ: dict[str, Any]) -> Callable[[Callable[..., Any]], list[by
         expired = list(_faults["expired_keys"])
         delay = float(_faults["delay_s"])
         stalled = set(_faults["stall_actions"])
+        holding = set(_faults["hold_actions"])
         released = _released
     auth = environ.get("HTTP_AUTHORIZATION", "")
     if expired and any(f"Credential={key}/" in auth for key in expired):
         return _expired_token
-    if not (delay or stalled) or environ.get("REQUEST_METHOD") != "POST":
+    if not (delay or stalled or holding) or environ.get("REQUEST_METHOD") != "POST":
         return None
     action = _action(environ)
     if action in stalled or (_ALL_BUT_IDENTITY in stalled and action != "GetCallerIdentity"):
         released.wait(_STALL_LIMIT_S)
         return _stalled
+    if action in holding:
+        _hold()
     if delay and action in _DELAYED_ACTIONS:
         time.sleep(delay)
     return None
@@ -97,6 +118,26 @@ def _release_stalled() -> None:
     global _released
     _released.set()
     _released = threading.Event()
+
+
+def _hold() -> None:
+    """Wait, counted in `held`, until the test releases held requests."""
+    global _held
+    with _lock:
+        _held += 1
+        release = _hold_released
+    try:
+        release.wait(_STALL_LIMIT_S)
+    finally:
+        with _lock:
+            _held -= 1
+
+
+def _release_held() -> None:
+    """Let every held request go on (the caller holds `_lock`); later ones wait afresh."""
+    global _hold_released
+    _hold_released.set()
+    _hold_released = threading.Event()
 
 
 def _stalled(start_response: Callable[..., Any]) -> list[bytes]:

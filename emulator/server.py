@@ -567,6 +567,8 @@ class EmulatorProcess:
         delay_s: float | None = None,
         expired_keys: Sequence[str] | None = None,
         stall_actions: Sequence[str] | None = None,
+        hold_actions: Sequence[str] | None = None,
+        release_held: bool = False,
     ) -> dict[str, object]:
         """Switch on faults for the tests (see `annex_emulator.faults`); returns them all."""
         update: dict[str, object] = {}
@@ -578,6 +580,10 @@ class EmulatorProcess:
             update["expired_keys"] = list(expired_keys)
         if stall_actions is not None:
             update["stall_actions"] = list(stall_actions)
+        if hold_actions is not None:
+            update["hold_actions"] = list(hold_actions)
+        if release_held:
+            update["release_held"] = True
         request = urllib.request.Request(
             self.endpoint_url + emulator_faults.FAULTS_PATH,
             data=json.dumps(update).encode(),

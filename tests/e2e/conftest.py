@@ -136,3 +136,18 @@ def wait_for(proc: subprocess.Popen[str], needle: str, timeout: float = 240) -> 
         if needle in line:
             return "".join(seen)
     raise AssertionError(f"{needle!r} never appeared:\n{''.join(seen)}")
+
+
+def wait_until_held(
+    emu: EmulatorProcess, proc: subprocess.Popen[str], timeout: float = 240
+) -> None:
+    """Wait until a background run has a request held in the emulator (`hold_actions`): the
+    run is then inside that call, whatever the machine's load. The timeout is only a margin
+    against a hang; a run that ends first fails the test with its output."""
+    deadline = time.monotonic() + timeout
+    while not emu.faults()["held"]:
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            raise AssertionError(f"the run ended (exit {proc.returncode}) before a hold:\n{err}")
+        assert time.monotonic() < deadline, "no request was held"
+        time.sleep(0.1)

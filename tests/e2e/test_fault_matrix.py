@@ -17,7 +17,7 @@ import pytest
 from annex_cdk import errors
 from annex_cdk.ops.rehearse import scratch_home
 from annex_stacks import names
-from tests.e2e.conftest import World, wait_for
+from tests.e2e.conftest import World, wait_until_held
 
 pytestmark = pytest.mark.e2e
 
@@ -178,10 +178,11 @@ def test_read_only_condor_dir(world: World, tmp_path: Path):
 
 
 def test_ctrl_c_in_the_middle_of_a_deploy(world: World, user_files):
-    world.emu.faults(delay_s=3.0)
+    world.emu.faults(hold_actions=["CreateStack"])
     proc = world.start("setup", *ALLOW)
-    wait_for(proc, "CREATE_IN_PROGRESS")
+    wait_until_held(world.emu, proc)  # the run is inside CreateStack now
     proc.send_signal(signal.SIGINT)
+    world.emu.faults(release_held=True)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == errors.EXIT_INTERRUPTED
     assert "interrupted" in err and "re-run" in err and "Traceback" not in err
@@ -194,11 +195,12 @@ def test_ctrl_c_in_the_middle_of_a_deploy(world: World, user_files):
 
 
 def test_two_setups_at_once(world: World, user_files):
-    world.emu.faults(delay_s=3.0)
+    world.emu.faults(hold_actions=["CreateStack"])
     first = world.start("setup", *ALLOW)
-    wait_for(first, "CREATE_IN_PROGRESS")
+    wait_until_held(world.emu, first)  # the first holds the lock, inside CreateStack
     second = world.run("setup", *ALLOW, check=False)
     _assert_clean_failure(second, errors.EXIT_LOCKED, "another annex-cdk setup is running")
+    world.emu.faults(release_held=True)
     first.communicate(timeout=120)
     assert first.returncode == 0
     world.emu.faults(clear=True)

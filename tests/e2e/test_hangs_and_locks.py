@@ -18,7 +18,7 @@ import pytest
 from annex_cdk import errors
 from annex_cdk.aws import session
 from annex_stacks import names
-from tests.e2e.conftest import CLI, REGION, World, wait_for
+from tests.e2e.conftest import CLI, REGION, World, wait_until_held
 
 pytestmark = pytest.mark.e2e
 
@@ -84,10 +84,11 @@ def test_an_endpoint_that_answers_sts_then_stalls_is_exit_4(world: World):
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_term_and_hup_release_the_lock_like_ctrl_c(world: World, signum: int):
-    world.emu.faults(delay_s=2.0)
+    world.emu.faults(hold_actions=["CreateStack"])
     proc = world.start("setup", *ALLOW)
-    wait_for(proc, "CREATE_IN_PROGRESS")
+    wait_until_held(world.emu, proc)  # the run is inside CreateStack now
     proc.send_signal(signum)
+    world.emu.faults(release_held=True)
     _, err = proc.communicate(timeout=240)
     world.emu.faults(clear=True)
     assert proc.returncode == errors.EXIT_INTERRUPTED, err
@@ -166,10 +167,11 @@ def test_an_interrupted_destroy_is_finished_by_a_re_run(world: World):
     world.run("setup", *ALLOW)
     pem = world.paths.pem(REGION, names.KEY_PAIR_NAME)
     assert pem.exists()
-    world.emu.faults(delay_s=2.0)
+    world.emu.faults(hold_actions=["DeleteStack"])
     proc = world.start("destroy", "--yes")
-    wait_for(proc, "DELETE_IN_PROGRESS")
+    wait_until_held(world.emu, proc)  # the run is inside DeleteStack now
     proc.send_signal(signal.SIGINT)
+    world.emu.faults(release_held=True)
     _, err = proc.communicate(timeout=240)
     world.emu.faults(clear=True)
     assert proc.returncode == errors.EXIT_INTERRUPTED, err
