@@ -2,7 +2,7 @@
 
 Real AWS fails in ways moto never does by itself: credentials expire, a resource's creation is
 rejected, a deployment takes long enough to be interrupted or raced. Tests switch these on with
-`POST FAULTS_PATH` (JSON: `fail_types` {resource type: reason}, `delay_s`, `expired_keys`,
+`POST FAULTS_PATH` (JSON: `fail_types` {resource type: reason}, `expired_keys`,
 `stall_actions`, `hold_actions`, `release_held`); `DELETE` switches them off. This runs inside
 the emulator process only.
 
@@ -23,19 +23,15 @@ from __future__ import annotations
 import io
 import json
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 FAULTS_PATH = "/annex-emulator/faults"
-#: Only deployments are slowed down: the reads around them stay fast.
-_DELAYED_ACTIONS = frozenset({"CreateStack", "UpdateStack", "DeleteStack"})
 
 _lock = threading.Lock()
 _faults: dict[str, Any] = {
     "fail_types": {},
-    "delay_s": 0.0,
     "expired_keys": [],
     "stall_actions": [],
     "hold_actions": [],
@@ -68,9 +64,7 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
                 _faults["hold_actions"] = []
                 _release_held()
         elif method == "DELETE":
-            _faults.update(
-                fail_types={}, delay_s=0.0, expired_keys=[], stall_actions=[], hold_actions=[]
-            )
+            _faults.update(fail_types={}, expired_keys=[], stall_actions=[], hold_actions=[])
             _release_stalled()
             _release_held()
         body = json.dumps({**_faults, "held": _held}).encode()
@@ -84,14 +78,13 @@ def intercept(environ: dict[str, Any]) -> Callable[[Callable[..., Any]], list[by
     """Play the faults that apply to this request; a reply to send instead of moto's, or None."""
     with _lock:
         expired = list(_faults["expired_keys"])
-        delay = float(_faults["delay_s"])
         stalled = set(_faults["stall_actions"])
         holding = set(_faults["hold_actions"])
         released = _released
     auth = environ.get("HTTP_AUTHORIZATION", "")
     if expired and any(f"Credential={key}/" in auth for key in expired):
         return _expired_token
-    if not (delay or stalled or holding) or environ.get("REQUEST_METHOD") != "POST":
+    if not (stalled or holding) or environ.get("REQUEST_METHOD") != "POST":
         return None
     action = _action(environ)
     if action in stalled or (_ALL_BUT_IDENTITY in stalled and action != "GetCallerIdentity"):
@@ -99,8 +92,6 @@ def intercept(environ: dict[str, Any]) -> Callable[[Callable[..., Any]], list[by
         return _stalled
     if action in holding:
         _hold()
-    if delay and action in _DELAYED_ACTIONS:
-        time.sleep(delay)
     return None
 
 

@@ -564,7 +564,6 @@ class EmulatorProcess:
         *,
         clear: bool = False,
         fail_types: Mapping[str, str] | None = None,
-        delay_s: float | None = None,
         expired_keys: Sequence[str] | None = None,
         stall_actions: Sequence[str] | None = None,
         hold_actions: Sequence[str] | None = None,
@@ -574,8 +573,6 @@ class EmulatorProcess:
         update: dict[str, object] = {}
         if fail_types is not None:
             update["fail_types"] = dict(fail_types)
-        if delay_s is not None:
-            update["delay_s"] = delay_s
         if expired_keys is not None:
             update["expired_keys"] = list(expired_keys)
         if stall_actions is not None:

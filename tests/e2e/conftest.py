@@ -122,22 +122,6 @@ def world(emulator: EmulatorProcess, tmp_path: Path, synth_cache: Path) -> World
     return World(tmp_path, paths, condor_config, emulator, synth_cache)
 
 
-def wait_for(proc: subprocess.Popen[str], needle: str, timeout: float = 240) -> str:
-    """Follow a background run's stderr until `needle` appears (an event, not a time window);
-    the timeout is only a margin against a hang on a loaded machine."""
-    seen = []
-    deadline = time.monotonic() + timeout
-    assert proc.stderr is not None
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line and proc.poll() is not None:
-            break
-        seen.append(line)
-        if needle in line:
-            return "".join(seen)
-    raise AssertionError(f"{needle!r} never appeared:\n{''.join(seen)}")
-
-
 def wait_until_held(
     emu: EmulatorProcess, proc: subprocess.Popen[str], timeout: float = 240
 ) -> None:
