@@ -60,7 +60,7 @@ class World:
         return env
 
     def annex(self, *args: str, check: bool = True) -> Run:
-        result = run([annex_cdk(), *args], env=self.env)
+        result = run([annex_cdk(), *args], env=self.env, cwd=self.root)
         return result.check(f"annex-cdk {' '.join(args)}") if check else result
 
     def python(self, *args: str) -> Run:

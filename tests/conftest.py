@@ -19,7 +19,7 @@ os.environ.pop("ANNEX_CDK_NO_LOCAL", None)
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
 def checkout_left_alone() -> Iterator[None]:
     """No test may write into the checkout: `annex-cdk setup` records its settings in the CDK
     project it runs in, so a CLI run with the checkout as its directory would leave files."""

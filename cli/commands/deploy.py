@@ -49,6 +49,7 @@ def setup(
             yes=yes,
             progress=progress,
             retire_annex_blocks=retire_condor_annex_config,
+            cdk_project=Path.cwd(),
         )
     if json_out:
         console.emit_json(report)

@@ -21,13 +21,12 @@ from annex_stacks.settings import AnnexSettings
 PREFIX = "annex:"
 
 
-def read_context(project: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
+def read_context(project: Path) -> tuple[Path, dict[str, Any]] | None:
     """The project's cdk.context.json and what it holds; None outside a CDK project.
 
     setup calls it before any AWS change too, so that a broken file stops it early.
     """
     try:
-        project = Path.cwd() if project is None else project
         if not (project / "cdk.json").is_file():
             return None
     except OSError:  # a directory this user may not look into is not their CDK project
@@ -46,7 +45,7 @@ def read_context(project: Path | None = None) -> tuple[Path, dict[str, Any]] | N
     return path, current
 
 
-def record_for_cdk(settings: AnnexSettings, project: Path | None = None) -> Path | None:
+def record_for_cdk(settings: AnnexSettings, project: Path) -> Path | None:
     """Write the recorded settings into `project`'s cdk.context.json; None if not a project.
 
     Other context (CDK's own lookups) is kept; annex:* keys are replaced as a whole.

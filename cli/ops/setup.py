@@ -7,6 +7,7 @@ import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from annex_cdk import console
@@ -410,12 +411,17 @@ def run_setup(
     yes: bool,
     progress: Any,
     retire_annex_blocks: bool = False,
+    cdk_project: Path | None = None,
 ) -> dict[str, Any]:
+    """Converge the stacks, then write the local files. With `cdk_project` (the directory the
+    user runs setup in), also record the settings there for plain `cdk`; the rehearsal's
+    scratch world passes none, so a demo never leaves its settings in the user's project."""
     timings: dict[str, float] = {}
     started = time.monotonic()
     engine = Engine(target.client("cloudformation"), progress=progress)
     target.account_id()
-    read_context()  # a broken cdk.context.json stops setup before any AWS change
+    if cdk_project is not None:
+        read_context(cdk_project)  # a broken cdk.context.json stops setup before any AWS change
     with held(target.client("ssm"), "setup"):
         # --no-local is the pipeline's mode: it needs only what the deploy role holds.
         needs = deploy_actions() if paths is None else None
@@ -462,7 +468,7 @@ def run_setup(
             private_key=call(lambda: private_key(target, key_outputs), target),
             retire_annex_blocks=retire_annex_blocks,
         )
-    cdk_context = record_for_cdk(settings)
+    cdk_context = record_for_cdk(settings, cdk_project) if cdk_project is not None else None
     timings["local_s"] = time.monotonic() - t0
     timings["total_s"] = time.monotonic() - started
     return {

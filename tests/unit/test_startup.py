@@ -107,7 +107,7 @@ def test_write_config_and_a_cached_diff_run_without_cdk(home: dict[str, str]) ->
         env = emu.environ(clean_env(**home, JSII_RUNTIME_PACKAGE_CACHE_ROOT=jsii_cache))
         setup = subprocess.run(
             [sys.executable, "-m", "annex_cdk", "setup", "--allow-from", "198.51.100.7/32"],
-            env=env, capture_output=True, text=True, timeout=300, check=False,
+            env=env, cwd=home["HOME"], capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
         assert setup.returncode == 0, setup.stderr
         for args in (("write-config",), ("diff", "--exit-code")):
