@@ -13,6 +13,7 @@ from typing import Any
 from annex_cdk import console
 from annex_cdk.aws.engine import DELETED, Action, Engine, Live, StackResult
 from annex_cdk.aws.images import built_images, deregister_with_snapshots
+from annex_cdk.aws.key_pair import private_key as read_private_key
 from annex_cdk.aws.lock import held
 from annex_cdk.aws.permissions import principal_arn
 from annex_cdk.aws.resources import empty_bucket
@@ -22,7 +23,7 @@ from annex_cdk.condor.files import directory_locked
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.errors import AnnexError, LocalFilesError, StackFailedError, UsageError
-from annex_cdk.ops.post_deploy import preflight
+from annex_cdk.ops.post_deploy import pem_material, preflight
 from annex_cdk.templates.stack_report import stack_entry
 from annex_stacks import names
 
@@ -91,14 +92,8 @@ def run_destroy(
 
         key_outputs = live[names.KEY_PAIR_STACK].state.outputs
         key_name = key_outputs.get(names.OUT_KEY_PAIR_NAME)
-        private_key = None
-        if parameter := key_outputs.get(names.OUT_KEY_PAIR_PARAMETER):
-            try:
-                private_key = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"][
-                    "Value"
-                ]
-            except ssm.exceptions.ParameterNotFound:  # deleted by hand: the PEM is kept
-                private_key = None
+        # Deleted by hand: no digest, so the PEM is kept.
+        private_key = read_private_key(target, key_outputs, warn=False)
 
         # What the local clean-up needs outlives the stacks: an interrupted destroy, re-run,
         # still knows which PEM was the deleted key pair's (by digest, never the key itself).
@@ -156,8 +151,7 @@ def _stack_dict(r: StackResult) -> dict[str, Any]:
 
 
 def _pem_digest(private_key: str) -> str:
-    material = private_key if private_key.endswith("\n") else private_key + "\n"
-    return hashlib.sha256(material.encode()).hexdigest()
+    return hashlib.sha256(pem_material(private_key)).hexdigest()
 
 
 def _journal(paths: LocalPaths, region: str) -> Path:

@@ -145,18 +145,23 @@ class PostDeployReport:
         }
 
 
+def pem_material(private_key: str) -> bytes:
+    """The PEM file's bytes: the key as AWS keeps it, ending in a newline."""
+    return (private_key if private_key.endswith("\n") else private_key + "\n").encode()
+
+
 def write_pem(paths: LocalPaths, region: str, key_name: str, private_key: str) -> tuple[Path, str]:
     """Write the key pair's PEM once; an existing file is never overwritten."""
     pem = paths.pem(region, key_name)
-    material = private_key if private_key.endswith("\n") else private_key + "\n"
+    material = pem_material(private_key)
     if pem.exists():
         try:
-            same = pem.read_bytes() == material.encode()
+            same = pem.read_bytes() == material
         except OSError:
             same = False
         return pem, "unchanged" if same else "kept-different"
     ensure_private_dir(pem.parent)
-    write_secret_new(pem, material.encode())
+    write_secret_new(pem, material)
     return pem, "created"
 
 

@@ -23,6 +23,7 @@ from annex_cdk.aws.engine import (
     StackState,
     plan,
 )
+from annex_cdk.aws.key_pair import private_key
 from annex_cdk.aws.lock import held
 from annex_cdk.aws.permissions import check_permissions
 from annex_cdk.aws.resources import empty_bucket, gone_resources
@@ -227,22 +228,6 @@ def check_key_pair(
             "have its private key"
         ),
     )
-
-
-def private_key(target: AwsTarget, outputs: Mapping[str, str]) -> str | None:
-    parameter = outputs.get(names.OUT_KEY_PAIR_PARAMETER)
-    if not parameter:
-        return None
-    ssm = target.client("ssm")
-    try:
-        return str(ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"])
-    except ssm.exceptions.ParameterNotFound:
-        # Deleted by hand: the config can still be written, and an existing PEM is kept.
-        console.warn(
-            f"the key pair's private key parameter {parameter} is gone, so no PEM is written; "
-            "`annex-cdk setup --yes` re-creates the key pair"
-        )
-        return None
 
 
 @dataclass(frozen=True)

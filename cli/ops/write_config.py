@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from annex_cdk.aws.engine import Engine
+from annex_cdk.aws.key_pair import private_key
 from annex_cdk.aws.session import AwsTarget, call
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.ops.post_deploy import PostDeployReport, post_deploy, preflight
-from annex_cdk.ops.setup import private_key, require_complete
+from annex_cdk.ops.setup import require_complete
 from annex_stacks import names
 
 
