@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import pytest
 
 from annex_cdk import errors
 from annex_cdk.ops.rehearse_annex import ANNEX_KINDS, ANNEX_STEP
+from annex_stacks.facade import CONTEXT_FILE
+from tests.conftest import ROOT
 from tests.e2e.conftest import World
 
 pytestmark = pytest.mark.e2e
@@ -57,8 +60,14 @@ def test_destroy_without_yes_off_a_terminal_refuses(world: World):
 
 
 def test_rehearse_runs_the_whole_path(world: World):
-    proc = world.run("rehearse", timeout=600)
+    # Run where a user runs the demo: in a CDK project (the checkout holds cdk.json).
+    project = world.root / "project"
+    project.mkdir()
+    shutil.copy(ROOT / "cdk.json", project / "cdk.json")
+    proc = world.run("rehearse", timeout=600, cwd=project)
     assert "Rehearsal passed" in proc.stdout
+    # Its scratch settings never reach the project's context for plain `cdk`.
+    assert not (project / CONTEXT_FILE).exists()
     for step in ("setup", "check-setup", "setup (no-op re-run)", ANNEX_STEP, "destroy"):
         assert any(
             line.startswith(step) and line.endswith(" s") for line in proc.stdout.splitlines()
