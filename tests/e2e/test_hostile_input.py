@@ -1,4 +1,4 @@
-"""issue 11, part A, end to end: the CLI against the emulator with hostile local input.
+"""End to end: the CLI against the emulator with hostile local input.
 Secrets never printed, nothing outside ~/.condor written, every local fault found before any
 AWS change (setup and destroy), user bytes kept exactly, two regions at once both kept."""
 

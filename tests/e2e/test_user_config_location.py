@@ -1,4 +1,4 @@
-"""issue 15: with USER_CONFIG_FILE set in the base config, every command uses that file.
+"""With USER_CONFIG_FILE set in the base config, every command uses that file.
 
 setup writes there, check-setup reads there, write-config rebuilds it there, destroy removes
 the block there; ~/.condor/user_config is never created. `_CONDOR_USER_CONFIG_FILE` does not

@@ -465,7 +465,7 @@ def test_stand_in_text_keeps_non_utf8_bytes(tmp_path: Path) -> None:
     assert got == {names.KEY_REGION: "us-west-2"}
 
 
-# --- issue 11: data loss ---------------------------------------------------------------------
+# --- data loss -----------------------------------------------------------------------------
 
 
 @pytest.mark.hostile

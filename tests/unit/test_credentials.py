@@ -364,7 +364,7 @@ def test_cli_from_instance(home: Path, cli: typer.Typer) -> None:
 @pytest.mark.parametrize(
     "content",
     [
-        f"{KEY_ID}\n{SECRET}\n",  # both keys in the access key file (issue 11)
+        f"{KEY_ID}\n{SECRET}\n",  # both keys in the access key file
         f"{KEY_ID} {SECRET}\n",
         f"aws_secret_access_key = {SECRET}\n",
         f"{SECRET}\u00e9\n",

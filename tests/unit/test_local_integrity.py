@@ -1,4 +1,4 @@
-"""issue 11, part A: local files under hostile input and concurrency (nothing lost, all found
+"""Local files under hostile input and concurrency (nothing lost, all found
 before any AWS change). post_deploy and preflight run here against a scratch HOME and the real
 HTCondor parser; the e2e fault matrix drives the same code through the CLI and the emulator."""
 

@@ -256,7 +256,7 @@ def test_a_pem_path_never_leaves_the_condor_directory(tmp_path: Path, key_name: 
 
 @pytest.mark.hostile
 def test_backups_do_not_pile_up(tmp_path: Path) -> None:
-    """issue 11: every run that changed the file left one more backup, without limit."""
+    """Regression: every run that changed the file left one more backup, without limit."""
     target = tmp_path / names.USER_CONFIG_FILE
     target.write_bytes(b"v0\n")
     unrelated = tmp_path / "user_config.bak"  # not annex-cdk's naming: never touched

@@ -195,7 +195,7 @@ def test_invalid_flag_is_a_usage_error_naming_the_setting(tmp_path):
 
 @pytest.mark.hostile
 def test_a_changed_collector_host_wins_over_the_recorded_cidr(tmp_path, monkeypatch):
-    """issue 11: once stacks existed, --collector-host was silently ignored."""
+    """Regression: once stacks existed, --collector-host was silently ignored."""
     _resolve_to(monkeypatch, "8.8.4.4")
     recorded = {names.CTX_ALLOWED_CIDRS: ["203.0.113.7/32"], names.CTX_COLLECTOR_PORT: 9618}
     s = resolve_settings(
@@ -259,7 +259,7 @@ def test_the_world_open_warning_reads_the_templates_to_deploy(capsys):
 
 @pytest.mark.hostile
 def test_a_cidr_derived_from_collector_host_follows_it(tmp_path, monkeypatch):
-    """issue 11: a changed COLLECTOR_HOST was ignored once stacks existed. A CIDR derived from
+    """Regression: a changed COLLECTOR_HOST was ignored once stacks existed. A CIDR derived from
     it is recorded as such and derived again; one given by --allow-from stays put."""
     config = tmp_path / "condor_config"
     config.write_text("COLLECTOR_HOST = first.example.org\n")

@@ -55,7 +55,7 @@ def test_cidrs_are_normalised_and_deduplicated():
 @pytest.mark.hostile
 @pytest.mark.parametrize("name", ["../../etc/evil", "a\\b", "..", " padded ", "tab\tname"])
 def test_key_names_cannot_leave_the_condor_directory(name):
-    """The key name is part of the PEM's file name: no way out of ~/.condor (issue 11)."""
+    """The key name is part of the PEM's file name: no way out of ~/.condor."""
     with pytest.raises(SettingsError, match="key_pair_name"):
         AnnexSettings(key_pair_name=name)
 

@@ -99,7 +99,7 @@ def _remembered(monkeypatch) -> synth_cache.Templates:
 
 @pytest.mark.hostile
 def test_an_edited_cached_template_is_not_used(monkeypatch, capsys):
-    """issue 11: an edited template (a group opened to 0.0.0.0/0) was deployed from the cache."""
+    """Regression: an edited template (a group opened to 0.0.0.0/0) was deployed from the cache."""
     first = _remembered(monkeypatch)
     entry = synth_cache.cache_dir() / f"{first.key}.json"
     data = json.loads(entry.read_text())

@@ -1,4 +1,4 @@
-"""issue 15: the user config is where HTCondor (and so condor_annex) finds it: USER_CONFIG_FILE.
+"""The user config is where HTCondor (and so condor_annex) finds it: USER_CONFIG_FILE.
 
 HTCondor looks USER_CONFIG_FILE up after the base config and its local config files and before
 the `_CONDOR_*` environment (src/condor_utils/condor_config.cpp, v24.11.2 lines 969-977, then
