@@ -40,6 +40,7 @@ from types import TracebackType
 from typing import Any, NoReturn
 
 from annex_emulator import faults as emulator_faults
+from annex_emulator import price_list
 from annex_emulator.moto_contract import MotoContractError
 
 __all__ = [
@@ -158,6 +159,8 @@ class _LoadingGate:
         self.loaded.wait()
         if (fault := emulator_faults.intercept(environ)) is not None:
             return fault(start_response)
+        if (prices := price_list.intercept(environ)) is not None:
+            return prices(start_response)
         if self.app is None:
             reply = {"error": f"the annex-cdk emulator could not load moto: {self.error}"}
             return _json_reply(start_response, "500 Internal Server Error", reply)

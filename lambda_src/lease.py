@@ -84,18 +84,16 @@ def _start(event: Any, s3: Any, now: float, own_bucket: str | None) -> dict[str,
     if now <= expiry:
         log.info("annex %s: lease runs until %d, nothing to do", annex_id, expiry)
         return {**result, "expired": False}
-    key = f"config-{annex_id}.tar.gz"
     log.info("annex %s: lease expired at %d", annex_id, expiry)
-    buckets = [b for b in dict.fromkeys((own_bucket, named_bucket)) if b]
+    buckets = {b: b == own_bucket for b in (own_bucket, named_bucket) if b}
     if not buckets:
         log.warning("annex %s: no bucket configured or named; no config to delete", annex_id)
-    deleted = [
-        f"s3://{b}/{key}" for b in buckets if _delete_config(s3, b, key, own=b == own_bucket)
-    ]
+    deleted = delete_annex_config(annex_id, s3, buckets)
     return {**result, "expired": True, "deletedObjects": deleted}
 
 
-def _finish(annex_id: str, events: Any, result: dict[str, Any]) -> dict[str, Any]:
+def remove_rule(annex_id: str, events: Any) -> None:
+    """Remove the annex's lease rule and its target, where they exist."""
     try:
         out = events.remove_targets(Rule=annex_id, Ids=[annex_id])
         if out.get("FailedEntryCount"):
@@ -104,17 +102,15 @@ def _finish(annex_id: str, events: Any, result: dict[str, Any]) -> dict[str, Any
         log.info("annex %s: removed target and deleted rule", annex_id)
     except events.exceptions.ResourceNotFoundException:
         log.info("annex %s: rule already gone", annex_id)
+
+
+def _finish(annex_id: str, events: Any, result: dict[str, Any]) -> dict[str, Any]:
+    remove_rule(annex_id, events)
     return {**result, "deletedRule": annex_id}
 
 
-def expire_odi_lease(
-    event: Any, *, s3: Any, ec2: Any, events: Any, now: float, bucket: str | None = None
-) -> dict[str, Any]:
-    """`bucket` is this setup's configuration bucket, whatever the event names."""
-    result = _start(event, s3, now, bucket)
-    if not result["expired"]:
-        return result
-    annex_id = result["AnnexID"]
+def annex_instances(annex_id: str, ec2: Any) -> list[str]:
+    """The annex's live on-demand instances: those whose client token it owns."""
     ids: list[str] = []
     flt = [{"Name": "client-token", "Values": [annex_id + "*"]}]
     for page in ec2.get_paginator("describe_instances").paginate(Filters=flt):
@@ -125,8 +121,55 @@ def expire_odi_lease(
                 if owns(annex_id, i.get("ClientToken"))
                 and i.get("State", {}).get("Name") not in _GONE_STATES
             ]
+    return ids
+
+
+def terminate_instances(ids: list[str], ec2: Any) -> None:
     for batch in _chunks(ids):
         ec2.terminate_instances(InstanceIds=batch)
+
+
+def annex_fleets(annex_id: str, ec2: Any) -> list[str]:
+    """The annex's spot fleet requests that are not cancelled yet."""
+    ids: list[str] = []
+    for page in ec2.get_paginator("describe_spot_fleet_requests").paginate():
+        ids += [
+            r["SpotFleetRequestId"]
+            for r in page["SpotFleetRequestConfigs"]
+            if owns(annex_id, r.get("SpotFleetRequestConfig", {}).get("ClientToken"))
+            and not r.get("SpotFleetRequestState", "").startswith("cancelled")
+        ]
+    return ids
+
+
+def cancel_fleets(ids: list[str], ec2: Any) -> None:
+    """Cancel the fleets and terminate their instances."""
+    for batch in _chunks(ids):
+        out = ec2.cancel_spot_fleet_requests(SpotFleetRequestIds=batch, TerminateInstances=True)
+        if out.get("UnsuccessfulFleetRequests"):
+            raise LeaseError(f"CancelSpotFleetRequests failed: {out['UnsuccessfulFleetRequests']}")
+
+
+def delete_annex_config(annex_id: str, s3: Any, buckets: dict[str, bool]) -> list[str]:
+    """Delete config-<annex>.tar.gz from each bucket (True: this setup's own bucket)."""
+    key = config_key(annex_id)
+    return [f"s3://{b}/{key}" for b, own in buckets.items() if _delete_config(s3, b, key, own=own)]
+
+
+def config_key(annex_id: str) -> str:
+    return f"config-{annex_id}.tar.gz"
+
+
+def expire_odi_lease(
+    event: Any, *, s3: Any, ec2: Any, events: Any, now: float, bucket: str | None = None
+) -> dict[str, Any]:
+    """`bucket` is this setup's configuration bucket, whatever the event names."""
+    result = _start(event, s3, now, bucket)
+    if not result["expired"]:
+        return result
+    annex_id = result["AnnexID"]
+    ids = annex_instances(annex_id, ec2)
+    terminate_instances(ids, ec2)
     log.info("annex %s: terminated %d instance(s): %s", annex_id, len(ids), ids)
     return _finish(annex_id, events, {**result, "terminatedInstances": ids})
 
@@ -139,18 +182,8 @@ def expire_sfr_lease(
     if not result["expired"]:
         return result
     annex_id = result["AnnexID"]
-    ids: list[str] = []
-    for page in ec2.get_paginator("describe_spot_fleet_requests").paginate():
-        ids += [
-            r["SpotFleetRequestId"]
-            for r in page["SpotFleetRequestConfigs"]
-            if owns(annex_id, r.get("SpotFleetRequestConfig", {}).get("ClientToken"))
-            and not r.get("SpotFleetRequestState", "").startswith("cancelled")
-        ]
-    for batch in _chunks(ids):
-        out = ec2.cancel_spot_fleet_requests(SpotFleetRequestIds=batch, TerminateInstances=True)
-        if out.get("UnsuccessfulFleetRequests"):
-            raise LeaseError(f"CancelSpotFleetRequests failed: {out['UnsuccessfulFleetRequests']}")
+    ids = annex_fleets(annex_id, ec2)
+    cancel_fleets(ids, ec2)
     log.info("annex %s: cancelled %d spot fleet request(s): %s", annex_id, len(ids), ids)
     return _finish(annex_id, events, {**result, "cancelledSpotFleetRequests": ids})
 
