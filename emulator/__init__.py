@@ -14,4 +14,9 @@ Modules:
 - The resource types it teaches (`resource_types` lists them): `key_pair`, `s3_bucket`,
   `bucket_access` (bucket-policy conditions), `security_groups` with `security_group_rules`,
   `iam`, `lambda_function`, `log_group`; with `resource_properties` and `own_resource` shared.
+- StackSets as CloudFormation runs them: `stack_set_api` (the actions, checked as AWS checks
+  them), `stack_set_engine` (operations in the background, instance status from each stack's
+  outcome, automatic deployment), `stack_set_model` (the records), `stack_drift` (drift
+  detection); `organization` (the organization they deploy to, OrganizationAccountAccessRole,
+  AssumeRole's trust check).
 """

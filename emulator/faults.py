@@ -15,7 +15,8 @@ are let go (with an error reply) when the faults are switched off.
 go (`"release_held": true`, or switching the faults off), then are answered as usual. Every reply
 of `FAULTS_PATH` counts the requests waiting now (`held`), so a test can act at the moment a run
 is inside, say, CreateStack: an event, where a fixed delay is a time window that a loaded
-machine can miss.
+machine can miss. Work the emulator does in the background holds the same way at its named
+hold points (`hold_point`: `StackSetInstance`, each instance step of a StackSet operation).
 """
 
 from __future__ import annotations
@@ -93,6 +94,15 @@ def intercept(environ: dict[str, Any]) -> Callable[[Callable[..., Any]], list[by
     if action in holding:
         _hold()
     return None
+
+
+def hold_point(name: str) -> None:
+    """Work the emulator does by itself (a StackSet operation's instance step) waits here, as
+    a held request does, while `name` is in `hold_actions`."""
+    with _lock:
+        holding = name in _faults["hold_actions"]
+    if holding:
+        _hold()
 
 
 def _action(environ: dict[str, Any]) -> str:

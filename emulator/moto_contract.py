@@ -21,6 +21,8 @@ import inspect
 import types
 from typing import Any, Final
 
+from annex_emulator import patches
+
 #: The moto release the emulator was written and tested against (pyproject pins >=5.2.5,<5.3).
 SUPPORTED_MOTO: Final = "5.2.5"
 
@@ -102,6 +104,46 @@ PATCHED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ),
     ("moto.iam.access_control", "IAMRequestBase.check_action_permitted", ("self", "resource")),
     ("moto.iam.access_control", "IAMRequestBase.check_signature", ("self",)),
+    # annex_emulator.stack_set_api and .organization
+    *(
+        ("moto.cloudformation.responses", f"CloudFormationResponse.{handler}", ("self",))
+        for handler in (
+            "create_stack_set",
+            "update_stack_set",
+            "delete_stack_set",
+            "describe_stack_set",
+            "list_stack_sets",
+            "create_stack_instances",
+            "update_stack_instances",
+            "delete_stack_instances",
+            "describe_stack_instance",
+            "list_stack_instances",
+            "describe_stack_set_operation",
+            "list_stack_set_operations",
+            "list_stack_set_operation_results",
+            "stop_stack_set_operation",
+        )
+    ),
+    ("moto.organizations.models", "OrganizationsBackend.create_account", ("self", "kwargs")),
+    ("moto.organizations.models", "OrganizationsBackend.move_account", ("self", "kwargs")),
+    (
+        "moto.organizations.models",
+        "FakeDelegatedAdministrator.supported_service",
+        ("service_principal",),
+    ),
+    ("moto.sts.responses", "TokenResponse.assume_role", ("self",)),
+)
+
+#: (module, class, attribute): what the emulator adds to moto because moto lacks it; a moto
+#: that gains one must be read before the emulator shadows it.
+ABSENT: Final[tuple[tuple[str, str, str], ...]] = tuple(
+    ("moto.cloudformation.responses", "CloudFormationResponse", action)
+    for action in (
+        "detect_stack_set_drift",
+        "activate_organizations_access",
+        "deactivate_organizations_access",
+        "describe_organizations_access",
+    )
 )
 
 _CFN_CREATE = ("cls", "resource_name", "cloudformation_json", "account_id", "region_name", "kwargs")
@@ -354,6 +396,31 @@ CALLED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ("moto.logs.models", "LogsBackend.delete_retention_policy", ("self", "log_group_name")),
     ("moto.logs.models", "LogsBackend.tag_log_group", ("self", "log_group_name", "tags")),
     ("moto.logs.models", "LogsBackend.untag_log_group", ("self", "log_group_name", "tags")),
+    # annex_emulator.stack_set_engine, .stack_set_api, .stack_drift, .organization
+    (
+        "moto.cloudformation.models",
+        "CloudFormationBackend.update_stack",
+        ("self", "name", "template", "role_arn", "parameters", "tags"),
+    ),
+    ("moto.cloudformation.parsing", "clean_json", ("resource_json", "resources_map")),
+    (
+        "moto.organizations.models",
+        "OrganizationsBackend.enable_aws_service_access",
+        ("self", "kwargs"),
+    ),
+    (
+        "moto.organizations.models",
+        "OrganizationsBackend.disable_aws_service_access",
+        ("self", "kwargs"),
+    ),
+    ("moto.sts.models", "STSBackend.get_caller_identity", ("self", "access_key_id", "region")),
+    (
+        "moto.iam.models",
+        "IAMBackend.put_role_policy",
+        ("self", "role_name", "policy_name", "policy_json"),
+    ),
+    ("moto.iam.models", "IAMBackend.get_role", ("self", "role_name")),
+    ("moto.ec2.models", "EC2Backend.get_security_group_from_id", ("self", "group_id")),
 )
 
 #: (module, attribute path): other names the emulator imports or reads from moto's modules.
@@ -378,6 +445,13 @@ PRESENT: Final[tuple[tuple[str, str], ...]] = (
     ("moto.ssm.models", "ssm_backends"),
     ("moto.logs.models", "logs_backends"),
     ("moto.logs.models", "LogGroup"),
+    ("moto.organizations.models", "organizations_backends"),
+    ("moto.sts.models", "sts_backends"),
+    ("moto.awslambda.models", "lambda_backends"),
+    ("moto.core.exceptions", "AccessDeniedError"),
+    ("moto.core.responses", "ActionResult"),
+    ("moto.core.responses", "EmptyResult"),
+    ("moto.core.utils", "utcnow"),
 )
 
 #: (module, class) -> the attributes the emulator reads or sets on that class's objects.
@@ -490,6 +564,12 @@ def problems() -> list[str]:
                 f"found ({', '.join(parameters) if parameters is not None else 'no signature'}))"
             )
     found += [f"has no {m}.{p}" for m, p in PRESENT if _resolve(m, p) is _MISSING]
+    added = {(owner.__name__, name) for owner, name in patches.added()}
+    found += [
+        f"now has {m}.{c}.{a}"
+        for m, c, a in ABSENT
+        if _resolve(m, f"{c}.{a}") is not _MISSING and (c, a) not in added
+    ]
     for (module, name), attributes in ATTRIBUTES.items():
         cls = _resolve(module, name)
         if cls is _MISSING:

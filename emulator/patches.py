@@ -11,11 +11,13 @@ ORIGINALS: dict[str, Callable[..., Any]] = {}
 #: (owner, attribute, what its own __dict__ held, or _ABSENT) for every patch, for remove_all().
 _APPLIED: list[tuple[Any, str, Any]] = []
 _ABSENT = object()
+#: (owner, attribute) of the attributes moto lacked, which `add` supplied.
+_ADDED: set[tuple[Any, str]] = set()
 
 
 def applied() -> list[tuple[Any, str]]:
-    """(owner, attribute) of every patch in place, in the order they were applied."""
-    return [(owner, name) for owner, name, _ in _APPLIED]
+    """(owner, attribute) of every patch in place (not `add`), in the order they were applied."""
+    return [(owner, name) for owner, name, _ in _APPLIED if (owner, name) not in _ADDED]
 
 
 def patch(owner: Any, name: str, replacement: Any) -> None:
@@ -23,6 +25,20 @@ def patch(owner: Any, name: str, replacement: Any) -> None:
     _APPLIED.append((owner, name, vars(owner).get(name, _ABSENT)))
     ORIGINALS[key] = getattr(owner, name)
     setattr(owner, name, replacement)
+
+
+def add(owner: Any, name: str, value: Any) -> None:
+    """Give `owner` an attribute moto lacks (an API action it does not implement)."""
+    if hasattr(owner, name):
+        raise RuntimeError(f"{owner.__name__}.{name} exists: patch it instead")
+    _APPLIED.append((owner, name, _ABSENT))
+    _ADDED.add((owner, name))
+    setattr(owner, name, value)
+
+
+def added() -> set[tuple[Any, str]]:
+    """(owner, attribute) of every attribute `add` gave moto."""
+    return set(_ADDED)
 
 
 def patch_property(owner: type, name: str, getter: Callable[[Any], Any]) -> None:
@@ -40,3 +56,4 @@ def remove_all() -> None:
         else:
             setattr(owner, name, original)
     ORIGINALS.clear()
+    _ADDED.clear()

@@ -107,6 +107,7 @@ def _teach() -> None:
         lambda_function,
         resource_import,
         resource_lifecycle,
+        stack_set_api,
         stack_states,
     )
     from annex_emulator.bucket_access import bucket_get_permission
@@ -152,6 +153,8 @@ def _teach() -> None:
     patch(LambdaFunction, "get_configuration", lambda_function.lambda_get_configuration)
     # condor_annex's run-time EC2 calls: client-token filter, spot fleets' ClientToken.
     annex_runtime.install()
+    # StackSets as CloudFormation runs them; the organization they deploy to; AssumeRole's trust.
+    stack_set_api.install(patch)
     # IAM enforcement (when switched on) with each call's resources and condition context.
     iam_enforcement.install(patch)
     _check_lookup()
