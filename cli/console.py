@@ -11,6 +11,8 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from annex_cdk.text import printable_lines, redact_document
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -48,7 +50,7 @@ def err_console() -> Console:
 
 
 def info(message: str) -> None:
-    err_console().print(message, markup=False)
+    err_console().print(printable_lines(message), markup=False)
 
 
 def warn(message: str) -> None:
@@ -56,8 +58,9 @@ def warn(message: str) -> None:
 
 
 def result(text: str) -> None:
-    """A line of the command's result (stdout), for people; verbatim (condor_annex's tabs)."""
-    sys.stdout.write(text + "\n")
+    """A line of the command's result (stdout), for people; verbatim (condor_annex's tabs)
+    but for terminal controls and URL credentials."""
+    sys.stdout.write(printable_lines(text) + "\n")
     sys.stdout.flush()
 
 
@@ -67,7 +70,7 @@ def emit_json(document: dict[str, Any], *, ok: bool | None = None) -> None:
     document itself, or given here by a command whose report has no such key."""
     if ok is None and not isinstance(document.get("ok"), bool):
         raise TypeError("a JSON document needs `ok`")
-    document = {"schema_version": SCHEMA_VERSION, **document}
+    document = {"schema_version": SCHEMA_VERSION, **redact_document(document)}
     if ok is not None:
         document["ok"] = ok
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
@@ -75,9 +78,10 @@ def emit_json(document: dict[str, Any], *, ok: bool | None = None) -> None:
 
 
 def escape(text: str) -> str:
+    """``text`` for a rich markup string: no markup, no terminal controls, no URL credentials."""
     from rich.markup import escape as rich_escape
 
-    return rich_escape(text)
+    return rich_escape(printable_lines(text))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ which a local lock file would not be (CI runners, several submit hosts).
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import time
@@ -16,6 +17,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from annex_cdk.errors import LockedError
+from annex_cdk.text import printable
 from annex_stacks import names
 
 #: A lock older than this is left over from a crashed run and may be taken over.
@@ -79,9 +81,26 @@ def _create(ssm: Any, owner: dict[str, Any]) -> bool:
     return True
 
 
+def since_of(holder: dict[str, Any]) -> float | None:
+    """When the holder took the lock (epoch seconds), or None if the lock does not say so in
+    a form annex-cdk writes (a string, a bool, infinity, before 1970 or past year 9999)."""
+    since = holder.get("since")
+    if isinstance(since, bool) or not isinstance(since, int | float):
+        return None
+    if not math.isfinite(since) or not 0 <= since < _YEAR_10000:
+        return None
+    return float(since)
+
+
+#: 10000-01-01T00:00:00Z: the first time strftime cannot show as a four-digit year.
+_YEAR_10000 = 253402300800
+
+
 def _may_take_over(holder: dict[str, Any], now: float) -> bool:
-    """A lock whose holder provably cannot finish: older than STALE_AFTER_S, or dead here."""
-    if now - float(holder.get("since", 0)) >= STALE_AFTER_S:
+    """A lock whose holder provably cannot finish: older than STALE_AFTER_S, or dead here.
+    A lock without a time annex-cdk could have written is not a run of ours: taken over."""
+    since = since_of(holder)
+    if since is None or now - since >= STALE_AFTER_S:
         return True
     return holder.get("host") == socket.gethostname() and not pid_alive(holder.get("pid"))
 
@@ -100,11 +119,18 @@ def pid_alive(pid: Any) -> bool:
 
 
 def describe(holder: dict[str, Any]) -> str:
-    """`setup is running in this account and region (host h, pid 1, since 12:00:00)`."""
-    since = time.strftime("%H:%M:%S", time.localtime(float(holder.get("since", 0))))
+    """`setup is running in this account and region (host h, pid 1, since 12:00:00)`.
+
+    Whatever the lock holds is shown with its control characters escaped: anyone who can
+    write the parameter chooses these strings."""
+    since = since_of(holder)
+    shown = "an unknown time" if since is None else time.strftime("%H:%M:%S", time.localtime(since))
+    purpose, host, pid = (
+        printable(str(holder.get(k, default)))
+        for k, default in (("purpose", "run"), ("host", "?"), ("pid", "?"))
+    )
     return (
-        f"{holder.get('purpose', 'run')} is running in this account and region "
-        f"(host {holder.get('host')}, pid {holder.get('pid')}, since {since})"
+        f"{purpose} is running in this account and region (host {host}, pid {pid}, since {shown})"
     )
 
 

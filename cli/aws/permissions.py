@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Set
@@ -12,6 +11,7 @@ from typing import Any
 
 from annex_cdk import console
 from annex_cdk.aws.session import AwsTarget
+from annex_cdk.env import env_flag
 from annex_cdk.errors import PermissionsError
 from annex_stacks import names
 from annex_stacks.settings import AnnexSettings
@@ -182,5 +182,5 @@ def check_permissions(
 
 def _debug(message: str) -> None:
     # --debug's environment variable; the note is for whoever wonders why nothing was checked.
-    if os.environ.get("ANNEX_CDK_DEBUG", "").lower() in {"1", "true", "yes"}:
+    if env_flag("ANNEX_CDK_DEBUG"):
         console.info(f"debug: {message}")

@@ -271,6 +271,9 @@ class _MappedPaginator:
             yield page
 
 
+_NOT_AWS_HINT = "check --endpoint-url / AWS_ENDPOINT_URL: scheme://host[:port] of an AWS endpoint"
+
+
 def call(fn: Any, target: AwsTarget) -> Any:
     """Run an AWS call, turning credential and connection failures into one-line errors."""
     from botocore.exceptions import (
@@ -283,6 +286,7 @@ def call(fn: Any, target: AwsTarget) -> Any:
         SSOError,
         TokenRetrievalError,
     )
+    from botocore.parsers import ResponseParserError
 
     where = target.endpoint_url or f"AWS in {target.region}"
     try:
@@ -309,8 +313,21 @@ def call(fn: Any, target: AwsTarget) -> Any:
             f"cannot reach {where}",
             hint="check --endpoint-url / AWS_ENDPOINT_URL and the network",
         ) from None
+    except ResponseParserError:
+        # An HTML page or other non-AWS reply: a proxy, a web server, or an emulator's URL
+        # with a path. Never its text: it is whatever that server chose to send.
+        raise EndpointError(
+            f"{where} answered with something that is not an AWS response",
+            hint=_NOT_AWS_HINT,
+        ) from None
     except ClientError as err:
         code = err.response.get("Error", {}).get("Code", "")
+        if not code:  # an error page without AWS's error document: not an AWS endpoint
+            status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+            raise EndpointError(
+                f"{where} answered with something that is not an AWS response (HTTP {status})",
+                hint=_NOT_AWS_HINT,
+            ) from None
         if code in {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}:
             raise CredentialsError(
                 "the AWS credentials have expired", hint="refresh them (e.g. `aws sso login`)"

@@ -8,16 +8,20 @@ defines the options they share. Nothing here imports aws_cdk at module level: `-
 
 from __future__ import annotations
 
+import io
+import itertools
+import os
 import signal
 import sys
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from annex_cdk import console
 from annex_cdk.commands import checks, condor, deploy, destroy, failure, tools, unlock
-from annex_cdk.errors import EXIT_INTERRUPTED, AnnexError
+from annex_cdk.errors import EXIT_INTERRUPTED, EXIT_USAGE, AnnexError, UsageError
+from annex_cdk.text import printable_lines
 
 app = typer.Typer(
     name="annex-cdk",
@@ -71,8 +75,43 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+def _option_taken_as_value(args: list[str]) -> None:
+    """`--key-name --json`: Click would take `--json` as the key's name. An option that
+    needs a value followed by one of annex-cdk's own options is a usage error instead."""
+    known: set[str] = set()
+    takes_value: set[str] = set()
+    commands: list[Any] = [typer.main.get_command(app)]
+    while commands:
+        command = commands.pop()
+        commands.extend(getattr(command, "commands", {}).values())
+        for param in command.params:
+            if param.param_type_name == "option":
+                known.update(param.opts, param.secondary_opts)
+                if not param.is_flag and not param.count:
+                    takes_value.update(param.opts)
+    for option, value in itertools.pairwise(args):
+        if option == "--":
+            return
+        if option in takes_value and value in known:
+            raise UsageError(
+                f"{option} needs a value, but is followed by the option {value}",
+                hint=f"give {option} a value: {option} VALUE",
+            )
+
+
+def _stdout_closed() -> bool:
+    """Started with stdout closed (`>&-`): Python then has no sys.stdout at all. Results
+    cannot be delivered, so the run stops before it changes anything."""
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the process
+    return sys.stdout is None
+
+
 def main() -> None:
     """Entry point: expected failures become one line on stderr and an exit code."""
+    if _stdout_closed():
+        sys.stderr.write("annex-cdk: standard output is closed; nothing was done\n")
+        sys.exit(EXIT_USAGE)
     args = failure.argv()
     # --json read from argv as well as by its option's callback: a usage error stops Click
     # before any callback runs, and that error too must be the JSON document asked for.
@@ -86,6 +125,7 @@ def main() -> None:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
     try:
+        _option_taken_as_value(args)
         code = app(standalone_mode=False)
     except AnnexError as err:
         if _STATE["debug"]:
@@ -108,7 +148,9 @@ def main() -> None:
             sys.exit(failure.exit_code_for(err.exit_code))
         show = getattr(err, "show", None)  # usage errors (click's) show themselves
         if show is not None:
-            show()
+            shown = io.StringIO()  # through the same filter as every line (a URL's password)
+            show(file=shown)
+            sys.stderr.write(printable_lines(shown.getvalue()))
         else:
             console.err_console().print(f"Error: {console.escape(err.format_message())}")
         sys.exit(failure.exit_code_for(err.exit_code))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from annex_cdk import console
 from annex_cdk.errors import where
+from annex_cdk.text import redact
 
 LOG_NAME = "annex-cdk.log"
 _LOG_BYTES = 1_000_000
@@ -43,7 +44,7 @@ def log_traceback(command: str, err: BaseException) -> Path | None:
     logger.propagate = False
     logger.addHandler(handler)
     try:
-        text = "".join(traceback.format_exception(err))
+        text = redact("".join(traceback.format_exception(err)))
         logger.error("annex-cdk %s: unexpected error\n%s", command, text.rstrip())
     finally:
         logger.removeHandler(handler)

@@ -23,6 +23,7 @@ import typer
 from annex_cdk import console
 from annex_cdk.aws.session import AwsTarget, resolve_credentials
 from annex_cdk.condor.paths import LocalPaths
+from annex_cdk.env import env_flag
 from annex_cdk.errors import UsageError
 from annex_cdk.ops.setup import SettingsFlags
 from annex_stacks import names
@@ -30,8 +31,6 @@ from annex_stacks.settings import AnnexSettings, Setting, SettingsError, flag_se
 
 F = TypeVar("F", bound=Callable[..., Any])
 NO_LOCAL_ENV = "ANNEX_CDK_NO_LOCAL"
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 Region = Annotated[
     str | None,
@@ -71,8 +70,8 @@ def aws_side_only(no_local: bool | None) -> bool:
     runners set): a runner has no HTCondor, and the submit host takes over with write-config."""
     if no_local is not None:
         return no_local
-    if (flag := os.environ.get(NO_LOCAL_ENV, "").strip().lower()) in TRUE_WORDS | FALSE_WORDS:
-        return flag in TRUE_WORDS
+    if (flag := env_flag(NO_LOCAL_ENV)) is not None:
+        return flag
     return os.environ.get("CI", "").strip().lower() == "true"
 
 
@@ -159,6 +158,14 @@ def checked_endpoint(url: str | None) -> str | None:
         raise bad from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise bad
+    if parts.path not in {"", "/"} or parts.query or parts.fragment:
+        # botocore puts every request's path after it: no AWS endpoint has one, and what
+        # answers there is an HTML page, not AWS.
+        raise UsageError(
+            f"--endpoint-url {url!r} has a path, query or fragment; an AWS endpoint is "
+            "scheme://host[:port] only",
+            hint=f"e.g. --endpoint-url {parts.scheme}://{parts.netloc}",
+        )
     return url
 
 
@@ -178,8 +185,11 @@ def confirmer(yes: bool, command: str) -> Callable[[str], bool]:
         if yes:
             return True
         if not sys.stdin.isatty():
+            # The question itself: off a terminal it is the only place the user sees what
+            # --yes would agree to (unlock's holder, destroy's stacks).
             raise UsageError(
-                f"{command} needs confirmation", hint="pass --yes when not on a terminal"
+                f"{command} needs confirmation: {question}",
+                hint="pass --yes when not on a terminal",
             )
         return typer.confirm(question, default=False, err=True)
 

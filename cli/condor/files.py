@@ -2,7 +2,9 @@
 
 Every failure is a LocalFilesError (exit code 5) whose message is one line.
 Symlinks are followed (as condor_annex does), so a user's symlinked dotfile keeps its link and
-the file it points to is what gets replaced. All checks use the real uid's os.access() view,
+the file it points to is what gets replaced; but only a link that nobody else could have put
+there (trusted_link): one owned by us or root, in a directory only its owner can write. Files
+that are annex-cdk's own (write_private) are never written through a link. All checks use the real uid's os.access() view,
 so a process running as root passes every permission check (root bypasses file modes); only
 structural problems (a file where a directory should be, a read-only mount) are caught then.
 """
@@ -42,6 +44,39 @@ def decode_exact(data: bytes) -> str:
 def encode_exact(text: str) -> bytes:
     """The bytes of text from decode_exact (non-UTF-8 bytes included), as they were."""
     return text.encode(_ENCODING, _KEEP_BYTES)
+
+
+def trusted_link(path: Path) -> None:
+    """Refuse ``path`` or its directory being a symlink that someone else could have made.
+
+    A link is followed only if it is owned by us (or root) and sits in a directory that
+    neither its group nor others can write: elsewhere another user can plant or swap it and
+    make us write their choice of file (the kernel's protected_symlinks covers only sticky
+    directories, and not root's writes into a user's directory).
+    """
+    for link in (path, path.parent):
+        try:
+            link_st = os.lstat(link)
+        except OSError:
+            continue
+        if not stat.S_ISLNK(link_st.st_mode):
+            continue
+        try:
+            dir_st = os.stat(link.parent)
+        except OSError:
+            continue
+        if link_st.st_uid not in (os.geteuid(), 0):
+            raise LocalFilesError(
+                f"{link} is a symbolic link owned by someone else (uid {link_st.st_uid}); "
+                "refusing to write through it",
+                hint=f"replace the link {link} with a file of your own",
+            )
+        if dir_st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise LocalFilesError(
+                f"{link} is a symbolic link in {link.parent}, which others can write; "
+                "refusing to write through it",
+                hint=f"chmod go-w {link.parent}, or replace the link with a file",
+            )
 
 
 def read_optional(path: Path) -> bytes | None:
@@ -176,10 +211,16 @@ def prune_backups(target: Path, keep: int = KEEP_BACKUPS) -> list[Path]:
     return removed
 
 
+def _read_no_follow(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
+
+
 def _copy_backup(target: Path, st: os.stat_result) -> Path:
     """Copy ``target`` to a new backup file with the same mode (a secret stays private)."""
     backup = _backup_path(target)
-    data = target.read_bytes()
+    data = _read_no_follow(target)  # the file stat() saw, not a link swapped in since
     fd = _create_exclusive(backup, stat.S_IMODE(st.st_mode))
     try:
         _write_all(fd, data)
@@ -205,8 +246,9 @@ def atomic_write(
     unless ``force_mode`` is set, as for secrets. With ``backup``, the previous file is first
     copied to ``<name>.annex-cdk-<UTC timestamp>.bak`` with the previous file's mode; existing
     backups are never overwritten, and only the newest KEEP_BACKUPS are kept. The parent
-    directory must exist.
+    directory must exist. A symlink is followed only if trusted_link allows it.
     """
+    trusted_link(Path(path))
     target = Path(os.path.realpath(path))
     if not target.parent.is_dir():
         raise LocalFilesError(f"cannot write {path}: {target.parent} is not a directory")
@@ -246,6 +288,53 @@ def atomic_write(
     if backup_path is not None:
         prune_backups(target)
     return backup_path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Create or replace annex-cdk's own file ``path`` (0600) atomically, never through a link.
+
+    For files only annex-cdk reads (destroy's journal): a symlink or anything but a regular
+    file at ``path`` is refused, whoever made it.
+    """
+    check_private(path)
+    tmp = _temp_name(path)
+    try:
+        fd = _create_exclusive(tmp, SECRET_MODE)
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)  # replaces a name, never what a link there points to
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise LocalFilesError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    _fsync_dir(path.parent)
+
+
+def check_private(path: Path) -> None:
+    """Raise LocalFilesError unless write_private can create or replace ``path``."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise LocalFilesError(f"cannot use {path}: {exc.strerror or exc}") from exc
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        raise LocalFilesError(
+            f"{path} is a symbolic link; annex-cdk writes its own file there, never through a link",
+            hint=f"remove the link {path}",
+        )
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise LocalFilesError(
+            f"{path} is {kind}; annex-cdk keeps a file of its own there",
+            hint=f"move {path} away, then re-run",
+        )
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise LocalFilesError(
+            f"cannot write {path}: directory {path.parent} is not writable",
+            hint=f"chmod u+wx {path.parent}",
+        )
 
 
 def write_secret_new(path: Path | str, data: bytes) -> None:
@@ -302,6 +391,7 @@ def check_writable(path: Path | str) -> None:
     nearest existing ancestor to be a writable directory. Root passes the mode checks.
     """
     given = Path(path)
+    trusted_link(given)
     target = Path(os.path.realpath(given))  # follow symlinks as atomic_write will
     # The hint names the file to fix: a symlink's target, not the link.
     shown = str(given) if target == given.absolute() else f"{given} (a link to {target})"

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
-import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from annex_cdk import console
@@ -18,7 +15,7 @@ from annex_cdk.aws.lock import held
 from annex_cdk.aws.permissions import principal_arn
 from annex_cdk.aws.resources import empty_bucket
 from annex_cdk.aws.session import AwsTarget
-from annex_cdk.condor import user_config
+from annex_cdk.condor import destroy_journal, user_config
 from annex_cdk.condor.files import directory_locked
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.syntax import ConfigError
@@ -70,6 +67,7 @@ def run_destroy(
     preflight(
         paths, target.region, live[names.KEY_PAIR_STACK].state.outputs.get(names.OUT_KEY_PAIR_NAME)
     )
+    destroy_journal.check(paths, target.region)
     keep = own_role_stacks(target, live)
     for name in keep:
         console.warn(f"keeping {name}: this run uses its role's credentials")
@@ -99,8 +97,8 @@ def run_destroy(
         # still knows which PEM was the deleted key pair's (by digest, never the key itself).
         digest = _pem_digest(private_key) if private_key else None
         if key_name and digest:
-            _write_journal(paths, target.region, key_name, digest)
-        elif not key_name and (journal := _read_journal(paths, target.region)):
+            destroy_journal.write(paths, target.region, key_name, digest)
+        elif not key_name and (journal := destroy_journal.read(paths, target.region)):
             key_name, digest = journal
         results = engine.delete(names.ALL_STACKS)
         if all(r.status == DELETED for r in results.values()):
@@ -119,7 +117,7 @@ def run_destroy(
         removed_images = [r for image in images for r in deregister_with_snapshots(ec2, image)]
 
     local = _remove_local(paths, target.region, key_name, digest)
-    _journal(paths, target.region).unlink(missing_ok=True)
+    destroy_journal.remove(paths, target.region)
     leftovers = verify_gone(
         target,
         paths,
@@ -152,27 +150,6 @@ def _stack_dict(r: StackResult) -> dict[str, Any]:
 
 def _pem_digest(private_key: str) -> str:
     return hashlib.sha256(pem_material(private_key)).hexdigest()
-
-
-def _journal(paths: LocalPaths, region: str) -> Path:
-    return paths.condor_dir / f".annex-cdk-destroy.{region}.json"
-
-
-def _write_journal(paths: LocalPaths, region: str, key_name: str, digest: str) -> None:
-    if not paths.condor_dir.is_dir():
-        return
-    body = json.dumps({"key_name": key_name, "pem_sha256": digest}).encode()
-    fd = os.open(_journal(paths, region), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(body)
-
-
-def _read_journal(paths: LocalPaths, region: str) -> tuple[str, str] | None:
-    try:
-        data = json.loads(_journal(paths, region).read_text())
-        return str(data["key_name"]), str(data["pem_sha256"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def _remove_local(

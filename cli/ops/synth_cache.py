@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from annex_cdk import console
+from annex_cdk.env import env_flag
 from annex_stacks.facade import synth
 from annex_stacks.settings import AnnexSettings
 
@@ -65,7 +66,7 @@ def _sources(root: Any) -> list[Path]:
 
 
 def enabled() -> bool:
-    return os.environ.get("ANNEX_CDK_NO_SYNTH_CACHE", "") in ("", "0")
+    return not env_flag("ANNEX_CDK_NO_SYNTH_CACHE")
 
 
 def _digest(templates: Any, warnings: Any) -> str:

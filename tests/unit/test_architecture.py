@@ -25,11 +25,13 @@ LAYERS = {
     "annex_stacks.facade": 3,
     "annex_stacks": 3,  # the package's lazy exports lead to the façade
     "annex_cdk.templates": 2,
+    "annex_cdk.env": 2,
     "annex_cdk.errors": 1,
     "annex_cdk.console": 1,
     "annex_stacks.names": 1,
     "annex_stacks.settings": 1,
     "annex_stacks.submit_host_policy": 1,  # plain data: the policy statements
+    "annex_cdk.text": 0,  # what every printed line passes through
 }
 #: Rooms of one layer that must not know each other: the AWS side and the HTCondor side.
 APART = {("annex_cdk.aws", "annex_cdk.condor"), ("annex_cdk.condor", "annex_cdk.aws")}
