@@ -120,10 +120,35 @@ def _pass_role(role_arn: str | None, service: str) -> list[Request]:
     return [Request("iam:PassRole", (role_arn,), {"iam:PassedToService": [service]})]
 
 
+#: RunInstances' MetadataOptions members and the condition keys of its instance resource.
+_METADATA_KEYS = {
+    "HttpTokens": "ec2:MetadataHttpTokens",
+    "HttpPutResponseHopLimit": "ec2:MetadataHttpPutResponseHopLimit",
+    "HttpEndpoint": "ec2:MetadataHttpEndpoint",
+}
+
+
+def _metadata_context(call: Call) -> dict[str, list[str]]:
+    """The launch's own MetadataOptions, and nothing else: neither the account's defaults nor
+    the AMI's ImdsSupport. EC2 User Guide, example policies, "Require the use of IMDSv2": "If
+    you do not specify that the instance requires IMDSv2, you get an UnauthorizedOperation
+    error when you call the RunInstances API". A launch that sends no MetadataOptions (as
+    condor_annex's do) has no ec2:MetadataHttpTokens, so StringNotEquals "required" denies it."""
+    found = {}
+    for member, key in _METADATA_KEYS.items():
+        if (value := call.param(f"MetadataOptions.{member}")) is not None:
+            found[key] = [value]
+    return found
+
+
 def _run_instances(call: Call) -> list[Request]:
     ec2 = call.arn
-    resources = [ec2("ec2", "instance/i-new"), ec2("ec2", "volume/vol-new")]
-    resources.append(ec2("ec2", "network-interface/eni-new"))
+    tags = _ec2_tags(call, "instance")
+    instance = ec2("ec2", "instance/i-new")
+    # The instance is authorized with the metadata keys, which only it carries (Service
+    # Authorization Reference, RunInstances); the other resources without them.
+    requests = [Request(call.action, (instance,), {**tags, **_metadata_context(call)})]
+    resources = [ec2("ec2", "volume/vol-new"), ec2("ec2", "network-interface/eni-new")]
     if image := call.param("ImageId"):
         resources.append(ec2("ec2", f"image/{image}", account=False))
     if subnet := call.param("SubnetId"):
@@ -132,8 +157,7 @@ def _run_instances(call: Call) -> list[Request]:
         resources.append(ec2("ec2", f"security-group/{group}"))
     if key := call.param("KeyName"):
         resources.append(ec2("ec2", f"key-pair/{key}"))
-    tags = _ec2_tags(call, "instance")
-    requests = [Request(call.action, tuple(resources), tags)]
+    requests.append(Request(call.action, tuple(resources), tags))
     if tags:  # tags at launch are a CreateTags authorization of their own
         requests.append(
             Request(

@@ -142,11 +142,13 @@ def _condition_holds(operator: str, key: str, policy_values: Any, request: Reque
     if operator == "Null":
         is_null = not values
         return any((w.lower() == "true") == is_null for w in wanted)
-    if values is None:
-        # ForAllValues over no values is vacuously true; otherwise a missing key fails,
-        # unless IfExists says so.
-        return if_exists or qualifier == "ForAllValues"
     test, negated = _string_test(operator)
+    if values is None:
+        # ForAllValues over no values is vacuously true; IfExists says so; and a negated
+        # operator holds (IAM User Guide, condition operators: "If the policy condition
+        # requires that the key is not matched, such as StringNotLike or ArnNotLike, and the
+        # right key is not present, the condition is true"). Otherwise a missing key fails.
+        return if_exists or qualifier == "ForAllValues" or negated
     filled = [w2 for w in wanted if (w2 := _substitute(w, request)) is not None]
 
     def one(value: str) -> bool:

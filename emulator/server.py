@@ -41,6 +41,7 @@ from typing import Any, NoReturn
 
 from annex_emulator import faults as emulator_faults
 from annex_emulator import price_list
+from annex_emulator.governed_account import Posture, configure
 from annex_emulator.moto_contract import MotoContractError
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "SECRET_ACCESS_KEY",
     "EmulatorError",
     "EmulatorProcess",
+    "Posture",
     "is_cleared",
     "main",
     "run",
@@ -209,12 +211,19 @@ def run(
 
 
 def serve_foreground(
-    port: int = 5000, host: str = "127.0.0.1", region: str = DEFAULT_REGION
+    port: int = 5000,
+    host: str = "127.0.0.1",
+    region: str = DEFAULT_REGION,
+    posture: Posture | None = None,
 ) -> None:
     """`annex-cdk emulator`: serve in the foreground; once listening, say how to use it."""
+    posture = posture or Posture()
+    configure(posture)
 
     def ready(bound: int) -> None:
         print(f"annex-cdk emulator (moto) listening on http://{host}:{bound}; Ctrl-C stops it.")
+        for line in posture.lines():
+            print(f"  governed account: {line}")
         print("Point the AWS CLI, boto3, annex-cdk or the CDK CLI at it with:")
         for key, value in _overrides(f"http://localhost:{bound}", region).items():
             print(f"  export {key}={value}")
@@ -286,7 +295,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--exit-with-parent", action="store_true", help="exit when the parent process exits"
     )
+    parser.add_argument(
+        "--no-default-vpc", action="store_true", help="no default VPC in any region"
+    )
+    parser.add_argument(
+        "--imds-required", action="store_true", help="IMDSv2 required (instance-metadata defaults)"
+    )
     args = parser.parse_args(argv)
+    configure(Posture(no_default_vpc=args.no_default_vpc, imds_required=args.imds_required))
     if args.exit_with_parent:
         _exit_with_parent(os.getppid())
     signal.signal(signal.SIGTERM, _exit_now)
@@ -332,8 +348,11 @@ class EmulatorProcess:
         log_path: str | os.PathLike[str] | None = None,
         startup_timeout: float = 60.0,
         python: str | None = None,
+        posture: Posture | None = None,
     ) -> None:
         self.region = region
+        #: The account the emulator plays (default: a pristine one, with a default VPC).
+        self.posture = posture or Posture()
         self.startup_timeout = startup_timeout
         self._python = python or sys.executable
         self._own_dir: Path | None = None
@@ -366,6 +385,7 @@ class EmulatorProcess:
             "--ready-file",
             str(self._ready_file),
             "--exit-with-parent",
+            *self.posture.argv(),
         ]
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"  # the log shows what happened up to a crash

@@ -40,6 +40,9 @@ Engine behaviours taught (`_teach` patches moto minimally; each patch says why):
 Run-time behaviours taught (`annex_runtime`): DescribeInstances' client-token filter (with EC2's
 wildcards) and RequestSpotFleet's ClientToken, which condor_annex's lease functions rely on, and
 DeleteSecurityGroup's DependencyViolation while instances use the group.
+Account behaviours taught (`governed_account`): the posture of a landing zone's account when the
+server is started with one (no default VPC, IMDSv2 required), instance-metadata defaults and the
+effective metadata options of every launch, and an AMI's ImdsSupport.
 Service behaviours taught: bucket-policy conditions (aws:SecureTransport is true: the emulator
 stands in for AWS's HTTPS endpoints; `bucket_access`), and Lambda's LoggingConfig in GetFunction.
 """
@@ -103,6 +106,7 @@ def _teach() -> None:
     from annex_emulator import (
         annex_runtime,
         change_sets,
+        governed_account,
         iam_enforcement,
         lambda_function,
         resource_import,
@@ -155,6 +159,8 @@ def _teach() -> None:
     annex_runtime.install()
     # StackSets as CloudFormation runs them; the organization they deploy to; AssumeRole's trust.
     stack_set_api.install(patch)
+    # A governed account's EC2 (no default VPC, IMDS defaults) and IMDS options as EC2 sets them.
+    governed_account.install(patch)
     # IAM enforcement (when switched on) with each call's resources and condition context.
     iam_enforcement.install(patch)
     _check_lookup()

@@ -65,12 +65,28 @@ def emulator(
             "--port", "-p", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port)."
         ),
     ] = 5000,
+    no_default_vpc: Annotated[
+        bool,
+        typer.Option(
+            "--no-default-vpc",
+            help="Play an account without a default VPC in any region, as landing zones leave it.",
+        ),
+    ] = False,
+    imds_required: Annotated[
+        bool,
+        typer.Option(
+            "--imds-required",
+            help="Play an account whose instance-metadata defaults require (and enforce) IMDSv2.",
+        ),
+    ] = False,
 ) -> None:
     """Run the local AWS emulator in the foreground and print the environment to use it."""
     # Not an ops module: the emulator package (~40 ms of imports) only for this command.
-    from annex_emulator.server import serve_foreground
+    from annex_emulator.server import Posture, serve_foreground
 
-    serve_foreground(port)
+    serve_foreground(
+        port, posture=Posture(no_default_vpc=no_default_vpc, imds_required=imds_required)
+    )
 
 
 def rehearse(
