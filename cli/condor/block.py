@@ -116,12 +116,21 @@ def parse_blocks(
     """
     begin_re, end_re = markers.begin_re, markers.end_re
     lines = split_lines(text)
+    in_value = _multi_line_values(lines)
     owned: dict[str, OwnedBlock] = {}
     others: list[ForeignBlock] = []
     i = 0
     while i < len(lines):
         line = lines[i]
         marker = line.content.strip()
+        if i in in_value and (begin_re.match(marker) or end_re.match(marker)):
+            start = in_value[i]
+            raise BlockStructureError(
+                f"{source} line {line.number}: an annex-cdk marker inside the multi-line value "
+                f"that starts at line {start.number} ({start.content.strip()}); HTCondor reads "
+                "every line up to its closing @ line as that value, so annex-cdk's settings "
+                "there would be ignored"
+            )
         if m := begin_re.match(marker):
             region = m["region"]
             what = markers.describe.format(region=region)
@@ -164,6 +173,28 @@ def parse_blocks(
             continue
         i += 1
     return ParsedBlocks(owned, tuple(others))
+
+
+# `NAME @=TAG` opens a value of several lines that a line `@TAG` closes (HTCondor 8.9+); the
+# lines between are the value, whatever they look like (HTCondor drops comment lines there).
+_MULTI_LINE_START = re.compile(r"^\s*[^\s#=@][^\s=@]*\s*@=\s*(?P<tag>\S*)\s*$")
+
+
+def _multi_line_values(lines: list[Line]) -> dict[int, Line]:
+    """The index of every line inside an `@=` value, mapped to the line that opens it."""
+    inside: dict[int, Line] = {}
+    i = 0
+    while i < len(lines):
+        if m := _MULTI_LINE_START.match(lines[i].content):
+            close = "@" + m["tag"]
+            j = i + 1
+            while j < len(lines) and lines[j].content.strip() != close:
+                inside[j] = lines[i]
+                j += 1
+            i = j + 1
+            continue
+        i += 1
+    return inside
 
 
 # --- Editing the text -----------------------------------------------------------------------

@@ -495,3 +495,34 @@ def test_removing_the_only_block_leaves_no_empty_file(tmp_path: Path) -> None:
     write_user_config(path, REGION, VALUES, set_region=True, pem_path=None)
     assert unwrite_user_config(path, REGION).action == "deleted"
     assert not path.exists()
+
+
+@pytest.mark.parametrize("inside", ["begin", "both"])
+def test_markers_inside_a_multi_line_value_are_refused_with_file_and_line(
+    tmp_path: Path, inside: str
+) -> None:
+    path = tmp_path / names.USER_CONFIG_FILE
+    begin, end = names.BLOCK_BEGIN.format(region=REGION), names.BLOCK_END.format(region=REGION)
+    if inside == "both":  # the whole of a block quoted inside a value
+        text = f"MOTD @=text\nHello\n{begin}\nold = 1\n{end}\nBye\n@text\nZ = 1\n"
+    else:  # a begin marker inside the value, the end marker after it
+        text = f"MOTD @=text\nHello\n{begin}\n@text\nold = 1\n{end}\n"
+    path.write_text(text)
+    # What HTCondor itself reads: the marker lines are inside MOTD, so settings put between
+    # them would be MOTD's text, not settings.
+    motd = effective_values([path], ["MOTD"], REGION)["MOTD"]
+    assert motd.startswith("Hello")
+    with pytest.raises(BlockStructureError, match=rf"{path} line 3: an annex-cdk marker inside"):
+        write_user_config(path, REGION, VALUES, set_region=True, pem_path=None)
+    assert path.read_text() == text
+    with pytest.raises(BlockStructureError, match="starts at line 1"):
+        unwrite_user_config(path, REGION)
+    assert path.read_text() == text
+
+
+def test_a_closed_multi_line_value_leaves_blocks_after_it_alone(tmp_path: Path) -> None:
+    path = tmp_path / names.USER_CONFIG_FILE
+    path.write_text("MOTD @=text\nHello\n@text\n")
+    write_user_config(path, REGION, VALUES, set_region=True, pem_path=None)
+    assert effective_values([path], ["MOTD"], REGION)["MOTD"] == "Hello"
+    assert check_effective(path, REGION, VALUES) == []
