@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from annex_cdk import console
 from annex_cdk.aws.session import AwsTarget
+from annex_cdk.aws.ssm import Ssm
 from annex_stacks import names
 
 
@@ -16,13 +17,10 @@ def private_key(target: AwsTarget, outputs: Mapping[str, str], *, warn: bool = T
     parameter = outputs.get(names.OUT_KEY_PAIR_PARAMETER)
     if not parameter:
         return None
-    ssm = target.client("ssm")
-    try:
-        return str(ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"])
-    except ssm.exceptions.ParameterNotFound:
-        if warn:
-            console.warn(
-                f"the key pair's private key parameter {parameter} is gone, so no PEM is "
-                "written; `annex-cdk setup --yes` re-creates the key pair"
-            )
-        return None
+    secret = Ssm(target).secret(parameter)
+    if secret is None and warn:
+        console.warn(
+            f"the key pair's private key parameter {parameter} is gone, so no PEM is "
+            "written; `annex-cdk setup --yes` re-creates the key pair"
+        )
+    return secret

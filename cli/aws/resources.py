@@ -11,21 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from annex_cdk.aws.cfn import CloudFormation
+from annex_cdk.aws.service import is_not_found
 from annex_cdk.aws.session import AwsTarget
-
-#: The error codes AWS answers with when the thing asked about does not exist.
-NOT_FOUND_CODES = frozenset(
-    {
-        "404",
-        "NotFound",
-        "NoSuchBucket",
-        "NoSuchEntity",
-        "InvalidGroup.NotFound",
-        "InvalidKeyPair.NotFound",
-        "ResourceNotFoundException",
-        "ParameterNotFound",
-    }
-)
 
 #: How each type is named in a finding.
 NOUNS = {
@@ -52,11 +40,6 @@ class Gone:
     def what(self) -> str:
         noun = NOUNS.get(self.resource_type, self.resource_type)
         return f"{noun} {self.physical_id}"
-
-
-def is_not_found(err: Exception) -> bool:
-    response = getattr(err, "response", None) or {}
-    return response.get("Error", {}).get("Code") in NOT_FOUND_CODES
 
 
 def _log_group(target: AwsTarget, name: str) -> None:
@@ -87,20 +70,18 @@ _PROBES: dict[str, Callable[[AwsTarget, str], Any]] = {
 
 def gone_resources(target: AwsTarget, stack: str) -> list[Gone]:
     """Every resource of `stack` whose service says it does not exist (in template order)."""
-    cfn = target.client("cloudformation")
-    listed = cfn.describe_stack_resources(StackName=stack)["StackResources"]
     gone = []
-    for resource in listed:
-        rtype, pid = resource.get("ResourceType", ""), resource.get("PhysicalResourceId")
+    for resource in CloudFormation(target).stack_resources(stack):
+        rtype, pid = resource.resource_type, resource.physical_id
         probe = _PROBES.get(rtype)
-        if not probe or not pid or resource.get("ResourceStatus", "").startswith("DELETE"):
+        if not probe or not pid or resource.status.startswith("DELETE"):
             continue
         try:
             probe(target, pid)
         except Exception as err:
             if not is_not_found(err):
                 raise
-            gone.append(Gone(stack, resource["LogicalResourceId"], rtype, pid))
+            gone.append(Gone(stack, resource.logical_id, rtype, pid))
     return gone
 
 

@@ -188,6 +188,12 @@ class AwsTarget:
             client.meta.events.register("before-call", record_call)
         return MappedClient(client, self)
 
+    def access_keys(self) -> tuple[str, str]:
+        """The key id and secret key the session signs with (the rehearsal hands them to the
+        deployed lease function's code, as Lambda does)."""
+        frozen = self.session.get_credentials().get_frozen_credentials()
+        return str(frozen.access_key), str(frozen.secret_key)
+
     def account_id(self) -> str:
         """Who we are; also the first call, so bad credentials or endpoints surface here."""
         return str(self.identity["Account"])

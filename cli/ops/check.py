@@ -1,6 +1,6 @@
 """`annex-cdk check-setup`: condor_annex -check-setup's checks, with its output lines.
 
-Only boto3 and the HTCondor parser: this path never imports aws_cdk.
+Only the AWS wrappers and the HTCondor parser: this path never imports aws_cdk.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import stat
 from collections.abc import Mapping
 from typing import Any
 
-from annex_cdk.aws.engine import GOOD, Engine, StackState
-from annex_cdk.aws.session import AwsTarget, call
+from annex_cdk.aws.cfn import CloudFormation
+from annex_cdk.aws.engine import GOOD, StackState
+from annex_cdk.aws.session import AwsTarget
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.personal import verify_access_point, verify_configured
 from annex_cdk.condor.syntax import ConfigError
@@ -79,14 +80,14 @@ def run_check_setup(
             # The bindings' version is a guess at the HTCondor that runs annexes: warn only.
             access_point_checks(report, paths, strict=version.source != BINDINGS_SOURCE)
         _personal_condor_check(report, version)
-    engine = Engine(target.client("cloudformation"))
+    engine = CloudFormation(target).engine()
     if deep:
         # One read of every stack, templates included, serves both the plain and deep checks.
         read = (*names.ALL_STACKS, names.IMAGE_STACK)
-        live = call(lambda: engine.read_all(read), target)
+        live = engine.read_all(read)
         image_stack = live.pop(names.IMAGE_STACK)
         _stack_checks(report, {n: lv.state for n, lv in live.items()})
-        run_deep_checks(report, target, paths, engine, live)
+        run_deep_checks(report, target, paths, live)
         configured = values.get(names.KEY_ODI_IMAGE_ID)
         if version is not None and version.side == "access-point":
             image_warning(report, configured, target.region)
@@ -100,7 +101,7 @@ def run_check_setup(
             local=paths is not None,
         )
     else:
-        _stack_checks(report, call(lambda: engine.read_states(_CHECKED), target))
+        _stack_checks(report, engine.read_states(_CHECKED))
     report.lines.append(
         "Your setup looks OK."
         if report.ok

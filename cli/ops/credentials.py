@@ -1,4 +1,4 @@
-"""`annex-cdk credentials` from an AWS profile: boto3's key, checked for condor_annex's key files."""
+"""`annex-cdk credentials` from an AWS profile: the SDK's key, checked for condor_annex's key files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from annex_stacks import names
 
 
 def from_profile(profile: str | None) -> KeyPair:
-    """The current AWS identity's long-term key (boto3's chain: environment, profile, SSO, ...)."""
+    """The current AWS identity's long-term key (the AWS SDK's chain: environment, profile, SSO, ...)."""
     access_key_id, secret, where = long_term_key(profile)
     return validate_pair(access_key_id, Secret(secret), source=where)
 

@@ -2,7 +2,7 @@
 
 condor_annex -check-setup only asks whether four stacks exist. These checks look inside: a
 console edit, a hand-added rule or a stale config line is a finding, and each finding names the
-command that repairs it. Only boto3 and the HTCondor parser: no aws_cdk here either.
+command that repairs it. Only the AWS wrappers and the HTCondor parser: no aws_cdk here either.
 """
 
 from __future__ import annotations
@@ -10,13 +10,18 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import time
 from collections.abc import Mapping
 from typing import Any
 
-from annex_cdk.aws.engine import GOOD, Engine, Live
-from annex_cdk.aws.resources import gone_resources, is_not_found
-from annex_cdk.aws.session import AwsTarget, call
+from annex_cdk.aws.cfn import CloudFormation, DriftUnavailable
+from annex_cdk.aws.ec2 import Ec2, Rule
+from annex_cdk.aws.engine import GOOD, Live
+from annex_cdk.aws.iam import Iam
+from annex_cdk.aws.lambda_functions import Lambda
+from annex_cdk.aws.resources import gone_resources
+from annex_cdk.aws.service import ResourceNotFound
+from annex_cdk.aws.session import AwsTarget
+from annex_cdk.aws.ssm import Ssm
 from annex_cdk.condor import user_config
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.ops.check_report import Check, CheckReport
@@ -34,14 +39,12 @@ DEPRECATED_RUNTIMES = frozenset(
     }
 )  # fmt: skip
 BOOT_SCRIPT_RE = re.compile(r"^arn:aws:s3:::([^/]*)/config-\*\.tar\.gz")
-_DRIFT_WAIT_S = 60.0
 
 
 def run_deep_checks(
     report: CheckReport,
     target: AwsTarget,
     paths: LocalPaths | None,
-    engine: Engine,
     live: Mapping[str, Live],
 ) -> None:
     """paths None (--no-local): every check but the two that read local files (the config and
@@ -54,7 +57,7 @@ def run_deep_checks(
         lambda: _instance_role(target, outputs),
         lambda: _lambda_runtimes(target, outputs, templates),
         lambda: _security_group(target, outputs, templates),
-        lambda: _drift(target, engine, live),
+        lambda: _drift(target, live),
     ]
     if paths is not None:
         local = paths
@@ -62,11 +65,9 @@ def run_deep_checks(
         checks.insert(-1, lambda: _pem(target, local, outputs))
     for check in checks:
         try:
-            findings = call(check, target)
-        except Exception as err:
+            findings = check()
+        except ResourceNotFound:
             # A resource deleted by hand: _resources_exist has named it, with its fix.
-            if not is_not_found(err):
-                raise
             continue
         for found in findings:
             report.add(found)
@@ -133,22 +134,13 @@ def _config_matches_outputs(
     ]
 
 
-def _stack_resource(target: AwsTarget, stack: str, logical_id: str) -> str:
-    cfn = target.client("cloudformation")
-    detail = cfn.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
-    return detail["StackResourceDetail"]["PhysicalResourceId"]
-
-
 def _instance_role(target: AwsTarget, outputs: dict[str, dict[str, str]]) -> list[Check]:
     bucket = outputs.get(names.BUCKET_STACK, {}).get(names.OUT_BUCKET)
     if not bucket or names.INSTANCE_PROFILE_STACK not in outputs:
         return []
-    iam = target.client("iam")
-    role = _stack_resource(target, names.INSTANCE_PROFILE_STACK, names.LID_INSTANCE_ROLE)
+    role = CloudFormation(target).physical_id(names.INSTANCE_PROFILE_STACK, names.LID_INSTANCE_ROLE)
     buckets = []
-    for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
-        doc = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
-        doc = json.loads(doc) if isinstance(doc, str) else doc
+    for doc in Iam(target).role_inline_policies(role):
         for statement in doc.get("Statement", []):
             resources = statement.get("Resource", [])
             for resource in resources if isinstance(resources, list) else [resources]:
@@ -187,7 +179,7 @@ def _lambda_runtimes(
 ) -> list[Check]:
     fn_outputs = outputs.get(names.LAMBDA_STACK, {})
     resources = templates.get(names.LAMBDA_STACK, {}).get("Resources", {})
-    lam = target.client("lambda")
+    lam = Lambda(target)
     found = []
     for lid, out in (
         (names.LID_ODI_FUNCTION, names.OUT_ODI_LEASE),
@@ -197,7 +189,7 @@ def _lambda_runtimes(
         arn = fn_outputs.get(out)
         if not arn:
             continue
-        runtime = lam.get_function_configuration(FunctionName=arn)["Runtime"]
+        runtime = lam.configuration(arn).runtime
         wanted = resources.get(lid, {}).get("Properties", {}).get("Runtime", runtime)
         what = f"the runtime of {lid}"
         if runtime in DEPRECATED_RUNTIMES or runtime != wanted:
@@ -217,7 +209,7 @@ def _lambda_runtimes(
     return found
 
 
-def _rules_in_template(template: dict[str, Any]) -> set[tuple[str, int, int, str]]:
+def _rules_in_template(template: dict[str, Any]) -> set[Rule]:
     group = template.get("Resources", {}).get(names.LID_SECURITY_GROUP, {}).get("Properties", {})
     return {
         (
@@ -230,19 +222,7 @@ def _rules_in_template(template: dict[str, Any]) -> set[tuple[str, int, int, str
     }
 
 
-def _live_rules(permissions: list[dict[str, Any]]) -> set[tuple[str, int, int, str]]:
-    rules = set()
-    for p in permissions:
-        for r in p.get("IpRanges", []):
-            rules.add((p["IpProtocol"], p.get("FromPort", -1), p.get("ToPort", -1), r["CidrIp"]))
-        for r in p.get("Ipv6Ranges", []):
-            rules.add((p["IpProtocol"], p.get("FromPort", -1), p.get("ToPort", -1), r["CidrIpv6"]))
-        for g in p.get("UserIdGroupPairs", []):
-            rules.add((p["IpProtocol"], p.get("FromPort", -1), p.get("ToPort", -1), g["GroupId"]))
-    return rules
-
-
-def _permission(rule: tuple[str, int, int, str]) -> str:
+def _permission(rule: Rule) -> str:
     proto, low, high, source = rule
     if source.startswith("sg-"):
         ranges = f"UserIdGroupPairs=[{{GroupId={source}}}]"
@@ -259,9 +239,7 @@ def _security_group(
     sg = outputs.get(names.SECURITY_GROUP_STACK, {}).get(names.OUT_SECURITY_GROUP)
     if not sg or names.SECURITY_GROUP_STACK not in templates:
         return []
-    ec2 = target.client("ec2")
-    [group] = ec2.describe_security_groups(GroupIds=[sg])["SecurityGroups"]
-    live = _live_rules(group.get("IpPermissions", []))
+    live = Ec2(target).ingress_rules(sg)
     wanted = _rules_in_template(templates[names.SECURITY_GROUP_STACK])
     what = f"the ingress rules of {sg}"
     found = []
@@ -299,10 +277,8 @@ def _pem(target: AwsTarget, paths: LocalPaths, outputs: dict[str, dict[str, str]
                 f"annex-cdk write-config --region {target.region}",
             )
         ]  # fmt: skip
-    ssm = target.client("ssm")
-    try:
-        secret = ssm.get_parameter(Name=parameter, WithDecryption=True)
-    except ssm.exceptions.ParameterNotFound:
+    secret = Ssm(target).secret(parameter)
+    if secret is None:
         return [
             _fix_line(
                 "deep:pem", False, what,
@@ -311,7 +287,7 @@ def _pem(target: AwsTarget, paths: LocalPaths, outputs: dict[str, dict[str, str]
                 f"annex-cdk setup --yes --region {target.region}",
             )
         ]  # fmt: skip
-    if pem.read_text().strip() == secret["Parameter"]["Value"].strip():
+    if pem.read_text().strip() == secret.strip():
         return [_fix_line("deep:pem", True, what)]
     return [
         _fix_line(
@@ -322,18 +298,17 @@ def _pem(target: AwsTarget, paths: LocalPaths, outputs: dict[str, dict[str, str]
     ]  # fmt: skip
 
 
-def _drift(target: AwsTarget, engine: Engine, live: dict[str, Any]) -> list[Check]:
+def _drift(target: AwsTarget, live: Mapping[str, Live]) -> list[Check]:
     """CloudFormation's own drift detection, where the endpoint offers it."""
-    cfn = target.client("cloudformation")
+    cfn = CloudFormation(target)
     found = []
     for name, lv in live.items():
         if not lv.state.exists:
             continue
         what = f"CloudFormation drift of {name}"
         try:
-            detection = cfn.detect_stack_drift(StackName=name)["StackDriftDetectionId"]
-            status = _wait_drift(cfn, detection)
-        except Exception:  # e.g. an HTML error page (ResponseParserError) from an emulator
+            drift = cfn.drift(name)
+        except DriftUnavailable:
             return [
                 Check(
                     "deep:drift",
@@ -341,30 +316,14 @@ def _drift(target: AwsTarget, engine: Engine, live: dict[str, Any]) -> list[Chec
                     "Checking CloudFormation drift... not available at this endpoint.",
                 )
             ]
-        if status.get("StackDriftStatus") in (None, "IN_SYNC"):
+        if not drift.drifted:
             found.append(_fix_line(f"deep:drift:{name}", True, what))
             continue
-        drifted = cfn.describe_stack_resource_drifts(
-            StackName=name, StackResourceDriftStatusFilters=["MODIFIED", "DELETED"]
-        )["StackResourceDrifts"]
-        ids = ", ".join(
-            f"{d['LogicalResourceId']} {d['StackResourceDriftStatus']}" for d in drifted
-        )
+        ids = ", ".join(f"{lid} {status}" for lid, status in drift.resources)
         found.append(
             _fix_line(
-                f"deep:drift:{name}", False, what, f"drifted: {ids or status['StackDriftStatus']}",
+                f"deep:drift:{name}", False, what, f"drifted: {ids or drift.status}",
                 "see the findings above for the exact repair, then re-run check-setup --deep",
             )
         )  # fmt: skip
     return found
-
-
-def _wait_drift(cfn: Any, detection: str) -> dict[str, Any]:
-    deadline = time.monotonic() + _DRIFT_WAIT_S
-    delay = 0.2
-    while True:
-        status = cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection)
-        if status["DetectionStatus"] != "DETECTION_IN_PROGRESS" or time.monotonic() > deadline:
-            return status
-        time.sleep(delay)
-        delay = min(delay * 2, 3.0)

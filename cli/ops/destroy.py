@@ -8,13 +8,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from annex_cdk import console
-from annex_cdk.aws.engine import DELETED, Action, Engine, Live, StackResult
-from annex_cdk.aws.images import built_images, deregister_with_snapshots
+from annex_cdk.aws.cfn import CloudFormation
+from annex_cdk.aws.ec2 import Ec2
+from annex_cdk.aws.engine import DELETED, Action, Live, StackResult
 from annex_cdk.aws.key_pair import private_key as read_private_key
-from annex_cdk.aws.lock import held
 from annex_cdk.aws.permissions import principal_arn
-from annex_cdk.aws.resources import empty_bucket
+from annex_cdk.aws.s3 import S3
 from annex_cdk.aws.session import AwsTarget
+from annex_cdk.aws.ssm import Ssm
 from annex_cdk.condor import destroy_journal, user_config
 from annex_cdk.condor.files import directory_locked
 from annex_cdk.condor.paths import LocalPaths
@@ -23,23 +24,6 @@ from annex_cdk.errors import AnnexError, LocalFilesError, StackFailedError, Usag
 from annex_cdk.ops.post_deploy import pem_material, preflight
 from annex_cdk.templates.stack_report import stack_entry
 from annex_stacks import names
-
-_LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
-
-
-def annex_instances(ec2: Any) -> list[str]:
-    """Instances condor_annex launched (its htcondor:AnnexName tag) that are not terminated."""
-    paginator = ec2.get_paginator("describe_instances")
-    ids = []
-    for page in paginator.paginate(
-        Filters=[
-            {"Name": "tag-key", "Values": [names.TAG_ANNEX_NAME]},
-            {"Name": "instance-state-name", "Values": _LIVE_INSTANCE_STATES},
-        ]
-    ):
-        for reservation in page["Reservations"]:
-            ids.extend(i["InstanceId"] for i in reservation["Instances"])
-    return ids
 
 
 def run_destroy(
@@ -52,9 +36,9 @@ def run_destroy(
     keep_image: bool = False,
 ) -> dict[str, Any]:
     target.account_id()
-    engine = Engine(target.client("cloudformation"), progress=progress)
-    ec2, s3, ssm = target.client("ec2"), target.client("s3"), target.client("ssm")
-    running = annex_instances(ec2)
+    engine = CloudFormation(target).engine(progress=progress)
+    ec2 = Ec2(target)
+    running = ec2.annex_instances()
     if running and not force:
         raise UsageError(
             f"{len(running)} annex instance(s) still exist ({', '.join(running[:5])}"
@@ -78,7 +62,7 @@ def run_destroy(
     ):
         raise AnnexError("nothing deleted", hint="pass --yes to skip the question")
 
-    with held(ssm, "destroy"):
+    with Ssm(target).lock("destroy"):
         bucket_outputs = live[names.BUCKET_STACK].state.outputs
         bucket = bucket_outputs.get(names.OUT_BUCKET)
         template = live[names.BUCKET_STACK].template or {}
@@ -86,7 +70,7 @@ def run_destroy(
             template.get("Resources", {}).get(names.LID_BUCKET, {}).get("DeletionPolicy")
             == "Retain"
         )
-        emptied = empty_bucket(s3, bucket) if bucket and not retained else 0
+        emptied = S3(target).empty_bucket(bucket) if bucket and not retained else 0
 
         key_outputs = live[names.KEY_PAIR_STACK].state.outputs
         key_name = key_outputs.get(names.OUT_KEY_PAIR_NAME)
@@ -113,8 +97,8 @@ def run_destroy(
                 hint="nothing local was changed; fix the cause and re-run destroy",
             )
         # After the stack: its AMIs outlive it (and earlier builds outlive their rebuilds).
-        images = [] if keep_image else built_images(ec2)
-        removed_images = [r for image in images for r in deregister_with_snapshots(ec2, image)]
+        images = [] if keep_image else ec2.built_images()
+        removed_images = [r for image in images for r in ec2.deregister_with_snapshots(image)]
 
     local = _remove_local(paths, target.region, key_name, digest)
     destroy_journal.remove(paths, target.region)
@@ -196,32 +180,23 @@ def verify_gone(
 ) -> list[str]:
     """Everything annex-cdk made that still exists (but what it had to `keep`), one line each."""
     left: list[str] = []
-    engine = Engine(target.client("cloudformation"))
+    engine = CloudFormation(target).engine()
     for name in names.MANAGED_STACKS:
         if name not in keep and engine.state(name).exists:
             left.append(f"stack {name}")
-    if bucket:
-        s3 = target.client("s3")
-        try:
-            s3.head_bucket(Bucket=bucket)
-            left.append(f"bucket {bucket}")
-        except Exception:
-            pass
-    ec2 = target.client("ec2")
-    if (
-        key_name
-        and ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [key_name]}])["KeyPairs"]
-    ):
+    if bucket and S3(target).bucket_exists(bucket):
+        left.append(f"bucket {bucket}")
+    ec2 = Ec2(target)
+    if key_name and ec2.key_pair_exists(key_name):
         left.append(f"key pair {key_name}")
     if not keep_image:
-        left.extend(f"image {image['ImageId']}" for image in built_images(ec2))
-    ssm = target.client("ssm")
-    for parameter in filter(None, [key_parameter, names.LOCK_PARAMETER]):
-        try:
-            ssm.get_parameter(Name=parameter)
-            left.append(f"SSM parameter {parameter}")
-        except ssm.exceptions.ParameterNotFound:
-            pass
+        left.extend(f"image {image.image_id}" for image in ec2.built_images())
+    ssm = Ssm(target)
+    left.extend(
+        f"SSM parameter {parameter}"
+        for parameter in filter(None, [key_parameter, names.LOCK_PARAMETER])
+        if ssm.parameter_exists(parameter)
+    )
     if paths.user_config.exists():
         text = paths.user_config.read_text(errors="surrogateescape")
         if target.region in user_config.parse(text).ours:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from annex_cdk.aws.ec2 import Ec2
 from annex_cdk.aws.engine import Live
-from annex_cdk.aws.images import describe_image, image_tags
-from annex_cdk.aws.session import AwsTarget, call
+from annex_cdk.aws.session import AwsTarget
 from annex_cdk.condor.parser import effective_values
 from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.condor.version import HTCondorVersion, Side
@@ -81,12 +81,12 @@ def check_annex_image(
             f"annex-cdk setup --region {region} --build-image (or set {names.KEY_ODI_IMAGE_ID} "
             f"to an image in {region})"
         )
-    image = call(lambda: describe_image(target.client("ec2"), image_id), target)
+    image = Ec2(target).image(image_id)
     if image is None:
         problem = f"no such image in {region}: annex instances cannot start"
         report.add(fix_line(CHECK_NAME, False, what, problem, rebuild))
         return
-    state = image.get("State")
+    state = image.state
     if state != "available":
         problem = f"its state is {state!r}, not 'available'"
         fix = (
@@ -96,7 +96,7 @@ def check_annex_image(
         )
         report.add(fix_line(CHECK_NAME, False, what, problem, fix))
         return
-    series = image_tags(image).get(names.TAG_HTCONDOR_SERIES)
+    series = image.tags.get(names.TAG_HTCONDOR_SERIES)
     if version is None or series is None:
         if version is not None:
             report.warn(

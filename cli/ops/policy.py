@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from annex_cdk import console
-from annex_cdk.aws.engine import Engine
-from annex_cdk.aws.session import AwsTarget, call
+from annex_cdk.aws.cfn import CloudFormation
+from annex_cdk.aws.session import AwsTarget
 from annex_cdk.errors import AnnexError, UsageError
 from annex_stacks import names
 from annex_stacks.settings import AnnexSettings, SettingsError
@@ -50,8 +50,7 @@ def read_deployed(target_for: Callable[[], AwsTarget]) -> Deployed | None:
     try:
         target = target_for()
         account = target.account_id()
-        engine = Engine(target.client("cloudformation", quick=True))
-        states = call(lambda: engine.read_states(_READ_STACKS), target)
+        states = CloudFormation(target, quick=True).engine().read_states(_READ_STACKS)
     except AnnexError as err:
         console.info(f"note: no deployed setup read ({err}); the policy names annex-cdk's defaults")
         return None

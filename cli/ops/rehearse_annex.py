@@ -23,9 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from annex_cdk.aws import annex_replay
+from annex_cdk.aws.annex_replay import Annex, AnnexAccount
+from annex_cdk.aws.cfn import CloudFormation
+from annex_cdk.aws.iam import Iam
+from annex_cdk.aws.lambda_functions import Lambda
 from annex_cdk.aws.session import AwsTarget
-from annex_cdk.ops import annex_replay
-from annex_cdk.ops.annex_replay import Annex
 from annex_cdk.ops.environ import scoped_environ
 from annex_stacks import names
 
@@ -45,11 +48,10 @@ class AnnexOutcome:
 
 
 def _outputs(target: AwsTarget) -> dict[str, str]:
-    cfn = target.client("cloudformation")
+    cfn = CloudFormation(target)
     found: dict[str, str] = {}
     for stack in names.ALL_STACKS:
-        for out in cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", []):
-            found[out["OutputKey"]] = out["OutputValue"]
+        found.update(cfn.outputs(stack))
     return found
 
 
@@ -66,28 +68,24 @@ def _tarball(annex_name: str) -> bytes:
 
 def deployed_lease_handler(target: AwsTarget, logical_id: str) -> tuple[str, str, dict[str, str]]:
     """(inline source, handler name, environment) of a deployed lease function."""
-    cfn, lam = target.client("cloudformation"), target.client("lambda")
-    body = cfn.get_template(StackName=names.LAMBDA_STACK)["TemplateBody"]
-    template = body if isinstance(body, dict) else json.loads(body)
-    props = template["Resources"][logical_id]["Properties"]
-    physical = cfn.describe_stack_resource(
-        StackName=names.LAMBDA_STACK, LogicalResourceId=logical_id
-    )["StackResourceDetail"]["PhysicalResourceId"]
-    env = lam.get_function_configuration(FunctionName=physical).get("Environment", {})
-    return props["Code"]["ZipFile"], props["Handler"], dict(env.get("Variables", {}))
+    cfn = CloudFormation(target)
+    props = cfn.template(names.LAMBDA_STACK)["Resources"][logical_id]["Properties"]
+    physical = cfn.physical_id(names.LAMBDA_STACK, logical_id)
+    env = Lambda(target).configuration(physical).environment
+    return props["Code"]["ZipFile"], props["Handler"], dict(env)
 
 
 @contextmanager
 def _lambda_env(target: AwsTarget, variables: dict[str, str]) -> Iterator[None]:
     """The environment Lambda gives a function: its variables, region and credentials; and
-    the endpoint, so that its boto3 clients reach the emulator."""
-    creds = target.session.get_credentials().get_frozen_credentials()
+    the endpoint, so that the function's own AWS calls reach the emulator."""
+    access_key, secret_key = target.access_keys()
     env = {
         **variables,
         "AWS_DEFAULT_REGION": target.region,
         "AWS_REGION": target.region,
-        "AWS_ACCESS_KEY_ID": creds.access_key,
-        "AWS_SECRET_ACCESS_KEY": creds.secret_key,
+        "AWS_ACCESS_KEY_ID": access_key,
+        "AWS_SECRET_ACCESS_KEY": secret_key,
         "AWS_ENDPOINT_URL": target.endpoint_url or "",
     }
     with scoped_environ(env):
@@ -113,45 +111,24 @@ def invoke_deployed_lease(
         return getattr(module, func_name)(event, None)
 
 
-def _rule_input(events: Any, annex: Annex) -> dict[str, Any]:
-    (target,) = events.list_targets_by_rule(Rule=annex.id)["Targets"]
-    return dict(json.loads(target["Input"]))
-
-
-def _instance_states(ec2: Any, ids: list[str]) -> set[str]:
-    res = ec2.describe_instances(InstanceIds=ids)["Reservations"]
-    return {i["State"]["Name"] for r in res for i in r["Instances"]}
-
-
-def _fleet_gone(ec2: Any, fleet_id: str) -> bool:
-    configs = ec2.describe_spot_fleet_requests()["SpotFleetRequestConfigs"]
-    states = {c["SpotFleetRequestId"]: c["SpotFleetRequestState"] for c in configs}
-    return states.get(fleet_id, "cancelled").startswith("cancelled")
-
-
 def _fleet_role(target: AwsTarget) -> str:
-    iam = target.client("iam")
-    try:
-        return str(iam.get_role(RoleName=FLEET_ROLE_NAME)["Role"]["Arn"])
-    except iam.exceptions.NoSuchEntityException:
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "spotfleet.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-        role = iam.create_role(RoleName=FLEET_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
-        return str(role["Role"]["Arn"])
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "spotfleet.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    return Iam(target).ensure_role(FLEET_ROLE_NAME, trust)
 
 
 def rehearse_annex(target: AwsTarget, kind: str, annex_name: str) -> AnnexOutcome:
     """kind "on-demand" or "spot-fleet": start, extend, expire, and check what is left."""
     out = _outputs(target)
-    s3, ec2, events = (target.client(n) for n in ("s3", "ec2", "events"))
+    account = AnnexAccount(target)
     spot = kind == "spot-fleet"
     function_lid = names.LID_SFR_FUNCTION if spot else names.LID_ODI_FUNCTION
     arn = out[names.OUT_SFR_LEASE if spot else names.OUT_ODI_LEASE]
@@ -159,36 +136,31 @@ def rehearse_annex(target: AwsTarget, kind: str, annex_name: str) -> AnnexOutcom
     lines: list[str] = []
     now = int(time.time())
 
-    annex_replay.upload_config(s3, annex, _tarball(annex_name))
+    account.upload_config(annex, _tarball(annex_name))
     common: dict[str, Any] = {
         "image_id": REHEARSAL_IMAGE,
         "instance_profile_arn": out[names.OUT_INSTANCE_PROFILE],
         "security_group_ids": [out[names.OUT_SECURITY_GROUP]],
     }
     if spot:
-        fleet = annex_replay.request_spot_fleet(
-            ec2, annex, fleet_role_arn=_fleet_role(target), **common
-        )
-        instances = [
-            i["InstanceId"]
-            for i in ec2.describe_spot_fleet_instances(SpotFleetRequestId=fleet)["ActiveInstances"]
-        ]
+        fleet = account.request_spot_fleet(annex, fleet_role_arn=_fleet_role(target), **common)
+        instances = account.fleet_instances(fleet)
         lines.append(f"spot fleet {fleet} with {len(instances)} instance(s)")
     else:
         fleet = None
-        instances = annex_replay.run_instances(
-            ec2, annex, key_name=out.get(names.OUT_KEY_PAIR_NAME), count=2, **common
+        instances = account.run_instances(
+            annex, key_name=out.get(names.OUT_KEY_PAIR_NAME), count=2, **common
         )
         lines.append(f"instances {', '.join(instances)}")
     # A neighbour whose name starts with this annex's: condor_annex's prefix match killed it.
     neighbour = Annex(annex_name + "2", annex.bucket, arn)
-    neighbours = annex_replay.run_instances(ec2, neighbour, key_name=None, **common)
-    annex_replay.start_lease(events, annex, now + annex_replay.DEFAULT_LEASE_SECONDS)
-    lines.append(f"lease rule {annex.id}: input {_rule_input(events, annex)}")
+    neighbours = account.run_instances(neighbour, key_name=None, **common)
+    account.start_lease(annex, now + annex_replay.DEFAULT_LEASE_SECONDS)
+    lines.append(f"lease rule {annex.id}: input {account.lease_input(annex)}")
 
     expiry = now + 3600
-    annex_replay.extend_lease(events, annex, expiry)
-    extended = _rule_input(events, annex)
+    account.extend_lease(annex, expiry)
+    extended = account.lease_input(annex)
     lines.append(f"-duration 1h: input {extended}")
 
     early = invoke_deployed_lease(target, function_lid, extended, now=expiry)
@@ -196,24 +168,23 @@ def rehearse_annex(target: AwsTarget, kind: str, annex_name: str) -> AnnexOutcom
     result = invoke_deployed_lease(target, function_lid, extended, now=expiry + 1)
     lines.append(f"lease function after the lease: {json.dumps(result, sort_keys=True)}")
 
-    rules = {r["Name"] for r in events.list_rules(NamePrefix=annex.id)["Rules"]}
-    objects = s3.list_objects_v2(Bucket=annex.bucket, Prefix=annex_replay.config_key(annex_name))
-    states = _instance_states(ec2, instances) if instances else set()
+    rules = account.lease_rules(annex)
+    states = account.instance_states(instances) if instances else set()
     checks: list[tuple[str, bool]] = [
         ("the lease held until it ran out", early["expired"] is False),
         ("instances terminated", states <= set(_GONE)),
         ("lease rule deleted", annex.id not in rules),
-        ("config tarball deleted", objects.get("KeyCount", 0) == 0),
+        ("config tarball deleted", account.config_objects(annex) == 0),
     ]
     if fleet is not None:
-        checks.append(("spot fleet cancelled", _fleet_gone(ec2, fleet)))
+        checks.append(("spot fleet cancelled", account.fleet_cancelled(fleet)))
     checks.append(
         (
             f"neighbour annex {neighbour.id} untouched",
-            _instance_states(ec2, neighbours) == {"running"},
+            account.instance_states(neighbours) == {"running"},
         )
     )
-    ec2.terminate_instances(InstanceIds=neighbours)
+    account.terminate(neighbours)
     lines += [f"{'ok' if good else 'FAILED'}: {what}" for what, good in checks]
     return AnnexOutcome(kind, annex_name, all(good for _, good in checks), lines)
 

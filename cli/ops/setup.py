@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from annex_cdk import console
-from annex_cdk.aws.change_set import read_change_set
+from annex_cdk.aws.cfn import CloudFormation
+from annex_cdk.aws.ec2 import Ec2
 from annex_cdk.aws.engine import (
-    CAPABILITIES,
     GOOD,
     UPDATABLE,
     Action,
@@ -24,10 +24,11 @@ from annex_cdk.aws.engine import (
     plan,
 )
 from annex_cdk.aws.key_pair import private_key
-from annex_cdk.aws.lock import held
 from annex_cdk.aws.permissions import check_permissions
-from annex_cdk.aws.resources import empty_bucket, gone_resources
-from annex_cdk.aws.session import AwsTarget, call
+from annex_cdk.aws.resources import gone_resources
+from annex_cdk.aws.s3 import S3
+from annex_cdk.aws.session import AwsTarget
+from annex_cdk.aws.ssm import Ssm
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
 from annex_cdk.ops.cdk_context import read_context, record_for_cdk
@@ -200,9 +201,8 @@ def check_key_pair(
 
     A failed KeyPair creation would roll back, and a rollback must never touch the user's key.
     """
-    ec2 = target.client("ec2")
     name = settings.key_pair_name
-    found = ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [name]}])["KeyPairs"]
+    found = Ec2(target).key_pair_exists(name)
     ours = state.exists and state.outputs.get(names.OUT_KEY_PAIR_NAME) == name
     if not settings.create_key_pair:
         if ours:
@@ -255,9 +255,9 @@ def desired_state(
     `needs`: the actions by scope the permission pre-flight asks for (None: `annex-cdk policy`).
     """
     account = target.account_id()
-    live = call(lambda: engine.read_all(names.MANAGED_STACKS), target)
+    live = engine.read_all(names.MANAGED_STACKS)
     recorded = recorded_context({n: lv.template for n, lv in live.items() if lv.template})
-    recorded.update(call(lambda: adoption(target, live, flags), target))
+    recorded.update(adoption(target, live, flags))
     settings = resolve_settings(flags, region=target.region, recorded=recorded, paths=paths)
     settings = settings.with_(account=account)
     check_permissions(target, settings, needs)
@@ -268,7 +268,7 @@ def desired_state(
             settings.key_pair_name,
             secret_key_file=target.credentials.secret_key_file,
         )
-    call(lambda: check_key_pair(target, live[names.KEY_PAIR_STACK].state, settings, paths), target)
+    check_key_pair(target, live[names.KEY_PAIR_STACK].state, settings, paths)
     t0 = time.monotonic()
     templates = synth_templates(settings)
     for warning in templates.warnings:
@@ -304,12 +304,13 @@ def adoption(target: AwsTarget, live: Mapping[str, Live], flags: SettingsFlags) 
         console.info("Keeping condor_annex's security group; its rules are narrowed in place.")
     key_name = flags.given.get("key_pair_name")
     key = key_name or names.KEY_PAIR_NAME
-    if not live[names.KEY_PAIR_STACK].state.exists and not key_name:
-        ec2 = target.client("ec2")
-        found = ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [key]}])
-        if found["KeyPairs"]:
-            kept[names.CTX_CREATE_KEY_PAIR] = False
-            console.info(f"Keeping condor_annex's key pair {key} (and your PEM for it).")
+    if (
+        not live[names.KEY_PAIR_STACK].state.exists
+        and not key_name
+        and Ec2(target).key_pair_exists(key)
+    ):
+        kept[names.CTX_CREATE_KEY_PAIR] = False
+        console.info(f"Keeping condor_annex's key pair {key} (and your PEM for it).")
     return kept
 
 
@@ -333,7 +334,7 @@ def plan_setup(
     """The one plan `setup` carries out and `diff` shows, and the resources lost behind
     CloudFormation's back (their stacks are planned for replacement, which needs consent)."""
     todo = plan(want.templates.templates, want.live)
-    lost = call(lambda: lost_resources(target, want.live), target)
+    lost = lost_resources(target, want.live)
     for stack in lost:
         todo[stack] = (todo[stack][0], Action.REPLACE)
     return todo, lost
@@ -345,12 +346,11 @@ def _empty_a_bucket_that_failed_to_delete(target: AwsTarget, live: Mapping[str, 
     state = live[names.BUCKET_STACK].state
     if state.status != "DELETE_FAILED":
         return
-    cfn = target.client("cloudformation")
-    resources = cfn.describe_stack_resources(StackName=state.stack_id or names.BUCKET_STACK)
-    for resource in resources["StackResources"]:
-        if resource["LogicalResourceId"] == names.LID_BUCKET and resource.get("PhysicalResourceId"):
-            bucket = resource["PhysicalResourceId"]
-            count = empty_bucket(target.client("s3"), bucket)
+    resources = CloudFormation(target).stack_resources(state.stack_id or names.BUCKET_STACK)
+    for resource in resources:
+        if resource.logical_id == names.LID_BUCKET and resource.physical_id:
+            bucket = resource.physical_id
+            count = S3(target).empty_bucket(bucket)
             console.info(f"Emptied {bucket} ({count} object version(s)) to finish its deletion.")
 
 
@@ -369,13 +369,8 @@ def kept_bucket_imports(
     if not resource.get("Properties", {}).get("BucketName"):
         return {}  # a generated name: nothing can be in its way
     bucket = names.bucket_name(want.account, target.region)
-    s3 = target.client("s3")
-    try:
-        s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=want.account)
-    except s3.exceptions.ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("404", "403", "NoSuchBucket"):
-            return {}
-        raise
+    if not S3(target).owns_bucket(bucket, want.account):
+        return {}
     console.info(f"Adopting the bucket {bucket} that an earlier destroy kept, with its contents.")
     return {
         names.BUCKET_STACK: [
@@ -403,11 +398,11 @@ def run_setup(
     scratch world passes none, so a demo never leaves its settings in the user's project."""
     timings: dict[str, float] = {}
     started = time.monotonic()
-    engine = Engine(target.client("cloudformation"), progress=progress)
+    engine = CloudFormation(target).engine(progress=progress)
     target.account_id()
     if cdk_project is not None:
         read_context(cdk_project)  # a broken cdk.context.json stops setup before any AWS change
-    with held(target.client("ssm"), "setup"):
+    with Ssm(target).lock("setup"):
         # --no-local is the pipeline's mode: it needs only what the deploy role holds.
         needs = deploy_actions() if paths is None else None
         want = desired_state(target, paths, flags, engine, local_checks=True, needs=needs)
@@ -424,7 +419,7 @@ def run_setup(
                 )
         if yes:
             _empty_a_bucket_that_failed_to_delete(target, want.live)
-        imports = call(lambda: kept_bucket_imports(target, want, todo), target)
+        imports = kept_bucket_imports(target, want, todo)
         results = engine.converge(want.templates.templates, todo, replace_ok=yes, imports=imports)
         timings["deploy_s"] = time.monotonic() - t0
         remember(want.templates)
@@ -450,7 +445,7 @@ def run_setup(
             outputs,
             target.credentials,
             key_name=key_name,
-            private_key=call(lambda: private_key(target, key_outputs), target),
+            private_key=private_key(target, key_outputs),
             retire_annex_blocks=retire_annex_blocks,
         )
     cdk_context = record_for_cdk(settings, cdk_project) if cdk_project is not None else None
@@ -522,11 +517,9 @@ def planned_diffs(todo: Mapping[str, tuple[StackState, Action]], want: Desired) 
 def _asked_of_cloudformation(target: AwsTarget, diff: StackDiff, want: Desired) -> StackDiff:
     """An updated stack's diff with CloudFormation's verdicts from a read-only change set,
     where the endpoint gives them; else the template diff, saying why."""
-    reading = read_change_set(
-        target.client("cloudformation"),
+    reading = CloudFormation(target).read_change_set(
         diff.stack,  # by name, as `cdk diff` creates its change sets
         want.templates.templates[diff.stack],
-        capabilities=CAPABILITIES,
     )
     if reading.changes is None:
         return from_template(diff, reading.note)
@@ -537,7 +530,7 @@ def _asked_of_cloudformation(target: AwsTarget, diff: StackDiff, want: Desired) 
 
 def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) -> dict[str, Any]:
     """What `setup` with the same flags would change, per stack, without changing anything."""
-    engine = Engine(target.client("cloudformation"))
+    engine = CloudFormation(target).engine()
     needs = plan_actions() if paths is None else None  # a pipeline's diff: the plan role's reads
     want = desired_state(target, paths, flags, engine, local_checks=False, needs=needs)
     todo, lost = plan_setup(target, want)

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from annex_cdk.aws.engine import Engine
+from annex_cdk.aws.cfn import CloudFormation
 from annex_cdk.aws.key_pair import private_key
-from annex_cdk.aws.session import AwsTarget, call
+from annex_cdk.aws.session import AwsTarget
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.ops.post_deploy import PostDeployReport, post_deploy, preflight
 from annex_cdk.ops.setup import require_complete
@@ -32,7 +32,7 @@ class WriteConfigReport:
 def run_write_config(target: AwsTarget, paths: LocalPaths) -> WriteConfigReport:
     """Write the PEM and ~/.condor/user_config from complete, deployed stacks (after `cdk deploy`)."""
     target.account_id()
-    outputs = call(lambda: require_complete(Engine(target.client("cloudformation"))), target)
+    outputs = require_complete(CloudFormation(target).engine())
     key_outputs = outputs.get(names.KEY_PAIR_STACK, {})
     key_name = key_outputs.get(names.OUT_KEY_PAIR_NAME)
     preflight(paths, target.region, key_name)
@@ -42,6 +42,6 @@ def run_write_config(target: AwsTarget, paths: LocalPaths) -> WriteConfigReport:
         outputs,
         target.credentials,
         key_name=key_name,
-        private_key=call(lambda: private_key(target, key_outputs), target),
+        private_key=private_key(target, key_outputs),
     )
     return WriteConfigReport(region=target.region, user_config=paths.user_config, local=local)

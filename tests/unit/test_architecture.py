@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,9 @@ OWNED = {
     "constructs": ("annex_stacks",),
     "cdk_nag": ("annex_stacks",),
 }
+#: What only the AWS room may name: the use cases reach AWS through its per-service wrappers,
+#: which answer with dataclasses and raise annex-cdk's errors.
+AWS_SDK = re.compile(r"boto3|botocore|ClientError|\.client\(")
 
 
 @dataclass(frozen=True)
@@ -251,3 +255,19 @@ def test_the_emulator_depends_only_on_names_and_template_facts():
         and not imp.target.startswith(allowed)
     ]
     assert wrong == []
+
+
+def _sdk_mentions(room: str) -> list[str]:
+    return [
+        f"{path}:{number}: {line.strip()}"
+        for module, path in sorted(MODULES.items())
+        if _room(module) == room
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if AWS_SDK.search(line)
+    ]
+
+
+def test_use_cases_reach_aws_only_through_the_aws_wrappers():
+    """Not even in a comment: a use case that names the SDK is one step from calling it."""
+    assert _sdk_mentions("annex_cdk.aws")  # the scan finds the SDK where it lives
+    assert _sdk_mentions("annex_cdk.ops") == []

@@ -1,5 +1,5 @@
 """The guardrail function against the emulator: annexes launched as condor_annex launches them
-(cli/ops/annex_replay: RunInstances and RequestSpotFleet with the annex tag and client token),
+(cli/aws/annex_replay: RunInstances and RequestSpotFleet with the annex tag and client token),
 prices from the emulator's Price List, the Deny evaluated by the emulator's IAM enforcement."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 import boto3
 import pytest
 
-from annex_cdk.ops import annex_replay
-from annex_cdk.ops.annex_replay import Annex
+from annex_cdk.aws import annex_replay
+from annex_cdk.aws.annex_replay import Annex
 from annex_emulator import price_list
 from annex_emulator.server import EmulatorProcess
 from annex_lambda_src import guardrail

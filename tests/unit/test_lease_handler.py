@@ -24,7 +24,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from annex_cdk.ops import annex_replay
+from annex_cdk.aws import annex_replay
 from annex_lambda_src import lease
 from annex_lambda_src.lease import LeaseEventError, expire_odi_lease, expire_sfr_lease
 from annex_stacks import names

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from annex_cdk.aws.session import AwsTarget
 from annex_stacks import names
 
 #: annex-create.cpp / annex-update.cpp (`annexName.substr( 0, 27 )`): the annex ID.
@@ -169,3 +170,54 @@ def request_spot_fleet(
         }
     )
     return str(out["SpotFleetRequestId"])
+
+
+class AnnexAccount:
+    """condor_annex's calls above, and what the rehearsal reads back, on one account."""
+
+    def __init__(self, target: AwsTarget) -> None:
+        self._s3, self._ec2, self._events = (target.client(n) for n in ("s3", "ec2", "events"))
+
+    def upload_config(self, annex: Annex, tarball: bytes) -> None:
+        upload_config(self._s3, annex, tarball)
+
+    def start_lease(self, annex: Annex, expiry: int) -> None:
+        start_lease(self._events, annex, expiry)
+
+    def extend_lease(self, annex: Annex, expiry: int) -> None:
+        extend_lease(self._events, annex, expiry)
+
+    def run_instances(self, annex: Annex, **kwargs: Any) -> list[str]:
+        return run_instances(self._ec2, annex, **kwargs)
+
+    def request_spot_fleet(self, annex: Annex, **kwargs: Any) -> str:
+        return request_spot_fleet(self._ec2, annex, **kwargs)
+
+    def fleet_instances(self, fleet_id: str) -> list[str]:
+        found = self._ec2.describe_spot_fleet_instances(SpotFleetRequestId=fleet_id)
+        return [i["InstanceId"] for i in found["ActiveInstances"]]
+
+    def fleet_cancelled(self, fleet_id: str) -> bool:
+        configs = self._ec2.describe_spot_fleet_requests()["SpotFleetRequestConfigs"]
+        states = {c["SpotFleetRequestId"]: c["SpotFleetRequestState"] for c in configs}
+        return str(states.get(fleet_id, "cancelled")).startswith("cancelled")
+
+    def instance_states(self, ids: list[str]) -> set[str]:
+        found = self._ec2.describe_instances(InstanceIds=ids)["Reservations"]
+        return {i["State"]["Name"] for r in found for i in r["Instances"]}
+
+    def terminate(self, ids: list[str]) -> None:
+        self._ec2.terminate_instances(InstanceIds=ids)
+
+    def lease_input(self, annex: Annex) -> dict[str, Any]:
+        """The input of the lease rule's one target."""
+        (target,) = self._events.list_targets_by_rule(Rule=annex.id)["Targets"]
+        return dict(json.loads(target["Input"]))
+
+    def lease_rules(self, annex: Annex) -> set[str]:
+        return {r["Name"] for r in self._events.list_rules(NamePrefix=annex.id)["Rules"]}
+
+    def config_objects(self, annex: Annex) -> int:
+        """How many objects the annex's config tarball key names in its bucket."""
+        found = self._s3.list_objects_v2(Bucket=annex.bucket, Prefix=config_key(annex.name))
+        return int(found.get("KeyCount", 0))
