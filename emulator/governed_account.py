@@ -24,11 +24,12 @@ starts as such an account does, and EC2 answers as it does there:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from annex_emulator import patches
+from annex_emulator import landing_zone, patches
 
 __all__ = ["Posture", "configure", "current", "install"]
 
@@ -63,6 +64,9 @@ class Posture:
 
     no_default_vpc: bool = False
     imds_required: bool = False
+    #: The organization's permissions boundary exists as a managed policy of the account
+    #: (`landing_zone.BOUNDARY_POLICY_NAME`), as a landing zone provisions it.
+    boundary_policy: bool = False
 
     def argv(self) -> list[str]:
         """The emulator server's options for this posture."""
@@ -71,6 +75,7 @@ class Posture:
             for flag, on in (
                 ("--no-default-vpc", self.no_default_vpc),
                 ("--imds-required", self.imds_required),
+                ("--boundary-policy", self.boundary_policy),
             )
             if on
         ]
@@ -87,6 +92,11 @@ class Posture:
             found.append(
                 "IMDSv2 required: instance-metadata defaults HttpTokens=required, "
                 "HttpTokensEnforced=enabled in every region"
+            )
+        if self.boundary_policy:
+            found.append(
+                f"the organization's permissions boundary is the managed policy "
+                f"{landing_zone.BOUNDARY_POLICY_NAME} of the account"
             )
         return found
 
@@ -148,6 +158,18 @@ def get_default_security_group(self: Any, vpc_id: str | None = None) -> Any:
     if not vpc_id and self.get_default_vpc() is None:
         return None
     return patches.ORIGINALS["EC2Backend.get_default_security_group"](self, vpc_id)
+
+
+def iam_backend_init(self: Any, region_name: str, account_id: str) -> None:
+    patches.ORIGINALS["IAMBackend.__init__"](self, region_name, account_id)
+    if _posture.boundary_policy:
+        self.create_policy(
+            description="The organization's permissions boundary (a landing zone's)",
+            path="/",
+            policy_document=json.dumps(landing_zone.boundary_document()),
+            policy_name=landing_zone.BOUNDARY_POLICY_NAME,
+            tags=[],
+        )
 
 
 # --- instance metadata ----------------------------------------------------------------------------
@@ -300,8 +322,10 @@ def install(patch: Callable[[Any, str, Any], None]) -> None:
     from moto.ec2.models import EC2Backend
     from moto.ec2.models.amis import Ami
     from moto.ec2.responses import EC2Response
+    from moto.iam.models import IAMBackend
 
     patch(EC2Backend, "__init__", backend_init)
+    patch(IAMBackend, "__init__", iam_backend_init)
     patch(EC2Backend, "create_default_vpc", create_default_vpc)
     patch(EC2Backend, "create_security_group", create_security_group)
     patch(EC2Backend, "get_default_security_group", get_default_security_group)

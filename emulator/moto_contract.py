@@ -98,6 +98,7 @@ PATCHED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ("moto.ec2.models", "EC2Backend.delete_security_group", ("self", "name", "group_id")),
     ("moto.ec2.models", "EC2Backend.__init__", ("self", "region_name", "account_id")),
     ("moto.ec2.models", "EC2Backend.create_default_vpc", ("self",)),
+    ("moto.iam.models", "IAMBackend.__init__", ("self", "region_name", "account_id")),
     (
         "moto.ec2.models",
         "EC2Backend.create_security_group",
@@ -377,6 +378,11 @@ CALLED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
         ("self", "role_name", "policy_name", "policy_json"),
     ),
     ("moto.iam.models", "IAMBackend.delete_role_policy", ("self", "role_name", "policy_name")),
+    (
+        "moto.iam.models",
+        "IAMBackend.create_policy",
+        ("self", "description", "path", "policy_document", "policy_name", "tags"),
+    ),
     ("moto.iam.models", "IAMBackend.attach_role_policy", ("self", "policy_arn", "role_name")),
     ("moto.iam.models", "IAMBackend.detach_role_policy", ("self", "policy_arn", "role_name")),
     (

@@ -301,8 +301,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--imds-required", action="store_true", help="IMDSv2 required (instance-metadata defaults)"
     )
+    parser.add_argument(
+        "--boundary-policy",
+        action="store_true",
+        help="the organization's permissions boundary exists as a managed policy",
+    )
     args = parser.parse_args(argv)
-    configure(Posture(no_default_vpc=args.no_default_vpc, imds_required=args.imds_required))
+    configure(
+        Posture(
+            no_default_vpc=args.no_default_vpc,
+            imds_required=args.imds_required,
+            boundary_policy=args.boundary_policy,
+        )
+    )
     if args.exit_with_parent:
         _exit_with_parent(os.getppid())
     signal.signal(signal.SIGTERM, _exit_now)

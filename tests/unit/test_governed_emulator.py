@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
 
 from annex_cdk.ops import annex_replay as replay
+from annex_emulator import landing_zone
 from annex_emulator.iam_evaluation import ALLOWED, EXPLICIT_DENY, Request, decide
 from annex_emulator.server import EmulatorProcess, Posture
 
@@ -36,7 +37,7 @@ ENFORCED = "You can't launch instances with IMDSv1 because httpTokensEnforced is
 
 @pytest.fixture(scope="module")
 def governed() -> Iterator[EmulatorProcess]:
-    posture = Posture(no_default_vpc=True, imds_required=True)
+    posture = Posture(no_default_vpc=True, imds_required=True, boundary_policy=True)
     with EmulatorProcess(region=REGION, posture=posture) as process:
         yield process
 
@@ -120,6 +121,20 @@ def test_without_a_default_vpc_groups_and_launches_fail_as_on_ec2(governed: Emul
         ImageId=IMAGE, MinCount=1, MaxCount=1, SubnetId=subnet,
         MetadataOptions={"HttpTokens": "required"},
     )["Instances"]  # fmt: skip
+
+
+def test_the_posture_outlives_a_reset_and_the_boundary_policy_exists(governed: EmulatorProcess):
+    aws = _clients(governed)
+    aws("ec2").create_default_vpc()
+    governed.reset()  # the tests' reset: every account and region as the posture makes them
+    assert aws("ec2").describe_vpcs()["Vpcs"] == []
+    boundary = landing_zone.boundary_arn(ACCOUNT_ID)
+    document = aws("iam").get_policy(PolicyArn=boundary)["Policy"]
+    assert document["PolicyName"] == landing_zone.BOUNDARY_POLICY_NAME
+    role = aws("iam").create_role(
+        RoleName="bounded", AssumeRolePolicyDocument="{}", PermissionsBoundary=boundary
+    )
+    assert role["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
 
 
 def test_create_default_vpc_makes_one_and_refuses_a_second(governed: EmulatorProcess):
