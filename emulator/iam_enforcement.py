@@ -335,7 +335,7 @@ def requests_for(call: Call, moto_resource: str) -> list[Request]:
     return [Request(call.action, (moto_resource,))]
 
 
-def _documents(policies: list[Any]) -> list[dict[str, Any]]:
+def policy_documents(policies: list[Any]) -> list[dict[str, Any]]:
     from moto.iam.access_control import IAMPolicy
 
     # moto's own reading of inline and attached policies (default versions).
@@ -347,7 +347,7 @@ def check_action_permitted(self: Any, resource: str) -> None:
     if self._action == "sts:GetCallerIdentity":  # always allowed, as on AWS
         return
     call = Call(self)
-    documents = _documents(self._access_key.collect_policies())
+    documents = policy_documents(self._access_key.collect_policies())
     username = getattr(self._access_key, "_owner_user_name", None)
     for request in requests_for(call, resource):
         if username:

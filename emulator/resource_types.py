@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from moto.core.common_models import CloudFormationModel
 
+from annex_emulator.budget import BudgetResource
 from annex_emulator.iam import InstanceProfileResource, RoleResource
 from annex_emulator.image_builder import (
     ComponentResource,
@@ -17,6 +18,7 @@ from annex_emulator.lambda_function import LambdaFunctionResource, LambdaPermiss
 from annex_emulator.log_group import LogGroupResource
 from annex_emulator.oidc_provider import OidcProviderResource
 from annex_emulator.s3_bucket import BucketPolicyResource, BucketResource
+from annex_emulator.schedules import ScheduleResource
 from annex_emulator.security_groups import (
     SecurityGroupEgressResource,
     SecurityGroupIngressResource,
@@ -42,6 +44,8 @@ MODELS: dict[str, type[CloudFormationModel]] = {
     "AWS::ImageBuilder::InfrastructureConfiguration": InfrastructureConfigurationResource,
     "AWS::ImageBuilder::DistributionConfiguration": DistributionConfigurationResource,
     "AWS::ImageBuilder::Image": ImageResource,
+    "AWS::Scheduler::Schedule": ScheduleResource,
+    "AWS::Budgets::Budget": BudgetResource,
 }
 
 #: Real resource types without observable effect that the emulator skips (moto: a warning).

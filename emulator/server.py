@@ -39,8 +39,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
+from annex_emulator import clock, lambda_runtime, price_list
 from annex_emulator import faults as emulator_faults
-from annex_emulator import price_list
 from annex_emulator.governed_account import Posture, configure
 from annex_emulator.moto_contract import MotoContractError
 
@@ -159,6 +159,8 @@ class _LoadingGate:
         if environ.get("PATH_INFO") == emulator_faults.FAULTS_PATH:
             return emulator_faults.handle(environ, start_response)
         self.loaded.wait()
+        if environ.get("PATH_INFO") == clock.CLOCK_PATH and self.app is not None:
+            return clock.handle(environ, start_response)
         if (fault := emulator_faults.intercept(environ)) is not None:
             return fault(start_response)
         if (prices := price_list.intercept(environ)) is not None:
@@ -202,6 +204,8 @@ def run(
     except OSError as err:  # typically: the port is taken
         raise EmulatorError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
     try:
+        # Functions the emulator runs call back here (annex_emulator.lambda_runtime).
+        os.environ[lambda_runtime.ENDPOINT_ENV] = f"http://{host}:{server.server_port}"
         threading.Thread(target=gate.load, name="load-moto", daemon=True).start()
         if on_ready is not None:
             on_ready(server.server_port)
@@ -577,6 +581,22 @@ class EmulatorProcess:
             reply.read()
         self.faults(clear=True)
         self.enforce_iam(False)
+        self._clock("DELETE")
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        """Move the emulator's clock forward; every schedule due meanwhile fires. The reply
+        says what fired and what each target answered (annex_emulator.clock)."""
+        return self._clock("POST", {"advance": seconds})
+
+    def _clock(self, method: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        request = urllib.request.Request(
+            self.endpoint_url + clock.CLOCK_PATH,
+            data=json.dumps(body or {}).encode(),
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with _direct.open(request, timeout=600) as reply:
+            return dict(json.loads(reply.read()))
 
     def enforce_iam(self, on: bool) -> None:
         """Switch IAM enforcement on (every later request is signed by an IAM user's or role's

@@ -43,6 +43,10 @@ DeleteSecurityGroup's DependencyViolation while instances use the group.
 Account behaviours taught (`governed_account`): the posture of a landing zone's account when the
 server is started with one (no default VPC, IMDSv2 required), instance-metadata defaults and the
 effective metadata options of every launch, and an AMI's ImdsSupport.
+Clock and schedules: EventBridge Scheduler schedules fire when a test advances the emulator's
+clock (`clock`, `schedules`); Lambda Invoke runs a Python function's deployed code in a child
+process with its role's credentials (`lambda_runtime`). The Price List API answers for a few
+instance types (`price_list`). AWS::Scheduler::Schedule and AWS::Budgets::Budget are resources.
 Service behaviours taught: bucket-policy conditions (aws:SecureTransport is true: the emulator
 stands in for AWS's HTTPS endpoints; `bucket_access`), and Lambda's LoggingConfig in GetFunction.
 """
@@ -106,11 +110,14 @@ def _teach() -> None:
     from annex_emulator import (
         annex_runtime,
         change_sets,
+        clock,
         governed_account,
         iam_enforcement,
         lambda_function,
+        lambda_runtime,
         resource_import,
         resource_lifecycle,
+        schedules,
         stack_set_api,
         stack_states,
     )
@@ -155,6 +162,10 @@ def _teach() -> None:
     patch(LambdaBackend, "create_function", lambda_function.lambda_create_function)
     patch(LambdaFunction, "update_configuration", lambda_function.lambda_update_configuration)
     patch(LambdaFunction, "get_configuration", lambda_function.lambda_get_configuration)
+    # Invoke runs a Python function's deployed code (moto needs docker): the guardrail, the
+    # lease functions, as Scheduler or a caller invokes them.
+    patch(LambdaFunction, "_invoke_lambda", lambda_runtime.invoke_lambda)
+    clock.on_advance(schedules.fire_due)
     # condor_annex's run-time EC2 calls: client-token filter, spot fleets' ClientToken.
     annex_runtime.install()
     # StackSets as CloudFormation runs them; the organization they deploy to; AssumeRole's trust.
@@ -169,7 +180,10 @@ def _teach() -> None:
 def _forget() -> None:
     from moto.cloudformation import parsing
 
+    from annex_emulator import clock
+
     patches.remove_all()
+    clock.on_advance(None)
     _clear_lookup_caches(parsing)
 
 

@@ -865,6 +865,10 @@ template = {"Resources": {
         "Runtime": "python3.12", "Handler": "index.handler", "Role": {"Fn::GetAtt": ["Role", "Arn"]},
         "Code": {"ZipFile": "def handler(event, context):\n    return 1\n"}}},
     "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "contract-logs"}},
+    "Schedule": {"Type": "AWS::Scheduler::Schedule", "Properties": {"Name": "contract-schedule",
+        "ScheduleExpression": "rate(5 minutes)", "FlexibleTimeWindow": {"Mode": "OFF"},
+        "Target": {"Arn": {"Fn::GetAtt": ["Function", "Arn"]},
+                   "RoleArn": {"Fn::GetAtt": ["Role", "Arn"]}}}},
 }}
 with mock_aws():
     cfn = boto3.client("cloudformation", region_name="us-east-1")
@@ -877,6 +881,8 @@ with mock_aws():
     from moto.iam.models import iam_backends
     from moto.logs.models import logs_backends
     from moto.s3.models import s3_backends
+    from moto.scheduler.models import scheduler_backends
+    from moto.sts.models import sts_backends
 
     backend = cloudformation_backends[A]["us-east-1"]
     [stack] = [s for s in backend.stacks.values() if s.name == "contract"]
@@ -884,6 +890,7 @@ with mock_aws():
     ec2 = ec2_backends[A]["us-east-1"]
     group = ec2.get_security_group_by_name_or_id(stack.resource_map["Group"].id)
     iam = iam_backends[A]["aws"]
+    scheduler = scheduler_backends[A]["us-east-1"]
     objects = {
         ("moto.cloudformation.models", "Stack"): stack,
         ("moto.cloudformation.parsing", "ResourceMap"): stack.resource_map,
@@ -902,6 +909,14 @@ with mock_aws():
         ("moto.awslambda.models", "LambdaFunction"):
             lambda_backend(A, "us-east-1").get_function("contract-fn"),
         ("moto.logs.models", "LogGroup"): logs_backends[A]["us-east-1"].groups["contract-logs"],
+        ("moto.scheduler.models", "EventBridgeSchedulerBackend"): scheduler,
+        ("moto.scheduler.models", "ScheduleGroup"): scheduler.schedule_groups["default"],
+        ("moto.scheduler.models", "Schedule"):
+            scheduler.get_schedule("default", "contract-schedule"),
+        ("moto.sts.models", "AssumedRole"): sts_backends[A]["aws"].assume_role(
+            region_name="us-east-1", role_session_name="contract",
+            role_arn=iam.get_role("contract-role").arn, policy=None, duration=900,
+            external_id=None),
     }
     missing = {
         f"{m}.{c}": moto_contract.missing_attributes(obj, m, c) for (m, c), obj in objects.items()
