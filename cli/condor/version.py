@@ -10,13 +10,15 @@ personal HTCondor is unpacked); the Python bindings' own version.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -32,7 +34,9 @@ ACCESS_POINT_SINCE: tuple[int, int, int] = (24, 11, 2)
 _VERSION_LINE_RE = re.compile(r"\$CondorVersion:\s+(\d+)\.(\d+)\.(\d+)\s")
 _FLAG_RE = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?\Z")
 _RELEASE_DIR_RE = re.compile(r"condor-(\d+)\.(\d+)\.(\d+)(?:\D|\Z)")
-_TIMEOUT = 30.0
+#: condor_version is a local program that answers at once; one that does not is broken or
+#: hung, and the next source is asked instead (saying so).
+_TIMEOUT = 5.0
 BINDINGS_SOURCE = "the HTCondor Python bindings"
 
 
@@ -44,6 +48,8 @@ class HTCondorVersion:
     minor: int
     patch: int | None  # None: given as X.Y on the command line
     source: str
+    #: Why the sources asked before ``source`` did not decide (a hung condor_version, ...).
+    passed_over: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
@@ -52,16 +58,16 @@ class HTCondorVersion:
 
     @property
     def side(self) -> Side:
-        # X.Y without a patch level: 24.11 counts as 24.11.2+, since 24.11.0/.1 were never
-        # released (the first 24.11 tag is v24.11.2).
-        patch = ACCESS_POINT_SINCE[2] if self.patch is None else self.patch
+        # X.Y without a patch level is only accepted where the patch cannot matter (parse_flag).
+        patch = 0 if self.patch is None else self.patch
         return (
             "access-point" if (self.major, self.minor, patch) >= ACCESS_POINT_SINCE else "classic"
         )
 
     def describe(self) -> str:
         tool = "htcondor annex create" if self.side == "access-point" else "condor_annex"
-        return f"HTCondor {self.text} (from {self.source}): {self.side} path, {tool}"
+        why = "".join(f"; {note}" for note in self.passed_over)
+        return f"HTCondor {self.text} (from {self.source}{why}): {self.side} path, {tool}"
 
 
 def parse_version_line(output: str, source: str) -> HTCondorVersion | None:
@@ -78,27 +84,51 @@ def parse_flag(value: str) -> HTCondorVersion:
     if m is None:
         raise UsageError(f"--htcondor-version {value!r} is not X.Y or X.Y.Z (e.g. 24.0 or 25.0.1)")
     patch = int(m[3]) if m[3] is not None else None
+    if patch is None and (int(m[1]), int(m[2])) == ACCESS_POINT_SINCE[:2]:
+        x, y, z = ACCESS_POINT_SINCE
+        raise UsageError(
+            f"--htcondor-version {value.strip()} needs its patch level: {x}.{y}.0 and "
+            f"{x}.{y}.1 are classic condor_annex, {x}.{y}.{z} and later use htcondor annex create",
+            hint=f"pass the full version, e.g. --htcondor-version {x}.{y}.{z} (condor_version "
+            "prints it)",
+        )
     return HTCondorVersion(int(m[1]), int(m[2]), patch, "--htcondor-version")
 
 
-def _run_version_tool(path: str) -> HTCondorVersion | None:
+def _run_version_tool(path: str) -> HTCondorVersion | str:
+    """The version ``path`` prints, or why it gave none."""
     try:
-        proc = subprocess.run(
-            [path], capture_output=True, timeout=_TIMEOUT, check=False, stdin=subprocess.DEVNULL
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
+        # Its own process group: a hung wrapper script's children are killed with it (they
+        # would hold the pipe open, and the wait with it).
+        proc = subprocess.Popen(
+            [path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    except OSError as exc:
+        return f"{path} could not run ({exc.strerror or exc})"
+    try:
+        out, _ = proc.communicate(timeout=_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return f"{path} did not answer within {_TIMEOUT:.0f} s"
     if proc.returncode != 0:
-        return None
-    return parse_version_line(proc.stdout.decode("utf-8", "replace"), path)
+        return f"{path} exited with code {proc.returncode}"
+    found = parse_version_line(out.decode("utf-8", "replace"), path)
+    return found if found is not None else f"{path} printed no $CondorVersion line"
 
 
-def _from_config(bin_dir: str | None, release_dir: str | None) -> HTCondorVersion | None:
+def _from_config(
+    bin_dir: str | None, release_dir: str | None, notes: list[str]
+) -> HTCondorVersion | None:
     if bin_dir:
         tool = Path(bin_dir) / names.TOOL_VERSION
         if os.access(tool, os.X_OK):
             found = _run_version_tool(str(tool))
-            if found is not None:
+            if isinstance(found, str):
+                notes.append(found)
+            else:
                 return HTCondorVersion(found.major, found.minor, found.patch, f"{tool} (BIN)")
     for directory in (release_dir, bin_dir and str(Path(bin_dir).parent)):
         if directory and (m := _RELEASE_DIR_RE.search(Path(directory).name)):
@@ -136,13 +166,15 @@ def detect(
     """
     if override is not None:
         return parse_flag(override)
-    tool = which(names.TOOL_VERSION)
-    if tool and (found := _run_version_tool(tool)) is not None:
-        return found
-    if (found := _from_config(*config_dirs())) is not None:
-        return found
-    if (found := bindings()) is not None:
-        return found
+    notes: list[str] = []  # why a source did not decide, said with the version used instead
+    if tool := which(names.TOOL_VERSION):
+        found = _run_version_tool(tool)
+        if not isinstance(found, str):
+            return found
+        notes.append(found)
+    for source in (lambda: _from_config(*config_dirs(), notes), bindings):
+        if (version := source()) is not None:
+            return replace(version, passed_over=tuple(notes))
     raise UsageError(
         "cannot tell which HTCondor this is: no condor_version on PATH, no version in the "
         "configuration, no HTCondor Python bindings",

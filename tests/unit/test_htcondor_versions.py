@@ -13,6 +13,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,10 @@ def test_each_series_lands_on_its_side(line: str, text: str, side: str) -> None:
     [
         ("24.0", "classic"),
         ("24.10", "classic"),
-        ("24.11", "access-point"),
+        ("24.11.0", "classic"),
+        ("24.11.1", "classic"),
+        ("24.11.2", "access-point"),
+        ("24.12", "access-point"),
         ("25.0.1", "access-point"),
     ],
 )
@@ -97,6 +101,34 @@ def test_the_flag_overrides(flag: str, side: str, tmp_path: Path) -> None:
 def test_a_bad_flag_is_a_usage_error(flag: str) -> None:
     with pytest.raises(UsageError, match="--htcondor-version"):
         hv.parse_flag(flag)
+
+
+def test_the_flag_asks_for_the_patch_level_where_it_decides_the_side() -> None:
+    """24.11.0 and 24.11.1 are classic, 24.11.2 is not: "24.11" alone cannot say which."""
+    with pytest.raises(UsageError, match=r"24\.11 needs its patch level") as err:
+        hv.parse_flag("24.11")
+    assert "24.11.2" in (err.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("script", "why"),
+    [
+        ("#!/bin/sh\nsleep 300\n", "did not answer within 5 s"),
+        ("#!/bin/sh\n(sleep 300; echo late) &\nsleep 300\n", "did not answer within 5 s"),
+        ("#!/bin/sh\necho 'garbage \033[2J'\n", "printed no $CondorVersion line"),
+        ("#!/bin/sh\nexit 3\n", "exited with code 3"),
+    ],
+)
+def test_a_broken_condor_version_is_bounded_and_named(tmp_path: Path, script: str, why: str):
+    tool = tmp_path / names.TOOL_VERSION
+    tool.write_text(script)
+    tool.chmod(0o755)
+    started = time.monotonic()
+    found = hv.detect(which=lambda _: str(tool))
+    assert time.monotonic() - started < 15  # the bindings' child included
+    assert found.source == hv.BINDINGS_SOURCE
+    assert found.passed_over == (f"{tool} {why}",)
+    assert f"(from {hv.BINDINGS_SOURCE}; {tool} {why})" in found.describe()
 
 
 def test_condor_version_on_path_first(tmp_path: Path) -> None:
