@@ -23,7 +23,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
 
-from annex_cdk.ops import annex_replay as replay
+from annex_cdk.aws import annex_replay as replay
 from annex_emulator import landing_zone
 from annex_emulator.iam_evaluation import ALLOWED, EXPLICIT_DENY, Request, decide
 from annex_emulator.server import EmulatorProcess, Posture
