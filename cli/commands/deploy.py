@@ -8,12 +8,14 @@ from typing import Annotated, Any
 import typer
 
 from annex_cdk import console
+from annex_cdk.aws.engine import Action, StackResult
 from annex_cdk.commands.options import AwsOptions, Json, NoLocal, Yes, aws_side_only, with_options
 from annex_cdk.console import StackProgress
 from annex_cdk.errors import EXIT_USAGE
-from annex_cdk.ops.setup import SettingsFlags, run_diff, run_setup
+from annex_cdk.ops.setup import DiffReport, SettingsFlags, SetupReport, run_diff, run_setup
 from annex_cdk.ops.synth import run_synth
 from annex_cdk.templates.diff import render_all
+from annex_cdk.templates.stack_report import stack_entry
 from annex_stacks import names
 
 
@@ -52,30 +54,63 @@ def setup(
             cdk_project=Path.cwd(),
         )
     if json_out:
-        console.emit_json(report)
+        console.emit_json(_setup_document(report))
     else:
-        changed = [n for n, s in report["stacks"].items() if s["action"] != "unchanged"]
-        # Never "successful" with a non-zero exit: the stacks may be fine, the whole is not.
-        outcome = "successful" if report["ok"] else "finished with problems (see above)"
-        console.result(
-            f"Setup {outcome} in {report['region']} ({report['timings']['total_s']:.1f} s; "
-            f"{len(changed)} stack(s) changed)."
-        )
-        local = report["local"]
-        if local is None:
-            console.result(
-                "No local files written (--no-local): on the submit host, run "
-                f"`annex-cdk write-config --region {report['region']}`."
-            )
-        else:
-            console.result(f"user_config: {local['user_config']} ({local['user_config_action']})")
-            if local["pem"]:
-                console.result(f"SSH key: {local['pem']} ({local['pem_action']})")
-        submit_host = report["stacks"].get(names.SUBMIT_HOST_STACK, {}).get("outputs", {})
-        if profile := submit_host.get(names.OUT_SUBMIT_HOST_PROFILE):
-            console.result(f"Submit host instance profile: {profile}")
-    if not report["ok"]:
+        _show_setup(report)
+    if not report.ok:
         raise typer.Exit(1)
+
+
+def _setup_document(report: SetupReport) -> dict[str, Any]:
+    """setup's --json document (tests/json_schemas.py: SETUP)."""
+    return {
+        "region": report.region,
+        "account": report.account,
+        "stacks": {name: _setup_stack(r) for name, r in report.stacks.items()},
+        "local": report.local.as_dict() if report.local is not None else None,
+        "settings": report.settings.to_context(),
+        "cdk_context": str(report.cdk_context) if report.cdk_context else None,
+        "timings": dict(report.timings),
+        "synth_cached": report.synth_cached,
+        "ok": report.ok,
+    }
+
+
+def _setup_stack(r: StackResult) -> dict[str, Any]:
+    return stack_entry(
+        r.name,
+        status=r.status,
+        action=r.action.value,
+        outputs=r.outputs,
+        # Setup replaces a stack only with consent, because a replacement loses what it holds.
+        dangerous=r.action is Action.REPLACE,
+        seconds=round(r.seconds, 3),
+        reason=r.reason,
+    )
+
+
+def _show_setup(report: SetupReport) -> None:
+    # Never "successful" with a non-zero exit: the stacks may be fine, the whole is not.
+    outcome = "successful" if report.ok else "finished with problems (see above)"
+    console.result(
+        f"Setup {outcome} in {report.region} ({report.timings['total_s']:.1f} s; "
+        f"{len(report.changed_stacks)} stack(s) changed)."
+    )
+    if report.local is None:
+        console.result(
+            "No local files written (--no-local): on the submit host, run "
+            f"`annex-cdk write-config --region {report.region}`."
+        )
+    else:
+        config, pem = report.local.config, report.local.pem
+        console.result(
+            f"user_config: {config.path if config else None} ({config.action if config else None})"
+        )
+        if pem:
+            console.result(f"SSH key: {pem} ({report.local.pem_action})")
+    submit_host = report.stacks.get(names.SUBMIT_HOST_STACK)
+    if submit_host and (profile := submit_host.outputs.get(names.OUT_SUBMIT_HOST_PROFILE)):
+        console.result(f"Submit host instance profile: {profile}")
 
 
 @with_options
@@ -94,26 +129,36 @@ def diff(
     remote = aws_side_only(no_local)
     report = run_diff(aws.target(local=not remote), aws.local_paths(remote), flags)
     _show_diff(report, json_out)
-    changed = any(d.changed for d in report["diffs"]) or bool(report["blocked"])
-    if exit_code and changed:
+    if exit_code and (report.changed or report.blocked):
         raise typer.Exit(1)
 
 
-def _show_diff(report: dict[str, Any], json_out: bool) -> None:
+def _diff_document(report: DiffReport) -> dict[str, Any]:
+    """diff's --json document (tests/json_schemas.py: DIFF)."""
+    live = report.live
+    return {
+        "changed": report.changed,
+        "stacks": {
+            d.stack: d.as_dict(
+                status=live[d.stack].status if d.stack in live else None,
+                outputs=live[d.stack].outputs if d.stack in live else None,
+            )
+            | {"blocked": report.blocked.get(d.stack)}
+            for d in report.diffs
+        },
+        "blocked": dict(report.blocked),
+        "settings": report.settings.to_context(),
+    }
+
+
+def _show_diff(report: DiffReport, json_out: bool) -> None:
     if json_out:
-        console.emit_json(
-            {
-                "changed": any(d.changed for d in report["diffs"]),
-                "stacks": report["stacks"],
-                "blocked": report["blocked"],
-                "settings": report["settings"].to_context(),
-            },
-            ok=True,  # the diff was made; `changed` says whether setup would change anything
-        )
+        # ok: the diff was made; `changed` says whether setup would change anything.
+        console.emit_json(_diff_document(report), ok=True)
         return
-    for line in render_all(report["diffs"]):
+    for line in render_all(report.diffs):
         console.result(line)
-    for name, status in report["blocked"].items():
+    for name, status in report.blocked.items():
         console.result(f"! {name}: {status}; setup will ask to re-create it (or pass --yes)")
 
 

@@ -115,7 +115,7 @@ def run_rehearsal(*, region: str, keep: bool = False) -> dict[str, Any]:
             if not annexes_ok:
                 ok = False
                 console.warn("an annex outlived its lease (see the FAILED lines above)")
-            updated = [n for n, s in again["stacks"].items() if s["action"] != "unchanged"]
+            updated = again.changed_stacks
             unchanged_bytes = paths.user_config.read_bytes() == config_bytes
             if updated or not unchanged_bytes:
                 ok = False
@@ -129,7 +129,7 @@ def run_rehearsal(*, region: str, keep: bool = False) -> dict[str, Any]:
                 ),
             )
             ok &= gone["ok"]
-            ok &= first["ok"]
+            ok &= first.ok
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -32,7 +32,7 @@ from annex_cdk.aws.ssm import Ssm
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
 from annex_cdk.ops.cdk_context import read_context, record_for_cdk
-from annex_cdk.ops.post_deploy import post_deploy, preflight, set_aside_pem
+from annex_cdk.ops.post_deploy import PostDeployReport, post_deploy, preflight, set_aside_pem
 from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
 from annex_cdk.templates.change_set import (
     NO_DETAILS,
@@ -42,7 +42,6 @@ from annex_cdk.templates.change_set import (
 )
 from annex_cdk.templates.diff import KEPT, StackDiff, diff_stack
 from annex_cdk.templates.exposure import ingress_cidrs
-from annex_cdk.templates.stack_report import stack_entry
 from annex_stacks import names
 from annex_stacks.ci_roles_policy import deploy_actions, plan_actions
 from annex_stacks.facade import recorded_context
@@ -383,6 +382,28 @@ def kept_bucket_imports(
     }
 
 
+@dataclass(frozen=True)
+class SetupReport:
+    """What a setup did: each stack's result, the local files, the settings it deployed."""
+
+    region: str
+    account: str
+    stacks: Mapping[str, StackResult]
+    local: PostDeployReport | None  # None: --no-local wrote nothing
+    settings: AnnexSettings
+    cdk_context: Path | None  # where the settings were recorded for plain cdk
+    timings: Mapping[str, float]
+    synth_cached: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.local is None or not self.local.problems
+
+    @property
+    def changed_stacks(self) -> list[str]:
+        return [name for name, r in self.stacks.items() if r.action is not Action.SKIP]
+
+
 def run_setup(
     target: AwsTarget,
     paths: LocalPaths | None,
@@ -392,7 +413,7 @@ def run_setup(
     progress: Any,
     retire_annex_blocks: bool = False,
     cdk_project: Path | None = None,
-) -> dict[str, Any]:
+) -> SetupReport:
     """Converge the stacks, then write the local files. With `cdk_project` (the directory the
     user runs setup in), also record the settings there for plain `cdk`; the rehearsal's
     scratch world passes none, so a demo never leaves its settings in the user's project."""
@@ -451,29 +472,15 @@ def run_setup(
     cdk_context = record_for_cdk(settings, cdk_project) if cdk_project is not None else None
     timings["local_s"] = time.monotonic() - t0
     timings["total_s"] = time.monotonic() - started
-    return {
-        "region": target.region,
-        "account": account,
-        "stacks": {name: _stack_dict(r) for name, r in results.items()},
-        "local": local.as_dict() if local is not None else None,
-        "settings": settings.to_context(),
-        "cdk_context": str(cdk_context) if cdk_context else None,
-        "timings": timings,
-        "synth_cached": result.cached,
-        "ok": local is None or not local.problems,
-    }
-
-
-def _stack_dict(r: StackResult) -> dict[str, Any]:
-    return stack_entry(
-        r.name,
-        status=r.status,
-        action=r.action.value,
-        outputs=r.outputs,
-        # Setup replaces a stack only with consent, because a replacement loses what it holds.
-        dangerous=r.action is Action.REPLACE,
-        seconds=round(r.seconds, 3),
-        reason=r.reason,
+    return SetupReport(
+        region=target.region,
+        account=account,
+        stacks=results,
+        local=local,
+        settings=settings,
+        cdk_context=cdk_context,
+        timings=timings,
+        synth_cached=result.cached,
     )
 
 
@@ -528,7 +535,22 @@ def _asked_of_cloudformation(target: AwsTarget, diff: StackDiff, want: Desired) 
     return with_change_set(diff, reading.changes)
 
 
-def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DiffReport:
+    """What setup with the same flags would change: a diff per planned stack, in deployment
+    order, the live state of those that exist, and the stacks setup would have to re-create."""
+
+    diffs: list[StackDiff]
+    live: Mapping[str, StackState]
+    blocked: Mapping[str, str]  # stack: its status, or what is gone from it
+    settings: AnnexSettings
+
+    @property
+    def changed(self) -> bool:
+        return any(d.changed for d in self.diffs)
+
+
+def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) -> DiffReport:
     """What `setup` with the same flags would change, per stack, without changing anything."""
     engine = CloudFormation(target).engine()
     needs = plan_actions() if paths is None else None  # a pipeline's diff: the plan role's reads
@@ -548,16 +570,4 @@ def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) 
         for d in planned_diffs(todo, want)
     ]
     live = {n: lv.state for n, lv in want.live.items() if lv.state.exists}
-    return {
-        "diffs": diffs,
-        "stacks": {
-            d.stack: d.as_dict(
-                status=live[d.stack].status if d.stack in live else None,
-                outputs=live[d.stack].outputs if d.stack in live else None,
-            )
-            | {"blocked": blocked.get(d.stack)}
-            for d in diffs
-        },
-        "blocked": blocked,
-        "settings": want.settings,
-    }
+    return DiffReport(diffs, live, blocked, want.settings)

@@ -12,6 +12,8 @@ from annex_cdk.commands import checks, deploy
 from annex_cdk.commands.options import NO_LOCAL_ENV, AwsOptions, aws_side_only
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.ops.check_report import CheckReport
+from annex_cdk.ops.setup import SetupReport
+from annex_stacks.settings import AnnexSettings
 
 
 @pytest.mark.parametrize(
@@ -34,6 +36,14 @@ def test_what_switches_the_aws_side_only_mode(monkeypatch, flag, env, expected):
     assert aws_side_only(flag) is expected
 
 
+def _nothing_done() -> SetupReport:
+    return SetupReport(
+        region="us-east-1", account="123456789012", stacks={}, local=None,
+        settings=AnnexSettings(region="us-east-1"), cdk_context=None,
+        timings={"total_s": 0.0}, synth_cached=True,
+    )  # fmt: skip
+
+
 def _capture(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     seen: dict[str, Any] = {}
 
@@ -41,10 +51,9 @@ def _capture(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         seen["local_target"] = local
         return "target"
 
-    def fake_setup(target: Any, paths: Any, flags: Any, **kwargs: Any) -> dict[str, Any]:
+    def fake_setup(target: Any, paths: Any, flags: Any, **kwargs: Any) -> SetupReport:
         seen["paths"] = paths
-        return {"stacks": {}, "region": "us-east-1", "timings": {"total_s": 0}, "ok": True,
-                "local": None}  # fmt: skip
+        return _nothing_done()
 
     def fake_check(target: Any, paths: Any, **kwargs: Any) -> CheckReport:
         seen["paths"] = paths

@@ -17,7 +17,7 @@ from annex_cdk.commands import app as cli
 from annex_cdk.commands import deploy
 from annex_cdk.commands.options import AwsOptions, settings_group, with_options
 from annex_cdk.errors import UsageError
-from annex_cdk.ops.setup import SettingsFlags
+from annex_cdk.ops.setup import SettingsFlags, SetupReport
 from annex_stacks import AnnexSettings, names
 from annex_stacks import settings as settings_module
 from annex_stacks.facade import _CONTEXT_KEYS, _RECORDED
@@ -152,7 +152,11 @@ def test_the_command_line_hands_setup_the_parsed_flags(monkeypatch):
 
     def fake_run_setup(target, paths, flags, **kwargs):
         seen.update(target=target, flags=flags, kwargs=kwargs)
-        return {"stacks": {}, "region": "us-east-1", "timings": {"total_s": 0}, "ok": True}
+        return SetupReport(
+            region="eu-west-1", account="123456789012", stacks={}, local=None,
+            settings=AnnexSettings(region="eu-west-1"), cdk_context=None,
+            timings={"total_s": 0.0}, synth_cached=True,
+        )  # fmt: skip
 
     monkeypatch.setattr(deploy, "run_setup", fake_run_setup)
     monkeypatch.setattr(
