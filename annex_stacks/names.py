@@ -358,6 +358,17 @@ TAG_HTCONDOR_SERIES: Final = "htcondor:Series"
 IMAGE_COMPONENT_DOCUMENT: Final = "htcondor_annex_component.yml"
 IMAGE_COMPONENT_VERSION: Final = "1.0.0"
 
+#: The ids of `check-setup --deep`'s checks: each prefixes the names of its findings in the
+#: report (`deep:exists:HTCondorAnnex-Bucket`), and a stack's spec lists those it concerns.
+DEEP_EXISTS: Final = "deep:exists"
+DEEP_CONFIG: Final = "deep:config"
+DEEP_INSTANCE_ROLE: Final = "deep:instance-role"
+DEEP_RUNTIME: Final = "deep:runtime"
+DEEP_SECURITY_GROUP: Final = "deep:security-group"
+DEEP_PEM: Final = "deep:pem"
+DEEP_DRIFT: Final = "deep:drift"
+DEEP_IMAGE: Final = "deep:image"
+
 #: Every stack annex-cdk may deploy: ALL_STACKS (the ones every setup has) and the optional
 #: ones. Synthesis, setup's reads and destroy go over all of them.
 MANAGED_STACKS: Final = (*ALL_STACKS, SUBMIT_HOST_STACK, CI_ROLES_STACK, IMAGE_STACK)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 from annex_cdk.aws.cfn import CloudFormation, DriftUnavailable
@@ -24,6 +27,7 @@ from annex_cdk.aws.session import AwsTarget
 from annex_cdk.aws.ssm import Ssm
 from annex_cdk.condor import user_config
 from annex_cdk.condor.paths import LocalPaths
+from annex_cdk.errors import UsageError
 from annex_cdk.ops.check_report import Check, CheckReport
 from annex_cdk.ops.check_report import fix_line as _fix_line
 from annex_stacks import names
@@ -41,51 +45,76 @@ DEPRECATED_RUNTIMES = frozenset(
 BOOT_SCRIPT_RE = re.compile(r"^arn:aws:s3:::([^/]*)/config-\*\.tar\.gz")
 
 
+@dataclass(frozen=True)
+class DeepInputs:
+    """What the deep checks read: one read of the stacks (templates included) serves them all.
+    `paths` None (--no-local): no local file is read."""
+
+    target: AwsTarget
+    paths: LocalPaths | None
+    live: Mapping[str, Live]
+
+    @cached_property
+    def outputs(self) -> dict[str, dict[str, str]]:
+        return {n: dict(lv.state.outputs) for n, lv in self.live.items() if lv.state.exists}
+
+    @cached_property
+    def templates(self) -> dict[str, Any]:
+        return {n: lv.template for n, lv in self.live.items() if lv.template}
+
+    @property
+    def local(self) -> LocalPaths:
+        if self.paths is None:
+            raise UsageError("this check reads local files, and --no-local reads none")
+        return self.paths
+
+
+@dataclass(frozen=True)
+class DeepCheck:
+    """One deep check: `id` prefixes the name of every finding it makes; `stack` is the stack
+    it looks into (None: each stack, or the config against all of them); `reads_local`: it
+    reads the config or the PEM, so --no-local skips it (and never fetches the private key)."""
+
+    id: str
+    stack: str | None
+    run: Callable[[DeepInputs], list[Check]]
+    reads_local: bool = False
+
+
 def run_deep_checks(
     report: CheckReport,
     target: AwsTarget,
     paths: LocalPaths | None,
     live: Mapping[str, Live],
+    checks: Mapping[str, DeepCheck] | None = None,
 ) -> None:
-    """paths None (--no-local): every check but the two that read local files (the config and
-    the PEM), so the private key is never fetched either."""
-    outputs = {n: dict(lv.state.outputs) for n, lv in live.items() if lv.state.exists}
-    templates = {n: lv.template for n, lv in live.items() if lv.template}
-    region = target.region
-    checks = [
-        lambda: _resources_exist(target, live),
-        lambda: _instance_role(target, outputs),
-        lambda: _lambda_runtimes(target, outputs, templates),
-        lambda: _security_group(target, outputs, templates),
-        lambda: _drift(target, live),
-    ]
-    if paths is not None:
-        local = paths
-        checks[1:1] = [lambda: _config_matches_outputs(local, region, outputs)]
-        checks.insert(-1, lambda: _pem(target, local, outputs))
-    for check in checks:
+    """Run the registered checks (default: DEEP_CHECKS) in order, adding their findings."""
+    inputs = DeepInputs(target, paths, live)
+    for check in (DEEP_CHECKS if checks is None else checks).values():
+        if check.reads_local and paths is None:
+            continue
         try:
-            findings = check()
+            findings = check.run(inputs)
         except ResourceNotFound:
-            # A resource deleted by hand: _resources_exist has named it, with its fix.
+            # A resource deleted by hand: the existence check has named it, with its fix.
             continue
         for found in findings:
             report.add(found)
 
 
-def _resources_exist(target: AwsTarget, live: Mapping[str, Live]) -> list[Check]:
+def _resources_exist(inputs: DeepInputs) -> list[Check]:
     """Every stack setup makes, and every resource each stack claims, must exist."""
+    target = inputs.target
     found = []
     fix = f"annex-cdk setup --yes --region {target.region}"
-    templates = {n: lv.template for n, lv in live.items() if lv.template}
-    own_key_pair = recorded_context(templates).get(names.CTX_CREATE_KEY_PAIR, True) is False
-    for stack, lv in live.items():
+    own_key_pair = recorded_context(inputs.templates).get(names.CTX_CREATE_KEY_PAIR, True) is False
+    for stack, lv in inputs.live.items():
         what = f"that the resources of {stack} exist"
         if not lv.state.exists:
             if stack == names.KEY_PAIR_STACK and own_key_pair:
                 continue  # the user's own key pair: setup made no stack for it
             found.append(
-                _fix_line(f"deep:exists:{stack}", False, what, "the stack is missing", fix)
+                _fix_line(f"{names.DEEP_EXISTS}:{stack}", False, what, "the stack is missing", fix)
             )
             continue
         if lv.state.status not in GOOD:
@@ -93,9 +122,9 @@ def _resources_exist(target: AwsTarget, live: Mapping[str, Live]) -> list[Check]
         gone = gone_resources(target, stack)
         for g in gone:
             problem = f"{g.what} ({g.logical_id}) was deleted outside annex-cdk"
-            found.append(_fix_line(f"deep:exists:{stack}", False, what, problem, fix))
+            found.append(_fix_line(f"{names.DEEP_EXISTS}:{stack}", False, what, problem, fix))
         if not gone:
-            found.append(_fix_line(f"deep:exists:{stack}", True, what))
+            found.append(_fix_line(f"{names.DEEP_EXISTS}:{stack}", True, what))
     return found
 
 
@@ -109,20 +138,19 @@ def _expected_config(outputs: dict[str, dict[str, str]]) -> dict[str, str]:
     return want
 
 
-def _config_matches_outputs(
-    paths: LocalPaths, region: str, outputs: dict[str, dict[str, str]]
-) -> list[Check]:
-    want = _expected_config(outputs)
+def _config_matches_outputs(inputs: DeepInputs) -> list[Check]:
+    paths, region = inputs.local, inputs.target.region
+    want = _expected_config(inputs.outputs)
     if not want:
         return []
     problems = user_config.check_effective(
         paths.user_config, region, want, base_config=paths.base_config()
     )
     if not problems:
-        return [_fix_line("deep:config", True, "that the config matches the stack outputs")]
+        return [_fix_line(names.DEEP_CONFIG, True, "that the config matches the stack outputs")]
     return [
         _fix_line(
-            "deep:config",
+            names.DEEP_CONFIG,
             False,
             "that the config matches the stack outputs",
             problem,
@@ -134,7 +162,8 @@ def _config_matches_outputs(
     ]
 
 
-def _instance_role(target: AwsTarget, outputs: dict[str, dict[str, str]]) -> list[Check]:
+def _instance_role(inputs: DeepInputs) -> list[Check]:
+    target, outputs = inputs.target, inputs.outputs
     bucket = outputs.get(names.BUCKET_STACK, {}).get(names.OUT_BUCKET)
     if not bucket or names.INSTANCE_PROFILE_STACK not in outputs:
         return []
@@ -148,7 +177,7 @@ def _instance_role(target: AwsTarget, outputs: dict[str, dict[str, str]]) -> lis
                     buckets.append(m.group(1))
     what = "the instance role's config-*.tar.gz resource"
     if buckets and buckets[0] == bucket:
-        return [_fix_line("deep:instance-role", True, what)]
+        return [_fix_line(names.DEEP_INSTANCE_ROLE, True, what)]
     document = json.dumps(
         {
             "Version": "2012-10-17",
@@ -171,14 +200,13 @@ def _instance_role(target: AwsTarget, outputs: dict[str, dict[str, str]]) -> lis
         f"aws iam put-role-policy --role-name {role} --policy-name Configuration "
         f"--policy-document {shlex.quote(document)}"
     )
-    return [_fix_line("deep:instance-role", False, what, problem, fix)]
+    return [_fix_line(names.DEEP_INSTANCE_ROLE, False, what, problem, fix)]
 
 
-def _lambda_runtimes(
-    target: AwsTarget, outputs: dict[str, dict[str, str]], templates: dict[str, Any]
-) -> list[Check]:
-    fn_outputs = outputs.get(names.LAMBDA_STACK, {})
-    resources = templates.get(names.LAMBDA_STACK, {}).get("Resources", {})
+def _lambda_runtimes(inputs: DeepInputs) -> list[Check]:
+    target = inputs.target
+    fn_outputs = inputs.outputs.get(names.LAMBDA_STACK, {})
+    resources = inputs.templates.get(names.LAMBDA_STACK, {}).get("Resources", {})
     lam = Lambda(target)
     found = []
     for lid, out in (
@@ -203,9 +231,9 @@ def _lambda_runtimes(
                 if wanted not in DEPRECATED_RUNTIMES
                 else f"annex-cdk setup --region {target.region}"
             )
-            found.append(_fix_line(f"deep:runtime:{lid}", False, what, problem, fix))
+            found.append(_fix_line(f"{names.DEEP_RUNTIME}:{lid}", False, what, problem, fix))
         else:
-            found.append(_fix_line(f"deep:runtime:{lid}", True, what))
+            found.append(_fix_line(f"{names.DEEP_RUNTIME}:{lid}", True, what))
     return found
 
 
@@ -233,10 +261,9 @@ def _permission(rule: Rule) -> str:
     return shlex.quote(f"IpProtocol={proto},FromPort={low},ToPort={high},{ranges}")
 
 
-def _security_group(
-    target: AwsTarget, outputs: dict[str, dict[str, str]], templates: dict[str, Any]
-) -> list[Check]:
-    sg = outputs.get(names.SECURITY_GROUP_STACK, {}).get(names.OUT_SECURITY_GROUP)
+def _security_group(inputs: DeepInputs) -> list[Check]:
+    target, templates = inputs.target, inputs.templates
+    sg = inputs.outputs.get(names.SECURITY_GROUP_STACK, {}).get(names.OUT_SECURITY_GROUP)
     if not sg or names.SECURITY_GROUP_STACK not in templates:
         return []
     live = Ec2(target).ingress_rules(sg)
@@ -249,19 +276,20 @@ def _security_group(
             f"aws ec2 revoke-security-group-ingress --region {target.region} --group-id {sg} "
             f"--ip-permissions {_permission(rule)}"
         )
-        found.append(_fix_line("deep:security-group", False, what, problem, fix))
+        found.append(_fix_line(names.DEEP_SECURITY_GROUP, False, what, problem, fix))
     for rule in sorted(wanted - live):
         problem = f"missing rule {rule[0]} {rule[1]}-{rule[2]} from {rule[3]}"
         fix = (
             f"aws ec2 authorize-security-group-ingress --region {target.region} --group-id {sg} "
             f"--ip-permissions {_permission(rule)}"
         )
-        found.append(_fix_line("deep:security-group", False, what, problem, fix))
-    return found or [_fix_line("deep:security-group", True, what)]
+        found.append(_fix_line(names.DEEP_SECURITY_GROUP, False, what, problem, fix))
+    return found or [_fix_line(names.DEEP_SECURITY_GROUP, True, what)]
 
 
-def _pem(target: AwsTarget, paths: LocalPaths, outputs: dict[str, dict[str, str]]) -> list[Check]:
-    key_outputs = outputs.get(names.KEY_PAIR_STACK, {})
+def _pem(inputs: DeepInputs) -> list[Check]:
+    target, paths = inputs.target, inputs.local
+    key_outputs = inputs.outputs.get(names.KEY_PAIR_STACK, {})
     name, parameter = (
         key_outputs.get(names.OUT_KEY_PAIR_NAME),
         key_outputs.get(names.OUT_KEY_PAIR_PARAMETER),
@@ -273,7 +301,7 @@ def _pem(target: AwsTarget, paths: LocalPaths, outputs: dict[str, dict[str, str]
     if not pem.exists():
         return [
             _fix_line(
-                "deep:pem", False, what, "the file is missing",
+                names.DEEP_PEM, False, what, "the file is missing",
                 f"annex-cdk write-config --region {target.region}",
             )
         ]  # fmt: skip
@@ -281,28 +309,28 @@ def _pem(target: AwsTarget, paths: LocalPaths, outputs: dict[str, dict[str, str]
     if secret is None:
         return [
             _fix_line(
-                "deep:pem", False, what,
+                names.DEEP_PEM, False, what,
                 f"the key pair's private key parameter {parameter} is gone: the PEM cannot be "
                 "compared (nor re-written if lost)",
                 f"annex-cdk setup --yes --region {target.region}",
             )
         ]  # fmt: skip
     if pem.read_text().strip() == secret.strip():
-        return [_fix_line("deep:pem", True, what)]
+        return [_fix_line(names.DEEP_PEM, True, what)]
     return [
         _fix_line(
-            "deep:pem", False, what, "it holds another key",
+            names.DEEP_PEM, False, what, "it holds another key",
             f"mv {shlex.quote(str(pem))} {shlex.quote(str(pem))}.old && "
             f"annex-cdk write-config --region {target.region}",
         )
     ]  # fmt: skip
 
 
-def _drift(target: AwsTarget, live: Mapping[str, Live]) -> list[Check]:
+def _drift(inputs: DeepInputs) -> list[Check]:
     """CloudFormation's own drift detection, where the endpoint offers it."""
-    cfn = CloudFormation(target)
+    cfn = CloudFormation(inputs.target)
     found = []
-    for name, lv in live.items():
+    for name, lv in inputs.live.items():
         if not lv.state.exists:
             continue
         what = f"CloudFormation drift of {name}"
@@ -311,19 +339,36 @@ def _drift(target: AwsTarget, live: Mapping[str, Live]) -> list[Check]:
         except DriftUnavailable:
             return [
                 Check(
-                    "deep:drift",
+                    names.DEEP_DRIFT,
                     True,
                     "Checking CloudFormation drift... not available at this endpoint.",
                 )
             ]
         if not drift.drifted:
-            found.append(_fix_line(f"deep:drift:{name}", True, what))
+            found.append(_fix_line(f"{names.DEEP_DRIFT}:{name}", True, what))
             continue
         ids = ", ".join(f"{lid} {status}" for lid, status in drift.resources)
         found.append(
             _fix_line(
-                f"deep:drift:{name}", False, what, f"drifted: {ids or drift.status}",
+                f"{names.DEEP_DRIFT}:{name}", False, what, f"drifted: {ids or drift.status}",
                 "see the findings above for the exact repair, then re-run check-setup --deep",
             )
         )  # fmt: skip
     return found
+
+
+#: Every deep check, by id, in the order they run (and report).
+DEEP_CHECKS: Mapping[str, DeepCheck] = MappingProxyType(
+    {
+        check.id: check
+        for check in (
+            DeepCheck(names.DEEP_EXISTS, None, _resources_exist),
+            DeepCheck(names.DEEP_CONFIG, None, _config_matches_outputs, reads_local=True),
+            DeepCheck(names.DEEP_INSTANCE_ROLE, names.INSTANCE_PROFILE_STACK, _instance_role),
+            DeepCheck(names.DEEP_RUNTIME, names.LAMBDA_STACK, _lambda_runtimes),
+            DeepCheck(names.DEEP_SECURITY_GROUP, names.SECURITY_GROUP_STACK, _security_group),
+            DeepCheck(names.DEEP_PEM, names.KEY_PAIR_STACK, _pem, reads_local=True),
+            DeepCheck(names.DEEP_DRIFT, None, _drift),
+        )
+    }
+)

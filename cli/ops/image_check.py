@@ -19,7 +19,7 @@ from annex_cdk.condor.version import HTCondorVersion, Side
 from annex_cdk.ops.check_report import CheckReport, fix_line
 from annex_stacks import names
 
-CHECK_NAME = "deep:image"
+CHECK_NAME = names.DEEP_IMAGE
 
 
 def builtin_image(region: str) -> str | None:
