@@ -22,7 +22,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
-from annex_emulator.iam_evaluation import ALLOWED, Request, decide
+from moto.core.exceptions import JsonRESTError, _RESTError
+
+from annex_emulator import iam_principals, patches, policy_simulator, stack_authorization
+from annex_emulator.iam_evaluation import ALLOWED, Request, denial_message, evaluate
 
 Params = Mapping[str, Any]
 
@@ -251,15 +254,78 @@ def _lambda(call: Call) -> list[Request]:
     return [Request(action, (arn,))]
 
 
+def _iam_entity(call: Call, kind: str, name: str) -> Any:
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[call.account][call.partition]
+    lookup = {
+        "role": backend.get_role,
+        "user": backend.get_user,
+        "instance-profile": backend.get_instance_profile,
+    }[kind]
+    try:
+        return lookup(name)
+    except Exception:  # not there (yet): the call itself answers NoSuchEntity
+        return None
+
+
 def _iam(call: Call) -> list[Request]:
-    if profile := call.param("InstanceProfileName"):
-        arn = call.arn("iam", f"instance-profile/{profile}", region=False)
-        return [Request(call.action, (arn,))]
-    if role := call.param("RoleName"):
-        return [Request(call.action, (call.arn("iam", f"role/{role}", region=False),))]
+    """IAM's calls on a role, user or instance profile: its ARN with its path, and for role
+    and user changes `iam:PermissionsBoundary` (the one asked for on CreateRole/CreateUser and
+    Put*PermissionsBoundary; else the entity's own, as on AWS), `iam:PolicyARN`, tags."""
+    op = call.operation
+    for kind, parameter in (
+        ("instance-profile", "InstanceProfileName"),
+        ("role", "RoleName"),
+        ("user", "UserName"),
+    ):
+        name = call.param(parameter)
+        if not name or (kind == "user" and op.startswith("Simulate")):
+            continue
+        if kind == "role" and op in ("AddRoleToInstanceProfile", "RemoveRoleFromInstanceProfile"):
+            continue  # authorized on the instance profile
+        entity = None if op.startswith("Create") else _iam_entity(call, kind, name)
+        path = call.param("Path") or "/"
+        arn = (
+            entity.arn
+            if entity is not None
+            else call.arn("iam", f"{kind}{path}{name}", region=False)
+        )
+        context: dict[str, list[str]] = {}
+        if kind != "instance-profile":
+            if op.startswith("Create") or "PermissionsBoundary" in op:
+                boundary = call.param("PermissionsBoundary")
+            else:
+                boundary = getattr(entity, "permissions_boundary_arn", None)
+            if boundary:
+                context["iam:PermissionsBoundary"] = [boundary]
+        if policy := call.param("PolicyArn"):
+            context["iam:PolicyARN"] = [policy]
+        context.update(_query_tags(call, "Tags.member"))
+        return [Request(call.action, (arn,), context)]
     if source := call.param("PolicySourceArn"):
         return [Request(call.action, (source,))]
+    if policy := call.param("PolicyArn"):
+        return [Request(call.action, (policy,))]
+    if op == "CreatePolicy":
+        path = call.param("Path") or "/"
+        arn = call.arn("iam", f"policy{path}{call.param('PolicyName')}", region=False)
+        return [Request(call.action, (arn,), _query_tags(call, "Tags.member"))]
     return [Request(call.action, ("*",))]
+
+
+def _query_tags(call: Call, prefix: str) -> dict[str, list[str]]:
+    """aws:RequestTag/* and aws:TagKeys of a query-protocol call's tags."""
+    tags = {}
+    for n in range(1, 100):
+        key = call.param(f"{prefix}.{n}.Key")
+        if key is None:
+            break
+        tags[key] = call.param(f"{prefix}.{n}.Value") or ""
+    context = {f"aws:RequestTag/{k}": [v] for k, v in tags.items()}
+    if tags:
+        context["aws:TagKeys"] = list(tags)
+    return context
 
 
 def _s3(call: Call, resource: str) -> list[Request]:
@@ -317,8 +383,45 @@ TAUGHT: dict[str, Callable[[Call], list[Request]]] = {
             "GetRole",
             "GetRolePolicy",
             "ListRolePolicies",
+            "ListAttachedRolePolicies",
             "GetInstanceProfile",
             "SimulatePrincipalPolicy",
+            "CreateRole",
+            "DeleteRole",
+            "UpdateAssumeRolePolicy",
+            "PutRolePolicy",
+            "DeleteRolePolicy",
+            "AttachRolePolicy",
+            "DetachRolePolicy",
+            "PutRolePermissionsBoundary",
+            "DeleteRolePermissionsBoundary",
+            "TagRole",
+            "UntagRole",
+            "CreateInstanceProfile",
+            "DeleteInstanceProfile",
+            "AddRoleToInstanceProfile",
+            "RemoveRoleFromInstanceProfile",
+            "CreateUser",
+            "DeleteUser",
+            "GetUser",
+            "PutUserPolicy",
+            "DeleteUserPolicy",
+            "AttachUserPolicy",
+            "DetachUserPolicy",
+            "ListAccessKeys",
+            "CreateAccessKey",
+            "DeleteAccessKey",
+            "UpdateAccessKey",
+            "ListUserPolicies",
+            "ListAttachedUserPolicies",
+            "PutUserPermissionsBoundary",
+            "DeleteUserPermissionsBoundary",
+            "TagUser",
+            "CreatePolicy",
+            "DeletePolicy",
+            "GetPolicy",
+            "GetPolicyVersion",
+            "CreatePolicyVersion",
         )
     },
 }
@@ -335,38 +438,50 @@ def requests_for(call: Call, moto_resource: str) -> list[Request]:
     return [Request(call.action, (moto_resource,))]
 
 
-def policy_documents(policies: list[Any]) -> list[dict[str, Any]]:
-    from moto.iam.access_control import IAMPolicy
+#: Services whose errors are JSON documents (moto's XML error left botocore only the status).
+_JSON_SERVICES = frozenset({"events", "ssm", "logs", "lambda", "kms", "imagebuilder"})
 
-    # moto's own reading of inline and attached policies (default versions).
-    return [IAMPolicy(policy)._policy_json for policy in policies]
+
+def _denied(service: str, message: str) -> _RESTError:
+    """AWS's refusal as the service spells it, with AWS's message naming the policy type that
+    refused the call (EC2: UnauthorizedOperation; JSON services: AccessDeniedException)."""
+    if service == "ec2":
+        text = f"You are not authorized to perform this operation. {message}"
+        error: _RESTError = _RESTError("UnauthorizedOperation", text)
+    elif service in _JSON_SERVICES:
+        error = JsonRESTError("AccessDeniedException", message)
+    else:
+        error = _RESTError("AccessDenied", message)
+    error.code = 403
+    return error
 
 
 def check_action_permitted(self: Any, resource: str) -> None:
-    """moto's IAMRequestBase.check_action_permitted, with resources and conditions."""
+    """moto's IAMRequestBase.check_action_permitted, with resources, conditions, the caller's
+    permissions boundary and the organization's SCPs; the root user's key is known."""
     if self._action == "sts:GetCallerIdentity":  # always allowed, as on AWS
         return
     call = Call(self)
-    documents = policy_documents(self._access_key.collect_policies())
-    username = getattr(self._access_key, "_owner_user_name", None)
+    principal = iam_principals.of_access_key(self._access_key)
+    # CloudFormation creates and deletes a stack's resources with the caller's rights.
+    stack_authorization.acting.set(
+        (principal, call.region) if call.action in stack_authorization.STACK_CHANGES else None
+    )
     for request in requests_for(call, resource):
-        if username:
-            request = Request(
-                request.action,
-                request.resources,
-                {**request.context, "aws:username": [username]},
-            )
-        decision, denied = decide(documents, request)
-        if decision != ALLOWED:
-            _log_denial(request, denied)
-            self._raise_access_denied()
+        result = evaluate(principal.policies, principal.request(request, call.region))
+        if result.decision != ALLOWED:
+            message = denial_message(principal.arn, result)
+            _log_denial(message)
+            if call.service == "s3":
+                self._raise_access_denied()  # S3's own error document
+            raise _denied(call.service, message)
 
 
-def _log_denial(request: Request, resource: str | None) -> None:
+def _log_denial(message: str) -> None:
     import sys
 
     # The emulator's log (stderr) says which authorization failed; the client sees AWS's error.
-    print(f"annex-emulator: IAM denied {request.action} on {resource}", file=sys.stderr)
+    print(f"annex-emulator: IAM denied: {message}", file=sys.stderr)
 
 
 def check_signature(self: Any) -> None:
@@ -390,7 +505,14 @@ def check_signature(self: Any) -> None:
 
 
 def install(patch: Callable[[Any, str, Any], None]) -> None:
+    from moto.iam import access_control
     from moto.iam.access_control import IAMRequestBase
+    from moto.iam.responses import IamResponse
 
     patch(IAMRequestBase, "check_action_permitted", check_action_permitted)
+    patch(access_control, "create_access_key", iam_principals.create_access_key)
+    # Added, not replaced: moto has no SimulatePrincipalPolicy (moto_contract.ABSENT).
+    patches.add(
+        IamResponse, "simulate_principal_policy", policy_simulator.simulate_principal_policy
+    )
     patch(IAMRequestBase, "check_signature", check_signature)

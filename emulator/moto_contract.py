@@ -163,18 +163,26 @@ PATCHED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
         ("service_principal",),
     ),
     ("moto.sts.responses", "TokenResponse.assume_role", ("self",)),
+    (
+        "moto.iam.access_control",
+        "create_access_key",
+        ("account_id", "partition", "access_key_id", "headers"),
+    ),
 )
 
 #: (module, class, attribute): what the emulator adds to moto because moto lacks it; a moto
 #: that gains one must be read before the emulator shadows it.
-ABSENT: Final[tuple[tuple[str, str, str], ...]] = tuple(
-    ("moto.cloudformation.responses", "CloudFormationResponse", action)
-    for action in (
-        "detect_stack_set_drift",
-        "activate_organizations_access",
-        "deactivate_organizations_access",
-        "describe_organizations_access",
-    )
+ABSENT: Final[tuple[tuple[str, str, str], ...]] = (
+    *(
+        ("moto.cloudformation.responses", "CloudFormationResponse", action)
+        for action in (
+            "detect_stack_set_drift",
+            "activate_organizations_access",
+            "deactivate_organizations_access",
+            "describe_organizations_access",
+        )
+    ),
+    ("moto.iam.responses", "IamResponse", "simulate_principal_policy"),
 )
 
 _CFN_CREATE = ("cls", "resource_name", "cloudformation_json", "account_id", "region_name", "kwargs")
@@ -209,7 +217,18 @@ _RULE_AUTHORIZE = (
 #: (module, attribute path, parameter names): the moto callables the emulator calls, and the
 #: CloudFormationModel hooks its resource classes override (moto calls those).
 CALLED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
-    # annex_emulator.iam_enforcement
+    # annex_emulator.iam_enforcement, iam_principals, stack_authorization
+    ("moto.iam.access_control", "IAMUserAccessKey.collect_policies", ("self",)),
+    ("moto.iam.access_control", "AssumedRoleAccessKey.collect_policies", ("self",)),
+    ("moto.iam.models", "IAMBackend.get_user", ("self", "name")),
+    ("moto.iam.models", "IAMBackend.get_role", ("self", "role_name")),
+    ("moto.iam.models", "IAMBackend.get_policy", ("self", "policy_arn")),
+    ("moto.cloudformation.parsing", "clean_json", ("resource_json", "resources_map")),
+    (
+        "moto.cloudformation.parsing",
+        "generate_resource_name",
+        ("resource_type", "stack_name", "logical_id"),
+    ),
     ("moto.iam.access_control", "IAMPolicy.__init__", ("self", "policy")),
     ("moto.iam.access_control", "IAMRequestBase._calculate_signature", ("self",)),
     ("moto.iam.access_control", "IAMRequestBase._raise_access_denied", ("self",)),
@@ -508,6 +527,10 @@ PRESENT: Final[tuple[tuple[str, str], ...]] = (
     ("moto", "__version__"),
     ("moto.core", "DEFAULT_ACCOUNT_ID"),
     ("moto.core.exceptions", "ServiceException"),
+    ("moto.core.exceptions", "_RESTError"),
+    ("moto.core.exceptions", "JsonRESTError"),
+    ("moto.core.responses", "ActionResult"),
+    ("moto.iam.exceptions", "NotFoundException"),
     ("moto.core.common_models", "CloudFormationModel"),
     ("moto.moto_server.werkzeug_app", "DomainDispatcherApplication"),
     ("moto.moto_server.werkzeug_app", "create_backend_app"),

@@ -10,12 +10,19 @@ from moto.cloudformation import parsing
 from moto.cloudformation.parsing import ResourceMap
 
 from annex_emulator import faults as emulator_faults
+from annex_emulator import stack_authorization
 from annex_emulator.patches import ORIGINALS
 from annex_emulator.resource_import import adopt, importing
 from annex_emulator.resource_properties import EmulatorResourceError
 from annex_emulator.resource_types import SKIPPED_TYPES
 from annex_emulator.stack_events import failure_reason, is_not_found, mark_failed, resource_event
-from annex_emulator.stack_operation import Operation, deletion_mode, operation, stack_of
+from annex_emulator.stack_operation import (
+    Operation,
+    deletion_mode,
+    operation,
+    physical_id,
+    stack_of,
+)
 
 
 def create_resource(
@@ -61,6 +68,8 @@ def create_resource(
             )
         if injected := emulator_faults.failing_reason(resource_type):
             raise EmulatorResourceError("InvalidRequest", injected)
+        if stack_authorization.acting.get() is not None:
+            _authorize_create(logical_id, resource_json, resources_map, account_id, region_name)
         resource = ORIGINALS["parsing.parse_and_create_resource"](
             logical_id, resource_json, resources_map, account_id, region_name
         )
@@ -73,6 +82,28 @@ def create_resource(
         operation.reset(token)
     resource_event(stack, logical_id, resource_type, "CREATE_COMPLETE", resource)
     return resource
+
+
+def _authorize_create(
+    logical_id: str,
+    resource_json: dict[str, Any],
+    resources_map: ResourceMap,
+    account_id: str,
+    region_name: str,
+) -> None:
+    """The caller of the stack operation must be allowed the calls the create makes; the name
+    is the one the template gives or one of the shape CloudFormation generates."""
+    resource_type = str(resource_json.get("Type", ""))
+    properties = parsing.clean_json(resource_json.get("Properties") or {}, resources_map)
+    name_property = parsing.resource_name_property_from_type(resource_type)
+    name = properties.get(name_property) if name_property else None
+    if not name:
+        stack = stack_of(resources_map)
+        stack_name = stack.name if stack is not None else "stack"
+        name = parsing.generate_resource_name(resource_type, stack_name, logical_id)
+    stack_authorization.authorize_create(
+        resource_type, properties, str(name), account_id, region_name
+    )
 
 
 def delete_resource(self: ResourceMap, parsed_resource: Any, resource_json: dict[str, Any]) -> None:
@@ -93,6 +124,9 @@ def delete_resource(self: ResourceMap, parsed_resource: Any, resource_json: dict
     if not retry:
         resource_event(stack, logical_id, resource_type, "DELETE_IN_PROGRESS", parsed_resource)
     try:
+        stack_authorization.authorize_delete(
+            resource_type, physical_id(parsed_resource), self._account_id, self._region_name
+        )
         ORIGINALS["ResourceMap._delete_resource"](self, parsed_resource, resource_json)
     except Exception as exc:
         if not is_not_found(exc):

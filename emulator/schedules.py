@@ -22,8 +22,8 @@ from moto.core.common_models import CloudFormationModel
 from moto.scheduler.models import scheduler_backends
 
 from annex_emulator import clock, lambda_runtime
-from annex_emulator.iam_enforcement import policy_documents
 from annex_emulator.iam_evaluation import ALLOWED, Request, decide
+from annex_emulator.iam_principals import policy_documents
 from annex_emulator.own_resource import OwnResource
 
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")

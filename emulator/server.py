@@ -41,6 +41,12 @@ from typing import Any, NoReturn
 
 from annex_emulator import clock, lambda_runtime, price_list
 from annex_emulator import faults as emulator_faults
+from annex_emulator.credentials import (
+    ACCESS_KEY_ID,
+    KEY_FILE_ACCESS_KEY_ID,
+    KEY_FILE_SECRET_ACCESS_KEY,
+    SECRET_ACCESS_KEY,
+)
 from annex_emulator.governed_account import Posture, configure
 from annex_emulator.moto_contract import MotoContractError
 
@@ -48,7 +54,10 @@ __all__ = [
     "ACCESS_KEY_ID",
     "DEFAULT_REGION",
     "HEALTH_PATH",
+    "KEY_FILE_ACCESS_KEY_ID",
+    "KEY_FILE_SECRET_ACCESS_KEY",
     "SECRET_ACCESS_KEY",
+    "AccountPolicy",
     "EmulatorError",
     "EmulatorProcess",
     "Posture",
@@ -59,9 +68,6 @@ __all__ = [
 ]
 
 DEFAULT_REGION = "us-east-1"
-#: Dummy credentials: moto accepts any, and these make an accidental real call fail fast.
-ACCESS_KEY_ID = "testing"
-SECRET_ACCESS_KEY = "testing"
 
 #: Variables that would send a child's AWS calls elsewhere or use real credentials.
 CLEARED_VARIABLES = (
@@ -116,10 +122,11 @@ class _LoadingGate:
     meanwhile; a request that arrives early waits, it is never answered by an untaught moto.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, account: AccountPolicy | None = None) -> None:
         self.loaded = threading.Event()
         self.app: Any = None
         self.error: str | None = None
+        self.account = account or AccountPolicy()
 
     def load(self) -> None:
         """Import and teach moto (in a thread of its own; nothing else imports moto meanwhile)."""
@@ -127,6 +134,7 @@ class _LoadingGate:
             from annex_emulator import teach
 
             teach.install()  # checks moto first; before the first stack is parsed
+            self.account.apply()
             from moto.moto_server.werkzeug_app import (
                 DomainDispatcherApplication,
                 create_backend_app,
@@ -158,6 +166,9 @@ class _LoadingGate:
             return _json_reply(start_response, "200 OK", {"moto": self.state, "error": self.error})
         if environ.get("PATH_INFO") == emulator_faults.FAULTS_PATH:
             return emulator_faults.handle(environ, start_response)
+        if environ.get("PATH_INFO") == ORGANIZATION_PATH:
+            self.loaded.wait()  # after the start-up governance is applied, not before
+            return _organization(environ, start_response)
         self.loaded.wait()
         if environ.get("PATH_INFO") == clock.CLOCK_PATH and self.app is not None:
             return clock.handle(environ, start_response)
@@ -169,6 +180,72 @@ class _LoadingGate:
             reply = {"error": f"the annex-cdk emulator could not load moto: {self.error}"}
             return _json_reply(start_response, "500 Internal Server Error", reply)
         return self.app(environ, start_response)
+
+
+class AccountPolicy:
+    """How the emulated account is governed: whether IAM is enforced (every call signed by a
+    known key and allowed by its principal's policies; the printed key is the root user's) and
+    the organization's SCPs (None: in no organization). SCPs imply enforcement: they apply to
+    every call of every principal, the root user's included."""
+
+    def __init__(
+        self, scps: Sequence[Mapping[str, Any]] | None = None, enforce_iam: bool = False
+    ) -> None:
+        self.scps = None if scps is None else [dict(d) for d in scps]
+        self.enforce_iam = enforce_iam or scps is not None
+
+    def apply(self) -> None:
+        from moto import settings
+        from moto.core.authorization import ActionAuthenticatorMixin
+
+        from annex_emulator import iam_principals
+
+        iam_principals.set_scps(self.scps)
+        # moto's switch (what POST /moto-api/reset-auth sets): enforce from the first request.
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = 0 if self.enforce_iam else float("inf")
+        ActionAuthenticatorMixin.request_count = 0
+
+    def describe(self) -> list[str]:
+        """What it enforces, one line each (printed by `annex-cdk emulator`)."""
+        if not self.enforce_iam:
+            return []
+        lines = [
+            "IAM enforced: the printed credentials are the account's root user; IAM users "
+            "and roles are allowed what their policies allow."
+        ]
+        if self.scps is not None:
+            lines.append(
+                f"Organization: FullAWSAccess and {len(self.scps)} SCP(s) on every call of "
+                "every principal, CloudFormation's included."
+            )
+            for n, document in enumerate(self.scps, 1):
+                for statement in iam_statements(document):
+                    if statement.get("Effect") == "Deny":
+                        what = statement.get("Action", statement.get("NotAction"))
+                        lines.append(f"  SCP {n}: {statement.get('Sid') or 'Deny'}: {what}")
+        return lines
+
+
+def iam_statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    found = document.get("Statement", [])
+    return found if isinstance(found, list) else [found]
+
+
+#: POST {"scps": [...] | null}: the organization's SCPs from now on (the tests' fixtures).
+ORGANIZATION_PATH = "/annex-emulator/organization"
+
+
+def _organization(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    from annex_emulator import iam_principals
+
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        scps = body.get("scps")
+        iam_principals.set_scps(scps)
+    except (ValueError, AttributeError) as err:
+        return _json_reply(start_response, "400 Bad Request", {"error": str(err)})
+    return _json_reply(start_response, "200 OK", {"scps": iam_principals.scps()})
 
 
 def _json_reply(start_response: Callable[..., Any], status: str, body: object) -> list[bytes]:
@@ -184,6 +261,7 @@ def run(
     port: int = 0,
     *,
     on_ready: Callable[[int], None] | None = None,
+    account: AccountPolicy | None = None,
 ) -> None:
     """Serve the emulator in the foreground until interrupted (SIGINT/SIGTERM/SystemExit).
 
@@ -197,7 +275,7 @@ def run(
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
-    gate = _LoadingGate()
+    gate = _LoadingGate(account)
     # make_server binds and listens; unlike run_simple it prints no banner.
     try:
         server = make_server(host, port, gate, threaded=True, request_handler=MotoRequestHandler)
@@ -219,6 +297,7 @@ def serve_foreground(
     host: str = "127.0.0.1",
     region: str = DEFAULT_REGION,
     posture: Posture | None = None,
+    account: AccountPolicy | None = None,
 ) -> None:
     """`annex-cdk emulator`: serve in the foreground; once listening, say how to use it."""
     posture = posture or Posture()
@@ -228,13 +307,22 @@ def serve_foreground(
         print(f"annex-cdk emulator (moto) listening on http://{host}:{bound}; Ctrl-C stops it.")
         for line in posture.lines():
             print(f"  governed account: {line}")
+        for line in (account or AccountPolicy()).describe():
+            print(f"  governed account: {line}")
         print("Point the AWS CLI, boto3, annex-cdk or the CDK CLI at it with:")
         for key, value in _overrides(f"http://localhost:{bound}", region).items():
             print(f"  export {key}={value}")
         print("  unset " + " ".join(CLEARED_VARIABLES), flush=True)
 
     with contextlib.suppress(KeyboardInterrupt):
-        run(host, port, on_ready=ready)
+        run(host, port, on_ready=ready, account=account)
+
+
+def load_scp_files(paths: Sequence[str | os.PathLike[str]]) -> list[dict[str, Any]]:
+    """`--scp FILE` documents; ValueError with one line naming the file and what is wrong."""
+    from annex_emulator.iam_principals import load_scp_file
+
+    return [load_scp_file(os.fspath(p)) for p in paths]
 
 
 def _overrides(url: str, region: str) -> dict[str, str]:
@@ -310,6 +398,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="the organization's permissions boundary exists as a managed policy",
     )
+    parser.add_argument(
+        "--scp", action="append", default=None, metavar="FILE", help="an SCP (repeatable)"
+    )
+    parser.add_argument("--enforce-iam", action="store_true", help="evaluate every call")
     args = parser.parse_args(argv)
     configure(
         Posture(
@@ -318,6 +410,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             boundary_policy=args.boundary_policy,
         )
     )
+
+    try:
+        scps = None if args.scp is None else load_scp_files(args.scp)
+    except ValueError as err:
+        parser.exit(2, f"annex-emulator: {err}\n")
+    account = AccountPolicy(scps, args.enforce_iam)
     if args.exit_with_parent:
         _exit_with_parent(os.getppid())
     signal.signal(signal.SIGTERM, _exit_now)
@@ -328,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             _write_atomically(args.ready_file, f"{port}\n")
 
     with contextlib.suppress(KeyboardInterrupt):
-        run(args.host, args.port, on_ready=ready)
+        run(args.host, args.port, on_ready=ready, account=account)
 
 
 def _stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
@@ -364,10 +462,14 @@ class EmulatorProcess:
         startup_timeout: float = 60.0,
         python: str | None = None,
         posture: Posture | None = None,
+        scps: Sequence[Mapping[str, Any]] | None = None,
+        enforce_iam: bool = False,
     ) -> None:
         self.region = region
         #: The account the emulator plays (default: a pristine one, with a default VPC).
         self.posture = posture or Posture()
+        #: How the account is governed from start-up, and again after every reset().
+        self.account = AccountPolicy(scps, enforce_iam)
         self.startup_timeout = startup_timeout
         self._python = python or sys.executable
         self._own_dir: Path | None = None
@@ -402,6 +504,12 @@ class EmulatorProcess:
             "--exit-with-parent",
             *self.posture.argv(),
         ]
+        if self.account.enforce_iam:
+            command.append("--enforce-iam")
+        for n, document in enumerate(self.account.scps or []):
+            scp_file = self._own_dir / f"scp-{n}.json"
+            scp_file.write_text(json.dumps(document))
+            command += ["--scp", str(scp_file)]
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"  # the log shows what happened up to a crash
         env["AWS_DEFAULT_REGION"] = self.region  # the region whose backends it warms up
@@ -580,7 +688,8 @@ class EmulatorProcess:
         with _direct.open(request, timeout=30) as reply:
             reply.read()
         self.faults(clear=True)
-        self.enforce_iam(False)
+        self.enforce_iam(self.account.enforce_iam)
+        self.set_scps(self.account.scps)
         self._clock("DELETE")
 
     def advance_clock(self, seconds: float) -> dict[str, Any]:
@@ -609,6 +718,18 @@ class EmulatorProcess:
             data=count,
             method="POST",
             headers={"Content-Type": "text/plain"},
+        )
+        with _direct.open(request, timeout=30) as reply:
+            reply.read()
+
+    def set_scps(self, scps: Sequence[Mapping[str, Any]] | None) -> None:
+        """The organization's SCPs from now on (None: no organization). They apply only while
+        IAM is enforced: start with `scps=` (which enforces it), or call enforce_iam(True)."""
+        request = urllib.request.Request(
+            self.endpoint_url + ORGANIZATION_PATH,
+            data=json.dumps({"scps": None if scps is None else list(scps)}).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
         )
         with _direct.open(request, timeout=30) as reply:
             reply.read()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from annex_cdk import console
 from annex_cdk.commands.options import AwsOptions, Json, condor_region, with_options
+from annex_cdk.errors import UsageError
 from annex_cdk.ops.policy import document_for, read_deployed
 from annex_cdk.ops.rehearse import run_rehearsal
 
@@ -79,13 +81,36 @@ def emulator(
             help="Play an account whose instance-metadata defaults require (and enforce) IMDSv2.",
         ),
     ] = False,
+    scp: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--scp",
+            metavar="FILE",
+            help="An organization's SCP (JSON), evaluated on every call of every principal, "
+            "CloudFormation's included (repeatable; implies --enforce-iam).",
+        ),
+    ] = None,
+    enforce_iam: Annotated[
+        bool,
+        typer.Option(
+            "--enforce-iam",
+            help="Evaluate every call against its caller's policies; the printed credentials "
+            "are the account's root user.",
+        ),
+    ] = False,
 ) -> None:
     """Run the local AWS emulator in the foreground and print the environment to use it."""
     # Not an ops module: the emulator package (~40 ms of imports) only for this command.
-    from annex_emulator.server import Posture, serve_foreground
+    from annex_emulator.server import AccountPolicy, Posture, load_scp_files, serve_foreground
 
+    try:
+        scps = load_scp_files(scp) if scp else None
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     serve_foreground(
-        port, posture=Posture(no_default_vpc=no_default_vpc, imds_required=imds_required)
+        port,
+        posture=Posture(no_default_vpc=no_default_vpc, imds_required=imds_required),
+        account=AccountPolicy(scps, enforce_iam),
     )
 
 

@@ -24,10 +24,6 @@ from annex_cdk.ops.rehearse_annex import ANNEX_STEP, rehearse_annexes
 from annex_cdk.ops.setup import SettingsFlags, run_setup
 from annex_stacks import names
 
-#: The emulator accepts any credentials; these have the shape of a real IAM user key (AWS's
-#: documentation example), which annex-cdk checks key files for.
-EMULATOR_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
-EMULATOR_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 #: A documentation network (RFC 5737) standing in for the collector's public address.
 REHEARSAL_CIDR = "198.51.100.7/32"
 _AWS_ENV = (
@@ -48,8 +44,11 @@ def scratch_home(root: Path) -> tuple[LocalPaths, Path, Credentials]:
     condor_dir = home / names.CONDOR_USER_DIR
     ensure_private_dir(condor_dir)
     public, private = condor_dir / names.PUBLIC_KEY_FILE, condor_dir / names.PRIVATE_KEY_FILE
-    write_secret_new(public, f"{EMULATOR_KEY_ID}\n".encode())
-    write_secret_new(private, f"{EMULATOR_SECRET}\n".encode())
+    # The emulator's root user's key of the shape annex-cdk checks key files for.
+    from annex_emulator.credentials import KEY_FILE_ACCESS_KEY_ID, KEY_FILE_SECRET_ACCESS_KEY
+
+    write_secret_new(public, f"{KEY_FILE_ACCESS_KEY_ID}\n".encode())
+    write_secret_new(private, f"{KEY_FILE_SECRET_ACCESS_KEY}\n".encode())
     personal = root / "condor"
     personal.mkdir()
     password = personal / "condor_pool_password"

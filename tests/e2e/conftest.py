@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,6 +120,20 @@ def world(emulator: EmulatorProcess, tmp_path: Path, synth_cache: Path) -> World
     emulator.reset()
     paths, condor_config, _ = scratch_home(tmp_path)
     return World(tmp_path, paths, condor_config, emulator, synth_cache)
+
+
+@pytest.fixture
+def organization(world: World) -> Iterator[Callable[[list[dict[str, Any]]], None]]:
+    """Put the emulated account under an organization's SCPs (IAM enforced, the world's own
+    key is the root user's) for one test: `organization([scp, ...])`. Undone afterwards."""
+
+    def govern(scps: list[dict[str, Any]]) -> None:
+        world.emu.enforce_iam(True)
+        world.emu.set_scps(scps)
+
+    yield govern
+    world.emu.set_scps(None)
+    world.emu.enforce_iam(False)
 
 
 def wait_until_held(

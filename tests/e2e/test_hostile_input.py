@@ -10,7 +10,7 @@ import pytest
 
 from annex_cdk import errors
 from annex_cdk.condor import user_config
-from annex_cdk.ops.rehearse import EMULATOR_SECRET
+from annex_emulator.credentials import KEY_FILE_SECRET_ACCESS_KEY as EMULATOR_SECRET
 from annex_stacks import names
 from tests.e2e.conftest import REGION, World
 
