@@ -21,26 +21,6 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 
 
-@dataclass
-class RunState:
-    """What main() needs to report an error the way the command was asked to: as JSON on
-    stdout (--json), and with which exit code (`diff --exit-code` makes every error 2)."""
-
-    json: bool = False
-    every_error_exit: int | None = None
-
-
-RUN = RunState()
-
-
-def start_run(*, json: bool = False) -> RunState:
-    """A fresh RunState for one run of main(): a run in the same process (tests, an embedding
-    program) must not inherit the previous run's --json or --exit-code."""
-    global RUN
-    RUN = RunState(json=json)
-    return RUN
-
-
 @cache
 def err_console() -> Console:
     # Made on first use: importing rich's console costs start-up time `--help` need not pay.

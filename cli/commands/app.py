@@ -34,8 +34,6 @@ app = typer.Typer(
     help="Prepare an AWS account and the local HTCondor for condor_annex, as infrastructure-as-code.",
 )
 
-_STATE: dict[str, bool] = {"debug": False}
-
 
 def _version(value: bool) -> None:
     if value:
@@ -47,6 +45,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
@@ -54,7 +53,7 @@ def _root(
         bool, typer.Option("--debug", envvar="ANNEX_CDK_DEBUG", help="Show tracebacks on errors.")
     ] = False,
 ) -> None:
-    _STATE["debug"] = debug
+    failure.error_policy(ctx).debug = debug
 
 
 # In the order --help lists them.
@@ -115,10 +114,9 @@ def main() -> None:
     args = failure.argv()
     # --json read from argv as well as by its option's callback: a usage error stops Click
     # before any callback runs, and that error too must be the JSON document asked for.
-    console.start_run(
+    policy = failure.ErrorPolicy(
         json="--json" in args[: args.index("--")] if "--" in args else "--json" in args
     )
-    _STATE["debug"] = False
     command = failure.command_name(args)
     # CI cancellation and `timeout` send TERM, a closed terminal HUP: both must unwind like
     # Ctrl-C, so that the SSM lock is released and files are left whole.
@@ -126,26 +124,28 @@ def main() -> None:
         signal.signal(signum, _interrupt)
     try:
         _option_taken_as_value(args)
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, obj=policy)
     except AnnexError as err:
-        if _STATE["debug"]:
+        if policy.debug:
             raise
         failure.report(
             message=str(err),
-            exit_code=failure.exit_code_for(err.exit_code),
+            exit_code=policy.exit_code(err.exit_code),
             hint=err.hint,
             kind=type(err).__name__,
+            json=policy.json,
         )
-        sys.exit(failure.exit_code_for(err.exit_code))
+        sys.exit(policy.exit_code(err.exit_code))
     except typer.TyperException as err:  # usage errors: Typer's own message, exit 2
-        if console.RUN.json:
+        if policy.json:
             failure.report(
                 message=err.format_message(),
-                exit_code=failure.exit_code_for(err.exit_code),
+                exit_code=policy.exit_code(err.exit_code),
                 hint=f"annex-cdk {command} --help",
                 kind="usage",
+                json=True,
             )
-            sys.exit(failure.exit_code_for(err.exit_code))
+            sys.exit(policy.exit_code(err.exit_code))
         show = getattr(err, "show", None)  # usage errors (click's) show themselves
         if show is not None:
             shown = io.StringIO()  # through the same filter as every line (a URL's password)
@@ -153,24 +153,29 @@ def main() -> None:
             sys.stderr.write(printable_lines(shown.getvalue()))
         else:
             console.err_console().print(f"Error: {console.escape(err.format_message())}")
-        sys.exit(failure.exit_code_for(err.exit_code))
+        sys.exit(policy.exit_code(err.exit_code))
     except (KeyboardInterrupt, typer.Abort):
         failure.report(
-            message="interrupted", exit_code=EXIT_INTERRUPTED, hint=None, kind="Interrupted"
+            message="interrupted",
+            exit_code=EXIT_INTERRUPTED,
+            hint=None,
+            kind="Interrupted",
+            json=policy.json,
         )
         sys.exit(EXIT_INTERRUPTED)
     except Exception as err:  # the unexpected: still one line, unless --debug
-        if _STATE["debug"]:
+        if policy.debug:
             raise
         log = failure.log_traceback(command, err)
         failure.report(
             message=failure.unexpected_line(command, err, _one_line(err)),
-            exit_code=failure.exit_code_for(1),
+            exit_code=policy.exit_code(1),
             hint=f"the traceback is in {log}" if log else "re-run with --debug for the traceback",
             kind="unexpected",
+            json=policy.json,
             log=log,
         )
-        sys.exit(failure.exit_code_for(1))
+        sys.exit(policy.exit_code(1))
     if code == EXIT_INTERRUPTED:  # Typer turned a Ctrl-C outside the engine into Exit(130)
         console.err_console().print(
             "[red]annex-cdk:[/] interrupted; re-run the same command to continue"

@@ -9,6 +9,7 @@ import typer
 
 from annex_cdk import console
 from annex_cdk.aws.engine import Action, StackResult
+from annex_cdk.commands.failure import error_policy
 from annex_cdk.commands.options import AwsOptions, Json, NoLocal, Yes, aws_side_only, with_options
 from annex_cdk.console import StackProgress
 from annex_cdk.errors import EXIT_USAGE
@@ -113,19 +114,28 @@ def _show_setup(report: SetupReport) -> None:
         console.result(f"Submit host instance profile: {profile}")
 
 
+def _every_error_is_2(ctx: typer.Context, value: bool) -> bool:
+    if value:  # CI contract: every error is 2, whatever its kind (main() applies it)
+        error_policy(ctx).every_error_exit = EXIT_USAGE
+    return value
+
+
 @with_options
 def diff(
     aws: AwsOptions,
     flags: SettingsFlags,
     exit_code: Annotated[
-        bool, typer.Option("--exit-code", help="Exit 0 for no change, 1 for changes, 2 for errors.")
+        bool,
+        typer.Option(
+            "--exit-code",
+            help="Exit 0 for no change, 1 for changes, 2 for errors.",
+            callback=_every_error_is_2,
+        ),
     ] = False,
     json_out: Json = False,
     no_local: NoLocal = None,
 ) -> None:
     """What `setup` with the same flags would change, per stack: resources and properties."""
-    if exit_code:  # CI contract: every error is 2, whatever its kind (main() applies it)
-        console.RUN.every_error_exit = EXIT_USAGE
     remote = aws_side_only(no_local)
     report = run_diff(aws.target(local=not remote), aws.local_paths(remote), flags)
     _show_diff(report, json_out)

@@ -11,8 +11,11 @@ import logging
 import os
 import sys
 import traceback
+from dataclasses import dataclass
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+
+import typer
 
 from annex_cdk import console
 from annex_cdk.errors import where
@@ -21,6 +24,26 @@ from annex_cdk.text import redact
 LOG_NAME = "annex-cdk.log"
 _LOG_BYTES = 1_000_000
 _LOG_BACKUPS = 3
+
+
+@dataclass
+class ErrorPolicy:
+    """How main() reports a failed run: also as one JSON document on stdout (--json), as a
+    plain traceback (--debug), and with which exit code (`diff --exit-code` makes every error
+    2). main() makes one per run and hands it to the commands as Typer's context object, so a
+    run in the same process (tests, an embedding program) never inherits another's."""
+
+    json: bool = False
+    debug: bool = False
+    every_error_exit: int | None = None
+
+    def exit_code(self, code: int) -> int:
+        return self.every_error_exit if self.every_error_exit is not None else code
+
+
+def error_policy(ctx: typer.Context) -> ErrorPolicy:
+    """This run's policy (a fresh one where the app runs without main(), as in CliRunner)."""
+    return ctx.ensure_object(ErrorPolicy)
 
 
 def state_dir() -> Path:
@@ -66,10 +89,16 @@ def unexpected_line(command: str, err: BaseException, detail: str) -> str:
 
 
 def report(
-    *, message: str, exit_code: int, hint: str | None, kind: str, log: Path | None = None
+    *,
+    message: str,
+    exit_code: int,
+    hint: str | None,
+    kind: str,
+    json: bool,
+    log: Path | None = None,
 ) -> None:
-    """The error on stderr, and with --json also as a JSON document on stdout."""
-    if console.RUN.json:
+    """The error on stderr, and with `json` (--json) also as a JSON document on stdout."""
+    if json:
         document: dict[str, object] = {
             "ok": False,
             "error": {"kind": kind, "message": message, "exit_code": exit_code, "hint": hint},
@@ -81,11 +110,6 @@ def report(
     console.err_console().print(f"[red]{prefix}[/] {console.escape(message)}")
     if hint:
         console.err_console().print(f"  [dim]hint:[/] {console.escape(hint)}")
-
-
-def exit_code_for(code: int) -> int:
-    """`diff --exit-code` promises 2 for every error, whatever its kind."""
-    return console.RUN.every_error_exit if console.RUN.every_error_exit is not None else code
 
 
 def argv() -> list[str]:

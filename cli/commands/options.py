@@ -20,8 +20,8 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
-from annex_cdk import console
 from annex_cdk.aws.session import AwsTarget, resolve_credentials
+from annex_cdk.commands.failure import error_policy
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.env import env_flag
 from annex_cdk.errors import UsageError
@@ -43,9 +43,10 @@ Region = Annotated[
 ]
 
 
-def _json_mode(value: bool) -> bool:
+def _json_mode(ctx: typer.Context, value: bool) -> bool:
     # Known before the command runs, so that an error too becomes a JSON document on stdout.
-    console.RUN.json = console.RUN.json or bool(value)
+    policy = error_policy(ctx)
+    policy.json = policy.json or bool(value)
     return value
 
 

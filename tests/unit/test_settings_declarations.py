@@ -257,3 +257,17 @@ def test_a_new_declaration_yields_its_flag_on_a_command():
     assert result.exit_code == 0, result.output
     assert seen["flags"].given == {"colour": "red", "ssh": False}
     assert seen["loud"] is True
+
+
+@pytest.mark.parametrize(("exit_code_flag", "expected"), [((), 3), (("--exit-code",), 2)])
+def test_diff_exit_code_makes_every_error_2(
+    monkeypatch, capsys, tmp_path, exit_code_flag, expected
+):
+    # A credentials error (3) before any AWS call; `diff --exit-code` promises CI 2 for it.
+    missing = str(tmp_path / "missing")
+    argv = ["annex-cdk", "diff", *exit_code_flag, "--access-key-file", missing]
+    monkeypatch.setattr(sys, "argv", [*argv, "--secret-key-file", missing, "--region", "us-east-1"])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == expected
+    assert "does not exist" in capsys.readouterr().err
