@@ -94,9 +94,11 @@ class Posture:
                 "HttpTokensEnforced=enabled in every region"
             )
         if self.boundary_policy:
+            from moto.core import DEFAULT_ACCOUNT_ID  # the server's side only
+
             found.append(
-                f"the organization's permissions boundary is the managed policy "
-                f"{landing_zone.BOUNDARY_POLICY_NAME} of the account"
+                "the organization's permissions boundary is the managed policy "
+                f"{landing_zone.boundary_arn(DEFAULT_ACCOUNT_ID)}"
             )
         return found
 

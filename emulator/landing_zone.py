@@ -130,14 +130,3 @@ def service_control_policies(account_id: str) -> dict[str, dict[str, Any]]:
         "require-imdsv2": require_imds_v2(),
         "deny-spot-CT.EC2.PV.6": deny_spot(),
     }
-
-
-def summary(account_id: str) -> list[str]:
-    """What `--governed` enforces, one line each, for `annex-cdk emulator` to print."""
-    return [
-        f"SCP: roles must carry the permissions boundary {boundary_arn(account_id)} "
-        "(iam:CreateRole, role policies)",
-        "SCP: ec2:RunInstances denied unless ec2:MetadataHttpTokens is required "
-        "(a launch without MetadataOptions is denied)",
-        "SCP: spot requests denied (ec2:RequestSpotFleet, ec2:RequestSpotInstances; CT.EC2.PV.6)",
-    ]

@@ -318,6 +318,19 @@ def serve_foreground(
         run(host, port, on_ready=ready, account=account)
 
 
+def governed_account() -> tuple[Posture, list[dict[str, Any]]]:
+    """`--governed`: a landing zone's account. No default VPC, IMDSv2 required, the
+    organization's permissions boundary as a managed policy, and its SCPs
+    (annex_emulator.landing_zone: boundary required on roles, IMDSv2 required on launches, no
+    spot requests)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    from annex_emulator import landing_zone
+
+    posture = Posture(no_default_vpc=True, imds_required=True, boundary_policy=True)
+    return posture, list(landing_zone.service_control_policies(DEFAULT_ACCOUNT_ID).values())
+
+
 def load_scp_files(paths: Sequence[str | os.PathLike[str]]) -> list[dict[str, Any]]:
     """`--scp FILE` documents; ValueError with one line naming the file and what is wrong."""
     from annex_emulator.iam_principals import load_scp_file
@@ -402,19 +415,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--scp", action="append", default=None, metavar="FILE", help="an SCP (repeatable)"
     )
     parser.add_argument("--enforce-iam", action="store_true", help="evaluate every call")
-    args = parser.parse_args(argv)
-    configure(
-        Posture(
-            no_default_vpc=args.no_default_vpc,
-            imds_required=args.imds_required,
-            boundary_policy=args.boundary_policy,
-        )
+    parser.add_argument(
+        "--governed", action="store_true", help="a landing zone's account (all of the above)"
     )
-
+    args = parser.parse_args(argv)
+    posture = Posture(
+        no_default_vpc=args.no_default_vpc,
+        imds_required=args.imds_required,
+        boundary_policy=args.boundary_policy,
+    )
     try:
         scps = None if args.scp is None else load_scp_files(args.scp)
     except ValueError as err:
         parser.exit(2, f"annex-emulator: {err}\n")
+    if args.governed:
+        posture, built_in = governed_account()
+        scps = [*built_in, *(scps or [])]
+    configure(posture)
     account = AccountPolicy(scps, args.enforce_iam)
     if args.exit_with_parent:
         _exit_with_parent(os.getppid())
@@ -464,8 +481,12 @@ class EmulatorProcess:
         posture: Posture | None = None,
         scps: Sequence[Mapping[str, Any]] | None = None,
         enforce_iam: bool = False,
+        governed: bool = False,
     ) -> None:
         self.region = region
+        if governed:  # a landing zone's account, its SCPs before any of `scps`
+            posture, built_in = governed_account()
+            scps = [*built_in, *(scps or [])]
         #: The account the emulator plays (default: a pristine one, with a default VPC).
         self.posture = posture or Posture()
         #: How the account is governed from start-up, and again after every reset().

@@ -98,20 +98,35 @@ def emulator(
             "are the account's root user.",
         ),
     ] = False,
+    governed: Annotated[
+        bool,
+        typer.Option(
+            "--governed",
+            help="Play a landing zone's account: no default VPC, IMDSv2 required, the "
+            "organization's permissions boundary, and its SCPs (boundary required on roles, "
+            "IMDSv2 required on launches, no spot requests).",
+        ),
+    ] = False,
 ) -> None:
     """Run the local AWS emulator in the foreground and print the environment to use it."""
     # Not an ops module: the emulator package (~40 ms of imports) only for this command.
-    from annex_emulator.server import AccountPolicy, Posture, load_scp_files, serve_foreground
+    from annex_emulator.server import (
+        AccountPolicy,
+        Posture,
+        governed_account,
+        load_scp_files,
+        serve_foreground,
+    )
 
     try:
         scps = load_scp_files(scp) if scp else None
     except ValueError as err:
         raise UsageError(str(err)) from None
-    serve_foreground(
-        port,
-        posture=Posture(no_default_vpc=no_default_vpc, imds_required=imds_required),
-        account=AccountPolicy(scps, enforce_iam),
-    )
+    posture = Posture(no_default_vpc=no_default_vpc, imds_required=imds_required)
+    if governed:
+        posture, built_in = governed_account()
+        scps = [*built_in, *(scps or [])]
+    serve_foreground(port, posture=posture, account=AccountPolicy(scps, enforce_iam))
 
 
 def rehearse(

@@ -306,3 +306,37 @@ def test_the_emulator_command_plays_a_governed_account() -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.communicate(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def landing_zone_account() -> Iterator[EmulatorProcess]:
+    with EmulatorProcess(region=REGION, governed=True) as process:
+        yield process
+
+
+def test_governed_denies_what_a_landing_zone_denies_even_to_the_root_user(landing_zone_account):
+    """The printed credentials are the account's root user: allowed everything but what an SCP
+    denies (governed_accounts.md: SCPs cap every principal of a member account)."""
+    aws = _clients(landing_zone_account)
+    ec2, iam = aws("ec2"), aws("iam")
+    assert ec2.describe_vpcs()["Vpcs"] == []
+    boundary = landing_zone.boundary_arn(ACCOUNT_ID)
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    denied = _error(lambda: iam.create_role(RoleName="plain", AssumeRolePolicyDocument=trust))
+    assert denied["Code"] == "AccessDenied" and "service control policy" in denied["Message"]
+    iam.create_role(
+        RoleName="bounded", AssumeRolePolicyDocument=trust, PermissionsBoundary=boundary
+    )
+    ec2.create_default_vpc()
+    # condor_annex's launch sends no MetadataOptions: the IMDSv2 SCP refuses it.
+    refused = _error(lambda: _launch(ec2, iam, security_group_ids=[]))
+    assert refused["Code"] in ("AccessDenied", "UnauthorizedOperation"), refused
+    assert ec2.run_instances(
+        ImageId=IMAGE, MinCount=1, MaxCount=1, MetadataOptions={"HttpTokens": "required"}
+    )["Instances"]
+    spot = _error(
+        lambda: ec2.request_spot_instances(
+            InstanceCount=1, LaunchSpecification={"ImageId": IMAGE, "InstanceType": "m4.large"}
+        )
+    )
+    assert spot["Code"] in ("AccessDenied", "UnauthorizedOperation"), spot
