@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from annex_cdk.console import SCHEMA_VERSION
-from annex_cdk.templates.diff import Replacement
+from annex_cdk.templates.diff_model import Replacement
 from annex_cdk.templates.stack_report import ACTIONS, NOT_DEPLOYED, STACK_KEYS
 
 _VERSION = {"type": "integer", "const": SCHEMA_VERSION}

@@ -15,7 +15,7 @@ from annex_cdk.console import StackProgress
 from annex_cdk.errors import EXIT_USAGE
 from annex_cdk.ops.setup import DiffReport, SettingsFlags, SetupReport, run_diff, run_setup
 from annex_cdk.ops.synth import run_synth
-from annex_cdk.templates.diff import render_all
+from annex_cdk.templates.diff_model import render_all
 from annex_cdk.templates.stack_report import stack_entry
 from annex_stacks import names
 

@@ -40,7 +40,8 @@ from annex_cdk.templates.change_set import (
     from_template,
     with_change_set,
 )
-from annex_cdk.templates.diff import KEPT, StackDiff, diff_stack
+from annex_cdk.templates.diff import diff_stack
+from annex_cdk.templates.diff_model import KEPT, StackDiff
 from annex_cdk.templates.exposure import ingress_cidrs
 from annex_stacks import names
 from annex_stacks.ci_roles_policy import deploy_actions, plan_actions

@@ -12,14 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from annex_cdk.templates.diff import (
-    Replacement,
-    ResourceDiff,
-    StackDiff,
-    deletion_danger_of_type,
-    replacement_danger,
-    short_value,
-)
+from annex_cdk.templates.diff_model import Replacement, ResourceDiff, StackDiff
+from annex_cdk.templates.update_effects import deletion_danger_of_type, replacement_danger
+from annex_cdk.templates.value_text import short_value
 
 CHANGE_SET = "change-set"
 TEMPLATE = "template"

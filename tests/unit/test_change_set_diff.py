@@ -21,7 +21,8 @@ from annex_cdk.templates.change_set import (
     from_template,
     with_change_set,
 )
-from annex_cdk.templates.diff import Replacement, diff_stack, render_all
+from annex_cdk.templates.diff import diff_stack
+from annex_cdk.templates.diff_model import Replacement, render_all
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/HTCondorAnnex-Bucket/1"
 CHANGE_SET_ID = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/annex-cdk-diff-x/1"

@@ -12,15 +12,10 @@ from typing import Any
 
 import pytest
 
-from annex_cdk.templates.diff import (
-    REPLACING_PROPERTIES,
-    Replacement,
-    StackDiff,
-    diff_all,
-    diff_stack,
-    render_all,
-)
+from annex_cdk.templates.diff import diff_all, diff_stack
+from annex_cdk.templates.diff_model import Replacement, StackDiff, render_all
 from annex_cdk.templates.load import normalise
+from annex_cdk.templates.update_effects import REPLACING_PROPERTIES
 from annex_stacks import names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -431,7 +426,7 @@ def test_changed_exactly_when_the_engine_would_update(old, new):
 def test_import_is_light():
     heavy = ("aws_cdk", "jsii", "boto3", "botocore")
     code = (
-        "import sys, annex_cdk.templates.diff; "
+        "import sys, annex_cdk.templates.diff, annex_cdk.templates.diff_model; "
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
