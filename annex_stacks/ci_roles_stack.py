@@ -2,14 +2,13 @@
 
 PLAN is trusted only by the repository's pull-request jobs and can only read; DEPLOY is trusted
 only by jobs in the protected environment. Their policies come from annex_stacks/
-ci_roles_policy.py (derived from `annex-cdk policy`); the façade builds them and hands them in.
+ci_roles_policy.py (derived from `annex-cdk policy`).
 GitHub's OIDC provider is created here unless the account has one (one per URL and account):
 then its ARN is passed in (--ci-oidc-provider-arn).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
@@ -17,6 +16,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from annex_stacks import nag, names
+from annex_stacks.ci_roles_policy import deploy_document, plan_document
 from annex_stacks.settings import AnnexSettings
 from annex_stacks.submit_host_stack import _sub, acknowledgements
 
@@ -56,11 +56,14 @@ class CiRolesStack(Stack):
         construct_id: str,
         *,
         settings: AnnexSettings,
-        plan_policy: Mapping[str, Any],
-        deploy_policy: Mapping[str, Any],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        where = {
+            "bucket_expression": settings.bucket_expression,
+            "key_pair_name": settings.key_pair_name,
+        }
+        plan_policy, deploy_policy = plan_document(**where), deploy_document(**where)
         repository = settings.ci_repository
         if repository is None:  # AnnexSettings refuses ci_roles without it; a guard for mypy
             raise ValueError("ci_repository is required for the CI roles")

@@ -10,13 +10,13 @@ import json
 import os
 import signal
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from annex_stacks import names
+from annex_stacks import names, stack_specs
 from annex_stacks.settings import AnnexSettings, context_keys, recorded_by_stack
 
 if TYPE_CHECKING:
@@ -30,16 +30,6 @@ CONTEXT_FILE = "cdk.context.json"
 #: Which settings each stack records in its template Metadata, so that a later run without
 #: flags can keep what the deployed stacks were built with.
 _RECORDED = recorded_by_stack()
-_DESCRIPTIONS = {
-    names.BUCKET_STACK: "HTCondorAnnex: Configuration Bucket (annex-cdk)",
-    names.LAMBDA_STACK: "HTCondor Annex: Lambda Functions (annex-cdk)",
-    names.INSTANCE_PROFILE_STACK: "HTCondor Annex: Instance Profile (annex-cdk)",
-    names.SECURITY_GROUP_STACK: "HTCondorAnnex: Security Group (annex-cdk)",
-    names.KEY_PAIR_STACK: "HTCondorAnnex: SSH Key Pair (annex-cdk)",
-    names.SUBMIT_HOST_STACK: "HTCondorAnnex: Submit Host Role (annex-cdk)",
-    names.CI_ROLES_STACK: "HTCondorAnnex: CI plan and deploy roles (annex-cdk)",
-    names.IMAGE_STACK: "HTCondorAnnex: Annex Image, EC2 Image Builder (annex-cdk)",
-}
 
 
 @dataclass(frozen=True)
@@ -141,16 +131,6 @@ def build_app(
     import aws_cdk as cdk
 
     from annex_stacks import nag as nag_rules
-    from annex_stacks.bucket_stack import ConfigurationBucketStack
-    from annex_stacks.ci_roles_policy import deploy_document, plan_document
-    from annex_stacks.ci_roles_stack import CiRolesStack
-    from annex_stacks.image_stack import ImageStack
-    from annex_stacks.instance_profile_stack import InstanceProfileStack
-    from annex_stacks.key_pair_stack import KeyPairStack
-    from annex_stacks.lambda_stack import LambdaFunctionsStack
-    from annex_stacks.security_group_stack import SecurityGroupStack
-    from annex_stacks.submit_host_policy import template_document
-    from annex_stacks.submit_host_stack import SubmitHostRoleStack
 
     if app is None:
         app = new_app(outdir=outdir)
@@ -158,54 +138,33 @@ def build_app(
     # account stays ${AWS::AccountId}, so both tools synthesize the same template for one
     # region (a literal account on one path was a "replacement" of the Lambda permissions).
     env = cdk.Environment(region=settings.region) if settings.region else None
-    stacks: list[tuple[str, Callable[..., cdk.Stack]]] = [
-        (names.BUCKET_STACK, ConfigurationBucketStack),
-        (names.LAMBDA_STACK, LambdaFunctionsStack),
-        (names.INSTANCE_PROFILE_STACK, InstanceProfileStack),
-        (names.SECURITY_GROUP_STACK, SecurityGroupStack),
-    ]
-    if settings.create_key_pair:
-        stacks.append((names.KEY_PAIR_STACK, KeyPairStack))
-    if settings.submit_host_role:
-        # Plain data from the same builder as `annex-cdk policy`, so the two cannot differ.
-        policy = template_document(
-            bucket_expression=settings.bucket_expression,
-            key_pair_name=settings.key_pair_name,
-            # A submit host that runs `setup --build-image` needs the image statements too.
-            build_image=settings.build_image,
-        )
-        stacks.append((names.SUBMIT_HOST_STACK, partial(SubmitHostRoleStack, policy=policy)))
-    if settings.ci_roles:
-        where = {
-            "bucket_expression": settings.bucket_expression,
-            "key_pair_name": settings.key_pair_name,
-        }
-        ci_roles = partial(
-            CiRolesStack, plan_policy=plan_document(**where), deploy_policy=deploy_document(**where)
-        )
-        stacks.append((names.CI_ROLES_STACK, ci_roles))
-    if settings.build_image:
-        stacks.append((names.IMAGE_STACK, ImageStack))
-    for name, stack_cls in stacks:
-        stack = stack_cls(
+    for spec in stack_specs.enabled(settings):
+        stack = _construct(spec)(
             app,
-            name,
+            spec.name,
             settings=settings,
             env=env,
-            description=_DESCRIPTIONS[name],
+            description=spec.description,
             # Templates go inline to CloudFormation with the caller's credentials: no bootstrap.
             synthesizer=cdk.LegacyStackSynthesizer(),
             analytics_reporting=False,
         )
         _tag(stack, settings)
-        if name in _RECORDED:
+        if spec.records:
             ctx = settings.to_context()
             stack.template_options.metadata = {
-                names.SETTINGS_METADATA: {key: ctx[key] for key in _RECORDED[name] if key in ctx}
+                names.SETTINGS_METADATA: {key: ctx[key] for key in spec.records if key in ctx}
             }
     if nag:
         nag_rules.register(app)
     return app
+
+
+def _construct(spec: stack_specs.StackSpec) -> type[cdk.Stack]:
+    """The Stack class a spec names ("module:Class")."""
+    module, _, cls = spec.construct.partition(":")
+    stack_cls: type[cdk.Stack] = getattr(import_module(module), cls)
+    return stack_cls
 
 
 def _tag(stack: cdk.Stack, settings: AnnexSettings) -> None:
@@ -260,12 +219,9 @@ def synth(settings: AnnexSettings, *, outdir: Path | None = None, nag: bool = Tr
         raise
     templates: dict[str, dict[str, Any]] = {}
     warnings: list[str] = []
-    for name in names.MANAGED_STACKS:
-        try:
-            artifact = assembly.get_stack_by_name(name)
-        except Exception:  # optional: the key pair (own key), the submit host role (not asked)
-            continue
-        templates[name] = artifact.template
+    for spec in stack_specs.enabled(settings):
+        artifact = assembly.get_stack_by_name(spec.name)
+        templates[spec.name] = artifact.template
         warnings.extend(
             str(m.entry.data) for m in artifact.messages if str(m.level).lower().endswith("warning")
         )

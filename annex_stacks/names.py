@@ -10,27 +10,13 @@ import re
 from typing import Final
 
 # --- CloudFormation stacks -------------------------------------------------------------------
+# What each stack is and does is declared once, in stack_specs.py (STACKS).
 # The first four are the names condor_annex -setup creates and -check-setup looks for.
 BUCKET_STACK: Final = "HTCondorAnnex-ConfigurationBucket"
 LAMBDA_STACK: Final = "HTCondorAnnex-LambdaFunctions"
 INSTANCE_PROFILE_STACK: Final = "HTCondorAnnex-InstanceProfile"
 SECURITY_GROUP_STACK: Final = "HTCondorAnnex-SecurityGroup"
 KEY_PAIR_STACK: Final = "HTCondorAnnex-KeyPair"
-
-#: The stacks condor_annex -check-setup inspects, in its order, with its descriptions.
-CONDOR_ANNEX_STACKS: Final = (
-    (BUCKET_STACK, "configuration bucket"),
-    (LAMBDA_STACK, "Lambda functions"),
-    (INSTANCE_PROFILE_STACK, "instance profile"),
-    (SECURITY_GROUP_STACK, "security group"),
-)
-ALL_STACKS: Final = (
-    BUCKET_STACK,
-    LAMBDA_STACK,
-    INSTANCE_PROFILE_STACK,
-    SECURITY_GROUP_STACK,
-    KEY_PAIR_STACK,
-)
 STACK_PREFIX: Final = "HTCondorAnnex-"
 
 # --- Stack outputs ---------------------------------------------------------------------------
@@ -107,14 +93,6 @@ KEY_PASSWORD_FILE: Final = "SEC_PASSWORD_FILE"
 #: The magic credential value condor_annex understands for instance-profile credentials.
 FROM_INSTANCE: Final = "FROM INSTANCE"
 
-#: Config key ← stack output, for the keys that come from stack outputs.
-OUTPUT_FOR_KEY: Final = {
-    KEY_INSTANCE_PROFILE: OUT_INSTANCE_PROFILE,
-    KEY_S3_BUCKET: OUT_BUCKET,
-    KEY_SECURITY_GROUP_IDS: OUT_SECURITY_GROUP,
-    KEY_ODI_LEASE: OUT_ODI_LEASE,
-    KEY_SFR_LEASE: OUT_SFR_LEASE,
-}
 #: What condor_annex -check-setup requires to be non-empty, in its order.
 CHECK_SETUP_KEYS: Final = (
     KEY_ACCESS_KEY_FILE,
@@ -207,12 +185,17 @@ ANNEX_SUBSYSTEM: Final = "ANNEX"
 #: Backup of a replaced local file: <name> + this, timestamp in UTC (%Y%m%dT%H%M%SZ).
 BACKUP_SUFFIX: Final = ".annex-cdk-{timestamp}.bak"
 #: condor_annex's scratchpad name for each key it writes; its lines come out in ASCII order
-#: of these names, not of the keys.
+#: of these names, not of the keys. It copies the stacks' outputs into its scratchpad under
+#: their OutputKeys.
 SCRATCHPAD_FOR_KEY: Final = {
     KEY_ACCESS_KEY_FILE: "AccessKeyFile",
     KEY_SECRET_KEY_FILE: "SecretKeyFile",
     KEY_KEY_NAME: "KeyName",
-    **OUTPUT_FOR_KEY,
+    KEY_INSTANCE_PROFILE: OUT_INSTANCE_PROFILE,
+    KEY_S3_BUCKET: OUT_BUCKET,
+    KEY_SECURITY_GROUP_IDS: OUT_SECURITY_GROUP,
+    KEY_ODI_LEASE: OUT_ODI_LEASE,
+    KEY_SFR_LEASE: OUT_SFR_LEASE,
 }
 
 # --- The personal HTCondor (cli/personal_condor.py, `annex-cdk condor configure`) -------------
@@ -320,8 +303,6 @@ IMAGE_STACK: Final = "HTCondorAnnex-Image"
 KEY_ODI_IMAGE_ID: Final = "ANNEX_DEFAULT_ODI_IMAGE_ID"
 OUT_IMAGE_ID: Final = "ImageId"
 OUT_IMAGE_HTCONDOR: Final = "ImageHTCondorSeries"
-#: Config keys that come from the outputs of optional stacks (written when the stack exists).
-OPTIONAL_OUTPUT_FOR_KEY: Final = {KEY_ODI_IMAGE_ID: OUT_IMAGE_ID}
 LID_IMAGE_COMPONENT: Final = "HTCondorComponent"
 LID_IMAGE_RECIPE: Final = "AnnexImageRecipe"
 LID_IMAGE_ROLE: Final = "ImageBuildRole"
@@ -368,11 +349,6 @@ DEEP_SECURITY_GROUP: Final = "deep:security-group"
 DEEP_PEM: Final = "deep:pem"
 DEEP_DRIFT: Final = "deep:drift"
 DEEP_IMAGE: Final = "deep:image"
-
-#: Every stack annex-cdk may deploy: ALL_STACKS (the ones every setup has) and the optional
-#: ones. Synthesis, setup's reads and destroy go over all of them.
-MANAGED_STACKS: Final = (*ALL_STACKS, SUBMIT_HOST_STACK, CI_ROLES_STACK, IMAGE_STACK)
-
 
 #: Region prefixes of the partitions other than `aws` (AWS's partition table).
 _OTHER_PARTITIONS: Final = (

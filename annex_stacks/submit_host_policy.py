@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from annex_stacks import names
+from annex_stacks.stack_specs import spec
 
 VERSION: Final = "2012-10-17"
 #: IAM's limit for a managed policy, counted without whitespace.
@@ -250,16 +251,9 @@ SCOPES: Final[dict[str, Scope]] = {
         "profile's), and only the image stack's own.",
     ),
 }
-#: The statements only the image stack needs: `annex-cdk policy --build-image` prints them.
-IMAGE_SCOPES: Final = frozenset(
-    {
-        "image-builder",
-        "image-parents",
-        "image-service-role",
-        "image-no-resource-level",
-        "image-pass-role",
-    }
-)
+#: The statements only the image stack needs (its spec's policy_scopes): `annex-cdk policy
+#: --build-image` prints them.
+IMAGE_SCOPES: Final = frozenset(spec(names.IMAGE_STACK).policy_scopes)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The guide's "Using Instance Credentials" path gives the submit host's instance profile
 AdministratorAccess. This stack's role carries the least-privilege policy instead (the one
 `annex-cdk policy` prints), so that annex-cdk and condor_annex can run there with
-`--from-instance` / FROM INSTANCE. The façade builds the policy document and hands it in.
+`--from-instance` / FROM INSTANCE.
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ from constructs import Construct
 from annex_stacks import nag, names
 from annex_stacks.components.trust import ec2_instance_trust
 from annex_stacks.settings import AnnexSettings
-from annex_stacks.submit_host_policy import OWN_RESOURCE_FAMILIES, READ_ONLY_FAMILIES, why
+from annex_stacks.submit_host_policy import (
+    OWN_RESOURCE_FAMILIES,
+    READ_ONLY_FAMILIES,
+    template_document,
+    why,
+)
 
 # ${AWS::X} is CloudFormation's to substitute; any other ${...} (IAM's ${aws:username}) must
 # reach IAM as written, which inside Fn::Sub is spelt ${!...}.
@@ -75,10 +80,16 @@ class SubmitHostRoleStack(Stack):
         construct_id: str,
         *,
         settings: AnnexSettings,
-        policy: Mapping[str, Any],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        # Plain data from the same builder as `annex-cdk policy`, so the two cannot differ.
+        policy = template_document(
+            bucket_expression=settings.bucket_expression,
+            key_pair_name=settings.key_pair_name,
+            # A submit host that runs `setup --build-image` needs the image statements too.
+            build_image=settings.build_image,
+        )
         # L1, so that the document reaches the template exactly as `annex-cdk policy` prints it
         # (an L2 PolicyDocument would re-order and merge statements).
         role = iam.CfnRole(

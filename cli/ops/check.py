@@ -21,12 +21,15 @@ from annex_cdk.errors import LocalFilesError, UsageError
 from annex_cdk.ops.check_report import Check, CheckReport, fix_line
 from annex_cdk.ops.credentials import condor_annex_credentials_fix
 from annex_cdk.ops.deep_check import run_deep_checks
+from annex_cdk.ops.image_check import CHECK_NAME as IMAGE_CHECK
 from annex_cdk.ops.image_check import builtin_image, check_annex_image
 from annex_cdk.templates.stack_report import stack_entry
 from annex_stacks import names
+from annex_stacks.stack_specs import CHECKED_STACKS, STACKS, spec
 
-_DESCRIBED = (*names.CONDOR_ANNEX_STACKS, (names.KEY_PAIR_STACK, "SSH key pair"))
-_CHECKED = tuple(stack for stack, _ in _DESCRIBED)
+_CHECKED = tuple(stack for stack, _ in CHECKED_STACKS)
+#: What the deep checks read: the checked stacks, and those only a deep check looks at.
+_DEEP_READ = tuple(s.name for s in STACKS if s.checked_as or s.deep_checks)
 #: Where the configuration says HTCondor is installed (version.detect's second source).
 _VERSION_FACTS = ("BIN", "RELEASE_DIR")
 #: The fix for an image the access-point path cannot boot (the image stack, README).
@@ -83,9 +86,8 @@ def run_check_setup(
     engine = CloudFormation(target).engine()
     if deep:
         # One read of every stack, templates included, serves both the plain and deep checks.
-        read = (*names.ALL_STACKS, names.IMAGE_STACK)
-        live = engine.read_all(read)
-        image_stack = live.pop(names.IMAGE_STACK)
+        read = engine.read_all(_DEEP_READ)
+        live = {n: read[n] for n in _CHECKED}
         _stack_checks(report, {n: lv.state for n, lv in live.items()})
         run_deep_checks(report, target, paths, live)
         configured = values.get(names.KEY_ODI_IMAGE_ID)
@@ -97,7 +99,7 @@ def run_check_setup(
             # HTCondor's built-in default is warned about above, not looked up.
             configured=None if configured == builtin_image(target.region) else configured,
             version=version,
-            image_stack=image_stack,
+            image_stack=next((read[n] for n in read if IMAGE_CHECK in spec(n).deep_checks), None),
             local=paths is not None,
         )
     else:
@@ -221,20 +223,22 @@ def _personal_condor_check(report: CheckReport, version: HTCondorVersion | None)
 
 
 def _stack_checks(report: CheckReport, states: Mapping[str, StackState]) -> None:
-    for stack, description in _DESCRIBED:
+    for stack, description in CHECKED_STACKS:
         state = states[stack]
+        # A stack its setting turned off (the user's own key pair) may be missing.
+        may_be_missing = spec(stack).enabled_by is not None
         # check-setup changes nothing: action null; ok as its line says.
         report.stacks[stack] = stack_entry(
             stack,
             status=state.status if state.exists else None,
             action=None,
             outputs=state.outputs,
-            ok=state.status in GOOD or (stack == names.KEY_PAIR_STACK and not state.exists),
+            ok=state.status in GOOD or (may_be_missing and not state.exists),
         )
         prefix = f"Checking for {description}..."
         if not state.exists:
-            if stack == names.KEY_PAIR_STACK:
-                continue  # optional: the user may bring their own key pair
+            if may_be_missing:
+                continue
             report.add(Check(f"stack:{stack}", False, f"{prefix} missing.", stack))
         elif state.status in GOOD:
             report.add(Check(f"stack:{stack}", True, f"{prefix} OK."))

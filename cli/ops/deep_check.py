@@ -32,6 +32,7 @@ from annex_cdk.ops.check_report import Check, CheckReport
 from annex_cdk.ops.check_report import fix_line as _fix_line
 from annex_stacks import names
 from annex_stacks.facade import recorded_context
+from annex_stacks.stack_specs import output_for_key, switched_off
 
 # Runtimes AWS has deprecated (Lambda runtime table); a function on one still runs but can no
 # longer be updated, and condor_annex's own history is a string of such upgrades.
@@ -107,12 +108,12 @@ def _resources_exist(inputs: DeepInputs) -> list[Check]:
     target = inputs.target
     found = []
     fix = f"annex-cdk setup --yes --region {target.region}"
-    own_key_pair = recorded_context(inputs.templates).get(names.CTX_CREATE_KEY_PAIR, True) is False
+    recorded = recorded_context(inputs.templates)
     for stack, lv in inputs.live.items():
         what = f"that the resources of {stack} exist"
         if not lv.state.exists:
-            if stack == names.KEY_PAIR_STACK and own_key_pair:
-                continue  # the user's own key pair: setup made no stack for it
+            if switched_off(stack, recorded):
+                continue  # e.g. the user's own key pair: setup made no stack for it
             found.append(
                 _fix_line(f"{names.DEEP_EXISTS}:{stack}", False, what, "the stack is missing", fix)
             )
@@ -132,7 +133,7 @@ def _expected_config(outputs: dict[str, dict[str, str]]) -> dict[str, str]:
     merged: dict[str, str] = {}
     for stack_outputs in outputs.values():
         merged.update(stack_outputs)
-    want = {key: merged[out] for key, out in names.OUTPUT_FOR_KEY.items() if out in merged}
+    want = {key: merged[out] for key, out in output_for_key().items() if out in merged}
     if names.OUT_KEY_PAIR_NAME in merged:
         want[names.KEY_KEY_NAME] = merged[names.OUT_KEY_PAIR_NAME]
     return want

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from annex_cdk import console
@@ -24,6 +25,7 @@ from annex_cdk.errors import AnnexError, LocalFilesError, StackFailedError, Usag
 from annex_cdk.ops.post_deploy import pem_material, preflight
 from annex_cdk.templates.stack_report import stack_entry
 from annex_stacks import names
+from annex_stacks.stack_specs import CORE_STACKS, MANAGED_STACKS, OPTIONAL_STACKS, STACKS
 
 
 def run_destroy(
@@ -45,7 +47,7 @@ def run_destroy(
             f"{', ...' if len(running) > 5 else ''})",
             hint="shut the annexes down first (condor_off -annex NAME), or pass --force",
         )
-    live = engine.read_all(names.MANAGED_STACKS)
+    live = engine.read_all(MANAGED_STACKS)
     # Every local fault before any AWS change: after the stacks are gone it is too late to
     # find that the PEM or user_config cannot be cleaned up.
     preflight(
@@ -62,65 +64,104 @@ def run_destroy(
     ):
         raise AnnexError("nothing deleted", hint="pass --yes to skip the question")
 
+    found = Teardown(keep_image=keep_image)
     with Ssm(target).lock("destroy"):
-        bucket_outputs = live[names.BUCKET_STACK].state.outputs
-        bucket = bucket_outputs.get(names.OUT_BUCKET)
-        template = live[names.BUCKET_STACK].template or {}
-        retained = (
-            template.get("Resources", {}).get(names.LID_BUCKET, {}).get("DeletionPolicy")
-            == "Retain"
-        )
-        emptied = S3(target).empty_bucket(bucket) if bucket and not retained else 0
-
-        key_outputs = live[names.KEY_PAIR_STACK].state.outputs
-        key_name = key_outputs.get(names.OUT_KEY_PAIR_NAME)
-        # Deleted by hand: no digest, so the PEM is kept.
-        private_key = read_private_key(target, key_outputs, warn=False)
-
-        # What the local clean-up needs outlives the stacks: an interrupted destroy, re-run,
-        # still knows which PEM was the deleted key pair's (by digest, never the key itself).
-        digest = _pem_digest(private_key) if private_key else None
-        if key_name and digest:
-            destroy_journal.write(paths, target.region, key_name, digest)
-        elif not key_name and (journal := destroy_journal.read(paths, target.region)):
-            key_name, digest = journal
-        results = engine.delete(names.ALL_STACKS)
+        for spec in STACKS:
+            for step in spec.before_destroy:
+                BEFORE_DESTROY[step](target, paths, live[spec.name], found)
+        results = engine.delete(CORE_STACKS)
         if all(r.status == DELETED for r in results.values()):
             # Last: CloudFormation deletes the others with the caller's credentials, which may
             # come from the submit host role.
-            optional = [n for n in names.MANAGED_STACKS if n not in (*names.ALL_STACKS, *keep)]
-            results.update(engine.delete(optional))
+            results.update(engine.delete([n for n in OPTIONAL_STACKS if n not in keep]))
         failed = [r for r in results.values() if r.status != DELETED]
         if failed:
             raise StackFailedError(
                 "; ".join(f"{r.name}: {r.status} ({r.reason})" for r in failed),
                 hint="nothing local was changed; fix the cause and re-run destroy",
             )
-        # After the stack: its AMIs outlive it (and earlier builds outlive their rebuilds).
-        images = [] if keep_image else ec2.built_images()
-        removed_images = [r for image in images for r in ec2.deregister_with_snapshots(image)]
+        for spec in STACKS:
+            for step in spec.after_destroy:
+                AFTER_DESTROY[step](target, paths, live[spec.name], found)
 
-    local = _remove_local(paths, target.region, key_name, digest)
+    local = _remove_local(paths, target.region, found.key_name, found.digest)
     destroy_journal.remove(paths, target.region)
     leftovers = verify_gone(
         target,
         paths,
-        bucket=None if retained else bucket,
-        key_name=key_name,
-        key_parameter=key_outputs.get(names.OUT_KEY_PAIR_PARAMETER),
+        bucket=None if found.retained else found.bucket,
+        key_name=found.key_name,
+        key_parameter=found.key_parameter,
         keep=keep,
         keep_image=keep_image,
     )
     return {
         "region": target.region,
         "stacks": {n: _stack_dict(r) for n, r in results.items()},
-        "bucket_objects_deleted": emptied,
-        "bucket_retained": bucket if retained else None,
-        "images_removed": removed_images,
+        "bucket_objects_deleted": found.emptied,
+        "bucket_retained": found.bucket if found.retained else None,
+        "images_removed": found.removed_images,
         "local": local,
         "leftovers": leftovers,
         "ok": not leftovers,
     }
+
+
+@dataclass
+class Teardown:
+    """What destroy's steps found and did: the local clean-up and the final check read it."""
+
+    keep_image: bool = False
+    bucket: str | None = None
+    retained: bool = False
+    emptied: int = 0
+    key_name: str | None = None
+    key_parameter: str | None = None
+    digest: str | None = None
+    removed_images: list[str] = field(default_factory=list)
+
+
+def _empty_bucket(target: AwsTarget, paths: LocalPaths, live: Live, found: Teardown) -> None:
+    """CloudFormation deletes only an empty bucket (and never one kept by --retain-bucket)."""
+    found.bucket = live.state.outputs.get(names.OUT_BUCKET)
+    resources = (live.template or {}).get("Resources", {})
+    found.retained = resources.get(names.LID_BUCKET, {}).get("DeletionPolicy") == "Retain"
+    if found.bucket and not found.retained:
+        found.emptied = S3(target).empty_bucket(found.bucket)
+
+
+def _journal_key_pair(target: AwsTarget, paths: LocalPaths, live: Live, found: Teardown) -> None:
+    """What the local clean-up needs outlives the stacks: an interrupted destroy, re-run,
+    still knows which PEM was the deleted key pair's (by digest, never the key itself)."""
+    key_outputs = live.state.outputs
+    found.key_name = key_outputs.get(names.OUT_KEY_PAIR_NAME)
+    found.key_parameter = key_outputs.get(names.OUT_KEY_PAIR_PARAMETER)
+    # Deleted by hand: no digest, so the PEM is kept.
+    private_key = read_private_key(target, key_outputs, warn=False)
+    found.digest = _pem_digest(private_key) if private_key else None
+    if found.key_name and found.digest:
+        destroy_journal.write(paths, target.region, found.key_name, found.digest)
+    elif not found.key_name and (journal := destroy_journal.read(paths, target.region)):
+        found.key_name, found.digest = journal
+
+
+def _deregister_images(target: AwsTarget, paths: LocalPaths, live: Live, found: Teardown) -> None:
+    """The stack's AMIs outlive it (and earlier builds outlive their rebuilds)."""
+    if found.keep_image:
+        return
+    ec2 = Ec2(target)
+    found.removed_images = [
+        r for image in ec2.built_images() for r in ec2.deregister_with_snapshots(image)
+    ]
+
+
+_Step = Callable[[AwsTarget, LocalPaths, Live, Teardown], None]
+#: The steps a StackSpec's before_destroy and after_destroy name, by id.
+BEFORE_DESTROY: dict[str, _Step] = {
+    "empty-bucket": _empty_bucket,
+    "key-pair-journal": _journal_key_pair,
+}
+AFTER_DESTROY: dict[str, _Step] = {"deregister-images": _deregister_images}
 
 
 def _stack_dict(r: StackResult) -> dict[str, Any]:
@@ -181,7 +222,7 @@ def verify_gone(
     """Everything annex-cdk made that still exists (but what it had to `keep`), one line each."""
     left: list[str] = []
     engine = CloudFormation(target).engine()
-    for name in names.MANAGED_STACKS:
+    for name in MANAGED_STACKS:
         if name not in keep and engine.state(name).exists:
             left.append(f"stack {name}")
     if bucket and S3(target).bucket_exists(bucket):
@@ -204,11 +245,8 @@ def verify_gone(
     return left
 
 
-#: The optional stacks whose roles a run may itself be using, and the outputs naming them.
-_OWN_ROLE_OUTPUTS = {
-    names.SUBMIT_HOST_STACK: (names.OUT_SUBMIT_HOST_ROLE,),
-    names.CI_ROLES_STACK: (names.OUT_CI_PLAN_ROLE, names.OUT_CI_DEPLOY_ROLE),
-}
+#: The stacks whose roles a run may itself be using, and the outputs naming them.
+_OWN_ROLE_OUTPUTS = {s.name: s.role_outputs for s in STACKS if s.role_outputs}
 
 
 def own_role_stacks(target: AwsTarget, live: Mapping[str, Live]) -> tuple[str, ...]:

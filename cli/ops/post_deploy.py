@@ -27,6 +27,7 @@ from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.errors import LocalFilesError
 from annex_cdk.ops.credentials import condor_annex_credentials_fix
 from annex_stacks import names
+from annex_stacks.stack_specs import output_for_key
 
 _KEY_FILE_KEYS = (names.KEY_ACCESS_KEY_FILE, names.KEY_SECRET_KEY_FILE)
 
@@ -114,8 +115,7 @@ def config_values(
     merged: dict[str, str] = {}
     for stack_outputs in outputs.values():
         merged.update(stack_outputs)
-    from_outputs = {**names.OUTPUT_FOR_KEY, **names.OPTIONAL_OUTPUT_FOR_KEY}
-    values = {key: merged[out] for key, out in from_outputs.items() if merged.get(out)}
+    values = {key: merged[out] for key, out in output_for_key().items() if merged.get(out)}
     values.update(credentials.config_values)
     if key_name:
         values[names.KEY_KEY_NAME] = key_name

@@ -31,6 +31,7 @@ from annex_cdk.aws.lambda_functions import Lambda
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.ops.environ import scoped_environ
 from annex_stacks import names
+from annex_stacks.stack_specs import CORE_STACKS
 
 #: An image moto knows (its default AMIs); EC2 would need a real annex image here.
 REHEARSAL_IMAGE = "ami-12c6146b"
@@ -50,7 +51,7 @@ class AnnexOutcome:
 def _outputs(target: AwsTarget) -> dict[str, str]:
     cfn = CloudFormation(target)
     found: dict[str, str] = {}
-    for stack in names.ALL_STACKS:
+    for stack in CORE_STACKS:
         found.update(cfn.outputs(stack))
     return found
 

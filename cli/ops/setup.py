@@ -54,6 +54,7 @@ from annex_stacks.settings import (
     host_bits_warnings,
     overrides_from_flags,
 )
+from annex_stacks.stack_specs import MANAGED_STACKS, STACKS, in_deployment_order
 
 
 @dataclass(frozen=True, init=False)
@@ -255,7 +256,7 @@ def desired_state(
     `needs`: the actions by scope the permission pre-flight asks for (None: `annex-cdk policy`).
     """
     account = target.account_id()
-    live = engine.read_all(names.MANAGED_STACKS)
+    live = engine.read_all(MANAGED_STACKS)
     recorded = recorded_context({n: lv.template for n, lv in live.items() if lv.template})
     recorded.update(adoption(target, live, flags))
     settings = resolve_settings(flags, region=target.region, recorded=recorded, paths=paths)
@@ -488,29 +489,30 @@ def run_setup(
 def require_complete(engine: Engine) -> dict[str, dict[str, str]]:
     """Live outputs of every stack, for write-config; every stack must be complete."""
     outputs = {}
-    for name in names.ALL_STACKS:
-        state = engine.state(name)
+    for spec in STACKS:
+        if spec.optional and not spec.feeds:
+            continue  # an add-on whose outputs write-config does not use
+        state = engine.state(spec.name)
+        if spec.optional:  # written when the add-on is there (its setting is on)
+            if state.exists and state.status in GOOD:
+                outputs[spec.name] = dict(state.outputs)
+            continue
         if not state.exists:
-            if name == names.KEY_PAIR_STACK:
-                continue  # the user brought their own key pair
-            raise AnnexError(f"{name} does not exist", hint="run `annex-cdk setup` first")
+            if spec.enabled_by is not None:
+                continue  # its setting turned it off: the user brought their own key pair
+            raise AnnexError(f"{spec.name} does not exist", hint="run `annex-cdk setup` first")
         if state.status not in GOOD:
             raise AnnexError(
-                f"{name} is in {state.status}", hint="run `annex-cdk setup` to repair it"
+                f"{spec.name} is in {state.status}", hint="run `annex-cdk setup` to repair it"
             )
-        outputs[name] = dict(state.outputs)
-    # The optional image stack: its AMI goes into the block too (names.OPTIONAL_OUTPUT_FOR_KEY).
-    image = engine.state(names.IMAGE_STACK)
-    if image.exists and image.status in GOOD:
-        outputs[names.IMAGE_STACK] = dict(image.outputs)
+        outputs[spec.name] = dict(state.outputs)
     return outputs
 
 
 def planned_diffs(todo: Mapping[str, tuple[StackState, Action]], want: Desired) -> list[StackDiff]:
     """The diff of each planned stack, in deployment order: what setup will do, no more."""
-    order = {name: i for i, name in enumerate(names.ALL_STACKS)}
     diffs = []
-    for name in sorted(todo, key=lambda n: (order.get(n, len(order)), n)):
+    for name in in_deployment_order(todo):
         action = todo[name][1]
         if action is Action.KEEP:
             diffs.append(StackDiff(name, KEPT))

@@ -30,7 +30,7 @@ from annex_cdk.templates.update_effects import (
 )
 from annex_cdk.templates.value_diff import as_list, diff_value, path_text
 from annex_cdk.templates.value_text import MISSING, fmt
-from annex_stacks import names
+from annex_stacks.stack_specs import in_deployment_order
 
 #: The order in which a resource's parts are shown; anything else comes after, sorted.
 _ATTRIBUTE_ORDER: Final = (
@@ -52,11 +52,7 @@ def diff_all(desired: Mapping[str, Any], deployed: Mapping[str, Any | None]) -> 
     A stack that is deployed but no longer synthesized (the key pair stack once the user brings
     their own key) is a removal.
     """
-    order = {name: i for i, name in enumerate(names.ALL_STACKS)}
-    stacks = sorted(
-        {*desired, *(n for n, t in deployed.items() if t is not None)},
-        key=lambda n: (order.get(n, len(order)), n),
-    )
+    stacks = in_deployment_order({*desired, *(n for n, t in deployed.items() if t is not None)})
     return [diff_stack(n, deployed.get(n), desired.get(n)) for n in stacks]
 
 

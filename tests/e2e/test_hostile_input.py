@@ -11,7 +11,7 @@ import pytest
 from annex_cdk import errors
 from annex_cdk.condor import user_config
 from annex_emulator.credentials import KEY_FILE_SECRET_ACCESS_KEY as EMULATOR_SECRET
-from annex_stacks import names
+from annex_stacks import names, stack_specs
 from tests.e2e.conftest import REGION, World
 
 pytestmark = [pytest.mark.e2e, pytest.mark.hostile]
@@ -58,7 +58,7 @@ def test_destroy_finds_broken_markers_before_deleting_anything(world: World):
     world.paths.user_config.write_bytes(good.replace(end, b"# end marker lost\n"))
     proc = world.run("destroy", "--yes", check=False)
     _clean_failure(proc, errors.EXIT_LOCAL_FILES, str(world.paths.user_config), "no end marker")
-    assert set(_stacks(world)) >= set(names.ALL_STACKS)  # nothing deleted
+    assert set(_stacks(world)) >= set(stack_specs.CORE_STACKS)  # nothing deleted
     world.paths.user_config.write_bytes(good)
     world.run("destroy", "--yes")
     # setup created user_config; destroy leaves none behind (not a 0-byte file).

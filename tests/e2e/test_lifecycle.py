@@ -10,7 +10,7 @@ import stat
 import pytest
 
 from annex_cdk.condor import parser as condor_config
-from annex_stacks import names
+from annex_stacks import names, stack_specs
 from tests.e2e.conftest import REGION, World
 
 ALLOW = "198.51.100.7/32"
@@ -46,7 +46,7 @@ def test_fresh_setup_is_what_condor_annex_needs(world: World):
 
     cfn = world.client("cloudformation")
     stacks = {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}
-    assert set(stacks) == set(names.ALL_STACKS)
+    assert set(stacks) == set(stack_specs.CORE_STACKS)
     assert {s["StackStatus"] for s in stacks.values()} == {"CREATE_COMPLETE"}
     out = outputs(world)
     bucket = out[names.BUCKET_STACK][names.OUT_BUCKET]
@@ -69,7 +69,9 @@ def test_fresh_setup_is_what_condor_annex_needs(world: World):
     # Every key in the config, as HTCondor reads it, is the stack output it came from.
     want = {
         key: out_value
-        for key, out_key in names.OUTPUT_FOR_KEY.items()
+        for key, out_key in stack_specs.output_for_key(
+            stack_specs.spec(n) for n in stack_specs.CORE_STACKS
+        ).items()
         for out_value in [next(o[out_key] for o in out.values() if out_key in o)]
     }
     want[names.KEY_KEY_NAME] = names.KEY_PAIR_NAME
@@ -92,7 +94,7 @@ def test_fresh_setup_is_what_condor_annex_needs(world: World):
 
     check = world.run("check-setup")
     lines = check.stdout.splitlines()
-    for _, description in names.CONDOR_ANNEX_STACKS:
+    for _, description in stack_specs.CHECKED_STACKS:
         assert f"Checking for {description}... OK." in lines
     assert lines[-1] == "Your setup looks OK."
 
@@ -174,7 +176,9 @@ def test_destroy_refuses_while_annex_instances_run(world: World):
     refused = world.run("destroy", "--yes", check=False)
     assert refused.returncode != 0
     assert "annex instance" in refused.stderr and "--force" in refused.stderr
-    assert len(world.client("cloudformation").describe_stacks()["Stacks"]) == len(names.ALL_STACKS)
+    assert len(world.client("cloudformation").describe_stacks()["Stacks"]) == len(
+        stack_specs.CORE_STACKS
+    )
     world.run("destroy", "--yes", "--force")
 
 

@@ -9,7 +9,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from annex_stacks import names
+from annex_stacks import names, stack_specs
 from tests.e2e.conftest import World
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +40,7 @@ def test_setup_as_root_under_scps_and_condor_annex_spot_fleets_refused(world: Wo
     cfn = world.client("cloudformation")
     outputs = {
         o["OutputKey"]: o["OutputValue"]
-        for name in names.ALL_STACKS
+        for name in stack_specs.CORE_STACKS
         for o in cfn.describe_stacks(StackName=name)["Stacks"][0].get("Outputs", [])
     }
     ec2 = world.client("ec2")

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
 
-from annex_stacks import names
+from annex_stacks import names, stack_specs
 from annex_stacks.submit_host_policy import policy_document
 from tests.e2e.conftest import REGION, World
 from tests.policy_eval import allows, iam_actions
@@ -93,8 +93,7 @@ def test_submit_host_role_is_deployed_kept_and_destroyed(world: World):
     # condor_annex's check-setup lines are the same as without the role.
     lines = world.run("check-setup").stdout.splitlines()
     assert [line for line in lines if line.startswith("Checking for")] == [
-        *(f"Checking for {d}... OK." for _, d in names.CONDOR_ANNEX_STACKS),
-        "Checking for SSH key pair... OK.",
+        *(f"Checking for {d}... OK." for _, d in stack_specs.CHECKED_STACKS),
     ]
 
     destroyed = json.loads(world.run("destroy", "--yes", "--json").stdout)
@@ -176,7 +175,7 @@ def test_least_privilege_is_enforced(world: World):
         cfn = _as(world, keys, "cloudformation")
         outputs = {  # by name: a DescribeStacks of every stack is on *, outside the policy
             o["OutputKey"]: o["OutputValue"]
-            for name in names.ALL_STACKS
+            for name in stack_specs.CORE_STACKS
             for o in cfn.describe_stacks(StackName=name)["Stacks"][0].get("Outputs", [])
         }
         assert _refused(lambda: cfn.describe_stacks())

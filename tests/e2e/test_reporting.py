@@ -13,7 +13,7 @@ from jsonschema import validate
 
 from annex_cdk.commands.failure import LOG_NAME
 from annex_cdk.templates.stack_report import NOT_DEPLOYED
-from annex_stacks import names
+from annex_stacks import names, stack_specs
 from tests import json_schemas
 from tests.e2e.conftest import World
 
@@ -178,7 +178,7 @@ def test_an_unexpected_error_names_command_stack_and_call_and_logs_the_traceback
     validate(document, json_schemas.ERROR)
     assert document["ok"] is False and document["error"]["kind"] == "unexpected"
     assert document["error"]["exit_code"] == as_json.returncode == 1
-    assert any(stack in document["error"]["message"] for stack in names.MANAGED_STACKS)
+    assert any(stack in document["error"]["message"] for stack in stack_specs.MANAGED_STACKS)
 
 
 def test_a_domain_error_with_json_is_a_json_document_on_stdout(world: World):

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from annex_stacks import AnnexSettings, SynthResult, synth
+from annex_stacks import AnnexSettings, SynthResult, names, stack_specs, synth
 
 #: Settings variants the infrastructure tests look at.
 VARIANTS: dict[str, AnnexSettings] = {
@@ -70,3 +70,13 @@ def statements(template: dict[str, Any]) -> list[dict[str, Any]]:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def assert_built_as_declared(templates: dict[str, dict[str, Any]]) -> None:
+    """What a synthesized stack has is what its StackSpec declares."""
+    for name, template in templates.items():
+        spec = stack_specs.spec(name)
+        assert set(template.get("Outputs", {})) == set(spec.outputs), name
+        assert template["Description"] == spec.description
+        recorded = template.get("Metadata", {}).get(names.SETTINGS_METADATA, {})
+        assert set(recorded) <= set(spec.records), name

@@ -7,11 +7,19 @@ from typing import Any
 
 import pytest
 
-from annex_stacks import AnnexSettings, SynthResult, build_app, names, recorded_context, synth
+from annex_stacks import (
+    AnnexSettings,
+    SynthResult,
+    build_app,
+    names,
+    recorded_context,
+    stack_specs,
+    synth,
+)
 from annex_stacks import ci_roles_policy as crp
 from annex_stacks import submit_host_policy as shp
 from annex_stacks.settings import SettingsError
-from tests.infra.conftest import as_list, resources
+from tests.infra.conftest import as_list, assert_built_as_declared, resources
 from tests.infra.test_submit_host_stack import _resolve
 from tests.infra.test_synthesis import INLINE_TEMPLATE_LIMIT
 from tests.policy_eval import allows
@@ -69,7 +77,8 @@ def test_off_by_default_and_needs_the_repository(synthesized):
     with pytest.raises(SettingsError, match="OIDC provider"):
         AnnexSettings(ci_oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/example.com")
     result = synthesized(CI)
-    assert list(result.templates) == [*names.ALL_STACKS, names.CI_ROLES_STACK]
+    assert list(result.templates) == [*stack_specs.CORE_STACKS, names.CI_ROLES_STACK]
+    assert_built_as_declared(result.templates)
     assert set(_template(result)["Outputs"]) == {
         names.OUT_CI_PLAN_ROLE,
         names.OUT_CI_DEPLOY_ROLE,

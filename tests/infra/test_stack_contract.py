@@ -7,9 +7,9 @@ import re
 import pytest
 
 from annex_lambda_src import lease
-from annex_stacks import names
+from annex_stacks import names, stack_specs
 from annex_stacks.instance_profile_stack import config_object_arn
-from tests.infra.conftest import VARIANTS, as_list, resources, statements
+from tests.infra.conftest import VARIANTS, as_list, assert_built_as_declared, resources, statements
 
 # The regex the condor-annex-ec2 boot script applies to its role's policy resources.
 BOOT_SCRIPT_RE = re.compile(r"^arn:aws:s3:::[^/]*/config-\*\.tar\.gz")
@@ -28,14 +28,20 @@ EXPECTED_OUTPUTS = {
 
 
 def test_five_stacks_with_exact_names(synth_variant):
-    assert list(synth_variant("one-cidr").templates) == list(names.ALL_STACKS)
+    assert list(synth_variant("one-cidr").templates) == list(stack_specs.CORE_STACKS)
     assert names.KEY_PAIR_STACK not in synth_variant("own-key").templates
 
 
-@pytest.mark.parametrize("stack", names.ALL_STACKS)
+@pytest.mark.parametrize("stack", stack_specs.CORE_STACKS)
 def test_outputs_have_condor_annex_keys(synth_variant, stack):
     outputs = synth_variant("one-cidr").templates[stack]["Outputs"]
     assert set(outputs) == EXPECTED_OUTPUTS[stack]
+
+
+def test_every_stack_is_built_as_its_spec_declares(synth_variant):
+    templates = synth_variant("image").templates
+    assert list(templates) == [*stack_specs.CORE_STACKS, names.IMAGE_STACK]
+    assert_built_as_declared(templates)
 
 
 def test_no_output_collides_with_condor_annex_scratchpad(synth_variant):

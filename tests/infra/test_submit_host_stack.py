@@ -8,9 +8,18 @@ from typing import Any
 
 import pytest
 
-from annex_stacks import AnnexSettings, SynthResult, build_app, nag, names, recorded_context, synth
+from annex_stacks import (
+    AnnexSettings,
+    SynthResult,
+    build_app,
+    nag,
+    names,
+    recorded_context,
+    stack_specs,
+    synth,
+)
 from annex_stacks import submit_host_policy as shp
-from tests.infra.conftest import VARIANTS, resources
+from tests.infra.conftest import VARIANTS, assert_built_as_declared, resources
 from tests.infra.test_synthesis import INLINE_TEMPLATE_LIMIT
 
 SUBMIT_HOST = AnnexSettings(allowed_cidrs=("198.51.100.7/32",), submit_host_role=True)
@@ -63,14 +72,17 @@ def _role(result: SynthResult) -> dict[str, Any]:
 def test_the_stack_is_made_only_when_asked(synthesized, synth_variant):
     assert names.SUBMIT_HOST_STACK not in synth_variant("one-cidr").templates
     result = synthesized(SUBMIT_HOST)
-    assert list(result.templates) == [*names.ALL_STACKS, names.SUBMIT_HOST_STACK]
+    assert list(result.templates) == [*stack_specs.CORE_STACKS, names.SUBMIT_HOST_STACK]
+    assert_built_as_declared(result.templates)
     template = result.templates[names.SUBMIT_HOST_STACK]
     assert set(template["Outputs"]) == {names.OUT_SUBMIT_HOST_PROFILE, names.OUT_SUBMIT_HOST_ROLE}
     assert template["Outputs"][names.OUT_SUBMIT_HOST_PROFILE]["Value"] == {
         "Fn::GetAtt": [names.LID_SUBMIT_HOST_PROFILE, "Arn"]
     }
     # The other stacks do not change when it is added.
-    assert {n: result.templates[n] for n in names.ALL_STACKS} == synth_variant("one-cidr").templates
+    assert {n: result.templates[n] for n in stack_specs.CORE_STACKS} == synth_variant(
+        "one-cidr"
+    ).templates
 
 
 def test_the_role_is_for_ec2_and_carries_exactly_the_policy(synthesized):

@@ -31,6 +31,7 @@ LAYERS = {
     "annex_cdk.console": 1,
     "annex_stacks.names": 1,
     "annex_stacks.settings": 1,
+    "annex_stacks.stack_specs": 1,  # plain data: one declaration per stack
     "annex_stacks.submit_host_policy": 1,  # plain data: the policy statements
     "annex_cdk.text": 0,  # what every printed line passes through
 }

@@ -11,7 +11,7 @@ from annex_cdk.aws.session import AwsTarget, Credentials
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.ops.check_report import Check, CheckReport
 from annex_cdk.ops.deep_check import DEEP_CHECKS, DeepCheck, DeepInputs, run_deep_checks
-from annex_stacks import names
+from annex_stacks import names, stack_specs
 
 # Never reached: the fake checks below make no AWS call.
 TARGET = AwsTarget("us-east-1", Credentials(), endpoint_url="http://127.0.0.1:9")
@@ -24,7 +24,7 @@ def test_every_check_is_registered_under_its_own_id():
 
 def test_each_check_names_a_stack_annex_cdk_manages_or_none():
     stacks = {check.stack for check in DEEP_CHECKS.values()}
-    assert stacks - {None} <= set(names.MANAGED_STACKS)
+    assert stacks - {None} <= set(stack_specs.MANAGED_STACKS)
     assert DEEP_CHECKS[names.DEEP_PEM].stack == names.KEY_PAIR_STACK
 
 
