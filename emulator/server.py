@@ -41,6 +41,7 @@ from typing import Any, NoReturn
 
 from annex_emulator import clock, lambda_runtime, price_list
 from annex_emulator import faults as emulator_faults
+from annex_emulator import latency as emulator_latency
 from annex_emulator.credentials import (
     ACCESS_KEY_ID,
     KEY_FILE_ACCESS_KEY_ID,
@@ -48,6 +49,7 @@ from annex_emulator.credentials import (
     SECRET_ACCESS_KEY,
 )
 from annex_emulator.governed_account import Posture, configure
+from annex_emulator.latency import describe
 from annex_emulator.moto_contract import MotoContractError
 
 __all__ = [
@@ -92,6 +94,8 @@ def is_cleared(name: str) -> bool:
 
 #: Answered by the emulator itself as soon as it listens: {"moto": "loading"|"ready"|"failed"}.
 HEALTH_PATH = "/annex-emulator/health"
+#: moto's own control endpoints (reset, ...): not AWS calls, never delayed.
+_MOTO_API = "/moto-api/"
 #: Loopback needs no proxy, whatever HTTP(S)_PROXY says.
 _NO_PROXY = "127.0.0.1,localhost"
 _direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -122,11 +126,15 @@ class _LoadingGate:
     meanwhile; a request that arrives early waits, it is never answered by an untaught moto.
     """
 
-    def __init__(self, account: AccountPolicy | None = None) -> None:
+    def __init__(
+        self, account: AccountPolicy | None = None, latency: Mapping[str, float] | None = None
+    ) -> None:
         self.loaded = threading.Event()
         self.app: Any = None
         self.error: str | None = None
         self.account = account or AccountPolicy()
+        #: Milliseconds every AWS request waits, by service (`annex_emulator.latency`).
+        self.latency = dict(latency or {})
 
     def load(self) -> None:
         """Import and teach moto (in a thread of its own; nothing else imports moto meanwhile)."""
@@ -163,7 +171,8 @@ class _LoadingGate:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if environ.get("PATH_INFO") == HEALTH_PATH:
-            return _json_reply(start_response, "200 OK", {"moto": self.state, "error": self.error})
+            health = {"moto": self.state, "error": self.error, "latency_ms": self.latency}
+            return _json_reply(start_response, "200 OK", health)
         if environ.get("PATH_INFO") == emulator_faults.FAULTS_PATH:
             return emulator_faults.handle(environ, start_response)
         if environ.get("PATH_INFO") == ORGANIZATION_PATH:
@@ -172,6 +181,8 @@ class _LoadingGate:
         self.loaded.wait()
         if environ.get("PATH_INFO") == clock.CLOCK_PATH and self.app is not None:
             return clock.handle(environ, start_response)
+        if not str(environ.get("PATH_INFO", "")).startswith(_MOTO_API):
+            emulator_latency.wait(self.latency, environ)
         if (fault := emulator_faults.intercept(environ)) is not None:
             return fault(start_response)
         if (prices := price_list.intercept(environ)) is not None:
@@ -262,10 +273,13 @@ def run(
     *,
     on_ready: Callable[[int], None] | None = None,
     account: AccountPolicy | None = None,
+    latency: Mapping[str, float] | None = None,
 ) -> None:
     """Serve the emulator in the foreground until interrupted (SIGINT/SIGTERM/SystemExit).
 
     `port` 0 picks a free port; `on_ready` receives the bound port once the socket listens.
+    `latency`: milliseconds every AWS request waits before it is answered, by service
+    (`annex_emulator.latency.parse`).
     moto is imported and taught in the background from then on (about 1.3 s); AWS requests
     that arrive earlier wait for it. `HEALTH_PATH` answers at once, with the loading state.
     """
@@ -275,7 +289,7 @@ def run(
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
-    gate = _LoadingGate(account)
+    gate = _LoadingGate(account, latency)
     # make_server binds and listens; unlike run_simple it prints no banner.
     try:
         server = make_server(host, port, gate, threaded=True, request_handler=MotoRequestHandler)
@@ -298,6 +312,7 @@ def serve_foreground(
     region: str = DEFAULT_REGION,
     posture: Posture | None = None,
     account: AccountPolicy | None = None,
+    latency: Mapping[str, float] | None = None,
 ) -> None:
     """`annex-cdk emulator`: serve in the foreground; once listening, say how to use it."""
     posture = posture or Posture()
@@ -309,13 +324,15 @@ def serve_foreground(
             print(f"  governed account: {line}")
         for line in (account or AccountPolicy()).describe():
             print(f"  governed account: {line}")
+        if latency:
+            print(f"Every AWS answer is delayed as an account's would be: {describe(latency)}.")
         print("Point the AWS CLI, boto3, annex-cdk or the CDK CLI at it with:")
         for key, value in _overrides(f"http://localhost:{bound}", region).items():
             print(f"  export {key}={value}")
         print("  unset " + " ".join(CLEARED_VARIABLES), flush=True)
 
     with contextlib.suppress(KeyboardInterrupt):
-        run(host, port, on_ready=ready, account=account)
+        run(host, port, on_ready=ready, account=account, latency=latency)
 
 
 def governed_account() -> tuple[Posture, list[dict[str, Any]]]:
@@ -418,7 +435,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--governed", action="store_true", help="a landing zone's account (all of the above)"
     )
+    parser.add_argument(
+        "--latency-ms",
+        action="append",
+        default=[],
+        metavar="[SERVICE=]MS",
+        help="delay every AWS answer (or one service's) by MS milliseconds; repeatable",
+    )
     args = parser.parse_args(argv)
+    try:
+        latency = emulator_latency.parse(args.latency_ms)
+    except emulator_latency.LatencyError as err:
+        parser.error(str(err))
     posture = Posture(
         no_default_vpc=args.no_default_vpc,
         imds_required=args.imds_required,
@@ -443,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             _write_atomically(args.ready_file, f"{port}\n")
 
     with contextlib.suppress(KeyboardInterrupt):
-        run(args.host, args.port, on_ready=ready, account=account)
+        run(args.host, args.port, on_ready=ready, account=account, latency=latency)
 
 
 def _stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
@@ -469,6 +497,8 @@ class EmulatorProcess:
     that, so the caller's own start-up overlaps the emulator's. ``start(wait=False)`` returns
     at once; `wait_ready(loaded=True)` waits for moto too. The subprocess's own output
     (moto's and werkzeug's request log) goes to `log_path`, never to the caller's terminal.
+    With `latency_ms` ({"*": 100, "s3": 30}) every AWS answer waits as an account's would
+    (`annex_emulator.latency`).
     """
 
     def __init__(
@@ -482,8 +512,11 @@ class EmulatorProcess:
         scps: Sequence[Mapping[str, Any]] | None = None,
         enforce_iam: bool = False,
         governed: bool = False,
+        latency_ms: Mapping[str, float] | None = None,
     ) -> None:
         self.region = region
+        #: Milliseconds every AWS answer waits, by service (`annex_emulator.latency`).
+        self.latency_ms = dict(latency_ms or {})
         if governed:  # a landing zone's account, its SCPs before any of `scps`
             posture, built_in = governed_account()
             scps = [*built_in, *(scps or [])]
@@ -524,6 +557,7 @@ class EmulatorProcess:
             str(self._ready_file),
             "--exit-with-parent",
             *self.posture.argv(),
+            *emulator_latency.as_args(self.latency_ms),
         ]
         if self.account.enforce_iam:
             command.append("--enforce-iam")

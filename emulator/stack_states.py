@@ -11,7 +11,7 @@ from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
 
-from annex_emulator.change_sets import resolve
+from annex_emulator.change_sets import ChangeSetNotFound, find, resolve
 from annex_emulator.patches import ORIGINALS
 from annex_emulator.resource_import import importing
 from annex_emulator.stack_events import enter_stack_status, failure_reason, stack_failure_reason
@@ -195,11 +195,12 @@ def backend_execute_change_set(
     the executed template, so a stack created through a change set had no Outputs.
     """
     # The change set to execute: by id, else by name within the stack (CloudFormation's rule).
+    change_set = find(self, change_set_name, stack_name)
+    if change_set is None:
+        raise ChangeSetNotFound(change_set_name)
     change_set_name = resolve(self, change_set_name, stack_name)
-    named = [c for c in self.change_sets.values() if c.change_set_name == change_set_name]
-    change_set = self.change_sets.get(change_set_name) or (named[-1] if named else None)
-    stack = self.stacks.get(change_set.stack_id) if change_set is not None else None
-    if change_set is None or stack is None:
+    stack = self.stacks.get(change_set.stack_id)
+    if stack is None:
         ORIGINALS["CloudFormationBackend.execute_change_set"](self, change_set_name, stack_name)
         return
     try:

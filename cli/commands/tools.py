@@ -107,9 +107,20 @@ def emulator(
             "IMDSv2 required on launches, no spot requests).",
         ),
     ] = False,
+    latency_ms: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--latency-ms",
+            metavar="[SERVICE=]MS",
+            help="Answer every AWS call MS milliseconds late, as an account would (SERVICE=MS: "
+            "that service only, e.g. s3=30). Repeatable. Realistic: --latency-ms 100 "
+            "--latency-ms s3=30.",
+        ),
+    ] = None,
 ) -> None:
     """Run the local AWS emulator in the foreground and print the environment to use it."""
     # Not an ops module: the emulator package (~40 ms of imports) only for this command.
+    from annex_emulator.latency import LatencyError, parse
     from annex_emulator.server import (
         AccountPolicy,
         Posture,
@@ -120,13 +131,18 @@ def emulator(
 
     try:
         scps = load_scp_files(scp) if scp else None
+        latency = parse(latency_ms or [])
+    except LatencyError as err:
+        raise typer.BadParameter(str(err), param_hint="--latency-ms") from None
     except ValueError as err:
         raise UsageError(str(err)) from None
     posture = Posture(no_default_vpc=no_default_vpc, imds_required=imds_required)
     if governed:
         posture, built_in = governed_account()
         scps = [*built_in, *(scps or [])]
-    serve_foreground(port, posture=posture, account=AccountPolicy(scps, enforce_iam))
+    serve_foreground(
+        port, posture=posture, account=AccountPolicy(scps, enforce_iam), latency=latency
+    )
 
 
 def rehearse(

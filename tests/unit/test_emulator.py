@@ -13,6 +13,8 @@ import socket
 import stat
 import subprocess
 import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +25,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
 
+from annex_emulator import latency
 from annex_emulator import server as emulator
 from annex_emulator.server import EmulatorError, EmulatorProcess
 from annex_stacks import names
@@ -145,6 +148,67 @@ def test_env_points_a_child_process_at_the_emulator(emu: EmulatorProcess) -> Non
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
     )
     assert child.stdout.strip() == ACCOUNT_ID, child.stderr
+
+
+def _signed_environ(service: str) -> dict[str, str]:
+    """The WSGI headers of a request botocore signed for `service`, as the emulator sees them."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="POST", url="http://127.0.0.1:1/", data=b"Action=X")
+    SigV4Auth(Credentials("testing", "testing"), service, REGION).add_auth(request)
+    return {"HTTP_AUTHORIZATION": request.headers["Authorization"]}
+
+
+def test_latency_is_chosen_per_service_from_the_request_signature() -> None:
+    delays = latency.parse(["100", "s3=30", "sts=0"])
+    assert delays == {"*": 100.0, "s3": 30.0, "sts": 0.0}
+    assert latency.parse(latency.as_args(delays)[1::2]) == delays
+    assert latency.service(_signed_environ("cloudformation")) == "cloudformation"
+    assert latency.seconds_for(delays, _signed_environ("cloudformation")) == 0.1
+    assert latency.seconds_for(delays, _signed_environ("s3")) == 0.03
+    assert latency.seconds_for(delays, _signed_environ("sts")) == 0.0
+    assert latency.seconds_for(delays, {}) == 0.1  # unsigned: the delay for every service
+    assert latency.seconds_for({"s3": 30.0}, _signed_environ("ssm")) == 0.0
+    assert latency.seconds_for({}, _signed_environ("s3")) == 0.0
+    for bad in ("fast", "-5", "s3=", "=30", "S3=30"):
+        with pytest.raises(latency.LatencyError, match="--latency-ms"):
+            latency.parse([bad])
+
+
+def test_an_emulator_with_latency_answers_no_sooner_than_told() -> None:
+    """A lower bound only: a loaded machine can make a call slower, never faster."""
+    with EmulatorProcess(region=REGION, latency_ms={"*": 400, "s3": 0}) as slow:
+        health = json.loads(
+            urllib.request.urlopen(slow.endpoint_url + emulator.HEALTH_PATH, timeout=30).read()
+        )
+        assert health["latency_ms"] == {"*": 400, "s3": 0}
+        sts = boto3.client("sts", **slow.boto3_kwargs())
+        started = time.monotonic()
+        assert sts.get_caller_identity()["Account"] == ACCOUNT_ID
+        assert time.monotonic() - started >= 0.4
+
+
+def test_the_emulator_command_takes_latencies_and_says_so(tmp_path: Path) -> None:
+    cli = Path(sys.executable).parent / "annex-cdk"
+    args = [str(cli), "emulator", "--port", "0", "--latency-ms", "100", "--latency-ms", "s3=30"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first, second = proc.stdout.readline(), proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert "listening on http://127.0.0.1:" in first
+    assert second.strip() == (
+        "Every AWS answer is delayed as an account's would be: 100 ms, s3 30 ms."
+    )
+    bad = subprocess.run(
+        [str(cli), "emulator", "--latency-ms", "fast"], capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2
+    assert "--latency-ms" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_start_failures_are_reported_and_cleaned_up(tmp_path: Path) -> None:
@@ -558,6 +622,37 @@ def test_change_set_create_has_outputs(aws: Any) -> None:
     stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     assert outputs(stack)[names.OUT_KEY_PAIR_NAME] == key_name
+    cfn.delete_stack(StackName=stack_name)
+
+
+def test_a_missing_change_set_is_change_set_not_found_as_on_cloudformation(aws: Any) -> None:
+    """CloudFormation's API reference: DescribeChangeSet and ExecuteChangeSet answer
+    `ChangeSetNotFound` (HTTP 404), which the SDKs raise as ChangeSetNotFoundException; the
+    CDK CLI's deploy takes exactly that for "no change set of this name is left"."""
+    stack_name = unique("NoChangeSet")
+    cfn = aws("cloudformation")
+    deploy(aws, stack_name, key_pair_template(unique("annex-key")))
+    calls = (
+        lambda: cfn.describe_change_set(
+            StackName=stack_name, ChangeSetName="cdk-deploy-change-set"
+        ),
+        lambda: cfn.describe_change_set(ChangeSetName=unique("never-made")),
+        lambda: cfn.execute_change_set(StackName=stack_name, ChangeSetName="cdk-deploy-change-set"),
+    )
+    for call in calls:
+        with pytest.raises(cfn.exceptions.ChangeSetNotFoundException) as caught:
+            call()
+        assert caught.value.response["Error"]["Code"] == "ChangeSetNotFound"
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    # A change set that exists is still found by its stack and name, and once deleted is gone.
+    body = json.dumps(key_pair_template(unique("annex-key")))
+    cfn.create_change_set(StackName=stack_name, ChangeSetName="cs", TemplateBody=body)
+    assert cfn.describe_change_set(StackName=stack_name, ChangeSetName="cs")["StackName"] == (
+        stack_name
+    )
+    cfn.delete_change_set(StackName=stack_name, ChangeSetName="cs")
+    with pytest.raises(cfn.exceptions.ChangeSetNotFoundException):
+        cfn.describe_change_set(StackName=stack_name, ChangeSetName="cs")
     cfn.delete_stack(StackName=stack_name)
 
 
