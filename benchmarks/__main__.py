@@ -9,8 +9,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from annex_emulator import latency as emulator_latency
 from annex_emulator.server import EmulatorProcess
-from benchmarks import emulated, machine, model, startup, synthesis
+from benchmarks import emulated, latency, machine, model, startup, synthesis
 from benchmarks.table import RESULTS, render, write_results
 from benchmarks.world import ALLOW, World
 
@@ -23,10 +24,11 @@ class Plan:
     synthesis: int
     emulator: int
     model: int
+    latency: int
 
 
-FULL = Plan(startup=15, synthesis=5, emulator=5, model=5)
-QUICK = Plan(startup=5, synthesis=1, emulator=1, model=2)
+FULL = Plan(startup=15, synthesis=5, emulator=3, model=5, latency=3)
+QUICK = Plan(startup=5, synthesis=1, emulator=1, model=2, latency=1)
 
 
 def _say(message: str) -> None:
@@ -41,11 +43,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--output", type=Path, default=RESULTS, help=f"where to write the results ({RESULTS.name})"
     )
+    parser.add_argument(
+        "--latency-ms",
+        action="append",
+        default=[],
+        metavar="[SERVICE=]MS",
+        help="the realistic latency of section 5 (default: "
+        + " ".join(emulator_latency.as_args(emulator_latency.REALISTIC_MS))
+        + ")",
+    )
     args = parser.parse_args(argv)
+    try:
+        realistic = (
+            emulator_latency.parse(args.latency_ms)
+            if args.latency_ms
+            else dict(emulator_latency.REALISTIC_MS)
+        )
+    except emulator_latency.LatencyError as err:
+        parser.error(str(err))
     reps = QUICK if args.quick else FULL
     started = time.monotonic()
     _say("describing the machine")
-    described = machine.describe()
+    described = [
+        *machine.describe(),
+        ("Emulator latency (section 5)", emulator_latency.describe(realistic)),
+    ]
     with EmulatorProcess() as emu, tempfile.TemporaryDirectory(prefix="annex-bench-") as tmp:
         _say(f"emulator at {emu.endpoint_url}")
         _say(f"3. emulator ({reps.emulator} runs)")
@@ -63,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             emu.reset()
     _say(f"2. synthesis ({reps.synthesis} runs)")
     synth_section = synthesis.measure(reps.synthesis)
+    _say(f"5. at 0 ms and at {emulator_latency.describe(realistic)} ({reps.latency} runs)")
+    latency_section = latency.measure(reps.latency, realistic)
     _say(f"4. real-AWS model ({reps.model} runs)")
     model_section, result = model.measure(reps.model)
     estimates = []
@@ -85,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(estimates) > 1
         else "A real first setup, estimated: " + estimates[0].split(": ", 1)[1] + "."
     )
-    sections = [startup_section, synth_section, emu_section, model_section]
+    sections = [startup_section, synth_section, emu_section, model_section, latency_section]
     wall = time.monotonic() - started
     print(render(sections))
     path = write_results(

@@ -80,6 +80,8 @@ class FakeCloudFormation:
         self.durations = dict(durations)
         self.latency = latency
         self.calls: dict[str, int] = {}
+        #: Every stack operation in the order it began: (stack, operation, start, duration).
+        self.operations: list[_Stack] = []
         self._stacks: dict[str, _Stack] = {}  # by name and by id
         self._lock = threading.Lock()
         self._serial = 0
@@ -134,7 +136,18 @@ class FakeCloudFormation:
                 self._event(stack, name, f"{operation}_COMPLETE", end),
             ]
             self._stacks[name] = self._stacks[stack_id] = stack
+            self.operations.append(stack)
             return stack
+
+    def finish_all(self) -> None:
+        """Every operation in progress completes now (tests hold them with long durations)."""
+        now = time.monotonic()
+        with self._lock:
+            for stack in self.operations:
+                if stack.started + stack.duration > now:
+                    stack.duration = now - stack.started
+                    for event in stack.events:
+                        event["Timestamp"] = min(event["Timestamp"], now)
 
     # --- the API -----------------------------------------------------------------------------
     def describe_stacks(self, *, StackName: str) -> dict[str, Any]:
@@ -197,29 +210,39 @@ def _scaled(stacks: Sequence[StackModel], scale: float) -> dict[str, float]:
     return {s.name: s.seconds * scale for s in stacks}
 
 
-def run_engine(stacks: Sequence[StackModel], scale: float, latency: float) -> float:
-    """annex-cdk's way: read every stack, plan, converge them all at once. Wall seconds."""
-    cfn = FakeCloudFormation(_scaled(stacks, scale), latency=latency * scale)
+def engine_setup(cfn: FakeCloudFormation, stacks: Sequence[StackModel], scale: float) -> None:
+    """annex-cdk's way: read every stack, plan, converge them all at once."""
     engine = Engine(cfn)
     # The engine's poll schedule is in real seconds; the model's clock runs `scale` times faster.
     engine.POLL_FIRST = Engine.POLL_FIRST * scale
     engine.POLL_MAX = Engine.POLL_MAX * scale
     templates = {s.name: _TEMPLATE for s in stacks}
-    started = time.monotonic()
     todo = plan(templates, engine.read_all(templates))
     results = engine.converge(templates, todo, replace_ok=False)
-    wall = time.monotonic() - started
     if {r.status for r in results.values()} != {"CREATE_COMPLETE"}:
         raise RuntimeError(f"the engine did not create every stack: {results}")
-    return wall
+
+
+def run_engine(stacks: Sequence[StackModel], scale: float, latency: float) -> float:
+    """`engine_setup` on a modelled CloudFormation. Wall seconds."""
+    cfn = FakeCloudFormation(_scaled(stacks, scale), latency=latency * scale)
+    started = time.monotonic()
+    engine_setup(cfn, stacks, scale)
+    return time.monotonic() - started
 
 
 def run_condor_annex(stacks: Sequence[StackModel], scale: float, latency: float) -> float:
-    """condor_annex -setup's way: CreateStack, then DescribeStacks every 10 s until complete,
-    one stack after the other; the key pair is one synchronous EC2 call. Wall seconds."""
+    """`condor_annex_setup` on a modelled CloudFormation. Wall seconds."""
     cfn = FakeCloudFormation(_scaled(stacks, scale), latency=latency * scale)
-    body = json.dumps(_TEMPLATE)
     started = time.monotonic()
+    condor_annex_setup(cfn, stacks, scale)
+    return time.monotonic() - started
+
+
+def condor_annex_setup(cfn: FakeCloudFormation, stacks: Sequence[StackModel], scale: float) -> None:
+    """condor_annex -setup's way: CreateStack, then DescribeStacks every 10 s until complete,
+    one stack after the other; the key pair is one synchronous EC2 call."""
+    body = json.dumps(_TEMPLATE)
     for stack in stacks:
         if stack.name == names.KEY_PAIR_STACK:
             cfn.create_key_pair(KeyName=stack.name)
@@ -232,7 +255,6 @@ def run_condor_annex(stacks: Sequence[StackModel], scale: float, latency: float)
             time.sleep(CONDOR_ANNEX_POLL_S * scale)
         if live["StackStatus"] != "CREATE_COMPLETE":
             raise RuntimeError(f"{stack.name}: {live['StackStatus']}")
-    return time.monotonic() - started
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ def intercept(environ: dict[str, Any]) -> Callable[[Callable[..., Any]], list[by
         return _expired_token
     if not (stalled or holding) or environ.get("REQUEST_METHOD") != "POST":
         return None
-    action = _action(environ)
+    action = action_of(environ)
     if action in stalled or (_ALL_BUT_IDENTITY in stalled and action != "GetCallerIdentity"):
         released.wait(_STALL_LIMIT_S)
         return _stalled
@@ -105,7 +105,7 @@ def hold_point(name: str) -> None:
         _hold()
 
 
-def _action(environ: dict[str, Any]) -> str:
+def action_of(environ: dict[str, Any]) -> str:
     """The API action: `X-Amz-Target: AmazonSSM.PutParameter` (JSON APIs), else `Action=`."""
     if target := environ.get("HTTP_X_AMZ_TARGET"):
         return str(target).rpartition(".")[2]

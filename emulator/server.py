@@ -39,6 +39,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
+from annex_emulator import calls as emulator_calls
 from annex_emulator import clock, lambda_runtime, price_list
 from annex_emulator import faults as emulator_faults
 from annex_emulator import latency as emulator_latency
@@ -94,7 +95,7 @@ def is_cleared(name: str) -> bool:
 
 #: Answered by the emulator itself as soon as it listens: {"moto": "loading"|"ready"|"failed"}.
 HEALTH_PATH = "/annex-emulator/health"
-#: moto's own control endpoints (reset, ...): not AWS calls, never delayed.
+#: moto's own control endpoints (reset, ...): not AWS calls, never delayed or counted.
 _MOTO_API = "/moto-api/"
 #: Loopback needs no proxy, whatever HTTP(S)_PROXY says.
 _NO_PROXY = "127.0.0.1,localhost"
@@ -175,6 +176,8 @@ class _LoadingGate:
             return _json_reply(start_response, "200 OK", health)
         if environ.get("PATH_INFO") == emulator_faults.FAULTS_PATH:
             return emulator_faults.handle(environ, start_response)
+        if environ.get("PATH_INFO") == emulator_calls.CALLS_PATH:
+            return emulator_calls.handle(environ, start_response)
         if environ.get("PATH_INFO") == ORGANIZATION_PATH:
             self.loaded.wait()  # after the start-up governance is applied, not before
             return _organization(environ, start_response)
@@ -182,6 +185,7 @@ class _LoadingGate:
         if environ.get("PATH_INFO") == clock.CLOCK_PATH and self.app is not None:
             return clock.handle(environ, start_response)
         if not str(environ.get("PATH_INFO", "")).startswith(_MOTO_API):
+            emulator_calls.count(environ)
             emulator_latency.wait(self.latency, environ)
         if (fault := emulator_faults.intercept(environ)) is not None:
             return fault(start_response)
@@ -743,9 +747,19 @@ class EmulatorProcess:
         with _direct.open(request, timeout=30) as reply:
             reply.read()
         self.faults(clear=True)
+        self.calls(clear=True)
         self.enforce_iam(self.account.enforce_iam)
         self.set_scps(self.account.scps)
         self._clock("DELETE")
+
+    def calls(self, *, clear: bool = False) -> dict[str, int]:
+        """The AWS calls answered so far (or, with `clear`, since now), by `service:Action`
+        (`annex_emulator.calls`)."""
+        request = urllib.request.Request(
+            self.endpoint_url + emulator_calls.CALLS_PATH, method="DELETE" if clear else "GET"
+        )
+        with _direct.open(request, timeout=30) as reply:
+            return {str(k): int(v) for k, v in json.loads(reply.read()).items()}
 
     def advance_clock(self, seconds: float) -> dict[str, Any]:
         """Move the emulator's clock forward; every schedule due meanwhile fires. The reply

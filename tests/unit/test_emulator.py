@@ -177,7 +177,7 @@ def test_latency_is_chosen_per_service_from_the_request_signature() -> None:
             latency.parse([bad])
 
 
-def test_an_emulator_with_latency_answers_no_sooner_than_told() -> None:
+def test_an_emulator_with_latency_answers_no_sooner_than_told_and_counts_calls() -> None:
     """A lower bound only: a loaded machine can make a call slower, never faster."""
     with EmulatorProcess(region=REGION, latency_ms={"*": 400, "s3": 0}) as slow:
         health = json.loads(
@@ -188,6 +188,11 @@ def test_an_emulator_with_latency_answers_no_sooner_than_told() -> None:
         started = time.monotonic()
         assert sts.get_caller_identity()["Account"] == ACCOUNT_ID
         assert time.monotonic() - started >= 0.4
+        # Every AWS call is counted by service and action (the benchmarks' call counts).
+        boto3.client("s3", **slow.boto3_kwargs()).list_buckets()
+        assert slow.calls() == {"s3:GET": 1, "sts:GetCallerIdentity": 1}
+        slow.reset()
+        assert slow.calls() == {}
 
 
 def test_the_emulator_command_takes_latencies_and_says_so(tmp_path: Path) -> None:
