@@ -36,6 +36,10 @@ FORBIDDEN_OUTPUT_KEYS: Final = frozenset({"AccessKeyFile", "SecretKeyFile", "Key
 
 # --- Resources -------------------------------------------------------------------------------
 CHECK_CONNECTIVITY_FUNCTION: Final = "HTCondorAnnex-CheckConnectivity"
+#: IAM access key ids: a long-term user key, and a temporary one that needs a session token
+#: (which condor_annex's key files cannot hold).
+LONG_TERM_KEY_PREFIX: Final = "AKIA"
+TEMPORARY_KEY_PREFIX: Final = "ASIA"
 KEY_PAIR_NAME: Final = "HTCondorAnnex-KeyPair"
 #: EC2 keeps a CloudFormation-created key pair's private key here (SecureString).
 KEY_PAIR_SSM_PREFIX: Final = "/ec2/keypair/"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -16,8 +17,11 @@ _ACCOUNT_RE = re.compile(r"^\d{12}$")
 # EC2 key names: up to 255 printable ASCII characters, no leading or trailing space. The name
 # is also part of the PEM's file name in ~/.condor, so no path separator either.
 _KEY_NAME_RE = re.compile(r"^(?! )[\x20-\x2e\x30-\x5b\x5d-\x7e]{1,255}(?<! )$")
-# What every AWS service that we tag accepts in tag keys and values.
-_TAG_RE = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
+# What every AWS service that we tag accepts in tag keys and values: letters, numbers and
+# separators (Unicode L, N and Z: a space, never a tab or a newline) and _ . : / = + - @, the
+# registry schemas' ^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$ (AWS::IAM::Role's Tag, the strictest we tag).
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
+TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # Image Builder recipe versions: major.minor.patch, no leading zeros needed.
 _SEMVER_RE = re.compile(r"^\d{1,5}\.\d{1,5}\.\d{1,5}$")
@@ -233,17 +237,33 @@ def _validate_tags(tags: Mapping[str, str]) -> Mapping[str, str]:
     if not isinstance(tags, Mapping):
         raise SettingsError("extra_tags: expected a mapping of tag key to value")
     for key, value in tags.items():
-        if not isinstance(key, str) or not 1 <= len(key) <= 128 or not _TAG_RE.match(key):
+        if not isinstance(key, str) or not 1 <= len(key) <= TAG_KEY_MAX:
             raise SettingsError(f"extra_tags: {key!r} is not a valid tag key (1-128 characters)")
+        if bad := _tag_misfit(key):
+            raise SettingsError(
+                f"extra_tags: tag key {key!r} holds {bad}, which AWS refuses in tags"
+            )
         if key.lower().startswith("aws:"):
             raise SettingsError(f"extra_tags: {key!r} uses the reserved prefix 'aws:'")
         if key == names.TAG_SETUP:
             raise SettingsError(f"extra_tags: {key!r} is set by annex-cdk itself")
-        if not isinstance(value, str) or len(value) > 256 or not _TAG_RE.match(value):
+        if not isinstance(value, str) or len(value) > TAG_VALUE_MAX:
             raise SettingsError(
                 f"extra_tags: value of {key!r} is not a valid tag value (0-256 characters)"
             )
+        if bad := _tag_misfit(value):
+            raise SettingsError(
+                f"extra_tags: the value of {key!r} holds {bad}, which AWS refuses in tags"
+            )
     return tags
+
+
+def _tag_misfit(text: str) -> str | None:
+    """The first character of ``text`` AWS refuses in a tag, described, or None."""
+    for char in text:
+        if char not in _TAG_PUNCTUATION and unicodedata.category(char)[0] not in "LNZ":
+            return f"{char!r} (U+{ord(char):04X}, {unicodedata.name(char, 'a control character')})"
+    return None
 
 
 def _as_list(value: Any, key: str) -> list[str]:

@@ -52,3 +52,15 @@ def redact_document(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact_document(v) for v in value]
     return value
+
+
+#: What some Windows editors put before UTF-8 text; invisible, and never part of a key.
+BOM = "\ufeff"
+BOM_HINT = "save it without the byte order mark (e.g. sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)"
+
+
+def bom_problem(source: str) -> str:
+    return (
+        f"{source} starts with a UTF-8 byte order mark (BOM, bytes EF BB BF), which some "
+        "editors add; AWS keys never hold one"
+    )

@@ -14,6 +14,7 @@ from annex_emulator import stack_authorization
 from annex_emulator.patches import ORIGINALS
 from annex_emulator.resource_import import adopt, importing
 from annex_emulator.resource_properties import EmulatorResourceError
+from annex_emulator.resource_schemas import check_properties
 from annex_emulator.resource_types import SKIPPED_TYPES
 from annex_emulator.stack_events import failure_reason, is_not_found, mark_failed, resource_event
 from annex_emulator.stack_operation import (
@@ -49,6 +50,14 @@ def create_resource(
         return None
     if (imports := importing.get()) and logical_id in imports:
         resource_event(stack, logical_id, resource_type, "IMPORT_IN_PROGRESS")
+        try:
+            _check_schema(logical_id, resource_json, resources_map, region_name)
+        except Exception as exc:
+            mark_failed(exc, logical_id)
+            resource_event(
+                stack, logical_id, resource_type, "IMPORT_FAILED", reason=failure_reason(exc)
+            )
+            raise
         resource = adopt(resource_type, imports[logical_id], account_id, region_name)
         resource.cf_resource_type = resource_type  # as moto's own creation sets them
         resource.logical_resource_id = logical_id
@@ -66,6 +75,7 @@ def create_resource(
                 f"The annex-cdk emulator (moto {moto.__version__}) cannot create "
                 f"{resource_type}; teach it in annex_emulator.resource_types.",
             )
+        _check_schema(logical_id, resource_json, resources_map, region_name)
         if injected := emulator_faults.failing_reason(resource_type):
             raise EmulatorResourceError("InvalidRequest", injected)
         if stack_authorization.acting.get() is not None:
@@ -104,6 +114,14 @@ def _authorize_create(
     stack_authorization.authorize_create(
         resource_type, properties, str(name), account_id, region_name
     )
+
+
+def _check_schema(
+    logical_id: str, resource_json: dict[str, Any], resources_map: ResourceMap, region: str
+) -> None:
+    """The registry schema check CloudFormation makes on the resolved properties."""
+    properties = parsing.clean_json(resource_json.get("Properties") or {}, resources_map)
+    check_properties(logical_id, str(resource_json.get("Type", "")), properties, region)
 
 
 def delete_resource(self: ResourceMap, parsed_resource: Any, resource_json: dict[str, Any]) -> None:

@@ -27,6 +27,8 @@ def is_not_found(exc: BaseException) -> bool:
 
 def failure_reason(exc: BaseException) -> str:
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    if getattr(exc, "before_handler", False):  # refused before any handler ran: no wrapping
+        return message
     code = _error_code(exc)
     suffix = f" (ErrorCode: {code})" if code else ""
     return f'Resource handler returned message: "{message}"{suffix}'

@@ -15,6 +15,7 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.parsing import ResourceMap
 
 from annex_emulator.resource_properties import EmulatorResourceError
+from annex_emulator.resource_schemas import check_properties
 from annex_emulator.stack_events import (
     enter_stack_status,
     failure_reason,
@@ -75,6 +76,8 @@ def _update_resource(
             raise EmulatorResourceError(
                 "NotUpdatable", f"The annex-cdk emulator cannot update {resource_type}."
             )
+        properties = parsing.clean_json(resource_json.get("Properties") or {}, resource_map)
+        check_properties(logical_id, resource_type, properties, resource_map._region_name)
         new_resource = parsing.parse_and_update_resource(
             logical_id,
             resource_json,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from annex_cdk.errors import CredentialsError, EndpointError, UsageError
+from annex_cdk.text import BOM, BOM_HINT, bom_problem
 from annex_stacks import names
 
 # One client configuration for every AWS call. An endpoint that accepts and never answers must
@@ -98,6 +99,8 @@ def _read_key(path: Path, *, secret: bool = False) -> str:
             data = fh.read(_MAX_KEY_FILE + 1)
     except OSError as err:
         raise CredentialsError(f"cannot read key file {path}: {err.strerror or err}") from None
+    if data.startswith(BOM.encode()):
+        raise CredentialsError(bom_problem(f"key file {path}"), hint=BOM_HINT)
     tokens = data.split()
     if not tokens:
         raise CredentialsError(f"key file {path} is empty")
@@ -119,6 +122,14 @@ def _read_key(path: Path, *, secret: bool = False) -> str:
         raise CredentialsError(
             f"key file {path} does not hold an AWS {what} ({shape}, {len(value)} found)",
             hint=hint,
+        )
+    if not secret and value.startswith(names.TEMPORARY_KEY_PREFIX):
+        # As `credentials` refuses it: without its session token AWS rejects it at first use.
+        raise CredentialsError(
+            f"key file {path} holds a temporary access key id "
+            f"({names.TEMPORARY_KEY_PREFIX}...), which works only with a session token that "
+            "condor_annex's key files cannot hold",
+            hint="use a long-term IAM user access key (AKIA...), or --from-instance on EC2",
         )
     return value
 

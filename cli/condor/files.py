@@ -90,7 +90,8 @@ def read_optional(path: Path) -> bytes | None:
 
 
 def ensure_private_dir(path: Path | str) -> bool:
-    """Create ``path`` with mode 0700 if missing (parents get normal modes); True if created.
+    """Create ``path`` with mode 0700 if missing; True if created. Its parent must exist:
+    annex-cdk makes ~/.condor, never a home or a tree on the way to it.
 
     An existing directory is left exactly as it is: changing the mode of a directory the user
     made is not our call, in either direction.
@@ -100,8 +101,12 @@ def ensure_private_dir(path: Path | str) -> bool:
         return False
     if path.exists() or path.is_symlink():
         raise LocalFilesError(f"{path} exists but is not a directory")
+    if not path.parent.is_dir():
+        raise LocalFilesError(
+            f"cannot create directory {path}: {path.parent} does not exist",
+            hint=f"create {path.parent} first, or check HOME",
+        )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         os.mkdir(path, PRIVATE_DIR_MODE)
     except FileExistsError:
         if path.is_dir():  # lost a race with another creator: theirs is as good as ours

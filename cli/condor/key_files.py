@@ -26,12 +26,13 @@ from annex_cdk.condor.files import (
     write_secret_new,
 )
 from annex_cdk.errors import CredentialsError, LocalFilesError, UsageError
+from annex_cdk.text import BOM, BOM_HINT, bom_problem
 from annex_stacks import names
 
 # AWS: key ids are word characters; "ASIA..." ids are temporary (STS) and need a session token.
 _KEY_ID_RE = re.compile(r"[A-Za-z0-9_]+\Z")
-_TEMPORARY_PREFIX = "ASIA"
-_LONG_TERM_PREFIX = "AKIA"
+_TEMPORARY_PREFIX = names.TEMPORARY_KEY_PREFIX
+_LONG_TERM_PREFIX = names.LONG_TERM_KEY_PREFIX
 # A secret access key is printable ASCII without whitespace (40 base64-ish chars in practice).
 _SECRET_RE = re.compile(r"[\x21-\x7e]+\Z")
 # The header of the access-key CSV file the IAM console offers for download.
@@ -85,6 +86,8 @@ def validate_pair(access_key_id: str, secret: Secret, *, source: str) -> KeyPair
     """Refuse what condor_annex could not use, without ever quoting the secret."""
     if not access_key_id:
         raise CredentialsError(f"no access key id in {source}")
+    if access_key_id.startswith(BOM):
+        raise CredentialsError(bom_problem(source), hint=BOM_HINT)
     if not _KEY_ID_RE.match(access_key_id):
         raise CredentialsError(
             f"the access key id from {source} is not an AWS access key id "

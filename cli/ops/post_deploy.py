@@ -67,6 +67,13 @@ def preflight(
 ) -> None:
     """Before any AWS change: can we write what setup (or destroy) will write, and is
     user_config sane? Every fault names the file and the fix; warnings for loose modes."""
+    if not paths.home.is_dir():
+        # condor_annex's files live in the user's home: never a home made up on the way.
+        raise LocalFilesError(
+            f"HOME {paths.home} is not an existing directory; annex-cdk writes "
+            f"{names.CONDOR_USER_DIR} there",
+            hint="set HOME to your home directory",
+        )
     _no_dangling_link(paths.condor_dir, "the HTCondor user directory")
     _no_dangling_link(paths.user_config, "the user config")
     targets = [paths.user_config]

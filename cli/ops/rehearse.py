@@ -41,6 +41,7 @@ _AWS_ENV = (
 def scratch_home(root: Path) -> tuple[LocalPaths, Path, Credentials]:
     """A HOME as the first-time guide leaves it, just before `condor_annex -setup`."""
     home = root / "home"
+    home.mkdir(parents=True, exist_ok=True)
     condor_dir = home / names.CONDOR_USER_DIR
     ensure_private_dir(condor_dir)
     public, private = condor_dir / names.PUBLIC_KEY_FILE, condor_dir / names.PRIVATE_KEY_FILE

@@ -60,7 +60,9 @@ def with_change_set(diff: StackDiff, changes: Sequence[Mapping[str, Any]]) -> St
         status = _STATUS.get(rc.get("Action", ""), "modified")
         rd = ResourceDiff(rc["LogicalResourceId"], str(rc.get("ResourceType")), status)
         resources.append(_judged(rd, rc))
-    return replace(diff, resources=resources, source=CHANGE_SET, source_note=None)
+    # A change only CloudFormation sees (a removal through a condition, say) changes the stack.
+    action = "update" if diff.action == "unchanged" and verdicts else diff.action
+    return replace(diff, action=action, resources=resources, source=CHANGE_SET, source_note=None)
 
 
 def _judged(rd: ResourceDiff, rc: Mapping[str, Any]) -> ResourceDiff:

@@ -8,10 +8,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import regex
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from annex_stacks import build_app, handlers, nag, names, stack_specs
+from annex_stacks import AnnexSettings, SettingsError, build_app, handlers, nag, names, stack_specs
 from tests.infra.conftest import VARIANTS, resources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,3 +172,57 @@ def test_cdk_synth_via_the_node_cli(tmp_path):
     assert bad.returncode != 0
     assert "collector_port" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+# Characters to try in a tag: ASCII and Latin-1 (controls, punctuation, the no-break space),
+# the line and paragraph separators, format characters (zero-width space, BOM), a combining
+# accent, other scripts and numbers (CJK, Arabic-Indic, Roman numeral, superscript), an emoji.
+_TAG_CORPUS = [chr(c) for c in range(0x100)] + list(
+    "\u2028\u2029\u200b\ufeff\u0301\u4e2d\u0663\u2163\u00b2\U0001f600\u202e"
+)
+
+
+def _tag_patterns(schema: dict[str, Any]) -> set[str]:
+    """The Key and Value patterns of a registry schema's tag definitions."""
+    found = set()
+    for definition in schema.get("definitions", {}).values():
+        properties = definition.get("properties", {})
+        for part in ("Key", "Value"):
+            if "pattern" in properties.get(part, {}):
+                found.add(properties[part]["pattern"])
+    return found
+
+
+def test_tag_characters_are_those_every_registry_schema_we_deploy_accepts(synth_variant):
+    """A tag the settings accept is accepted by the registry schema of every resource type it
+    lands on (CDK tags them all), and the settings refuse what the strictest of them refuses."""
+    types = {
+        resource["Type"]
+        for variant in ("tagged-retained", "image")
+        for template in synth_variant(variant).templates.values()
+        for resource in template["Resources"].values()
+    }
+    patterns: set[str] = set()
+    for rtype in types:
+        try:
+            schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", rtype).schema
+        except Exception:  # not a registry type (Custom::, AWS::CDK::Metadata)
+            continue
+        if "Tags" in schema.get("properties", {}):
+            patterns |= _tag_patterns(schema)
+    assert patterns, "no tag pattern among the types we deploy (AWS::IAM::Role has one)"
+
+    def accepted(char: str) -> bool:
+        try:
+            AnnexSettings(extra_tags={"k": f"a{char}a"})
+        except SettingsError:
+            return False
+        return True
+
+    ours = {c for c in _TAG_CORPUS if accepted(c)}
+    for pattern in patterns:
+        theirs = {c for c in _TAG_CORPUS if regex.search(pattern, f"a{c}a")}
+        assert ours <= theirs, (pattern, sorted(ours - theirs))
+    strictest = {c for c in _TAG_CORPUS if all(regex.search(p, f"a{c}a") for p in patterns)}
+    assert ours == strictest, sorted(ours ^ strictest)
+    assert "\t" not in ours and "\n" not in ours and " " in ours and "\u00a0" in ours

@@ -249,3 +249,75 @@ def test_a_change_set_that_cannot_be_created_is_a_fallback_not_an_error(cfn):
     reading = read_change_set(cfn, STACK_ID, NEW, capabilities=CAPABILITIES)
     assert reading.changes is None
     assert "AccessDenied" in reading.note and "CreateChangeSet" in reading.note
+
+
+def _page(cfn, changes: list, *, token: str | None, next_token: str | None) -> None:
+    """One DescribeChangeSet page as the API model pages it (NextToken in, NextToken out)."""
+    response = {
+        "ChangeSetName": "annex-cdk-diff-x",
+        "ChangeSetId": CHANGE_SET_ID,
+        "StackId": STACK_ID,
+        "StackName": "HTCondorAnnex-Bucket",
+        "ExecutionStatus": "AVAILABLE",
+        "Status": "CREATE_COMPLETE",
+        "Changes": changes,
+    }
+    request = {"ChangeSetName": CHANGE_SET_ID, "IncludePropertyValues": True}
+    if next_token:
+        response["NextToken"] = next_token
+    if token:
+        request["NextToken"] = token
+    cfn.stub.add_response("describe_change_set", response, request)
+
+
+def test_every_page_of_the_change_set_is_read_and_conditionally_is_a_replacement_reason(cfn):
+    """The second page holds the policy's verdict; CloudFormation's detail says its
+    recreation is Conditionally (the API's RequiresRecreation enum: Never, Conditionally,
+    Always), which is a reason to show, not "CloudFormation replaces it"."""
+    conditionally = {
+        "Type": "Resource",
+        "ResourceChange": {
+            **POLICY_MAYBE["ResourceChange"],
+            "Details": [
+                {
+                    "Target": {
+                        "Attribute": "Properties",
+                        "Name": "PolicyDocument",
+                        "RequiresRecreation": "Conditionally",
+                    },
+                    "Evaluation": "Static",
+                    "ChangeSource": "DirectModification",
+                }
+            ],
+        },
+    }
+    _created(cfn)
+    _page(cfn, [BUCKET_REPLACED], token=None, next_token="page-2")
+    _page(cfn, [conditionally], token="page-2", next_token=None)
+    _deleted(cfn)
+    reading = read_change_set(cfn, STACK_ID, NEW, capabilities=CAPABILITIES)
+    assert reading.changes is not None and len(reading.changes) == 2
+    diff = with_change_set(diff_stack("HTCondorAnnex-Bucket", OLD, NEW), reading.changes)
+    policy = diff.resource("Policy")
+    assert policy.replacement is Replacement.MAYBE
+    assert policy.replacement_reasons == ["PolicyDocument (Conditionally)"]
+
+
+def test_a_removal_only_the_change_set_shows_is_dangerous():
+    """The template diff sees nothing (the templates are equal), CloudFormation removes the
+    bucket (a condition turned false, say): deleting a bucket loses its objects."""
+    removed = {
+        "Type": "Resource",
+        "ResourceChange": {
+            "Action": "Remove",
+            "LogicalResourceId": "Bucket",
+            "PhysicalResourceId": "old-name",
+            "ResourceType": "AWS::S3::Bucket",
+            "Scope": [],
+            "Details": [],
+        },
+    }
+    diff = with_change_set(diff_stack("HTCondorAnnex-Bucket", OLD, OLD), [removed])
+    bucket = diff.resource("Bucket")
+    assert bucket.status == "removed" and bucket.dangerous
+    assert "DANGEROUS" in "\n".join(render_all([diff]))

@@ -29,6 +29,14 @@ SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 OTHER_SECRET = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"
 
 
+def leaked(text: str, *secrets: str) -> list[str]:
+    """Every 4-character piece of a secret found in ``text`` (a masked secret, its first and
+    last four characters, leaks too); pieces that are also the key id's are not the secret's."""
+    public = {KEY_ID[i : i + 4] for i in range(len(KEY_ID) - 3)}
+    pieces = {s[i : i + 4] for s in secrets for i in range(len(s) - 3)} - public
+    return sorted(p for p in pieces if p in text)
+
+
 def mode_of(path: Path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
@@ -66,8 +74,7 @@ def files(home: Path) -> tuple[Path, Path]:
 
 def test_secret_never_shows_itself() -> None:
     secret = Secret(SECRET)
-    assert SECRET not in repr(secret) and SECRET not in str(secret) and SECRET not in f"{secret}"
-    assert SECRET not in repr(pair())
+    assert leaked(f"{secret!r} {secret} {pair()!r}", SECRET) == []
     with pytest.raises(TypeError):
         pickle.dumps(secret)
     assert secret.reveal() == SECRET and secret.matches(SECRET) and not secret.matches("x")
@@ -99,7 +106,7 @@ def test_from_text_two_lines_and_csv() -> None:
 def test_from_text_refuses(text: str, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match) as info:
         creds.from_text(text)
-    assert SECRET not in str(info.value) and SECRET not in (info.value.hint or "")  # type: ignore[attr-defined]
+    assert leaked(f"{info.value} {info.value.hint}", SECRET) == []  # type: ignore[attr-defined]
 
 
 def test_from_profile_long_term_key(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -186,7 +193,7 @@ def test_different_content_is_never_overwritten(home: Path, which: str) -> None:
         creds.write_key_files(other, public, private)
     assert (public.read_bytes(), private.read_bytes()) == before  # neither file changed
     text = f"{info.value} {info.value.hint}"
-    assert SECRET not in text and OTHER_SECRET not in text
+    assert leaked(text, SECRET, OTHER_SECRET) == []
 
 
 def test_only_the_secret_differs_leaves_both_files(home: Path) -> None:
@@ -309,7 +316,7 @@ def test_cli_from_stdin_json_never_prints_the_secret(home: Path, cli: typer.Type
         cli, ["credentials", "--from-stdin", "--json"], input=f"{KEY_ID}\n{SECRET}\n"
     )
     assert result.exit_code == 0, (result.output, result.exception)
-    assert SECRET not in result.stdout and SECRET not in result.stderr
+    assert leaked(result.stdout + result.stderr, SECRET) == []
     assert KEY_ID not in result.stdout  # shown masked only
     report = json.loads(result.stdout)
     validate(report, json_schemas.CREDENTIALS)
@@ -327,7 +334,7 @@ def test_cli_from_stdin_json_never_prints_the_secret(home: Path, cli: typer.Type
     text = CliRunner().invoke(cli, ["credentials", "--from-stdin"], input=f"{KEY_ID}\n{SECRET}\n")
     assert text.exit_code == 0
     assert f"{private}: unchanged (0600)" in text.stdout
-    assert SECRET not in text.output
+    assert leaked(text.output, SECRET) == []
 
 
 def test_cli_from_profile(home: Path, cli: typer.Typer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -335,7 +342,7 @@ def test_cli_from_profile(home: Path, cli: typer.Typer, monkeypatch: pytest.Monk
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     result = CliRunner().invoke(cli, ["credentials"])
     assert result.exit_code == 0, (result.output, result.exception)
-    assert "created (0600)" in result.stdout and SECRET not in result.output
+    assert "created (0600)" in result.stdout and leaked(result.output, SECRET) == []
     assert files(home)[1].read_text() == f"{SECRET}\n"
 
 
@@ -345,8 +352,7 @@ def test_cli_refusal_keeps_the_secret_out_of_output(home: Path, cli: typer.Typer
         cli, ["credentials", "--from-stdin"], input=f"{KEY_ID}\n{OTHER_SECRET}\n"
     )
     assert isinstance(result.exception, LocalFilesError)
-    assert OTHER_SECRET not in result.output and SECRET not in result.output
-    assert OTHER_SECRET not in str(result.exception)
+    assert leaked(f"{result.output} {result.exception}", SECRET, OTHER_SECRET) == []
 
 
 def test_cli_from_instance(home: Path, cli: typer.Typer) -> None:
@@ -391,3 +397,36 @@ def test_an_access_key_file_must_hold_an_access_key_id(tmp_path: Path, content: 
     path.write_text(content)
     with pytest.raises(CredentialsError, match="does not hold an AWS access key id"):
         _read_key(path)
+
+
+@pytest.mark.hostile
+def test_a_byte_order_mark_before_the_key_is_named(home: Path, cli: typer.Typer) -> None:
+    """Notepad's UTF-8 BOM: invisible, so the message says what it is (stdin and key files)."""
+    result = CliRunner().invoke(
+        cli, ["credentials", "--from-stdin"], input=f"\ufeff{KEY_ID}\n{SECRET}\n"
+    )
+    assert isinstance(result.exception, CredentialsError)
+    assert "byte order mark" in str(result.exception)
+    assert "not an AWS access key id" not in str(result.exception)
+    assert not any(files(home)[1].parent.glob("*"))  # nothing written
+    key_file = home / "key-id"
+    key_file.write_bytes(b"\xef\xbb\xbf" + KEY_ID.encode() + b"\n")
+    with pytest.raises(CredentialsError, match=f"key file {key_file} starts with a UTF-8 byte"):
+        _read_key(key_file)
+
+
+@pytest.mark.hostile
+def test_a_temporary_key_id_in_a_key_file_is_refused_as_credentials_refuses_it(
+    home: Path,
+) -> None:
+    """An ASIA id works only with its session token, which a key file cannot hold: refused
+    as `credentials` refuses it, before any AWS call (the first call reads the files)."""
+    temporary = "ASIA" + KEY_ID[4:]
+    with pytest.raises(CredentialsError, match="temporary"):
+        creds.validate_pair(temporary, Secret(SECRET), source="test")  # what credentials does
+    key_file, secret_file = home / "id", home / "secret"
+    key_file.write_text(f"{temporary}\n")
+    secret_file.write_text(f"{SECRET}\n")
+    with pytest.raises(CredentialsError, match=r"temporary access key id \(ASIA\.\.\.\)"):
+        _read_key(key_file)
+    assert _read_key(secret_file, secret=True) == SECRET  # the control: the secret is fine

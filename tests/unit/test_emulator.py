@@ -511,14 +511,19 @@ def test_an_import_change_set_adopts_a_kept_bucket_and_is_checked_as_aws_checks_
 # --- AWS::EC2::SecurityGroup ---------------------------------------------------------------------
 
 
-def security_group_template(ingress: list[dict[str, Any]], description: str) -> dict[str, Any]:
+def security_group_template(
+    aws: Any, ingress: list[dict[str, Any]], description: str
+) -> dict[str, Any]:
     lid = names.LID_SECURITY_GROUP
+    # Egress rules need the VPC named (the registry schema's dependentRequired).
+    [vpc] = aws("ec2").describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
     return {
         "Resources": {
             lid: {
                 "Type": "AWS::EC2::SecurityGroup",
                 "Properties": {
                     "GroupDescription": description,
+                    "VpcId": vpc["VpcId"],
                     "SecurityGroupIngress": ingress,
                     "SecurityGroupEgress": [
                         {
@@ -565,7 +570,9 @@ def test_security_group_rules_update_in_place_and_description_replaces(aws: Any)
     port, ssh = names.DEFAULT_COLLECTOR_PORT, names.SSH_PORT
     ssh_v6 = {"IpProtocol": "tcp", "FromPort": ssh, "ToPort": ssh, "CidrIpv6": "2001:db8::/32"}
     first = deploy(
-        aws, stack_name, security_group_template([collector("10.0.0.0/8", "pool"), ssh_v6], "annex")
+        aws,
+        stack_name,
+        security_group_template(aws, [collector("10.0.0.0/8", "pool"), ssh_v6], "annex"),
     )
     group_id = outputs(first)[names.OUT_SECURITY_GROUP]
     everything_out = {("-1", None, None, "0.0.0.0/0", "Allow all outbound traffic by default")}
@@ -575,7 +582,7 @@ def test_security_group_rules_update_in_place_and_description_replaces(aws: Any)
     )
 
     ingress = [collector("10.0.0.0/8", "pool v2"), collector("192.0.2.7/32")]
-    second = deploy(aws, stack_name, security_group_template(ingress, "annex"))
+    second = deploy(aws, stack_name, security_group_template(aws, ingress, "annex"))
     assert second["StackStatus"] == "UPDATE_COMPLETE"
     assert outputs(second)[names.OUT_SECURITY_GROUP] == group_id
     assert rules(aws, group_id) == (
@@ -584,7 +591,7 @@ def test_security_group_rules_update_in_place_and_description_replaces(aws: Any)
     )
 
     rules_before_replacement = rules(aws, group_id)
-    third = deploy(aws, stack_name, security_group_template(ingress, "annex, described anew"))
+    third = deploy(aws, stack_name, security_group_template(aws, ingress, "annex, described anew"))
     new_id = outputs(third)[names.OUT_SECURITY_GROUP]
     assert third["StackStatus"] == "UPDATE_COMPLETE" and new_id != group_id
     with pytest.raises(ClientError, match=r"InvalidGroup\.NotFound"):
@@ -1101,3 +1108,80 @@ def test_a_group_in_use_cannot_be_deleted(aws: Any) -> None:
 
     ec2.terminate_instances(InstanceIds=[instance])
     ec2.delete_security_group(GroupId=group)
+
+
+# --- CloudFormation's schema check of every resource ---------------------------------------------
+
+
+def _group(description: str = "annex", **extra: Any) -> dict[str, Any]:
+    return {
+        "Type": "AWS::EC2::SecurityGroup",
+        "Properties": {"GroupDescription": description, **extra},
+    }
+
+
+@pytest.mark.parametrize(
+    ("resource", "why"),
+    [
+        # A tag with a newline: IAM's registry pattern ^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$ refuses it.
+        (
+            {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+                    "Tags": [{"Key": "team", "Value": "hep\nphysics"}],
+                },
+            },
+            "#/Tags/0/Value",
+        ),
+        # An enum: S3 versioning is Enabled or Suspended.
+        (
+            {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {"VersioningConfiguration": {"Status": "On"}},
+            },
+            "#/VersioningConfiguration/Status",
+        ),
+        ({"Type": "AWS::EC2::SecurityGroup", "Properties": {}}, "GroupDescription"),  # required
+        (_group(Colour="blue"), "Colour"),  # no such property
+        (_group("x" * 256), "#/GroupDescription"),  # maxLength 255
+        (
+            {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": 7 * [1]}},
+            "#/Value",
+        ),  # a list where a string is wanted
+    ],
+)
+def test_every_resource_is_checked_against_its_registry_schema(
+    aws: Any, resource: dict[str, Any], why: str
+) -> None:
+    stack_name = unique("Schema")
+    stack = deploy(aws, stack_name, {"Resources": {"Thing": resource}})
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    [(lid, status, reason)] = failures(aws, stack_name)
+    assert (lid, status) == ("Thing", "CREATE_FAILED")
+    assert reason.startswith("Properties validation failed for resource Thing with message:")
+    assert why in reason
+    aws("cloudformation").delete_stack(StackName=stack_name)
+
+
+def test_the_schema_check_converts_values_as_cloudformation_does(aws: Any) -> None:
+    """Ports as strings and booleans as "true" pass, as CloudFormation converts them."""
+    stack_name = unique("SchemaOk")
+    ingress = [{"IpProtocol": "tcp", "FromPort": "9618", "ToPort": 9618, "CidrIp": "10.0.0.0/8"}]
+    stack = deploy(aws, stack_name, {"Resources": {"G": _group(SecurityGroupIngress=ingress)}})
+    assert stack["StackStatus"] == "CREATE_COMPLETE", failures(aws, stack_name)
+    aws("cloudformation").delete_stack(StackName=stack_name)
+
+
+def test_an_update_is_checked_against_the_schema_too(aws: Any) -> None:
+    stack_name = unique("SchemaUpdate")
+    bucket = {"Type": "AWS::S3::Bucket", "Properties": {"Tags": [{"Key": "k", "Value": "v"}]}}
+    assert deploy(aws, stack_name, {"Resources": {"B": bucket}})["StackStatus"] == (
+        "CREATE_COMPLETE"
+    )
+    bad = {"Type": "AWS::S3::Bucket", "Properties": {"Tags": [{"Key": "k", "Value": "v" * 257}]}}
+    stack = deploy(aws, stack_name, {"Resources": {"B": bad}})
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    [(lid, status, reason)] = failures(aws, stack_name)
+    assert (lid, status) == ("B", "UPDATE_FAILED") and "#/Tags/0/Value" in reason
+    aws("cloudformation").delete_stack(StackName=stack_name)

@@ -26,10 +26,16 @@ from moto import mock_aws
 
 from annex_cdk.aws import lock
 from annex_cdk.condor import destroy_journal
-from annex_cdk.condor.files import atomic_write, check_writable, write_private
+from annex_cdk.condor.files import (
+    atomic_write,
+    check_writable,
+    ensure_private_dir,
+    write_private,
+)
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.env import env_flag
 from annex_cdk.errors import LocalFilesError, LockedError, UsageError
+from annex_cdk.ops.post_deploy import preflight
 from annex_cdk.ops.synth_cache import enabled as cache_enabled
 from annex_cdk.text import printable, redact
 from annex_stacks import names
@@ -345,3 +351,16 @@ def test_an_endpoint_that_answers_html_is_an_endpoint_error(html_server):
     assert proc.returncode == 4, proc.stderr
     assert "answered with something that is not an AWS response" in proc.stderr
     assert "unexpected" not in proc.stderr and "nginx" not in proc.stderr
+
+
+def test_a_home_that_does_not_exist_is_refused_not_made(tmp_path):
+    """HOME=/nonexistent/x: root could create it and ~/.condor in it; nobody should."""
+    home = tmp_path / "nonexistent" / "x"
+    with pytest.raises(LocalFilesError, match=f"HOME {home} is not an existing directory"):
+        preflight(LocalPaths(home), "us-east-1", names.KEY_PAIR_NAME)
+    with pytest.raises(LocalFilesError, match="does not exist"):
+        ensure_private_dir(home / names.CONDOR_USER_DIR)
+    assert not (tmp_path / "nonexistent").exists()
+    # The control: an existing HOME gets its ~/.condor.
+    home.mkdir(parents=True)
+    assert ensure_private_dir(home / names.CONDOR_USER_DIR)

@@ -275,6 +275,23 @@ def test_overrides_after_the_block_are_reported_with_file_and_line(personal: Per
     assert auth and all(f"{personal.local_file}:{lines}" in p for p in auth)
 
 
+@pytest.mark.parametrize("key", [names.KEY_ALLOW_READ, names.KEY_ALLOW_WRITE])
+def test_each_allow_list_is_read_back_on_its_own(personal: Personal, key: str) -> None:
+    """One list narrowed after the block, the other left admitting the annex's identity: the
+    finding names that list alone (the schedd needs both, HTCondor's docs/admin-manual)."""
+    use_security(personal, "use security:recommended_v24_0")
+    version_tool(personal.bin, LINE_25_7)
+    assert configure(personal).ok
+    with personal.local_file.open("a") as fh:
+        fh.write(f"\n{key} = condor@submit.example.org\n")
+    report = configure(personal)
+    assert not report.ok
+    found = [p for p in report.problems if "does not admit" in p]
+    assert found and all(p.split(" (")[0].endswith(key) or key in p for p in found)
+    other = ({names.KEY_ALLOW_READ, names.KEY_ALLOW_WRITE} - {key}).pop()
+    assert not any(f"{other} (" in p for p in found)
+
+
 def test_a_file_in_place_of_hpc_annex_stops_before_writing(personal: Personal) -> None:
     version_tool(personal.bin, LINE_25_7)
     (Path(os.environ["HOME"]) / names.HPC_ANNEX_DIR).write_text("not a directory")

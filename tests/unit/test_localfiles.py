@@ -19,6 +19,7 @@ from annex_cdk.condor.files import (
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import LocalFilesError
 from annex_stacks import names
+from tests.documented import documented_number
 
 
 def mode_of(path: Path) -> int:
@@ -46,11 +47,14 @@ def umask(request: pytest.FixtureRequest) -> Iterator[int]:
 # --- ensure_private_dir ----------------------------------------------------------------------
 
 
-def test_private_dir_created_0700_with_parents(tmp_path: Path, umask: int) -> None:
+def test_private_dir_created_0700_in_an_existing_parent_only(tmp_path: Path, umask: int) -> None:
     target = tmp_path / "home" / "user" / ".condor"
+    with pytest.raises(LocalFilesError, match="does not exist"):  # never a home on the way
+        ensure_private_dir(target)
+    assert not (tmp_path / "home").exists()
+    target.parent.mkdir(parents=True)
     assert ensure_private_dir(target) is True
     assert mode_of(target) == 0o700
-    assert target.parent.is_dir()
     assert ensure_private_dir(target) is False
 
 
@@ -261,12 +265,13 @@ def test_backups_do_not_pile_up(tmp_path: Path) -> None:
     target.write_bytes(b"v0\n")
     unrelated = tmp_path / "user_config.bak"  # not annex-cdk's naming: never touched
     unrelated.write_bytes(b"mine\n")
+    keep = documented_number("concepts.md", r"only the newest (\w+) backups of a file are kept")
     made = [localfiles.atomic_write(target, f"v{i}\n".encode(), mode=0o644) for i in range(1, 9)]
     kept = sorted(p.name for p in tmp_path.glob(target.name + ".annex-cdk-*.bak"))
-    assert len(kept) == localfiles.KEEP_BACKUPS
+    assert len(kept) == keep
     # The newest ones stay: the last backup holds the version before the current one.
     assert made[-1] is not None and made[-1].read_bytes() == b"v7\n"
-    assert {p.name for p in made[-localfiles.KEEP_BACKUPS :] if p} == set(kept)
+    assert {p.name for p in made[-keep:] if p} == set(kept)
     assert unrelated.read_bytes() == b"mine\n"
 
 

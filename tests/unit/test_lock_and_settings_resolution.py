@@ -24,6 +24,7 @@ from annex_cdk.ops.setup import (
     warn_if_world_open,
 )
 from annex_stacks import names
+from tests.documented import documented_number
 
 
 @pytest.fixture
@@ -286,3 +287,30 @@ def test_a_cidr_derived_from_collector_host_follows_it(tmp_path, monkeypatch):
         SettingsFlags(), region="us-east-1", recorded=given.to_context(), paths=paths
     )
     assert kept.allowed_cidrs == ("203.0.113.0/24",)
+
+
+def test_a_lock_is_stale_after_the_documented_age(ssm):
+    """The age is checked against what docs/concepts.md promises, not the code's constant: a
+    lock just younger than that is respected, one just older is taken over."""
+    hours = documented_number("concepts.md", r"a lock older than (\w+) hours is stale")
+    for age, taken in ((hours * 3600 - 60, False), (hours * 3600 + 60, True)):
+        ssm.put_parameter(
+            Name=names.LOCK_PARAMETER,
+            Value=json.dumps(
+                {
+                    "host": "elsewhere",
+                    "pid": 1,
+                    "purpose": "setup",
+                    "since": time.time() - age,
+                    "token": "t",
+                }
+            ),
+            Type="String",
+            Overwrite=True,
+        )
+        if taken:
+            with lock.held(ssm, "setup"):
+                pass
+        else:
+            with pytest.raises(LockedError), lock.held(ssm, "setup"):
+                pass

@@ -25,6 +25,10 @@ from annex_stacks.settings import host_bits_warnings
         ({"extra_tags": {"": "x"}}, "extra_tags"),
         ({"extra_tags": {"k": "v" * 300}}, "extra_tags"),
         ({"extra_tags": {names.TAG_SETUP: "x"}}, "extra_tags"),
+        ({"extra_tags": {"team": "hep\nphysics"}}, "extra_tags"),  # \s let these through
+        ({"extra_tags": {"team": "hep\tphysics"}}, "extra_tags"),
+        ({"extra_tags": {"te\u200bam": "hep"}}, "extra_tags"),  # a format character
+        ({"extra_tags": {"k": "v" * 257}}, "extra_tags"),
         ({"key_pair_name": ""}, "key_pair_name"),
     ],
 )
