@@ -16,11 +16,18 @@ import typer
 from annex_cdk import console
 from annex_cdk.condor import key_files as creds
 from annex_cdk.condor import personal as pc
+from annex_cdk.condor import pool_password
 from annex_cdk.condor.key_files import Secret
 from annex_cdk.condor.paths import LocalPaths
-from annex_cdk.condor.personal import ConfigureReport
+from annex_cdk.condor.personal_config import locate
 from annex_cdk.condor.version import parse_flag
 from annex_cdk.errors import UsageError
+from annex_cdk.ops.condor_configure import (
+    ConfigureReport,
+    ConfigureRequest,
+    run_configure,
+    run_unconfigure,
+)
 from annex_cdk.ops.credentials import from_profile
 from annex_stacks import names
 
@@ -126,7 +133,7 @@ def configure(
     """
     if sum((password_stdin, replace_password, no_password)) > 1:
         raise UsageError("use at most one of --password-stdin, --replace-password, --no-password")
-    mode: pc.PasswordMode = (
+    mode: pool_password.PasswordMode = (
         "stdin"
         if password_stdin
         else "replace"
@@ -140,8 +147,8 @@ def configure(
     if htcondor_version is not None:
         parse_flag(htcondor_version)  # a bad flag stops before anything is read
     # Read a piped password first: a bad one must stop the command before anything is written.
-    stdin_password = pc.read_password(sys.stdin) if password_stdin else None
-    location = pc.locate(config_file)
+    stdin_password = pool_password.read_password(sys.stdin) if password_stdin else None
+    location = locate(config_file)
     console.info(f"personal HTCondor config: {location.path} (from {location.source})")
 
     def ask() -> Secret:
@@ -150,14 +157,16 @@ def configure(
             typer.prompt("Pool password", hide_input=True, confirmation_prompt=True, err=True)
         )
 
-    report = pc.run_configure(
-        location,
-        options,
-        password_mode=mode,
-        stdin_password=stdin_password,
-        ask_password=ask if _stdin_is_terminal() else None,
-        restart_after=restart,
-        htcondor_version=htcondor_version,
+    report = run_configure(
+        ConfigureRequest(
+            location,
+            options,
+            password_mode=mode,
+            stdin_password=stdin_password,
+            ask_password=ask if _stdin_is_terminal() else None,
+            restart_after=restart,
+            htcondor_version=htcondor_version,
+        )
     )
     for warning in report.warnings:
         console.warn(warning)
@@ -210,8 +219,7 @@ def unconfigure(
     json_out: Json = False,
 ) -> None:
     """Remove annex-cdk's block: the local config file gets back its bytes from before."""
-    location = pc.locate(config_file)
-    report = pc.run_unconfigure(location, restart_after=restart)
+    report = run_unconfigure(locate(config_file), restart_after=restart)
     if json_out:
         console.emit_json(report.as_dict())
         return

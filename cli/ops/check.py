@@ -14,7 +14,7 @@ from annex_cdk.aws.cfn import CloudFormation
 from annex_cdk.aws.engine import GOOD, StackState
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.condor.paths import LocalPaths
-from annex_cdk.condor.personal import verify_access_point, verify_configured
+from annex_cdk.condor.personal_checks import verify_access_point, verify_configured
 from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.condor.version import BINDINGS_SOURCE, HTCondorVersion, detect, parse_flag
 from annex_cdk.errors import LocalFilesError, UsageError

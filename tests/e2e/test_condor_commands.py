@@ -152,7 +152,7 @@ def test_credentials_from_stdin(scratch: Scratch) -> None:
 def test_check_setup_reads_back_what_configure_wrote(
     scratch: Scratch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from annex_cdk.condor.personal import verify_configured
+    from annex_cdk.condor.personal_checks import verify_configured
 
     monkeypatch.setenv("CONDOR_CONFIG", str(scratch.base))
     monkeypatch.setenv("PATH", str(scratch.bin))  # no condor_config_val: found via CONDOR_CONFIG

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -22,11 +23,13 @@ from typer.testing import CliRunner
 
 from annex_cdk.condor import access_point as ap
 from annex_cdk.condor import personal as pc
+from annex_cdk.condor import personal_checks as pchk
 from annex_cdk.condor import version as hv
 from annex_cdk.condor.key_files import Secret
 from annex_cdk.condor.parser import effective_values
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import LocalFilesError, UsageError
+from annex_cdk.ops import condor_configure as cfg_op
 from annex_cdk.ops.check import access_point_checks, image_warning
 from annex_cdk.ops.check_report import CheckReport
 from annex_stacks import names
@@ -177,10 +180,12 @@ def use_security(personal: Personal, line: str) -> None:
     personal.base.write_text(personal.base.read_text() + f"{line}\n")
 
 
-def configure(personal: Personal, **kw: object) -> pc.ConfigureReport:
+def configure(personal: Personal, **kw: object) -> cfg_op.ConfigureReport:
     options = kw.pop("options", pc.GuideOptions(host=PUBLIC))
     kw.setdefault("password_mode", "skip")
-    return pc.run_configure(personal.location(), options, **kw)  # type: ignore[arg-type]
+    which = kw.pop("which", shutil.which)
+    request = cfg_op.ConfigureRequest(personal.location(), options, **kw)  # type: ignore[arg-type]
+    return cfg_op.run_configure(request, which=which)  # type: ignore[arg-type]
 
 
 TOOL_KEYS = [
@@ -224,7 +229,7 @@ def test_access_point_for_25(personal: Personal, security: str) -> None:
         for key in ("SEC_DAEMON_AUTHENTICATION_METHODS", "SEC_WRITE_AUTHENTICATION_METHODS"):
             methods = got[key] or got[names.KEY_DEFAULT_AUTH_METHODS]
             assert "IDTOKENS" in methods.split(",")
-        assert ap.covers(got[names.KEY_ALLOW_WRITE], f"{pc._user_name()}@{got['UID_DOMAIN']}")
+        assert ap.covers(got[names.KEY_ALLOW_WRITE], f"{pchk._user_name()}@{got['UID_DOMAIN']}")
 
 
 def test_access_point_rerun_and_unconfigure(personal: Personal) -> None:
@@ -237,7 +242,7 @@ def test_access_point_rerun_and_unconfigure(personal: Personal) -> None:
     assert again.hpc_annex_dir is not None and again.hpc_annex_dir[1] == "exists"
     assert personal.local_file.read_bytes() == data and backups(personal.local_file) == made
     assert first.write.action == "appended"
-    pc.run_unconfigure(personal.location())
+    cfg_op.run_unconfigure(personal.location())
     assert personal.local_file.read_bytes() == ORIGINAL
     assert (Path(os.environ["HOME"]) / names.HPC_ANNEX_DIR).is_dir()  # the user's, kept
 
@@ -334,7 +339,7 @@ def test_classic_moved_to_25_drops_the_blocking_lines_in_its_block_only(
         for p in moved.problems
     )
     # Unconfigure still gives back exactly the bytes from before annex-cdk.
-    pc.run_unconfigure(personal.location())
+    cfg_op.run_unconfigure(personal.location())
     assert (
         personal.local_file.read_bytes()
         == b"SEC_WRITE_AUTHENTICATION_METHODS = PASSWORD\n" + ORIGINAL
@@ -345,10 +350,10 @@ def test_check_setup_reads_back_the_access_point_block(personal: Personal) -> No
     use_security(personal, "use security:recommended_v24_0")
     version_tool(personal.bin, LINE_25_7)
     configure(personal)
-    assert pc.verify_configured() == []
+    assert pchk.verify_configured() == []
     with personal.local_file.open("a") as fh:
         fh.write("\nHPC_ANNEX_ENABLED = false\n")
-    problems = pc.verify_configured()
+    problems = pchk.verify_configured()
     assert problems and any(
         "HPC_ANNEX_ENABLED" in p and str(personal.local_file) in p for p in problems
     )
@@ -441,12 +446,12 @@ def test_allow_lists_covering_the_token_identity(allow: str | None, ok: bool) ->
 def test_check_setup_checks_a_hand_made_access_point(personal: Personal) -> None:
     """No annex-cdk block: check-setup on 24.11.2+ still checks what the access point needs."""
     use_security(personal, "use security:recommended_v24_0")
-    assert pc.verify_configured() is None  # not annex-cdk's
-    problems = pc.verify_access_point()
+    assert pchk.verify_configured() is None  # not annex-cdk's
+    problems = pchk.verify_access_point()
     assert problems and any(names.KEY_HPC_ANNEX_ENABLED in p for p in problems)
     with personal.local_file.open("a") as fh:
         fh.write(f"\n{names.USE_HPC_ANNEX_LINE}\n{names.KEY_TCP_FORWARDING_HOST} = {PUBLIC}\n")
-    assert pc.verify_access_point() == []
+    assert pchk.verify_access_point() == []
 
 
 def test_password_options_on_the_access_point_side_store_nothing(personal: Personal) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -23,10 +24,13 @@ from typer.testing import CliRunner
 
 from annex_cdk.commands.condor import register
 from annex_cdk.condor import personal as pc
+from annex_cdk.condor import personal_config as pcfg
+from annex_cdk.condor import pool_password as pw
 from annex_cdk.condor import user_config
 from annex_cdk.condor.block import parse_blocks
 from annex_cdk.condor.key_files import Secret
 from annex_cdk.errors import LocalFilesError, UsageError
+from annex_cdk.ops import condor_configure as cfg_op
 from annex_stacks import names
 from tests import json_schemas
 
@@ -88,8 +92,8 @@ class Personal:
     bin: Path
     log: Path
 
-    def location(self, path: Path | None = None) -> pc.ConfigLocation:
-        return pc.locate(path or self.local_file)
+    def location(self, path: Path | None = None) -> pcfg.ConfigLocation:
+        return pcfg.locate(path or self.local_file)
 
     def tool(self, name: str, body: str = "") -> Path:
         path = self.bin / name
@@ -154,10 +158,12 @@ def backups(path: Path) -> list[Path]:
     return sorted(path.parent.glob(f"{path.name}.annex-cdk-*.bak"))
 
 
-def configure(personal: Personal, **kw: object) -> pc.ConfigureReport:
+def configure(personal: Personal, **kw: object) -> cfg_op.ConfigureReport:
     options = kw.pop("options", pc.GuideOptions())
     kw.setdefault("password_mode", "skip")
-    return pc.run_configure(personal.location(), options, **kw)  # type: ignore[arg-type]
+    which = kw.pop("which", shutil.which)
+    request = cfg_op.ConfigureRequest(personal.location(), options, **kw)  # type: ignore[arg-type]
+    return cfg_op.run_configure(request, which=which)  # type: ignore[arg-type]
 
 
 # --- The block ----------------------------------------------------------------------------------
@@ -218,7 +224,7 @@ def test_bad_options_are_usage_errors(options: pc.GuideOptions, match: str) -> N
 def test_locate_prefers_the_flag(personal: Personal, tmp_path: Path) -> None:
     other = tmp_path / "other.local"
     personal.tool(names.TOOL_CONFIG_VAL, "print('/nowhere')")
-    location = pc.locate(other)
+    location = pcfg.locate(other)
     assert (location.path, location.source) == (other, "--config-file")
     assert location.base_config == personal.base
     assert personal.calls() == []
@@ -226,7 +232,7 @@ def test_locate_prefers_the_flag(personal: Personal, tmp_path: Path) -> None:
 
 def test_locate_asks_condor_config_val(personal: Personal) -> None:
     personal.tool(names.TOOL_CONFIG_VAL, f"print('/etc/condor/first.local, {personal.local_file}')")
-    location = pc.locate(None)
+    location = pcfg.locate(None)
     assert location.path == personal.local_file  # the last one: read last, its lines win
     assert location.others == (Path("/etc/condor/first.local"),)
     assert location.source == "condor_config_val LOCAL_CONFIG_FILE"
@@ -239,12 +245,12 @@ def test_locate_reports_condor_config_val_failure(personal: Personal) -> None:
         "sys.stderr.write('Not defined: LOCAL_CONFIG_FILE\\n'); sys.exit(1)",
     )
     with pytest.raises(UsageError, match="Not defined: LOCAL_CONFIG_FILE") as info:
-        pc.locate(None)
+        pcfg.locate(None)
     assert "--config-file" in (info.value.hint or "")
 
 
 def test_locate_from_condor_config_without_tools(personal: Personal) -> None:
-    location = pc.locate(None)
+    location = pcfg.locate(None)
     assert location.path == personal.local_file
     assert "CONDOR_CONFIG" in location.source
 
@@ -254,7 +260,7 @@ def test_locate_without_htcondor_names_the_flag(
 ) -> None:
     monkeypatch.delenv("CONDOR_CONFIG")
     with pytest.raises(UsageError, match="cannot find") as info:
-        pc.locate(None)
+        pcfg.locate(None)
     assert "--config-file" in (info.value.hint or "")
 
 
@@ -340,11 +346,11 @@ def test_unconfigure_restores_the_original_bytes(personal: Personal, original: b
     personal.local_file.write_bytes(original)
     os.chmod(personal.local_file, 0o640)
     configure(personal)
-    removed = pc.run_unconfigure(personal.location())
+    removed = cfg_op.run_unconfigure(personal.location())
     assert removed.write.action == "removed"
     assert personal.local_file.read_bytes() == original
     assert stat.S_IMODE(personal.local_file.stat().st_mode) == 0o640
-    again = pc.run_unconfigure(personal.location())
+    again = cfg_op.run_unconfigure(personal.location())
     assert again.write.action == "absent" and not again.write.changed
     assert personal.local_file.read_bytes() == original
 
@@ -353,7 +359,7 @@ def test_unconfigure_keeps_lines_added_around_the_block(personal: Personal) -> N
     configure(personal)
     with personal.local_file.open("ab") as fh:
         fh.write(b"LATER = 1\n")
-    pc.run_unconfigure(personal.location())
+    cfg_op.run_unconfigure(personal.location())
     assert personal.local_file.read_bytes() == ORIGINAL + b"\nLATER = 1\n"
 
 
@@ -364,7 +370,7 @@ def test_a_file_annex_cdk_created_is_deleted_again(personal: Personal) -> None:
     assert names.PERSONAL_BLOCK_CREATED_NOTE in personal.local_file.read_text()
     assert stat.S_IMODE(personal.local_file.stat().st_mode) == 0o644  # as condor_install makes it
     assert configure(personal).write.action == "unchanged"
-    assert pc.run_unconfigure(personal.location()).write.action == "deleted"
+    assert cfg_op.run_unconfigure(personal.location()).write.action == "deleted"
     assert not personal.local_file.exists()
 
 
@@ -398,7 +404,7 @@ def test_user_config_override_is_reported(
     user_config = personal.root / "home" / ".condor" / "user_config"
     user_config.parent.mkdir()
     user_config.write_text("SCHEDD.SEC_CLIENT_AUTHENTICATION_METHODS = FS\n")
-    monkeypatch.setattr(pc, "_user_configs", lambda: [user_config])
+    monkeypatch.setattr(pcfg, "user_configs", lambda: [user_config])
     report = configure(personal)
     (problem,) = report.problems
     assert problem.startswith("HTCondor's SCHEDD reads SEC_CLIENT_AUTHENTICATION_METHODS as 'FS'")
@@ -440,7 +446,9 @@ def test_macros_of_the_base_config_are_fine(personal: Personal) -> None:
 def test_a_file_htcondor_does_not_read_is_reported(personal: Personal, tmp_path: Path) -> None:
     stray = tmp_path / "stray.local"
     stray.write_text("")
-    report = pc.run_configure(pc.locate(stray), pc.GuideOptions(), password_mode="skip")
+    report = cfg_op.run_configure(
+        cfg_op.ConfigureRequest(pcfg.locate(stray), pc.GuideOptions(), password_mode="skip")
+    )
     assert report.read_by_htcondor is False
     assert "does not read" in report.problems[0]
     assert str(stray) in report.problems[0]
@@ -464,7 +472,7 @@ def test_store_cred_gets_the_password_on_stdin_only(personal: Personal) -> None:
     personal.tool(names.TOOL_STORE_CRED, store_cred_body())
     report = configure(personal, password_mode="stdin", stdin_password=Secret(PASSWORD))
     pool = f"{personal.local_dir}/condor_pool_password"
-    assert report.password == pc.PasswordOutcome(pool, "stored")
+    assert report.password == pw.PasswordOutcome(pool, "stored")
     (call,) = personal.calls()
     assert call["argv"] == [str(personal.bin / names.TOOL_STORE_CRED), "-c", "add", "-f", pool]
     assert call["stdin"] == PASSWORD + "\n"
@@ -494,7 +502,7 @@ def test_prompt_only_when_the_password_file_is_missing(personal: Personal) -> No
 def test_without_condor_store_cred_the_command_is_given(personal: Personal) -> None:
     report = configure(personal, password_mode="auto", ask_password=lambda: Secret("x"))
     pool = f"{personal.local_dir}/condor_pool_password"
-    assert report.password == pc.PasswordOutcome(
+    assert report.password == pw.PasswordOutcome(
         pool, "manual", f"condor_store_cred -c add -f {pool}"
     )
 
@@ -509,7 +517,7 @@ def test_no_terminal_and_no_password_stdin_is_a_usage_error(personal: Personal) 
 
 
 def test_password_stdin_without_the_tool_fails_before_writing(personal: Personal) -> None:
-    with pytest.raises(pc.CondorToolError, match="condor_store_cred is not on PATH"):
+    with pytest.raises(pcfg.CondorToolError, match="condor_store_cred is not on PATH"):
         configure(personal, password_mode="stdin", stdin_password=Secret(PASSWORD))
     assert personal.local_file.read_bytes() == ORIGINAL
 
@@ -519,7 +527,7 @@ def test_a_failing_store_cred_never_shows_the_password(personal: Personal) -> No
         names.TOOL_STORE_CRED,
         "sys.stderr.write('error writing password file: ' + data); sys.exit(1)",
     )
-    with pytest.raises(pc.CondorToolError) as info:
+    with pytest.raises(pcfg.CondorToolError) as info:
         configure(personal, password_mode="stdin", stdin_password=Secret(PASSWORD))
     assert PASSWORD not in str(info.value) and PASSWORD not in (info.value.hint or "")
     assert "exit 1" in str(info.value)
@@ -540,15 +548,15 @@ def test_unusable_passwords_are_refused(raw: str, match: str) -> None:
     import io
 
     with pytest.raises(UsageError, match=match) as info:
-        pc.read_password(io.StringIO(raw))
+        pw.read_password(io.StringIO(raw))
     assert raw.strip() == "" or raw not in str(info.value)
 
 
 def test_password_stdin_takes_one_line_break_off() -> None:
     import io
 
-    assert pc.read_password(io.StringIO("pw with spaces \r\n")).reveal() == "pw with spaces "
-    assert pc.read_password(io.StringIO("x" * 254)).reveal() == "x" * 254
+    assert pw.read_password(io.StringIO("pw with spaces \r\n")).reveal() == "pw with spaces "
+    assert pw.read_password(io.StringIO("x" * 254)).reveal() == "x" * 254
 
 
 # --- Restart ------------------------------------------------------------------------------------
@@ -563,13 +571,13 @@ def test_restart_runs_condor_restart(personal: Personal) -> None:
         "ran": True,
         "output": report.restart_output,
     }
-    removed = pc.run_unconfigure(personal.location(), restart_after=True)
+    removed = cfg_op.run_unconfigure(personal.location(), restart_after=True)
     assert removed.restart_output == report.restart_output
     assert len(personal.calls()) == 2
 
 
 def test_restart_without_the_tool_fails_before_writing(personal: Personal) -> None:
-    with pytest.raises(pc.CondorToolError, match="condor_restart is not on PATH"):
+    with pytest.raises(pcfg.CondorToolError, match="condor_restart is not on PATH"):
         configure(personal, restart_after=True)
     assert personal.local_file.read_bytes() == ORIGINAL
 
