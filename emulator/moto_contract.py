@@ -217,7 +217,12 @@ _RULE_AUTHORIZE = (
 #: (module, attribute path, parameter names): the moto callables the emulator calls, and the
 #: CloudFormationModel hooks its resource classes override (moto calls those).
 CALLED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
-    # annex_emulator.iam_enforcement, iam_principals, stack_authorization
+    # annex_emulator.iam_enforcement, iam_principals, iam_requests, stack_authorization
+    ("moto.ec2.models", "EC2Backend.get_default_vpc", ("self",)),
+    ("moto.ec2.models", "EC2Backend.describe_subnets", ("self", "subnet_ids", "filters")),
+    ("moto.ec2.models", "EC2Backend.get_security_group_from_name", ("self", "name", "vpc_id")),
+    ("moto.ssm.models", "SimpleSystemManagerBackend.get_parameter", ("self", "name")),
+    ("moto.kms.models", "KmsBackend.get_key_id_from_alias", ("self", "alias_name")),
     ("moto.iam.access_control", "IAMUserAccessKey.collect_policies", ("self",)),
     ("moto.iam.access_control", "AssumedRoleAccessKey.collect_policies", ("self",)),
     ("moto.iam.models", "IAMBackend.get_user", ("self", "name")),
@@ -540,6 +545,8 @@ PRESENT: Final[tuple[tuple[str, str], ...]] = (
     ("moto.cloudformation.exceptions", "ValidationError"),
     ("moto.iam.access_control", "PermissionResult.NEUTRAL"),
     ("moto.iam.models", "iam_backends"),
+    ("moto.cloudformation.models", "cloudformation_backends"),
+    ("moto.kms.models", "kms_backends"),
     ("moto.ec2.models", "ec2_backends"),
     ("moto.ec2.models.security_groups", "SecurityGroupRule"),
     ("moto.s3.models", "s3_backends"),

@@ -123,6 +123,11 @@ def _lambda(props: Props, n: Names) -> list[Request]:
     return requests
 
 
+def _versioned(props: Props, n: Names) -> str:
+    """Image Builder's name/version part of an ARN (names are lower-cased in ARNs)."""
+    return f"{str(props.get('Name') or n.name).lower()}/{props.get('Version', '1.0.0')}"
+
+
 def _simple(action: str, resource: Callable[[Props, Names], str]) -> Teach:
     def teach(props: Props, n: Names) -> list[Request]:
         return [Request(action, (resource(props, n),), _tags(props))]
@@ -176,10 +181,12 @@ CREATE: Final[dict[str, Teach]] = {
     ),
     "AWS::Events::Rule": _simple("events:PutRule", lambda p, n: n.arn("events", f"rule/{n.name}")),
     "AWS::ImageBuilder::Component": _simple(
-        "imagebuilder:CreateComponent", lambda p, n: n.arn("imagebuilder", "component/*")
+        "imagebuilder:CreateComponent",
+        lambda p, n: n.arn("imagebuilder", f"component/{_versioned(p, n)}/1"),
     ),
     "AWS::ImageBuilder::ImageRecipe": _simple(
-        "imagebuilder:CreateImageRecipe", lambda p, n: n.arn("imagebuilder", "image-recipe/*")
+        "imagebuilder:CreateImageRecipe",
+        lambda p, n: n.arn("imagebuilder", f"image-recipe/{_versioned(p, n)}"),
     ),
     "AWS::ImageBuilder::InfrastructureConfiguration": _simple(
         "imagebuilder:CreateInfrastructureConfiguration",
@@ -190,7 +197,8 @@ CREATE: Final[dict[str, Teach]] = {
         lambda p, n: n.arn("imagebuilder", "distribution-configuration/*"),
     ),
     "AWS::ImageBuilder::Image": _simple(
-        "imagebuilder:CreateImage", lambda p, n: n.arn("imagebuilder", "image/*")
+        "imagebuilder:CreateImage",
+        lambda p, n: n.arn("imagebuilder", f"image/{n.name.lower()}/1.0.0/1"),
     ),
 }
 
