@@ -18,6 +18,7 @@ import pytest
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.ops.rehearse import scratch_home
 from annex_emulator.server import EmulatorProcess
+from tests.shared_synth import shared_tmp
 
 REGION = "us-east-1"
 CLI = shutil.which("annex-cdk", path=str(Path(sys.executable).parent))
@@ -25,12 +26,18 @@ CLI = shutil.which("annex-cdk", path=str(Path(sys.executable).parent))
 
 @pytest.fixture(scope="session")
 def synth_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One synthesis cache for the session: each settings variant is synthesized once."""
-    return tmp_path_factory.mktemp("xdg-cache")
+    """One synthesis cache (and jsii package cache) for the whole run, shared by the xdist
+    workers as one user's runs share theirs: each settings variant is synthesized once. The
+    product writes its cache entries atomically, so concurrent runs are safe."""
+    cache = shared_tmp(tmp_path_factory) / "xdg-cache"
+    cache.mkdir(exist_ok=True)
+    return cache
 
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorProcess]:
+    """An emulator per worker, on a free port of its own: tests reset it and switch faults
+    and IAM enforcement on it, so workers must never share one."""
     with EmulatorProcess() as emu:
         yield emu
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from annex_stacks import AnnexSettings, SynthResult, names, stack_specs, synth
+from tests.shared_synth import shared_tmp, synth_once
 
 #: Settings variants the infrastructure tests look at.
 VARIANTS: dict[str, AnnexSettings] = {
@@ -44,9 +45,15 @@ VARIANTS: dict[str, AnnexSettings] = {
 
 @pytest.fixture(scope="session")
 def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], SynthResult]:
+    """Each variant synthesized once for the whole run: under pytest-xdist the first worker to
+    ask synthesizes it into a directory all workers share, and the others read its result."""
+    shared = shared_tmp(tmp_path_factory)
+
     @cache
     def synthesized(variant: str) -> SynthResult:
-        return synth(VARIANTS[variant], outdir=tmp_path_factory.mktemp(f"synth-{variant}"))
+        return synth_once(
+            shared / f"synth-{variant}", lambda out: synth(VARIANTS[variant], outdir=out)
+        )
 
     return synthesized
 
