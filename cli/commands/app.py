@@ -127,7 +127,7 @@ def main() -> None:
         code = app(standalone_mode=False, obj=policy)
     except AnnexError as err:
         if policy.debug:
-            raise
+            failure.show_traceback(err)
         failure.report(
             message=str(err),
             exit_code=policy.exit_code(err.exit_code),
@@ -163,9 +163,9 @@ def main() -> None:
             json=policy.json,
         )
         sys.exit(EXIT_INTERRUPTED)
-    except Exception as err:  # the unexpected: still one line, unless --debug
+    except Exception as err:  # the unexpected: one line (and the traceback with --debug)
         if policy.debug:
-            raise
+            failure.show_traceback(err)
         log = failure.log_traceback(command, err)
         failure.report(
             message=failure.unexpected_line(command, err, _one_line(err)),
@@ -177,8 +177,12 @@ def main() -> None:
         )
         sys.exit(policy.exit_code(1))
     if code == EXIT_INTERRUPTED:  # Typer turned a Ctrl-C outside the engine into Exit(130)
-        console.err_console().print(
-            "[red]annex-cdk:[/] interrupted; re-run the same command to continue"
+        failure.report(
+            message="interrupted; re-run the same command to continue",
+            exit_code=EXIT_INTERRUPTED,
+            hint=None,
+            kind="Interrupted",
+            json=policy.json,
         )
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -52,6 +52,13 @@ def state_dir() -> Path:
     return Path(base) / "annex-cdk"
 
 
+def show_traceback(err: BaseException) -> None:
+    """--debug: the traceback on stderr, before the error is reported as without it (the
+    exit code and the JSON document never depend on --debug: CI gates read them)."""
+    sys.stderr.write(redact("".join(traceback.format_exception(err))))
+    sys.stderr.flush()
+
+
 def log_traceback(command: str, err: BaseException) -> Path | None:
     """Append the traceback to the rotated log (0600: it may name files and accounts)."""
     path = state_dir() / LOG_NAME

@@ -131,11 +131,17 @@ def test_the_private_key_is_never_read_on_the_runner(world: World):
     assert gone in proc.stderr
 
 
-def test_diff_errors_fail_the_job_and_report_no_change(world: World):
-    proc, summary, output = _ci(world, "annex-diff", AWS_ENDPOINT_URL="http://127.0.0.1:9")
+@pytest.mark.parametrize("debug", ["", "1"])
+def test_diff_errors_fail_the_job_and_report_no_change(world: World, debug: str):
+    """With ANNEX_CDK_DEBUG=1 too: debugging a pipeline must not open its gate."""
+    down = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "ANNEX_CDK_DEBUG": debug}
+    proc, summary, output = _ci(world, "annex-diff", **down)
     assert proc.returncode == 2
     assert "annex-cdk diff failed" in summary
     assert output["changed"] == "false" and output["failed"] == "true"
+    proc, summary, _ = _ci(world, "annex-setup", **down)
+    assert proc.returncode == 2 and "nothing deployed" in proc.stderr
+    assert _stack_names(world) == set()
 
 
 def test_a_dangerous_change_is_refused_unless_a_reviewer_allowed_it(world: World):
