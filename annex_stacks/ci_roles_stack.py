@@ -2,7 +2,7 @@
 
 PLAN is trusted only by the repository's pull-request jobs and can only read; DEPLOY is trusted
 only by jobs in the protected environment. Their policies come from annex_stacks/
-ci_roles_policy.py (derived from `annex-cdk policy`).
+policy/ci_roles.py (derived from `annex-cdk policy`).
 GitHub's OIDC provider is created here unless the account has one (one per URL and account):
 then its ARN is passed in (--ci-oidc-provider-arn).
 """
@@ -16,7 +16,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from annex_stacks import nag, names
-from annex_stacks.ci_roles_policy import deploy_document, plan_document
+from annex_stacks.policy.ci_roles import deploy_document, plan_document
 from annex_stacks.settings import AnnexSettings
 from annex_stacks.submit_host_stack import _sub, acknowledgements
 

@@ -268,7 +268,7 @@ ACCESS_POINT_SUBSYSTEMS: Final = ("TOOL", "SCHEDD", "COLLECTOR")
 
 # --- The submit host's own role (`annex-cdk setup --submit-host-role`) --------------------------
 #: Optional sixth stack: a role and instance profile carrying the least-privilege policy
-#: (annex_stacks/submit_host_policy.py), for the guide's "Using Instance Credentials" path.
+#: (annex_stacks/policy/), for the guide's "Using Instance Credentials" path.
 SUBMIT_HOST_STACK: Final = "HTCondorAnnex-SubmitHostRole"
 LID_SUBMIT_HOST_ROLE: Final = "SubmitHostRole"
 LID_SUBMIT_HOST_PROFILE: Final = "SubmitHostInstanceProfile"

@@ -18,13 +18,13 @@ from constructs import Construct
 
 from annex_stacks import nag, names
 from annex_stacks.components.trust import ec2_instance_trust
-from annex_stacks.settings import AnnexSettings
-from annex_stacks.submit_host_policy import (
+from annex_stacks.policy import (
     OWN_RESOURCE_FAMILIES,
     READ_ONLY_FAMILIES,
     template_document,
     why,
 )
+from annex_stacks.settings import AnnexSettings
 
 # ${AWS::X} is CloudFormation's to substitute; any other ${...} (IAM's ${aws:username}) must
 # reach IAM as written, which inside Fn::Sub is spelt ${!...}.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from annex_stacks.submit_host_policy import VERSION
+from annex_stacks.policy import VERSION
 
 
 def ec2_instance_trust() -> dict[str, Any]:

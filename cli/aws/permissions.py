@@ -14,8 +14,8 @@ from annex_cdk.aws.session import AwsTarget
 from annex_cdk.env import env_flag
 from annex_cdk.errors import PermissionsError
 from annex_stacks import names
+from annex_stacks.policy import Grant, grants
 from annex_stacks.settings import AnnexSettings
-from annex_stacks.submit_host_policy import Grant, grants
 
 #: What stands in for a name part chosen at run time when a resource is simulated.
 _SAMPLE = "annex-cdk-preflight"
@@ -27,7 +27,7 @@ def settings_grants(
     settings: AnnexSettings, actions: Mapping[str, Set[str]] | None = None
 ) -> list[Grant]:
     """The statements for a resolved setup (account and region known); `actions` by scope
-    narrows them (the CI roles' sets, annex_stacks/ci_roles_policy.py)."""
+    narrows them (the CI roles' sets, annex_stacks/policy/ci_roles.py)."""
     if not settings.region or not settings.account:
         raise ValueError("the pre-flight needs settings with a region and an account")
     return grants(

@@ -1,6 +1,6 @@
 """`annex-cdk policy`: the least-privilege policy for annex-cdk and condor_annex, filled in.
 
-The policy itself is plain data from annex_stacks.submit_host_policy (no aws_cdk): this module
+The policy itself is plain data from annex_stacks.policy (no aws_cdk): this module
 fills in the account and region, and, when a setup is deployed where the credentials point,
 the names it really has: an adopted condor_annex setup's bucket has a generated name, a key
 pair may have been reused, and the lease functions' ARNs are the only lease-rule targets then.
@@ -18,8 +18,8 @@ from annex_cdk.aws.cfn import CloudFormation
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.errors import AnnexError, UsageError
 from annex_stacks import names
+from annex_stacks.policy import MANAGED_POLICY_LIMIT, policy_document, size
 from annex_stacks.settings import AnnexSettings, SettingsError
-from annex_stacks.submit_host_policy import MANAGED_POLICY_LIMIT, policy_document, size
 
 #: The stacks whose outputs name what the policy scopes.
 _READ_STACKS = (names.BUCKET_STACK, names.KEY_PAIR_STACK, names.LAMBDA_STACK)

@@ -44,8 +44,8 @@ from annex_cdk.templates.diff import diff_stack
 from annex_cdk.templates.diff_model import KEPT, StackDiff
 from annex_cdk.templates.exposure import ingress_cidrs
 from annex_stacks import names
-from annex_stacks.ci_roles_policy import deploy_actions, plan_actions
 from annex_stacks.facade import recorded_context
+from annex_stacks.policy.ci_roles import deploy_actions, plan_actions
 from annex_stacks.settings import (
     AnnexSettings,
     Setting,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from annex_stacks import names, stack_specs
-from annex_stacks.ci_roles_policy import deploy_document, plan_document
+from annex_stacks.policy.ci_roles import deploy_document, plan_document
 from tests.e2e.conftest import REGION, World
 from tests.infra.test_submit_host_stack import _resolve
 from tests.policy_eval import allows, iam_actions

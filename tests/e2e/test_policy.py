@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
 
 from annex_stacks import names, stack_specs
-from annex_stacks.submit_host_policy import policy_document
+from annex_stacks.policy import policy_document
 from tests.e2e.conftest import REGION, World
 from tests.policy_eval import allows, iam_actions
 
@@ -64,7 +64,7 @@ def test_policy_covers_every_call_annex_cdk_makes(world: World, tmp_path: Path):
         for action in iam_actions(call)
         if not allows(document, action)
     )
-    assert missing == [], "add these to annex_stacks/submit_host_policy.py"
+    assert missing == [], "add these to annex_stacks/policy/callers.py"
 
 
 def test_submit_host_role_is_deployed_kept_and_destroyed(world: World):

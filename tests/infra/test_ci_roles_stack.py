@@ -12,12 +12,12 @@ from annex_stacks import (
     SynthResult,
     build_app,
     names,
+    policy,
     recorded_context,
     stack_specs,
     synth,
 )
-from annex_stacks import ci_roles_policy as crp
-from annex_stacks import submit_host_policy as shp
+from annex_stacks.policy import ci_roles
 from annex_stacks.settings import SettingsError
 from tests.infra.conftest import as_list, assert_built_as_declared, resources
 from tests.infra.test_submit_host_stack import _resolve
@@ -137,13 +137,13 @@ def _is_write(action: str) -> bool:
 #: Every write the three sources of the submit host's policy name (handlers list reads too).
 WRITES = {
     a
-    for by_scope in shp.CFN_RESOURCE_ACTIONS.values()
+    for by_scope in policy.CFN_RESOURCE_ACTIONS.values()
     for actions in by_scope.values()
     for a in actions.all
     if _is_write(a)
 } | {
     a
-    for source in (shp.ANNEX_CDK_ACTIONS, shp.CONDOR_ANNEX_ACTIONS)
+    for source in (policy.ANNEX_CDK_ACTIONS, policy.CONDOR_ANNEX_ACTIONS)
     for listed in source.values()
     for a in listed
     if _is_write(a)
@@ -157,7 +157,7 @@ def test_the_plan_role_cannot_write(synthesized):
     assert not allows(document, "ssm:GetParameter") and not allows(document, "kms:Decrypt")
     for action in _actions(document):  # every action is IAM's read level, wildcards included
         verb = action.split(":")[1]
-        assert verb.startswith(("Describe", "Get", "List")) or action in crp.READ_ACTIONS
+        assert verb.startswith(("Describe", "Get", "List")) or action in ci_roles.READ_ACTIONS
     assert "sts:AssumeRole" not in _actions(document)
     # What `annex-cdk diff` calls on a deployed setup (tests/e2e records them).
     for call in ("cloudformation:DescribeStacks", "cloudformation:GetTemplate",
@@ -171,7 +171,7 @@ def test_the_deploy_role_deploys_but_never_reads_the_private_key(synthesized):
                  "ec2:CreateKeyPair", "ssm:PutParameter", "lambda:CreateFunction"):  # fmt: skip
         assert allows(document, call), call
     key = "arn:aws:ssm:us-east-1:123456789012:parameter/ec2/keypair/key-0123"
-    lock = _resolve(next(s for s in document["Statement"] if s["Sid"] == crp.LOCK_SID))
+    lock = _resolve(next(s for s in document["Statement"] if s["Sid"] == ci_roles.LOCK_SID))
     assert lock["Resource"] == f"arn:aws:ssm:us-east-1:123456789012:parameter{names.LOCK_PARAMETER}"
     assert not _allows_resolved(document, "ssm:GetParameter", key)
     assert not allows(document, "kms:Decrypt")
@@ -203,7 +203,7 @@ def test_size_lint_and_nag(synthesized):
         assert len(result.body(names.CI_ROLES_STACK).encode()) < INLINE_TEMPLATE_LIMIT
         for lid in (names.LID_CI_PLAN_ROLE, names.LID_CI_DEPLOY_ROLE):
             # IAM's limit for a role's inline policies (10,240 characters, whitespace excluded).
-            assert shp.size(_document(result, lid)) < 10_240
+            assert policy.size(_document(result, lid)) < 10_240
         text = (result.outdir / f"{names.CI_ROLES_STACK}.template.json").read_text()
         found = lint(text, config=ManualArgs(regions=["us-east-1", "eu-central-1"]))
         assert [f"{m.rule.id} {m.message}" for m in found] == []

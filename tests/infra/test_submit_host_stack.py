@@ -14,11 +14,11 @@ from annex_stacks import (
     build_app,
     nag,
     names,
+    policy,
     recorded_context,
     stack_specs,
     synth,
 )
-from annex_stacks import submit_host_policy as shp
 from tests.infra.conftest import VARIANTS, assert_built_as_declared, resources
 from tests.infra.test_synthesis import INLINE_TEMPLATE_LIMIT
 
@@ -92,7 +92,7 @@ def test_the_role_is_for_ec2_and_carries_exactly_the_policy(synthesized):
     assert "ManagedPolicyArns" not in role and "RoleName" not in role
     [inline] = role["Policies"]
     assert inline["PolicyName"] == names.SUBMIT_HOST_POLICY_NAME
-    assert _resolve(inline["PolicyDocument"]) == shp.policy_document(
+    assert _resolve(inline["PolicyDocument"]) == policy.policy_document(
         region="us-east-1", account="123456789012"
     )
     profile = synthesized(SUBMIT_HOST).templates[names.SUBMIT_HOST_STACK]["Resources"][
@@ -103,7 +103,7 @@ def test_the_role_is_for_ec2_and_carries_exactly_the_policy(synthesized):
 
 def test_an_adopted_bucket_and_own_key_are_what_the_policy_names(synthesized):
     document = _resolve(_role(synthesized(ADOPTED_SUBMIT_HOST))["Policies"][0]["PolicyDocument"])
-    assert document == shp.policy_document(
+    assert document == policy.policy_document(
         region="us-east-1",
         account="123456789012",
         bucket=ADOPTED_SUBMIT_HOST.bucket_name,
@@ -168,13 +168,13 @@ def test_every_resource_type_in_the_templates_is_in_the_table(synth_variant, syn
         for t in _all_templates(synth_variant, synthesized)
         for r in t["Resources"].values()
     }
-    assert types - set(shp.CFN_RESOURCE_ACTIONS) == set()
-    assert set(shp.CFN_RESOURCE_ACTIONS) - types == set()  # and nothing granted for no reason
+    assert types - set(policy.CFN_RESOURCE_ACTIONS) == set()
+    assert set(policy.CFN_RESOURCE_ACTIONS) - types == set()  # and nothing granted for no reason
 
 
 def test_permissions_left_out_are_for_properties_no_template_sets(synth_variant, synthesized):
     for template in _all_templates(synth_variant, synthesized):
-        for rtype, reasons in shp.CFN_NOT_NEEDED.items():
+        for rtype, reasons in policy.CFN_NOT_NEEDED.items():
             for resource in resources(template, rtype).values():
                 props = resource.get("Properties", {})
                 assert not {p for p, _ in reasons.values() if p} & set(props), rtype
@@ -209,14 +209,14 @@ def test_the_policy_json_on_disk_matches(synthesized):
 
 def test_with_the_image_stack_the_role_carries_both_policies(synthesized):
     document = _resolve(_role(synthesized(SUBMIT_HOST_IMAGE))["Policies"][0]["PolicyDocument"])
-    assert document == shp.policy_document(
+    assert document == policy.policy_document(
         region="us-east-1", account="123456789012", build_image=True
     )
     sids = {s["Sid"] for s in document["Statement"]}
-    assert {shp.SCOPES[name].sid for name in shp.IMAGE_SCOPES} <= sids
-    assert shp.size(document) < 10_240  # IAM's limit for a role's inline policies
+    assert {policy.SCOPES[name].sid for name in policy.IMAGE_SCOPES} <= sids
+    assert policy.size(document) < 10_240  # IAM's limit for a role's inline policies
     # Without the image stack, the role has none of them.
     plain = _resolve(_role(synthesized(SUBMIT_HOST))["Policies"][0]["PolicyDocument"])
-    assert not {shp.SCOPES[name].sid for name in shp.IMAGE_SCOPES} & {
+    assert not {policy.SCOPES[name].sid for name in policy.IMAGE_SCOPES} & {
         s["Sid"] for s in plain["Statement"]
     }

@@ -32,7 +32,7 @@ LAYERS = {
     "annex_stacks.names": 1,
     "annex_stacks.settings": 1,
     "annex_stacks.stack_specs": 1,  # plain data: one declaration per stack
-    "annex_stacks.submit_host_policy": 1,  # plain data: the policy statements
+    "annex_stacks.policy": 1,  # plain data: the policy statements and documents
     "annex_cdk.text": 0,  # what every printed line passes through
 }
 #: Rooms of one layer that must not know each other: the AWS side and the HTCondor side.

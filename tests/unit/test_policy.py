@@ -18,8 +18,7 @@ from botocore.parsers import ResponseParserError
 from annex_cdk.aws import permissions
 from annex_cdk.errors import EXIT_PERMISSIONS, CredentialsError, PermissionsError
 from annex_cdk.ops import destroy
-from annex_stacks import names
-from annex_stacks import submit_host_policy as shp
+from annex_stacks import names, policy
 from annex_stacks.settings import AnnexSettings
 from tests.policy_eval import allows, iam_actions
 
@@ -33,7 +32,7 @@ CONDITION_OPERATORS = {"StringEquals", "StringLike", "ArnLike"}
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    return shp.policy_document(region=REGION, account=ACCOUNT)
+    return policy.policy_document(region=REGION, account=ACCOUNT)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -64,16 +63,19 @@ def test_document_is_valid_iam_json(document):
 
 
 def test_size_is_under_the_managed_policy_limit(document):
-    assert shp.size(document) < shp.MANAGED_POLICY_LIMIT
+    assert policy.size(document) < policy.MANAGED_POLICY_LIMIT
     # Long names everywhere: an adopted bucket (63 characters), a long region and key name.
-    long = shp.policy_document(
+    long = policy.policy_document(
         region="ap-southeast-2",
         account=ACCOUNT,
         bucket="htcondorannex-configurationbucket-" + "x" * 29,
         key_pair_name="k" * 64,
     )
-    assert shp.size(long) < shp.MANAGED_POLICY_LIMIT
-    assert shp.size(shp.policy_document(region=REGION, account="*")) < shp.MANAGED_POLICY_LIMIT
+    assert policy.size(long) < policy.MANAGED_POLICY_LIMIT
+    assert (
+        policy.size(policy.policy_document(region=REGION, account="*"))
+        < policy.MANAGED_POLICY_LIMIT
+    )
 
 
 def test_statements_without_resource_level_permissions_say_so(document):
@@ -84,7 +86,7 @@ def test_statements_without_resource_level_permissions_say_so(document):
 
 
 def test_the_template_form_is_the_same_policy():
-    template = shp.template_document(
+    template = policy.template_document(
         bucket_expression=names.BUCKET_NAME_PATTERN, key_pair_name=names.KEY_PAIR_NAME
     )
     resolved = json.loads(
@@ -93,7 +95,7 @@ def test_the_template_form_is_the_same_policy():
         .replace("${AWS::Region}", REGION)
         .replace("${AWS::AccountId}", ACCOUNT)
     )
-    assert resolved == shp.policy_document(region=REGION, account=ACCOUNT)
+    assert resolved == policy.policy_document(region=REGION, account=ACCOUNT)
 
 
 # --- What it allows, and where -------------------------------------------------------------------
@@ -237,16 +239,18 @@ def test_launches_and_tags_are_conditional(document):
     [tagged] = [s for s in by_sid.values() if s["Resource"] == ARN % ("ec2", "instance/*")
                 and "ec2:RunInstances" in s["Action"]]  # fmt: skip
     assert tagged["Condition"] == {"StringLike": {f"aws:RequestTag/{names.TAG_ANNEX_NAME}": "*"}}
-    targets = by_sid[shp.SCOPES["lease-targets"].sid]
+    targets = by_sid[policy.SCOPES["lease-targets"].sid]
     assert targets["Condition"]["ArnLike"]["events:TargetArn"].endswith(":function:HTCondorAnnex-*")
     assert (
         "lambda.amazonaws.com"
-        in by_sid[shp.SCOPES["pass-role"].sid]["Condition"]["StringEquals"]["iam:PassedToService"]
+        in by_sid[policy.SCOPES["pass-role"].sid]["Condition"]["StringEquals"][
+            "iam:PassedToService"
+        ]
     )
 
 
 def test_adopted_bucket_and_own_key_name_are_named():
-    doc = shp.policy_document(
+    doc = policy.policy_document(
         region=REGION, account=ACCOUNT, bucket="htcondorannex-configurationbucket-1x2y",
         key_pair_name="my-key",
     )  # fmt: skip
@@ -267,15 +271,15 @@ def _registry_schema(rtype: str) -> dict[str, Any]:
     return json.loads((base / "resources" / f"{index[rtype]}.json").read_text())
 
 
-@pytest.mark.parametrize("rtype", sorted(shp.CFN_RESOURCE_ACTIONS))
+@pytest.mark.parametrize("rtype", sorted(policy.CFN_RESOURCE_ACTIONS))
 def test_every_handler_permission_is_granted_or_explained(rtype):
     schema = _registry_schema(rtype)
     permissions: set[str] = set()
     for handler in ("create", "read", "update", "delete"):
         permissions |= set(schema.get("handlers", {}).get(handler, {}).get("permissions", []))
     permissions |= set((schema.get("tagging") or {}).get("permissions", []))
-    granted = {a for actions in shp.CFN_RESOURCE_ACTIONS[rtype].values() for a in actions.all}
-    explained = shp.CFN_NOT_NEEDED.get(rtype, {})
+    granted = {a for actions in policy.CFN_RESOURCE_ACTIONS[rtype].values() for a in actions.all}
+    explained = policy.CFN_NOT_NEEDED.get(rtype, {})
     patterns = granted | set(explained)
     assert (
         sorted(p for p in permissions if not any(fnmatch.fnmatchcase(p, g) for g in patterns)) == []
@@ -356,7 +360,7 @@ def test_the_caller_holding_exactly_the_policy_simulates_as_allowed(build_image)
     """Context entries satisfy the policy's own conditions, and the sample resources match its
     patterns: our evaluator, standing in for IAM, allows every simulated request (with the
     image stack: both policies, `annex-cdk policy` and `annex-cdk policy --build-image`)."""
-    document = shp.policy_document(region=REGION, account=ACCOUNT, build_image=build_image)
+    document = policy.policy_document(region=REGION, account=ACCOUNT, build_image=build_image)
     stub = _Stub(
         USER,
         lambda action, resources, context: (
@@ -448,7 +452,7 @@ def test_policy_command_prints_the_document():
     )
     assert run.returncode == 0, run.stderr
     printed = json.loads(run.stdout)
-    assert printed == shp.policy_document(region="eu-west-1", account=ACCOUNT)
+    assert printed == policy.policy_document(region="eu-west-1", account=ACCOUNT)
     bad = subprocess.run(
         [str(CLI), "policy", "--account", "12"], capture_output=True, text=True, timeout=60
     )
@@ -490,7 +494,7 @@ def test_destroy_keeps_the_ci_roles_when_the_pipeline_runs_it():
 
 
 # --- The image stack's second policy (annex-cdk policy --build-image) ----------------------------
-IMAGE_TYPES = sorted(t for t in shp.CFN_RESOURCE_ACTIONS if t.startswith("AWS::ImageBuilder::"))
+IMAGE_TYPES = sorted(t for t in policy.CFN_RESOURCE_ACTIONS if t.startswith("AWS::ImageBuilder::"))
 # Image Builder's ARNs, with the lowercased names the image stack gives (names.STACK_PREFIX).
 IB = f"arn:aws:imagebuilder:{REGION}:{ACCOUNT}:%s"
 SLUG = "htcondorannex-25x-x86-64-1a2b3c4d"
@@ -498,20 +502,20 @@ SLUG = "htcondorannex-25x-x86-64-1a2b3c4d"
 
 @pytest.fixture(scope="module")
 def image_document() -> dict[str, Any]:
-    return shp.policy_document(region=REGION, account=ACCOUNT, image_only=True)
+    return policy.policy_document(region=REGION, account=ACCOUNT, image_only=True)
 
 
 def test_the_image_statements_are_a_second_managed_policy(document, image_document):
     assert IMAGE_TYPES, "the table has no Image Builder types"
     first = {s["Sid"] for s in document["Statement"]}
     second = {s["Sid"] for s in image_document["Statement"]}
-    assert second == {shp.SCOPES[name].sid for name in shp.IMAGE_SCOPES}
+    assert second == {policy.SCOPES[name].sid for name in policy.IMAGE_SCOPES}
     assert not first & second
     assert not allows(document, "imagebuilder:CreateImage")
-    assert shp.size(image_document) < shp.MANAGED_POLICY_LIMIT
+    assert policy.size(image_document) < policy.MANAGED_POLICY_LIMIT
     # Both together exceed one managed policy: that is why they are two.
-    both = shp.policy_document(region=REGION, account=ACCOUNT, build_image=True)
-    assert shp.size(both) > shp.MANAGED_POLICY_LIMIT
+    both = policy.policy_document(region=REGION, account=ACCOUNT, build_image=True)
+    assert policy.size(both) > policy.MANAGED_POLICY_LIMIT
     assert both["Statement"] == document["Statement"] + image_document["Statement"]
     for statement in image_document["Statement"]:
         assert re.fullmatch(r"[A-Za-z0-9]+", statement["Sid"])
@@ -524,10 +528,10 @@ def test_both_policies_allow_what_cloudformation_does_for_the_image_stack(
     document, image_document, rtype
 ):
     both = {
-        "Version": shp.VERSION,
+        "Version": policy.VERSION,
         "Statement": document["Statement"] + image_document["Statement"],
     }
-    for scope, actions in shp.CFN_RESOURCE_ACTIONS[rtype].items():
+    for scope, actions in policy.CFN_RESOURCE_ACTIONS[rtype].items():
         for action in actions.all:
             assert allows(both, action), (rtype, scope, action)
 
@@ -575,6 +579,6 @@ def test_policy_command_prints_the_image_policy():
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout) == shp.policy_document(
+    assert json.loads(run.stdout) == policy.policy_document(
         region="eu-west-1", account=ACCOUNT, image_only=True
     )

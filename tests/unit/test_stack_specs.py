@@ -13,9 +13,9 @@ import pytest
 from annex_cdk.ops import destroy, image_check
 from annex_cdk.ops.deep_check import DEEP_CHECKS
 from annex_stacks import AnnexSettings, names, stack_specs
+from annex_stacks.policy import SCOPES
 from annex_stacks.settings import SETTINGS
 from annex_stacks.stack_specs import STACKS, StackSpec
-from annex_stacks.submit_host_policy import SCOPES
 
 
 def test_every_stack_name_in_names_is_declared_once():

@@ -1,4 +1,4 @@
-"""The CI roles' policies, derived from the submit host's (annex_stacks/submit_host_policy.py).
+"""The CI roles' policies, derived from the submit host's (the rest of this package).
 
 - DEPLOY runs `setup --no-local` and `check-setup --no-local --deep`: annex-cdk's own calls and
   what CloudFormation does for every resource type, but nothing condor_annex does (no instance
@@ -15,12 +15,10 @@ from __future__ import annotations
 from typing import Any, Final
 
 from annex_stacks import names
-from annex_stacks.submit_host_policy import (
-    ANNEX_CDK_ACTIONS,
-    CFN_RESOURCE_ACTIONS,
-    SCOPES,
-    template_document,
-)
+from annex_stacks.policy.callers import ANNEX_CDK_ACTIONS
+from annex_stacks.policy.cloudformation import CFN_RESOURCE_ACTIONS
+from annex_stacks.policy.document import template_document
+from annex_stacks.policy.scopes import SCOPES
 
 #: What a runner must never read: the key pair's private key (a SecureString in SSM).
 PRIVATE_KEY_ACTIONS: Final = frozenset({"ssm:GetParameter", "kms:Decrypt"})

@@ -1,0 +1,89 @@
+"""The calls the policy is for, besides CloudFormation's: annex-cdk's own and a later
+condor_annex run's, by scope; and all three sources together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from annex_stacks.policy.cloudformation import CFN_RESOURCE_ACTIONS
+from annex_stacks.policy.scopes import SCOPES
+
+#: annex-cdk's own calls (cli/), as IAM actions; tests/e2e/test_policy.py records the real ones.
+ANNEX_CDK_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
+    "stacks": (
+        "cloudformation:CreateStack",
+        "cloudformation:UpdateStack",
+        "cloudformation:DeleteStack",
+        "cloudformation:DescribeStacks",
+        "cloudformation:DescribeStackEvents",
+        "cloudformation:DescribeStackResource",
+        "cloudformation:GetTemplate",
+        "cloudformation:DetectStackDrift",
+        "cloudformation:DetectStackResourceDrift",
+        "cloudformation:DescribeStackResourceDrifts",
+        # What plain `cdk diff` and `cdk deploy` (the pinned CLI) call besides the above.
+        "cloudformation:CreateChangeSet",
+        "cloudformation:DescribeChangeSet",
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:DeleteChangeSet",
+        "cloudformation:ListChangeSets",
+        "cloudformation:ListStackResources",
+        "cloudformation:DescribeStackResources",
+        "cloudformation:GetTemplateSummary",
+    ),
+    "no-resource-level": (
+        "cloudformation:DescribeStackDriftDetectionStatus",
+        "ec2:DescribeInstances",
+        "ec2:DescribeKeyPairs",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeImages",
+    ),
+    "bucket": ("s3:ListBucket", "s3:ListBucketVersions"),
+    "bucket-objects": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
+    "parameters": ("ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter"),
+    "kms-via-ssm": ("kms:Decrypt",),
+    "iam": ("iam:ListRolePolicies", "iam:GetRolePolicy", "iam:SimulatePrincipalPolicy"),
+    "built-images": ("ec2:DeregisterImage",),
+    # An action authorizes only resources of its own type: here, the snapshot/* of this
+    # statement. destroy deletes a built AMI's snapshots by the ids the AMI names (Image
+    # Builder's snapshots carry no tag of ours to condition on).
+    "launch-resources": ("ec2:DeleteSnapshot",),
+    "functions": ("lambda:GetFunctionConfiguration",),
+}
+
+#: A later condor_annex run (reference §4, §8.1).
+CONDOR_ANNEX_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
+    "config-objects": ("s3:PutObject",),
+    "functions": ("lambda:GetFunction",),
+    "check-function": ("lambda:InvokeFunction",),
+    "lease-rules": ("events:PutRule", "events:DeleteRule", "events:RemoveTargets"),
+    "lease-targets": ("events:PutTargets",),
+    "annex-instances": ("ec2:RunInstances",),
+    "tag-at-launch": ("ec2:CreateTags",),
+    "launch-resources": ("ec2:RunInstances",),
+    "spot-fleets": ("ec2:RequestSpotFleet", "ec2:CancelSpotFleetRequests"),
+    "annex-rollback": ("ec2:TerminateInstances",),
+    "pass-role": ("iam:PassRole",),
+    "pass-fleet-role": ("iam:PassRole",),
+    "spot-service-roles": ("iam:CreateServiceLinkedRole",),
+    "no-resource-level": (
+        "ec2:DescribeInstances",
+        "ec2:DescribeSpotFleetRequests",
+        "ec2:DescribeSpotFleetInstances",
+    ),
+}
+
+
+def actions_by_scope(resource_types: Iterable[str] | None = None) -> dict[str, set[str]]:
+    """Every action of the three sources, by scope; CloudFormation's for `resource_types`."""
+    types = CFN_RESOURCE_ACTIONS if resource_types is None else set(resource_types)
+    out: dict[str, set[str]] = {scope: set() for scope in SCOPES}
+    for rtype in types:
+        for scope, actions in CFN_RESOURCE_ACTIONS[rtype].items():
+            out[scope].update(actions.all)
+    for source in (ANNEX_CDK_ACTIONS, CONDOR_ANNEX_ACTIONS):
+        for scope, listed in source.items():
+            out[scope].update(listed)
+    return out

@@ -1,0 +1,224 @@
+"""The policy documents: the scopes' statements with their actions, families folded in,
+resources and conditions filled for one account and region (or as Fn::Sub text).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from annex_stacks import names
+from annex_stacks.policy.callers import actions_by_scope
+from annex_stacks.policy.scopes import IMAGE_SCOPES, SCOPES, TARGET_ARN_KEY
+
+VERSION: Final = "2012-10-17"
+#: IAM's limit for a managed policy, counted without whitespace.
+MANAGED_POLICY_LIMIT: Final = 6144
+
+
+@dataclass(frozen=True)
+class Values:
+    """What the resource templates are filled with."""
+
+    partition: str
+    region: str
+    account: str
+    bucket: str
+    key_pair: str = names.KEY_PAIR_NAME
+
+    def fill(self, text: str) -> str:
+        return text.format(
+            partition=self.partition,
+            region=self.region,
+            account=self.account,
+            bucket=self.bucket,
+            key_pair=self.key_pair,
+        )
+
+
+#: Read-only action families that stand in for the single actions they match, on scopes that
+#: hold only annex-cdk's own resources: the same rights, and room under IAM's size limit.
+READ_ONLY_FAMILIES: Final[dict[str, tuple[str, ...]]] = {
+    "stacks": (
+        "cloudformation:Describe*",
+        "cloudformation:Detect*",
+        "cloudformation:Get*",
+        "cloudformation:List*",
+    ),
+    "bucket": ("s3:Get*", "s3:List*"),
+    "iam": ("iam:Get*", "iam:List*"),
+    "functions": ("lambda:Get*", "lambda:List*"),
+    "no-resource-level": ("logs:Describe*", "ec2:Describe*"),
+}
+
+
+#: Families of changes, likewise only on scopes whose resources are annex-cdk's own (its
+#: stacks, roles, profiles, functions and log groups, all by name): each stands for the create
+#: and delete pair (or the like) that CloudFormation calls there, to stay under IAM's limit.
+OWN_RESOURCE_FAMILIES: Final[dict[str, tuple[str, ...]]] = {
+    "stacks": ("cloudformation:*ChangeSet", "cloudformation:*Stack"),
+    "iam": ("iam:*InstanceProfile", "iam:*RolePolicy", "iam:UpdateRole*", "iam:*TagRole"),
+    "functions": ("lambda:*Permission", "lambda:UpdateFunction*", "lambda:*TagResource"),
+    "log-groups": ("logs:*LogGroup", "logs:*RetentionPolicy", "logs:*TagResource"),
+    "bucket": ("s3:*BucketPolicy", "s3:*TagResource"),
+}
+
+
+def _collapse(scope: str, actions: set[str]) -> list[str]:
+    # A family of changes stands in only where every listed action it matches is granted: a
+    # narrower set (the CI plan role's reads) must not gain the writes through it.
+    listed = actions_by_scope()[scope]
+    changes = [
+        f
+        for f in OWN_RESOURCE_FAMILIES.get(scope, ())
+        if {a for a in listed if fnmatch.fnmatchcase(a, f)} <= actions
+    ]
+    families = (*READ_ONLY_FAMILIES.get(scope, ()), *changes)
+    kept = {a for a in actions if not any(fnmatch.fnmatchcase(a, f) for f in families)}
+    used = {f for f in families if any(fnmatch.fnmatchcase(a, f) for a in actions)}
+    return sorted(kept | used, key=str.lower)
+
+
+def _fill(value: Any, values: Values) -> Any:
+    if isinstance(value, str):
+        return values.fill(value)
+    if isinstance(value, list):
+        return [_fill(v, values) for v in value]
+    return {k: _fill(v, values) for k, v in value.items()}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One statement before the read-only families are folded in: every single action."""
+
+    scope: str
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    condition: Mapping[str, Mapping[str, Any]] | None
+
+
+def grants(
+    *,
+    region: str,
+    account: str,
+    bucket: str | None = None,
+    key_pair_name: str = names.KEY_PAIR_NAME,
+    partition: str | None = None,
+    resource_types: Iterable[str] | None = None,
+    actions: Mapping[str, Iterable[str]] | None = None,
+    lease_functions: Sequence[str] = (),
+    build_image: bool = False,
+    image_only: bool = False,
+) -> list[Grant]:
+    """The statements for one account and region, with resources and conditions filled in.
+
+    `bucket` is the configuration bucket's name (default: the deterministic one). `actions`
+    by scope replaces actions_by_scope(resource_types) (the CI roles' narrower sets).
+    `lease_functions` are the deployed lease functions' ARNs, which then are the only targets
+    a lease rule may get (default: any HTCondorAnnex-* function, for a setup not yet deployed).
+    IMAGE_SCOPES come with `build_image` (or with `actions` that name them); `image_only`
+    gives them alone, the second document of a setup with the image stack.
+    """
+    values = Values(
+        partition=partition or names.partition_of(region),
+        region=region,
+        account=account,
+        bucket=bucket or names.bucket_name(account, region),
+        key_pair=key_pair_name,
+    )
+    conditions = {
+        name: _fill(dict(scope.condition), values) if scope.condition else None
+        for name, scope in SCOPES.items()
+    }
+    explicit = actions is not None  # the comprehension below reuses the name
+    if lease_functions:
+        conditions["lease-targets"] = {"ArnLike": {TARGET_ARN_KEY: sorted(lease_functions)}}
+    return [
+        Grant(
+            scope=name,
+            sid=SCOPES[name].sid,
+            actions=tuple(sorted(actions, key=str.lower)),
+            resources=tuple(values.fill(r) for r in SCOPES[name].resources),
+            condition=conditions[name],
+        )
+        for name, actions in (
+            actions_by_scope(resource_types) if actions is None else actions
+        ).items()
+        if actions and _wanted(name, explicit=explicit, image=build_image, image_only=image_only)
+    ]
+
+
+def _wanted(scope: str, *, explicit: bool, image: bool, image_only: bool) -> bool:
+    if image_only:
+        return scope in IMAGE_SCOPES
+    return explicit or image or scope not in IMAGE_SCOPES
+
+
+def policy_document(
+    *,
+    region: str,
+    account: str,
+    bucket: str | None = None,
+    key_pair_name: str = names.KEY_PAIR_NAME,
+    partition: str | None = None,
+    resource_types: Iterable[str] | None = None,
+    actions: Mapping[str, Iterable[str]] | None = None,
+    lease_functions: Sequence[str] = (),
+    build_image: bool = False,
+    image_only: bool = False,
+) -> dict[str, Any]:
+    """The IAM policy for one account and region ("*" for either widens to all of them)."""
+    statements = []
+    for grant in grants(
+        region=region,
+        account=account,
+        bucket=bucket,
+        key_pair_name=key_pair_name,
+        partition=partition,
+        resource_types=resource_types,
+        actions=actions,
+        lease_functions=lease_functions,
+        build_image=build_image,
+        image_only=image_only,
+    ):
+        statement: dict[str, Any] = {
+            "Sid": grant.sid,
+            "Effect": "Allow",
+            "Action": _collapse(grant.scope, set(grant.actions)),
+            "Resource": grant.resources[0] if len(grant.resources) == 1 else list(grant.resources),
+        }
+        if grant.condition:
+            statement["Condition"] = grant.condition
+        statements.append(statement)
+    return {"Version": VERSION, "Statement": statements}
+
+
+def template_document(
+    *,
+    bucket_expression: str,
+    key_pair_name: str,
+    resource_types: Iterable[str] | None = None,
+    actions: Mapping[str, Iterable[str]] | None = None,
+    build_image: bool = False,
+) -> dict[str, Any]:
+    """The same policy as Fn::Sub text (${AWS::Region} & co.), for a CloudFormation template
+    (one inline policy: both documents fit under a role's 10,240 characters)."""
+    return policy_document(
+        region="${AWS::Region}",
+        account="${AWS::AccountId}",
+        bucket=bucket_expression,
+        key_pair_name=key_pair_name,
+        partition="${AWS::Partition}",
+        resource_types=resource_types,
+        actions=actions,
+        build_image=build_image,
+    )
+
+
+def size(document: Mapping[str, Any]) -> int:
+    """The length IAM counts against its limits: the JSON without whitespace."""
+    return len(json.dumps(document, separators=(",", ":")))
