@@ -6,7 +6,6 @@ aws_cdk is imported inside the functions, so importing this module does not star
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import tempfile
@@ -39,9 +38,6 @@ class SynthResult:
     templates: dict[str, dict[str, Any]]
     warnings: tuple[str, ...]
     outdir: Path
-
-    def body(self, stack: str) -> str:
-        return json.dumps(self.templates[stack], separators=(",", ":"), sort_keys=True)
 
 
 def _quiet_jsii_exit() -> None:

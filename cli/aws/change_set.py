@@ -4,12 +4,13 @@ does by default). Created, described with property values, deleted; never execut
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from annex_cdk.templates.load import body as template_body
 
 #: What CloudFormation says when the template it was given changes nothing it deploys.
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
@@ -41,7 +42,7 @@ def read_change_set(
             StackName=stack,
             ChangeSetName=name,
             ChangeSetType="UPDATE",
-            TemplateBody=json.dumps(template, separators=(",", ":"), sort_keys=True),
+            TemplateBody=template_body(template),
             Capabilities=capabilities,
             Description="annex-cdk diff: read only, deleted after reading",
         )

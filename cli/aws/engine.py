@@ -6,7 +6,6 @@ unit-tested without AWS; `Engine` carries them out with boto3 CloudFormation.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -18,6 +17,7 @@ from typing import Any
 
 from annex_cdk.console import ResourceEvent
 from annex_cdk.errors import Interrupted, StackBlockedError, StackFailedError, annotate
+from annex_cdk.templates.load import body as template_body
 from annex_cdk.templates.load import normalise
 
 CAPABILITIES = ["CAPABILITY_IAM"]
@@ -373,7 +373,7 @@ class Engine:
         from botocore.exceptions import ClientError
 
         started = time.monotonic()
-        body = json.dumps(template, separators=(",", ":"), sort_keys=True)
+        body = template_body(template)
         if action is Action.REPLACE:
             self.progress(name, state.status or "", "deleting to replace it")
             mark = self.marker(state.stack_id)
@@ -439,7 +439,7 @@ class Engine:
         """Start a new stack `name` that holds only the resources to import; its stack id."""
         ids = [i["LogicalResourceId"] for i in imports]
         self.progress(name, "IMPORT_IN_PROGRESS", "importing " + ", ".join(ids))
-        body = json.dumps(import_template(template, ids), separators=(",", ":"), sort_keys=True)
+        body = template_body(import_template(template, ids))
         created = self.cfn.create_change_set(
             StackName=name,
             ChangeSetName=IMPORT_CHANGE_SET,

@@ -1,4 +1,4 @@
-"""Reading templates back: whatever their formatting, a template is the JSON it means.
+"""Templates on the wire: the body sent, and reading one back whatever its formatting.
 
 CloudFormation hands back a template in the format it was given: JSON from annex-cdk, YAML
 from the CDK CLI (which uploads YAML), with the short-form tags (`!Ref`, `!GetAtt`, `!Sub`...)
@@ -8,9 +8,19 @@ that a hand-written template may use. Both read as the same dict.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
+
+
+def body(template: Mapping[str, Any]) -> str:
+    """The TemplateBody to send: the template as synthesized, its keys in the cloud assembly's
+    order. The CDK CLI skips deploying a stack only when `JSON.stringify` of the template it
+    synthesized equals that of the deployed one, so key order counts: a body with sorted keys
+    made every plain `cdk deploy` after `annex-cdk setup` redeploy every stack."""
+    return json.dumps(template, separators=(",", ":"))
+
 
 #: CloudFormation's short-form intrinsic functions, tag → long form.
 _SHORT_FORMS = (

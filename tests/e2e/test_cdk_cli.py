@@ -83,3 +83,28 @@ def test_annex_cdk_setup_then_cdk_diff_shows_no_difference(world: World):
     assert "There were no differences" in said
     # The diff came from a read-only change set per stack, not the template fallback.
     assert "Could not create a change set" not in said
+
+
+def test_annex_cdk_setup_then_cdk_deploy_skips_every_stack(world: World):
+    """The CDK CLI skips a stack when `JSON.stringify` of its synthesized template equals the
+    deployed one, key order included: setup must deploy the body exactly as synthesized. Its
+    first step, making sure no change set of its name is left, needs CloudFormation's
+    ChangeSetNotFound for a change set that does not exist."""
+    project = cdk_project(world)
+    world.run("setup", "--allow-from", ALLOW, cwd=project)
+    cfn = world.client("cloudformation")
+
+    def events() -> dict[str, int]:
+        return {
+            name: len(cfn.describe_stack_events(StackName=name)["StackEvents"])
+            for name in stack_specs.CORE_STACKS
+        }
+
+    before = events()
+    proc = cdk(world, project, "deploy", "--all", "--require-approval", "never", "-v")
+    said = proc.stdout + proc.stderr
+    for name in stack_specs.CORE_STACKS:
+        assert f"{name} (no changes)" in said, said
+    assert "template has changed" not in said
+    assert events() == before  # no change set executed, no update begun
+    assert statuses(world) == {name: "CREATE_COMPLETE" for name in stack_specs.CORE_STACKS}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from annex_cdk.templates.load import TemplateFormatError, normalise, parse
+from annex_cdk.templates.load import TemplateFormatError, body, normalise, parse
 
 YAML = """
 AWSTemplateFormatVersion: '2010-09-09'
@@ -74,3 +74,21 @@ def test_json_is_read_as_json():
 def test_neither_json_nor_yaml_is_one_clear_error():
     with pytest.raises(TemplateFormatError, match="neither JSON nor YAML"):
         parse("Resources: [unclosed\n  - : :")
+
+
+def test_the_body_sent_keeps_the_synthesized_key_order() -> None:
+    """The CDK CLI compares JSON.stringify of its template and the deployed one: key order
+    counts (tests/e2e/test_cdk_cli.py runs the real CLI on what setup deployed)."""
+    template = {
+        "Resources": {
+            "Zeta": {"Type": "AWS::SNS::Topic", "Properties": {"b": 1, "a": [2, {"d": 3, "c": 4}]}}
+        },
+        "Outputs": {"Out": {"Value": "x"}},
+        "Description": "last",
+    }
+    sent = body(template)
+    assert (
+        sent
+        == '{"Resources":{"Zeta":{"Type":"AWS::SNS::Topic","Properties":{"b":1,"a":[2,{"d":3,"c":4}]}}},"Outputs":{"Out":{"Value":"x"}},"Description":"last"}'
+    )
+    assert parse(sent) == template
