@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from annex_cdk import console
+from annex_cdk.aws.engine import Action, StackResult
 from annex_cdk.commands.options import AwsOptions, Json, Yes, confirmer, with_options
 from annex_cdk.console import StackProgress
-from annex_cdk.ops.destroy import run_destroy
+from annex_cdk.ops.destroy import DestroyReport, run_destroy
+from annex_cdk.templates.stack_report import stack_entry
 
 
 @with_options
@@ -43,15 +45,38 @@ def destroy(
             keep_image=keep_image,
         )
     if json_out:
-        console.emit_json(report)
-    elif report["leftovers"]:
-        for item in report["leftovers"]:
+        console.emit_json(_destroy_document(report))
+    elif report.leftovers:
+        for item in report.leftovers:
             console.result(f"still there: {item}")
     else:
-        console.result(f"Nothing annex-cdk made is left in {report['region']}.")
-        if report["images_removed"]:
-            console.result(f"Deregistered: {', '.join(report['images_removed'])}.")
-        if report["bucket_retained"]:
-            console.result(f"(The bucket {report['bucket_retained']} was kept, as configured.)")
-    if report["leftovers"]:
+        console.result(f"Nothing annex-cdk made is left in {report.region}.")
+        if report.images_removed:
+            console.result(f"Deregistered: {', '.join(report.images_removed)}.")
+        if report.bucket_retained:
+            console.result(f"(The bucket {report.bucket_retained} was kept, as configured.)")
+    if report.leftovers:
         raise typer.Exit(1)
+
+
+def _destroy_document(report: DestroyReport) -> dict[str, Any]:
+    """destroy's --json document (tests/json_schemas.py: DESTROY)."""
+    return {
+        "region": report.region,
+        "stacks": {name: _destroyed_stack(r) for name, r in report.stacks.items()},
+        "bucket_objects_deleted": report.bucket_objects_deleted,
+        "bucket_retained": report.bucket_retained,
+        "images_removed": list(report.images_removed),
+        "local": dict(report.local),
+        "leftovers": list(report.leftovers),
+        "ok": report.ok,
+    }
+
+
+def _destroyed_stack(r: StackResult) -> dict[str, Any]:
+    if r.action is Action.SKIP:  # never there: not reported as deleted
+        return stack_entry(r.name, status=None, action="unchanged")
+    # dangerous stays false: destroy asked before it deleted anything (--yes is that answer).
+    return stack_entry(
+        r.name, status=r.status, action="delete", seconds=round(r.seconds, 3), reason=r.reason
+    )

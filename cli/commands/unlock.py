@@ -14,14 +14,15 @@ from annex_cdk.ops.unlock import run_unlock
 def unlock(aws: AwsOptions, json_out: Json = False, yes: Yes = False) -> None:
     """Remove the lock of a setup or destroy that died (exit 8 for every later run)."""
     report = run_unlock(aws.target(), confirm=confirmer(yes, "unlock"))
-    holder = report["holder"]
+    holder = report.holder
     if json_out:
-        console.emit_json(report, ok=holder is None or report["removed"])
+        document = {"region": report.region, "holder": holder, "removed": report.removed}
+        console.emit_json(document, ok=report.ok)
     elif holder is None:
-        console.result(f"No annex-cdk lock is held in {report['region']}.")
-    elif report["removed"]:
-        console.result(f"Removed the lock of the annex-cdk {describe(holder)}.")
+        console.result(f"No annex-cdk lock is held in {report.region}.")
+    elif report.removed:
+        console.result(f"Removed the lock of the annex-cdk {describe(dict(holder))}.")
     else:
         console.result("The lock was kept.")
-    if holder is not None and not report["removed"]:
+    if not report.ok:
         raise typer.Exit(1)

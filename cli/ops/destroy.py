@@ -11,7 +11,7 @@ from typing import Any
 from annex_cdk import console
 from annex_cdk.aws.cfn import CloudFormation
 from annex_cdk.aws.ec2 import Ec2
-from annex_cdk.aws.engine import DELETED, Action, Live, StackResult
+from annex_cdk.aws.engine import DELETED, Live, StackResult
 from annex_cdk.aws.key_pair import private_key as read_private_key
 from annex_cdk.aws.permissions import principal_arn
 from annex_cdk.aws.s3 import S3
@@ -23,9 +23,25 @@ from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.errors import AnnexError, LocalFilesError, StackFailedError, UsageError
 from annex_cdk.ops.post_deploy import pem_material, preflight
-from annex_cdk.templates.stack_report import stack_entry
 from annex_stacks import names
 from annex_stacks.stack_specs import CORE_STACKS, MANAGED_STACKS, OPTIONAL_STACKS, STACKS
+
+
+@dataclass(frozen=True)
+class DestroyReport:
+    """What destroy removed, and what annex-cdk made that is still there (`leftovers`)."""
+
+    region: str
+    stacks: Mapping[str, StackResult]
+    bucket_objects_deleted: int
+    bucket_retained: str | None  # the bucket --retain-bucket kept, if any
+    images_removed: list[str]  # AMIs and their snapshots
+    local: Mapping[str, Any]  # what happened to the PEM and the user_config block
+    leftovers: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.leftovers
 
 
 def run_destroy(
@@ -36,7 +52,7 @@ def run_destroy(
     confirm: Callable[[str], bool],
     progress: Any,
     keep_image: bool = False,
-) -> dict[str, Any]:
+) -> DestroyReport:
     target.account_id()
     engine = CloudFormation(target).engine(progress=progress)
     ec2 = Ec2(target)
@@ -95,16 +111,15 @@ def run_destroy(
         keep=keep,
         keep_image=keep_image,
     )
-    return {
-        "region": target.region,
-        "stacks": {n: _stack_dict(r) for n, r in results.items()},
-        "bucket_objects_deleted": found.emptied,
-        "bucket_retained": found.bucket if found.retained else None,
-        "images_removed": found.removed_images,
-        "local": local,
-        "leftovers": leftovers,
-        "ok": not leftovers,
-    }
+    return DestroyReport(
+        region=target.region,
+        stacks=results,
+        bucket_objects_deleted=found.emptied,
+        bucket_retained=found.bucket if found.retained else None,
+        images_removed=found.removed_images,
+        local=local,
+        leftovers=leftovers,
+    )
 
 
 @dataclass
@@ -162,15 +177,6 @@ BEFORE_DESTROY: dict[str, _Step] = {
     "key-pair-journal": _journal_key_pair,
 }
 AFTER_DESTROY: dict[str, _Step] = {"deregister-images": _deregister_images}
-
-
-def _stack_dict(r: StackResult) -> dict[str, Any]:
-    if r.action is Action.SKIP:  # never there: not reported as deleted
-        return stack_entry(r.name, status=None, action="unchanged")
-    # dangerous stays false: destroy asked before it deleted anything (--yes is that answer).
-    return stack_entry(
-        r.name, status=r.status, action="delete", seconds=round(r.seconds, 3), reason=r.reason
-    )
 
 
 def _pem_digest(private_key: str) -> str:

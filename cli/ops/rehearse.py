@@ -128,7 +128,7 @@ def run_rehearsal(*, region: str, keep: bool = False) -> dict[str, Any]:
                     target, paths, force=False, confirm=lambda q: True, progress=StackProgress()
                 ),
             )
-            ok &= gone["ok"]
+            ok &= gone.ok
             ok &= first.ok
     finally:
         if not keep:

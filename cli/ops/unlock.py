@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from annex_cdk.aws import lock
@@ -10,13 +11,24 @@ from annex_cdk.aws.session import AwsTarget
 from annex_cdk.aws.ssm import Ssm
 
 
-def run_unlock(target: AwsTarget, *, confirm: Callable[[str], bool]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class UnlockReport:
+    region: str
+    holder: Mapping[str, Any] | None  # the lock's holder as recorded; None: no lock
+    removed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.holder is None or self.removed
+
+
+def run_unlock(target: AwsTarget, *, confirm: Callable[[str], bool]) -> UnlockReport:
     """Show the holder, ask, and remove exactly that holder's lock (not one taken since)."""
     ssm = Ssm(target)
     holder = ssm.lock_holder()
-    report: dict[str, Any] = {"region": target.region, "holder": holder, "removed": False}
     if holder is None:
-        return report
+        return UnlockReport(target.region, None)
+    removed = False
     if confirm(f"Remove the lock of the annex-cdk {lock.describe(holder)}?"):
-        report["removed"] = ssm.release_lock(holder.get("token"))
-    return report
+        removed = ssm.release_lock(holder.get("token"))
+    return UnlockReport(target.region, holder, removed)
