@@ -101,7 +101,7 @@ def test_without_a_default_vpc_groups_and_launches_fail_as_on_ec2(governed: Emul
         "Resources": {
             "Group": {
                 "Type": "AWS::EC2::SecurityGroup",
-                "Properties": {"GroupDescription": "condor_annex's group"},
+                "Properties": {"GroupDescription": "condor_annex group"},
             }
         }
     }
