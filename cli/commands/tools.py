@@ -153,15 +153,21 @@ def rehearse(
     """setup → check-setup → no-op setup → destroy on a private emulator and a scratch HOME."""
     report = run_rehearsal(region=region, keep=keep)
     if json_out:
-        console.emit_json(report)
+        console.emit_json(
+            {
+                "ok": report.ok,
+                "steps": [{"step": s.step, "seconds": s.seconds} for s in report.steps],
+                "scratch": str(report.scratch) if report.scratch else None,
+            }
+        )
     else:
-        for s in report["steps"]:
-            console.result(f"{s['step']:<24} {s['seconds']:7.2f} s")
+        for s in report.steps:
+            console.result(f"{s.step:<24} {s.seconds:7.2f} s")
         console.result(
             "Rehearsal passed: setup, check-setup, no-op re-run, annexes whose leases ran out, "
             "and destroy all worked."
-            if report["ok"]
+            if report.ok
             else "Rehearsal FAILED."
         )
-    if not report["ok"]:
+    if not report.ok:
         raise typer.Exit(1)
