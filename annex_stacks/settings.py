@@ -596,3 +596,27 @@ def overrides_from_flags(
         if (field_value := setting.from_flag(value)) is not _UNSET:
             overrides[setting.field] = field_value
     return overrides
+
+
+@dataclass(frozen=True, init=False)
+class SettingsFlags:
+    """What the user passed. `given` holds the settings by field; one left out means "keep what
+    is deployed, else the default". --collector-host is not a setting: it is where the default
+    CIDR and port come from.
+    """
+
+    given: Mapping[str, Any]
+    collector_host: str | None
+
+    def __init__(
+        self,
+        *,
+        collector_host: str | None = None,
+        declared: Sequence[Setting] | None = None,
+        **flags: Any,
+    ) -> None:
+        """Flags by their names (`allow_from=(...)`, `reuse_key_pair=True`), as `declared`
+        (default: settings.SETTINGS) declares them; None, False for a switch and () for a
+        repeatable flag mean not passed."""
+        object.__setattr__(self, "given", overrides_from_flags(flags, declared))
+        object.__setattr__(self, "collector_host", collector_host)

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from annex_cdk import console
-from annex_cdk.aws.engine import Action, StackResult
 from annex_cdk.commands.failure import error_policy
 from annex_cdk.commands.options import AwsOptions, Json, NoLocal, Yes, aws_side_only, with_options
 from annex_cdk.console import StackProgress
 from annex_cdk.errors import EXIT_USAGE
-from annex_cdk.ops.setup import DiffReport, SettingsFlags, SetupReport, run_diff, run_setup
-from annex_cdk.ops.synth import run_synth
-from annex_cdk.templates.diff_model import render_all
-from annex_cdk.templates.stack_report import stack_entry
 from annex_stacks import names
+from annex_stacks.settings import SettingsFlags
+
+if TYPE_CHECKING:
+    from annex_cdk.aws.engine import StackResult
+    from annex_cdk.ops.setup import DiffReport, SetupReport
 
 
 @with_options
@@ -43,6 +43,8 @@ def setup(
     Flags are remembered by the deployed stacks: a re-run without them keeps what is deployed.
     With --no-local (pipelines) only the stacks: a submit host runs `write-config` later.
     """
+    from annex_cdk.ops.setup import run_setup
+
     remote = aws_side_only(no_local)
     with StackProgress(verbose=verbose) as progress:
         report = run_setup(
@@ -78,6 +80,9 @@ def _setup_document(report: SetupReport) -> dict[str, Any]:
 
 
 def _setup_stack(r: StackResult) -> dict[str, Any]:
+    from annex_cdk.aws.engine import Action
+    from annex_cdk.templates.stack_report import stack_entry
+
     return stack_entry(
         r.name,
         status=r.status,
@@ -136,6 +141,8 @@ def diff(
     no_local: NoLocal = None,
 ) -> None:
     """What `setup` with the same flags would change, per stack: resources and properties."""
+    from annex_cdk.ops.setup import run_diff
+
     remote = aws_side_only(no_local)
     report = run_diff(aws.target(local=not remote), aws.local_paths(remote), flags)
     _show_diff(report, json_out)
@@ -162,6 +169,8 @@ def _diff_document(report: DiffReport) -> dict[str, Any]:
 
 
 def _show_diff(report: DiffReport, json_out: bool) -> None:
+    from annex_cdk.templates.diff_model import render_all
+
     if json_out:
         # ok: the diff was made; `changed` says whether setup would change anything.
         console.emit_json(_diff_document(report), ok=True)
@@ -184,6 +193,8 @@ def synth(
     json_out: Json = False,
 ) -> None:
     """Write the templates, as `cdk synth` would (same app, same settings); no AWS calls."""
+    from annex_cdk.ops.synth import run_synth
+
     result = run_synth(flags, region=region, out=out)
     for warning in result.warnings:
         console.warn(warning)

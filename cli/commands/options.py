@@ -16,18 +16,25 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
-from annex_cdk.aws.session import AwsTarget, resolve_credentials
 from annex_cdk.commands.failure import error_policy
-from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.env import env_flag
 from annex_cdk.errors import UsageError
-from annex_cdk.ops.setup import SettingsFlags
 from annex_stacks import names
-from annex_stacks.settings import AnnexSettings, Setting, SettingsError, flag_settings
+from annex_stacks.settings import (
+    AnnexSettings,
+    Setting,
+    SettingsError,
+    SettingsFlags,
+    flag_settings,
+)
+
+if TYPE_CHECKING:
+    from annex_cdk.aws.session import AwsTarget
+    from annex_cdk.condor.paths import LocalPaths
 
 F = TypeVar("F", bound=Callable[..., Any])
 NO_LOCAL_ENV = "ANNEX_CDK_NO_LOCAL"
@@ -113,6 +120,8 @@ class AwsOptions:
     ] = False
 
     def paths(self) -> LocalPaths:
+        from annex_cdk.condor.paths import LocalPaths
+
         return LocalPaths(Path.home())
 
     def local_paths(self, aws_side_only: bool) -> LocalPaths | None:
@@ -122,6 +131,8 @@ class AwsOptions:
     def target(self, *, local: bool = True) -> AwsTarget:
         """Without `local`, neither the HTCondor config (region) nor ~/.condor's key files are
         read: the region comes from the flag or the environment, credentials from boto3's chain."""
+        from annex_cdk.aws.session import AwsTarget, resolve_credentials
+
         if self.region is not None and not self.region.strip():
             raise UsageError("--region is empty", hint="pass --region, e.g. us-east-1")
         region = self.region or (condor_region(self.paths()) if local else "us-east-1")

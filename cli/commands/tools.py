@@ -12,8 +12,6 @@ import typer
 from annex_cdk import console
 from annex_cdk.commands.options import AwsOptions, Json, condor_region, with_options
 from annex_cdk.errors import UsageError
-from annex_cdk.ops.policy import document_for, read_deployed
-from annex_cdk.ops.rehearse import run_rehearsal
 
 
 @with_options
@@ -51,6 +49,8 @@ def policy(
     With credentials at hand it reads the deployed setup (bucket, key pair, lease functions),
     so that an adopted condor_annex setup's generated bucket name is the one the policy names.
     """
+    from annex_cdk.ops.policy import document_for, read_deployed
+
     region = aws.region or condor_region(aws.paths())
     deployed = None if offline else read_deployed(replace(aws, region=region).target)
     document = document_for(
@@ -151,6 +151,8 @@ def rehearse(
     keep: Annotated[bool, typer.Option("--keep", help="Keep the scratch HOME afterwards.")] = False,
 ) -> None:
     """setup → check-setup → no-op setup → destroy on a private emulator and a scratch HOME."""
+    from annex_cdk.ops.rehearse import run_rehearsal
+
     report = run_rehearsal(region=region, keep=keep)
     if json_out:
         console.emit_json(

@@ -22,8 +22,9 @@ from annex_cdk.ops.annex_lease_rehearsal import ANNEX_STEP, rehearse_annexes
 from annex_cdk.ops.check import run_check_setup
 from annex_cdk.ops.destroy import run_destroy
 from annex_cdk.ops.environ import scoped_environ
-from annex_cdk.ops.setup import SettingsFlags, run_setup
+from annex_cdk.ops.setup import run_setup
 from annex_stacks import names
+from annex_stacks.settings import SettingsFlags
 
 #: A documentation network (RFC 5737) standing in for the collector's public address.
 REHEARSAL_CIDR = "198.51.100.7/32"

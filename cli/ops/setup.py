@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,37 +48,12 @@ from annex_stacks.facade import recorded_context
 from annex_stacks.policy.ci_roles import deploy_actions, plan_actions
 from annex_stacks.settings import (
     AnnexSettings,
-    Setting,
     SettingsError,
+    SettingsFlags,
     covers_everything,
     host_bits_warnings,
-    overrides_from_flags,
 )
 from annex_stacks.stack_specs import MANAGED_STACKS, STACKS, in_deployment_order
-
-
-@dataclass(frozen=True, init=False)
-class SettingsFlags:
-    """What the user passed. `given` holds the settings by field; one left out means "keep what
-    is deployed, else the default". --collector-host is not a setting: it is where the default
-    CIDR and port come from.
-    """
-
-    given: Mapping[str, Any]
-    collector_host: str | None
-
-    def __init__(
-        self,
-        *,
-        collector_host: str | None = None,
-        declared: Sequence[Setting] | None = None,
-        **flags: Any,
-    ) -> None:
-        """Flags by their names (`allow_from=(...)`, `reuse_key_pair=True`), as `declared`
-        (default: settings.SETTINGS) declares them; None, False for a switch and () for a
-        repeatable flag mean not passed."""
-        object.__setattr__(self, "given", overrides_from_flags(flags, declared))
-        object.__setattr__(self, "collector_host", collector_host)
 
 
 def collector_cidr(collector_host: str) -> tuple[str, int | None]:
