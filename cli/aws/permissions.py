@@ -69,15 +69,19 @@ def sample(resource: str) -> str:
 def context_entries(items: Iterable[Grant]) -> list[dict[str, Any]]:
     """Values that satisfy every condition in the policy, so that a caller holding exactly this
     policy simulates as allowed (IAM treats a missing context key as a failed condition)."""
-    entries: dict[str, str] = {}
+    entries: dict[str, tuple[str, str]] = {}
     for grant in items:
-        for operator in (grant.condition or {}).values():
-            for key, value in operator.items():
+        for operator, keys in (grant.condition or {}).items():
+            if operator == "Null":  # a presence check: the other operator's value fills it
+                continue
+            # A set operator's key is multivalued: IAM's simulator takes it as a list.
+            kind = "stringList" if operator.startswith("For") else "string"
+            for key, value in keys.items():
                 first = value[0] if isinstance(value, list) else value
-                entries.setdefault(key, sample(first))
+                entries.setdefault(key, (sample(first), kind))
     return [
-        {"ContextKeyName": k, "ContextKeyValues": [v], "ContextKeyType": "string"}
-        for k, v in sorted(entries.items())
+        {"ContextKeyName": k, "ContextKeyValues": [v], "ContextKeyType": kind}
+        for k, (v, kind) in sorted(entries.items())
     ]
 
 

@@ -40,6 +40,14 @@ def policy(
             "(attach both).",
         ),
     ] = False,
+    runtime: Annotated[
+        bool,
+        typer.Option(
+            "--runtime",
+            help="Only what condor_annex calls after setup (annexes, leases, its uploads): "
+            "for condor_annex's own identity, not for running annex-cdk.",
+        ),
+    ] = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="The default: JSON is all it prints.")
     ] = True,
@@ -49,15 +57,19 @@ def policy(
     With credentials at hand it reads the deployed setup (bucket, key pair, lease functions),
     so that an adopted condor_annex setup's generated bucket name is the one the policy names.
     """
+    if runtime and build_image:
+        raise UsageError("--runtime and --build-image are two different policies: ask for one")
     from annex_cdk.ops.policy import document_for, read_deployed
 
     region = aws.region or condor_region(aws.paths())
     deployed = None if offline else read_deployed(replace(aws, region=region).target)
-    document = document_for(
+    documents = document_for(
         region, account, key_name=key_name, bucket=bucket, deployed=deployed,
-        build_image=build_image,
+        build_image=build_image, runtime=runtime,
     )  # fmt: skip
-    console.result(json.dumps(document, indent=2))
+    # One document as itself; several (split to stay clear of IAM's size limit) as a list.
+    printed = documents[0] if len(documents) == 1 else documents
+    console.result(json.dumps(printed, indent=2))
 
 
 def emulator(
