@@ -10,6 +10,15 @@ import typer
 from annex_cdk import console
 from annex_cdk.commands.failure import error_policy
 from annex_cdk.commands.options import AwsOptions, Json, NoLocal, Yes, aws_side_only, with_options
+from annex_cdk.commands.regional import (
+    DefaultRegion,
+    default_region,
+    document,
+    finish,
+    run_each,
+    run_live,
+    summarize,
+)
 from annex_cdk.console import StackProgress
 from annex_cdk.errors import EXIT_USAGE
 from annex_stacks import names
@@ -37,18 +46,49 @@ def setup(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Add each resource event's reason.")
     ] = False,
+    default_region_flag: DefaultRegion = None,
 ) -> None:
     """Deploy the HTCondorAnnex-* stacks and write the PEM and ~/.condor/user_config.
 
     Flags are remembered by the deployed stacks: a re-run without them keeps what is deployed.
     With --no-local (pipelines) only the stacks: a submit host runs `write-config` later.
+    With several --region, the regions at once (ANNEX_DEFAULT_AWS_REGION: --default-region,
+    else the first).
     """
     from annex_cdk.ops.setup import run_setup
 
     remote = aws_side_only(no_local)
+    targets = aws.targets(local=not remote)
+    if len(targets) > 1:
+        paths, default = aws.local_paths(remote), default_region(targets, default_region_flag)
+        outcomes = run_live(
+            targets,
+            verbose,
+            lambda target, progress: run_setup(
+                target,
+                paths,
+                flags,
+                yes=yes,
+                progress=progress,
+                retire_annex_blocks=retire_condor_annex_config,
+                # Plain `cdk` gets one region's settings: the default region's.
+                cdk_project=Path.cwd() if target.region == default else None,
+                default_region=default if paths is not None else None,
+            ),
+        )
+        if json_out:
+            console.emit_json(document(outcomes, _setup_document, default_region=default))
+        else:
+            summarize(outcomes, _setup_line)
+            if paths is not None:
+                console.result(
+                    f"user_config: {paths.user_config} (ANNEX_DEFAULT_AWS_REGION = {default})"
+                )
+        finish(outcomes, all(o.report is not None and o.report.ok for o in outcomes))
+        return
     with StackProgress(verbose=verbose) as progress:
         report = run_setup(
-            aws.target(local=not remote),
+            targets[0],
             aws.local_paths(remote),
             flags,
             yes=yes,
@@ -119,6 +159,15 @@ def _show_setup(report: SetupReport) -> None:
         console.result(f"Submit host instance profile: {profile}")
 
 
+def _setup_line(report: SetupReport) -> tuple[bool, str]:
+    what = f"{len(report.changed_stacks)} stack(s) changed"
+    if report.local is not None and report.local.config is not None:
+        what += f"; user_config {report.local.config.action}"
+    if report.local is not None and report.local.pem:
+        what += f"; PEM {report.local.pem} ({report.local.pem_action})"
+    return report.ok, what if report.ok else what + "; problems (see above)"
+
+
 def _every_error_is_2(ctx: typer.Context, value: bool) -> bool:
     if value:  # CI contract: every error is 2, whatever its kind (main() applies it)
         error_policy(ctx).every_error_exit = EXIT_USAGE
@@ -144,7 +193,27 @@ def diff(
     from annex_cdk.ops.setup import run_diff
 
     remote = aws_side_only(no_local)
-    report = run_diff(aws.target(local=not remote), aws.local_paths(remote), flags)
+    targets = aws.targets(local=not remote)
+    paths = aws.local_paths(remote)
+    if len(targets) > 1:
+        outcomes = run_each(targets, lambda target: run_diff(target, paths, flags))
+        if json_out:
+            console.emit_json(document(outcomes, lambda r: {**_diff_document(r), "ok": True}))
+        else:
+            for outcome in outcomes:
+                if outcome.report is not None:
+                    console.result(f"== {outcome.region}")
+                    _show_diff(outcome.report, False)
+            summarize(
+                outcomes, lambda r: (True, "changes" if r.changed or r.blocked else "no change")
+            )
+        if not all(o.ok for o in outcomes):
+            # --exit-code turns every error into 2, as main() does for a raised error.
+            raise typer.Exit(EXIT_USAGE if exit_code else 1)
+        if exit_code and any(o.report.changed or o.report.blocked for o in outcomes if o.report):
+            raise typer.Exit(1)
+        return
+    report = run_diff(targets[0], paths, flags)
     _show_diff(report, json_out)
     if exit_code and (report.changed or report.blocked):
         raise typer.Exit(1)

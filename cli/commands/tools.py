@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from annex_cdk import console
-from annex_cdk.commands.options import AwsOptions, Json, condor_region, with_options
+from annex_cdk.commands.options import AwsOptions, Json, with_options
 from annex_cdk.errors import UsageError
 
 
@@ -61,8 +61,8 @@ def policy(
         raise UsageError("--runtime and --build-image are two different policies: ask for one")
     from annex_cdk.ops.policy import document_for, read_deployed
 
-    region = aws.region or condor_region(aws.paths())
-    deployed = None if offline else read_deployed(replace(aws, region=region).target)
+    region = aws.one_region()
+    deployed = None if offline else read_deployed(replace(aws, region=[region]).target)
     documents = document_for(
         region, account, key_name=key_name, bucket=bucket, deployed=deployed,
         build_image=build_image, runtime=runtime,

@@ -390,6 +390,7 @@ def run_setup(
     progress: Any,
     retire_annex_blocks: bool = False,
     cdk_project: Path | None = None,
+    default_region: str | None = None,
 ) -> SetupReport:
     """Converge the stacks, then write the local files. With `cdk_project` (the directory the
     user runs setup in), also record the settings there for plain `cdk`; the rehearsal's
@@ -445,6 +446,7 @@ def run_setup(
             key_name=key_name,
             private_key=private_key(target, key_outputs),
             retire_annex_blocks=retire_annex_blocks,
+            default_region=default_region,
         )
     cdk_context = record_for_cdk(settings, cdk_project) if cdk_project is not None else None
     timings["local_s"] = time.monotonic() - t0

@@ -47,7 +47,7 @@ def _nothing_done() -> SetupReport:
 def _capture(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     seen: dict[str, Any] = {}
 
-    def target(self: AwsOptions, local: bool = True) -> str:
+    def target(self: AwsOptions, local: bool = True, region: str | None = None) -> str:
         seen["local_target"] = local
         return "target"
 
@@ -97,6 +97,6 @@ def test_target_without_local_ignores_condor_key_files(tmp_path, monkeypatch):
     (condor / "publicKeyFile").write_text("AKIAEXAMPLE\n")
     (condor / "privateKeyFile").write_text("secret\n")
     monkeypatch.setenv("HOME", str(tmp_path))
-    options = AwsOptions(region="us-east-1")
+    options = AwsOptions(region=["us-east-1"])
     assert options.target().credentials.access_key_file is not None
     assert options.target(local=False).credentials.access_key_file is None

@@ -161,7 +161,9 @@ def test_the_command_line_hands_setup_the_parsed_flags(monkeypatch):
 
     monkeypatch.setattr(setup, "run_setup", fake_run_setup)  # imported when setup runs
     monkeypatch.setattr(
-        AwsOptions, "target", lambda self, local=True: ("target", self.region, self.profile)
+        AwsOptions,
+        "target",
+        lambda self, local=True, region=None: ("target", region, self.profile),
     )
     args = ["setup", "--region", "eu-west-1", "--profile", "p", "--allow-from", "198.51.100.7/32"]
     args += ["--allow-from", "203.0.113.0/24", "--no-ssh", "--reuse-key-pair", "--tag", "a=b=c"]
