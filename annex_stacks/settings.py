@@ -201,11 +201,10 @@ class AnnexSettings:
 def covers_everything(cidrs: Sequence[str]) -> bool:
     """True when the networks in ``cidrs`` add up to all of IPv4 or all of IPv6."""
     networks = [ipaddress.ip_network(c, strict=False) for c in cidrs]
-    for version in (4, 6):
-        same = [n for n in networks if n.version == version]
-        if any(str(n) in _WORLD for n in ipaddress.collapse_addresses(same)):  # type: ignore[arg-type]
-            return True
-    return False
+    v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+    collapsed = (*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6))
+    return any(str(n) in _WORLD for n in collapsed)
 
 
 def host_bits_warnings(cidrs: Sequence[str]) -> list[str]:

@@ -27,7 +27,7 @@ class RoleResource(Role):
     managed policies and tags in place and replaces only on RoleName/Path changes."""
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -75,7 +75,7 @@ class RoleResource(Role):
         stash_properties(role, properties)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: Role,
         new_resource_name: str,
@@ -111,7 +111,7 @@ class RoleResource(Role):
         return role
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -136,7 +136,7 @@ class InstanceProfileResource(InstanceProfile):
     Roles in place and replaces only on InstanceProfileName/Path changes."""
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -151,7 +151,7 @@ class InstanceProfileResource(InstanceProfile):
         return profile
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: InstanceProfile,
         new_resource_name: str,

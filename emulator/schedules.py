@@ -56,7 +56,7 @@ class ScheduleResource(OwnResource, CloudFormationModel):
         self.arn = arn
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -86,7 +86,7 @@ class ScheduleResource(OwnResource, CloudFormationModel):
         return cls(account_id, region_name, schedule.group_name, name, schedule.arn)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: ScheduleResource,
         new_resource_name: str,
@@ -100,7 +100,7 @@ class ScheduleResource(OwnResource, CloudFormationModel):
         )
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],

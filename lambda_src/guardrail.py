@@ -354,7 +354,7 @@ def heartbeat_age(ssm: Any, parameter: str | None, now: float) -> float | None:
         written = ssm.get_parameter(Name=parameter)["Parameter"]["LastModifiedDate"]
     except ssm.exceptions.ParameterNotFound:
         return None
-    return max(0.0, now - written.timestamp())
+    return max(0.0, now - float(written.timestamp()))
 
 
 def _breaches(

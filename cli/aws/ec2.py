@@ -129,7 +129,7 @@ class Ec2(Service):
     def annex_instances(self) -> list[str]:
         """Instances condor_annex launched (its htcondor:AnnexName tag), not terminated."""
         paginator = self._client.get_paginator("describe_instances")
-        ids = []
+        ids: list[str] = []
         for page in paginator.paginate(
             Filters=[
                 {"Name": "tag-key", "Values": [names.TAG_ANNEX_NAME]},

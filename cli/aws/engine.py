@@ -13,7 +13,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from annex_cdk.console import ResourceEvent
 from annex_cdk.errors import Interrupted, StackBlockedError, StackFailedError, annotate
@@ -21,6 +21,8 @@ from annex_cdk.templates.load import body as template_body
 from annex_cdk.templates.load import normalise
 
 CAPABILITIES = ["CAPABILITY_IAM"]
+
+_T = TypeVar("_T")
 
 # Stable states a stack can be updated from.
 UPDATABLE = frozenset(
@@ -184,7 +186,7 @@ class Engine:
     def _note_call(self, model: Any = None, **_: Any) -> None:
         self._calls.last = f"cloudformation {getattr(model, 'name', model)}"
 
-    def _annotated(self, stack: str, work: Callable[[], Any]) -> Any:
+    def _annotated(self, stack: str, work: Callable[[], _T]) -> _T:
         """Run one stack's work; an unexpected error learns the stack and the last AWS call."""
         self._calls.last = None
         try:

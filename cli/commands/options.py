@@ -236,7 +236,7 @@ COLLECTOR_HOST = inspect.Parameter(
 def settings_group(declared: Sequence[Setting] | None = None) -> OptionGroup:
     """One option per setting with a flag (annex_stacks/settings.py), and --collector-host."""
     with_flags = flag_settings(declared)
-    pair_flags = {s.flag_name: s.flag for s in with_flags if s.kind is dict}
+    pair_flags = {s.flag_name: s.flag for s in with_flags if s.kind is dict and s.flag}
 
     def build(values: dict[str, Any]) -> SettingsFlags:
         for name, flag in pair_flags.items():
@@ -303,6 +303,6 @@ def with_options(func: F, groups: dict[Any, OptionGroup] | None = None) -> F:
             values[name] = group.build({m: values.pop(m) for m in members})
         return func(**values)
 
-    command.__signature__ = signature.replace(parameters=expanded)  # type: ignore[attr-defined]
+    command.__signature__ = signature.replace(parameters=expanded)  # type: ignore[attr-defined]  # Typer reads the signature it finds on the function
     command.__annotations__ = {p.name: p.annotation for p in expanded}
-    return command  # type: ignore[return-value]
+    return command  # type: ignore[return-value]  # the same function, with the signature Typer will read

@@ -107,7 +107,7 @@ def invoke_deployed_lease(
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     # The lease has run out: the function's clock reads `now` (the rehearsal cannot wait).
-    module.time = types.SimpleNamespace(time=lambda: now)  # type: ignore[attr-defined]
+    module.time = types.SimpleNamespace(time=lambda: now)  # type: ignore[attr-defined]  # the lease module's own `time`, swapped for the rehearsal's clock
     with _lambda_env(target, variables):
         return getattr(module, func_name)(event, None)
 

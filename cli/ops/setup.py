@@ -596,7 +596,7 @@ def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) 
     want = desired_state(target, paths, flags, engine, local_checks=False, needs=needs)
     todo, lost = plan_setup(target, want)
     blocked = {
-        n: lv.state.status
+        n: str(lv.state.status)
         for n, lv in want.live.items()
         if n in todo
         and todo[n][1] is not Action.KEEP
