@@ -33,7 +33,7 @@ class ConfigurationBucketStack(Stack):
             else RemovalPolicy.DESTROY,
         )
         # condor_annex's logical ID, so an account it set up keeps its bucket on update.
-        bucket.node.default_child.override_logical_id(names.LID_BUCKET)  # type: ignore[union-attr]
+        bucket.node.default_child.override_logical_id(names.LID_BUCKET)  # type: ignore[union-attr]  # the bucket's default child is its CfnBucket; CDK types it IConstruct | None
         nag.acknowledge(
             bucket,
             {

@@ -9,17 +9,18 @@ import contextlib
 import os
 import signal
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from annex_stacks import names, stack_specs
 from annex_stacks.settings import AnnexSettings, context_keys, recorded_by_stack
 
 if TYPE_CHECKING:
     import aws_cdk as cdk
+    from constructs import Construct
 
 _CONTEXT_KEYS = context_keys()
 #: The CDK CLI's project context file: `annex-cdk setup` records what it deployed there, so
@@ -51,7 +52,9 @@ def _quiet_jsii_exit() -> None:
     """
     from jsii._kernel.providers import process
 
-    stop, start = process._NodeProcess.stop, process._NodeProcess.start
+    # jsii's methods carry no annotations; these are their signatures.
+    stop: Callable[[Any], None] = process._NodeProcess.stop
+    start: Callable[[Any], None] = process._NodeProcess.start
     if getattr(stop, "annex_quiet", False):
         return
 
@@ -63,9 +66,9 @@ def _quiet_jsii_exit() -> None:
         with contextlib.suppress(BrokenPipeError):
             stop(self)
 
-    quiet_stop.annex_quiet = True  # type: ignore[attr-defined]
-    process._NodeProcess.stop = quiet_stop  # type: ignore[method-assign]
-    process._NodeProcess.start = recorded_start  # type: ignore[method-assign]
+    quiet_stop.annex_quiet = True  # type: ignore[attr-defined]  # a marker on our own function, so that the patch is applied once
+    process._NodeProcess.stop = quiet_stop  # type: ignore[method-assign]  # jsii's exit hook, patched (see the docstring)
+    process._NodeProcess.start = recorded_start  # type: ignore[method-assign]  # jsii's exit hook, patched (see the docstring)
 
 
 #: jsii's node processes started in this process (one, in practice).
@@ -146,6 +149,7 @@ def build_app(
             analytics_reporting=False,
         )
         _tag(stack, settings)
+        _bound(stack, settings)
         if spec.records:
             ctx = settings.to_context()
             stack.template_options.metadata = {
@@ -156,10 +160,18 @@ def build_app(
     return app
 
 
-def _construct(spec: stack_specs.StackSpec) -> type[cdk.Stack]:
+class _StackClass(Protocol):
+    """What a spec's construct is: a Stack class built from the settings."""
+
+    def __call__(
+        self, scope: Construct, construct_id: str, *, settings: AnnexSettings, **kwargs: Any
+    ) -> cdk.Stack: ...
+
+
+def _construct(spec: stack_specs.StackSpec) -> _StackClass:
     """The Stack class a spec names ("module:Class")."""
     module, _, cls = spec.construct.partition(":")
-    stack_cls: type[cdk.Stack] = getattr(import_module(module), cls)
+    stack_cls: _StackClass = getattr(import_module(module), cls)
     return stack_cls
 
 
@@ -172,6 +184,19 @@ def _tag(stack: cdk.Stack, settings: AnnexSettings) -> None:
     cdk.Tags.of(stack).add(names.TAG_SETUP, names.TAG_SETUP_VALUE, exclude_resource_types=no_stack)
     for key, value in settings.extra_tags.items():
         cdk.Tags.of(stack).add(key, value, exclude_resource_types=[*no_stack, "AWS::EC2::KeyPair"])
+
+
+def _bound(stack: cdk.Stack, settings: AnnexSettings) -> None:
+    """Every IAM role of the stack carries the permissions boundary, custom resources' and
+    CDK's own included: CDK's aspect sets it on each AWS::IAM::Role resource at synthesis."""
+    if not settings.permissions_boundary:
+        return
+    from aws_cdk import aws_iam as iam
+
+    boundary = iam.ManagedPolicy.from_managed_policy_arn(
+        stack, names.CID_PERMISSIONS_BOUNDARY, settings.permissions_boundary
+    )
+    iam.PermissionsBoundary.of(stack).apply(boundary)
 
 
 def run_cdk_app() -> None:

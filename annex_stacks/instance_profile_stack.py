@@ -53,7 +53,7 @@ class InstanceProfileStack(Stack):
                 )
             },
         )
-        role.node.default_child.override_logical_id(names.LID_INSTANCE_ROLE)  # type: ignore[union-attr]
+        role.node.default_child.override_logical_id(names.LID_INSTANCE_ROLE)  # type: ignore[union-attr]  # the role's default child is its CfnRole; CDK types it IConstruct | None
         profile = iam.CfnInstanceProfile(
             self, names.LID_INSTANCE_PROFILE, roles=[role.role_name], path="/"
         )

@@ -77,7 +77,7 @@ class LambdaFunctionsStack(Stack):
         self._grant_logs(lease_role, odi, sfr)
         self._grant_logs(cc_role, cc)
         for fn, role in ((odi, lease_role), (sfr, lease_role), (cc, cc_role)):
-            fn.depend_only_on_policy(role.node.find_child("DefaultPolicy"))  # type: ignore[arg-type]
+            fn.depend_only_on_policy(role.node.find_child("DefaultPolicy"))  # type: ignore[arg-type]  # the role's DefaultPolicy child is an iam.Policy; find_child types it IConstruct
         # condor_annex names each lease rule after its annex at run time, so the permission
         # must admit any rule of this account's default event bus in this region.
         for lid, fn in ((names.LID_ODI_PERMISSION, odi), (names.LID_SFR_PERMISSION, sfr)):
@@ -100,7 +100,7 @@ class LambdaFunctionsStack(Stack):
     @staticmethod
     def _keep_logical_id(fn: InlinePythonFunction, logical_id: str) -> None:
         # condor_annex's logical IDs: an account it set up gets its functions updated in place.
-        fn.function.node.default_child.override_logical_id(logical_id)  # type: ignore[union-attr]
+        fn.function.node.default_child.override_logical_id(logical_id)  # type: ignore[union-attr]  # the function's default child is its CfnFunction; CDK types it IConstruct | None
 
     def _execution_role(self, logical_id: str, what: str) -> iam.Role:
         role = iam.Role(
@@ -109,7 +109,7 @@ class LambdaFunctionsStack(Stack):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"HTCondor annex {what}",
         )
-        role.node.default_child.override_logical_id(logical_id)  # type: ignore[union-attr]
+        role.node.default_child.override_logical_id(logical_id)  # type: ignore[union-attr]  # the role's default child is its CfnRole; CDK types it IConstruct | None
         return role
 
     def _lease_role(self, settings: AnnexSettings) -> iam.Role:

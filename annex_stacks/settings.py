@@ -25,11 +25,12 @@ TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # Image Builder recipe versions: major.minor.patch, no leading zeros needed.
 _SEMVER_RE = re.compile(r"^\d{1,5}\.\d{1,5}\.\d{1,5}$")
-_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 _WORLD = frozenset({"0.0.0.0/0", "::/0"})
 # GitHub's owner and repository names; environment names as GitHub accepts them.
 _REPOSITORY_RE = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
 _ENVIRONMENT_RE = re.compile(r"^[A-Za-z0-9 _.-]{1,255}$")
+# A managed policy's ARN (the account's own, or AWS's): what a permissions boundary names.
+_POLICY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$")
 _OIDC_PROVIDER_RE = re.compile(
     rf"^arn:aws[a-z-]*:iam::\d{{12}}:oidc-provider/{re.escape(names.GITHUB_OIDC_HOST)}$"
 )
@@ -80,17 +81,9 @@ class AnnexSettings:
     image_arch: str = names.DEFAULT_IMAGE_ARCH
     #: The recipe's version: a new one rebuilds the image (the newest HTCondor of the series).
     image_version: str = names.IMAGE_COMPONENT_VERSION
-    #: The spend guardrail's caps for this region (any of them adds HTCondorAnnex-Guardrail):
-    #: annex instances and their vCPUs at a time; instance-hours and estimated on-demand
-    #: dollars per UTC day.
-    max_instances: int | None = None
-    max_vcpus: int | None = None
-    max_instance_hours: float | None = None
-    max_dollars: float | None = None
-    #: The dead-man switch: every annex ends when the heartbeat is older than this.
-    heartbeat_minutes: int | None = None
-    #: A monthly AWS Budget on annex spend (a month of max_dollars) notifies this address.
-    budget_email: str | None = None
+    #: The managed policy every role of every stack carries as its permissions boundary (an
+    #: organization's SCP may deny creating a role without it).
+    permissions_boundary: str | None = None
 
     def __post_init__(self) -> None:
         if self.region is not None and not _REGION_RE.match(self.region):
@@ -131,51 +124,18 @@ class AnnexSettings:
             raise SettingsError(
                 f"image_arch: {self.image_arch!r} is not one of {', '.join(names.IMAGE_ARCHES)}"
             )
+        boundary = self.permissions_boundary
+        if boundary is not None and not _POLICY_ARN_RE.match(boundary):
+            raise SettingsError(
+                f"permissions_boundary: {boundary!r} is not the ARN of an IAM managed policy "
+                "(arn:aws:iam::ACCOUNT:policy/NAME)"
+            )
         if not _SEMVER_RE.match(self.image_version):
             raise SettingsError(
                 f"image_version: {self.image_version!r} is not a version like 1.0.1 "
                 "(Image Builder's major.minor.patch)"
             )
         self._check_ci()
-        self._check_guardrail()
-
-    def _check_guardrail(self) -> None:
-        for name in ("max_instances", "max_vcpus", "heartbeat_minutes"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise SettingsError(f"{name}: {value!r} is not an integer")
-            if value is not None and value < 0:
-                raise SettingsError(f"{name}: {value} must not be negative")
-        for name in ("max_instance_hours", "max_dollars"):
-            value = getattr(self, name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, (int, float)) or value != value
-            ):
-                raise SettingsError(f"{name}: {value!r} is not a number")
-            if value is not None and not 0 <= value < 1e9:
-                raise SettingsError(f"{name}: {value} must be a number from 0")
-        if self.heartbeat_minutes is not None and self.heartbeat_minutes < 10:
-            # The function runs every five minutes, the cron job refreshes every five: a
-            # shorter limit would end annexes whose access point is alive.
-            raise SettingsError(
-                f"heartbeat_minutes: {self.heartbeat_minutes} is shorter than two heartbeat "
-                "periods; use 10 or more"
-            )
-        if self.budget_email is not None:
-            if not _EMAIL_RE.match(self.budget_email):
-                raise SettingsError(f"budget_email: {self.budget_email!r} is not an e-mail address")
-            if self.max_dollars is None:
-                raise SettingsError(
-                    "budget_email: the budget is a month of --max-dollars; give --max-dollars too"
-                )
-
-    @property
-    def guardrail(self) -> bool:
-        """Whether HTCondorAnnex-Guardrail is part of the setup."""
-        return any(
-            getattr(self, name) is not None
-            for name in (*names.GUARDRAIL_CAP_FIELDS, "heartbeat_minutes", "budget_email")
-        )
 
     def _check_ci(self) -> None:
         if self.ci_repository is not None and not _REPOSITORY_RE.match(self.ci_repository):
@@ -232,8 +192,7 @@ class AnnexSettings:
         ctx: dict[str, Any] = {}
         for setting in SETTINGS:
             value = getattr(self, setting.field)
-            # Settings without it read as they always did; a cap of 0 is a cap.
-            if setting.sparse and (value is None or value is False or value == ""):
+            if setting.sparse and not value:  # settings without it read as they always did
                 continue
             ctx[setting.context_key] = setting.write(value)
         return ctx
@@ -242,11 +201,10 @@ class AnnexSettings:
 def covers_everything(cidrs: Sequence[str]) -> bool:
     """True when the networks in ``cidrs`` add up to all of IPv4 or all of IPv6."""
     networks = [ipaddress.ip_network(c, strict=False) for c in cidrs]
-    for version in (4, 6):
-        same = [n for n in networks if n.version == version]
-        if any(str(n) in _WORLD for n in ipaddress.collapse_addresses(same)):  # type: ignore[arg-type]
-            return True
-    return False
+    v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+    collapsed = (*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6))
+    return any(str(n) in _WORLD for n in collapsed)
 
 
 def host_bits_warnings(cidrs: Sequence[str]) -> list[str]:
@@ -350,15 +308,6 @@ def _as_int(value: Any, key: str) -> int:
         raise SettingsError(f"{key}: expected an integer, got {value!r}") from None
 
 
-def _as_float(value: Any, key: str) -> float:
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        return float(value)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{key}: expected a number, got {value!r}") from None
-
-
 def _as_dict(value: Any, key: str) -> dict[str, str]:
     if isinstance(value, str):
         try:
@@ -378,7 +327,6 @@ _READERS: dict[type, Any] = {
     str: _as_str,
     bool: _as_bool,
     int: _as_int,
-    float: _as_float,
     list: _as_list,
     dict: _as_dict,
 }
@@ -624,58 +572,14 @@ SETTINGS: tuple[Setting, ...] = (
         "newest HTCondor.",
     ),
     Setting(
-        field="max_instances",
-        context_key=names.CTX_MAX_INSTANCES,
-        kind=int,
-        sparse=True,
-        recorded_by=names.GUARDRAIL_STACK,
-        flag="--max-instances",
-        help="Spend guardrail: at most this many annex instances in the region at a time.",
-    ),
-    Setting(
-        field="max_vcpus",
-        context_key=names.CTX_MAX_VCPUS,
-        kind=int,
-        sparse=True,
-        recorded_by=names.GUARDRAIL_STACK,
-        flag="--max-vcpus",
-        help="Spend guardrail: at most this many annex vCPUs in the region at a time.",
-    ),
-    Setting(
-        field="max_instance_hours",
-        context_key=names.CTX_MAX_INSTANCE_HOURS,
-        kind=float,
-        sparse=True,
-        recorded_by=names.GUARDRAIL_STACK,
-        flag="--max-instance-hours",
-        help="Spend guardrail: annex instance-hours per UTC day.",
-    ),
-    Setting(
-        field="max_dollars",
-        context_key=names.CTX_MAX_DOLLARS,
-        kind=float,
-        sparse=True,
-        recorded_by=names.GUARDRAIL_STACK,
-        flag="--max-dollars",
-        help="Spend guardrail: estimated on-demand USD per UTC day (AWS Price List).",
-    ),
-    Setting(
-        field="heartbeat_minutes",
-        context_key=names.CTX_HEARTBEAT_MINUTES,
-        kind=int,
-        sparse=True,
-        recorded_by=names.GUARDRAIL_STACK,
-        flag="--heartbeat-minutes",
-        help="Dead-man switch: end every annex when the access point's heartbeat is older.",
-    ),
-    Setting(
-        field="budget_email",
-        context_key=names.CTX_BUDGET_EMAIL,
+        field="permissions_boundary",
+        context_key=names.CTX_PERMISSIONS_BOUNDARY,
         kind=str,
         sparse=True,
-        recorded_by=names.GUARDRAIL_STACK,
-        flag="--budget-email",
-        help="A monthly AWS Budget on annex spend notifies this address (lags by hours).",
+        recorded_by=names.BUCKET_STACK,
+        flag="--permissions-boundary",
+        help="ARN of the managed policy every role of every stack carries as its permissions "
+        "boundary (an organization's SCP may require one).",
     ),
 )
 
@@ -712,27 +616,3 @@ def overrides_from_flags(
         if (field_value := setting.from_flag(value)) is not _UNSET:
             overrides[setting.field] = field_value
     return overrides
-
-
-@dataclass(frozen=True, init=False)
-class SettingsFlags:
-    """What the user passed. `given` holds the settings by field; one left out means "keep what
-    is deployed, else the default". --collector-host is not a setting: it is where the default
-    CIDR and port come from.
-    """
-
-    given: Mapping[str, Any]
-    collector_host: str | None
-
-    def __init__(
-        self,
-        *,
-        collector_host: str | None = None,
-        declared: Sequence[Setting] | None = None,
-        **flags: Any,
-    ) -> None:
-        """Flags by their names (`allow_from=(...)`, `reuse_key_pair=True`), as `declared`
-        (default: settings.SETTINGS) declares them; None, False for a switch and () for a
-        repeatable flag mean not passed."""
-        object.__setattr__(self, "given", overrides_from_flags(flags, declared))
-        object.__setattr__(self, "collector_host", collector_host)

@@ -159,26 +159,7 @@ STACKS: Final[tuple[StackSpec, ...]] = (
             "image-service-role",
             "image-no-resource-level",
             "image-pass-role",
-        ),
-    ),
-    StackSpec(
-        name=names.GUARDRAIL_STACK,
-        construct="annex_stacks.guardrail_stack:GuardrailStack",
-        description="HTCondorAnnex: Spend guardrail (annex-cdk)",
-        optional=True,
-        enabled_by="guardrail",
-        outputs=(names.OUT_GUARDRAIL_FUNCTION, names.OUT_GUARDRAIL_DENY_POLICY),
-        # IAM deletes no managed policy that is still attached to an identity.
-        before_destroy=("detach-guardrail-deny",),
-        policy_scopes=(
-            "guardrail-deny-policy",
-            "guardrail-attach",
-            "guardrail-schedule",
-            "guardrail-pass-scheduler-role",
-            "guardrail-budget",
-            "guardrail-heartbeat",
-            "guardrail-state",
-            "guardrail-no-resource-level",
+            "image-imds",
         ),
     ),
 )

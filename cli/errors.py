@@ -72,9 +72,9 @@ def annotate(err: BaseException, *, stack: str | None = None, call: str | None =
     The innermost record wins: the code nearest the failure knows best.
     """
     if stack and not getattr(err, "annex_stack", None):
-        err.annex_stack = stack  # type: ignore[attr-defined]
+        err.annex_stack = stack  # type: ignore[attr-defined]  # context carried on any exception for the one-line error
     if call and not getattr(err, "annex_call", None):
-        err.annex_call = call  # type: ignore[attr-defined]
+        err.annex_call = call  # type: ignore[attr-defined]  # context carried on any exception for the one-line error
 
 
 def where(err: BaseException) -> tuple[str | None, str | None]:

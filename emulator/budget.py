@@ -34,7 +34,7 @@ class BudgetResource(OwnResource, CloudFormationModel):
         self.name = name
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -61,7 +61,7 @@ class BudgetResource(OwnResource, CloudFormationModel):
         return cls(account_id, budget["BudgetName"])
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: BudgetResource,
         new_resource_name: str,
@@ -75,7 +75,7 @@ class BudgetResource(OwnResource, CloudFormationModel):
         )
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],

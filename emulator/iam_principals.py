@@ -133,7 +133,7 @@ def user(account: str, name: str) -> Principal:
 
     backend = _iam(account)
     owner = SimpleNamespace(backend=backend, _owner_user_name=name)
-    documents = policy_documents(IAMUserAccessKey.collect_policies(owner))  # type: ignore[arg-type]
+    documents = policy_documents(IAMUserAccessKey.collect_policies(owner))  # type: ignore[arg-type]  # moto's collect_policies is unannotated; it gives the policy documents
     found = backend.get_user(name)
     boundary = _managed_document(backend, getattr(found, "permissions_boundary_arn", None))
     return Principal(
@@ -150,7 +150,7 @@ def role(account: str, name: str, session: str | None = None) -> Principal:
 
     backend = _iam(account)
     owner = SimpleNamespace(backend=backend, _owner_role_name=name)
-    documents = policy_documents(AssumedRoleAccessKey.collect_policies(owner))  # type: ignore[arg-type]
+    documents = policy_documents(AssumedRoleAccessKey.collect_policies(owner))  # type: ignore[arg-type]  # moto's collect_policies is unannotated; it gives the policy documents
     found = backend.get_role(name)
     boundary = _managed_document(backend, found.permissions_boundary_arn)
     arn = f"arn:aws:sts::{account}:assumed-role/{name}/{session}" if session else found.arn

@@ -84,7 +84,7 @@ class ImageBuilderResource(OwnResource, CloudFormationModel):
         """Refuse what Image Builder refuses (override for more)."""
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -116,7 +116,7 @@ class ImageBuilderResource(OwnResource, CloudFormationModel):
         return cls(arn, str(properties.get("Name", "")), properties)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: ImageBuilderResource,
         new_resource_name: str,
@@ -137,7 +137,7 @@ class ImageBuilderResource(OwnResource, CloudFormationModel):
         return original_resource
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],

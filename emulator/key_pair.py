@@ -69,7 +69,7 @@ class KeyPairResource(OwnResource, CloudFormationModel):
         )
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -132,7 +132,7 @@ class KeyPairResource(OwnResource, CloudFormationModel):
         return resource
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: KeyPairResource,
         new_resource_name: str,
@@ -162,7 +162,7 @@ class KeyPairResource(OwnResource, CloudFormationModel):
         return original_resource
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],

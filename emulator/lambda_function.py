@@ -54,7 +54,7 @@ class LambdaFunctionResource(LambdaFunction):
     its update crashes on inline ZipFile code ("Incorrect padding"), breaking the stack."""
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -79,7 +79,7 @@ class LambdaFunctionResource(LambdaFunction):
         return function
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: LambdaFunction,
         new_resource_name: str,
@@ -168,7 +168,7 @@ class LambdaPermissionResource(OwnResource, CloudFormationModel):
         self.statement_id = statement_id
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -185,7 +185,7 @@ class LambdaPermissionResource(OwnResource, CloudFormationModel):
         return cls(account_id, region_name, function.function_name, resource_name)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: LambdaPermissionResource,
         new_resource_name: str,
@@ -198,7 +198,7 @@ class LambdaPermissionResource(OwnResource, CloudFormationModel):
         )
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],

@@ -21,7 +21,7 @@ class LogGroupResource(LogGroup):
     replaces the group."""
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -40,7 +40,7 @@ class LogGroupResource(LogGroup):
         return group
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: LogGroup,
         new_resource_name: str,

@@ -33,7 +33,7 @@ class OidcProviderResource(OwnResource, CloudFormationModel):
         self.url = url
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -57,7 +57,7 @@ class OidcProviderResource(OwnResource, CloudFormationModel):
         return resource
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: OidcProviderResource,
         new_resource_name: str,
@@ -82,7 +82,7 @@ class OidcProviderResource(OwnResource, CloudFormationModel):
         return original_resource
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],

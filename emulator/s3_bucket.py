@@ -121,7 +121,7 @@ class BucketResource(FakeBucket):
     """
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -140,7 +140,7 @@ class BucketResource(FakeBucket):
         return bucket
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: FakeBucket,
         new_resource_name: str,
@@ -164,7 +164,7 @@ class BucketResource(FakeBucket):
         return original_resource
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -195,7 +195,7 @@ class BucketPolicyResource(OwnResource, CloudFormationModel):
         self.bucket_name = bucket_name
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -212,7 +212,7 @@ class BucketPolicyResource(OwnResource, CloudFormationModel):
         return cls(account_id, region_name, bucket_name)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: BucketPolicyResource,
         new_resource_name: str,
@@ -233,7 +233,7 @@ class BucketPolicyResource(OwnResource, CloudFormationModel):
         return original_resource
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],

@@ -56,7 +56,7 @@ class ScheduleResource(OwnResource, CloudFormationModel):
         self.arn = arn
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -86,7 +86,7 @@ class ScheduleResource(OwnResource, CloudFormationModel):
         return cls(account_id, region_name, schedule.group_name, name, schedule.arn)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: ScheduleResource,
         new_resource_name: str,
@@ -100,7 +100,7 @@ class ScheduleResource(OwnResource, CloudFormationModel):
         )
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -117,9 +117,7 @@ class ScheduleResource(OwnResource, CloudFormationModel):
         scheduler_backends[account_id][region_name].delete_schedule(self.group, self.name)
 
 
-def _role_may_invoke(
-    account_id: str, role_arn: str, function_arn: str, schedule_arn: str
-) -> str | None:
+def _role_may_invoke(account_id: str, role_arn: str, function_arn: str) -> str | None:
     """Why Scheduler could not invoke `function_arn` as `role_arn`, or None if it could."""
     from moto.iam.models import iam_backends
 
@@ -130,12 +128,7 @@ def _role_may_invoke(
     trust = json.loads(unquote(role.assume_role_policy_document))
     trusted = decide(
         [_as_identity_policy(trust, _SCHEDULER)],
-        # Scheduler assumes the role with the schedule as the source (confused-deputy keys).
-        Request(
-            action="sts:AssumeRole",
-            resources=(role_arn,),
-            context={"aws:SourceAccount": [account_id], "aws:SourceArn": [schedule_arn]},
-        ),
+        Request(action="sts:AssumeRole", resources=(role_arn,)),
     )[0]
     if trusted != ALLOWED:
         return f"role {role_arn} does not trust {_SCHEDULER}"
@@ -164,7 +157,7 @@ def _fire(account_id: str, region: str, schedule: Any, at: float) -> dict[str, A
     fired: dict[str, Any] = {"schedule": schedule.arn, "target": target["Arn"], "at": at}
     if ":lambda:" not in target["Arn"]:
         return {**fired, "ok": False, "error": "the emulator fires Lambda targets only"}
-    why = _role_may_invoke(account_id, target.get("RoleArn", ""), target["Arn"], schedule.arn)
+    why = _role_may_invoke(account_id, target.get("RoleArn", ""), target["Arn"])
     if why:
         return {**fired, "ok": False, "error": why}
     function = lambda_backend(account_id, region).get_function(target["Arn"])

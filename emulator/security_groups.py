@@ -36,7 +36,7 @@ class SecurityGroupResource(SecurityGroup):
     """
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -59,7 +59,7 @@ class SecurityGroupResource(SecurityGroup):
         return group
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: SecurityGroup,
         new_resource_name: str,
@@ -112,7 +112,7 @@ class SecurityGroupIngressResource(OwnResource, CloudFormationModel):
         return group, by_group_id(ec2, group, rule_from_template(properties, cls.egress))
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -129,7 +129,7 @@ class SecurityGroupIngressResource(OwnResource, CloudFormationModel):
         return resource
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: SecurityGroupIngressResource,
         new_resource_name: str,
@@ -155,7 +155,7 @@ class SecurityGroupIngressResource(OwnResource, CloudFormationModel):
         )
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],

@@ -381,7 +381,7 @@ def _warm_up() -> None:
     region = os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
     for service in _WARM_SERVICES:
         with contextlib.suppress(Exception):  # only an optimisation
-            backends = get_backend(service)[DEFAULT_ACCOUNT_ID]  # type: ignore[call-overload]
+            backends = get_backend(service)[DEFAULT_ACCOUNT_ID]  # type: ignore[call-overload]  # moto's BackendDict is indexed by account id, which its types do not say
             backends["aws" if service in ("s3", "iam") else region]
 
 

@@ -53,7 +53,7 @@ def mark_failed(exc: BaseException, logical_id: str) -> bool:
     if getattr(exc, "annex_failed_resource", None):
         return False
     with contextlib.suppress(AttributeError):
-        exc.annex_failed_resource = logical_id  # type: ignore[attr-defined]
+        exc.annex_failed_resource = logical_id
     return True
 
 

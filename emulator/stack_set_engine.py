@@ -188,7 +188,7 @@ def _stack(instance: Instance) -> Stack | None:
     if instance.stack_id is None:
         return None
     stack = _backend(instance.account, instance.region).stacks.get(instance.stack_id)
-    return stack  # type: ignore[no-any-return]
+    return stack  # type: ignore[no-any-return]  # moto's backend lookups are unannotated
 
 
 def _step(stack_set: StackSet, operation: Operation, result: Result) -> None:

@@ -241,7 +241,7 @@ def stack_sets_of(backend: CloudFormationBackend) -> dict[str, StackSet]:
     found = backend.__dict__.get("annex_stack_sets")
     if found is None:
         found = backend.__dict__.setdefault("annex_stack_sets", {})
-    return found  # type: ignore[no-any-return]
+    return found  # type: ignore[no-any-return]  # moto's backend lookups are unannotated
 
 
 def all_stack_sets() -> list[StackSet]:

@@ -67,5 +67,5 @@ class InlinePythonFunction(Construct):
         naming them again is what cfn-lint W3005 warns about. Call once the policy is complete.
         """
         cfn = self.function.node.default_child
-        policy_id = Stack.of(self).get_logical_id(policy.node.default_child)  # type: ignore[arg-type]
-        cfn.add_override("DependsOn", [policy_id])  # type: ignore[union-attr]
+        policy_id = Stack.of(self).get_logical_id(policy.node.default_child)  # type: ignore[arg-type]  # the policy's default child is its CfnPolicy; CDK types it IConstruct | None
+        cfn.add_override("DependsOn", [policy_id])  # type: ignore[union-attr]  # the function's default child is its CfnFunction; CDK types it IConstruct | None

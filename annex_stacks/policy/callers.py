@@ -46,24 +46,12 @@ ANNEX_CDK_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
     "kms-via-ssm": ("kms:Decrypt",),
     "iam": ("iam:ListRolePolicies", "iam:GetRolePolicy", "iam:SimulatePrincipalPolicy"),
     "built-images": ("ec2:DeregisterImage",),
+    "image-imds": ("ec2:ModifyImageAttribute",),
     # An action authorizes only resources of its own type: here, the snapshot/* of this
     # statement. destroy deletes a built AMI's snapshots by the ids the AMI names (Image
     # Builder's snapshots carry no tag of ours to condition on).
     "launch-resources": ("ec2:DeleteSnapshot",),
     "functions": ("lambda:GetFunctionConfiguration",),
-    # The spend guardrail (GUARDRAIL_SCOPES): setup attaches the Deny, destroy detaches it,
-    # spend and heartbeat read and refresh.
-    "guardrail-deny-policy": ("iam:ListEntitiesForPolicy",),
-    "guardrail-attach": (
-        "iam:AttachUserPolicy",
-        "iam:DetachUserPolicy",
-        "iam:AttachRolePolicy",
-        "iam:DetachRolePolicy",
-    ),
-    "guardrail-budget": ("budgets:ViewBudget",),
-    "guardrail-heartbeat": ("ssm:PutParameter", "ssm:GetParameter"),
-    "guardrail-state": ("s3:GetObject",),
-    "guardrail-no-resource-level": ("pricing:GetProducts", "ec2:DescribeInstanceTypes"),
 }
 
 #: A later condor_annex run (reference §4, §8.1).

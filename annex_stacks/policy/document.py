@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from annex_stacks import names
 from annex_stacks.policy.callers import actions_by_scope
-from annex_stacks.policy.scopes import GUARDRAIL_SCOPES, IMAGE_SCOPES, SCOPES, TARGET_ARN_KEY
+from annex_stacks.policy.scopes import IMAGE_SCOPES, SCOPES, TARGET_ARN_KEY
 
 VERSION: Final = "2012-10-17"
 #: IAM's limit for a managed policy, counted without whitespace.
@@ -113,8 +113,6 @@ def grants(
     lease_functions: Sequence[str] = (),
     build_image: bool = False,
     image_only: bool = False,
-    guardrail: bool = False,
-    guardrail_only: bool = False,
 ) -> list[Grant]:
     """The statements for one account and region, with resources and conditions filled in.
 
@@ -123,8 +121,7 @@ def grants(
     `lease_functions` are the deployed lease functions' ARNs, which then are the only targets
     a lease rule may get (default: any HTCondorAnnex-* function, for a setup not yet deployed).
     IMAGE_SCOPES come with `build_image` (or with `actions` that name them); `image_only`
-    gives them alone, the second document of a setup with the image stack. GUARDRAIL_SCOPES
-    likewise with `guardrail` and `guardrail_only`.
+    gives them alone, the second document of a setup with the image stack.
     """
     values = Values(
         partition=partition or names.partition_of(region),
@@ -151,36 +148,14 @@ def grants(
         for name, actions in (
             actions_by_scope(resource_types) if actions is None else actions
         ).items()
-        if actions
-        and _wanted(
-            name,
-            explicit=explicit,
-            image=build_image,
-            image_only=image_only,
-            guardrail=guardrail,
-            guardrail_only=guardrail_only,
-        )
+        if actions and _wanted(name, explicit=explicit, image=build_image, image_only=image_only)
     ]
 
 
-def _wanted(
-    scope: str,
-    *,
-    explicit: bool,
-    image: bool,
-    image_only: bool,
-    guardrail: bool,
-    guardrail_only: bool,
-) -> bool:
+def _wanted(scope: str, *, explicit: bool, image: bool, image_only: bool) -> bool:
     if image_only:
         return scope in IMAGE_SCOPES
-    if guardrail_only:
-        return scope in GUARDRAIL_SCOPES
-    if scope in IMAGE_SCOPES:
-        return explicit or image
-    if scope in GUARDRAIL_SCOPES:
-        return explicit or guardrail
-    return True
+    return explicit or image or scope not in IMAGE_SCOPES
 
 
 def policy_document(
@@ -195,8 +170,6 @@ def policy_document(
     lease_functions: Sequence[str] = (),
     build_image: bool = False,
     image_only: bool = False,
-    guardrail: bool = False,
-    guardrail_only: bool = False,
 ) -> dict[str, Any]:
     """The IAM policy for one account and region ("*" for either widens to all of them)."""
     statements = []
@@ -211,8 +184,6 @@ def policy_document(
         lease_functions=lease_functions,
         build_image=build_image,
         image_only=image_only,
-        guardrail=guardrail,
-        guardrail_only=guardrail_only,
     ):
         statement: dict[str, Any] = {
             "Sid": grant.sid,
@@ -233,7 +204,6 @@ def template_document(
     resource_types: Iterable[str] | None = None,
     actions: Mapping[str, Iterable[str]] | None = None,
     build_image: bool = False,
-    guardrail: bool = False,
 ) -> dict[str, Any]:
     """The same policy as Fn::Sub text (${AWS::Region} & co.), for a CloudFormation template
     (one inline policy: both documents fit under a role's 10,240 characters)."""
@@ -246,7 +216,6 @@ def template_document(
         resource_types=resource_types,
         actions=actions,
         build_image=build_image,
-        guardrail=guardrail,
     )
 
 

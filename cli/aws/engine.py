@@ -13,7 +13,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from annex_cdk.console import ResourceEvent
 from annex_cdk.errors import Interrupted, StackBlockedError, StackFailedError, annotate
@@ -21,6 +21,8 @@ from annex_cdk.templates.load import body as template_body
 from annex_cdk.templates.load import normalise
 
 CAPABILITIES = ["CAPABILITY_IAM"]
+
+_T = TypeVar("_T")
 
 # Stable states a stack can be updated from.
 UPDATABLE = frozenset(
@@ -37,8 +39,7 @@ UPDATABLE = frozenset(
 REPLACEABLE = frozenset(
     {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "REVIEW_IN_PROGRESS", "DELETE_FAILED"}
 )
-#: A stack whose last create or update succeeded (the two statuses check-setup calls OK).
-DEPLOYED = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
+GOOD = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
 #: Stack-level statuses that open an operation (REVIEW_IN_PROGRESS: a change set's new stack).
 OPERATION_STARTS = frozenset(
     {"CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "REVIEW_IN_PROGRESS"}
@@ -185,7 +186,7 @@ class Engine:
     def _note_call(self, model: Any = None, **_: Any) -> None:
         self._calls.last = f"cloudformation {getattr(model, 'name', model)}"
 
-    def _annotated(self, stack: str, work: Callable[[], Any]) -> Any:
+    def _annotated(self, stack: str, work: Callable[[], _T]) -> _T:
         """Run one stack's work; an unexpected error learns the stack and the last AWS call."""
         self._calls.last = None
         try:
@@ -353,7 +354,7 @@ class Engine:
             ) from None
         finally:
             pool.shutdown(wait=True)
-        failed = [r for r in results.values() if r.status not in DEPLOYED]
+        failed = [r for r in results.values() if r.status not in GOOD]
         if failed:
             detail = "; ".join(
                 f"{r.name}: {r.status} ({r.reason or 'no reason given'})" for r in failed
@@ -424,10 +425,8 @@ class Engine:
                 self.progress(name, final.status or "", "unchanged")
                 return StackResult(name, Action.SKIP, final.status or "", dict(final.outputs), 0.0)
         final = self._wait(name, stack_id, since=mark, total=len(template.get("Resources", {})))
-        reason = None if final.status in DEPLOYED else self.failure_reason(stack_id, mark)
-        detail = (
-            f"{time.monotonic() - started:.1f} s" if final.status in DEPLOYED else (reason or "")
-        )
+        reason = None if final.status in GOOD else self.failure_reason(stack_id, mark)
+        detail = f"{time.monotonic() - started:.1f} s" if final.status in GOOD else (reason or "")
         self.progress(name, final.status or "", detail)
         return StackResult(
             name,

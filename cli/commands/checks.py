@@ -1,9 +1,4 @@
-"""`annex-cdk check-setup` and `write-config`: they read the deployed stacks, never synthesize.
-
-Like every command module, this one imports its use cases when its command runs, not at start-up
-(tests/unit/test_architecture.py: COMMAND_START_IMPORTS), so `--help` and shell completion load
-none of them.
-"""
+"""`annex-cdk check-setup` and `write-config`: they read the deployed stacks, never synthesize."""
 
 from __future__ import annotations
 
@@ -13,6 +8,8 @@ import typer
 
 from annex_cdk import console
 from annex_cdk.commands.options import AwsOptions, Json, NoLocal, aws_side_only, with_options
+from annex_cdk.ops.check import run_check_setup
+from annex_cdk.ops.write_config import run_write_config
 
 
 @with_options
@@ -36,8 +33,6 @@ def check_setup(
     no_local: NoLocal = None,
 ) -> None:
     """condor_annex -check-setup's checks and output; exits non-zero when any check fails."""
-    from annex_cdk.ops.check import run_check_setup
-
     remote = aws_side_only(no_local)
     report = run_check_setup(
         aws.target(local=not remote),
@@ -57,8 +52,6 @@ def check_setup(
 @with_options
 def write_config(aws: AwsOptions, json_out: Json = False) -> None:
     """The post-deploy step alone, from the live stack outputs (after `cdk deploy --all`)."""
-    from annex_cdk.ops.write_config import run_write_config
-
     report = run_write_config(aws.target(), aws.paths())
     if json_out:
         console.emit_json(report.as_dict())

@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from annex_cdk import console
+from annex_cdk.condor import key_files as creds
+from annex_cdk.condor import personal as pc
+from annex_cdk.condor import pool_password
+from annex_cdk.condor.key_files import Secret
+from annex_cdk.condor.paths import LocalPaths
+from annex_cdk.condor.personal_config import locate
+from annex_cdk.condor.version import parse_flag
 from annex_cdk.errors import UsageError
+from annex_cdk.ops.condor_configure import (
+    ConfigureReport,
+    ConfigureRequest,
+    run_configure,
+    run_unconfigure,
+)
+from annex_cdk.ops.credentials import from_profile
 from annex_stacks import names
-
-if TYPE_CHECKING:
-    from annex_cdk.condor.key_files import Secret
-    from annex_cdk.ops.condor_configure import ConfigureReport
 
 condor_app = typer.Typer(
     name="condor",
@@ -111,22 +121,6 @@ def configure(
             "`htcondor annex create`.",
         ),
     ] = None,
-    heartbeat_region: Annotated[
-        str | None,
-        typer.Option(
-            "--heartbeat-region",
-            help="Also add the schedd cron job that runs `annex-cdk heartbeat --region REGION` "
-            "every five minutes: the spend guardrail's dead-man switch (--heartbeat-minutes).",
-        ),
-    ] = None,
-    heartbeat_profile: Annotated[
-        str | None,
-        typer.Option(
-            "--heartbeat-profile",
-            help="The AWS profile the heartbeat cron job uses (default: the schedd's "
-            "environment, e.g. instance credentials).",
-        ),
-    ] = None,
     json_out: Json = False,
 ) -> None:
     """Write the settings for this HTCondor's annexes; on the classic side store the password.
@@ -137,14 +131,6 @@ def configure(
     The settings go into a block annex-cdk owns in the local config file (lines outside it are
     untouched; a backup is kept; re-running changes nothing); `condor unconfigure` removes it.
     """
-    from annex_cdk.condor import personal as pc
-    from annex_cdk.condor import pool_password
-    from annex_cdk.condor.heartbeat_cron import HeartbeatCron
-    from annex_cdk.condor.key_files import Secret
-    from annex_cdk.condor.personal_config import locate
-    from annex_cdk.condor.version import parse_flag
-    from annex_cdk.ops.condor_configure import ConfigureRequest, run_configure
-
     if sum((password_stdin, replace_password, no_password)) > 1:
         raise UsageError("use at most one of --password-stdin, --replace-password, --no-password")
     mode: pool_password.PasswordMode = (
@@ -156,12 +142,7 @@ def configure(
         if no_password
         else "auto"
     )
-    if heartbeat_profile is not None and heartbeat_region is None:
-        raise UsageError("--heartbeat-profile needs --heartbeat-region")
-    heartbeat = (
-        HeartbeatCron(heartbeat_region, heartbeat_profile) if heartbeat_region is not None else None
-    )
-    options = pc.GuideOptions(port, network_interface, collector_host, password_file, heartbeat)
+    options = pc.GuideOptions(port, network_interface, collector_host, password_file)
     options.validate()
     if htcondor_version is not None:
         parse_flag(htcondor_version)  # a bad flag stops before anything is read
@@ -238,9 +219,6 @@ def unconfigure(
     json_out: Json = False,
 ) -> None:
     """Remove annex-cdk's block: the local config file gets back its bytes from before."""
-    from annex_cdk.condor.personal_config import locate
-    from annex_cdk.ops.condor_configure import run_unconfigure
-
     report = run_unconfigure(locate(config_file), restart_after=restart)
     if json_out:
         console.emit_json(report.as_dict())
@@ -298,10 +276,6 @@ def credentials(
     existing file with the same key is left as it is (group/other bits are taken off); one with
     a different key is never overwritten.
     """
-    from annex_cdk.condor import key_files as creds
-    from annex_cdk.condor.paths import LocalPaths
-    from annex_cdk.ops.credentials import from_profile
-
     if from_stdin and from_instance:
         raise UsageError("use --from-stdin or --from-instance, not both")
     paths = LocalPaths(Path.home())

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from annex_cdk import console
+from annex_cdk.aws.engine import Action, StackResult
 from annex_cdk.commands.failure import error_policy
 from annex_cdk.commands.options import AwsOptions, Json, NoLocal, Yes, aws_side_only, with_options
 from annex_cdk.console import StackProgress
 from annex_cdk.errors import EXIT_USAGE
+from annex_cdk.ops.setup import DiffReport, SettingsFlags, SetupReport, run_diff, run_setup
+from annex_cdk.ops.synth import run_synth
+from annex_cdk.templates.diff_model import render_all
+from annex_cdk.templates.stack_report import stack_entry
 from annex_stacks import names
-from annex_stacks.settings import SettingsFlags
-
-if TYPE_CHECKING:
-    from annex_cdk.aws.engine import StackResult
-    from annex_cdk.ops.setup import DiffReport, SetupReport
 
 
 @with_options
@@ -37,14 +37,20 @@ def setup(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Add each resource event's reason.")
     ] = False,
+    create_default_vpc: Annotated[
+        bool,
+        typer.Option(
+            "--create-default-vpc",
+            help="Create the region's default VPC if it has none (condor_annex's on-demand "
+            "annexes need it); destroy leaves it.",
+        ),
+    ] = False,
 ) -> None:
     """Deploy the HTCondorAnnex-* stacks and write the PEM and ~/.condor/user_config.
 
     Flags are remembered by the deployed stacks: a re-run without them keeps what is deployed.
     With --no-local (pipelines) only the stacks: a submit host runs `write-config` later.
     """
-    from annex_cdk.ops.setup import run_setup
-
     remote = aws_side_only(no_local)
     with StackProgress(verbose=verbose) as progress:
         report = run_setup(
@@ -55,6 +61,7 @@ def setup(
             progress=progress,
             retire_annex_blocks=retire_condor_annex_config,
             cdk_project=Path.cwd(),
+            create_default_vpc=create_default_vpc,
         )
     if json_out:
         console.emit_json(_setup_document(report))
@@ -75,15 +82,11 @@ def _setup_document(report: SetupReport) -> dict[str, Any]:
         "cdk_context": str(report.cdk_context) if report.cdk_context else None,
         "timings": dict(report.timings),
         "synth_cached": report.synth_cached,
-        "guardrail": report.guardrail.as_dict() if report.guardrail else None,
         "ok": report.ok,
     }
 
 
 def _setup_stack(r: StackResult) -> dict[str, Any]:
-    from annex_cdk.aws.engine import Action
-    from annex_cdk.templates.stack_report import stack_entry
-
     return stack_entry(
         r.name,
         status=r.status,
@@ -118,8 +121,6 @@ def _show_setup(report: SetupReport) -> None:
     submit_host = report.stacks.get(names.SUBMIT_HOST_STACK)
     if submit_host and (profile := submit_host.outputs.get(names.OUT_SUBMIT_HOST_PROFILE)):
         console.result(f"Submit host instance profile: {profile}")
-    for line in report.guardrail.lines() if report.guardrail else ():
-        console.result(line)
 
 
 def _every_error_is_2(ctx: typer.Context, value: bool) -> bool:
@@ -144,8 +145,6 @@ def diff(
     no_local: NoLocal = None,
 ) -> None:
     """What `setup` with the same flags would change, per stack: resources and properties."""
-    from annex_cdk.ops.setup import run_diff
-
     remote = aws_side_only(no_local)
     report = run_diff(aws.target(local=not remote), aws.local_paths(remote), flags)
     _show_diff(report, json_out)
@@ -172,8 +171,6 @@ def _diff_document(report: DiffReport) -> dict[str, Any]:
 
 
 def _show_diff(report: DiffReport, json_out: bool) -> None:
-    from annex_cdk.templates.diff_model import render_all
-
     if json_out:
         # ok: the diff was made; `changed` says whether setup would change anything.
         console.emit_json(_diff_document(report), ok=True)
@@ -196,8 +193,6 @@ def synth(
     json_out: Json = False,
 ) -> None:
     """Write the templates, as `cdk synth` would (same app, same settings); no AWS calls."""
-    from annex_cdk.ops.synth import run_synth
-
     result = run_synth(flags, region=region, out=out)
     for warning in result.warnings:
         console.warn(warning)

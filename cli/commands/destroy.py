@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from annex_cdk import console
+from annex_cdk.aws.engine import Action, StackResult
 from annex_cdk.commands.options import AwsOptions, Json, Yes, confirmer, with_options
 from annex_cdk.console import StackProgress
-
-if TYPE_CHECKING:
-    from annex_cdk.aws.engine import StackResult
-    from annex_cdk.ops.destroy import DestroyReport
+from annex_cdk.ops.destroy import DestroyReport, run_destroy
+from annex_cdk.templates.stack_report import stack_entry
 
 
 @with_options
@@ -36,8 +35,6 @@ def destroy(
     ] = False,
 ) -> None:
     """Delete the stacks, the PEM and annex-cdk's config lines; then verify nothing is left."""
-    from annex_cdk.ops.destroy import run_destroy
-
     with StackProgress(verbose=verbose) as progress:
         report = run_destroy(
             aws.target(),
@@ -77,9 +74,6 @@ def _destroy_document(report: DestroyReport) -> dict[str, Any]:
 
 
 def _destroyed_stack(r: StackResult) -> dict[str, Any]:
-    from annex_cdk.aws.engine import Action
-    from annex_cdk.templates.stack_report import stack_entry
-
     if r.action is Action.SKIP:  # never there: not reported as deleted
         return stack_entry(r.name, status=None, action="unchanged")
     # dangerous stays false: destroy asked before it deleted anything (--yes is that answer).

@@ -111,7 +111,7 @@ def report(
             "error": {"kind": kind, "message": message, "exit_code": exit_code, "hint": hint},
         }
         if log is not None:
-            document["error"] = {**document["error"], "log": str(log)}  # type: ignore[dict-item]
+            document["error"] = {**document["error"], "log": str(log)}  # type: ignore[dict-item]  # the error document's error entry is a dict of str
         console.emit_json(document)  # and the same line on stderr, for people and logs
     prefix = "annex-cdk: unexpected error:" if kind == "unexpected" else "annex-cdk:"
     console.err_console().print(f"[red]{prefix}[/] {console.escape(message)}")

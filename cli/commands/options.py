@@ -16,25 +16,18 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
+from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
+from annex_cdk.aws.session import AwsTarget, resolve_credentials
 from annex_cdk.commands.failure import error_policy
+from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.env import env_flag
 from annex_cdk.errors import UsageError
+from annex_cdk.ops.setup import SettingsFlags
 from annex_stacks import names
-from annex_stacks.settings import (
-    AnnexSettings,
-    Setting,
-    SettingsError,
-    SettingsFlags,
-    flag_settings,
-)
-
-if TYPE_CHECKING:
-    from annex_cdk.aws.session import AwsTarget
-    from annex_cdk.condor.paths import LocalPaths
+from annex_stacks.settings import AnnexSettings, Setting, SettingsError, flag_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 NO_LOCAL_ENV = "ANNEX_CDK_NO_LOCAL"
@@ -120,8 +113,6 @@ class AwsOptions:
     ] = False
 
     def paths(self) -> LocalPaths:
-        from annex_cdk.condor.paths import LocalPaths
-
         return LocalPaths(Path.home())
 
     def local_paths(self, aws_side_only: bool) -> LocalPaths | None:
@@ -131,8 +122,6 @@ class AwsOptions:
     def target(self, *, local: bool = True) -> AwsTarget:
         """Without `local`, neither the HTCondor config (region) nor ~/.condor's key files are
         read: the region comes from the flag or the environment, credentials from boto3's chain."""
-        from annex_cdk.aws.session import AwsTarget, resolve_credentials
-
         if self.region is not None and not self.region.strip():
             raise UsageError("--region is empty", hint="pass --region, e.g. us-east-1")
         region = self.region or (condor_region(self.paths()) if local else "us-east-1")
@@ -247,7 +236,7 @@ COLLECTOR_HOST = inspect.Parameter(
 def settings_group(declared: Sequence[Setting] | None = None) -> OptionGroup:
     """One option per setting with a flag (annex_stacks/settings.py), and --collector-host."""
     with_flags = flag_settings(declared)
-    pair_flags = {s.flag_name: s.flag for s in with_flags if s.kind is dict}
+    pair_flags = {s.flag_name: s.flag for s in with_flags if s.kind is dict and s.flag}
 
     def build(values: dict[str, Any]) -> SettingsFlags:
         for name, flag in pair_flags.items():
@@ -314,6 +303,6 @@ def with_options(func: F, groups: dict[Any, OptionGroup] | None = None) -> F:
             values[name] = group.build({m: values.pop(m) for m in members})
         return func(**values)
 
-    command.__signature__ = signature.replace(parameters=expanded)  # type: ignore[attr-defined]
+    command.__signature__ = signature.replace(parameters=expanded)  # type: ignore[attr-defined]  # Typer reads the signature it finds on the function
     command.__annotations__ = {p.name: p.annotation for p in expanded}
-    return command  # type: ignore[return-value]
+    return command  # type: ignore[return-value]  # the same function, with the signature Typer will read

@@ -12,6 +12,8 @@ import typer
 from annex_cdk import console
 from annex_cdk.commands.options import AwsOptions, Json, condor_region, with_options
 from annex_cdk.errors import UsageError
+from annex_cdk.ops.policy import document_for, read_deployed
+from annex_cdk.ops.rehearse import run_rehearsal
 
 
 @with_options
@@ -40,14 +42,6 @@ def policy(
             "(attach both).",
         ),
     ] = False,
-    guardrail: Annotated[
-        bool,
-        typer.Option(
-            "--guardrail",
-            help="Print the policy the spend guardrail needs besides the first (setup with "
-            "--max-*, spend, heartbeat; attach both).",
-        ),
-    ] = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="The default: JSON is all it prints.")
     ] = True,
@@ -57,15 +51,11 @@ def policy(
     With credentials at hand it reads the deployed setup (bucket, key pair, lease functions),
     so that an adopted condor_annex setup's generated bucket name is the one the policy names.
     """
-    from annex_cdk.ops.policy import document_for, read_deployed
-
-    if build_image and guardrail:
-        raise UsageError("--build-image and --guardrail each print one policy; run policy twice")
     region = aws.region or condor_region(aws.paths())
     deployed = None if offline else read_deployed(replace(aws, region=region).target)
     document = document_for(
         region, account, key_name=key_name, bucket=bucket, deployed=deployed,
-        build_image=build_image, guardrail=guardrail,
+        build_image=build_image,
     )  # fmt: skip
     console.result(json.dumps(document, indent=2))
 
@@ -161,25 +151,17 @@ def rehearse(
     keep: Annotated[bool, typer.Option("--keep", help="Keep the scratch HOME afterwards.")] = False,
 ) -> None:
     """setup → check-setup → no-op setup → destroy on a private emulator and a scratch HOME."""
-    from annex_cdk.ops.rehearse import run_rehearsal
-
     report = run_rehearsal(region=region, keep=keep)
     if json_out:
-        console.emit_json(
-            {
-                "ok": report.ok,
-                "steps": [{"step": s.step, "seconds": s.seconds} for s in report.steps],
-                "scratch": str(report.scratch) if report.scratch else None,
-            }
-        )
+        console.emit_json(report)
     else:
-        for s in report.steps:
-            console.result(f"{s.step:<24} {s.seconds:7.2f} s")
+        for s in report["steps"]:
+            console.result(f"{s['step']:<24} {s['seconds']:7.2f} s")
         console.result(
             "Rehearsal passed: setup, check-setup, no-op re-run, annexes whose leases ran out, "
             "and destroy all worked."
-            if report.ok
+            if report["ok"]
             else "Rehearsal FAILED."
         )
-    if not report.ok:
+    if not report["ok"]:
         raise typer.Exit(1)

@@ -157,7 +157,7 @@ def _run_htcondor(
     subsystem: str = names.ANNEX_SUBSYSTEM,
     unprefixed: Collection[str] = UNPREFIXED_KEYS,
 ) -> dict[str, str | None]:
-    payload = [subsystem, local, list(keys), sorted(unprefixed)]
+    payload: list[object] = [subsystem, local, list(keys), sorted(unprefixed)]
     result = _run_child(files, payload, base_config, labels)
     return {key: result.get(key) for key in keys}
 

@@ -172,7 +172,11 @@ def detect(
         if not isinstance(found, str):
             return found
         notes.append(found)
-    for source in (lambda: _from_config(*config_dirs(), notes), bindings):
+    sources: tuple[Callable[[], HTCondorVersion | None], ...] = (
+        lambda: _from_config(*config_dirs(), notes),
+        bindings,
+    )
+    for source in sources:
         if (version := source()) is not None:
             return replace(version, passed_over=tuple(notes))
     raise UsageError(

@@ -66,14 +66,12 @@ def document_for(
     bucket: str | None = None,
     deployed: Deployed | None = None,
     build_image: bool = False,
-    guardrail: bool = False,
 ) -> dict[str, Any]:
     """The policy `annex-cdk policy` prints; without an account it names any account (*).
 
     Flags win over what the deployed setup names; the deployed setup over the defaults.
     `build_image`: the second policy, which only the optional image stack needs (the first is
     within a few characters of IAM's managed-policy limit: it cannot take these statements).
-    `guardrail`: likewise the spend guardrail's own policy.
     """
     if deployed is not None:
         account = account or deployed.account
@@ -99,7 +97,6 @@ def document_for(
         key_pair_name=settings.key_pair_name,
         lease_functions=deployed.lease_functions if deployed else (),
         image_only=build_image,
-        guardrail_only=guardrail,
     )
     if size(document) > MANAGED_POLICY_LIMIT:  # only with extreme names: still usable inline
         console.warn(

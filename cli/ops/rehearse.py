@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,12 @@ from annex_cdk.aws.session import AwsTarget, Credentials
 from annex_cdk.condor.files import ensure_private_dir, write_secret_new
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.console import StackProgress
-from annex_cdk.ops.annex_lease_rehearsal import ANNEX_STEP, rehearse_annexes
 from annex_cdk.ops.check import run_check_setup
 from annex_cdk.ops.destroy import run_destroy
 from annex_cdk.ops.environ import scoped_environ
-from annex_cdk.ops.setup import run_setup
+from annex_cdk.ops.rehearse_annex import ANNEX_STEP, rehearse_annexes
+from annex_cdk.ops.setup import SettingsFlags, run_setup
 from annex_stacks import names
-from annex_stacks.settings import SettingsFlags
 
 #: A documentation network (RFC 5737) standing in for the collector's public address.
 REHEARSAL_CIDR = "198.51.100.7/32"
@@ -71,24 +69,11 @@ def scratch_home(root: Path) -> tuple[LocalPaths, Path, Credentials]:
     return LocalPaths(home), config, Credentials(public, private)
 
 
-@dataclass(frozen=True)
-class RehearsalStep:
-    step: str
-    seconds: float
-
-
-@dataclass(frozen=True)
-class RehearsalReport:
-    ok: bool
-    steps: list[RehearsalStep]
-    scratch: Path | None  # the scratch HOME's root, when --keep kept it
-
-
-def run_rehearsal(*, region: str, keep: bool = False) -> RehearsalReport:
+def run_rehearsal(*, region: str, keep: bool = False) -> dict[str, Any]:
     from annex_emulator.server import EmulatorProcess
 
     root = Path(tempfile.mkdtemp(prefix="annex-cdk-rehearsal-"))
-    steps: list[RehearsalStep] = []
+    steps: list[dict[str, Any]] = []
     ok = True
     try:
         paths, condor_config, creds = scratch_home(root)
@@ -106,7 +91,7 @@ def run_rehearsal(*, region: str, keep: bool = False) -> RehearsalReport:
                 t0 = time.monotonic()
                 out = fn()
                 seconds = time.monotonic() - t0
-                steps.append(RehearsalStep(name, round(seconds, 3)))
+                steps.append({"step": name, "seconds": round(seconds, 3)})
                 console.info(f"== {name}: {seconds:.2f} s")
                 return out
 
@@ -149,4 +134,4 @@ def run_rehearsal(*, region: str, keep: bool = False) -> RehearsalReport:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
     # The table is the command's to print: with --json, stdout holds the JSON alone.
-    return RehearsalReport(ok, steps, root if keep else None)
+    return {"ok": ok, "steps": steps, "scratch": str(root) if keep else None}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from annex_cdk import console
 from annex_cdk.aws.cfn import CloudFormation
 from annex_cdk.aws.ec2 import Ec2
 from annex_cdk.aws.engine import (
-    DEPLOYED,
+    GOOD,
     UPDATABLE,
     Action,
     Engine,
@@ -31,9 +31,13 @@ from annex_cdk.aws.session import AwsTarget
 from annex_cdk.aws.ssm import Ssm
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
+from annex_cdk.ops.account_posture import (
+    configured_image,
+    declare_image_imds_v2,
+    make_default_vpc,
+    preflight_account,
+)
 from annex_cdk.ops.cdk_context import read_context, record_for_cdk
-from annex_cdk.ops.guardrail import GuardrailSetup
-from annex_cdk.ops.guardrail import after_setup as guardrail_setup
 from annex_cdk.ops.post_deploy import PostDeployReport, post_deploy, preflight, set_aside_pem
 from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
 from annex_cdk.templates.change_set import (
@@ -50,12 +54,37 @@ from annex_stacks.facade import recorded_context
 from annex_stacks.policy.ci_roles import deploy_actions, plan_actions
 from annex_stacks.settings import (
     AnnexSettings,
+    Setting,
     SettingsError,
-    SettingsFlags,
     covers_everything,
     host_bits_warnings,
+    overrides_from_flags,
 )
 from annex_stacks.stack_specs import MANAGED_STACKS, STACKS, in_deployment_order
+
+
+@dataclass(frozen=True, init=False)
+class SettingsFlags:
+    """What the user passed. `given` holds the settings by field; one left out means "keep what
+    is deployed, else the default". --collector-host is not a setting: it is where the default
+    CIDR and port come from.
+    """
+
+    given: Mapping[str, Any]
+    collector_host: str | None
+
+    def __init__(
+        self,
+        *,
+        collector_host: str | None = None,
+        declared: Sequence[Setting] | None = None,
+        **flags: Any,
+    ) -> None:
+        """Flags by their names (`allow_from=(...)`, `reuse_key_pair=True`), as `declared`
+        (default: settings.SETTINGS) declares them; None, False for a switch and () for a
+        repeatable flag mean not passed."""
+        object.__setattr__(self, "given", overrides_from_flags(flags, declared))
+        object.__setattr__(self, "collector_host", collector_host)
 
 
 def collector_cidr(collector_host: str) -> tuple[str, int | None]:
@@ -227,10 +256,14 @@ def desired_state(
     *,
     local_checks: bool,
     needs: Mapping[str, set[str]] | None = None,
+    account_checks: bool = False,
+    create_default_vpc: bool = False,
 ) -> Desired:
     """Read the deployed stacks, resolve the settings, pre-flight, and synthesize (or reuse).
 
     `needs`: the actions by scope the permission pre-flight asks for (None: `annex-cdk policy`).
+    `account_checks` (setup): the account's posture and the organization's rules too, every
+    finding at once; `create_default_vpc`: the run will make the region's default VPC.
     """
     account = target.account_id()
     live = engine.read_all(MANAGED_STACKS)
@@ -238,7 +271,16 @@ def desired_state(
     recorded.update(adoption(target, live, flags))
     settings = resolve_settings(flags, region=target.region, recorded=recorded, paths=paths)
     settings = settings.with_(account=account)
-    check_permissions(target, settings, needs)
+    if account_checks:
+        preflight_account(
+            target,
+            settings,
+            image_id=None if settings.build_image else configured_image(paths, target.region),
+            create_default_vpc=create_default_vpc,
+            actions=needs,
+        )
+    else:
+        check_permissions(target, settings, needs)
     if local_checks and paths is not None:
         preflight(
             paths,
@@ -299,7 +341,7 @@ def lost_resources(target: AwsTarget, live: Mapping[str, Live]) -> dict[str, str
     """
     lost: dict[str, str] = {}
     for stack, lv in live.items():
-        if lv.state.status not in DEPLOYED:
+        if lv.state.status not in GOOD:
             continue
         if gone := gone_resources(target, stack):
             lost[stack] = ", ".join(g.what for g in gone)
@@ -373,7 +415,6 @@ class SetupReport:
     cdk_context: Path | None  # where the settings were recorded for plain cdk
     timings: Mapping[str, float]
     synth_cached: bool
-    guardrail: GuardrailSetup | None = None
 
     @property
     def ok(self) -> bool:
@@ -393,6 +434,7 @@ def run_setup(
     progress: Any,
     retire_annex_blocks: bool = False,
     cdk_project: Path | None = None,
+    create_default_vpc: bool = False,
 ) -> SetupReport:
     """Converge the stacks, then write the local files. With `cdk_project` (the directory the
     user runs setup in), also record the settings there for plain `cdk`; the rehearsal's
@@ -406,8 +448,19 @@ def run_setup(
     with Ssm(target).lock("setup"):
         # --no-local is the pipeline's mode: it needs only what the deploy role holds.
         needs = deploy_actions() if paths is None else None
-        want = desired_state(target, paths, flags, engine, local_checks=True, needs=needs)
+        want = desired_state(
+            target,
+            paths,
+            flags,
+            engine,
+            local_checks=True,
+            needs=needs,
+            account_checks=True,
+            create_default_vpc=create_default_vpc,
+        )
         timings["preflight_s"] = time.monotonic() - started - want.synth_s
+        if create_default_vpc:
+            make_default_vpc(target)  # the first change: the security group's stack needs it
         timings["synth_s"] = want.synth_s
         t0 = time.monotonic()
         todo, lost = plan_setup(target, want)
@@ -424,9 +477,11 @@ def run_setup(
         results = engine.converge(want.templates.templates, todo, replace_ok=yes, imports=imports)
         timings["deploy_s"] = time.monotonic() - t0
         remember(want.templates)
-        guardrail = guardrail_setup(
-            target, {name: r.outputs for name, r in results.items()}, want.settings
-        )
+        built = results.get(names.IMAGE_STACK)
+        if built is not None and declare_image_imds_v2(
+            target, built.outputs.get(names.OUT_IMAGE_ID)
+        ):
+            console.info("Registered the annex image for IMDSv2 (ImdsSupport v2.0).")
     settings, result, account = want.settings, want.templates, want.account
     key_name = settings.key_pair_name
     # A key pair deleted by hand and made anew: its old PEM opens nothing any more.
@@ -464,7 +519,6 @@ def run_setup(
         cdk_context=cdk_context,
         timings=timings,
         synth_cached=result.cached,
-        guardrail=guardrail,
     )
 
 
@@ -476,14 +530,14 @@ def require_complete(engine: Engine) -> dict[str, dict[str, str]]:
             continue  # an add-on whose outputs write-config does not use
         state = engine.state(spec.name)
         if spec.optional:  # written when the add-on is there (its setting is on)
-            if state.exists and state.status in DEPLOYED:
+            if state.exists and state.status in GOOD:
                 outputs[spec.name] = dict(state.outputs)
             continue
         if not state.exists:
             if spec.enabled_by is not None:
                 continue  # its setting turned it off: the user brought their own key pair
             raise AnnexError(f"{spec.name} does not exist", hint="run `annex-cdk setup` first")
-        if state.status not in DEPLOYED:
+        if state.status not in GOOD:
             raise AnnexError(
                 f"{spec.name} is in {state.status}", hint="run `annex-cdk setup` to repair it"
             )
@@ -542,7 +596,7 @@ def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) 
     want = desired_state(target, paths, flags, engine, local_checks=False, needs=needs)
     todo, lost = plan_setup(target, want)
     blocked = {
-        n: lv.state.status
+        n: str(lv.state.status)
         for n, lv in want.live.items()
         if n in todo
         and todo[n][1] is not Action.KEEP

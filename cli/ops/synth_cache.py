@@ -51,7 +51,7 @@ def inputs_key(settings: AnnexSettings) -> str:
     digest.update(json.dumps([_FORMAT, settings.to_context()], sort_keys=True).encode())
     for package in _PACKAGES:
         for path in sorted(_sources(resources.files(package)), key=str):
-            digest.update(str(path.relative_to(resources.files(package))).encode())  # type: ignore[arg-type]
+            digest.update(str(path.relative_to(resources.files(package))).encode())  # type: ignore[arg-type]  # importlib's Traversable is a Path here (a package on disk)
             digest.update(path.read_bytes())
     for dist in _DISTRIBUTIONS:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import yaml
@@ -55,7 +56,7 @@ def _construct(tag: str, loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, 
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]  # PyYAML's stubs type construct_mapping for MappingNode; the branch above leaves only that
     if tag == "Ref" or tag == "Condition":
         return {tag: value}
     if tag == "GetAtt" and isinstance(value, str):
@@ -65,9 +66,7 @@ def _construct(tag: str, loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, 
 
 
 for _tag in _SHORT_FORMS:
-    _CfnLoader.add_constructor(
-        f"!{_tag}", lambda loader, node, tag=_tag: _construct(tag, loader, node)
-    )
+    _CfnLoader.add_constructor(f"!{_tag}", partial(_construct, _tag))
 # CloudFormation reads `2012-10-17` as the string it is, not a date.
 _CfnLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]

@@ -30,7 +30,13 @@ def test_actionlint_is_clean():
 
 
 def test_scripts_pass_shellcheck():
-    proc = _run(str(BIN / "shellcheck"), *map(str, SCRIPTS), "scripts/install", ".ci/run")
+    proc = _run(
+        str(BIN / "shellcheck"),
+        *map(str, SCRIPTS),
+        "scripts/install",
+        "scripts/typecheck",
+        ".ci/run",
+    )
     assert proc.returncode == 0, proc.stdout
 
 

@@ -149,14 +149,9 @@ JSON_BODY: dict[str, Any] = {
 }
 
 
-#: moto names a few services after their endpoint prefix, not botocore's service name.
-_BOTOCORE_NAME = {"monitoring": "cloudwatch"}
-
-
 @cache
 def _model(service: str) -> Any:
-    name = _BOTOCORE_NAME.get(service, service)
-    return botocore.session.get_session().get_service_model(name)
+    return botocore.session.get_session().get_service_model(service)
 
 
 def _accepted(action: str) -> set[str]:

@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from annex_cdk.commands import app as cli
+from annex_cdk.commands import checks, deploy
 from annex_cdk.commands.options import NO_LOCAL_ENV, AwsOptions, aws_side_only
 from annex_cdk.condor.paths import LocalPaths
-from annex_cdk.ops import check, setup
 from annex_cdk.ops.check_report import CheckReport
 from annex_cdk.ops.setup import SetupReport
 from annex_stacks.settings import AnnexSettings
@@ -60,9 +60,8 @@ def _capture(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         return CheckReport("us-east-1")
 
     monkeypatch.setattr(AwsOptions, "target", target)
-    # The commands import their use case when they run: patched where it lives.
-    monkeypatch.setattr(setup, "run_setup", fake_setup)
-    monkeypatch.setattr(check, "run_check_setup", fake_check)
+    monkeypatch.setattr(deploy, "run_setup", fake_setup)
+    monkeypatch.setattr(checks, "run_check_setup", fake_check)
     return seen
 
 

@@ -14,17 +14,16 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from annex_cdk.commands import app as cli
+from annex_cdk.commands import deploy
 from annex_cdk.commands.options import AwsOptions, settings_group, with_options
 from annex_cdk.errors import UsageError
-from annex_cdk.ops import setup
-from annex_cdk.ops.setup import SetupReport
+from annex_cdk.ops.setup import SettingsFlags, SetupReport
 from annex_stacks import AnnexSettings, names
 from annex_stacks import settings as settings_module
 from annex_stacks.facade import _CONTEXT_KEYS, _RECORDED
 from annex_stacks.settings import (
     SETTINGS,
     Setting,
-    SettingsFlags,
     context_keys,
     flag_settings,
     overrides_from_flags,
@@ -67,6 +66,7 @@ def test_each_stack_records_what_it_always_recorded():
             names.CTX_KEY_PAIR_NAME,
             names.CTX_CREATE_KEY_PAIR,
             names.CTX_BUCKET_NAME,
+            names.CTX_PERMISSIONS_BOUNDARY,
         },
         names.SECURITY_GROUP_STACK: {
             names.CTX_ALLOWED_CIDRS,
@@ -87,14 +87,6 @@ def test_each_stack_records_what_it_always_recorded():
             names.CTX_IMAGE_HTCONDOR,
             names.CTX_IMAGE_ARCH,
             names.CTX_IMAGE_VERSION,
-        },
-        names.GUARDRAIL_STACK: {
-            names.CTX_MAX_INSTANCES,
-            names.CTX_MAX_VCPUS,
-            names.CTX_MAX_INSTANCE_HOURS,
-            names.CTX_MAX_DOLLARS,
-            names.CTX_HEARTBEAT_MINUTES,
-            names.CTX_BUDGET_EMAIL,
         },
     }
 
@@ -167,7 +159,7 @@ def test_the_command_line_hands_setup_the_parsed_flags(monkeypatch):
             timings={"total_s": 0.0}, synth_cached=True,
         )  # fmt: skip
 
-    monkeypatch.setattr(setup, "run_setup", fake_run_setup)  # imported when setup runs
+    monkeypatch.setattr(deploy, "run_setup", fake_run_setup)
     monkeypatch.setattr(
         AwsOptions, "target", lambda self, local=True: ("target", self.region, self.profile)
     )
