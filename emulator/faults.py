@@ -50,7 +50,8 @@ _ALL_BUT_IDENTITY = "*"
 def failing_reason(resource_type: str) -> str | None:
     """Why the creation of `resource_type` must fail now, if a test asked for that."""
     with _lock:
-        return _faults["fail_types"].get(resource_type)
+        reason: str | None = _faults["fail_types"].get(resource_type)
+    return reason
 
 
 def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:

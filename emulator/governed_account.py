@@ -94,7 +94,7 @@ class Posture:
                 "HttpTokensEnforced=enabled in every region"
             )
         if self.boundary_policy:
-            from moto.core import DEFAULT_ACCOUNT_ID  # the server's side only
+            from moto.core.models import DEFAULT_ACCOUNT_ID  # the server's side only
 
             found.append(
                 "the organization's permissions boundary is the managed policy "

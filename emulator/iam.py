@@ -37,7 +37,7 @@ class RoleResource(Role):
     ) -> Role:
         properties = cloudformation_json.get("Properties") or {}
         iam = _iam(account_id, region_name)
-        role = iam.create_role(
+        role: Role = iam.create_role(
             role_name=properties.get("RoleName") or resource_name,
             assume_role_policy_document=json_text(properties["AssumeRolePolicyDocument"]),
             path=properties.get("Path", "/"),

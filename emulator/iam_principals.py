@@ -226,7 +226,7 @@ def load_scp_file(path: str) -> dict[str, Any]:
     """One SCP file as `--scp` takes it; ValueError with a one-line reason."""
     try:
         with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
+            document: dict[str, Any] = json.load(handle)
     except OSError as err:
         raise ValueError(f"cannot read the SCP file {path}: {err.strerror or err}") from err
     except json.JSONDecodeError as err:

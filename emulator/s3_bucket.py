@@ -131,7 +131,7 @@ class BucketResource(FakeBucket):
     ) -> FakeBucket:
         backend = _s3(account_id, region_name)
         properties = cloudformation_json.get("Properties") or {}
-        bucket = backend.create_bucket(resource_name, region_name)
+        bucket: FakeBucket = backend.create_bucket(resource_name, region_name)
         try:
             _apply_bucket_properties(backend, bucket, properties, previous=None)
         except Exception:

@@ -124,6 +124,7 @@ def authorize(ec2: Any, group: SecurityGroup, rule: Rule, egress: bool) -> Secur
     authorize = (
         ec2.authorize_security_group_egress if egress else ec2.authorize_security_group_ingress
     )
+    added: list[SecurityGroupRule]
     added, _ = authorize(
         group.id,
         rule.protocol,
@@ -200,7 +201,8 @@ def sync_security_group(
 ) -> None:
     ingress, egress = _inline_rules(ec2, group, properties)
     if previous is None:  # a new group holds just EC2's default egress
-        before_in, before_out = [], [rule_from_backend(r) for r in group.egress_rules]
+        before_in: list[Rule] = []
+        before_out = [rule_from_backend(r) for r in group.egress_rules]
     else:
         before_in, before_out = _inline_rules(ec2, group, previous)
     _sync_rules(ec2, group, ingress, before_in, egress=False)

@@ -344,7 +344,7 @@ def governed_account() -> tuple[Posture, list[dict[str, Any]]]:
     organization's permissions boundary as a managed policy, and its SCPs
     (annex_emulator.landing_zone: boundary required on roles, IMDSv2 required on launches, no
     spot requests)."""
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
 
     from annex_emulator import landing_zone
 
@@ -376,7 +376,7 @@ _WARM_SERVICES = ("cloudformation", "ec2", "ssm", "s3", "iam", "lambda", "logs",
 def _warm_up() -> None:
     """Create the default account's backends now rather than on the first calls (~0.3 s)."""
     from moto.backends import get_backend
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
 
     region = os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
     for service in _WARM_SERVICES:
@@ -540,7 +540,7 @@ class EmulatorProcess:
         self.startup_seconds: float | None = None
         #: Seconds from start() until moto was loaded, as far as wait_ready(loaded=True) saw.
         self.loaded_seconds: float | None = None
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[..., EmulatorProcess] | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -832,7 +832,8 @@ class EmulatorProcess:
             headers={"Content-Type": "application/json"},
         )
         with _direct.open(request, timeout=30) as reply:
-            return json.loads(reply.read())
+            answer: dict[str, object] = json.loads(reply.read())
+        return answer
 
     def _fail(self, what: str) -> NoReturn:
         tail = self.log_tail()  # read before stop() removes a log in our temporary directory

@@ -28,6 +28,7 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import Stack, cloudformation_backends
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult, EmptyResult
+from moto.organizations.models import OrganizationsBackend
 
 from annex_emulator import organization, patches, stack_set_engine
 from annex_emulator.stack_set_engine import new_operation, resolve_parameters, submit
@@ -86,7 +87,7 @@ def _find(self: CloudFormationResponse, name: str | None = None) -> StackSet:
     raise _not_found(name)
 
 
-def _check_org_admin(self: CloudFormationResponse) -> organization.OrganizationsBackend:
+def _check_org_admin(self: CloudFormationResponse) -> OrganizationsBackend:
     call_as = _call_as(self)
     org = organization.organization_of(self.current_account)
     management = org is not None and org.account_id == self.current_account
@@ -469,7 +470,7 @@ def detect_stack_set_drift(self: CloudFormationResponse) -> ActionResult:
     return result
 
 
-def _management_org(self: CloudFormationResponse) -> organization.OrganizationsBackend:
+def _management_org(self: CloudFormationResponse) -> OrganizationsBackend:
     call_as = _call_as(self)
     org = organization.organization_of(self.current_account)
     if org is None or not (org.account_id == self.current_account or call_as == "DELEGATED_ADMIN"):
