@@ -39,7 +39,8 @@ UPDATABLE = frozenset(
 REPLACEABLE = frozenset(
     {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "REVIEW_IN_PROGRESS", "DELETE_FAILED"}
 )
-GOOD = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
+#: A stack whose last create or update succeeded (the two statuses check-setup calls OK).
+DEPLOYED = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
 #: Stack-level statuses that open an operation (REVIEW_IN_PROGRESS: a change set's new stack).
 OPERATION_STARTS = frozenset(
     {"CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "REVIEW_IN_PROGRESS"}
@@ -354,7 +355,7 @@ class Engine:
             ) from None
         finally:
             pool.shutdown(wait=True)
-        failed = [r for r in results.values() if r.status not in GOOD]
+        failed = [r for r in results.values() if r.status not in DEPLOYED]
         if failed:
             detail = "; ".join(
                 f"{r.name}: {r.status} ({r.reason or 'no reason given'})" for r in failed
@@ -425,8 +426,10 @@ class Engine:
                 self.progress(name, final.status or "", "unchanged")
                 return StackResult(name, Action.SKIP, final.status or "", dict(final.outputs), 0.0)
         final = self._wait(name, stack_id, since=mark, total=len(template.get("Resources", {})))
-        reason = None if final.status in GOOD else self.failure_reason(stack_id, mark)
-        detail = f"{time.monotonic() - started:.1f} s" if final.status in GOOD else (reason or "")
+        reason = None if final.status in DEPLOYED else self.failure_reason(stack_id, mark)
+        detail = (
+            f"{time.monotonic() - started:.1f} s" if final.status in DEPLOYED else (reason or "")
+        )
         self.progress(name, final.status or "", detail)
         return StackResult(
             name,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from annex_cdk.aws.cfn import CloudFormation
-from annex_cdk.aws.engine import GOOD, StackState
+from annex_cdk.aws.engine import DEPLOYED, StackState
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.personal_checks import verify_access_point, verify_configured
@@ -244,14 +244,14 @@ def _stack_checks(report: CheckReport, states: Mapping[str, StackState]) -> None
             status=state.status if state.exists else None,
             action=None,
             outputs=state.outputs,
-            ok=state.status in GOOD or (may_be_missing and not state.exists),
+            ok=state.status in DEPLOYED or (may_be_missing and not state.exists),
         )
         prefix = f"Checking for {description}..."
         if not state.exists:
             if may_be_missing:
                 continue
             report.add(Check(f"stack:{stack}", False, f"{prefix} missing.", stack))
-        elif state.status in GOOD:
+        elif state.status in DEPLOYED:
             report.add(Check(f"stack:{stack}", True, f"{prefix} OK."))
         else:
             report.add(

@@ -18,7 +18,7 @@ from typing import Any
 
 from annex_cdk.aws.cfn import CloudFormation, DriftUnavailable
 from annex_cdk.aws.ec2 import Ec2, Rule
-from annex_cdk.aws.engine import GOOD, Live
+from annex_cdk.aws.engine import DEPLOYED, Live
 from annex_cdk.aws.iam import Iam
 from annex_cdk.aws.lambda_functions import Lambda
 from annex_cdk.aws.resources import gone_resources
@@ -118,7 +118,7 @@ def _resources_exist(inputs: DeepInputs) -> list[Check]:
                 _fix_line(f"{names.DEEP_EXISTS}:{stack}", False, what, "the stack is missing", fix)
             )
             continue
-        if lv.state.status not in GOOD:
+        if lv.state.status not in DEPLOYED:
             continue  # the plain checks report the stack's status
         gone = gone_resources(target, stack)
         for g in gone:

@@ -17,10 +17,10 @@ from annex_cdk.aws.session import AwsTarget, Credentials
 from annex_cdk.condor.files import ensure_private_dir, write_secret_new
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.console import StackProgress
+from annex_cdk.ops.annex_lease_rehearsal import ANNEX_STEP, rehearse_annexes
 from annex_cdk.ops.check import run_check_setup
 from annex_cdk.ops.destroy import run_destroy
 from annex_cdk.ops.environ import scoped_environ
-from annex_cdk.ops.rehearse_annex import ANNEX_STEP, rehearse_annexes
 from annex_cdk.ops.setup import SettingsFlags, run_setup
 from annex_stacks import names
 

@@ -14,7 +14,7 @@ from annex_cdk import console
 from annex_cdk.aws.cfn import CloudFormation
 from annex_cdk.aws.ec2 import Ec2
 from annex_cdk.aws.engine import (
-    GOOD,
+    DEPLOYED,
     UPDATABLE,
     Action,
     Engine,
@@ -341,7 +341,7 @@ def lost_resources(target: AwsTarget, live: Mapping[str, Live]) -> dict[str, str
     """
     lost: dict[str, str] = {}
     for stack, lv in live.items():
-        if lv.state.status not in GOOD:
+        if lv.state.status not in DEPLOYED:
             continue
         if gone := gone_resources(target, stack):
             lost[stack] = ", ".join(g.what for g in gone)
@@ -530,14 +530,14 @@ def require_complete(engine: Engine) -> dict[str, dict[str, str]]:
             continue  # an add-on whose outputs write-config does not use
         state = engine.state(spec.name)
         if spec.optional:  # written when the add-on is there (its setting is on)
-            if state.exists and state.status in GOOD:
+            if state.exists and state.status in DEPLOYED:
                 outputs[spec.name] = dict(state.outputs)
             continue
         if not state.exists:
             if spec.enabled_by is not None:
                 continue  # its setting turned it off: the user brought their own key pair
             raise AnnexError(f"{spec.name} does not exist", hint="run `annex-cdk setup` first")
-        if state.status not in GOOD:
+        if state.status not in DEPLOYED:
             raise AnnexError(
                 f"{spec.name} is in {state.status}", hint="run `annex-cdk setup` to repair it"
             )

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from annex_cdk import errors
-from annex_cdk.ops.rehearse_annex import ANNEX_KINDS, ANNEX_STEP
+from annex_cdk.ops.annex_lease_rehearsal import ANNEX_KINDS, ANNEX_STEP
 from annex_stacks.facade import CONTEXT_FILE
 from tests.conftest import ROOT
 from tests.e2e.conftest import World

@@ -33,7 +33,7 @@ DENY_SECURITY_GROUPS = {
 
 
 def test_setup_as_root_under_scps_and_condor_annex_spot_fleets_refused(world: World, organization):
-    from annex_cdk.aws import annex_replay as replay
+    from annex_cdk.aws import condor_annex_calls as replay
 
     organization([DENY_SPOT])
     world.run("setup", "--allow-from", ALLOW)

@@ -160,7 +160,7 @@ def _refused(fn) -> bool:
 
 
 def test_least_privilege_is_enforced(world: World):
-    from annex_cdk.aws import annex_replay as replay
+    from annex_cdk.aws import condor_annex_calls as replay
 
     printed = world.run("policy", "--offline", "--region", REGION, "--account", ACCOUNT_ID)
     keys = _policy_user(world, json.loads(printed.stdout))

@@ -1,7 +1,7 @@
 """The emulator as a landing zone's account: no default VPC, IMDSv2 required.
 
 EC2's answers come from AWS's documentation (cited beside each assertion); condor_annex's own
-launch comes from `annex_replay` (OnDemandRequest.cpp: no subnet, no MetadataOptions).
+launch comes from `condor_annex_calls` (OnDemandRequest.cpp: no subnet, no MetadataOptions).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
 
-from annex_cdk.aws import annex_replay as replay
+from annex_cdk.aws import condor_annex_calls as replay
 from annex_emulator import landing_zone
 from annex_emulator.iam_evaluation import ALLOWED, EXPLICIT_DENY, Request, decide
 from annex_emulator.server import EmulatorProcess, Posture

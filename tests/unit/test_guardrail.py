@@ -1,5 +1,5 @@
 """The guardrail function against the emulator: annexes launched as condor_annex launches them
-(cli/aws/annex_replay: RunInstances and RequestSpotFleet with the annex tag and client token),
+(cli/aws/condor_annex_calls: RunInstances and RequestSpotFleet with the annex tag and client token),
 prices from the emulator's Price List, the Deny evaluated by the emulator's IAM enforcement."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 import boto3
 import pytest
 
-from annex_cdk.aws import annex_replay
-from annex_cdk.aws.annex_replay import Annex
+from annex_cdk.aws import condor_annex_calls
+from annex_cdk.aws.condor_annex_calls import Annex
 from annex_emulator import price_list
 from annex_emulator.server import EmulatorProcess
 from annex_lambda_src import guardrail
@@ -68,8 +68,8 @@ def _launch(
 ) -> list[str]:
     """An annex as condor_annex starts it: tarball, lease rule, then the instances or fleet."""
     annex = Annex(name, BUCKET, LEASE_ARN)
-    annex_replay.upload_config(aws["s3"], annex, b"tarball")
-    annex_replay.start_lease(aws["events"], annex, int(time.time()) + 3000)
+    condor_annex_calls.upload_config(aws["s3"], annex, b"tarball")
+    condor_annex_calls.start_lease(aws["events"], annex, int(time.time()) + 3000)
     common = {
         "image_id": AMI,
         "instance_profile_arn": PROFILE,
@@ -78,10 +78,12 @@ def _launch(
         **kw,
     }
     if spot:
-        fleet = annex_replay.request_spot_fleet(aws["ec2"], annex, fleet_role_arn=FLEET, **common)
+        fleet = condor_annex_calls.request_spot_fleet(
+            aws["ec2"], annex, fleet_role_arn=FLEET, **common
+        )
         active = aws["ec2"].describe_spot_fleet_instances(SpotFleetRequestId=fleet)
         return [i["InstanceId"] for i in active["ActiveInstances"]]
-    return annex_replay.run_instances(aws["ec2"], annex, key_name=None, **common)
+    return condor_annex_calls.run_instances(aws["ec2"], annex, key_name=None, **common)
 
 
 def _states(aws: dict[str, Any], ids: list[str]) -> set[str]:
@@ -126,8 +128,8 @@ def test_over_the_instance_cap_denies_then_drains_newest_annexes_first(aws: dict
     assert report["actions"][1]["cancelledSpotFleetRequests"]  # the fleet, not only its instance
     assert _rules(aws) == {"alpha", "beta2"}
     assert _objects(aws) == {
-        annex_replay.config_key("alpha"),
-        annex_replay.config_key("beta2"),
+        condor_annex_calls.config_key("alpha"),
+        condor_annex_calls.config_key("beta2"),
         guardrail.STATE_KEY,
     }
     assert _deny(aws, config.deny_policy_arn or "") == guardrail.DENY_ARMED
@@ -176,13 +178,15 @@ def test_the_deny_refuses_condor_annexs_launches_as_iam_evaluates_it(
         emu.enforce_iam(True)
         try:
             if not armed:
-                assert annex_replay.run_instances(as_condor["ec2"], annex, key_name=None, **launch)
+                assert condor_annex_calls.run_instances(
+                    as_condor["ec2"], annex, key_name=None, **launch
+                )
                 return
             denied = as_condor["ec2"].exceptions.ClientError
             with pytest.raises(denied, match="not authorized to perform: ec2:RunInstances"):
-                annex_replay.run_instances(as_condor["ec2"], annex, key_name=None, **launch)
+                condor_annex_calls.run_instances(as_condor["ec2"], annex, key_name=None, **launch)
             with pytest.raises(denied, match="not authorized to perform: ec2:RequestSpotFleet"):
-                annex_replay.request_spot_fleet(
+                condor_annex_calls.request_spot_fleet(
                     as_condor["ec2"], annex, fleet_role_arn=FLEET, **launch
                 )
             # An untagged launch by the same identity is no annex: not denied.
@@ -200,10 +204,10 @@ def test_dollars_come_from_the_price_list_and_an_unknown_price_is_a_breach(
 ) -> None:
     priced = _launch(aws, "priced", 2)  # m4.large, condor_annex's default type
     config = _config(aws, Caps(max_dollars=0.5))
-    price = price_list.LINUX_PRICES[(REGION, annex_replay.DEFAULT_INSTANCE_TYPE)][1]
+    price = price_list.LINUX_PRICES[(REGION, condor_annex_calls.DEFAULT_INSTANCE_TYPE)][1]
 
     under = _run(aws, config, time.time() + 2 * HOUR)
-    assert under["usage"]["prices"] == {annex_replay.DEFAULT_INSTANCE_TYPE: price}
+    assert under["usage"]["prices"] == {condor_annex_calls.DEFAULT_INSTANCE_TYPE: price}
     assert under["usage"]["dollars"] == pytest.approx(2 * 2 * price, abs=0.01)
     assert "AWS Price List" in under["usage"]["priceSource"]
     assert under["breaches"] == [] and _states(aws, priced) == {"running"}

@@ -24,7 +24,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from annex_cdk.aws import annex_replay
+from annex_cdk.aws import condor_annex_calls
 from annex_lambda_src import lease
 from annex_lambda_src.lease import LeaseEventError, expire_odi_lease, expire_sfr_lease
 from annex_stacks import names
@@ -102,8 +102,8 @@ def _annex(aws: dict[str, Any], annex_id: str, *, expiry: int = PAST) -> None:
             {
                 "Id": annex_id,
                 "Arn": "arn:aws:lambda:us-east-1:123456789012:function:odi",
-                "Input": annex_replay.lease_input(
-                    annex_id, f"{BUCKET}/{annex_replay.config_key(annex_id)}", expiry
+                "Input": condor_annex_calls.lease_input(
+                    annex_id, f"{BUCKET}/{condor_annex_calls.config_key(annex_id)}", expiry
                 ),
             }
         ],
@@ -159,13 +159,13 @@ def _fleets(aws: dict[str, Any]) -> dict[str, str]:
 
 def _event(annex_id: str, expiry: int = PAST) -> dict[str, Any]:
     """The create-time input, parsed as EventBridge hands it to the function."""
-    upload_to = f"{BUCKET}/{annex_replay.config_key(annex_id)}"
-    return json.loads(annex_replay.lease_input(annex_id, upload_to, expiry))
+    upload_to = f"{BUCKET}/{condor_annex_calls.config_key(annex_id)}"
+    return json.loads(condor_annex_calls.lease_input(annex_id, upload_to, expiry))
 
 
 def _extended(annex_id: str, expiry: int = PAST) -> dict[str, Any]:
     """The input `condor_annex -annex-name N -duration H` writes: no upload, so no bucket."""
-    return json.loads(annex_replay.lease_input(annex_id, "", expiry))
+    return json.loads(condor_annex_calls.lease_input(annex_id, "", expiry))
 
 
 def _odi(aws: dict[str, Any], event: dict[str, Any], now: int = NOW) -> dict[str, Any]:

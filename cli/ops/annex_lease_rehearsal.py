@@ -1,6 +1,6 @@
 """The rehearsal's annex phase: condor_annex starts an annex, extends it, and the lease ends it.
 
-After setup, this replays condor_annex's own calls (`annex_replay`) against the emulator for an
+After setup, this replays condor_annex's own calls (`condor_annex_calls`) against the emulator for an
 on-demand annex and for a spot-fleet annex, extends each lease as `-duration` does (an input
 without a bucket), moves the clock past the lease, and runs the *deployed* lease function's code
 (the inline source of the LambdaFunctions stack's template, with the function's own environment
@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from annex_cdk.aws import annex_replay
-from annex_cdk.aws.annex_replay import Annex, AnnexAccount
+from annex_cdk.aws import condor_annex_calls
 from annex_cdk.aws.cfn import CloudFormation
+from annex_cdk.aws.condor_annex_calls import Annex, AnnexAccount
 from annex_cdk.aws.iam import Iam
 from annex_cdk.aws.lambda_functions import Lambda
 from annex_cdk.aws.session import AwsTarget
@@ -156,7 +156,7 @@ def rehearse_annex(target: AwsTarget, kind: str, annex_name: str) -> AnnexOutcom
     # A neighbour whose name starts with this annex's: condor_annex's prefix match killed it.
     neighbour = Annex(annex_name + "2", annex.bucket, arn)
     neighbours = account.run_instances(neighbour, key_name=None, **common)
-    account.start_lease(annex, now + annex_replay.DEFAULT_LEASE_SECONDS)
+    account.start_lease(annex, now + condor_annex_calls.DEFAULT_LEASE_SECONDS)
     lines.append(f"lease rule {annex.id}: input {account.lease_input(annex)}")
 
     expiry = now + 3600
