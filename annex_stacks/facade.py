@@ -124,8 +124,13 @@ def build_app(
     app: cdk.App | None = None,
     outdir: Path | None = None,
     nag: bool = True,
+    suffix: str = "",
 ) -> cdk.App:
-    """Add the HTCondorAnnex-* stacks, configured by `settings`, to `app` (a new one if None)."""
+    """Add the HTCondorAnnex-* stacks, configured by `settings`, to `app` (a new one if None).
+
+    `suffix` tells one region's stacks from another's in an app that holds several
+    (`synth_regions`): it goes into the construct ids only, never into the stack names or the
+    templates (logical ids are made from the paths below each stack)."""
     _quiet_jsii_exit()
     import aws_cdk as cdk
 
@@ -140,7 +145,8 @@ def build_app(
     for spec in stack_specs.enabled(settings):
         stack = _construct(spec)(
             app,
-            spec.name,
+            spec.name + suffix,
+            stack_name=spec.name,
             settings=settings,
             env=env,
             description=spec.description,
@@ -149,14 +155,14 @@ def build_app(
             analytics_reporting=False,
         )
         _tag(stack, settings)
-        _bound(stack, settings)
         if spec.records:
             ctx = settings.to_context()
             stack.template_options.metadata = {
                 names.SETTINGS_METADATA: {key: ctx[key] for key in spec.records if key in ctx}
             }
-    if nag:
+    if nag and not getattr(app, "annex_nagged", False):
         nag_rules.register(app)
+        app.annex_nagged = True  # type: ignore[attr-defined]
     return app
 
 
@@ -184,19 +190,6 @@ def _tag(stack: cdk.Stack, settings: AnnexSettings) -> None:
     cdk.Tags.of(stack).add(names.TAG_SETUP, names.TAG_SETUP_VALUE, exclude_resource_types=no_stack)
     for key, value in settings.extra_tags.items():
         cdk.Tags.of(stack).add(key, value, exclude_resource_types=[*no_stack, "AWS::EC2::KeyPair"])
-
-
-def _bound(stack: cdk.Stack, settings: AnnexSettings) -> None:
-    """Every IAM role of the stack carries the permissions boundary, custom resources' and
-    CDK's own included: CDK's aspect sets it on each AWS::IAM::Role resource at synthesis."""
-    if not settings.permissions_boundary:
-        return
-    from aws_cdk import aws_iam as iam
-
-    boundary = iam.ManagedPolicy.from_managed_policy_arn(
-        stack, names.CID_PERMISSIONS_BOUNDARY, settings.permissions_boundary
-    )
-    iam.PermissionsBoundary.of(stack).apply(boundary)
 
 
 def run_cdk_app() -> None:
@@ -238,12 +231,40 @@ def synth(settings: AnnexSettings, *, outdir: Path | None = None, nag: bool = Tr
         if _node_interrupted():
             raise KeyboardInterrupt from None
         raise
+    return _collect(assembly, settings, out)
+
+
+def _collect(assembly: Any, settings: AnnexSettings, out: Path, *, suffix: str = "") -> SynthResult:
+    """The templates and warnings of one region's stacks (construct ids `name + suffix`)."""
     templates: dict[str, dict[str, Any]] = {}
     warnings: list[str] = []
     for spec in stack_specs.enabled(settings):
-        artifact = assembly.get_stack_by_name(spec.name)
+        artifact = assembly.get_stack_artifact(spec.name + suffix)
         templates[spec.name] = artifact.template
         warnings.extend(
             str(m.entry.data) for m in artifact.messages if str(m.level).lower().endswith("warning")
         )
     return SynthResult(templates=templates, warnings=tuple(dict.fromkeys(warnings)), outdir=out)
+
+
+def synth_regions(
+    settings: list[AnnexSettings], *, outdir: Path | None = None, nag: bool = True
+) -> dict[str, SynthResult]:
+    """One synthesis for several regions: each region's stacks (its own settings, its own
+    pinned region) in one app, so jsii starts and the assembly is written once. Each region's
+    templates are exactly those `synth` makes for it alone (tests/infra check that)."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    out = Path(outdir) if outdir else Path(tempfile.mkdtemp(prefix="annex-cdk-synth-"))
+    try:
+        app = new_app(outdir=out)
+        for one in settings:
+            build_app(one, app=app, nag=nag, suffix=f"-{one.region}")
+        assembly = app.synth()
+    except Exception:
+        if _node_interrupted():
+            raise KeyboardInterrupt from None
+        raise
+    results: dict[str, SynthResult] = {}
+    for one in settings:
+        results[str(one.region)] = _collect(assembly, one, out, suffix=f"-{one.region}")
+    return results

@@ -29,8 +29,6 @@ _WORLD = frozenset({"0.0.0.0/0", "::/0"})
 # GitHub's owner and repository names; environment names as GitHub accepts them.
 _REPOSITORY_RE = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
 _ENVIRONMENT_RE = re.compile(r"^[A-Za-z0-9 _.-]{1,255}$")
-# A managed policy's ARN (the account's own, or AWS's): what a permissions boundary names.
-_POLICY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$")
 _OIDC_PROVIDER_RE = re.compile(
     rf"^arn:aws[a-z-]*:iam::\d{{12}}:oidc-provider/{re.escape(names.GITHUB_OIDC_HOST)}$"
 )
@@ -81,9 +79,6 @@ class AnnexSettings:
     image_arch: str = names.DEFAULT_IMAGE_ARCH
     #: The recipe's version: a new one rebuilds the image (the newest HTCondor of the series).
     image_version: str = names.IMAGE_COMPONENT_VERSION
-    #: The managed policy every role of every stack carries as its permissions boundary (an
-    #: organization's SCP may deny creating a role without it).
-    permissions_boundary: str | None = None
 
     def __post_init__(self) -> None:
         if self.region is not None and not _REGION_RE.match(self.region):
@@ -123,12 +118,6 @@ class AnnexSettings:
         if self.image_arch not in names.IMAGE_ARCHES:
             raise SettingsError(
                 f"image_arch: {self.image_arch!r} is not one of {', '.join(names.IMAGE_ARCHES)}"
-            )
-        boundary = self.permissions_boundary
-        if boundary is not None and not _POLICY_ARN_RE.match(boundary):
-            raise SettingsError(
-                f"permissions_boundary: {boundary!r} is not the ARN of an IAM managed policy "
-                "(arn:aws:iam::ACCOUNT:policy/NAME)"
             )
         if not _SEMVER_RE.match(self.image_version):
             raise SettingsError(
@@ -571,16 +560,6 @@ SETTINGS: tuple[Setting, ...] = (
         help="Version of the image recipe; a new one rebuilds the image with the series' "
         "newest HTCondor.",
     ),
-    Setting(
-        field="permissions_boundary",
-        context_key=names.CTX_PERMISSIONS_BOUNDARY,
-        kind=str,
-        sparse=True,
-        recorded_by=names.BUCKET_STACK,
-        flag="--permissions-boundary",
-        help="ARN of the managed policy every role of every stack carries as its permissions "
-        "boundary (an organization's SCP may require one).",
-    ),
 )
 
 
@@ -616,3 +595,27 @@ def overrides_from_flags(
         if (field_value := setting.from_flag(value)) is not _UNSET:
             overrides[setting.field] = field_value
     return overrides
+
+
+@dataclass(frozen=True, init=False)
+class SettingsFlags:
+    """What the user passed. `given` holds the settings by field; one left out means "keep what
+    is deployed, else the default". --collector-host is not a setting: it is where the default
+    CIDR and port come from.
+    """
+
+    given: Mapping[str, Any]
+    collector_host: str | None
+
+    def __init__(
+        self,
+        *,
+        collector_host: str | None = None,
+        declared: Sequence[Setting] | None = None,
+        **flags: Any,
+    ) -> None:
+        """Flags by their names (`allow_from=(...)`, `reuse_key_pair=True`), as `declared`
+        (default: settings.SETTINGS) declares them; None, False for a switch and () for a
+        repeatable flag mean not passed."""
+        object.__setattr__(self, "given", overrides_from_flags(flags, declared))
+        object.__setattr__(self, "collector_host", collector_host)

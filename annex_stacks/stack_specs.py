@@ -159,7 +159,6 @@ STACKS: Final[tuple[StackSpec, ...]] = (
             "image-service-role",
             "image-no-resource-level",
             "image-pass-role",
-            "image-imds",
         ),
     ),
 )

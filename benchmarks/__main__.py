@@ -11,7 +11,7 @@ from pathlib import Path
 
 from annex_emulator import latency as emulator_latency
 from annex_emulator.server import EmulatorProcess
-from benchmarks import emulated, latency, machine, model, startup, synthesis
+from benchmarks import emulated, latency, machine, model, regions, startup, synthesis
 from benchmarks.table import RESULTS, render, write_results
 from benchmarks.world import ALLOW, World
 
@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         warm_cache = Path(tmp) / "xdg-cache"
         emulated.fill_cache(emu, warm_cache)
         emu_section, emu_data = emulated.measure(emu, reps.emulator, cache=warm_cache)
+        _say(f"6. several regions ({reps.emulator} runs)")
+        regions_section = regions.measure(emu, reps.emulator)
         _say(f"1. start-up ({reps.startup} runs), after a setup for check-setup")
         emu.reset()
         ready = World(emu, cache=warm_cache)
@@ -109,7 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         if len(estimates) > 1
         else "A real first setup, estimated: " + estimates[0].split(": ", 1)[1] + "."
     )
-    sections = [startup_section, synth_section, emu_section, model_section, latency_section]
+    sections = [
+        startup_section,
+        synth_section,
+        emu_section,
+        model_section,
+        latency_section,
+        regions_section,
+    ]
     wall = time.monotonic() - started
     print(render(sections))
     path = write_results(

@@ -153,3 +153,68 @@ class StackProgress:
             f"[dim]{stamp}[/] {escape(stack)} [{colour}]{escape(status)}[/] {escape(detail)}",
             f"{status} {detail}".strip(),
         )
+
+
+class RegionProgress:
+    """Several regions at once on one StackProgress: every line names its region, and the live
+    summary is one table, a row per region and a column per stack (`for_region` hands each
+    region's engine its own progress)."""
+
+    def __init__(self, progress: StackProgress, regions: list[str]) -> None:
+        self._progress = progress
+        self._regions = regions
+        self._cells: dict[tuple[str, str], str] = {}
+        self._state: dict[str, str] = {}
+        progress._render = self._render  # type: ignore[method-assign]
+
+    def for_region(self, region: str) -> RegionView:
+        return RegionView(self, region)
+
+    def region_state(self, region: str, state: str) -> None:
+        """A region's own line (locked, synthesizing, done, failed: reason)."""
+        self._state[region] = state
+        self._progress(region, "", state)
+
+    def _cell(self, region: str, stack: str, summary: str) -> None:
+        self._cells[(region, stack)] = summary
+
+    def _render(self) -> Any:
+        from rich.table import Table
+
+        stacks = list(dict.fromkeys(stack for _, stack in self._cells))
+        table = Table(box=None, pad_edge=False)
+        table.add_column("region")
+        for stack in stacks:
+            table.add_column(stack.removeprefix("HTCondorAnnex-"))
+        table.add_column("")
+        for region in self._regions:
+            cells = [self._cells.get((region, stack), "") for stack in stacks]
+            table.add_row(region, *cells, self._state.get(region, ""))
+        return table
+
+
+class RegionView:
+    """One region's progress: StackProgress's interface, its lines prefixed with the region."""
+
+    def __init__(self, board: RegionProgress, region: str) -> None:
+        self._board = board
+        self._region = region
+
+    def resource(self, event: ResourceEvent) -> None:
+        self._board._cell(self._region, event.stack, f"{event.done}/{event.total} {event.status}")
+        self._board._progress.resource(
+            ResourceEvent(
+                f"{self._region} {event.stack}",
+                event.done,
+                event.total,
+                event.timestamp,
+                event.status,
+                event.resource_type,
+                event.logical_id,
+                event.reason,
+            )
+        )
+
+    def __call__(self, stack: str, status: str, detail: str) -> None:
+        self._board._cell(self._region, stack, status or detail)
+        self._board._progress(f"{self._region} {stack}", status, detail)

@@ -8,6 +8,10 @@
 - DeleteSecurityGroup of a group that instances still use: moto deletes it; EC2 refuses with
   DependencyViolation, so replacing condor_annex's group under running annex instances fails
   (CloudFormation's cleanup then fails too) instead of silently succeeding.
+- DeregisterImage's DeleteAssociatedSnapshots: moto ignores it and keeps the snapshots. EC2
+  deletes the AMI's snapshots with it, except one another AMI still uses ("If a snapshot is
+  associated with multiple AMIs, it is not deleted", EC2 API reference, DeregisterImage).
+  destroy removes a built image this way, so its policy needs no ec2:DeleteSnapshot.
 """
 
 from __future__ import annotations
@@ -59,13 +63,30 @@ def delete_security_group(self: Any, name: str | None = None, group_id: str | No
     patches.ORIGINALS["EC2Backend.delete_security_group"](self, name=name, group_id=group_id)
 
 
+def deregister_image(self: Any) -> Any:
+    wanted = str(self._get_param("DeleteAssociatedSnapshots", False)).lower() == "true"
+    backend = self.ec2_backend
+    image = backend.amis.get(self._get_param("ImageId"))
+    snapshot = getattr(image, "ebs_snapshot", None) if wanted else None
+    shared = snapshot is not None and any(
+        other is not image and getattr(other, "ebs_snapshot", None) is snapshot
+        for other in backend.amis.values()
+    )
+    result = patches.ORIGINALS["EC2Response.deregister_image"](self)
+    if snapshot is not None and not shared:
+        backend.delete_snapshot(snapshot.id)  # no longer in use: its AMI is gone
+    return result
+
+
 def install() -> None:
     from moto.ec2 import utils
     from moto.ec2.models import EC2Backend
     from moto.ec2.models.spot_requests import SpotFleetRequest
+    from moto.ec2.responses import EC2Response
     from moto.ec2.responses.spot_fleets import SpotFleets
 
     patches.patch(utils, "passes_filter_dict", passes_filter_dict)
     patches.patch(SpotFleets, "request_spot_fleet", request_spot_fleet)
     patches.patch(EC2Backend, "delete_security_group", delete_security_group)
+    patches.patch(EC2Response, "deregister_image", deregister_image)
     patches.patch_property(SpotFleetRequest, "spot_fleet_request_config", spot_fleet_request_config)

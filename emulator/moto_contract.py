@@ -168,6 +168,7 @@ PATCHED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
         "create_access_key",
         ("account_id", "partition", "access_key_id", "headers"),
     ),
+    ("moto.ec2.responses", "EC2Response.deregister_image", ("self",)),
 )
 
 #: (module, class, attribute): what the emulator adds to moto because moto lacks it; a moto
@@ -218,6 +219,7 @@ _RULE_AUTHORIZE = (
 #: CloudFormationModel hooks its resource classes override (moto calls those).
 CALLED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     # annex_emulator.iam_enforcement, iam_principals, iam_requests, stack_authorization
+    ("moto.ec2.models", "EC2Backend.delete_snapshot", ("self", "snapshot_id")),
     ("moto.ec2.models", "EC2Backend.get_default_vpc", ("self",)),
     ("moto.ec2.models", "EC2Backend.describe_subnets", ("self", "subnet_ids", "filters")),
     ("moto.ec2.models", "EC2Backend.get_security_group_from_name", ("self", "name", "vpc_id")),

@@ -227,3 +227,38 @@ REHEARSE = _document(
         },
     },
 )
+
+
+_REGION_ERROR = {
+    "type": "object",
+    "required": ["ok", "error"],
+    "properties": {
+        "ok": {"const": False},
+        "error": {
+            "type": "object",
+            "required": ["message", "hint", "exit_code"],
+            "properties": {
+                "message": _STRING,
+                "hint": _MAYBE_STRING,
+                "exit_code": {"type": "integer"},
+            },
+        },
+    },
+}
+
+
+def regional(document: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A command run in several regions: `regions`, each region's own document (without its
+    schema_version) or its error, and `ok` for all (docs/json-output.md)."""
+    inner = {**document, "required": [k for k in document["required"] if k != "schema_version"]}
+    return _document(
+        ["regions", *extra],
+        {
+            "regions": {
+                "type": "object",
+                "minProperties": 2,
+                "additionalProperties": {"oneOf": [_REGION_ERROR, inner]},
+            },
+            **extra,
+        },
+    )

@@ -23,17 +23,29 @@ simulates it, and the submit-host-role and CI role stacks carry it, all from thi
 
 from __future__ import annotations
 
-from annex_stacks.policy.callers import ANNEX_CDK_ACTIONS, CONDOR_ANNEX_ACTIONS, actions_by_scope
+from annex_stacks.policy.callers import (
+    ANNEX_CDK_ACTIONS,
+    CONDOR_ANNEX_ACTIONS,
+    RUNTIME_EXCLUDED,
+    actions_by_scope,
+    runtime_actions,
+)
 from annex_stacks.policy.cloudformation import CFN_NOT_NEEDED, CFN_RESOURCE_ACTIONS, CfnActions
 from annex_stacks.policy.document import (
+    HEADROOM,
     MANAGED_POLICY_LIMIT,
     OWN_RESOURCE_FAMILIES,
     READ_ONLY_FAMILIES,
+    ROLE_INLINE_LIMIT,
+    USER_INLINE_LIMIT,
     VERSION,
     Grant,
+    attachment_advice,
+    budget,
     grants,
     policy_document,
     size,
+    split,
     template_document,
 )
 from annex_stacks.policy.scopes import IMAGE_SCOPES, SCOPES, Scope, why
@@ -43,19 +55,27 @@ __all__ = [
     "CFN_NOT_NEEDED",
     "CFN_RESOURCE_ACTIONS",
     "CONDOR_ANNEX_ACTIONS",
+    "HEADROOM",
     "IMAGE_SCOPES",
     "MANAGED_POLICY_LIMIT",
     "OWN_RESOURCE_FAMILIES",
     "READ_ONLY_FAMILIES",
+    "ROLE_INLINE_LIMIT",
+    "RUNTIME_EXCLUDED",
     "SCOPES",
+    "USER_INLINE_LIMIT",
     "VERSION",
     "CfnActions",
     "Grant",
     "Scope",
     "actions_by_scope",
+    "attachment_advice",
+    "budget",
     "grants",
     "policy_document",
+    "runtime_actions",
     "size",
+    "split",
     "template_document",
     "why",
 ]

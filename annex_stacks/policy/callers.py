@@ -45,12 +45,9 @@ ANNEX_CDK_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
     "parameters": ("ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter"),
     "kms-via-ssm": ("kms:Decrypt",),
     "iam": ("iam:ListRolePolicies", "iam:GetRolePolicy", "iam:SimulatePrincipalPolicy"),
+    # With DeleteAssociatedSnapshots: the built AMI's snapshots go with it, authorized on the
+    # tagged image alone (no ec2:DeleteSnapshot on anyone's snapshots).
     "built-images": ("ec2:DeregisterImage",),
-    "image-imds": ("ec2:ModifyImageAttribute",),
-    # An action authorizes only resources of its own type: here, the snapshot/* of this
-    # statement. destroy deletes a built AMI's snapshots by the ids the AMI names (Image
-    # Builder's snapshots carry no tag of ours to condition on).
-    "launch-resources": ("ec2:DeleteSnapshot",),
     "functions": ("lambda:GetFunctionConfiguration",),
 }
 
@@ -75,6 +72,22 @@ CONDOR_ANNEX_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
         "ec2:DescribeSpotFleetInstances",
     ),
 }
+
+
+#: condor_annex's run-time scopes that its own identity does without: EC2 creates the spot
+#: service-linked roles on an account's first spot request, made once by an administrator
+#: (or by `aws iam create-service-linked-role`); the identity creates nothing of IAM's.
+RUNTIME_EXCLUDED: Final = frozenset({"spot-service-roles"})
+
+
+def runtime_actions() -> dict[str, set[str]]:
+    """What condor_annex calls after setup (`annex-cdk policy --runtime`): no CloudFormation,
+    no IAM creation, any image the user picks (launch-resources)."""
+    return {
+        scope: set(actions)
+        for scope, actions in CONDOR_ANNEX_ACTIONS.items()
+        if scope not in RUNTIME_EXCLUDED
+    }
 
 
 def actions_by_scope(resource_types: Iterable[str] | None = None) -> dict[str, set[str]]:

@@ -12,11 +12,17 @@ from typing import Any, Final
 
 from annex_stacks import names
 from annex_stacks.policy.callers import actions_by_scope
-from annex_stacks.policy.scopes import IMAGE_SCOPES, SCOPES, TARGET_ARN_KEY
+from annex_stacks.policy.scopes import IMAGE_SCOPES, SCOPES, lease_target_condition
 
 VERSION: Final = "2012-10-17"
-#: IAM's limit for a managed policy, counted without whitespace.
+#: IAM's limits on policy size, counted without whitespace (IAM User Guide, "IAM and AWS STS
+#: quotas"): one managed policy; all of a role's inline policies; all of a user's.
 MANAGED_POLICY_LIMIT: Final = 6144
+ROLE_INLINE_LIMIT: Final = 10240
+USER_INLINE_LIMIT: Final = 2048
+#: Each document keeps at least this share of its limit free with the longest names a setup
+#: can have, so that a longer region, bucket or function name never tips it over.
+HEADROOM: Final = 0.10
 
 
 @dataclass(frozen=True)
@@ -136,7 +142,7 @@ def grants(
     }
     explicit = actions is not None  # the comprehension below reuses the name
     if lease_functions:
-        conditions["lease-targets"] = {"ArnLike": {TARGET_ARN_KEY: sorted(lease_functions)}}
+        conditions["lease-targets"] = lease_target_condition(sorted(lease_functions))
     return [
         Grant(
             scope=name,
@@ -222,3 +228,53 @@ def template_document(
 def size(document: Mapping[str, Any]) -> int:
     """The length IAM counts against its limits: the JSON without whitespace."""
     return len(json.dumps(document, separators=(",", ":")))
+
+
+def budget(limit: int) -> int:
+    """What a document may use of `limit`, HEADROOM kept free."""
+    return int(limit * (1 - HEADROOM))
+
+
+def split(document: Mapping[str, Any], limit: int = MANAGED_POLICY_LIMIT) -> list[dict[str, Any]]:
+    """The document as consecutive documents that each stay within budget(limit), statements
+    kept whole and in order (one document when it fits)."""
+    documents: list[dict[str, Any]] = []
+    current: list[Any] = []
+    for statement in document["Statement"]:
+        trial = {"Version": VERSION, "Statement": [*current, statement]}
+        if current and size(trial) > budget(limit):
+            documents.append({"Version": VERSION, "Statement": current})
+            current = [statement]
+        else:
+            current.append(statement)
+    documents.append({"Version": VERSION, "Statement": current})
+    too_big = [d["Statement"][0].get("Sid") for d in documents if size(d) > budget(limit)]
+    if too_big:
+        raise ValueError(f"statement {too_big[0]} alone exceeds {budget(limit)} characters")
+    return documents
+
+
+def attachment_advice(documents: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Where the documents fit, by principal type: managed policies always (they are split to);
+    a role's inline policies when all of them together fit its limit; a user's inline limit is
+    too small for them."""
+    total = sum(size(d) for d in documents)
+    count = f"{len(documents)} document{'s' if len(documents) > 1 else ''} ({total:,} characters)"
+    lines = [
+        f"{count}: attach each as a customer managed policy (IAM's limit: "
+        f"{MANAGED_POLICY_LIMIT:,} characters each) to the user or role that runs annex-cdk."
+    ]
+    if total <= budget(ROLE_INLINE_LIMIT):
+        lines.append(
+            f"On a role they may instead be inline policies: a role's inline policies may "
+            f"hold {ROLE_INLINE_LIMIT:,} characters in all."
+        )
+    else:
+        lines.append(
+            f"Not as a role's inline policies: those hold {ROLE_INLINE_LIMIT:,} characters in all."
+        )
+    if total > budget(USER_INLINE_LIMIT):
+        lines.append(
+            f"Not as a user's inline policies: those hold {USER_INLINE_LIMIT:,} characters in all."
+        )
+    return lines

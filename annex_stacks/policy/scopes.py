@@ -40,6 +40,15 @@ _PREFIX = names.STACK_PREFIX  # "HTCondorAnnex-": every stack, generated role an
 #: The condition key naming a lease rule's target.
 TARGET_ARN_KEY: Final = "events:TargetArn"
 
+
+def lease_target_condition(functions: str | list[str]) -> dict[str, dict[str, Any]]:
+    """Every target of a PutTargets among `functions`, and at least one target."""
+    return {
+        "ForAllValues:ArnLike": {TARGET_ARN_KEY: functions},
+        "Null": {TARGET_ARN_KEY: "false"},
+    }
+
+
 #: In statement order. A Sid says why its Resource is what it is where that is not obvious.
 SCOPES: Final[dict[str, Scope]] = {
     "stacks": Scope(
@@ -185,7 +194,8 @@ SCOPES: Final[dict[str, Scope]] = {
     "built-images": Scope(
         "BuiltImages",
         ("arn:{partition}:ec2:{region}::image/*",),
-        "destroy deregisters only the AMIs HTCondorAnnex-Image built, which carry its tag.",
+        "destroy deregisters only the AMIs HTCondorAnnex-Image built, which carry its tag, "
+        "and their snapshots with them (DeleteAssociatedSnapshots).",
         {"StringEquals": {f"aws:ResourceTag/{names.TAG_IMAGE_STACK}": names.IMAGE_STACK}},
     ),
     "spot-fleets": Scope(
@@ -201,8 +211,10 @@ SCOPES: Final[dict[str, Scope]] = {
     "lease-targets": Scope(
         "LeaseTargets",
         (_ARN % ("events", "rule/*"),),
-        "A lease rule may only target the annex lease functions.",
-        {"ArnLike": {TARGET_ARN_KEY: _ARN % ("lambda", f"function:{_PREFIX}*")}},
+        "A lease rule may only target the annex lease functions: events:TargetArn holds every "
+        "target of the call, so ForAllValues limits all of them, and the Null guard refuses a "
+        "call without targets (ForAllValues alone holds on none).",
+        lease_target_condition(_ARN % ("lambda", f"function:{_PREFIX}*")),
     ),
     # The optional HTCondorAnnex-Image stack (IMAGE_SCOPES): a second document, since the
     # first is within a few characters of IAM's managed-policy limit.
@@ -228,13 +240,6 @@ SCOPES: Final[dict[str, Scope]] = {
         ("*",),
         "Read-only Describe calls of the Image Builder handlers; IAM has no resource-level "
         "permissions for them, so their Resource must be *.",
-    ),
-    "image-imds": Scope(
-        "BuiltImageImdsSupport",
-        ("arn:{partition}:ec2:{region}::image/*",),
-        "setup registers the AMI the image stack built for IMDSv2 (ImdsSupport v2.0), and only "
-        "that stack's AMIs, which carry its tag.",
-        {"StringEquals": {f"aws:ResourceTag/{names.TAG_IMAGE_STACK}": names.IMAGE_STACK}},
     ),
     "image-pass-role": Scope(
         "PassImageBuildRole",

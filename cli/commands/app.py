@@ -77,6 +77,9 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
 def _option_taken_as_value(args: list[str]) -> None:
     """`--key-name --json`: Click would take `--json` as the key's name. An option that
     needs a value followed by one of annex-cdk's own options is a usage error instead."""
+    pairs = [(a, b) for a, b in itertools.pairwise(args) if a.startswith("-") and b.startswith("-")]
+    if not pairs:
+        return  # no option followed by an option: no need to build Click's command tree
     known: set[str] = set()
     takes_value: set[str] = set()
     commands: list[Any] = [typer.main.get_command(app)]

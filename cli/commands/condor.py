@@ -9,27 +9,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from annex_cdk import console
-from annex_cdk.condor import key_files as creds
-from annex_cdk.condor import personal as pc
-from annex_cdk.condor import pool_password
-from annex_cdk.condor.key_files import Secret
-from annex_cdk.condor.paths import LocalPaths
-from annex_cdk.condor.personal_config import locate
-from annex_cdk.condor.version import parse_flag
 from annex_cdk.errors import UsageError
-from annex_cdk.ops.condor_configure import (
-    ConfigureReport,
-    ConfigureRequest,
-    run_configure,
-    run_unconfigure,
-)
-from annex_cdk.ops.credentials import from_profile
 from annex_stacks import names
+
+if TYPE_CHECKING:
+    from annex_cdk.condor.key_files import Secret
+    from annex_cdk.ops.condor_configure import ConfigureReport
 
 condor_app = typer.Typer(
     name="condor",
@@ -131,6 +121,13 @@ def configure(
     The settings go into a block annex-cdk owns in the local config file (lines outside it are
     untouched; a backup is kept; re-running changes nothing); `condor unconfigure` removes it.
     """
+    from annex_cdk.condor import personal as pc
+    from annex_cdk.condor import pool_password
+    from annex_cdk.condor.key_files import Secret
+    from annex_cdk.condor.personal_config import locate
+    from annex_cdk.condor.version import parse_flag
+    from annex_cdk.ops.condor_configure import ConfigureRequest, run_configure
+
     if sum((password_stdin, replace_password, no_password)) > 1:
         raise UsageError("use at most one of --password-stdin, --replace-password, --no-password")
     mode: pool_password.PasswordMode = (
@@ -219,6 +216,9 @@ def unconfigure(
     json_out: Json = False,
 ) -> None:
     """Remove annex-cdk's block: the local config file gets back its bytes from before."""
+    from annex_cdk.condor.personal_config import locate
+    from annex_cdk.ops.condor_configure import run_unconfigure
+
     report = run_unconfigure(locate(config_file), restart_after=restart)
     if json_out:
         console.emit_json(report.as_dict())
@@ -276,6 +276,10 @@ def credentials(
     existing file with the same key is left as it is (group/other bits are taken off); one with
     a different key is never overwritten.
     """
+    from annex_cdk.condor import key_files as creds
+    from annex_cdk.condor.paths import LocalPaths
+    from annex_cdk.ops.credentials import from_profile
+
     if from_stdin and from_instance:
         raise UsageError("use --from-stdin or --from-instance, not both")
     paths = LocalPaths(Path.home())

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from annex_cdk import console
-from annex_cdk.aws.engine import Action, StackResult
 from annex_cdk.commands.failure import error_policy
 from annex_cdk.commands.options import AwsOptions, Json, NoLocal, Yes, aws_side_only, with_options
+from annex_cdk.commands.regional import (
+    DefaultRegion,
+    default_region,
+    document,
+    finish,
+    run_each,
+    run_live,
+    summarize,
+)
 from annex_cdk.console import StackProgress
 from annex_cdk.errors import EXIT_USAGE
-from annex_cdk.ops.setup import DiffReport, SettingsFlags, SetupReport, run_diff, run_setup
-from annex_cdk.ops.synth import run_synth
-from annex_cdk.templates.diff_model import render_all
-from annex_cdk.templates.stack_report import stack_entry
 from annex_stacks import names
+from annex_stacks.settings import SettingsFlags
+
+if TYPE_CHECKING:
+    from annex_cdk.aws.engine import StackResult
+    from annex_cdk.ops.setup import DiffReport, SetupReport
 
 
 @with_options
@@ -37,31 +46,55 @@ def setup(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Add each resource event's reason.")
     ] = False,
-    create_default_vpc: Annotated[
-        bool,
-        typer.Option(
-            "--create-default-vpc",
-            help="Create the region's default VPC if it has none (condor_annex's on-demand "
-            "annexes need it); destroy leaves it.",
-        ),
-    ] = False,
+    default_region_flag: DefaultRegion = None,
 ) -> None:
     """Deploy the HTCondorAnnex-* stacks and write the PEM and ~/.condor/user_config.
 
     Flags are remembered by the deployed stacks: a re-run without them keeps what is deployed.
     With --no-local (pipelines) only the stacks: a submit host runs `write-config` later.
+    With several --region, the regions at once (ANNEX_DEFAULT_AWS_REGION: --default-region,
+    else the first).
     """
+    from annex_cdk.ops.setup import run_setup
+
     remote = aws_side_only(no_local)
+    targets = aws.targets(local=not remote)
+    if len(targets) > 1:
+        paths, default = aws.local_paths(remote), default_region(targets, default_region_flag)
+        outcomes = run_live(
+            targets,
+            verbose,
+            lambda target, progress: run_setup(
+                target,
+                paths,
+                flags,
+                yes=yes,
+                progress=progress,
+                retire_annex_blocks=retire_condor_annex_config,
+                # Plain `cdk` gets one region's settings: the default region's.
+                cdk_project=Path.cwd() if target.region == default else None,
+                default_region=default if paths is not None else None,
+            ),
+        )
+        if json_out:
+            console.emit_json(document(outcomes, _setup_document, default_region=default))
+        else:
+            summarize(outcomes, _setup_line)
+            if paths is not None:
+                console.result(
+                    f"user_config: {paths.user_config} (ANNEX_DEFAULT_AWS_REGION = {default})"
+                )
+        finish(outcomes, all(o.report is not None and o.report.ok for o in outcomes))
+        return
     with StackProgress(verbose=verbose) as progress:
         report = run_setup(
-            aws.target(local=not remote),
+            targets[0],
             aws.local_paths(remote),
             flags,
             yes=yes,
             progress=progress,
             retire_annex_blocks=retire_condor_annex_config,
             cdk_project=Path.cwd(),
-            create_default_vpc=create_default_vpc,
         )
     if json_out:
         console.emit_json(_setup_document(report))
@@ -87,6 +120,9 @@ def _setup_document(report: SetupReport) -> dict[str, Any]:
 
 
 def _setup_stack(r: StackResult) -> dict[str, Any]:
+    from annex_cdk.aws.engine import Action
+    from annex_cdk.templates.stack_report import stack_entry
+
     return stack_entry(
         r.name,
         status=r.status,
@@ -123,6 +159,15 @@ def _show_setup(report: SetupReport) -> None:
         console.result(f"Submit host instance profile: {profile}")
 
 
+def _setup_line(report: SetupReport) -> tuple[bool, str]:
+    what = f"{len(report.changed_stacks)} stack(s) changed"
+    if report.local is not None and report.local.config is not None:
+        what += f"; user_config {report.local.config.action}"
+    if report.local is not None and report.local.pem:
+        what += f"; PEM {report.local.pem} ({report.local.pem_action})"
+    return report.ok, what if report.ok else what + "; problems (see above)"
+
+
 def _every_error_is_2(ctx: typer.Context, value: bool) -> bool:
     if value:  # CI contract: every error is 2, whatever its kind (main() applies it)
         error_policy(ctx).every_error_exit = EXIT_USAGE
@@ -145,8 +190,30 @@ def diff(
     no_local: NoLocal = None,
 ) -> None:
     """What `setup` with the same flags would change, per stack: resources and properties."""
+    from annex_cdk.ops.setup import run_diff
+
     remote = aws_side_only(no_local)
-    report = run_diff(aws.target(local=not remote), aws.local_paths(remote), flags)
+    targets = aws.targets(local=not remote)
+    paths = aws.local_paths(remote)
+    if len(targets) > 1:
+        outcomes = run_each(targets, lambda target: run_diff(target, paths, flags))
+        if json_out:
+            console.emit_json(document(outcomes, lambda r: {**_diff_document(r), "ok": True}))
+        else:
+            for outcome in outcomes:
+                if outcome.report is not None:
+                    console.result(f"== {outcome.region}")
+                    _show_diff(outcome.report, False)
+            summarize(
+                outcomes, lambda r: (True, "changes" if r.changed or r.blocked else "no change")
+            )
+        if not all(o.ok for o in outcomes):
+            # --exit-code turns every error into 2, as main() does for a raised error.
+            raise typer.Exit(EXIT_USAGE if exit_code else 1)
+        if exit_code and any(o.report.changed or o.report.blocked for o in outcomes if o.report):
+            raise typer.Exit(1)
+        return
+    report = run_diff(targets[0], paths, flags)
     _show_diff(report, json_out)
     if exit_code and (report.changed or report.blocked):
         raise typer.Exit(1)
@@ -171,6 +238,8 @@ def _diff_document(report: DiffReport) -> dict[str, Any]:
 
 
 def _show_diff(report: DiffReport, json_out: bool) -> None:
+    from annex_cdk.templates.diff_model import render_all
+
     if json_out:
         # ok: the diff was made; `changed` says whether setup would change anything.
         console.emit_json(_diff_document(report), ok=True)
@@ -193,6 +262,8 @@ def synth(
     json_out: Json = False,
 ) -> None:
     """Write the templates, as `cdk synth` would (same app, same settings); no AWS calls."""
+    from annex_cdk.ops.synth import run_synth
+
     result = run_synth(flags, region=region, out=out)
     for warning in result.warnings:
         console.warn(warning)

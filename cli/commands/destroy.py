@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from annex_cdk import console
-from annex_cdk.aws.engine import Action, StackResult
 from annex_cdk.commands.options import AwsOptions, Json, Yes, confirmer, with_options
+from annex_cdk.commands.regional import document, finish, run_live, summarize
 from annex_cdk.console import StackProgress
-from annex_cdk.ops.destroy import DestroyReport, run_destroy
-from annex_cdk.templates.stack_report import stack_entry
+from annex_cdk.errors import AnnexError
+
+if TYPE_CHECKING:
+    from annex_cdk.aws.engine import StackResult
+    from annex_cdk.ops.destroy import DestroyReport
 
 
 @with_options
@@ -35,9 +38,39 @@ def destroy(
     ] = False,
 ) -> None:
     """Delete the stacks, the PEM and annex-cdk's config lines; then verify nothing is left."""
+    from annex_cdk.ops.destroy import run_destroy
+
+    targets = aws.targets()
+    if len(targets) > 1:
+        regions = ", ".join(t.region for t in targets)
+        # One question for all regions, before any of them starts: a question must not share
+        # the terminal with the regions' live table.
+        if not confirmer(yes, "destroy")(
+            f"Delete annex-cdk's stacks in {regions}, and annex-cdk's files and config lines "
+            f"for those regions under {aws.paths().condor_dir}?"
+        ):
+            raise AnnexError("nothing deleted", hint="pass --yes to skip the question")
+        outcomes = run_live(
+            targets,
+            verbose,
+            lambda target, progress: run_destroy(
+                target,
+                aws.paths(),
+                force=force,
+                confirm=lambda question: True,  # asked above
+                progress=progress,
+                keep_image=keep_image,
+            ),
+        )
+        if json_out:
+            console.emit_json(document(outcomes, _destroy_document))
+        else:
+            summarize(outcomes, _destroy_line)
+        finish(outcomes, all(o.report is not None and o.report.ok for o in outcomes))
+        return
     with StackProgress(verbose=verbose) as progress:
         report = run_destroy(
-            aws.target(),
+            targets[0],
             aws.paths(),
             force=force,
             confirm=confirmer(yes, "destroy"),
@@ -74,9 +107,18 @@ def _destroy_document(report: DestroyReport) -> dict[str, Any]:
 
 
 def _destroyed_stack(r: StackResult) -> dict[str, Any]:
+    from annex_cdk.aws.engine import Action
+    from annex_cdk.templates.stack_report import stack_entry
+
     if r.action is Action.SKIP:  # never there: not reported as deleted
         return stack_entry(r.name, status=None, action="unchanged")
     # dangerous stays false: destroy asked before it deleted anything (--yes is that answer).
     return stack_entry(
         r.name, status=r.status, action="delete", seconds=round(r.seconds, 3), reason=r.reason
     )
+
+
+def _destroy_line(report: DestroyReport) -> tuple[bool, str]:
+    if report.leftovers:
+        return False, "still there: " + "; ".join(report.leftovers)
+    return True, "nothing annex-cdk made is left"

@@ -7,12 +7,10 @@ gives. With --json the same facts are one JSON error document on stdout.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import traceback
 from dataclasses import dataclass
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 import typer
@@ -61,6 +59,11 @@ def show_traceback(err: BaseException) -> None:
 
 def log_traceback(command: str, err: BaseException) -> Path | None:
     """Append the traceback to the rotated log (0600: it may name files and accounts)."""
+    # logging.handlers (and the socket module it pulls) only on this rare path: every start-up,
+    # --help and completion included, imports this module.
+    import logging
+    from logging.handlers import RotatingFileHandler
+
     path = state_dir() / LOG_NAME
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

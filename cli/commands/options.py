@@ -16,28 +16,37 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
-from annex_cdk.aws.session import AwsTarget, resolve_credentials
 from annex_cdk.commands.failure import error_policy
-from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.env import env_flag
 from annex_cdk.errors import UsageError
-from annex_cdk.ops.setup import SettingsFlags
 from annex_stacks import names
-from annex_stacks.settings import AnnexSettings, Setting, SettingsError, flag_settings
+from annex_stacks.settings import (
+    AnnexSettings,
+    Setting,
+    SettingsError,
+    SettingsFlags,
+    flag_settings,
+)
+
+if TYPE_CHECKING:
+    from annex_cdk.aws.session import AwsTarget
+    from annex_cdk.condor.paths import LocalPaths
 
 F = TypeVar("F", bound=Callable[..., Any])
 NO_LOCAL_ENV = "ANNEX_CDK_NO_LOCAL"
 
 Region = Annotated[
-    str | None,
+    list[str] | None,
     typer.Option(
         "--region",
+        metavar="REGION",
         envvar=["AWS_REGION", "AWS_DEFAULT_REGION"],
-        help="AWS region.",
+        help="AWS region; setup, diff, check-setup, write-config and destroy take it more "
+        "than once and run the regions at once.",
         show_envvar=True,
     ),
 ]
@@ -113,24 +122,37 @@ class AwsOptions:
     ] = False
 
     def paths(self) -> LocalPaths:
+        from annex_cdk.condor.paths import LocalPaths
+
         return LocalPaths(Path.home())
 
     def local_paths(self, aws_side_only: bool) -> LocalPaths | None:
         """The local HTCondor side, or None in the AWS-side-only mode (--no-local)."""
         return None if aws_side_only else self.paths()
 
-    def target(self, *, local: bool = True) -> AwsTarget:
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """The --region values, checked, in the order given, each once (none: empty)."""
+        return checked_regions(self.region or ())
+
+    def one_region(self, *, local: bool = True) -> str:
+        """The one region of a command that takes one: the flag, else the config's default."""
+        regions = self.regions
+        if len(regions) > 1:
+            raise UsageError(
+                f"this command takes one --region, not {len(regions)}",
+                hint="setup, diff, check-setup, write-config and destroy take several",
+            )
+        if regions:
+            return regions[0]
+        return checked_regions([condor_region(self.paths()) if local else "us-east-1"])[0]
+
+    def target(self, *, local: bool = True, region: str | None = None) -> AwsTarget:
         """Without `local`, neither the HTCondor config (region) nor ~/.condor's key files are
         read: the region comes from the flag or the environment, credentials from boto3's chain."""
-        if self.region is not None and not self.region.strip():
-            raise UsageError("--region is empty", hint="pass --region, e.g. us-east-1")
-        region = self.region or (condor_region(self.paths()) if local else "us-east-1")
-        try:
-            AnnexSettings(region=region)
-        except SettingsError as err:
-            raise UsageError(
-                f"invalid setting {err}", hint="pass --region, e.g. us-east-1"
-            ) from None
+        from annex_cdk.aws.session import AwsTarget, resolve_credentials
+
+        region = region or self.one_region(local=local)
         creds = resolve_credentials(
             condor_dir=self.paths().condor_dir if local else None,
             access_key_file=self.access_key_file,
@@ -140,6 +162,28 @@ class AwsOptions:
         return AwsTarget(
             region, creds, profile=self.profile, endpoint_url=checked_endpoint(self.endpoint_url)
         )
+
+    def targets(self, *, local: bool = True) -> list[AwsTarget]:
+        """One target per --region (one region when none is given), the same credentials."""
+        regions = self.regions or (self.one_region(local=local),)
+        return [self.target(local=local, region=region) for region in regions]
+
+
+def checked_regions(values: Sequence[str]) -> tuple[str, ...]:
+    """--region values in the order given, each once, each a commercial AWS region name."""
+    found: list[str] = []
+    for region in values:
+        if not region.strip():
+            raise UsageError("--region is empty", hint="pass --region, e.g. us-east-1")
+        try:
+            AnnexSettings(region=region)
+        except SettingsError as err:
+            raise UsageError(
+                f"invalid setting {err}", hint="pass --region, e.g. us-east-1"
+            ) from None
+        if region not in found:
+            found.append(region)
+    return tuple(found)
 
 
 def checked_endpoint(url: str | None) -> str | None:

@@ -10,10 +10,8 @@ from typing import Annotated
 import typer
 
 from annex_cdk import console
-from annex_cdk.commands.options import AwsOptions, Json, condor_region, with_options
+from annex_cdk.commands.options import AwsOptions, Json, with_options
 from annex_cdk.errors import UsageError
-from annex_cdk.ops.policy import document_for, read_deployed
-from annex_cdk.ops.rehearse import run_rehearsal
 
 
 @with_options
@@ -42,6 +40,14 @@ def policy(
             "(attach both).",
         ),
     ] = False,
+    runtime: Annotated[
+        bool,
+        typer.Option(
+            "--runtime",
+            help="Only what condor_annex calls after setup (annexes, leases, its uploads): "
+            "for condor_annex's own identity, not for running annex-cdk.",
+        ),
+    ] = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="The default: JSON is all it prints.")
     ] = True,
@@ -51,13 +57,19 @@ def policy(
     With credentials at hand it reads the deployed setup (bucket, key pair, lease functions),
     so that an adopted condor_annex setup's generated bucket name is the one the policy names.
     """
-    region = aws.region or condor_region(aws.paths())
-    deployed = None if offline else read_deployed(replace(aws, region=region).target)
-    document = document_for(
+    if runtime and build_image:
+        raise UsageError("--runtime and --build-image are two different policies: ask for one")
+    from annex_cdk.ops.policy import document_for, read_deployed
+
+    region = aws.one_region()
+    deployed = None if offline else read_deployed(replace(aws, region=[region]).target)
+    documents = document_for(
         region, account, key_name=key_name, bucket=bucket, deployed=deployed,
-        build_image=build_image,
+        build_image=build_image, runtime=runtime,
     )  # fmt: skip
-    console.result(json.dumps(document, indent=2))
+    # One document as itself; several (split to stay clear of IAM's size limit) as a list.
+    printed = documents[0] if len(documents) == 1 else documents
+    console.result(json.dumps(printed, indent=2))
 
 
 def emulator(
@@ -151,17 +163,25 @@ def rehearse(
     keep: Annotated[bool, typer.Option("--keep", help="Keep the scratch HOME afterwards.")] = False,
 ) -> None:
     """setup → check-setup → no-op setup → destroy on a private emulator and a scratch HOME."""
+    from annex_cdk.ops.rehearse import run_rehearsal
+
     report = run_rehearsal(region=region, keep=keep)
     if json_out:
-        console.emit_json(report)
+        console.emit_json(
+            {
+                "ok": report.ok,
+                "steps": [{"step": s.step, "seconds": s.seconds} for s in report.steps],
+                "scratch": str(report.scratch) if report.scratch else None,
+            }
+        )
     else:
-        for s in report["steps"]:
-            console.result(f"{s['step']:<24} {s['seconds']:7.2f} s")
+        for s in report.steps:
+            console.result(f"{s.step:<24} {s.seconds:7.2f} s")
         console.result(
             "Rehearsal passed: setup, check-setup, no-op re-run, annexes whose leases ran out, "
             "and destroy all worked."
-            if report["ok"]
+            if report.ok
             else "Rehearsal FAILED."
         )
-    if not report["ok"]:
+    if not report.ok:
         raise typer.Exit(1)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import typer
 
 from annex_cdk import console
-from annex_cdk.aws.lock import describe
 from annex_cdk.commands.options import AwsOptions, Json, Yes, confirmer, with_options
-from annex_cdk.ops.unlock import run_unlock
 
 
 @with_options
 def unlock(aws: AwsOptions, json_out: Json = False, yes: Yes = False) -> None:
     """Remove the lock of a setup or destroy that died (exit 8 for every later run)."""
+    from annex_cdk.aws.lock import describe
+    from annex_cdk.ops.unlock import run_unlock
+
     report = run_unlock(aws.target(), confirm=confirmer(yes, "unlock"))
     holder = report.holder
     if json_out:

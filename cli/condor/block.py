@@ -252,12 +252,27 @@ def remove_block(text: str, key: str, *, markers: Markers) -> str:
     if existing is None:
         return text
     prefix, suffix = text[: existing.span.start], text[existing.span.end :]
+    next_block = suffix.startswith("\n") and _begins_block(suffix[1:], markers)
+    if not prefix and next_block:
+        # The block was the first thing in the file: the blank line after it was put before
+        # the next block when that was appended, and with nothing before it apply_block
+        # puts none.
+        suffix = suffix[1:]
+    elif existing.added_eol and next_block:
+        # The newline this block added to the user's last line stays while our next block
+        # follows; that block now carries the note, so that its removal takes it away.
+        suffix = "\n" + _with_eol_note(suffix[1:])
     if prefix.endswith("\n\n"):
         prefix = prefix[:-1]  # the blank line apply_block put before the block
         if existing.added_eol and not suffix:
             # Only at the end of the file: a line after the block must not be joined.
             prefix = prefix[:-1]
     return prefix + suffix
+
+
+def _begins_block(text: str, markers: Markers) -> bool:
+    first = text.split("\n", 1)[0]
+    return bool(markers.begin_re.match(first.strip()))
 
 
 # --- Reading and writing the file -----------------------------------------------------------

@@ -18,7 +18,7 @@ from annex_cdk.aws.cfn import CloudFormation
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.errors import AnnexError, UsageError
 from annex_stacks import names
-from annex_stacks.policy import MANAGED_POLICY_LIMIT, policy_document, size
+from annex_stacks.policy import attachment_advice, policy_document, runtime_actions, split
 from annex_stacks.settings import AnnexSettings, SettingsError
 
 #: The stacks whose outputs name what the policy scopes.
@@ -66,12 +66,15 @@ def document_for(
     bucket: str | None = None,
     deployed: Deployed | None = None,
     build_image: bool = False,
-) -> dict[str, Any]:
-    """The policy `annex-cdk policy` prints; without an account it names any account (*).
+    runtime: bool = False,
+) -> list[dict[str, Any]]:
+    """The policy `annex-cdk policy` prints, as managed-policy-sized documents (one, or
+    several where one would come too close to IAM's limit); without an account it names any
+    account (*). Where each fits goes to stderr.
 
     Flags win over what the deployed setup names; the deployed setup over the defaults.
-    `build_image`: the second policy, which only the optional image stack needs (the first is
-    within a few characters of IAM's managed-policy limit: it cannot take these statements).
+    `build_image`: the second policy, which only the optional image stack needs.
+    `runtime`: what condor_annex itself calls after setup, for its own identity.
     """
     if deployed is not None:
         account = account or deployed.account
@@ -97,10 +100,9 @@ def document_for(
         key_pair_name=settings.key_pair_name,
         lease_functions=deployed.lease_functions if deployed else (),
         image_only=build_image,
+        actions=runtime_actions() if runtime else None,
     )
-    if size(document) > MANAGED_POLICY_LIMIT:  # only with extreme names: still usable inline
-        console.warn(
-            f"the policy has {size(document)} characters, more than a managed policy's "
-            f"{MANAGED_POLICY_LIMIT}; attach it as an inline policy (limit 10,240) instead"
-        )
-    return document
+    documents = split(document)
+    for line in attachment_advice(documents):
+        console.info(line)
+    return documents

@@ -211,8 +211,12 @@ def post_deploy(
     key_name: str | None,
     private_key: str | None,
     retire_annex_blocks: bool = False,
+    default_region: str | None = None,
 ) -> PostDeployReport:
-    """Write the PEM and annex-cdk's block in user_config, then check what HTCondor reads."""
+    """Write the PEM and annex-cdk's block in user_config, then check what HTCondor reads.
+
+    `default_region` (several regions in one run): that region's block sets
+    ANNEX_DEFAULT_AWS_REGION and every other region's block leaves it out."""
     report = PostDeployReport()
     if key_name and private_key:
         report.pem, report.pem_action = write_pem(paths, region, key_name, private_key)
@@ -240,7 +244,11 @@ def post_deploy(
             # HTCondor's own default (us-east-1) counts as undefined: otherwise a setup in
             # another region would leave condor_annex, check-setup and destroy looking there.
             others = user_config.remove_block(current, region)
-            set_region = _region_undefined(paths, region, others)
+            set_region = (
+                region == default_region
+                if default_region is not None
+                else _region_undefined(paths, region, others)
+            )
             pem_comment = report.pem if report.pem_action in {"created", "unchanged"} else None
             report.config = user_config.write_user_config(
                 paths.user_config,

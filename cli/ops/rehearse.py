@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,9 @@ from annex_cdk.ops.annex_lease_rehearsal import ANNEX_STEP, rehearse_annexes
 from annex_cdk.ops.check import run_check_setup
 from annex_cdk.ops.destroy import run_destroy
 from annex_cdk.ops.environ import scoped_environ
-from annex_cdk.ops.setup import SettingsFlags, run_setup
+from annex_cdk.ops.setup import run_setup
 from annex_stacks import names
+from annex_stacks.settings import SettingsFlags
 
 #: A documentation network (RFC 5737) standing in for the collector's public address.
 REHEARSAL_CIDR = "198.51.100.7/32"
@@ -69,11 +71,24 @@ def scratch_home(root: Path) -> tuple[LocalPaths, Path, Credentials]:
     return LocalPaths(home), config, Credentials(public, private)
 
 
-def run_rehearsal(*, region: str, keep: bool = False) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RehearsalStep:
+    step: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RehearsalReport:
+    ok: bool
+    steps: list[RehearsalStep]
+    scratch: Path | None  # the scratch HOME's root, when --keep kept it
+
+
+def run_rehearsal(*, region: str, keep: bool = False) -> RehearsalReport:
     from annex_emulator.server import EmulatorProcess
 
     root = Path(tempfile.mkdtemp(prefix="annex-cdk-rehearsal-"))
-    steps: list[dict[str, Any]] = []
+    steps: list[RehearsalStep] = []
     ok = True
     try:
         paths, condor_config, creds = scratch_home(root)
@@ -91,7 +106,7 @@ def run_rehearsal(*, region: str, keep: bool = False) -> dict[str, Any]:
                 t0 = time.monotonic()
                 out = fn()
                 seconds = time.monotonic() - t0
-                steps.append({"step": name, "seconds": round(seconds, 3)})
+                steps.append(RehearsalStep(name, round(seconds, 3)))
                 console.info(f"== {name}: {seconds:.2f} s")
                 return out
 
@@ -134,4 +149,4 @@ def run_rehearsal(*, region: str, keep: bool = False) -> dict[str, Any]:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
     # The table is the command's to print: with --json, stdout holds the JSON alone.
-    return {"ok": ok, "steps": steps, "scratch": str(root) if keep else None}
+    return RehearsalReport(ok, steps, root if keep else None)

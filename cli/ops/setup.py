@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,12 +31,6 @@ from annex_cdk.aws.session import AwsTarget
 from annex_cdk.aws.ssm import Ssm
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
-from annex_cdk.ops.account_posture import (
-    configured_image,
-    declare_image_imds_v2,
-    make_default_vpc,
-    preflight_account,
-)
 from annex_cdk.ops.cdk_context import read_context, record_for_cdk
 from annex_cdk.ops.post_deploy import PostDeployReport, post_deploy, preflight, set_aside_pem
 from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
@@ -54,37 +48,12 @@ from annex_stacks.facade import recorded_context
 from annex_stacks.policy.ci_roles import deploy_actions, plan_actions
 from annex_stacks.settings import (
     AnnexSettings,
-    Setting,
     SettingsError,
+    SettingsFlags,
     covers_everything,
     host_bits_warnings,
-    overrides_from_flags,
 )
 from annex_stacks.stack_specs import MANAGED_STACKS, STACKS, in_deployment_order
-
-
-@dataclass(frozen=True, init=False)
-class SettingsFlags:
-    """What the user passed. `given` holds the settings by field; one left out means "keep what
-    is deployed, else the default". --collector-host is not a setting: it is where the default
-    CIDR and port come from.
-    """
-
-    given: Mapping[str, Any]
-    collector_host: str | None
-
-    def __init__(
-        self,
-        *,
-        collector_host: str | None = None,
-        declared: Sequence[Setting] | None = None,
-        **flags: Any,
-    ) -> None:
-        """Flags by their names (`allow_from=(...)`, `reuse_key_pair=True`), as `declared`
-        (default: settings.SETTINGS) declares them; None, False for a switch and () for a
-        repeatable flag mean not passed."""
-        object.__setattr__(self, "given", overrides_from_flags(flags, declared))
-        object.__setattr__(self, "collector_host", collector_host)
 
 
 def collector_cidr(collector_host: str) -> tuple[str, int | None]:
@@ -256,14 +225,10 @@ def desired_state(
     *,
     local_checks: bool,
     needs: Mapping[str, set[str]] | None = None,
-    account_checks: bool = False,
-    create_default_vpc: bool = False,
 ) -> Desired:
     """Read the deployed stacks, resolve the settings, pre-flight, and synthesize (or reuse).
 
     `needs`: the actions by scope the permission pre-flight asks for (None: `annex-cdk policy`).
-    `account_checks` (setup): the account's posture and the organization's rules too, every
-    finding at once; `create_default_vpc`: the run will make the region's default VPC.
     """
     account = target.account_id()
     live = engine.read_all(MANAGED_STACKS)
@@ -271,16 +236,7 @@ def desired_state(
     recorded.update(adoption(target, live, flags))
     settings = resolve_settings(flags, region=target.region, recorded=recorded, paths=paths)
     settings = settings.with_(account=account)
-    if account_checks:
-        preflight_account(
-            target,
-            settings,
-            image_id=None if settings.build_image else configured_image(paths, target.region),
-            create_default_vpc=create_default_vpc,
-            actions=needs,
-        )
-    else:
-        check_permissions(target, settings, needs)
+    check_permissions(target, settings, needs)
     if local_checks and paths is not None:
         preflight(
             paths,
@@ -434,7 +390,7 @@ def run_setup(
     progress: Any,
     retire_annex_blocks: bool = False,
     cdk_project: Path | None = None,
-    create_default_vpc: bool = False,
+    default_region: str | None = None,
 ) -> SetupReport:
     """Converge the stacks, then write the local files. With `cdk_project` (the directory the
     user runs setup in), also record the settings there for plain `cdk`; the rehearsal's
@@ -448,19 +404,8 @@ def run_setup(
     with Ssm(target).lock("setup"):
         # --no-local is the pipeline's mode: it needs only what the deploy role holds.
         needs = deploy_actions() if paths is None else None
-        want = desired_state(
-            target,
-            paths,
-            flags,
-            engine,
-            local_checks=True,
-            needs=needs,
-            account_checks=True,
-            create_default_vpc=create_default_vpc,
-        )
+        want = desired_state(target, paths, flags, engine, local_checks=True, needs=needs)
         timings["preflight_s"] = time.monotonic() - started - want.synth_s
-        if create_default_vpc:
-            make_default_vpc(target)  # the first change: the security group's stack needs it
         timings["synth_s"] = want.synth_s
         t0 = time.monotonic()
         todo, lost = plan_setup(target, want)
@@ -477,11 +422,6 @@ def run_setup(
         results = engine.converge(want.templates.templates, todo, replace_ok=yes, imports=imports)
         timings["deploy_s"] = time.monotonic() - t0
         remember(want.templates)
-        built = results.get(names.IMAGE_STACK)
-        if built is not None and declare_image_imds_v2(
-            target, built.outputs.get(names.OUT_IMAGE_ID)
-        ):
-            console.info("Registered the annex image for IMDSv2 (ImdsSupport v2.0).")
     settings, result, account = want.settings, want.templates, want.account
     key_name = settings.key_pair_name
     # A key pair deleted by hand and made anew: its old PEM opens nothing any more.
@@ -506,6 +446,7 @@ def run_setup(
             key_name=key_name,
             private_key=private_key(target, key_outputs),
             retire_annex_blocks=retire_annex_blocks,
+            default_region=default_region,
         )
     cdk_context = record_for_cdk(settings, cdk_project) if cdk_project is not None else None
     timings["local_s"] = time.monotonic() - t0

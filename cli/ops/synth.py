@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from annex_cdk.errors import UsageError
-from annex_cdk.ops.setup import SettingsFlags, from_collector
+from annex_cdk.ops.setup import from_collector
 from annex_stacks import facade
-from annex_stacks.settings import AnnexSettings, SettingsError
+from annex_stacks.settings import AnnexSettings, SettingsError, SettingsFlags
 
 
 def offline_settings(flags: SettingsFlags, *, region: str | None) -> AnnexSettings:

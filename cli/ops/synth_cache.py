@@ -16,6 +16,9 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
@@ -23,7 +26,7 @@ from typing import Any
 
 from annex_cdk import console
 from annex_cdk.env import env_flag
-from annex_stacks.facade import synth
+from annex_stacks.facade import synth, synth_regions
 from annex_stacks.settings import AnnexSettings
 
 _PACKAGES = ("annex_stacks", "annex_lambda_src")
@@ -102,13 +105,105 @@ def _load(key: str) -> Templates | None:
 
 
 def synth_templates(settings: AnnexSettings) -> Templates:
-    """The templates for `settings`, from the cache when the inputs are unchanged."""
+    """The templates for `settings`, from the cache when the inputs are unchanged; while
+    regions are set up at once (`shared_synthesis`), from their one synthesis."""
     key = inputs_key(settings)
+    batch = _batch
     if enabled() and (hit := _load(key)) is not None:
+        if batch is not None and settings.region is not None:
+            batch.leave(settings.region)
         return hit
+    if batch is not None and settings.region in batch.regions:
+        return batch.ask(settings, key)
     with tempfile.TemporaryDirectory(prefix="annex-cdk-synth-") as outdir:
         result = synth(settings, outdir=Path(outdir))
     return Templates(result.templates, result.warnings, cached=False, key=key)
+
+
+class SynthesisBatch:
+    """One synthesis for the regions of one run.
+
+    Each region's thread reads its deployed stacks and resolves its own settings, then asks
+    here; once every region still running has asked (a region that failed before, or found
+    its templates in the cache, leaves), the asking thread that comes first synthesizes all of
+    them in one CDK app (facade.synth_regions: each region's stacks exactly as a run for that
+    region alone builds them, for the cost of one jsii start and one synthesis) and every
+    thread gets its own region's templates. jsii is not made for concurrent use, so this is
+    also what keeps the threads out of each other's way.
+    """
+
+    def __init__(self, regions: Sequence[str]) -> None:
+        self.regions = tuple(regions)
+        self._pending = set(regions)
+        self._asked: dict[str, tuple[AnnexSettings, str]] = {}
+        self._done: dict[str, Templates] | None = None
+        self._error: BaseException | None = None
+        self._working = False
+        self._cond = threading.Condition()
+
+    def leave(self, region: str) -> None:
+        """`region` asks nothing (it failed, or its templates were cached)."""
+        with self._cond:
+            self._pending.discard(region)
+            self._cond.notify_all()
+
+    def ask(self, settings: AnnexSettings, key: str) -> Templates:
+        region = str(settings.region)
+        with self._cond:
+            if self._done is None:
+                self._asked[region] = (settings, key)
+                self._cond.notify_all()
+            while self._done is None and self._error is None:
+                if not self._working and self._pending <= set(self._asked):
+                    self._working = True
+                    break
+                self._cond.wait()
+            else:
+                return self._answer(region, settings, key)
+        try:
+            done = self._synthesize()
+        except BaseException as err:
+            with self._cond:
+                self._error = err
+                self._cond.notify_all()
+            raise
+        with self._cond:
+            self._done = done
+            self._cond.notify_all()
+            return self._answer(region, settings, key)
+
+    def _answer(self, region: str, settings: AnnexSettings, key: str) -> Templates:
+        if self._error is not None:
+            raise self._error
+        assert self._done is not None
+        if region in self._done:
+            return self._done[region]
+        with tempfile.TemporaryDirectory(prefix="annex-cdk-synth-") as outdir:
+            result = synth(settings, outdir=Path(outdir))
+        return Templates(result.templates, result.warnings, cached=False, key=key)
+
+    def _synthesize(self) -> dict[str, Templates]:
+        asked = dict(self._asked)
+        with tempfile.TemporaryDirectory(prefix="annex-cdk-synth-") as outdir:
+            results = synth_regions([s for s, _ in asked.values()], outdir=Path(outdir))
+        return {
+            region: Templates(result.templates, result.warnings, cached=False, key=asked[region][1])
+            for region, result in results.items()
+        }
+
+
+_batch: SynthesisBatch | None = None
+
+
+@contextmanager
+def shared_synthesis(regions: Sequence[str]) -> Iterator[SynthesisBatch]:
+    """While inside, the regions' synth_templates calls share one synthesis."""
+    global _batch
+    _batch = SynthesisBatch(regions)
+    try:
+        yield _batch
+    finally:
+        _batch = None
 
 
 def _private_dirs(directory: Path) -> None:

@@ -29,7 +29,9 @@ class WriteConfigReport:
         return {"region": self.region, "local": self.local.as_dict(), "ok": self.ok}
 
 
-def run_write_config(target: AwsTarget, paths: LocalPaths) -> WriteConfigReport:
+def run_write_config(
+    target: AwsTarget, paths: LocalPaths, *, default_region: str | None = None
+) -> WriteConfigReport:
     """Write the PEM and ~/.condor/user_config from complete, deployed stacks (after `cdk deploy`)."""
     target.account_id()
     outputs = require_complete(CloudFormation(target).engine())
@@ -43,5 +45,6 @@ def run_write_config(target: AwsTarget, paths: LocalPaths) -> WriteConfigReport:
         target.credentials,
         key_name=key_name,
         private_key=private_key(target, key_outputs),
+        default_region=default_region,
     )
     return WriteConfigReport(region=target.region, user_config=paths.user_config, local=local)

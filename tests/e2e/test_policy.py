@@ -16,12 +16,6 @@ from tests.e2e.conftest import REGION, World
 from tests.policy_eval import allows, iam_actions
 
 ALLOW = "198.51.100.7/32"
-#: Reads annex-cdk makes that `annex-cdk policy` does not grant, and why a refusal is fine.
-BEYOND_THE_POLICY = {
-    # The first document is at IAM's managed-policy size limit; setup's account pre-flight
-    # then leaves the IMDS defaults out (an administrator's run reads them).
-    "ec2:GetInstanceMetadataDefaults": "the account's instance-metadata defaults",
-}
 
 pytestmark = pytest.mark.e2e
 
@@ -63,17 +57,14 @@ def test_policy_covers_every_call_annex_cdk_makes(world: World, tmp_path: Path):
         "ec2:DescribeSecurityGroups",
     } <= calls
     printed = world.run("policy", "--region", REGION, "--account", ACCOUNT_ID).stdout
-    document = json.loads(printed)
+    document = _merged(json.loads(printed))
     missing = sorted(
         f"{call} -> {action}"
-        for call in calls - set(BEYOND_THE_POLICY)
+        for call in calls
         for action in iam_actions(call)
         if not allows(document, action)
     )
     assert missing == [], "add these to annex_stacks/policy/callers.py"
-    # Calls the run makes and may be refused: each really is outside the policy.
-    assert set(BEYOND_THE_POLICY) <= calls
-    assert not any(allows(document, call) for call in BEYOND_THE_POLICY)
 
 
 def test_submit_host_role_is_deployed_kept_and_destroyed(world: World):
@@ -119,13 +110,24 @@ def test_submit_host_role_is_deployed_kept_and_destroyed(world: World):
 POLICY_USER = "submit-host"
 
 
-def _policy_user(world: World, document: dict) -> dict[str, str]:
-    """An IAM user holding exactly `document` (a managed policy, as the README says), and its
-    key as the variables annex-cdk and boto3 read."""
+def _documents(printed: dict | list) -> list[dict]:
+    """`annex-cdk policy` prints one document, or a list when it is split."""
+    return printed if isinstance(printed, list) else [printed]
+
+
+def _merged(printed: dict | list) -> dict:
+    statements = [s for d in _documents(printed) for s in d["Statement"]]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _policy_user(world: World, printed: dict | list) -> dict[str, str]:
+    """An IAM user holding exactly the printed documents (managed policies, as `policy` advises),
+    and its key as the variables annex-cdk and boto3 read."""
     iam = world.client("iam")
     iam.create_user(UserName=POLICY_USER)
-    arn = iam.create_policy(PolicyName="annex-cdk", PolicyDocument=json.dumps(document))
-    iam.attach_user_policy(UserName=POLICY_USER, PolicyArn=arn["Policy"]["Arn"])
+    for n, document in enumerate(_documents(printed)):
+        arn = iam.create_policy(PolicyName=f"annex-cdk-{n}", PolicyDocument=json.dumps(document))
+        iam.attach_user_policy(UserName=POLICY_USER, PolicyArn=arn["Policy"]["Arn"])
     key = iam.create_access_key(UserName=POLICY_USER)["AccessKey"]
     # Where condor_annex (and so annex-cdk by default) reads its key: the user's own files.
     condor_dir = world.paths.home / names.CONDOR_USER_DIR
@@ -227,5 +229,56 @@ def test_least_privilege_is_enforced(world: World):
         world.run("destroy", "--yes", env=env)
         world.emu.enforce_iam(False)
         assert _stacks(world) == {}
+    finally:
+        world.emu.enforce_iam(False)
+
+
+def test_the_runtime_policy_is_what_condor_annex_needs_after_setup(world: World):
+    """A user holding exactly `annex-cdk policy --runtime` (read from the deployed setup: its
+    lease functions are the only targets) makes condor_annex's calls as its source makes them
+    (aws/condor_annex_calls.py), and nothing of setup's: no stack, no role."""
+    from annex_cdk.aws import condor_annex_calls as replay
+
+    world.run("setup", "--allow-from", ALLOW)
+    printed = world.run("policy", "--runtime", "--region", REGION).stdout
+    assert "cloudformation:" not in printed and "iam:Create" not in printed
+    keys = _policy_user(world, json.loads(printed))
+    cfn = world.client("cloudformation")
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for name in stack_specs.CORE_STACKS
+        for o in cfn.describe_stacks(StackName=name)["Stacks"][0].get("Outputs", [])
+    }
+    image = world.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    world.emu.enforce_iam(True)
+    try:
+        s3, ec2, events = (_as(world, keys, s) for s in ("s3", "ec2", "events"))
+        annex = replay.Annex("physics", outputs[names.OUT_BUCKET], outputs[names.OUT_ODI_LEASE])
+        launch = {
+            "image_id": image,
+            "instance_profile_arn": outputs[names.OUT_INSTANCE_PROFILE],
+            "security_group_ids": [outputs[names.OUT_SECURITY_GROUP]],
+        }
+        replay.upload_config(s3, annex, b"tarball")
+        instances = replay.run_instances(ec2, annex, key_name=names.KEY_PAIR_NAME, **launch)
+        replay.start_lease(events, annex, 2_000_000_000)
+        ec2.terminate_instances(InstanceIds=instances)
+        fleet_role = f"arn:aws:iam::{ACCOUNT_ID}:role/my-spot-fleet-role"
+        fleet = replay.request_spot_fleet(ec2, annex, fleet_role_arn=fleet_role, **launch)
+        ec2.cancel_spot_fleet_requests(SpotFleetRequestIds=[fleet], TerminateInstances=True)
+        events.remove_targets(Rule=annex.id, Ids=[annex.id])
+        events.delete_rule(Name=annex.id)
+        # Nothing of setup's: stacks, roles, the key pair's secret.
+        template = json.dumps({"Resources": {"B": {"Type": "AWS::S3::Bucket"}}})
+        mine = _as(world, keys, "cloudformation")
+        assert _refused(
+            lambda: mine.create_stack(StackName="HTCondorAnnex-X", TemplateBody=template)
+        )
+        assert _refused(
+            lambda: _as(world, keys, "iam").create_role(
+                RoleName="HTCondorAnnex-X", AssumeRolePolicyDocument="{}"
+            )
+        )
+        assert _refused(lambda: _as(world, keys, "ssm").get_parameter(Name=names.LOCK_PARAMETER))
     finally:
         world.emu.enforce_iam(False)

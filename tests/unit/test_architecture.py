@@ -38,6 +38,19 @@ LAYERS = {
 }
 #: Rooms of one layer that must not know each other: the AWS side and the HTCondor side.
 APART = {("annex_cdk.aws", "annex_cdk.condor"), ("annex_cdk.condor", "annex_cdk.aws")}
+#: What a command module may import at its top, that is at start-up: Typer, the standard
+#: library and these. `--help` and shell completion (every Tab) import every command module, so
+#: a command imports its use case (ops, and the aws/condor/templates modules it renders with)
+#: only when it runs: none of boto3, yaml, the diff engine or the deploy engine load before then.
+COMMAND_START_IMPORTS = (
+    "annex_cdk.commands",
+    "annex_cdk.console",
+    "annex_cdk.errors",
+    "annex_cdk.env",
+    "annex_cdk.text",
+    "annex_stacks.names",
+    "annex_stacks.settings",
+)
 #: Who may start the emulator: the `emulator` and `rehearse` commands and the rehearsal.
 EMULATOR_STARTERS = ("annex_cdk.commands", "annex_cdk.ops.rehearse")
 #: Third-party packages that only one package may import.
@@ -209,10 +222,17 @@ def test_no_import_cycles():
     assert cycles == []
 
 
+def _in(module: str, rooms: tuple[str, ...]) -> bool:
+    return any(module == room or module.startswith(room + ".") for room in rooms)
+
+
 def test_no_lazy_import_of_our_own_modules():
-    """Deferring an import of our own code only hides a cycle or a layer break. Deferring
-    third-party imports (boto3, aws_cdk, htcondor2) is what keeps start-up fast, and the
-    emulator is loaded only when a command starts it."""
+    """Deferring an import of our own code only hides a cycle or a layer break. The one
+    exception is the command layer's: a command imports its use case when it runs, so that
+    start-up (--help, completion) loads none of them; those imports point down the layers
+    (test_imports_flow_down_the_layers) and count in test_no_import_cycles like any other.
+    Deferring third-party imports (boto3, aws_cdk, htcondor2) is what keeps start-up fast, and
+    the emulator is loaded only when a command starts it."""
     lazy = [
         _where(imp)
         for imp in IMPORTS
@@ -222,8 +242,24 @@ def test_no_lazy_import_of_our_own_modules():
         and not (
             imp.target.startswith("annex_emulator") and imp.module.startswith(EMULATOR_STARTERS)
         )
+        and not (
+            _in(imp.module, ("annex_cdk.commands",)) and _room(imp.target) != _room(imp.module)
+        )
     ]
     assert lazy == []
+
+
+def test_command_modules_import_only_the_start_up_set_at_their_top():
+    """What `--help` and completion load: the command modules and COMMAND_START_IMPORTS."""
+    wrong = [
+        _where(imp)
+        for imp in IMPORTS
+        if _in(imp.module, ("annex_cdk.commands",))
+        and not imp.lazy
+        and _first_party(imp.target)
+        and not _in(imp.target, COMMAND_START_IMPORTS)
+    ]
+    assert wrong == []
 
 
 def test_the_product_starts_the_emulator_but_never_builds_on_it():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
 from pathlib import Path
@@ -190,6 +191,23 @@ def test_apply_then_remove_restores_exactly(original: str) -> None:
     assert apply_block(changed, REGION, block()) == applied
     assert remove_block(applied, REGION) == original
     assert remove_block(changed, REGION) == original
+
+
+@pytest.mark.parametrize("original", ["", "A = 1\n", "A = 1"])
+def test_blocks_of_several_regions_come_out_in_any_order(original: str) -> None:
+    """Setups of three regions, then their destroys in any order: the file is as before."""
+    regions = ("us-east-1", "us-west-2", "eu-west-1")
+    for added in itertools.permutations(regions):
+        text = original
+        for region in added:
+            text = apply_block(
+                text, region, render_block(region, VALUES, set_region=False, pem_path=None)
+            )
+        for removed in itertools.permutations(regions):
+            left = text
+            for region in removed:
+                left = remove_block(left, region)
+            assert left == original, (added, removed)
 
 
 def test_append_separator() -> None:

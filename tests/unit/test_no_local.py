@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from annex_cdk.commands import app as cli
-from annex_cdk.commands import checks, deploy
 from annex_cdk.commands.options import NO_LOCAL_ENV, AwsOptions, aws_side_only
 from annex_cdk.condor.paths import LocalPaths
+from annex_cdk.ops import check, setup
 from annex_cdk.ops.check_report import CheckReport
 from annex_cdk.ops.setup import SetupReport
 from annex_stacks.settings import AnnexSettings
@@ -47,7 +47,7 @@ def _nothing_done() -> SetupReport:
 def _capture(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     seen: dict[str, Any] = {}
 
-    def target(self: AwsOptions, local: bool = True) -> str:
+    def target(self: AwsOptions, local: bool = True, region: str | None = None) -> str:
         seen["local_target"] = local
         return "target"
 
@@ -60,8 +60,9 @@ def _capture(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         return CheckReport("us-east-1")
 
     monkeypatch.setattr(AwsOptions, "target", target)
-    monkeypatch.setattr(deploy, "run_setup", fake_setup)
-    monkeypatch.setattr(checks, "run_check_setup", fake_check)
+    # The commands import their use case when they run: patched where it lives.
+    monkeypatch.setattr(setup, "run_setup", fake_setup)
+    monkeypatch.setattr(check, "run_check_setup", fake_check)
     return seen
 
 
@@ -96,6 +97,6 @@ def test_target_without_local_ignores_condor_key_files(tmp_path, monkeypatch):
     (condor / "publicKeyFile").write_text("AKIAEXAMPLE\n")
     (condor / "privateKeyFile").write_text("secret\n")
     monkeypatch.setenv("HOME", str(tmp_path))
-    options = AwsOptions(region="us-east-1")
+    options = AwsOptions(region=["us-east-1"])
     assert options.target().credentials.access_key_file is not None
     assert options.target(local=False).credentials.access_key_file is None

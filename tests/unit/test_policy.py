@@ -27,7 +27,7 @@ CLI = Path(sys.executable).parent / "annex-cdk"
 ACCOUNT, REGION = "123456789012", "us-east-1"
 ARN = f"arn:aws:%s:{REGION}:{ACCOUNT}:%s"
 BUCKET = names.bucket_name(ACCOUNT, REGION)
-CONDITION_OPERATORS = {"StringEquals", "StringLike", "ArnLike"}
+CONDITION_OPERATORS = {"StringEquals", "StringLike", "ForAllValues:ArnLike", "Null"}
 
 
 @pytest.fixture(scope="module")
@@ -62,20 +62,49 @@ def test_document_is_valid_iam_json(document):
     assert json.loads(json.dumps(document)) == document
 
 
-def test_size_is_under_the_managed_policy_limit(document):
-    assert policy.size(document) < policy.MANAGED_POLICY_LIMIT
-    # Long names everywhere: an adopted bucket (63 characters), a long region and key name.
-    long = policy.policy_document(
-        region="ap-southeast-2",
-        account=ACCOUNT,
-        bucket="htcondorannex-configurationbucket-" + "x" * 29,
-        key_pair_name="k" * 64,
-    )
-    assert policy.size(long) < policy.MANAGED_POLICY_LIMIT
-    assert (
-        policy.size(policy.policy_document(region=REGION, account="*"))
-        < policy.MANAGED_POLICY_LIMIT
-    )
+#: The longest names a setup can have: a long region, an adopted bucket (63 characters), a key
+#: pair name at EC2's 255, lease functions with 64-character generated names.
+LONGEST = {
+    "region": "ap-southeast-2",
+    "account": ACCOUNT,
+    "bucket": "b" * 63,
+    "key_pair_name": "k" * 255,
+    "lease_functions": tuple(
+        f"arn:aws:lambda:ap-southeast-2:{ACCOUNT}:function:{n}" + "f" * 63 for n in "ab"
+    ),
+}
+
+
+@pytest.mark.parametrize("names_used", ["defaults", "longest"])
+def test_every_document_keeps_ten_percent_headroom(names_used):
+    settings = LONGEST if names_used == "longest" else {"region": REGION, "account": ACCOUNT}
+    documents = policy.split(policy.policy_document(**settings))
+    assert all(policy.size(d) <= 0.9 * policy.MANAGED_POLICY_LIMIT for d in documents)
+    image = policy.policy_document(**settings, image_only=True)
+    assert policy.size(image) <= 0.9 * policy.MANAGED_POLICY_LIMIT
+    # The submit-host role holds both as inline policy: a role's limit is on all of them.
+    both = policy.policy_document(**settings, build_image=True)
+    assert policy.size(both) <= 0.9 * policy.ROLE_INLINE_LIMIT
+    # Split, nothing is lost or reordered.
+    merged = [s for d in documents for s in d["Statement"]]
+    assert merged == policy.policy_document(**settings)["Statement"]
+
+
+def test_a_document_that_fits_is_not_split(document):
+    small = {"Version": policy.VERSION, "Statement": document["Statement"][:3]}
+    assert policy.split(small) == [small]
+    with pytest.raises(ValueError, match="alone exceeds"):
+        policy.split(small, limit=100)
+
+
+def test_size_advice_is_per_principal_type():
+    documents = policy.split(policy.policy_document(**LONGEST))
+    advice = " ".join(policy.attachment_advice(documents))
+    assert "customer managed policy" in advice and "6,144 characters each" in advice
+    assert "inline policies may hold 10,240" in advice  # a role: fits
+    assert "Not as a user's inline policies: those hold 2,048" in advice
+    huge = [{"Version": policy.VERSION, "Statement": [{"Sid": "x" * 9500}]}]
+    assert "Not as a role's inline policies" in " ".join(policy.attachment_advice(huge))
 
 
 def test_statements_without_resource_level_permissions_say_so(document):
@@ -106,7 +135,10 @@ def test_every_boto3_call_in_the_code_is_allowed(document):
     from botocore import xform_name
 
     text = "\n".join(p.read_text() for p in (ROOT / "cli").rglob("*.py"))
+    # Clients made directly (target.client("sts")) and by the per-service wrappers of
+    # cli/aws/ (class Cfn(Service): name = "cloudformation").
     services = set(re.findall(r'client\(\s*"([\w-]+)"', text))
+    services |= set(re.findall(r'^    name = "([\w-]+)"$', text, re.MULTILINE))
     assert {"cloudformation", "ec2", "s3", "ssm", "iam", "lambda", "sts"} <= services
     session = botocore.session.get_session()
     operations: dict[str, list[str]] = {}
@@ -191,12 +223,20 @@ CONDOR_ANNEX_CONTEXT: dict[str, dict[str, list[str]]] = {
         ("ec2:TerminateInstances", ARN % ("ec2", "instance/i-0123"), {}),
         ("ec2:RunInstances", ARN % ("ec2", "instance/i-0123"), {}),
         ("ec2:CreateTags", ARN % ("ec2", "instance/i-0123"), {"ec2:CreateAction": ["CreateTags"]}),
-        # A lease rule aimed at anything but the annex functions.
+        # A lease rule aimed at anything but the annex functions, also beside one of them
+        # (events:TargetArn holds every target of the call), or at no target at all.
         (
             "events:PutTargets",
             ARN % ("events", "rule/physics"),
             {"events:TargetArn": [ARN % ("lambda", "function:production-cleanup")]},
         ),
+        (
+            "events:PutTargets",
+            ARN % ("events", "rule/physics"),
+            {"events:TargetArn": [ARN % ("lambda", "function:HTCondorAnnex-LambdaFunctions-odi-X1"),
+                                  ARN % ("lambda", "function:production-cleanup")]},
+        ),
+        ("events:PutTargets", ARN % ("events", "rule/physics"), {}),
         # Any role, but only to Spot Fleet; the annex roles, but not to Lambda from outside.
         ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/Admin", {"iam:PassedToService": ["ec2.amazonaws.com"]}),
         ("iam:CreateServiceLinkedRole", f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/"
@@ -240,7 +280,10 @@ def test_launches_and_tags_are_conditional(document):
                 and "ec2:RunInstances" in s["Action"]]  # fmt: skip
     assert tagged["Condition"] == {"StringLike": {f"aws:RequestTag/{names.TAG_ANNEX_NAME}": "*"}}
     targets = by_sid[policy.SCOPES["lease-targets"].sid]
-    assert targets["Condition"]["ArnLike"]["events:TargetArn"].endswith(":function:HTCondorAnnex-*")
+    assert targets["Condition"]["ForAllValues:ArnLike"]["events:TargetArn"].endswith(
+        ":function:HTCondorAnnex-*"
+    )
+    assert targets["Condition"]["Null"] == {"events:TargetArn": "false"}
     assert (
         "lambda.amazonaws.com"
         in by_sid[policy.SCOPES["pass-role"].sid]["Condition"]["StringEquals"][
@@ -452,7 +495,9 @@ def test_policy_command_prints_the_document():
     )
     assert run.returncode == 0, run.stderr
     printed = json.loads(run.stdout)
-    assert printed == policy.policy_document(region="eu-west-1", account=ACCOUNT)
+    documents = policy.split(policy.policy_document(region="eu-west-1", account=ACCOUNT))
+    assert printed == (documents[0] if len(documents) == 1 else documents)
+    assert "customer managed policy" in run.stderr
     bad = subprocess.run(
         [str(CLI), "policy", "--account", "12"], capture_output=True, text=True, timeout=60
     )
@@ -582,3 +627,27 @@ def test_policy_command_prints_the_image_policy():
     assert json.loads(run.stdout) == policy.policy_document(
         region="eu-west-1", account=ACCOUNT, image_only=True
     )
+
+
+def test_the_runtime_policy_is_condor_annexs_calls_only():
+    document = policy.policy_document(
+        region=REGION, account=ACCOUNT, actions=policy.runtime_actions()
+    )
+    actions = {a for s in document["Statement"] for a in _as_list(s["Action"])}
+    assert not any(a.startswith(("cloudformation:", "ssm:", "kms:", "s3:Delete")) for a in actions)
+    assert {a for a in actions if a.startswith("iam:")} == {"iam:PassRole"}
+    for scope, listed in policy.CONDOR_ANNEX_ACTIONS.items():
+        if scope in policy.RUNTIME_EXCLUDED:
+            continue
+        for action in listed:
+            assert allows(document, action), action
+    assert policy.size(document) <= 0.9 * policy.MANAGED_POLICY_LIMIT
+
+
+def test_policy_command_refuses_runtime_with_build_image():
+    run = subprocess.run(
+        [str(CLI), "policy", "--offline", "--runtime", "--build-image"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert "two different policies" in run.stderr

@@ -14,16 +14,17 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from annex_cdk.commands import app as cli
-from annex_cdk.commands import deploy
 from annex_cdk.commands.options import AwsOptions, settings_group, with_options
 from annex_cdk.errors import UsageError
-from annex_cdk.ops.setup import SettingsFlags, SetupReport
+from annex_cdk.ops import setup
+from annex_cdk.ops.setup import SetupReport
 from annex_stacks import AnnexSettings, names
 from annex_stacks import settings as settings_module
 from annex_stacks.facade import _CONTEXT_KEYS, _RECORDED
 from annex_stacks.settings import (
     SETTINGS,
     Setting,
+    SettingsFlags,
     context_keys,
     flag_settings,
     overrides_from_flags,
@@ -66,7 +67,6 @@ def test_each_stack_records_what_it_always_recorded():
             names.CTX_KEY_PAIR_NAME,
             names.CTX_CREATE_KEY_PAIR,
             names.CTX_BUCKET_NAME,
-            names.CTX_PERMISSIONS_BOUNDARY,
         },
         names.SECURITY_GROUP_STACK: {
             names.CTX_ALLOWED_CIDRS,
@@ -159,9 +159,11 @@ def test_the_command_line_hands_setup_the_parsed_flags(monkeypatch):
             timings={"total_s": 0.0}, synth_cached=True,
         )  # fmt: skip
 
-    monkeypatch.setattr(deploy, "run_setup", fake_run_setup)
+    monkeypatch.setattr(setup, "run_setup", fake_run_setup)  # imported when setup runs
     monkeypatch.setattr(
-        AwsOptions, "target", lambda self, local=True: ("target", self.region, self.profile)
+        AwsOptions,
+        "target",
+        lambda self, local=True, region=None: ("target", region, self.profile),
     )
     args = ["setup", "--region", "eu-west-1", "--profile", "p", "--allow-from", "198.51.100.7/32"]
     args += ["--allow-from", "203.0.113.0/24", "--no-ssh", "--reuse-key-pair", "--tag", "a=b=c"]

@@ -75,6 +75,50 @@ def test_help_imports_neither_aws_cdk_nor_jsii() -> None:
     assert forbidden(modules) == []
 
 
+#: What start-up must not load: the AWS SDK, YAML, and every use case, AWS wrapper, HTCondor
+#: module and template module of our own (the diff engine and the deploy engine among them).
+NOT_AT_START = (
+    "boto3",
+    "botocore",
+    "yaml",
+    "annex_cdk.ops",
+    "annex_cdk.aws",
+    "annex_cdk.condor",
+    "annex_cdk.templates",
+    "annex_stacks.facade",
+)
+
+
+def loaded_too_early(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in NOT_AT_START))
+
+
+def test_help_and_completion_load_no_use_case() -> None:
+    """`--help` and every Tab of shell completion start the CLI: they load Typer and the command
+    modules (tests/unit/test_architecture.py: COMMAND_START_IMPORTS), nothing more."""
+    cli = str(Path(sys.executable).parent / "annex-cdk")
+    completion = {"_ANNEX_CDK_COMPLETE": "complete_bash", "COMP_WORDS": "annex-cdk se",
+                  "COMP_CWORD": "1"}  # fmt: skip
+    for args, extra, expected in (
+        (["--help"], {}, "check-setup"),
+        (["setup", "--help"], {}, "--allow-from"),
+        ([], completion, "setup"),
+    ):
+        proc = subprocess.run(
+            [cli, *args],
+            env=clean_env(PYTHONPROFILEIMPORTTIME="1", **extra),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert expected in proc.stdout
+        modules = imported(proc.stderr)
+        assert {"typer", "annex_cdk.commands.app", "annex_cdk.commands.deploy"} <= modules
+        assert loaded_too_early(modules) == [], args or "completion"
+
+
 def test_check_setup_against_an_unreachable_endpoint_fails_cleanly_without_cdk(
     home: dict[str, str],
 ) -> None:

@@ -1,0 +1,79 @@
+"""Section 6: `setup` in three regions at once versus one region.
+
+Both are fresh setups in a fresh HOME with an empty synthesis cache (each pays one
+synthesis), measured interleaved. `python -m benchmarks.regions [--runs N]` prints this
+section alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from annex_emulator.server import EmulatorProcess
+from benchmarks.measure import fmt_seconds, median, rotated
+from benchmarks.table import Row, Section, render
+from benchmarks.world import ALLOW, World
+
+REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
+#: Three regions may take at most this many times one region's wall time.
+TARGET = 1.3
+
+
+def _setup(emu: EmulatorProcess, regions: tuple[str, ...]) -> float:
+    emu.reset()
+    world = World(emu)
+    try:
+        args = [arg for region in regions for arg in ("--region", region)]
+        result, report = world.setup("--allow-from", ALLOW, *args)
+        if not report["ok"]:
+            raise RuntimeError(f"setup in {', '.join(regions)} did not succeed: {report}")
+        return result.seconds
+    finally:
+        world.cleanup()
+
+
+def measure(emu: EmulatorProcess, runs: int) -> Section:
+    samples: dict[str, list[float]] = {"one": [], "three": []}
+    cases = {"one": REGIONS[:1], "three": REGIONS}
+    for rep in range(runs):
+        for name in rotated(list(cases), rep):
+            samples[name].append(_setup(emu, cases[name]))
+    emu.reset()
+    one, three = median(samples["one"]), median(samples["three"])
+    section = Section("6. Several regions")
+    section.rows.append(
+        Row(
+            "6a",
+            f"fresh `setup` in {len(REGIONS)} regions at once ({', '.join(REGIONS)})",
+            fmt_seconds(three),
+            runs,
+            f"fresh `setup` in one region ({REGIONS[0]})",
+            fmt_seconds(one),
+            f"{three / one:.2f}x (three ÷ one)",
+            f"≤ {TARGET}x",
+            three / one <= TARGET,
+        )
+    )
+    section.notes.append(
+        "Both runs start from an empty synthesis cache: the three regions share one synthesis "
+        "(one CDK app holding each region's stacks), then deploy concurrently, each under its "
+        "own lock; their user_config blocks are written one after another."
+    )
+    return section
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.regions", description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    with EmulatorProcess() as emu:
+        section = measure(emu, args.runs)
+    print(render([section]))
+    for note in section.notes:
+        print(f"\n{note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
