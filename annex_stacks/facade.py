@@ -155,6 +155,7 @@ def build_app(
             analytics_reporting=False,
         )
         _tag(stack, settings)
+        _bound(stack, settings)
         if spec.records:
             ctx = settings.to_context()
             stack.template_options.metadata = {
@@ -190,6 +191,19 @@ def _tag(stack: cdk.Stack, settings: AnnexSettings) -> None:
     cdk.Tags.of(stack).add(names.TAG_SETUP, names.TAG_SETUP_VALUE, exclude_resource_types=no_stack)
     for key, value in settings.extra_tags.items():
         cdk.Tags.of(stack).add(key, value, exclude_resource_types=[*no_stack, "AWS::EC2::KeyPair"])
+
+
+def _bound(stack: cdk.Stack, settings: AnnexSettings) -> None:
+    """Every IAM role of the stack carries the permissions boundary, custom resources' and
+    CDK's own included: CDK's aspect sets it on each AWS::IAM::Role resource at synthesis."""
+    if not settings.permissions_boundary:
+        return
+    from aws_cdk import aws_iam as iam
+
+    boundary = iam.ManagedPolicy.from_managed_policy_arn(
+        stack, names.CID_PERMISSIONS_BOUNDARY, settings.permissions_boundary
+    )
+    iam.PermissionsBoundary.of(stack).apply(boundary)
 
 
 def run_cdk_app() -> None:

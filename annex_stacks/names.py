@@ -63,6 +63,8 @@ LEASE_BUCKET_ENV: Final = "ANNEX_CONFIG_BUCKET"
 
 # Logical IDs kept from condor_annex's templates so an account it set up updates in place.
 LID_BUCKET: Final = "ConfigurationBucket"
+#: The construct that stands for the permissions boundary (no resource of its own).
+CID_PERMISSIONS_BOUNDARY: Final = "PermissionsBoundary"
 LID_LEASE_ROLE: Final = "LeaseFunctionRole"
 LID_CC_ROLE: Final = "ccFunctionRole"
 LID_ODI_FUNCTION: Final = "odiLeaseFunction"
@@ -173,6 +175,7 @@ CTX_BUILD_IMAGE: Final = "annex:buildImage"
 CTX_IMAGE_HTCONDOR: Final = "annex:imageHtcondor"
 CTX_IMAGE_ARCH: Final = "annex:imageArch"
 CTX_IMAGE_VERSION: Final = "annex:imageVersion"
+CTX_PERMISSIONS_BOUNDARY: Final = "annex:permissionsBoundary"
 
 # --- User config text (the config writer, cli/condor/user_config.py) -------------------------
 #: The comment condor_annex -setup writes before each block it appends (hyphen and sanitized

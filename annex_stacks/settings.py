@@ -29,6 +29,8 @@ _WORLD = frozenset({"0.0.0.0/0", "::/0"})
 # GitHub's owner and repository names; environment names as GitHub accepts them.
 _REPOSITORY_RE = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
 _ENVIRONMENT_RE = re.compile(r"^[A-Za-z0-9 _.-]{1,255}$")
+# A managed policy's ARN (the account's own, or AWS's): what a permissions boundary names.
+_POLICY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$")
 _OIDC_PROVIDER_RE = re.compile(
     rf"^arn:aws[a-z-]*:iam::\d{{12}}:oidc-provider/{re.escape(names.GITHUB_OIDC_HOST)}$"
 )
@@ -79,6 +81,9 @@ class AnnexSettings:
     image_arch: str = names.DEFAULT_IMAGE_ARCH
     #: The recipe's version: a new one rebuilds the image (the newest HTCondor of the series).
     image_version: str = names.IMAGE_COMPONENT_VERSION
+    #: The managed policy every role of every stack carries as its permissions boundary (an
+    #: organization's SCP may deny creating a role without it).
+    permissions_boundary: str | None = None
 
     def __post_init__(self) -> None:
         if self.region is not None and not _REGION_RE.match(self.region):
@@ -118,6 +123,12 @@ class AnnexSettings:
         if self.image_arch not in names.IMAGE_ARCHES:
             raise SettingsError(
                 f"image_arch: {self.image_arch!r} is not one of {', '.join(names.IMAGE_ARCHES)}"
+            )
+        boundary = self.permissions_boundary
+        if boundary is not None and not _POLICY_ARN_RE.match(boundary):
+            raise SettingsError(
+                f"permissions_boundary: {boundary!r} is not the ARN of an IAM managed policy "
+                "(arn:aws:iam::ACCOUNT:policy/NAME)"
             )
         if not _SEMVER_RE.match(self.image_version):
             raise SettingsError(
@@ -559,6 +570,16 @@ SETTINGS: tuple[Setting, ...] = (
         flag="--image-version",
         help="Version of the image recipe; a new one rebuilds the image with the series' "
         "newest HTCondor.",
+    ),
+    Setting(
+        field="permissions_boundary",
+        context_key=names.CTX_PERMISSIONS_BOUNDARY,
+        kind=str,
+        sparse=True,
+        recorded_by=names.BUCKET_STACK,
+        flag="--permissions-boundary",
+        help="ARN of the managed policy every role of every stack carries as its permissions "
+        "boundary (an organization's SCP may require one).",
     ),
 )
 

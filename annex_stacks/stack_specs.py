@@ -159,6 +159,7 @@ STACKS: Final[tuple[StackSpec, ...]] = (
             "image-service-role",
             "image-no-resource-level",
             "image-pass-role",
+            "image-imds",
         ),
     ),
 )

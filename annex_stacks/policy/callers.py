@@ -48,6 +48,7 @@ ANNEX_CDK_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
     # With DeleteAssociatedSnapshots: the built AMI's snapshots go with it, authorized on the
     # tagged image alone (no ec2:DeleteSnapshot on anyone's snapshots).
     "built-images": ("ec2:DeregisterImage",),
+    "image-imds": ("ec2:ModifyImageAttribute",),
     "functions": ("lambda:GetFunctionConfiguration",),
 }
 

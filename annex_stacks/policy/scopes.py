@@ -241,6 +241,13 @@ SCOPES: Final[dict[str, Scope]] = {
         "Read-only Describe calls of the Image Builder handlers; IAM has no resource-level "
         "permissions for them, so their Resource must be *.",
     ),
+    "image-imds": Scope(
+        "BuiltImageImdsSupport",
+        ("arn:{partition}:ec2:{region}::image/*",),
+        "setup registers the AMI the image stack built for IMDSv2 (ImdsSupport v2.0), and only "
+        "that stack's AMIs, which carry its tag.",
+        {"StringEquals": {f"aws:ResourceTag/{names.TAG_IMAGE_STACK}": names.IMAGE_STACK}},
+    ),
     "image-pass-role": Scope(
         "PassImageBuildRole",
         (_IAM % f"role/{names.IMAGE_STACK}-*",),

@@ -1,4 +1,7 @@
-"""EC2, as the use cases need it: key pairs, a security group's rules, AMIs, annex instances.
+"""EC2, as the use cases need it: key pairs, a security group's rules, AMIs, annex instances,
+and the region's posture as condor_annex meets it (its default VPC, the account's
+instance-metadata defaults), with the two changes setup makes to it (CreateDefaultVpc, an AMI's
+ImdsSupport v2.0).
 
 The AMIs HTCondorAnnex-Image built: deleting the stack deletes Image Builder's image resource
 but not the AMI it distributed ("Deleting an image does not delete the underlying resources",
@@ -19,6 +22,10 @@ from annex_stacks import names
 Rule = tuple[str, int, int, str]
 
 _LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
+#: How EC2 and IAM refuse a caller a call.
+_DENIED = frozenset({"UnauthorizedOperation", "AccessDenied", "AccessDeniedException"})
+#: What EC2's ImdsSupport says of an AMI whose software speaks IMDSv2 (and cannot be undone).
+IMDS_V2 = "v2.0"
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,8 @@ class Image:
     state: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     snapshots: tuple[str, ...] = ()
+    #: "v2.0" when registered IMDSv2-only: instances get HttpTokens=required by default.
+    imds_support: str | None = None
 
     @classmethod
     def from_api(cls, image: Mapping[str, Any]) -> Image:
@@ -39,7 +48,31 @@ class Image:
                 for m in image.get("BlockDeviceMappings", [])
                 if m.get("Ebs", {}).get("SnapshotId")
             ),
+            imds_support=image.get("ImdsSupport"),
         )
+
+
+@dataclass(frozen=True)
+class RegionPosture:
+    """What a region of the account looks like to condor_annex."""
+
+    region: str
+    #: The default VPC's id, or None when the region has none (landing zones delete it).
+    default_vpc: str | None
+    #: Its default subnets (one per Availability Zone when EC2 made it).
+    default_subnets: int = 0
+    #: GetInstanceMetadataDefaults' AccountLevel: only what the account has set; None where
+    #: the caller may not read it (annex-cdk policy leaves it out: IAM's size limit).
+    imds_defaults: Mapping[str, Any] | None = field(default_factory=dict)
+
+    @property
+    def imds_required(self) -> bool:
+        """Instances launched without MetadataOptions are IMDSv2-only here."""
+        return (self.imds_defaults or {}).get("HttpTokens") == "required"
+
+    @property
+    def imds_enforced(self) -> bool:
+        return (self.imds_defaults or {}).get("HttpTokensEnforced") == "enabled"
 
 
 def ingress_rules(permissions: list[Mapping[str, Any]]) -> set[Rule]:
@@ -106,3 +139,54 @@ class Ec2(Service):
             for reservation in page["Reservations"]:
                 ids.extend(i["InstanceId"] for i in reservation["Instances"])
         return ids
+
+    def default_vpc(self) -> tuple[str | None, int]:
+        """(the default VPC's id or None, how many default subnets it has)."""
+        is_default = [{"Name": "is-default", "Values": ["true"]}]
+        vpcs = self._client.describe_vpcs(Filters=is_default)["Vpcs"]
+        if not vpcs:
+            return None, 0
+        vpc_id = str(vpcs[0]["VpcId"])
+        subnets = self._client.describe_subnets(
+            Filters=[
+                {"Name": "vpc-id", "Values": [vpc_id]},
+                {"Name": "default-for-az", "Values": ["true"]},
+            ]
+        )["Subnets"]
+        return vpc_id, len(subnets)
+
+    def posture(self) -> RegionPosture:
+        vpc, subnets = self.default_vpc()
+        return RegionPosture(self.region, vpc, subnets, self.imds_defaults())
+
+    def imds_defaults(self) -> dict[str, Any] | None:
+        """The account's instance-metadata defaults here (empty: none set; None: the caller
+        may not read them)."""
+        try:
+            level = self._client.get_instance_metadata_defaults().get("AccountLevel") or {}
+        except self._client.exceptions.ClientError as err:
+            if err.response.get("Error", {}).get("Code") in _DENIED:
+                return None
+            raise
+        return {k: v for k, v in level.items() if k != "ManagedExceptionMessage"}
+
+    def create_default_vpc(self) -> str:
+        """EC2's CreateDefaultVpc (a /16 with a default subnet per zone); the existing one's id
+        if another run made it meanwhile. Never deletes anything."""
+        try:
+            return str(self._client.create_default_vpc()["Vpc"]["VpcId"])
+        except self._client.exceptions.ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "DefaultVpcAlreadyExists":
+                raise
+        vpc, _ = self.default_vpc()
+        if vpc is None:
+            raise RuntimeError("EC2 says a default VPC exists, but lists none")
+        return vpc
+
+    def declare_imds_v2(self, image: Image) -> bool:
+        """Register the AMI as IMDSv2-only (ImdsSupport v2.0, which EC2 cannot undo); False
+        when it already is."""
+        if image.imds_support == IMDS_V2:
+            return False
+        self._client.modify_image_attribute(ImageId=image.image_id, ImdsSupport={"Value": IMDS_V2})
+        return True

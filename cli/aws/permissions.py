@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable, Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from annex_cdk import console
@@ -116,41 +117,110 @@ def allowed_actions(results: Iterable[Mapping[str, Any]]) -> set[str]:
     return allowed
 
 
+@dataclass(frozen=True)
+class Simulation:
+    """What IAM's policy simulator said of the caller, by who denies: the caller's own policies
+    (`missing`), the organization's SCPs (`by_organization`: OrganizationsDecisionDetail), or
+    the caller's permissions boundary (`by_boundary`). `principal` None: no simulation was
+    possible (`skipped` says why), and nothing is known."""
+
+    principal: str | None
+    missing: tuple[str, ...] = ()
+    by_organization: tuple[str, ...] = ()
+    by_boundary: tuple[str, ...] = ()
+    skipped: str = ""
+
+
+def _details(result: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return list(result.get("ResourceSpecificResults") or []) or [result]
+
+
+def denied_by(results: Iterable[Mapping[str, Any]], detail: str, flag: str) -> set[str]:
+    """Actions not allowed where IAM's decision detail `detail` says `flag` is false: the
+    organization's SCPs or a permissions boundary denied them, whatever the caller's policies."""
+    return {
+        r["EvalActionName"]
+        for r in results
+        if any((d.get(detail) or {}).get(flag) is False for d in [r, *_details(r)])
+    }
+
+
+def evaluate_actions(
+    simulate: Callable[[list[str], list[str]], list[Mapping[str, Any]]],
+    items: list[Grant],
+    extra: Sequence[str] = (),
+) -> tuple[list[str], list[str], list[str]]:
+    """(missing, denied by the organization, denied by a boundary), each sorted, given
+    `simulate(actions, resources) -> EvaluationResults`; `extra` actions are asked about on *."""
+    batches = simulation_batches(items)
+    if extra:
+        batches.append((list(extra), ["*"]))
+    wanted = {a.lower(): a for actions, _ in batches for a in actions}
+    with ThreadPoolExecutor(max_workers=_SIMULATION_WORKERS) as pool:
+        results = [r for found in pool.map(lambda batch: simulate(*batch), batches) for r in found]
+    allowed = {a.lower() for a in allowed_actions(results)}
+    # An organization's or a boundary's denial on any sample resource is the call's: the call
+    # touches that resource (RunInstances is authorized on the instance, the image, ... each).
+    org = {
+        a.lower()
+        for a in denied_by(results, "OrganizationsDecisionDetail", "AllowedByOrganizations")
+    }
+    boundary = {
+        a.lower()
+        for a in denied_by(
+            results, "PermissionsBoundaryDecisionDetail", "AllowedByPermissionsBoundary"
+        )
+    } - org
+
+    def named(keys: Iterable[str]) -> list[str]:
+        return sorted((wanted[k] for k in keys if k in wanted), key=str.lower)
+
+    return named(set(wanted) - allowed - org - boundary), named(org), named(boundary)
+
+
 def missing_actions(
     simulate: Callable[[list[str], list[str]], list[Mapping[str, Any]]],
     items: list[Grant],
 ) -> list[str]:
     """Every action the caller lacks, given `simulate(actions, resources) -> EvaluationResults`."""
-    batches = simulation_batches(items)
-    wanted = {a.lower(): a for actions, _ in batches for a in actions}
-    with ThreadPoolExecutor(max_workers=_SIMULATION_WORKERS) as pool:
-        results = list(pool.map(lambda batch: simulate(*batch), batches))
-    allowed = {a.lower() for r in results for a in allowed_actions(r)}
-    return sorted((a for key, a in wanted.items() if key not in allowed), key=str.lower)
+    missing, org, boundary = evaluate_actions(simulate, items)
+    return sorted([*missing, *org, *boundary], key=str.lower)
 
 
-def check_permissions(
+def simulate_permissions(
     target: AwsTarget,
     settings: AnnexSettings,
     actions: Mapping[str, Set[str]] | None = None,
-) -> None:
-    """Fail before anything changes when IAM says the caller lacks part of the policy
-    (`actions` by scope: only those, e.g. a pipeline's diff needs the plan role's reads).
+    *,
+    extra: Sequence[str] = (),
+) -> Simulation:
+    """Ask IAM's policy simulator about every action of the policy (`actions` by scope: only
+    those, e.g. a pipeline's diff needs the plan role's reads), with the condition values the
+    policy requires and the permissions boundary the roles will carry; never ec2:Metadata*,
+    which condor_annex's launches do not send. `extra`: actions outside the policy that this
+    run would call (CreateDefaultVpc), asked about on *.
 
-    Steps aside, with a debug note, wherever a simulation is not possible: the root user, a
-    principal it cannot find, no right to simulate, or an endpoint without the API (moto).
+    No simulation wherever it is not possible: the root user, a principal it cannot find, no
+    right to simulate, or an endpoint without the API.
     """
     from botocore.exceptions import BotoCoreError, ClientError
     from botocore.parsers import ResponseParserError  # an emulator's HTML error page
 
     items = settings_grants(settings, actions)
     context = context_entries(items)
+    if settings.permissions_boundary:
+        context.append(
+            {
+                "ContextKeyName": "iam:PermissionsBoundary",
+                "ContextKeyValues": [settings.permissions_boundary],
+                "ContextKeyType": "string",
+            }
+        )
     try:
         caller = target.caller_arn()
         principal = principal_arn(caller)
         if principal is None:
-            _debug(f"permission pre-flight skipped: {caller} has no IAM policies to simulate")
-            return
+            return Simulation(None, skipped=f"{caller} has no IAM policies to simulate")
         iam = target.client("iam", quick=True)
 
         def simulate(actions: list[str], resources: list[str]) -> list[Mapping[str, Any]]:
@@ -164,27 +234,52 @@ def check_permissions(
             pages = iam.get_paginator("simulate_principal_policy").paginate(**request)
             return [r for page in pages for r in page["EvaluationResults"]]
 
-        missing = missing_actions(simulate, items)
+        missing, org, boundary = evaluate_actions(simulate, items, extra)
     except (ClientError, BotoCoreError, ResponseParserError) as err:
-        _debug(f"permission pre-flight skipped: {err.__class__.__name__}: {err}")
-        return
-    if missing:
-        command = f"annex-cdk policy --region {settings.region} --account {settings.account}"
-        if settings.key_pair_name != names.KEY_PAIR_NAME:
-            command += f" --key-name {shlex.quote(settings.key_pair_name)}"
-        if settings.bucket_name:
-            command += f" --bucket {settings.bucket_name}"
-        hint = f"attach the policy `{command}` prints (IAM's policy simulator found the gap)"
-        if actions is not None:
-            hint = f"use the roles of {names.CI_ROLES_STACK} (setup --ci-roles), or attach " + hint
-        raise PermissionsError(
-            f"{principal} lacks {len(missing)} permission(s) that annex-cdk and condor_annex "
-            f"need: {', '.join(missing)}",
-            hint=hint,
-        )
+        return Simulation(None, skipped=f"{err.__class__.__name__}: {err}")
+    return Simulation(principal, tuple(missing), tuple(org), tuple(boundary))
 
 
-def _debug(message: str) -> None:
+def permissions_error(
+    simulation: Simulation,
+    settings: AnnexSettings,
+    actions: Mapping[str, Set[str]] | None = None,
+) -> PermissionsError:
+    """The caller's own policies lack `simulation.missing`: what to attach."""
+    missing = simulation.missing
+    command = f"annex-cdk policy --region {settings.region} --account {settings.account}"
+    if settings.key_pair_name != names.KEY_PAIR_NAME:
+        command += f" --key-name {shlex.quote(settings.key_pair_name)}"
+    if settings.bucket_name:
+        command += f" --bucket {settings.bucket_name}"
+    hint = f"attach the policy `{command}` prints (IAM's policy simulator found the gap)"
+    if actions is not None:
+        hint = f"use the roles of {names.CI_ROLES_STACK} (setup --ci-roles), or attach " + hint
+    return PermissionsError(
+        f"{simulation.principal} lacks {len(missing)} permission(s) that annex-cdk and "
+        f"condor_annex need: {', '.join(missing)}",
+        hint=hint,
+    )
+
+
+def check_permissions(
+    target: AwsTarget,
+    settings: AnnexSettings,
+    actions: Mapping[str, Set[str]] | None = None,
+) -> Simulation:
+    """Fail before anything changes when IAM says the caller's own policies lack part of the
+    policy; the organization's and a boundary's denials are the caller's to judge (setup's
+    account pre-flight names them as such). Steps aside, with a debug note, where no
+    simulation is possible."""
+    simulation = simulate_permissions(target, settings, actions)
+    if simulation.principal is None:
+        debug_note(f"permission pre-flight skipped: {simulation.skipped}")
+    elif simulation.missing:
+        raise permissions_error(simulation, settings, actions)
+    return simulation
+
+
+def debug_note(message: str) -> None:
     # --debug's environment variable; the note is for whoever wonders why nothing was checked.
     if env_flag("ANNEX_CDK_DEBUG"):
         console.info(f"debug: {message}")

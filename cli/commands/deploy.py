@@ -47,6 +47,14 @@ def setup(
         bool, typer.Option("--verbose", "-v", help="Add each resource event's reason.")
     ] = False,
     default_region_flag: DefaultRegion = None,
+    create_default_vpc: Annotated[
+        bool,
+        typer.Option(
+            "--create-default-vpc",
+            help="Create the region's default VPC if it has none (condor_annex's on-demand "
+            "annexes need it); destroy leaves it.",
+        ),
+    ] = False,
 ) -> None:
     """Deploy the HTCondorAnnex-* stacks and write the PEM and ~/.condor/user_config.
 
@@ -74,6 +82,7 @@ def setup(
                 # Plain `cdk` gets one region's settings: the default region's.
                 cdk_project=Path.cwd() if target.region == default else None,
                 default_region=default if paths is not None else None,
+                create_default_vpc=create_default_vpc,
             ),
         )
         if json_out:
@@ -95,6 +104,7 @@ def setup(
             progress=progress,
             retire_annex_blocks=retire_condor_annex_config,
             cdk_project=Path.cwd(),
+            create_default_vpc=create_default_vpc,
         )
     if json_out:
         console.emit_json(_setup_document(report))

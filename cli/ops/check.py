@@ -18,6 +18,7 @@ from annex_cdk.condor.personal_checks import verify_access_point, verify_configu
 from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.condor.version import BINDINGS_SOURCE, HTCondorVersion, detect, parse_flag
 from annex_cdk.errors import LocalFilesError, UsageError
+from annex_cdk.ops.account_posture import check_account
 from annex_cdk.ops.check_report import Check, CheckReport, fix_line
 from annex_cdk.ops.credentials import condor_annex_credentials_fix
 from annex_cdk.ops.deep_check import run_deep_checks
@@ -25,6 +26,8 @@ from annex_cdk.ops.image_check import CHECK_NAME as IMAGE_CHECK
 from annex_cdk.ops.image_check import builtin_image, check_annex_image
 from annex_cdk.templates.stack_report import stack_entry
 from annex_stacks import names
+from annex_stacks.facade import recorded_context
+from annex_stacks.settings import AnnexSettings
 from annex_stacks.stack_specs import CHECKED_STACKS, STACKS, spec
 
 _CHECKED = tuple(stack for stack, _ in CHECKED_STACKS)
@@ -93,15 +96,23 @@ def run_check_setup(
         configured = values.get(names.KEY_ODI_IMAGE_ID)
         if version is not None and version.side == "access-point":
             image_warning(report, configured, target.region)
+        image_stack = next((read[n] for n in read if IMAGE_CHECK in spec(n).deep_checks), None)
         check_annex_image(
             report,
             target,
             # HTCondor's built-in default is warned about above, not looked up.
             configured=None if configured == builtin_image(target.region) else configured,
             version=version,
-            image_stack=next((read[n] for n in read if IMAGE_CHECK in spec(n).deep_checks), None),
+            image_stack=image_stack,
             local=paths is not None,
         )
+        # The account as condor_annex meets it, with the settings the stacks were built with.
+        built = image_stack.state.outputs.get(names.OUT_IMAGE_ID) if image_stack else None
+        recorded = recorded_context({n: lv.template for n, lv in read.items() if lv.template})
+        settings = AnnexSettings.from_context(
+            recorded, region=target.region, account=target.account_id()
+        )
+        check_account(report, target, settings, image_id=configured or built)
     else:
         _stack_checks(report, engine.read_states(_CHECKED))
     report.lines.append(

@@ -31,6 +31,12 @@ from annex_cdk.aws.session import AwsTarget
 from annex_cdk.aws.ssm import Ssm
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
+from annex_cdk.ops.account_posture import (
+    configured_image,
+    declare_image_imds_v2,
+    make_default_vpc,
+    preflight_account,
+)
 from annex_cdk.ops.cdk_context import read_context, record_for_cdk
 from annex_cdk.ops.post_deploy import PostDeployReport, post_deploy, preflight, set_aside_pem
 from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
@@ -225,10 +231,14 @@ def desired_state(
     *,
     local_checks: bool,
     needs: Mapping[str, set[str]] | None = None,
+    account_checks: bool = False,
+    create_default_vpc: bool = False,
 ) -> Desired:
     """Read the deployed stacks, resolve the settings, pre-flight, and synthesize (or reuse).
 
     `needs`: the actions by scope the permission pre-flight asks for (None: `annex-cdk policy`).
+    `account_checks` (setup): the account's posture and the organization's rules too, every
+    finding at once; `create_default_vpc`: the run will make the region's default VPC.
     """
     account = target.account_id()
     live = engine.read_all(MANAGED_STACKS)
@@ -236,7 +246,16 @@ def desired_state(
     recorded.update(adoption(target, live, flags))
     settings = resolve_settings(flags, region=target.region, recorded=recorded, paths=paths)
     settings = settings.with_(account=account)
-    check_permissions(target, settings, needs)
+    if account_checks:
+        preflight_account(
+            target,
+            settings,
+            image_id=None if settings.build_image else configured_image(paths, target.region),
+            create_default_vpc=create_default_vpc,
+            actions=needs,
+        )
+    else:
+        check_permissions(target, settings, needs)
     if local_checks and paths is not None:
         preflight(
             paths,
@@ -391,6 +410,7 @@ def run_setup(
     retire_annex_blocks: bool = False,
     cdk_project: Path | None = None,
     default_region: str | None = None,
+    create_default_vpc: bool = False,
 ) -> SetupReport:
     """Converge the stacks, then write the local files. With `cdk_project` (the directory the
     user runs setup in), also record the settings there for plain `cdk`; the rehearsal's
@@ -404,8 +424,19 @@ def run_setup(
     with Ssm(target).lock("setup"):
         # --no-local is the pipeline's mode: it needs only what the deploy role holds.
         needs = deploy_actions() if paths is None else None
-        want = desired_state(target, paths, flags, engine, local_checks=True, needs=needs)
+        want = desired_state(
+            target,
+            paths,
+            flags,
+            engine,
+            local_checks=True,
+            needs=needs,
+            account_checks=True,
+            create_default_vpc=create_default_vpc,
+        )
         timings["preflight_s"] = time.monotonic() - started - want.synth_s
+        if create_default_vpc:
+            make_default_vpc(target)  # the first change: the security group's stack needs it
         timings["synth_s"] = want.synth_s
         t0 = time.monotonic()
         todo, lost = plan_setup(target, want)
@@ -422,6 +453,11 @@ def run_setup(
         results = engine.converge(want.templates.templates, todo, replace_ok=yes, imports=imports)
         timings["deploy_s"] = time.monotonic() - t0
         remember(want.templates)
+        built = results.get(names.IMAGE_STACK)
+        if built is not None and declare_image_imds_v2(
+            target, built.outputs.get(names.OUT_IMAGE_ID)
+        ):
+            console.info("Registered the annex image for IMDSv2 (ImdsSupport v2.0).")
     settings, result, account = want.settings, want.templates, want.account
     key_name = settings.key_pair_name
     # A key pair deleted by hand and made anew: its old PEM opens nothing any more.

@@ -67,6 +67,7 @@ def test_each_stack_records_what_it_always_recorded():
             names.CTX_KEY_PAIR_NAME,
             names.CTX_CREATE_KEY_PAIR,
             names.CTX_BUCKET_NAME,
+            names.CTX_PERMISSIONS_BOUNDARY,
         },
         names.SECURITY_GROUP_STACK: {
             names.CTX_ALLOWED_CIDRS,
