@@ -163,7 +163,7 @@ def build_app(
             }
     if nag and not getattr(app, "annex_nagged", False):
         nag_rules.register(app)
-        app.annex_nagged = True  # type: ignore[attr-defined]
+        app.annex_nagged = True  # type: ignore[attr-defined]  # a mark on the App: nag once per app
     return app
 
 

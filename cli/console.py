@@ -165,7 +165,7 @@ class RegionProgress:
         self._regions = regions
         self._cells: dict[tuple[str, str], str] = {}
         self._state: dict[str, str] = {}
-        progress._render = self._render  # type: ignore[method-assign]
+        progress._render = self._render  # type: ignore[method-assign]  # one table for all regions
 
     def for_region(self, region: str) -> RegionView:
         return RegionView(self, region)
