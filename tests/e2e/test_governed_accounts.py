@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from annex_cdk.aws import annex_replay as replay
+from annex_cdk.aws import condor_annex_calls as replay
 from annex_cdk.aws.session import AwsTarget, Credentials
 from annex_cdk.errors import EXIT_BLOCKED
 from annex_cdk.ops.rehearse import scratch_home
