@@ -52,6 +52,16 @@ ANNEX_CDK_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
     "functions": ("lambda:GetFunctionConfiguration",),
 }
 
+#: Calls annex-cdk makes that `annex-cdk policy` does not grant, and why a refusal is fine.
+BEYOND_THE_POLICY: Final[dict[str, str]] = {
+    # The first document is at IAM's size limit: setup's account pre-flight reads the
+    # account's IMDS defaults only where the caller may, and says so otherwise.
+    "ec2:GetInstanceMetadataDefaults": "the account's instance-metadata defaults",
+    # setup --create-default-vpc: a one-off that an administrator may run instead
+    # (`aws ec2 create-default-vpc`); the pre-flight names the gap before any change.
+    "ec2:CreateDefaultVpc": "the region's default VPC, made once",
+}
+
 #: A later condor_annex run (reference §4, §8.1).
 CONDOR_ANNEX_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
     "config-objects": ("s3:PutObject",),

@@ -12,16 +12,11 @@ from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
 
 from annex_stacks import names, stack_specs
 from annex_stacks.policy import policy_document
+from annex_stacks.policy.callers import BEYOND_THE_POLICY
 from tests.e2e.conftest import REGION, World
 from tests.policy_eval import allows, iam_actions
 
 ALLOW = "198.51.100.7/32"
-#: Reads annex-cdk makes that `annex-cdk policy` does not grant, and why a refusal is fine.
-BEYOND_THE_POLICY = {
-    # The first document is at IAM's managed-policy size limit; setup's account pre-flight
-    # then leaves the IMDS defaults out (an administrator's run reads them).
-    "ec2:GetInstanceMetadataDefaults": "the account's instance-metadata defaults",
-}
 
 pytestmark = pytest.mark.e2e
 
