@@ -40,6 +40,8 @@ class StackSpec:
     feeds: Mapping[str, str] = field(default_factory=dict)
     #: check-setup's "Checking for <this>..." line (None: check-setup does not look at it).
     checked_as: str | None = None
+    #: What setup does once the stack is deployed, by step id (cli/ops/setup.py's steps).
+    after_deploy: tuple[str, ...] = ()
     #: What destroy does before deleting any stack, by step id (cli/ops/destroy.py's steps).
     before_destroy: tuple[str, ...] = ()
     #: What destroy does once the stack is deleted, by step id (what outlives the stack).
@@ -149,6 +151,8 @@ STACKS: Final[tuple[StackSpec, ...]] = (
         enabled_by="build_image",
         outputs=(names.OUT_IMAGE_ID, names.OUT_IMAGE_HTCONDOR),
         feeds={names.KEY_ODI_IMAGE_ID: names.OUT_IMAGE_ID},
+        # Its AMI's boot script speaks IMDSv2: the image is registered so (Image Builder cannot).
+        after_deploy=("declare-imds-v2",),
         # Its AMIs (and earlier builds') outlive it.
         after_destroy=("deregister-images",),
         deep_checks=(names.DEEP_IMAGE,),

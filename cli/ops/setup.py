@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -378,6 +378,17 @@ def kept_bucket_imports(
     }
 
 
+def _declare_imds_v2(target: AwsTarget, image_stack: StackResult) -> None:
+    if declare_image_imds_v2(target, image_stack.outputs.get(names.OUT_IMAGE_ID)):
+        console.info("Registered the annex image for IMDSv2 (ImdsSupport v2.0).")
+
+
+#: The steps a StackSpec's after_deploy names, by id.
+AFTER_DEPLOY: dict[str, Callable[[AwsTarget, StackResult], None]] = {
+    "declare-imds-v2": _declare_imds_v2,
+}
+
+
 @dataclass(frozen=True)
 class SetupReport:
     """What a setup did: each stack's result, the local files, the settings it deployed."""
@@ -453,11 +464,9 @@ def run_setup(
         results = engine.converge(want.templates.templates, todo, replace_ok=yes, imports=imports)
         timings["deploy_s"] = time.monotonic() - t0
         remember(want.templates)
-        built = results.get(names.IMAGE_STACK)
-        if built is not None and declare_image_imds_v2(
-            target, built.outputs.get(names.OUT_IMAGE_ID)
-        ):
-            console.info("Registered the annex image for IMDSv2 (ImdsSupport v2.0).")
+        for spec in STACKS:
+            for step in spec.after_deploy if spec.name in results else ():
+                AFTER_DEPLOY[step](target, results[spec.name])
     settings, result, account = want.settings, want.templates, want.account
     key_name = settings.key_pair_name
     # A key pair deleted by hand and made anew: its old PEM opens nothing any more.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from annex_cdk.ops import destroy, image_check
+from annex_cdk.ops import destroy, image_check, setup
 from annex_cdk.ops.deep_check import DEEP_CHECKS
 from annex_stacks import AnnexSettings, names, stack_specs
 from annex_stacks.policy import SCOPES
@@ -110,6 +110,11 @@ def test_a_spec_refuses_what_would_break_a_command():
             outputs=("A",),
             feeds={"ANNEX_DEFAULT_X": "B"},
         )
+
+
+def test_setup_knows_every_step_a_spec_names():
+    named = {step for s in STACKS for step in s.after_deploy}
+    assert named and named == set(setup.AFTER_DEPLOY)
 
 
 def test_destroy_knows_every_step_a_spec_names():
