@@ -76,6 +76,32 @@ LID_INSTANCE_ROLE: Final = "InstanceConfigurationRole"
 LID_INSTANCE_PROFILE: Final = "InstanceConfigurationProfile"
 LID_SECURITY_GROUP: Final = "SecurityGroup"
 LID_KEY_PAIR: Final = "KeyPair"
+#: How condor_annex -setup's stacks look (its templates, version 11: Description and the
+#: logical id and type of every resource): a stack of ours by name that looks like neither
+#: this nor annex-cdk's own is someone else's, never changed without their consent.
+CONDOR_ANNEX_TEMPLATES: Final = {
+    BUCKET_STACK: ("HTCondorAnnex: Configuration Bucket", {LID_BUCKET: "AWS::S3::Bucket"}),
+    LAMBDA_STACK: (
+        "HTCondor Annex: Lambda Functions",
+        {
+            LID_LEASE_ROLE: "AWS::IAM::Role",
+            LID_CC_ROLE: "AWS::IAM::Role",
+            LID_ODI_FUNCTION: "AWS::Lambda::Function",
+            LID_SFR_FUNCTION: "AWS::Lambda::Function",
+            LID_CC_FUNCTION: "AWS::Lambda::Function",
+            LID_ODI_PERMISSION: "AWS::Lambda::Permission",
+            LID_SFR_PERMISSION: "AWS::Lambda::Permission",
+        },
+    ),
+    INSTANCE_PROFILE_STACK: (
+        "HTCondor Annex: Instance Profile",
+        {LID_INSTANCE_ROLE: "AWS::IAM::Role", LID_INSTANCE_PROFILE: "AWS::IAM::InstanceProfile"},
+    ),
+    SECURITY_GROUP_STACK: (
+        "HTCondorAnnex: Security Group",
+        {LID_SECURITY_GROUP: "AWS::EC2::SecurityGroup"},
+    ),
+}
 
 # --- Tags ------------------------------------------------------------------------------------
 #: Put on every taggable resource annex-cdk makes.

@@ -3,7 +3,9 @@
 Real AWS fails in ways moto never does by itself: credentials expire, a resource's creation is
 rejected, a deployment takes long enough to be interrupted or raced. Tests switch these on with
 `POST FAULTS_PATH` (JSON: `fail_types` {resource type: reason}, `expired_keys`,
-`stall_actions`, `hold_actions`, `release_held`); `DELETE` switches them off. This runs inside
+`stall_actions`, `hold_actions`, `release_held`, `image_states` {image id: EC2 image state},
+`rollback_failed` {stack name: reason}: the stack's update rollback failed);
+`DELETE` switches them off (image states stay as set: they are the images' own). This runs inside
 the emulator process only.
 
 `stall_actions` lists API actions (`PutParameter`, `DescribeStacks`, ...) whose requests are
@@ -62,6 +64,14 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
             for key in _faults:
                 if key in update:
                     _faults[key] = update[key]
+            if "image_states" in update:
+                _set_image_states(update["image_states"])
+            if "rollback_failed" in update:
+                from moto.core import DEFAULT_ACCOUNT_ID
+
+                from annex_emulator.update_rollback import fail_rollback
+
+                fail_rollback(DEFAULT_ACCOUNT_ID, update["rollback_failed"])
             if update.get("release_held"):
                 _faults["hold_actions"] = []
                 _release_held()
@@ -104,6 +114,26 @@ def hold_point(name: str) -> None:
         holding = name in _faults["hold_actions"]
     if holding:
         _hold()
+
+
+#: EC2's image states (DescribeImages' ImageState enum, botocore's ec2 model).
+IMAGE_STATES = frozenset(
+    {"pending", "available", "invalid", "deregistered", "transient", "failed", "error", "disabled"}
+)
+
+
+def _set_image_states(states: dict[str, str]) -> None:
+    """Put images in the states EC2 reports while one builds, after a failed build, etc.
+    (moto's images are always available): {image id: state}, in every region's backend."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ec2.models import ec2_backends
+
+    for image_id, state in states.items():
+        if state not in IMAGE_STATES:
+            raise ValueError(f"{state!r} is not an EC2 image state")
+        for backend in ec2_backends[DEFAULT_ACCOUNT_ID].values():
+            if image := backend.amis.get(image_id):
+                image.state = state
 
 
 def action_of(environ: dict[str, Any]) -> str:

@@ -181,6 +181,7 @@ ABSENT: Final[tuple[tuple[str, str, str], ...]] = (
             "activate_organizations_access",
             "deactivate_organizations_access",
             "describe_organizations_access",
+            "continue_update_rollback",
         )
     ),
     ("moto.iam.responses", "IamResponse", "simulate_principal_policy"),
@@ -616,6 +617,7 @@ ATTRIBUTES: Final[dict[tuple[str, str], tuple[str, ...]]] = {
     ),
     ("moto.s3.models", "FakeBucket"): ("keys", "name", "policy", "versioning_status"),
     ("moto.ec2.models", "EC2Backend"): ("amis", "default_vpc", "key_pairs", "tags", "vpcs"),
+    ("moto.ec2.models.amis", "Ami"): ("state",),
     ("moto.ec2.models.key_pairs", "KeyPair"): ("id", "key_fingerprint", "key_material", "material"),
     ("moto.ec2.models.security_groups", "SecurityGroup"): (
         "egress_rules",

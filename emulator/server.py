@@ -812,9 +812,15 @@ class EmulatorProcess:
         stall_actions: Sequence[str] | None = None,
         hold_actions: Sequence[str] | None = None,
         release_held: bool = False,
+        image_states: Mapping[str, str] | None = None,
+        rollback_failed: Mapping[str, str] | None = None,
     ) -> dict[str, object]:
         """Switch on faults for the tests (see `annex_emulator.faults`); returns them all."""
         update: dict[str, object] = {}
+        if rollback_failed is not None:
+            update["rollback_failed"] = dict(rollback_failed)
+        if image_states is not None:
+            update["image_states"] = dict(image_states)
         if fail_types is not None:
             update["fail_types"] = dict(fail_types)
         if expired_keys is not None:

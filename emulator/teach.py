@@ -123,6 +123,7 @@ def _teach() -> None:
     )
     from annex_emulator.bucket_access import bucket_get_permission
     from annex_emulator.stack_update import resource_map_update
+    from annex_emulator.update_rollback import continue_update_rollback
 
     patch, patch_property = patches.patch, patches.patch_property
     # Which class handles a resource type: ours win over moto's (see the module docstring).
@@ -154,6 +155,8 @@ def _teach() -> None:
         patch(CloudFormationResponse, handler, getattr(change_sets, f"response_{handler}"))
     # IMPORT change sets: checked as CloudFormation checks them, resources adopted.
     patch(CloudFormationResponse, "create_change_set", resource_import.response_create_change_set)
+    # ContinueUpdateRollback, out of UPDATE_ROLLBACK_FAILED.
+    patches.add(CloudFormationResponse, "continue_update_rollback", continue_update_rollback)
     # DisableRollback / OnFailure.
     patch(CloudFormationResponse, "create_stack", stack_states.response_create_stack)
     # Bucket-policy conditions (CDK's enforce-SSL statement denied everything).

@@ -45,6 +45,9 @@ DEPLOYED = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
 OPERATION_STARTS = frozenset(
     {"CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "REVIEW_IN_PROGRESS"}
 )
+#: An update whose rollback failed: CloudFormation takes neither updates nor deletes until
+#: ContinueUpdateRollback brings it to UPDATE_ROLLBACK_COMPLETE.
+ROLLBACK_FAILED = "UPDATE_ROLLBACK_FAILED"
 DELETED = "DELETE_COMPLETE"
 IMPORTED = "IMPORT_COMPLETE"
 IMPORT_CHANGE_SET = "annex-cdk-import"
@@ -69,6 +72,8 @@ class Action(Enum):
     UPDATE = "update"
     SKIP = "unchanged"
     REPLACE = "replace"
+    #: UPDATE_ROLLBACK_FAILED: ContinueUpdateRollback, then the update.
+    CONTINUE_ROLLBACK = "continue-rollback"
     BLOCKED = "blocked"
     BUSY = "busy"
     #: Deployed but no longer synthesized (the key pair stack once the user brings their own
@@ -89,6 +94,21 @@ class StackState:
         return self.status is not None and self.status != DELETED
 
 
+def way_on(status: str | None) -> str:
+    """What setup does with a stack in `status` it cannot simply update: the one sentence
+    that `diff` shows and setup's refusal hints, so the two never disagree."""
+    if status in REPLACEABLE:
+        return "setup --yes deletes and re-creates it"
+    if status == ROLLBACK_FAILED:
+        return (
+            "setup --yes continues its rollback (CloudFormation's ContinueUpdateRollback), "
+            "then updates it"
+        )
+    if status and status.endswith("_IN_PROGRESS"):
+        return "setup waits for nothing: re-run when its operation has ended"
+    return "setup cannot change it: fix it in the CloudFormation console, then re-run"
+
+
 def decide(state: StackState, deployed: Any | None, desired: Mapping[str, Any]) -> Action:
     """What to do with one stack, given its live state and its deployed template."""
     if not state.exists:
@@ -101,6 +121,8 @@ def decide(state: StackState, deployed: Any | None, desired: Mapping[str, Any]) 
         return Action.UPDATE
     if status in REPLACEABLE:
         return Action.REPLACE
+    if status == ROLLBACK_FAILED:
+        return Action.CONTINUE_ROLLBACK
     if status.endswith("_IN_PROGRESS"):
         return Action.BUSY
     return Action.BLOCKED  # e.g. UPDATE_ROLLBACK_FAILED: needs a human
@@ -306,17 +328,15 @@ class Engine:
                 raise StackBlockedError(
                     f"{name} is busy ({state.status}); wait for that operation to end, then re-run"
                 )
-            if action is Action.BLOCKED or (action is Action.REPLACE and not replace_ok):
+            needs_consent = action in (Action.REPLACE, Action.CONTINUE_ROLLBACK)
+            if action is Action.BLOCKED or (needs_consent and not replace_ok):
                 cause = (
                     self.failure_reason(state.stack_id or name)
                     or state.reason
                     or "no reason recorded"
                 )
                 raise StackBlockedError(
-                    f"{name} is in {state.status} ({cause})",
-                    hint="re-run with --yes to delete and re-create it"
-                    if action is Action.REPLACE
-                    else "fix it in the CloudFormation console, then re-run",
+                    f"{name} is in {state.status} ({cause})", hint=way_on(state.status)
                 )
         results: dict[str, StackResult] = {}
         # Kept stacks are not this setup's: their outputs must not reach user_config or the PEM.
@@ -355,7 +375,12 @@ class Engine:
             ) from None
         finally:
             pool.shutdown(wait=True)
-        failed = [r for r in results.values() if r.status not in DEPLOYED]
+        # Unchanged and stable (an update rolled back to what is wanted) is converged too.
+        failed = [
+            r
+            for r in results.values()
+            if r.status not in DEPLOYED and not (r.action is Action.SKIP and r.status in UPDATABLE)
+        ]
         if failed:
             detail = "; ".join(
                 f"{r.name}: {r.status} ({r.reason or 'no reason given'})" for r in failed
@@ -391,6 +416,19 @@ class Engine:
                     name, Action.REPLACE, final.status or "", {}, time.monotonic() - started, reason
                 )
             action = Action.CREATE
+        if action is Action.CONTINUE_ROLLBACK:
+            self.progress(name, state.status or "", "continuing its rollback")
+            stack_id = state.stack_id or name
+            mark = self.marker(stack_id)
+            self.cfn.continue_update_rollback(StackName=stack_id)
+            rolled_back = self._wait(name, stack_id, since=mark, total=0)
+            if rolled_back.status != "UPDATE_ROLLBACK_COMPLETE":
+                reason = self.failure_reason(stack_id, mark) or rolled_back.reason
+                self.progress(name, rolled_back.status or "", reason or "")
+                return StackResult(
+                    name, action, rolled_back.status or "", {}, time.monotonic() - started, reason
+                )
+            state, action = rolled_back, Action.UPDATE
         mark = None
         if action is Action.CREATE and imports:
             # Resources that outlived an earlier stack (a retained bucket): a plain create

@@ -9,7 +9,15 @@ import typer
 
 from annex_cdk import console
 from annex_cdk.commands.failure import error_policy
-from annex_cdk.commands.options import AwsOptions, Json, NoLocal, Yes, aws_side_only, with_options
+from annex_cdk.commands.options import (
+    AwsOptions,
+    Json,
+    NoLocal,
+    TakeOver,
+    Yes,
+    aws_side_only,
+    with_options,
+)
 from annex_cdk.commands.regional import (
     DefaultRegion,
     default_region,
@@ -55,6 +63,7 @@ def setup(
             "annexes need it); destroy leaves it.",
         ),
     ] = False,
+    take_over: TakeOver = None,
 ) -> None:
     """Deploy the HTCondorAnnex-* stacks and write the PEM and ~/.condor/user_config.
 
@@ -83,6 +92,7 @@ def setup(
                 cdk_project=Path.cwd() if target.region == default else None,
                 default_region=default if paths is not None else None,
                 create_default_vpc=create_default_vpc,
+                take_over=take_over or (),
             ),
         )
         if json_out:
@@ -105,6 +115,7 @@ def setup(
             retire_annex_blocks=retire_condor_annex_config,
             cdk_project=Path.cwd(),
             create_default_vpc=create_default_vpc,
+            take_over=take_over or (),
         )
     if json_out:
         console.emit_json(_setup_document(report))
@@ -256,8 +267,8 @@ def _show_diff(report: DiffReport, json_out: bool) -> None:
         return
     for line in render_all(report.diffs):
         console.result(line)
-    for name, status in report.blocked.items():
-        console.result(f"! {name}: {status}; setup will ask to re-create it (or pass --yes)")
+    for name, why in report.blocked.items():
+        console.result(f"! {name}: {why}")
 
 
 @with_options

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from annex_cdk import console
-from annex_cdk.commands.options import AwsOptions, Json, Yes, confirmer, with_options
+from annex_cdk.commands.options import AwsOptions, Json, TakeOver, Yes, confirmer, with_options
 from annex_cdk.commands.regional import document, finish, run_live, summarize
 from annex_cdk.console import StackProgress
 from annex_cdk.errors import AnnexError
@@ -36,6 +36,7 @@ def destroy(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Add each resource event's reason.")
     ] = False,
+    take_over: TakeOver = None,
 ) -> None:
     """Delete the stacks, the PEM and annex-cdk's config lines; then verify nothing is left."""
     from annex_cdk.ops.destroy import run_destroy
@@ -60,6 +61,7 @@ def destroy(
                 confirm=lambda question: True,  # asked above
                 progress=progress,
                 keep_image=keep_image,
+                take_over=take_over or (),
             ),
         )
         if json_out:
@@ -76,6 +78,7 @@ def destroy(
             confirm=confirmer(yes, "destroy"),
             progress=progress,
             keep_image=keep_image,
+            take_over=take_over or (),
         )
     if json_out:
         console.emit_json(_destroy_document(report))

@@ -64,6 +64,15 @@ Json = Annotated[
     typer.Option("--json", help="Print one JSON document on stdout.", callback=_json_mode),
 ]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; consent to replacements.")]
+TakeOver = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--take-over",
+        metavar="STACK",
+        help="Let annex-cdk change or delete this HTCondorAnnex-* stack although neither it nor "
+        "condor_annex -setup made it (repeatable).",
+    ),
+]
 NoLocal = Annotated[
     bool | None,
     typer.Option(
@@ -153,11 +162,18 @@ class AwsOptions:
         from annex_cdk.aws.session import AwsTarget, resolve_credentials
 
         region = region or self.one_region(local=local)
+        access, secret, from_instance = (
+            self.access_key_file,
+            self.secret_key_file,
+            self.from_instance,
+        )
+        if local and not (access or secret or from_instance):
+            access, secret, from_instance = configured_key_files(self.paths(), region)
         creds = resolve_credentials(
             condor_dir=self.paths().condor_dir if local else None,
-            access_key_file=self.access_key_file,
-            secret_key_file=self.secret_key_file,
-            from_instance=self.from_instance,
+            access_key_file=access,
+            secret_key_file=secret,
+            from_instance=from_instance,
         )
         return AwsTarget(
             region, creds, profile=self.profile, endpoint_url=checked_endpoint(self.endpoint_url)
@@ -212,6 +228,23 @@ def checked_endpoint(url: str | None) -> str | None:
             hint=f"e.g. --endpoint-url {parts.scheme}://{parts.netloc}",
         )
     return url
+
+
+def configured_key_files(paths: LocalPaths, region: str) -> tuple[Path | None, Path | None, bool]:
+    """The key files condor_annex would use for `region` (its ANNEX_DEFAULT_*_KEY_FILE, as
+    HTCondor reads them): what setup recorded, key files it was given included. FROM INSTANCE
+    means the instance profile; nothing set means ~/.condor's files, then boto3's chain."""
+    keys = [names.KEY_ACCESS_KEY_FILE, names.KEY_SECRET_KEY_FILE]
+    try:
+        values = paths.effective(keys, region)
+    except Exception:  # an unreadable config is pre-flight's to report, with its file and line
+        return None, None, False
+    access, secret = (values.get(k) for k in keys)
+    if not access or not secret:
+        return None, None, False
+    if names.FROM_INSTANCE in (access, secret):
+        return None, None, True
+    return Path(access), Path(secret), False
 
 
 def condor_region(paths: LocalPaths) -> str:

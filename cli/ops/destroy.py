@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.errors import AnnexError, LocalFilesError, StackFailedError, UsageError
 from annex_cdk.ops.post_deploy import pem_material, preflight
+from annex_cdk.ops.stack_ownership import foreign_stacks, refuse_foreign
 from annex_stacks import names
 from annex_stacks.stack_specs import CORE_STACKS, MANAGED_STACKS, OPTIONAL_STACKS, STACKS
 
@@ -52,6 +53,7 @@ def run_destroy(
     confirm: Callable[[str], bool],
     progress: Any,
     keep_image: bool = False,
+    take_over: Sequence[str] = (),
 ) -> DestroyReport:
     target.account_id()
     engine = CloudFormation(target).engine(progress=progress)
@@ -70,6 +72,7 @@ def run_destroy(
         paths, target.region, live[names.KEY_PAIR_STACK].state.outputs.get(names.OUT_KEY_PAIR_NAME)
     )
     destroy_journal.check(paths, target.region)
+    refuse_foreign(foreign_stacks(live), take_over, "delete")
     keep = own_role_stacks(target, live)
     for name in keep:
         console.warn(f"keeping {name}: this run uses its role's credentials")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from annex_cdk.aws.engine import (
     StackResult,
     StackState,
     plan,
+    way_on,
 )
 from annex_cdk.aws.key_pair import private_key
 from annex_cdk.aws.permissions import check_permissions
@@ -39,6 +40,7 @@ from annex_cdk.ops.account_posture import (
 )
 from annex_cdk.ops.cdk_context import read_context, record_for_cdk
 from annex_cdk.ops.post_deploy import PostDeployReport, post_deploy, preflight, set_aside_pem
+from annex_cdk.ops.stack_ownership import foreign_stacks, refuse_foreign
 from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
 from annex_cdk.templates.change_set import (
     NO_DETAILS,
@@ -49,10 +51,12 @@ from annex_cdk.templates.change_set import (
 from annex_cdk.templates.diff import diff_stack
 from annex_cdk.templates.diff_model import KEPT, StackDiff
 from annex_cdk.templates.exposure import ingress_cidrs
+from annex_cdk.templates.ownership import marked_foreign
 from annex_stacks import names
 from annex_stacks.facade import recorded_context
 from annex_stacks.policy.ci_roles import deploy_actions, plan_actions
 from annex_stacks.settings import (
+    SETTINGS,
     AnnexSettings,
     SettingsError,
     SettingsFlags,
@@ -149,7 +153,30 @@ def resolve_settings(
         settings = AnnexSettings.from_context(ctx, **overrides)
     except SettingsError as err:
         raise UsageError(f"invalid setting {err}") from None
+    _refuse_flags_without_effect(flags, settings)
     return settings
+
+
+#: Settings that only shape an add-on stack, by the switch that deploys it.
+_ONLY_WITH = {
+    "image_htcondor": "build_image",
+    "image_arch": "build_image",
+    "image_version": "build_image",
+    "ci_repository": "ci_roles",
+    "ci_environment": "ci_roles",
+    "ci_oidc_provider_arn": "ci_roles",
+}
+
+
+def _refuse_flags_without_effect(flags: SettingsFlags, settings: AnnexSettings) -> None:
+    """A flag for an add-on that is not deployed would be ignored without a word."""
+    flag_of = {s.field: s.flag.split("/")[0] for s in SETTINGS if s.flag}
+    for field, switch in _ONLY_WITH.items():
+        if field in flags.given and not getattr(settings, switch):
+            raise UsageError(
+                f"{flag_of[field]} has no effect without {flag_of[switch]}",
+                hint=f"add {flag_of[switch]}, or drop {flag_of[field]}",
+            )
 
 
 def warn_if_world_open(templates: Mapping[str, Mapping[str, Any]]) -> None:
@@ -280,7 +307,9 @@ def adoption(target: AwsTarget, live: Mapping[str, Live], flags: SettingsFlags) 
     """
     bucket = live[names.BUCKET_STACK]
     template = bucket.template or {}
-    if not bucket.state.exists or names.SETTINGS_METADATA in template.get("Metadata", {}):
+    if not bucket.state.exists:
+        return _kept_bucket_stays_kept(target, flags)
+    if names.SETTINGS_METADATA in template.get("Metadata", {}):
         return {}
     kept: dict[str, Any] = {}
     if name := bucket.state.outputs.get(names.OUT_BUCKET):
@@ -307,6 +336,18 @@ def adoption(target: AwsTarget, live: Mapping[str, Live], flags: SettingsFlags) 
         kept[names.CTX_CREATE_KEY_PAIR] = False
         console.info(f"Keeping condor_annex's key pair {key} (and your PEM for it).")
     return kept
+
+
+def _kept_bucket_stays_kept(target: AwsTarget, flags: SettingsFlags) -> dict[str, Any]:
+    """A bucket an earlier `destroy` kept (--retain-bucket) is imported by this setup: it stays
+    kept (a later destroy leaves it and its objects) until the user says --no-retain-bucket."""
+    if "retain_bucket" in flags.given:
+        return {}
+    account = target.account_id()
+    if not S3(target).owns_bucket(names.bucket_name(account, target.region), account):
+        return {}
+    console.info("The bucket an earlier destroy kept stays kept (--no-retain-bucket to change).")
+    return {names.CTX_RETAIN_BUCKET: True}
 
 
 def lost_resources(target: AwsTarget, live: Mapping[str, Live]) -> dict[str, str]:
@@ -358,7 +399,15 @@ def kept_bucket_imports(
     Only a bucket this account owns is taken over (HeadBucket answers 404 when there is none,
     403 when it is someone else's, and then creating fails as it should).
     """
-    if names.BUCKET_STACK not in todo or todo[names.BUCKET_STACK][1] is not Action.CREATE:
+    if names.BUCKET_STACK not in todo:
+        return {}
+    state, action = todo[names.BUCKET_STACK]
+    # REVIEW_IN_PROGRESS: an import cut off before its change set ran left an empty stack;
+    # replacing it is creating it, and the bucket is still to be imported.
+    if not (
+        action is Action.CREATE
+        or (action is Action.REPLACE and state.status == "REVIEW_IN_PROGRESS")
+    ):
         return {}
     resource = want.templates.templates[names.BUCKET_STACK]["Resources"][names.LID_BUCKET]
     if not resource.get("Properties", {}).get("BucketName"):
@@ -422,6 +471,7 @@ def run_setup(
     cdk_project: Path | None = None,
     default_region: str | None = None,
     create_default_vpc: bool = False,
+    take_over: Sequence[str] = (),
 ) -> SetupReport:
     """Converge the stacks, then write the local files. With `cdk_project` (the directory the
     user runs setup in), also record the settings there for plain `cdk`; the rehearsal's
@@ -451,6 +501,7 @@ def run_setup(
         timings["synth_s"] = want.synth_s
         t0 = time.monotonic()
         todo, lost = plan_setup(target, want)
+        refuse_foreign(foreign_stacks(want.live, todo), take_over, "change")
         for stack, what in lost.items():
             if not yes:
                 raise StackBlockedError(
@@ -582,17 +633,21 @@ def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) 
     want = desired_state(target, paths, flags, engine, local_checks=False, needs=needs)
     todo, lost = plan_setup(target, want)
     blocked = {
-        n: str(lv.state.status)
+        n: f"{lv.state.status}; {way_on(lv.state.status)}"
         for n, lv in want.live.items()
         if n in todo
         and todo[n][1] is not Action.KEEP
         and lv.state.status not in UPDATABLE
         and lv.state.exists
     }
-    blocked.update({stack: f"{what} is gone" for stack, what in lost.items()})
+    blocked.update(
+        {stack: f"{what} is gone; {way_on('ROLLBACK_COMPLETE')}" for stack, what in lost.items()}
+    )
+    foreign = foreign_stacks(want.live, todo)
     diffs = [
         _asked_of_cloudformation(target, d, want) if d.action == "update" else d
         for d in planned_diffs(todo, want)
     ]
+    diffs = [marked_foreign(d, foreign[d.stack]) if d.stack in foreign else d for d in diffs]
     live = {n: lv.state for n, lv in want.live.items() if lv.state.exists}
     return DiffReport(diffs, live, blocked, want.settings)

@@ -14,7 +14,17 @@ from typing import Any
 NOT_DEPLOYED = "NOT_DEPLOYED"
 #: What a command did (setup, destroy) or would do (diff) to a stack; check-setup acts on none
 #: and says null.
-ACTIONS = ("create", "update", "replace", "delete", "unchanged", "kept", "blocked", "busy")
+ACTIONS = (
+    "create",
+    "update",
+    "replace",
+    "continue-rollback",
+    "delete",
+    "unchanged",
+    "kept",
+    "blocked",
+    "busy",
+)
 #: Actions that leave a stack as it was.
 _UNCHANGING = frozenset({"unchanged", "kept", "blocked", "busy"})
 #: The keys every stack entry has, in every command's document.

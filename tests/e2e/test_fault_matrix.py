@@ -73,7 +73,9 @@ def test_no_credentials(world: World, user_files):
 
 
 def test_expired_credentials(world: World, user_files):
-    expired = "ASIAEXPIREDKEY000001"
+    # A key the endpoint answers ExpiredToken for (a temporary ASIA id cannot be in a key
+    # file: it is refused before any call).
+    expired = "AKIAEXPIREDKEY000001"
     access = world.paths.condor_dir / names.PUBLIC_KEY_FILE
     access.write_text(expired + "\n")
     user_files = _snapshot(world)

@@ -113,3 +113,99 @@ def test_debug_changes_neither_the_exit_code_nor_the_json_document(
     document = json.loads(proc.stdout)
     assert document["ok"] is False and document["error"]["kind"] == "EndpointError"
     assert ("Traceback" in proc.stderr) == bool(debug)
+
+
+def _foreign_stack(world: World, name: str) -> None:
+    """A stack another tool named HTCondorAnnex-*: a parameter and a topic of its own."""
+    template = {
+        "Description": "team-x alerting",
+        "Resources": {
+            "Setting": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {"Name": "/team-x/threshold", "Type": "String", "Value": "42"},
+            },
+            "Alerts": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "team-x-alerts"}},
+        },
+    }
+    world.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
+
+
+def _foreign_intact(world: World) -> bool:
+    value = world.client("ssm").get_parameter(Name="/team-x/threshold")["Parameter"]["Value"]
+    topics = world.client("sns").list_topics()["Topics"]
+    return value == "42" and any(t["TopicArn"].endswith(":team-x-alerts") for t in topics)
+
+
+def test_a_stack_we_did_not_make_is_changed_only_with_a_named_consent(world: World):
+    stack = names.SECURITY_GROUP_STACK
+    _foreign_stack(world, stack)
+    diff = world.run("diff", *ALLOW, "--json", check=False)
+    document = json.loads(diff.stdout)
+    assert document["stacks"][stack]["dangerous"] is True, diff.stdout
+    text = world.run("diff", *ALLOW, check=False).stdout
+    assert "DANGEROUS: not annex-cdk's" in text and "team-x alerting" in text
+
+    proc = world.run("setup", *ALLOW, "--yes", check=False)
+    assert proc.returncode == errors.EXIT_BLOCKED, proc.stderr
+    assert f"--take-over {stack}" in proc.stderr and "Traceback" not in proc.stderr
+    assert _foreign_intact(world)
+    assert _stacks(world) == {stack}  # nothing else deployed either
+
+    world.run("setup", *ALLOW, "--yes", "--take-over", stack)
+    assert names.KEY_PAIR_STACK in _stacks(world)
+
+
+def test_destroy_deletes_a_stack_we_did_not_make_only_with_a_named_consent(world: World):
+    world.run("setup", *ALLOW)
+    _foreign_stack(world, names.IMAGE_STACK)
+    before = _stacks(world)
+    proc = world.run("destroy", "--yes", check=False)
+    assert proc.returncode == errors.EXIT_BLOCKED, proc.stderr
+    assert f"--take-over {names.IMAGE_STACK}" in proc.stderr
+    assert _stacks(world) == before and _foreign_intact(world)  # nothing deleted at all
+    world.run("destroy", "--yes", "--take-over", names.IMAGE_STACK)
+    assert _stacks(world) == set()
+
+
+def test_key_files_setup_was_given_are_found_by_every_later_command(world: World):
+    """condor_annex reads ANNEX_DEFAULT_*_KEY_FILE from user_config: so do check-setup,
+    write-config and destroy, with no credentials in the environment and none in ~/.condor."""
+    keys = world.root / "keys"
+    keys.mkdir(mode=0o700)
+    condor = world.paths.condor_dir
+    for name, new in ((names.PUBLIC_KEY_FILE, "id"), (names.PRIVATE_KEY_FILE, "secret")):
+        (condor / name).rename(keys / new)
+    no_env = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None}
+    files = ("--access-key-file", str(keys / "id"), "--secret-key-file", str(keys / "secret"))
+    world.run("setup", *ALLOW, *files, env=no_env)
+    for command in (("check-setup",), ("write-config",), ("destroy", "--yes")):
+        proc = world.run(*command, env=no_env, check=False)
+        assert proc.returncode == 0, (command, proc.stderr)
+        assert "no AWS credentials found" not in proc.stderr
+    assert _stacks(world) == set()
+
+
+def test_update_rollback_failed_diff_and_setup_agree_and_yes_continues_the_rollback(
+    world: World,
+):
+    """A stack whose update rollback failed takes no update and no delete: diff says what
+    setup will do, setup refuses with the same sentence, and --yes runs CloudFormation's
+    ContinueUpdateRollback, then the update."""
+    world.run("setup", *ALLOW)
+    stack = names.SECURITY_GROUP_STACK
+    world.emu.faults(rollback_failed={stack: "Resource SecurityGroup failed to roll back"})
+    moved = ("--allow-from", "203.0.113.9/32")
+    diff = world.run("diff", *moved, check=False)
+    [line] = [x for x in diff.stdout.splitlines() if x.startswith(f"! {stack}:")]
+    promise = "setup --yes continues its rollback (CloudFormation's ContinueUpdateRollback)"
+    assert "UPDATE_ROLLBACK_FAILED" in line and promise in line
+    refused = world.run("setup", *moved, check=False)
+    assert refused.returncode == errors.EXIT_BLOCKED and promise in refused.stderr
+    assert "console" not in refused.stderr
+    world.run("setup", *moved, "--yes")
+    [status] = [
+        s["StackStatus"]
+        for s in world.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+    ]
+    assert status == "UPDATE_COMPLETE"
+    assert world.run("diff", *moved, "--exit-code", check=False).returncode == 0

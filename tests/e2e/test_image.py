@@ -141,3 +141,22 @@ def test_diff_shows_a_rebuild_as_replacements_of_the_image_only(world: World):
         )
         assert f"! {names.LID_IMAGE} (AWS::ImageBuilder::Image) may be REPLACED" in text
         assert "DANGEROUS" not in text
+
+
+def test_an_image_that_is_not_available_is_a_finding_with_its_fix(world: World):
+    """EC2 reports an image pending while it is built and failed or invalid after a broken
+    build (DescribeImages' ImageState); only `available` boots annex instances."""
+    (world.paths.home / names.HPC_ANNEX_DIR).mkdir()
+    world.run("setup", "--allow-from", ALLOW, "--build-image", "--image-htcondor", "24.0")
+    image_id = _image_key(world)
+    for state in ("pending", "failed", "invalid", "error"):
+        world.emu.faults(image_states={image_id: state})
+        found = _image_finding(world, "--htcondor-version", "24.0")
+        assert not found["ok"], state
+        assert f"its state is '{state}', not 'available'" in found["detail"]
+        if state == "pending":
+            assert found["fix"].startswith("wait for the image to finish building")
+        else:
+            assert found["fix"].startswith(f"annex-cdk setup --region {REGION} --build-image")
+    world.emu.faults(image_states={image_id: "available"})
+    assert _image_finding(world, "--htcondor-version", "24.0")["ok"]

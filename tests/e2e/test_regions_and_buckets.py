@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from annex_cdk.aws.resources import empty_bucket
@@ -82,11 +84,53 @@ def test_a_bucket_kept_by_retain_bucket_is_adopted_by_the_next_setup(world: Worl
     )
     assert s3.get_object(Bucket=bucket, Key="config-1.tar.gz")["Body"].read() == b"kept"
     [stack] = cfn.describe_stacks(StackName=names.BUCKET_STACK)["Stacks"]
-    assert stack["StackStatus"] == "UPDATE_COMPLETE"  # imported, then updated to the template
+    assert stack["StackStatus"] in ("IMPORT_COMPLETE", "UPDATE_COMPLETE")  # then updated
     resources = cfn.describe_stack_resources(StackName=names.BUCKET_STACK)["StackResources"]
     owned = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
     assert owned[names.LID_BUCKET] == bucket
     assert world.run("check-setup", check=False).returncode == 0
-    # It is the stack's again: without --retain-bucket, destroy empties and deletes it.
+    # It stays kept: a destroy after the adopting setup (no flag) leaves it and its objects...
+    destroyed = world.run("destroy", "--yes", timeout=600)
+    assert f"The bucket {bucket} was kept" in destroyed.stdout
+    assert s3.get_object(Bucket=bucket, Key="config-1.tar.gz")["Body"].read() == b"kept"
+    # ...until the user says otherwise: then destroy empties and deletes it.
+    world.run("setup", *ALLOW, "--no-retain-bucket", timeout=600)
     world.run("destroy", "--yes", timeout=600)
     assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_a_bucket_import_cut_off_before_its_change_set_ran_converges_in_one_run(world: World):
+    """The IMPORT change set was created (its stack is REVIEW_IN_PROGRESS) and never executed:
+    `setup --yes` replaces that empty stack by importing the kept bucket, not by creating one
+    (which failed with BucketAlreadyExists and reported DELETE_COMPLETE, exit 6)."""
+    world.run("setup", *ALLOW, "--retain-bucket")
+    cfn, s3 = world.client("cloudformation"), world.client("s3")
+    [stack] = cfn.describe_stacks(StackName=names.BUCKET_STACK)["Stacks"]
+    bucket = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}[names.OUT_BUCKET]
+    s3.put_object(Bucket=bucket, Key="config-1.tar.gz", Body=b"kept")
+    world.run("destroy", "--yes", timeout=600)
+    resource = {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
+                "Properties": {"BucketName": bucket}}  # fmt: skip
+    cfn.create_change_set(
+        StackName=names.BUCKET_STACK,
+        ChangeSetName="cut-off",
+        ChangeSetType="IMPORT",
+        TemplateBody=json.dumps({"Resources": {names.LID_BUCKET: resource}}),
+        ResourcesToImport=[
+            {
+                "ResourceType": "AWS::S3::Bucket",
+                "LogicalResourceId": names.LID_BUCKET,
+                "ResourceIdentifier": {"BucketName": bucket},
+            }
+        ],
+    )
+    [stack] = cfn.describe_stacks(StackName=names.BUCKET_STACK)["Stacks"]
+    assert stack["StackStatus"] == "REVIEW_IN_PROGRESS"
+
+    proc = world.run("setup", *ALLOW, "--yes", check=False, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert s3.get_object(Bucket=bucket, Key="config-1.tar.gz")["Body"].read() == b"kept"
+    resources = cfn.describe_stack_resources(StackName=names.BUCKET_STACK)["StackResources"]
+    assert {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}[
+        names.LID_BUCKET
+    ] == bucket

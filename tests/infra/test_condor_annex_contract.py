@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from annex_cdk.templates.ownership import foreign_reason
 from annex_stacks import names
 from tests.condor_annex_reference import template
 
@@ -35,3 +36,18 @@ def test_condor_annex_output_keys_are_kept(synth_variant, stack, reference):
     ours = synth_variant("one-cidr").templates[stack].get("Outputs", {})
     missing = set(template(reference).get("Outputs", {})) - set(ours)
     assert not missing, f"{stack} lacks condor_annex's outputs {sorted(missing)}"
+
+
+@pytest.mark.parametrize(("stack", "reference"), sorted(STACK_TEMPLATES.items()))
+def test_condor_annex_stacks_are_recognised_by_its_own_templates(stack: str, reference: str):
+    """What tells condor_annex's stacks from someone else's is its templates' description and
+    resources; a template of another description, or with a resource of its own, is foreign."""
+    theirs = template(reference)
+    description, resources = names.CONDOR_ANNEX_TEMPLATES[stack]
+    assert description == theirs["Description"]
+    assert resources == {lid: r["Type"] for lid, r in theirs["Resources"].items()}
+    assert foreign_reason(stack, "ours (annex-cdk)", theirs) is None
+    extra = {**theirs, "Resources": {**theirs["Resources"], "X": {"Type": "AWS::SNS::Topic"}}}
+    assert foreign_reason(stack, "ours (annex-cdk)", extra) is not None
+    other = {**theirs, "Description": "team-x"}
+    assert foreign_reason(stack, "ours (annex-cdk)", other) is not None

@@ -1006,6 +1006,7 @@ with mock_aws():
         ("moto.s3.models", "FakeBucket"): s3_backends[A]["aws"].get_bucket("contract-bucket"),
         ("moto.ec2.models", "EC2Backend"): ec2,
         ("moto.ec2.models.key_pairs", "KeyPair"): ec2.key_pairs["contract-key"],
+        ("moto.ec2.models.amis", "Ami"): next(iter(ec2.amis.values())),
         ("moto.ec2.models.security_groups", "SecurityGroup"): group,
         ("moto.ec2.models.security_groups", "SecurityGroupRule"): group.ingress_rules[0],
         ("moto.iam.models", "Role"): iam.get_role("contract-role"),

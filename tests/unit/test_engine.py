@@ -40,7 +40,8 @@ CHANGED = {
         ("DELETE_FAILED", TEMPLATE, Action.REPLACE),
         ("UPDATE_IN_PROGRESS", TEMPLATE, Action.BUSY),
         ("CREATE_IN_PROGRESS", None, Action.BUSY),
-        ("UPDATE_ROLLBACK_FAILED", TEMPLATE, Action.BLOCKED),
+        ("UPDATE_ROLLBACK_FAILED", TEMPLATE, Action.CONTINUE_ROLLBACK),
+        ("IMPORT_ROLLBACK_FAILED", TEMPLATE, Action.BLOCKED),
     ],
 )
 def test_decide(status, deployed, expected):

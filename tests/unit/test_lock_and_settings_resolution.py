@@ -314,3 +314,32 @@ def test_a_lock_is_stale_after_the_documented_age(ssm):
         else:
             with pytest.raises(LockedError), lock.held(ssm, "setup"):
                 pass
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        ({"image_arch": "arm64"}, "--image-arch has no effect without --build-image"),
+        ({"image_htcondor": "24.0"}, "--image-htcondor has no effect without --build-image"),
+        ({"image_version": "1.2.3"}, "--image-version has no effect without --build-image"),
+        ({"ci_repository": "octo/pool"}, "--ci-repository has no effect without --ci-roles"),
+    ],
+)
+def test_an_add_on_flag_without_its_add_on_is_a_usage_error(tmp_path, flags, named):
+    allow = {"allow_from": ("198.51.100.0/24",)}
+    with pytest.raises(UsageError, match=named):
+        resolve_settings(
+            SettingsFlags(**allow, **flags), region="us-east-1", recorded={}, paths=None
+        )
+    # With its add-on, given now or deployed before (recorded), the flag counts.
+    switch = "build_image" if "image" in next(iter(flags)) else "ci_roles"
+    extra = {"ci_repository": "octo/pool"} if switch == "ci_roles" else {}
+    given = SettingsFlags(**allow, **{**extra, **flags, switch: True})
+    assert resolve_settings(given, region="us-east-1", recorded={}, paths=None)
+    if switch == "build_image":
+        recorded = {names.CTX_BUILD_IMAGE: True}
+        resolved = resolve_settings(
+            SettingsFlags(**allow, **flags), region="us-east-1", recorded=recorded, paths=None
+        )
+        assert resolved.build_image
