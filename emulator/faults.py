@@ -67,7 +67,7 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
             if "image_states" in update:
                 _set_image_states(update["image_states"])
             if "rollback_failed" in update:
-                from moto.core import DEFAULT_ACCOUNT_ID
+                from moto.core.models import DEFAULT_ACCOUNT_ID
 
                 from annex_emulator.update_rollback import fail_rollback
 
@@ -125,7 +125,7 @@ IMAGE_STATES = frozenset(
 def _set_image_states(states: dict[str, str]) -> None:
     """Put images in the states EC2 reports while one builds, after a failed build, etc.
     (moto's images are always available): {image id: state}, in every region's backend."""
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.ec2.models import ec2_backends
 
     for image_id, state in states.items():
