@@ -195,11 +195,6 @@ def output_for_key(stacks: Iterable[StackSpec] = STACKS) -> dict[str, str]:
     return {key: out for s in stacks for key, out in s.feeds.items()}
 
 
-def owner_of(output: str) -> str:
-    """The stack that has output key `output` (output keys are unique across the stacks)."""
-    return next(s.name for s in STACKS if output in s.outputs)
-
-
 def switched_off(name: str, recorded: Mapping[str, object]) -> bool:
     """Whether the deployed stacks' recorded settings (context) turned stack `name` off: the
     user's own key pair means no key pair stack, and none is missing."""
