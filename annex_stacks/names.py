@@ -202,6 +202,12 @@ CTX_IMAGE_HTCONDOR: Final = "annex:imageHtcondor"
 CTX_IMAGE_ARCH: Final = "annex:imageArch"
 CTX_IMAGE_VERSION: Final = "annex:imageVersion"
 CTX_PERMISSIONS_BOUNDARY: Final = "annex:permissionsBoundary"
+CTX_MAX_INSTANCES: Final = "annex:maxInstances"
+CTX_MAX_VCPUS: Final = "annex:maxVcpus"
+CTX_MAX_INSTANCE_HOURS: Final = "annex:maxInstanceHours"
+CTX_MAX_DOLLARS: Final = "annex:maxDollars"
+CTX_HEARTBEAT_MINUTES: Final = "annex:heartbeatMinutes"
+CTX_BUDGET_EMAIL: Final = "annex:budgetEmail"
 
 # --- User config text (the config writer, cli/condor/user_config.py) -------------------------
 #: The comment condor_annex -setup writes before each block it appends (hyphen and sanitized
@@ -382,6 +388,38 @@ DEEP_SECURITY_GROUP: Final = "deep:security-group"
 DEEP_PEM: Final = "deep:pem"
 DEEP_DRIFT: Final = "deep:drift"
 DEEP_IMAGE: Final = "deep:image"
+
+# --- The spend guardrail (optional) -------------------------------------------------------------
+GUARDRAIL_STACK: Final = "HTCondorAnnex-Guardrail"
+#: The AnnexSettings fields that are caps (lambda_src/guardrail.py CAP_NAMES, same order).
+GUARDRAIL_CAP_FIELDS: Final = ("max_instances", "max_vcpus", "max_instance_hours", "max_dollars")
+GUARDRAIL_FUNCTION: Final = "HTCondorAnnex-Guardrail"
+#: The managed policy whose default version the function turns into a Deny on annex launches
+#: (lambda_src/guardrail.py DENY_ARMED) while a cap is breached.
+GUARDRAIL_DENY_POLICY: Final = "HTCondorAnnex-GuardrailDeny"
+#: The access point's heartbeat (`annex-cdk heartbeat`, the HTCondor cron job); its
+#: LastModifiedDate is the heartbeat's time.
+GUARDRAIL_HEARTBEAT_PARAMETER: Final = "/htcondor-annex/guardrail/heartbeat"
+GUARDRAIL_SCHEDULE: Final = "rate(5 minutes)"
+GUARDRAIL_BUDGET: Final = "HTCondorAnnex-Spend"
+#: What the stack tells the function (lambda_src/guardrail.py reads them; it may import only
+#: the standard library, boto3 and lease.py).
+GUARDRAIL_CAPS_ENV: Final = "ANNEX_GUARDRAIL_CAPS"
+GUARDRAIL_DENY_POLICY_ENV: Final = "ANNEX_GUARDRAIL_DENY_POLICY"
+GUARDRAIL_HEARTBEAT_PARAMETER_ENV: Final = "ANNEX_GUARDRAIL_HEARTBEAT_PARAMETER"
+GUARDRAIL_HEARTBEAT_MINUTES_ENV: Final = "ANNEX_GUARDRAIL_HEARTBEAT_MINUTES"
+#: The function's state (today's ledger, the Deny, its last report) in the configuration bucket.
+GUARDRAIL_STATE_KEY: Final = "guardrail/state.json"
+GUARDRAIL_METRIC_NAMESPACE: Final = "HTCondorAnnex/Guardrail"
+LID_GUARDRAIL_ROLE: Final = "GuardrailFunctionRole"
+LID_GUARDRAIL_FUNCTION: Final = "GuardrailFunction"
+LID_GUARDRAIL_SCHEDULE: Final = "GuardrailSchedule"
+LID_GUARDRAIL_SCHEDULER_ROLE: Final = "GuardrailSchedulerRole"
+LID_GUARDRAIL_DENY: Final = "GuardrailDenyPolicy"
+LID_GUARDRAIL_BUDGET: Final = "SpendBudget"
+OUT_GUARDRAIL_FUNCTION: Final = "GuardrailFunctionARN"
+OUT_GUARDRAIL_DENY_POLICY: Final = "GuardrailDenyPolicyARN"
+
 
 #: Region prefixes of the partitions other than `aws` (AWS's partition table).
 _OTHER_PARTITIONS: Final = (

@@ -25,6 +25,7 @@ TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # Image Builder recipe versions: major.minor.patch, no leading zeros needed.
 _SEMVER_RE = re.compile(r"^\d{1,5}\.\d{1,5}\.\d{1,5}$")
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 _WORLD = frozenset({"0.0.0.0/0", "::/0"})
 # GitHub's owner and repository names; environment names as GitHub accepts them.
 _REPOSITORY_RE = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
@@ -84,6 +85,17 @@ class AnnexSettings:
     #: The managed policy every role of every stack carries as its permissions boundary (an
     #: organization's SCP may deny creating a role without it).
     permissions_boundary: str | None = None
+    #: The spend guardrail's caps for this region (any of them adds HTCondorAnnex-Guardrail):
+    #: annex instances and their vCPUs at a time; instance-hours and estimated on-demand
+    #: dollars per UTC day.
+    max_instances: int | None = None
+    max_vcpus: int | None = None
+    max_instance_hours: float | None = None
+    max_dollars: float | None = None
+    #: The dead-man switch: every annex ends when the heartbeat is older than this.
+    heartbeat_minutes: int | None = None
+    #: A monthly AWS Budget on annex spend (a month of max_dollars) notifies this address.
+    budget_email: str | None = None
 
     def __post_init__(self) -> None:
         if self.region is not None and not _REGION_RE.match(self.region):
@@ -136,6 +148,45 @@ class AnnexSettings:
                 "(Image Builder's major.minor.patch)"
             )
         self._check_ci()
+        self._check_guardrail()
+
+    def _check_guardrail(self) -> None:
+        for name in ("max_instances", "max_vcpus", "heartbeat_minutes"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise SettingsError(f"{name}: {value!r} is not an integer")
+            if value is not None and value < 0:
+                raise SettingsError(f"{name}: {value} must not be negative")
+        for name in ("max_instance_hours", "max_dollars"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or value != value
+            ):
+                raise SettingsError(f"{name}: {value!r} is not a number")
+            if value is not None and not 0 <= value < 1e9:
+                raise SettingsError(f"{name}: {value} must be a number from 0")
+        if self.heartbeat_minutes is not None and self.heartbeat_minutes < 10:
+            # The function runs every five minutes, the cron job refreshes every five: a
+            # shorter limit would end annexes whose access point is alive.
+            raise SettingsError(
+                f"heartbeat_minutes: {self.heartbeat_minutes} is shorter than two heartbeat "
+                "periods; use 10 or more"
+            )
+        if self.budget_email is not None:
+            if not _EMAIL_RE.match(self.budget_email):
+                raise SettingsError(f"budget_email: {self.budget_email!r} is not an e-mail address")
+            if self.max_dollars is None:
+                raise SettingsError(
+                    "budget_email: the budget is a month of --max-dollars; give --max-dollars too"
+                )
+
+    @property
+    def guardrail(self) -> bool:
+        """Whether HTCondorAnnex-Guardrail is part of the setup."""
+        return any(
+            getattr(self, name) is not None
+            for name in (*names.GUARDRAIL_CAP_FIELDS, "heartbeat_minutes", "budget_email")
+        )
 
     def _check_ci(self) -> None:
         if self.ci_repository is not None and not _REPOSITORY_RE.match(self.ci_repository):
@@ -192,7 +243,8 @@ class AnnexSettings:
         ctx: dict[str, Any] = {}
         for setting in SETTINGS:
             value = getattr(self, setting.field)
-            if setting.sparse and not value:  # settings without it read as they always did
+            # Settings without it read as they always did; a cap of 0 is a cap.
+            if setting.sparse and (value is None or value is False or value == ""):
                 continue
             ctx[setting.context_key] = setting.write(value)
         return ctx
@@ -308,6 +360,15 @@ def _as_int(value: Any, key: str) -> int:
         raise SettingsError(f"{key}: expected an integer, got {value!r}") from None
 
 
+def _as_float(value: Any, key: str) -> float:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{key}: expected a number, got {value!r}") from None
+
+
 def _as_dict(value: Any, key: str) -> dict[str, str]:
     if isinstance(value, str):
         try:
@@ -327,6 +388,7 @@ _READERS: dict[type, Any] = {
     str: _as_str,
     bool: _as_bool,
     int: _as_int,
+    float: _as_float,
     list: _as_list,
     dict: _as_dict,
 }
@@ -580,6 +642,60 @@ SETTINGS: tuple[Setting, ...] = (
         flag="--permissions-boundary",
         help="ARN of the managed policy every role of every stack carries as its permissions "
         "boundary (an organization's SCP may require one).",
+    ),
+    Setting(
+        field="max_instances",
+        context_key=names.CTX_MAX_INSTANCES,
+        kind=int,
+        sparse=True,
+        recorded_by=names.GUARDRAIL_STACK,
+        flag="--max-instances",
+        help="Spend guardrail: at most this many annex instances in the region at a time.",
+    ),
+    Setting(
+        field="max_vcpus",
+        context_key=names.CTX_MAX_VCPUS,
+        kind=int,
+        sparse=True,
+        recorded_by=names.GUARDRAIL_STACK,
+        flag="--max-vcpus",
+        help="Spend guardrail: at most this many annex vCPUs in the region at a time.",
+    ),
+    Setting(
+        field="max_instance_hours",
+        context_key=names.CTX_MAX_INSTANCE_HOURS,
+        kind=float,
+        sparse=True,
+        recorded_by=names.GUARDRAIL_STACK,
+        flag="--max-instance-hours",
+        help="Spend guardrail: annex instance-hours per UTC day.",
+    ),
+    Setting(
+        field="max_dollars",
+        context_key=names.CTX_MAX_DOLLARS,
+        kind=float,
+        sparse=True,
+        recorded_by=names.GUARDRAIL_STACK,
+        flag="--max-dollars",
+        help="Spend guardrail: estimated on-demand USD per UTC day (AWS Price List).",
+    ),
+    Setting(
+        field="heartbeat_minutes",
+        context_key=names.CTX_HEARTBEAT_MINUTES,
+        kind=int,
+        sparse=True,
+        recorded_by=names.GUARDRAIL_STACK,
+        flag="--heartbeat-minutes",
+        help="Dead-man switch: end every annex when the access point's heartbeat is older.",
+    ),
+    Setting(
+        field="budget_email",
+        context_key=names.CTX_BUDGET_EMAIL,
+        kind=str,
+        sparse=True,
+        recorded_by=names.GUARDRAIL_STACK,
+        flag="--budget-email",
+        help="A monthly AWS Budget on annex spend notifies this address (lags by hours).",
     ),
 )
 

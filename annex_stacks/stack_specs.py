@@ -166,6 +166,29 @@ STACKS: Final[tuple[StackSpec, ...]] = (
             "image-imds",
         ),
     ),
+    StackSpec(
+        name=names.GUARDRAIL_STACK,
+        construct="annex_stacks.guardrail_stack:GuardrailStack",
+        description="HTCondorAnnex: Spend guardrail (annex-cdk)",
+        optional=True,
+        enabled_by="guardrail",
+        outputs=(names.OUT_GUARDRAIL_FUNCTION, names.OUT_GUARDRAIL_DENY_POLICY),
+        # The Deny goes onto condor_annex's identities; the dead-man switch gets its first
+        # heartbeat.
+        after_deploy=("guardrail-deny-and-heartbeat",),
+        # IAM deletes no managed policy that is still attached to an identity.
+        before_destroy=("detach-guardrail-deny",),
+        policy_scopes=(
+            "guardrail-deny-policy",
+            "guardrail-attach",
+            "guardrail-schedule",
+            "guardrail-pass-scheduler-role",
+            "guardrail-budget",
+            "guardrail-heartbeat",
+            "guardrail-state",
+            "guardrail-no-resource-level",
+        ),
+    ),
 )
 
 _BY_NAME: Final = {spec.name: spec for spec in STACKS}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from moto.iam.models import InstanceProfile, Role, iam_backends
+from moto.iam.models import InstanceProfile, ManagedPolicy, Role, iam_backends
 from moto.utilities.utils import get_partition
 
 from annex_emulator.resource_properties import (
@@ -179,3 +179,34 @@ class InstanceProfileResource(InstanceProfile):
                 iam.add_role_to_instance_profile(profile.name, role_name)
         stash_properties(profile, properties)
         return profile
+
+
+class ManagedPolicyResource(ManagedPolicy):
+    """AWS::IAM::ManagedPolicy: moto never deletes it with its stack. CloudFormation detaches it
+    from the roles, users and groups its template names, then deletes it; attached anywhere
+    else, IAM refuses (DeleteConflict) and the delete fails."""
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        from moto.iam.exceptions import DeleteConflictException
+
+        iam = _iam(account_id, region_name)
+        policy = iam.managed_policies.get(resource_name)
+        if policy is None:
+            return  # already gone: deleted
+        props = cloudformation_json.get("Properties") or {}
+        for role in props.get("Roles") or []:
+            iam.detach_role_policy(policy.arn, role)
+        for user in props.get("Users") or []:
+            iam.detach_user_policy(policy.arn, user)
+        for group in props.get("Groups") or []:
+            iam.detach_group_policy(policy.arn, group)
+        if policy.attachment_count:
+            raise DeleteConflictException("Cannot delete a policy attached to entities.")
+        iam.delete_policy(policy.arn)

@@ -671,6 +671,14 @@ _IAM_CALLS = (
     "SetDefaultPolicyVersion",
 )
 
+
+def _put_metric_data(call: Call) -> list[Request]:
+    """moto names the action after CloudWatch's endpoint (monitoring:); IAM's is cloudwatch:,
+    on no resource type, with the namespace as its condition key."""
+    namespace = call.param("Namespace") or call.json().get("Namespace") or ""
+    return [Request("cloudwatch:PutMetricData", ("*",), {"cloudwatch:namespace": [namespace]})]
+
+
 #: service:Operation (moto's name) -> the authorizations it carries.
 TAUGHT: Final[dict[str, Callable[[Call], list[Request]]]] = {
     **{f"cloudformation:{op}": _stack for op in _STACK_CALLS},
@@ -704,6 +712,7 @@ TAUGHT: Final[dict[str, Callable[[Call], list[Request]]]] = {
     **{f"events:{op}": _events for op in ("PutRule", "PutTargets", "DeleteRule", "RemoveTargets")},
     **{f"events:{op}": _events for op in ("DescribeRule", "ListTargetsByRule")},
     **{f"iam:{op}": _iam for op in _IAM_CALLS},
+    "monitoring:PutMetricData": _put_metric_data,
 }
 
 #: Actions IAM authorizes on `*` only: the Service Authorization Reference lists no resource type

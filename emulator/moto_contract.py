@@ -527,7 +527,9 @@ CALLED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
         ("self", "account_id", "budget", "notifications"),
     ),
     ("moto.budgets.models", "BudgetsBackend.delete_budget", ("self", "account_id", "budget_name")),
-    ("moto.iam.access_control", "IAMPolicy", ("policy",)),
+    ("moto.iam.models", "IAMBackend.detach_user_policy", ("self", "policy_arn", "user_name")),
+    ("moto.iam.models", "IAMBackend.detach_group_policy", ("self", "policy_arn", "group_name")),
+    ("moto.iam.models", "IAMBackend.delete_policy", ("self", "policy_arn")),
 )
 
 #: (module, attribute path): other names the emulator imports or reads from moto's modules.
@@ -567,6 +569,8 @@ PRESENT: Final[tuple[tuple[str, str], ...]] = (
     ("moto.core.utils", "utcnow"),
     ("moto.scheduler.models", "scheduler_backends"),
     ("moto.budgets.models", "budgets_backends"),
+    ("moto.iam.models", "ManagedPolicy"),
+    ("moto.iam.exceptions", "DeleteConflictException"),
 )
 
 #: (module, class) -> the attributes the emulator reads or sets on that class's objects.

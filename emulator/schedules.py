@@ -117,7 +117,9 @@ class ScheduleResource(OwnResource, CloudFormationModel):
         scheduler_backends[account_id][region_name].delete_schedule(self.group, self.name)
 
 
-def _role_may_invoke(account_id: str, role_arn: str, function_arn: str) -> str | None:
+def _role_may_invoke(
+    account_id: str, role_arn: str, function_arn: str, schedule_arn: str
+) -> str | None:
     """Why Scheduler could not invoke `function_arn` as `role_arn`, or None if it could."""
     from moto.iam.models import iam_backends
 
@@ -128,7 +130,12 @@ def _role_may_invoke(account_id: str, role_arn: str, function_arn: str) -> str |
     trust = json.loads(unquote(role.assume_role_policy_document))
     trusted = decide(
         [_as_identity_policy(trust, _SCHEDULER)],
-        Request(action="sts:AssumeRole", resources=(role_arn,)),
+        # Scheduler assumes the role with the schedule as the source (confused-deputy keys).
+        Request(
+            action="sts:AssumeRole",
+            resources=(role_arn,),
+            context={"aws:SourceAccount": [account_id], "aws:SourceArn": [schedule_arn]},
+        ),
     )[0]
     if trusted != ALLOWED:
         return f"role {role_arn} does not trust {_SCHEDULER}"
@@ -157,7 +164,7 @@ def _fire(account_id: str, region: str, schedule: Any, at: float) -> dict[str, A
     fired: dict[str, Any] = {"schedule": schedule.arn, "target": target["Arn"], "at": at}
     if ":lambda:" not in target["Arn"]:
         return {**fired, "ok": False, "error": "the emulator fires Lambda targets only"}
-    why = _role_may_invoke(account_id, target.get("RoleArn", ""), target["Arn"])
+    why = _role_may_invoke(account_id, target.get("RoleArn", ""), target["Arn"], schedule.arn)
     if why:
         return {**fired, "ok": False, "error": why}
     function = lambda_backend(account_id, region).get_function(target["Arn"])

@@ -357,7 +357,7 @@ def heartbeat_age(ssm: Any, parameter: str | None, now: float) -> float | None:
     return max(0.0, now - float(written.timestamp()))
 
 
-def _breaches(
+def breaches(
     caps: Caps, usage: dict[str, Any], unknown_vcpus: list[str], unknown_prices: list[str]
 ) -> list[dict[str, Any]]:
     found = []
@@ -418,6 +418,39 @@ def _metrics(cloudwatch: Any, usage: dict[str, Any], actions: list[dict[str, Any
     cloudwatch.put_metric_data(Namespace=METRIC_NAMESPACE, MetricData=data)
 
 
+@dataclass(frozen=True)
+class Measurement:
+    live: list[dict[str, Any]]
+    ledger: dict[str, Any]
+    vcpus: dict[str, int | None]
+    usage: dict[str, Any]
+    unknown_vcpus: list[str]
+    unknown_prices: list[str]
+
+
+def measure(ec2: Any, pricing: Any, region: str, ledger: dict[str, Any], now: float) -> Measurement:
+    """What runs now and what today cost, given the ledger of the runs before."""
+    live = live_annex_instances(ec2)
+    ledger = update_ledger(ledger, live, now)
+    vcpus = vcpus_of(ec2, {i["type"] for i in live})
+    hours = ledger_hours(ledger, now)
+    prices = {t: on_demand_price(pricing, region, t) for t in sorted(hours)}
+    unknown_prices = sorted(t for t, p in prices.items() if p is None)
+    usage: dict[str, Any] = {
+        "annexes": sorted({i["annex"] for i in live}),
+        "instances": len(live),
+        "vcpus": sum(vcpus.get(i["type"]) or 0 for i in live),
+        "instanceHours": round(sum(hours.values()), 4),
+        "dollars": None
+        if unknown_prices
+        else round(sum(h * (prices[t] or 0.0) for t, h in hours.items()), 4),
+        "prices": prices,
+        "priceSource": price_source(region),
+    }
+    unknown_vcpus = sorted(t for t, v in vcpus.items() if v is None)
+    return Measurement(live, ledger, vcpus, usage, unknown_vcpus, unknown_prices)
+
+
 def run_guardrail(
     config: GuardrailConfig,
     *,
@@ -436,25 +469,9 @@ def run_guardrail(
     caps = config.caps
     state = _load_state(s3, config.bucket)
     day, _ = utc_day(now)
-    live = live_annex_instances(ec2)
-    ledger = update_ledger(state.get("ledger") or {}, live, now)
-    vcpus = vcpus_of(ec2, {i["type"] for i in live})
-    hours = ledger_hours(ledger, now)
-    prices = {t: on_demand_price(pricing, region, t) for t in sorted(hours)}
-    unknown_prices = sorted(t for t, p in prices.items() if p is None)
-    unknown_vcpus = sorted(t for t, v in vcpus.items() if v is None)
-    usage: dict[str, Any] = {
-        "annexes": sorted({i["annex"] for i in live}),
-        "instances": len(live),
-        "vcpus": sum(vcpus.get(i["type"]) or 0 for i in live),
-        "instanceHours": round(sum(hours.values()), 4),
-        "dollars": None
-        if unknown_prices
-        else round(sum(h * (prices[t] or 0.0) for t, h in hours.items()), 4),
-        "prices": prices,
-        "priceSource": price_source(region),
-    }
-    breaches = _breaches(caps, usage, unknown_vcpus, unknown_prices)
+    m = measure(ec2, pricing, region, state.get("ledger") or {}, now)
+    live, ledger, vcpus, usage = m.live, m.ledger, m.vcpus, m.usage
+    over_caps = breaches(caps, usage, m.unknown_vcpus, m.unknown_prices)
     age = heartbeat_age(ssm, config.heartbeat_parameter, now)
     stale = (
         age is not None
@@ -470,11 +487,11 @@ def run_guardrail(
     # First stop new launches, then drain: otherwise a launch could refill what is drained.
     deny = dict(state.get("deny") or {"armed": False})
     caps_now = asdict(caps)
-    if breaches and not deny.get("armed"):
+    if over_caps and not deny.get("armed"):
         deny = {"armed": True, "day": day, "caps": caps_now, "since": now}
     elif (
         deny.get("armed")
-        and not breaches
+        and not over_caps
         and (deny.get("day") != day or deny.get("caps") != caps_now)
     ):
         deny = {"armed": False}
@@ -484,7 +501,7 @@ def run_guardrail(
         guard_log.warning("over a cap, but no Deny policy is configured")
 
     # Spend that accrues by the hour grows while anything runs; counts shrink annex by annex.
-    drain_all = stale or any(b["cap"] in ("max_instance_hours", "max_dollars") for b in breaches)
+    drain_all = stale or any(b["cap"] in ("max_instance_hours", "max_dollars") for b in over_caps)
     remaining = list(live)
     for annex_id, instances in drain_order(live):
         if not drain_all and _within_count_caps(caps, remaining, vcpus):
@@ -509,7 +526,7 @@ def run_guardrail(
         "region": region,
         "caps": caps_now,
         "usage": usage,
-        "breaches": breaches,
+        "breaches": over_caps,
         "heartbeat": {
             "parameter": config.heartbeat_parameter,
             "ageSeconds": age,

@@ -262,3 +262,98 @@ def regional(document: dict[str, Any], **extra: Any) -> dict[str, Any]:
             **extra,
         },
     )
+
+
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+SPEND = _document(
+    ["region", "time", "guardrail", "now", "today", "caps", "deny", "lastRun", "heartbeat"],
+    {
+        "region": _STRING,
+        "time": _STRING,
+        "guardrail": {"type": "boolean"},
+        "now": {
+            "type": "object",
+            "required": ["annexes", "instances", "vcpus"],
+            "properties": {
+                "annexes": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "instances", "vcpus"],
+                        "properties": {
+                            "name": _STRING,
+                            "instances": {"type": "integer"},
+                            "vcpus": {"type": "integer"},
+                        },
+                    },
+                },
+                "instances": {"type": "integer"},
+                "vcpus": {"type": "integer"},
+            },
+        },
+        "today": {
+            "type": "object",
+            "required": ["day", "instanceHours", "dollars", "prices", "priceSource"],
+            "properties": {
+                "day": _STRING,
+                "instanceHours": {"type": "number"},
+                "dollars": _NUMBER_OR_NULL,
+                "prices": {"type": "object", "additionalProperties": _NUMBER_OR_NULL},
+                "priceSource": _STRING,
+            },
+        },
+        "caps": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["cap", "limit", "value", "breached"],
+                "properties": {
+                    "cap": {
+                        "enum": ["max_instances", "max_vcpus", "max_instance_hours", "max_dollars"]
+                    },
+                    "limit": {"type": "number"},
+                    "value": _NUMBER_OR_NULL,
+                    "breached": {"type": "boolean"},
+                    "why": _STRING,
+                },
+            },
+        },
+        "deny": {
+            "type": "object",
+            "required": ["armed", "since"],
+            "properties": {"armed": {"type": "boolean"}, "since": _MAYBE_STRING},
+        },
+        "lastRun": {
+            "type": ["object", "null"],
+            "required": ["time", "actions", "breaches"],
+            "properties": {
+                "time": _STRING,
+                "actions": {
+                    "type": "array",
+                    "items": {"type": "object", "required": ["action"]},
+                },
+                "breaches": {"type": "array"},
+            },
+        },
+        "heartbeat": {
+            "type": "object",
+            "required": ["parameter", "ageSeconds", "limitMinutes", "stale"],
+            "properties": {
+                "parameter": _STRING,
+                "ageSeconds": _NUMBER_OR_NULL,
+                "limitMinutes": {"type": ["integer", "null"]},
+                "stale": {"type": "boolean"},
+            },
+        },
+        "budget": {
+            "type": ["object", "null"],
+            "required": ["name", "limit", "actual", "forecast", "unit", "note"],
+        },
+        "notes": _STRINGS,
+    },
+)
+
+HEARTBEAT = _document(
+    ["region", "parameter", "written"],
+    {"region": _STRING, "parameter": _STRING, "written": _STRING},
+)

@@ -21,6 +21,7 @@ ACTIONS_FOR_OPERATION: dict[str, tuple[str, ...]] = {
     "s3:DeleteObjects": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
     # The key pair's private key is a SecureString (GetParameter WithDecryption).
     "ssm:GetParameter": ("ssm:GetParameter", "kms:Decrypt"),
+    "budgets:DescribeBudget": ("budgets:ViewBudget",),
 }
 
 

@@ -50,6 +50,19 @@ ANNEX_CDK_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
     "built-images": ("ec2:DeregisterImage",),
     "image-imds": ("ec2:ModifyImageAttribute",),
     "functions": ("lambda:GetFunctionConfiguration",),
+    # The spend guardrail (GUARDRAIL_SCOPES): setup attaches the Deny, destroy detaches it,
+    # spend and heartbeat read and refresh.
+    "guardrail-deny-policy": ("iam:ListEntitiesForPolicy",),
+    "guardrail-attach": (
+        "iam:AttachUserPolicy",
+        "iam:DetachUserPolicy",
+        "iam:AttachRolePolicy",
+        "iam:DetachRolePolicy",
+    ),
+    "guardrail-budget": ("budgets:ViewBudget",),
+    "guardrail-heartbeat": ("ssm:PutParameter", "ssm:GetParameter"),
+    "guardrail-state": ("s3:GetObject",),
+    "guardrail-no-resource-level": ("pricing:GetProducts", "ec2:DescribeInstanceTypes"),
 }
 
 #: Calls annex-cdk makes that `annex-cdk policy` does not grant, and why a refusal is fine.

@@ -210,6 +210,45 @@ CFN_RESOURCE_ACTIONS.update(
     }
 )
 
+#: The optional HTCondorAnnex-Guardrail stack's own types: their actions land in
+#: GUARDRAIL_SCOPES (its function, roles and log group are covered like the lease functions').
+CFN_RESOURCE_ACTIONS.update(
+    {
+        "AWS::IAM::ManagedPolicy": {
+            "guardrail-deny-policy": CfnActions(
+                create=("iam:CreatePolicy",),
+                read=("iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListEntitiesForPolicy"),
+                update=("iam:CreatePolicyVersion", "iam:ListPolicyVersions"),
+                delete=("iam:DeletePolicy", "iam:DeletePolicyVersion"),
+            ),
+            # Its handlers detach it from identities (as destroy does first) on delete.
+            "guardrail-attach": CfnActions(
+                delete=("iam:DetachUserPolicy", "iam:DetachRolePolicy"),
+            ),
+        },
+        "AWS::Scheduler::Schedule": {
+            "guardrail-schedule": CfnActions(
+                create=("scheduler:CreateSchedule",),
+                read=("scheduler:GetSchedule",),
+                update=("scheduler:UpdateSchedule",),
+                delete=("scheduler:DeleteSchedule",),
+            ),
+            "guardrail-pass-scheduler-role": CfnActions(create=("iam:PassRole",)),
+        },
+        "AWS::Budgets::Budget": {
+            "guardrail-budget": CfnActions(
+                create=("budgets:ModifyBudget",),
+                read=("budgets:ViewBudget",),
+                tag=(
+                    "budgets:TagResource",
+                    "budgets:UntagResource",
+                    "budgets:ListTagsForResource",
+                ),
+            ),
+        },
+    }
+)
+
 #: The rest of each type's registry handler permissions (cfn-lint ships the schemas): calls
 #: for properties the templates never set. Pattern -> (that property, or None, and why). The
 #: infra tests check that every handler permission is in the table or here, and that each
@@ -295,5 +334,13 @@ CFN_NOT_NEEDED: Final[dict[str, dict[str, tuple[str | None, str]]]] = {
         f"{_IB}GetContainerRecipe": ("ContainerRecipeArn", "an AMI, not a container image"),
         f"{_IB}GetWorkflow": ("Workflows", "Image Builder's default build workflow"),
         f"{_IB}StartImagePipelineExecution": (None, "no pipeline: the stack builds one image"),
+    },
+    "AWS::IAM::ManagedPolicy": {
+        "iam:AttachUserPolicy": ("Users", "setup attaches it, not the template"),
+        "iam:AttachRolePolicy": ("Roles", "setup attaches it, not the template"),
+        "iam:*GroupPolicy": ("Groups", "no groups"),
+    },
+    "AWS::Budgets::Budget": {
+        "billing:GetBillingViewData": (None, "the budget names no billing view (BillingViewArn)"),
     },
 }

@@ -12,7 +12,12 @@ from typing import Any, Final
 
 from annex_stacks import names
 from annex_stacks.policy.callers import actions_by_scope
-from annex_stacks.policy.scopes import IMAGE_SCOPES, SCOPES, lease_target_condition
+from annex_stacks.policy.scopes import (
+    GUARDRAIL_SCOPES,
+    IMAGE_SCOPES,
+    SCOPES,
+    lease_target_condition,
+)
 
 VERSION: Final = "2012-10-17"
 #: IAM's limits on policy size, counted without whitespace (IAM User Guide, "IAM and AWS STS
@@ -119,6 +124,8 @@ def grants(
     lease_functions: Sequence[str] = (),
     build_image: bool = False,
     image_only: bool = False,
+    guardrail: bool = False,
+    guardrail_only: bool = False,
 ) -> list[Grant]:
     """The statements for one account and region, with resources and conditions filled in.
 
@@ -127,7 +134,8 @@ def grants(
     `lease_functions` are the deployed lease functions' ARNs, which then are the only targets
     a lease rule may get (default: any HTCondorAnnex-* function, for a setup not yet deployed).
     IMAGE_SCOPES come with `build_image` (or with `actions` that name them); `image_only`
-    gives them alone, the second document of a setup with the image stack.
+    gives them alone, the second document of a setup with the image stack. GUARDRAIL_SCOPES
+    likewise with `guardrail` and `guardrail_only`.
     """
     values = Values(
         partition=partition or names.partition_of(region),
@@ -154,14 +162,36 @@ def grants(
         for name, actions in (
             actions_by_scope(resource_types) if actions is None else actions
         ).items()
-        if actions and _wanted(name, explicit=explicit, image=build_image, image_only=image_only)
+        if actions
+        and _wanted(
+            name,
+            explicit=explicit,
+            image=build_image,
+            image_only=image_only,
+            guardrail=guardrail,
+            guardrail_only=guardrail_only,
+        )
     ]
 
 
-def _wanted(scope: str, *, explicit: bool, image: bool, image_only: bool) -> bool:
+def _wanted(
+    scope: str,
+    *,
+    explicit: bool,
+    image: bool,
+    image_only: bool,
+    guardrail: bool,
+    guardrail_only: bool,
+) -> bool:
     if image_only:
         return scope in IMAGE_SCOPES
-    return explicit or image or scope not in IMAGE_SCOPES
+    if guardrail_only:
+        return scope in GUARDRAIL_SCOPES
+    if scope in IMAGE_SCOPES:
+        return explicit or image
+    if scope in GUARDRAIL_SCOPES:
+        return explicit or guardrail
+    return True
 
 
 def policy_document(
@@ -176,6 +206,8 @@ def policy_document(
     lease_functions: Sequence[str] = (),
     build_image: bool = False,
     image_only: bool = False,
+    guardrail: bool = False,
+    guardrail_only: bool = False,
 ) -> dict[str, Any]:
     """The IAM policy for one account and region ("*" for either widens to all of them)."""
     statements = []
@@ -190,6 +222,8 @@ def policy_document(
         lease_functions=lease_functions,
         build_image=build_image,
         image_only=image_only,
+        guardrail=guardrail,
+        guardrail_only=guardrail_only,
     ):
         statement: dict[str, Any] = {
             "Sid": grant.sid,
@@ -210,6 +244,7 @@ def template_document(
     resource_types: Iterable[str] | None = None,
     actions: Mapping[str, Iterable[str]] | None = None,
     build_image: bool = False,
+    guardrail: bool = False,
 ) -> dict[str, Any]:
     """The same policy as Fn::Sub text (${AWS::Region} & co.), for a CloudFormation template
     (one inline policy: both documents fit under a role's 10,240 characters)."""
@@ -222,6 +257,7 @@ def template_document(
         resource_types=resource_types,
         actions=actions,
         build_image=build_image,
+        guardrail=guardrail,
     )
 
 

@@ -254,10 +254,58 @@ SCOPES: Final[dict[str, Scope]] = {
         "The infrastructure configuration passes the build instance's role (its instance "
         "profile's), and only the image stack's own.",
     ),
+    # The optional HTCondorAnnex-Guardrail stack (GUARDRAIL_SCOPES): a document of its own too.
+    "guardrail-deny-policy": Scope(
+        "GuardrailDenyPolicy",
+        (_IAM % f"policy/{names.GUARDRAIL_DENY_POLICY}",),
+        "The guardrail's Deny policy, by its fixed name: CloudFormation makes it, annex-cdk "
+        "lists where it is attached.",
+    ),
+    "guardrail-attach": Scope(
+        "AttachGuardrailDeny",
+        (_IAM % "user/${{aws:username}}", _IAM % f"role/{_PREFIX}*"),
+        "setup attaches the Deny to the identities condor_annex runs as (the caller's own user, "
+        "the submit host's role), and destroy detaches it; no other policy.",
+        {"ArnEquals": {"iam:PolicyARN": _IAM % f"policy/{names.GUARDRAIL_DENY_POLICY}"}},
+    ),
+    "guardrail-schedule": Scope(
+        "GuardrailSchedule",
+        (_ARN % ("scheduler", f"schedule/default/{names.GUARDRAIL_STACK}-*"),),
+        "CloudFormation names the schedule <stack>-<logical id>-<suffix> in the default group.",
+    ),
+    "guardrail-pass-scheduler-role": Scope(
+        "PassGuardrailSchedulerRole",
+        (_IAM % f"role/{names.GUARDRAIL_STACK}-*",),
+        "The schedule invokes the guardrail function through the guardrail stack's own role.",
+        {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+    ),
+    "guardrail-budget": Scope(
+        "GuardrailBudget",
+        ("arn:{partition}:budgets::{account}:budget/" + names.GUARDRAIL_BUDGET,),
+        "The monthly budget on annex spend, by its fixed name.",
+    ),
+    "guardrail-heartbeat": Scope(
+        "GuardrailHeartbeat",
+        (_ARN % ("ssm", "parameter" + names.GUARDRAIL_HEARTBEAT_PARAMETER),),
+        "annex-cdk heartbeat (and its schedd cron job) refreshes it; spend reads its age.",
+    ),
+    "guardrail-state": Scope(
+        "GuardrailState",
+        (f"arn:{{partition}}:s3:::{{bucket}}/{names.GUARDRAIL_STATE_KEY}",),
+        "spend reads the guardrail function's ledger and last run.",
+    ),
+    "guardrail-no-resource-level": Scope(
+        "GuardrailReadsWithoutResourceLevelPermissions",
+        ("*",),
+        "spend prices instance types (pricing:GetProducts) and counts their vCPUs; IAM has no "
+        "resource-level permissions for these reads, so their Resource must be *.",
+    ),
 }
 #: The statements only the image stack needs (its spec's policy_scopes): `annex-cdk policy
 #: --build-image` prints them.
 IMAGE_SCOPES: Final = frozenset(spec(names.IMAGE_STACK).policy_scopes)
+#: The statements only the guardrail stack needs: `annex-cdk policy --guardrail` prints them.
+GUARDRAIL_SCOPES: Final = frozenset(spec(names.GUARDRAIL_STACK).policy_scopes)
 
 
 def why(sid: str) -> str:

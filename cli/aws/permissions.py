@@ -39,6 +39,7 @@ def settings_grants(
         actions=actions,
         # The image stack's statements are a second policy, asked for only when it is wanted.
         build_image=settings.build_image,
+        guardrail=settings.guardrail,
     )
 
 

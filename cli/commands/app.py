@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from annex_cdk import console
-from annex_cdk.commands import checks, condor, deploy, destroy, failure, tools, unlock
+from annex_cdk.commands import checks, condor, deploy, destroy, failure, guardrail, tools, unlock
 from annex_cdk.errors import EXIT_INTERRUPTED, EXIT_USAGE, AnnexError, UsageError
 from annex_cdk.text import printable_lines
 
@@ -64,6 +64,8 @@ app.command("write-config")(checks.write_config)
 app.command()(deploy.synth)
 app.command()(destroy.destroy)
 app.command()(unlock.unlock)
+app.command()(guardrail.spend)
+app.command()(guardrail.heartbeat)
 app.command()(tools.policy)
 app.command()(tools.emulator)
 app.command()(tools.rehearse)

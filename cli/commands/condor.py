@@ -111,6 +111,22 @@ def configure(
             "`htcondor annex create`.",
         ),
     ] = None,
+    heartbeat_region: Annotated[
+        str | None,
+        typer.Option(
+            "--heartbeat-region",
+            help="Also add the schedd cron job that runs `annex-cdk heartbeat --region REGION` "
+            "every five minutes: the spend guardrail's dead-man switch (--heartbeat-minutes).",
+        ),
+    ] = None,
+    heartbeat_profile: Annotated[
+        str | None,
+        typer.Option(
+            "--heartbeat-profile",
+            help="The AWS profile the heartbeat cron job uses (default: the schedd's "
+            "environment, e.g. instance credentials).",
+        ),
+    ] = None,
     json_out: Json = False,
 ) -> None:
     """Write the settings for this HTCondor's annexes; on the classic side store the password.
@@ -123,6 +139,7 @@ def configure(
     """
     from annex_cdk.condor import personal as pc
     from annex_cdk.condor import pool_password
+    from annex_cdk.condor.heartbeat_cron import HeartbeatCron
     from annex_cdk.condor.key_files import Secret
     from annex_cdk.condor.personal_config import locate
     from annex_cdk.condor.version import parse_flag
@@ -139,7 +156,12 @@ def configure(
         if no_password
         else "auto"
     )
-    options = pc.GuideOptions(port, network_interface, collector_host, password_file)
+    if heartbeat_profile is not None and heartbeat_region is None:
+        raise UsageError("--heartbeat-profile needs --heartbeat-region")
+    heartbeat = (
+        HeartbeatCron(heartbeat_region, heartbeat_profile) if heartbeat_region is not None else None
+    )
+    options = pc.GuideOptions(port, network_interface, collector_host, password_file, heartbeat)
     options.validate()
     if htcondor_version is not None:
         parse_flag(htcondor_version)  # a bad flag stops before anything is read

@@ -48,6 +48,14 @@ def policy(
             "for condor_annex's own identity, not for running annex-cdk.",
         ),
     ] = False,
+    guardrail: Annotated[
+        bool,
+        typer.Option(
+            "--guardrail",
+            help="Print the policy the spend guardrail needs besides the first (setup with "
+            "--max-*, spend, heartbeat; attach both).",
+        ),
+    ] = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="The default: JSON is all it prints.")
     ] = True,
@@ -59,13 +67,15 @@ def policy(
     """
     if runtime and build_image:
         raise UsageError("--runtime and --build-image are two different policies: ask for one")
+    if guardrail and (runtime or build_image):
+        raise UsageError("--guardrail and --runtime/--build-image are two different policies")
     from annex_cdk.ops.policy import document_for, read_deployed
 
     region = aws.one_region()
     deployed = None if offline else read_deployed(replace(aws, region=[region]).target)
     documents = document_for(
         region, account, key_name=key_name, bucket=bucket, deployed=deployed,
-        build_image=build_image, runtime=runtime,
+        build_image=build_image, runtime=runtime, guardrail=guardrail,
     )  # fmt: skip
     # One document as itself; several (split to stay clear of IAM's size limit) as a list.
     printed = documents[0] if len(documents) == 1 else documents

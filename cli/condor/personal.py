@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from annex_cdk.condor import heartbeat_cron
 from annex_cdk.condor.block import (
     BlockChange,
     BlockFile,
@@ -28,6 +29,7 @@ from annex_cdk.condor.block import (
     read_block_file,
     take_block,
 )
+from annex_cdk.condor.heartbeat_cron import HeartbeatCron
 from annex_cdk.condor.personal_config import LIST_SPLIT_RE, ConfigLocation
 from annex_cdk.condor.syntax import ConfigError, ConfigValueError, check_value
 from annex_cdk.errors import LocalFilesError, UsageError
@@ -55,9 +57,17 @@ class GuideOptions:
     network_interface: str = names.DEFAULT_NETWORK_INTERFACE
     host: str | None = None  # None: $(FULL_HOSTNAME), as the guide says
     password_file: str | None = None  # None: $(LOCAL_DIR)/condor_pool_password
+    #: The spend guardrail's heartbeat cron job (None: none).
+    heartbeat: HeartbeatCron | None = None
 
     def sections(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
-        """(comment, lines) per section of the guide, in its order."""
+        """(comment, lines) per section of the guide, in its order, then the heartbeat's."""
+        return (*self._guide_sections(), *self.heartbeat_sections())
+
+    def heartbeat_sections(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+        return ((heartbeat_cron.COMMENT, self.heartbeat.lines()),) if self.heartbeat else ()
+
+    def _guide_sections(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
         host = self.host or names.FULL_HOSTNAME_MACRO
         return (
             (
@@ -86,7 +96,26 @@ class GuideOptions:
         )
 
     def values(self) -> dict[str, str]:
-        return {key: value for _, lines in self.sections() for key, value in lines}
+        """The keys whose effective value must be exactly the block's."""
+        return {
+            key: value
+            for _, lines in self.sections()
+            for key, value in lines
+            if not heartbeat_cron.appends_itself(key, value)
+        }
+
+    def heartbeat_values(self) -> dict[str, str]:
+        """values() of the heartbeat's lines alone (the access point's block adds them)."""
+        return {
+            key: value
+            for _, lines in self.heartbeat_sections()
+            for key, value in lines
+            if not heartbeat_cron.appends_itself(key, value)
+        }
+
+    def appended(self) -> dict[str, str]:
+        """List keys the block extends, and the word each must then contain."""
+        return {heartbeat_cron.JOBLIST: heartbeat_cron.JOB} if self.heartbeat else {}
 
     def validate(self) -> None:
         """UsageError for an option HTCondor would read as something else."""
@@ -104,6 +133,8 @@ class GuideOptions:
                 )
             if not _HOST_RE.match(self.host):
                 raise UsageError(f"--collector-host {self.host!r} is not a host name or address")
+        if self.heartbeat is not None:
+            self.heartbeat.validate()
         if self.password_file is not None:
             _check_user_value("--password-file", names.KEY_PASSWORD_FILE, self.password_file)
             if not os.path.isabs(self.password_file):
@@ -122,13 +153,23 @@ def _check_user_value(option: str, key: str, value: str) -> None:
         raise UsageError(f"{option} must not be empty")
 
 
-def classic_lines(options: GuideOptions) -> list[str]:
-    """The classic guide's lines (HTCondor <= 24.10, `condor_annex -count`), with comments."""
+def _render(sections: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]) -> list[str]:
     out = []
-    for comment, lines in options.sections():
+    for comment, lines in sections:
         out.append(f"# {comment}")
         out += [f"{key} = {value}" for key, value in lines]
     return out
+
+
+def classic_lines(options: GuideOptions) -> list[str]:
+    """The classic guide's lines (HTCondor <= 24.10, `condor_annex -count`), with comments,
+    and the heartbeat's."""
+    return _render(options.sections())
+
+
+def heartbeat_lines(options: GuideOptions) -> list[str]:
+    """The heartbeat's lines alone, with their comment (the access point's block adds them)."""
+    return _render(options.heartbeat_sections())
 
 
 def render_block(

@@ -24,6 +24,7 @@ from annex_cdk.condor.personal import (
     read_personal_block_file,
 )
 from annex_cdk.condor.personal_config import (
+    LIST_SPLIT_RE,
     ConfigContext,
     ConfigLocation,
     files_after_base,
@@ -77,11 +78,14 @@ def check_effective(
     values: Mapping[str, str],
     *,
     daemons: Sequence[str] = names.PERSONAL_DAEMONS,
+    appended: Mapping[str, str] | None = None,
 ) -> EffectiveCheck:
-    """Each daemon's value of each key, against the guide's (expanded in the same config)."""
+    """Each daemon's value of each key, against the guide's (expanded in the same config);
+    each `appended` list key must contain its word."""
+    appended = appended or {}
     files = files_after_base(location, context)
     macros = sorted({m for v in values.values() for m in _MACRO_REF_RE.findall(v)} - set(values))
-    keys = [*values, *macros]
+    keys = [*values, *macros, *appended]
 
     try:
         effective = daemons_values(
@@ -102,6 +106,11 @@ def check_effective(
             want, have = _expand(raw, got), got.get(key)
             if have != want:
                 mismatches.setdefault((key, have, want), []).append(daemon)
+        for key, word in appended.items():
+            if word not in LIST_SPLIT_RE.split(got.get(key) or ""):
+                problems.append(
+                    f"HTCondor's {daemon} reads {key} as {got.get(key)!r}, without {word}"
+                )
     block = read_personal_block_file(location.path).blocks.owned.get(BLOCK_ID)
     after = block.span.last_line if block else 0
 

@@ -16,6 +16,7 @@ from annex_cdk.condor.personal import (
     GuideOptions,
     block_changes,
     classic_lines,
+    heartbeat_lines,
     prepare_hpc_annex_dir,
     read_personal_block_file,
     remove_block,
@@ -168,7 +169,7 @@ def run_configure(
     old_block = read_personal_block_file(location.path).blocks.owned.get(BLOCK_ID)
     write = write_block(location, options, validate=validator(location, context))
     values = options.values()
-    check = check_effective(location, context, values)
+    check = check_effective(location, context, values, appended=options.appended())
     report = ConfigureReport(
         location,
         write,
@@ -231,11 +232,12 @@ def _configure_access_point(
             "pool password (its execution points use an IDTOKEN), so none was stored"
         )
     hpc_dir = prepare_hpc_annex_dir()  # a local fault stops before any change
-    body = ap.block_lines(options.network_interface, public_host)
+    body = ap.block_lines(options.network_interface, public_host) + heartbeat_lines(options)
     old_block = read_personal_block_file(location.path).blocks.owned.get(BLOCK_ID)
     write = write_block(location, options, validate=validator(location, context), body=body)
     values = ap.block_values(options.network_interface, public_host)
-    check = check_effective(location, context, values)
+    values.update(options.heartbeat_values())
+    check = check_effective(location, context, values, appended=options.appended())
     ap_check = check_access_point(location, context, public_host)
     action = "exists" if hpc_dir.is_dir() else "created"
     hpc_dir.mkdir(mode=0o700, exist_ok=True)

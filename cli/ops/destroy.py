@@ -12,6 +12,7 @@ from annex_cdk import console
 from annex_cdk.aws.cfn import CloudFormation
 from annex_cdk.aws.ec2 import Ec2
 from annex_cdk.aws.engine import DELETED, Live, StackResult
+from annex_cdk.aws.guardrail import DenyPolicy
 from annex_cdk.aws.key_pair import private_key as read_private_key
 from annex_cdk.aws.permissions import principal_arn
 from annex_cdk.aws.s3 import S3
@@ -174,10 +175,21 @@ def _deregister_images(target: AwsTarget, paths: LocalPaths, live: Live, found: 
 
 
 _Step = Callable[[AwsTarget, LocalPaths, Live, Teardown], None]
+
+
 #: The steps a StackSpec's before_destroy and after_destroy name, by id.
+def _detach_guardrail_deny(
+    target: AwsTarget, paths: LocalPaths, live: Live, found: Teardown
+) -> None:
+    """setup attached the Deny to condor_annex's identities; IAM deletes no attached policy."""
+    if arn := live.state.outputs.get(names.OUT_GUARDRAIL_DENY_POLICY):
+        DenyPolicy(target, arn).detach_all()
+
+
 BEFORE_DESTROY: dict[str, _Step] = {
     "empty-bucket": _empty_bucket,
     "key-pair-journal": _journal_key_pair,
+    "detach-guardrail-deny": _detach_guardrail_deny,
 }
 AFTER_DESTROY: dict[str, _Step] = {"deregister-images": _deregister_images}
 

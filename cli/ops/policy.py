@@ -67,6 +67,7 @@ def document_for(
     deployed: Deployed | None = None,
     build_image: bool = False,
     runtime: bool = False,
+    guardrail: bool = False,
 ) -> list[dict[str, Any]]:
     """The policy `annex-cdk policy` prints, as managed-policy-sized documents (one, or
     several where one would come too close to IAM's limit); without an account it names any
@@ -75,6 +76,7 @@ def document_for(
     Flags win over what the deployed setup names; the deployed setup over the defaults.
     `build_image`: the second policy, which only the optional image stack needs.
     `runtime`: what condor_annex itself calls after setup, for its own identity.
+    `guardrail`: the spend guardrail's own policy, which only its optional stack needs.
     """
     if deployed is not None:
         account = account or deployed.account
@@ -101,6 +103,7 @@ def document_for(
         lease_functions=deployed.lease_functions if deployed else (),
         image_only=build_image,
         actions=runtime_actions() if runtime else None,
+        guardrail_only=guardrail,
     )
     documents = split(document)
     for line in attachment_advice(documents):

@@ -39,6 +39,7 @@ from annex_cdk.ops.account_posture import (
     preflight_account,
 )
 from annex_cdk.ops.cdk_context import read_context, record_for_cdk
+from annex_cdk.ops.guardrail import after_setup as guardrail_after_setup
 from annex_cdk.ops.post_deploy import PostDeployReport, post_deploy, preflight, set_aside_pem
 from annex_cdk.ops.stack_ownership import foreign_stacks, refuse_foreign
 from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
@@ -432,9 +433,16 @@ def _declare_imds_v2(target: AwsTarget, image_stack: StackResult) -> None:
         console.info("Registered the annex image for IMDSv2 (ImdsSupport v2.0).")
 
 
+def _guardrail_deny_and_heartbeat(target: AwsTarget, guardrail_stack: StackResult) -> None:
+    done = guardrail_after_setup(target, guardrail_stack.outputs)
+    for line in done.lines() if done else ():
+        console.info(line)
+
+
 #: The steps a StackSpec's after_deploy names, by id.
 AFTER_DEPLOY: dict[str, Callable[[AwsTarget, StackResult], None]] = {
     "declare-imds-v2": _declare_imds_v2,
+    "guardrail-deny-and-heartbeat": _guardrail_deny_and_heartbeat,
 }
 
 

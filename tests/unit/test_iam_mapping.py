@@ -149,9 +149,14 @@ JSON_BODY: dict[str, Any] = {
 }
 
 
+#: moto names a few services after their endpoint prefix, not botocore's service name.
+_BOTOCORE_NAME = {"monitoring": "cloudwatch"}
+
+
 @cache
 def _model(service: str) -> Any:
-    return botocore.session.get_session().get_service_model(service)
+    name = _BOTOCORE_NAME.get(service, service)
+    return botocore.session.get_session().get_service_model(name)
 
 
 def _accepted(action: str) -> set[str]:

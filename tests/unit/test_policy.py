@@ -149,7 +149,9 @@ def test_every_boto3_call_in_the_code_is_allowed(document, image_document):
     called = set(re.findall(r"\.(\w+)\(", text)) | set(re.findall(r'paginator\(\s*"(\w+)"', text))
     calls = {c for name in called & operations.keys() for c in operations[name]}
     assert {"cloudformation:CreateStack", "s3:DeleteObjects", "ssm:PutParameter"} <= calls
-    documents = (document, image_document)  # `annex-cdk policy` and its --build-image part
+    # `annex-cdk policy`, its --build-image part and the guardrail's own document.
+    guardrail = policy.policy_document(region=REGION, account=ACCOUNT, guardrail_only=True)
+    documents = (document, image_document, guardrail)
     missing = [
         (c, a)
         for c in sorted(calls - set(BEYOND_THE_POLICY))
@@ -661,3 +663,43 @@ def test_policy_command_refuses_runtime_with_build_image():
     )  # fmt: skip
     assert run.returncode == 2
     assert "two different policies" in run.stderr
+
+
+# --- The spend guardrail's own document -------------------------------------------------------------
+_DENY = f"arn:aws:iam::{ACCOUNT}:policy/{names.GUARDRAIL_DENY_POLICY}"
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "context", "allowed"),
+    [
+        ("iam:AttachUserPolicy", f"arn:aws:iam::{ACCOUNT}:user/alice",
+         {"iam:PolicyARN": [_DENY], "aws:username": ["alice"]}, True),
+        # Only the caller's own user.
+        ("iam:AttachUserPolicy", f"arn:aws:iam::{ACCOUNT}:user/bob",
+         {"iam:PolicyARN": [_DENY], "aws:username": ["alice"]}, False),
+        # Only the Deny: no other policy can be attached through this statement.
+        ("iam:AttachUserPolicy", f"arn:aws:iam::{ACCOUNT}:user/alice",
+         {"iam:PolicyARN": ["arn:aws:iam::aws:policy/AdministratorAccess"],
+          "aws:username": ["alice"]}, False),
+        ("iam:AttachRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/HTCondorAnnex-SubmitHostRole-R-X1",
+         {"iam:PolicyARN": [_DENY]}, True),
+        ("iam:AttachRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/someone-else", {"iam:PolicyARN": [_DENY]}, False),
+        ("iam:CreatePolicyVersion", _DENY, {}, True),
+        ("iam:CreatePolicyVersion", f"arn:aws:iam::{ACCOUNT}:policy/other", {}, False),
+        ("scheduler:CreateSchedule",
+         ARN % ("scheduler", f"schedule/default/{names.GUARDRAIL_STACK}-GuardrailSchedule-X1"), {}, True),
+        ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/{names.GUARDRAIL_STACK}-Sched-X1",
+         {"iam:PassedToService": ["scheduler.amazonaws.com"]}, True),
+        ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/{names.GUARDRAIL_STACK}-Sched-X1",
+         {"iam:PassedToService": ["ec2.amazonaws.com"]}, False),
+        ("budgets:ModifyBudget", f"arn:aws:budgets::{ACCOUNT}:budget/{names.GUARDRAIL_BUDGET}", {}, True),
+        ("budgets:ModifyBudget", f"arn:aws:budgets::{ACCOUNT}:budget/team-budget", {}, False),
+        ("ssm:PutParameter", ARN % ("ssm", "parameter" + names.GUARDRAIL_HEARTBEAT_PARAMETER), {}, True),
+        ("s3:GetObject", f"arn:aws:s3:::{BUCKET}/{names.GUARDRAIL_STATE_KEY}", {}, True),
+        ("s3:GetObject", f"arn:aws:s3:::{BUCKET}/config-physics.tar.gz", {}, False),
+    ],
+)  # fmt: skip
+def test_the_guardrail_document_allows_its_own_resources_only(action, resource, context, allowed):
+    guardrail = policy.policy_document(region=REGION, account=ACCOUNT, guardrail_only=True)
+    assert allows(guardrail, action, resource, context) is allowed
+    assert policy.size(guardrail) < policy.MANAGED_POLICY_LIMIT

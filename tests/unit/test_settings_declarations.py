@@ -89,6 +89,14 @@ def test_each_stack_records_what_it_always_recorded():
             names.CTX_IMAGE_ARCH,
             names.CTX_IMAGE_VERSION,
         },
+        names.GUARDRAIL_STACK: {
+            names.CTX_MAX_INSTANCES,
+            names.CTX_MAX_VCPUS,
+            names.CTX_MAX_INSTANCE_HOURS,
+            names.CTX_MAX_DOLLARS,
+            names.CTX_HEARTBEAT_MINUTES,
+            names.CTX_BUDGET_EMAIL,
+        },
     }
 
 
