@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from annex_cdk.templates.load import body as template_body
 from annex_stacks import (
     AnnexSettings,
     SynthResult,
@@ -200,7 +201,10 @@ def test_size_lint_and_nag(synthesized):
 
     for settings in (CI, CI_REUSED):
         result = synthesized(settings)
-        assert len(result.body(names.CI_ROLES_STACK).encode()) < INLINE_TEMPLATE_LIMIT
+        assert (
+            len(template_body(result.templates[names.CI_ROLES_STACK]).encode())
+            < INLINE_TEMPLATE_LIMIT
+        )
         for lid in (names.LID_CI_PLAN_ROLE, names.LID_CI_DEPLOY_ROLE):
             # IAM's limit for a role's inline policies (10,240 characters, whitespace excluded).
             assert policy.size(_document(result, lid)) < 10_240
