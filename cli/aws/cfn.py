@@ -69,6 +69,16 @@ class CloudFormation(Service):
         [found] = self._client.describe_stacks(StackName=stack)["Stacks"]
         return {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
 
+    def outputs_if_deployed(self, stack: str) -> dict[str, str] | None:
+        """The stack's outputs; None when there is no such stack (CloudFormation answers
+        ValidationError "does not exist")."""
+        try:
+            return self.outputs(stack)
+        except self._client.exceptions.ClientError as err:
+            if "does not exist" in str(err):
+                return None
+            raise
+
     def template(self, stack: str) -> dict[str, Any]:
         body = self._client.get_template(StackName=stack)["TemplateBody"]
         return dict(body if isinstance(body, dict) else json.loads(body))

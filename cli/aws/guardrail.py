@@ -152,3 +152,39 @@ class DenyPolicy:
             else:
                 self._iam.detach_role_policy(RoleName=name, PolicyArn=self.arn)
         return identities
+
+
+def make_annex_user(target: AwsTarget, name: str, deny_arn: str) -> tuple[str, str]:
+    """The rehearsal's stand-in for condor_annex's identity: an IAM user allowed to launch
+    (condor_annex's RunInstances with its PassRole and tags) and holding the guardrail's Deny;
+    its access key (id, secret)."""
+    iam = target.client("iam")
+    iam.create_user(UserName=name)
+    launch = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["ec2:RunInstances", "ec2:CreateTags", "iam:PassRole"],
+                "Resource": "*",
+            }
+        ],
+    }
+    iam.put_user_policy(UserName=name, PolicyName="launch", PolicyDocument=json.dumps(launch))
+    iam.attach_user_policy(UserName=name, PolicyArn=deny_arn)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return str(key["AccessKeyId"]), str(key["SecretAccessKey"])
+
+
+def remove_annex_user(target: AwsTarget, name: str) -> None:
+    iam = target.client("iam")
+    for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+    iam.delete_user_policy(UserName=name, PolicyName="launch")
+    for policy in iam.list_attached_user_policies(UserName=name)["AttachedPolicies"]:
+        iam.detach_user_policy(UserName=name, PolicyArn=policy["PolicyArn"])
+    iam.delete_user(UserName=name)
+
+
+def live_annex_instances(target: AwsTarget) -> list[dict[str, Any]]:
+    return fn.live_annex_instances(target.client("ec2"))

@@ -189,7 +189,7 @@ def rehearse(
             console.result(f"{s.step:<24} {s.seconds:7.2f} s")
         console.result(
             "Rehearsal passed: setup, check-setup, no-op re-run, annexes whose leases ran out, "
-            "and destroy all worked."
+            "the spend guardrail, and destroy all worked."
             if report.ok
             else "Rehearsal FAILED."
         )

@@ -16,7 +16,6 @@ from typing import Any
 
 from annex_cdk.aws.cfn import CloudFormation
 from annex_cdk.aws.guardrail import BudgetState, DenyPolicy, Deployed, GuardrailAccount
-from annex_cdk.aws.service import ResourceNotFound
 from annex_cdk.aws.session import AwsTarget
 from annex_lambda_src.guardrail import Caps, breaches
 from annex_stacks import names
@@ -241,9 +240,5 @@ def after_setup(target: AwsTarget, outputs: Mapping[str, str]) -> GuardrailSetup
 
 def submit_host_role(target: AwsTarget) -> str | None:
     """The submit host role's ARN, when HTCondorAnnex-SubmitHostRole is deployed."""
-    try:
-        return (
-            CloudFormation(target).outputs(names.SUBMIT_HOST_STACK).get(names.OUT_SUBMIT_HOST_ROLE)
-        )
-    except ResourceNotFound:
-        return None
+    outputs = CloudFormation(target).outputs_if_deployed(names.SUBMIT_HOST_STACK)
+    return None if outputs is None else outputs.get(names.OUT_SUBMIT_HOST_ROLE)

@@ -22,6 +22,7 @@ from annex_cdk.ops.annex_lease_rehearsal import ANNEX_STEP, rehearse_annexes
 from annex_cdk.ops.check import run_check_setup
 from annex_cdk.ops.destroy import run_destroy
 from annex_cdk.ops.environ import scoped_environ
+from annex_cdk.ops.guardrail_rehearsal import GUARDRAIL_STEP, rehearse_guardrail
 from annex_cdk.ops.setup import run_setup
 from annex_stacks import names
 from annex_stacks.settings import SettingsFlags
@@ -130,6 +131,15 @@ def run_rehearsal(*, region: str, keep: bool = False) -> RehearsalReport:
             if not annexes_ok:
                 ok = False
                 console.warn("an annex outlived its lease (see the FAILED lines above)")
+            guardrail_ok = step(
+                GUARDRAIL_STEP,
+                lambda: rehearse_guardrail(
+                    target, paths, flags, emu, StackProgress(), console.info
+                ),
+            )
+            if not guardrail_ok:
+                ok = False
+                console.warn("the spend guardrail did not act (see the FAILED lines above)")
             updated = again.changed_stacks
             unchanged_bytes = paths.user_config.read_bytes() == config_bytes
             if updated or not unchanged_bytes:

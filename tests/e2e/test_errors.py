@@ -9,6 +9,7 @@ import pytest
 
 from annex_cdk import errors
 from annex_cdk.ops.annex_lease_rehearsal import ANNEX_KINDS, ANNEX_STEP
+from annex_cdk.ops.guardrail_rehearsal import GUARDRAIL_STEP
 from annex_stacks.facade import CONTEXT_FILE
 from tests.conftest import ROOT
 from tests.e2e.conftest import World
@@ -68,7 +69,8 @@ def test_rehearse_runs_the_whole_path(world: World):
     assert "Rehearsal passed" in proc.stdout
     # Its scratch settings never reach the project's context for plain `cdk`.
     assert not (project / CONTEXT_FILE).exists()
-    for step in ("setup", "check-setup", "setup (no-op re-run)", ANNEX_STEP, "destroy"):
+    steps = ("setup", "check-setup", "setup (no-op re-run)", ANNEX_STEP, GUARDRAIL_STEP, "destroy")
+    for step in steps:
         assert any(
             line.startswith(step) and line.endswith(" s") for line in proc.stdout.splitlines()
         )
@@ -82,3 +84,12 @@ def test_rehearse_runs_the_whole_path(world: World):
         for what in ("instances terminated", "lease rule deleted", "config tarball deleted"):
             assert any(line.endswith(f"ok: {what}") for line in mine), (what, mine)
         assert any("untouched" in line and "ok:" in line for line in mine), mine
+    # The guardrail phase: a burst drained to the cap by the deployed schedule, a launch
+    # refused by the Deny, a stale heartbeat that drains the rest.
+    guard = [line for line in annex_lines if "[guardrail]" in line]
+    for what in (
+        "drained to the cap, newest annex first",
+        "a new annex launch refused by the Deny while over the cap",
+        "a stale heartbeat drained every annex",
+    ):
+        assert any(line.endswith(f"ok: {what}") for line in guard), (what, guard)
