@@ -18,7 +18,7 @@ from constructs import Construct
 from annex_stacks import nag, names
 from annex_stacks.policy.ci_roles import deploy_document, plan_document
 from annex_stacks.settings import AnnexSettings
-from annex_stacks.submit_host_stack import _sub, acknowledgements
+from annex_stacks.submit_host_stack import acknowledgements, fn_sub_document
 
 #: GitHub's intermediate certificate thumbprints. IAM no longer checks them for GitHub (it
 #: trusts its own CA store), but older partitions still require the property to be set.
@@ -102,7 +102,7 @@ class CiRolesStack(Stack):
                 max_session_duration=3600,
                 policies=[
                     iam.CfnRole.PolicyProperty(
-                        policy_name=policy_name, policy_document=_sub(policy)
+                        policy_name=policy_name, policy_document=fn_sub_document(policy)
                     )
                 ],
             )

@@ -193,6 +193,7 @@ CTX_BUCKET_NAME: Final = "annex:bucketName"
 #: group, which EC2 refuses while annex instances use it (DependencyViolation).
 CTX_GROUP_DESCRIPTION: Final = "annex:groupDescription"
 CTX_SUBMIT_HOST_ROLE: Final = "annex:submitHostRole"
+CTX_CONDOR_USER: Final = "annex:condorUser"
 CTX_CI_ROLES: Final = "annex:ciRoles"
 CTX_CI_REPOSITORY: Final = "annex:ciRepository"
 CTX_CI_ENVIRONMENT: Final = "annex:ciEnvironment"
@@ -310,6 +311,16 @@ LID_SUBMIT_HOST_PROFILE: Final = "SubmitHostInstanceProfile"
 SUBMIT_HOST_POLICY_NAME: Final = "AnnexCdkAndCondorAnnex"
 OUT_SUBMIT_HOST_PROFILE: Final = "SubmitHostInstanceProfileARN"
 OUT_SUBMIT_HOST_ROLE: Final = "SubmitHostRoleARN"
+# --- condor_annex's own identity (`annex-cdk setup --condor-user`) --------------------------------
+#: Optional stack: an IAM user holding exactly the run-time policy (`annex-cdk policy --runtime`)
+#: for condor_annex, instead of an administrator's key. Its access key is made by setup through
+#: IAM (never in a template or an output) and kept in these files of ~/.condor (0600).
+CONDOR_USER_STACK: Final = "HTCondorAnnex-CondorUser"
+LID_CONDOR_USER: Final = "CondorAnnexUser"
+LID_CONDOR_USER_POLICY: Final = "CondorAnnexRuntimePolicy"
+OUT_CONDOR_USER: Final = "CondorAnnexUserName"
+CONDOR_USER_PUBLIC_KEY_FILE: Final = "condorUserPublicKeyFile"
+CONDOR_USER_PRIVATE_KEY_FILE: Final = "condorUserPrivateKeyFile"
 # --- The pipeline's roles (`annex-cdk setup --ci-roles --ci-repository OWNER/NAME`) -------------
 #: Optional stack: GitHub's OIDC provider (or a reference to an existing one) and two roles for
 #: .github/workflows/annex-cdk.yml: PLAN (read only, pull requests) and DEPLOY (the environment).

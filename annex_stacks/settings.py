@@ -67,6 +67,7 @@ class AnnexSettings:
     #: Also deploy HTCondorAnnex-SubmitHostRole: an instance profile with the least-privilege
     #: policy, for a submit host on EC2 that uses its instance credentials.
     submit_host_role: bool = False
+    condor_user: bool = False
     #: Also deploy HTCondorAnnex-CiRoles: the pipeline's plan and deploy roles, trusted by
     #: GitHub's OIDC for `ci_repository` (OWNER/NAME) and its environment `ci_environment`.
     ci_roles: bool = False
@@ -559,6 +560,17 @@ SETTINGS: tuple[Setting, ...] = (
         flag="--submit-host-role",
         switch_to=True,
         help="Also make an instance profile with `annex-cdk policy` for a submit host on EC2.",
+    ),
+    Setting(
+        field="condor_user",
+        context_key=names.CTX_CONDOR_USER,
+        kind=bool,
+        sparse=True,  # off by default; once deployed, the stack records it
+        recorded_by=names.CONDOR_USER_STACK,
+        flag="--condor-user",
+        switch_to=True,
+        help="Also make condor_annex an IAM user of its own holding only what it calls at run "
+        "time (`annex-cdk policy --runtime`), and write its key files.",
     ),
     Setting(
         field="ci_roles",

@@ -135,6 +135,16 @@ STACKS: Final[tuple[StackSpec, ...]] = (
         role_outputs=(names.OUT_SUBMIT_HOST_ROLE,),
     ),
     StackSpec(
+        name=names.CONDOR_USER_STACK,
+        construct="annex_stacks.condor_user_stack:CondorUserStack",
+        description="HTCondorAnnex: condor_annex's own IAM user, run-time policy (annex-cdk)",
+        optional=True,
+        enabled_by="condor_user",
+        outputs=(names.OUT_CONDOR_USER,),
+        # IAM deletes no user that still has access keys; setup made them, destroy removes them.
+        before_destroy=("condor-user-keys",),
+    ),
+    StackSpec(
         name=names.CI_ROLES_STACK,
         construct="annex_stacks.ci_roles_stack:CiRolesStack",
         description="HTCondorAnnex: CI plan and deploy roles (annex-cdk)",

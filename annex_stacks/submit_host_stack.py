@@ -31,14 +31,14 @@ from annex_stacks.settings import AnnexSettings
 _NOT_PSEUDO = re.compile(r"\$\{(?!AWS::)")
 
 
-def _sub(value: Any) -> Any:
+def fn_sub_document(value: Any) -> Any:
     """The document with every string that names a pseudo parameter wrapped in Fn::Sub."""
     if isinstance(value, str):
         return Fn.sub(_NOT_PSEUDO.sub("${!", value)) if "${AWS::" in value else value
     if isinstance(value, list):
-        return [_sub(v) for v in value]
+        return [fn_sub_document(v) for v in value]
     if isinstance(value, Mapping):
-        return {k: _sub(v) for k, v in value.items()}
+        return {k: fn_sub_document(v) for k, v in value.items()}
     return value
 
 
@@ -99,7 +99,8 @@ class SubmitHostRoleStack(Stack):
             description="HTCondor submit host: annex-cdk and condor_annex, least privilege",
             policies=[
                 iam.CfnRole.PolicyProperty(
-                    policy_name=names.SUBMIT_HOST_POLICY_NAME, policy_document=_sub(policy)
+                    policy_name=names.SUBMIT_HOST_POLICY_NAME,
+                    policy_document=fn_sub_document(policy),
                 )
             ],
         )

@@ -1,11 +1,11 @@
-"""AWS::IAM::Role and AWS::IAM::InstanceProfile, updated in place as on AWS."""
+"""AWS::IAM::Role, AWS::IAM::InstanceProfile and AWS::IAM::User, updated in place as on AWS."""
 
 from __future__ import annotations
 
 import contextlib
 from typing import Any
 
-from moto.iam.models import InstanceProfile, ManagedPolicy, Role, iam_backends
+from moto.iam.models import InstanceProfile, ManagedPolicy, Role, User, iam_backends
 from moto.utilities.utils import get_partition
 
 from annex_emulator.resource_properties import (
@@ -210,3 +210,97 @@ class ManagedPolicyResource(ManagedPolicy):
         if policy.attachment_count:
             raise DeleteConflictException("Cannot delete a policy attached to entities.")
         iam.delete_policy(policy.arn)
+
+
+class UserResource(User):
+    """AWS::IAM::User: moto's create ignores ManagedPolicyArns and Policies, and its delete
+    removes a user that still has access keys. CloudFormation attaches and detaches the user's
+    policies, and fails the delete (DeleteConflict) while keys made outside the stack remain."""
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> User:
+        properties = cloudformation_json.get("Properties") or {}
+        iam = _iam(account_id, region_name)
+        user: User = iam.create_user(
+            region_name=region_name,
+            user_name=properties.get("UserName") or resource_name,
+            path=properties.get("Path", "/"),
+            tags=properties.get("Tags") or [],
+        )
+        try:
+            cls._sync(iam, user, properties, {})
+        except Exception:
+            cls.delete_from_cloudformation_json(user.name, {}, account_id, region_name)
+            raise
+        return user
+
+    @staticmethod
+    def _sync(iam: Any, user: User, properties: dict[str, Any], previous: dict[str, Any]) -> None:
+        wanted = {
+            p["PolicyName"]: json_text(p["PolicyDocument"])
+            for p in properties.get("Policies") or []
+        }
+        for policy in previous.get("Policies") or []:
+            if policy["PolicyName"] not in wanted:
+                with contextlib.suppress(Exception):
+                    iam.delete_user_policy(user.name, policy["PolicyName"])
+        for policy_name, document in wanted.items():
+            iam.put_user_policy(user.name, policy_name, document)
+        arns = list(properties.get("ManagedPolicyArns") or [])
+        for arn in list(user.managed_policies):
+            if arn not in arns:
+                iam.detach_user_policy(arn, user.name)
+        for arn in arns:
+            if arn not in user.managed_policies:
+                iam.attach_user_policy(arn, user.name)
+        stash_properties(user, properties)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: User,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> User:
+        properties = cloudformation_json.get("Properties") or {}
+        previous = previous_properties(original_resource)
+        if properties.get("UserName") != previous.get("UserName") or properties.get(
+            "Path", "/"
+        ) != previous.get("Path", "/"):
+            refuse_custom_named_replacement("UserName", properties, previous)
+            return cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+        cls._sync(_iam(account_id, region_name), original_resource, properties, previous)
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        from moto.iam.exceptions import DeleteConflictException
+
+        iam = _iam(account_id, region_name)
+        user = iam.users.get(resource_name)
+        if user is None:
+            return
+        if user.access_keys:
+            raise DeleteConflictException("Cannot delete entity, must delete access keys first.")
+        for arn in list(user.managed_policies):
+            iam.detach_user_policy(arn, resource_name)
+        for policy_name in list(user.policies):
+            iam.delete_user_policy(resource_name, policy_name)
+        iam.delete_user(resource_name)

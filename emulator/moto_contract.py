@@ -299,6 +299,23 @@ CALLED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ("moto.core.common_models", "CloudFormationModel.update_from_cloudformation_json", _CFN_UPDATE),
     ("moto.core.common_models", "CloudFormationModel.delete_from_cloudformation_json", _CFN_DELETE),
     ("moto.iam.models", "Role.delete_from_cloudformation_json", _CFN_DELETE),
+    ("moto.iam.models", "User.create_from_cloudformation_json", _CFN_CREATE),
+    ("moto.iam.models", "User.update_from_cloudformation_json", _CFN_UPDATE),
+    ("moto.iam.models", "User.delete_from_cloudformation_json", _CFN_DELETE),
+    (
+        "moto.iam.models",
+        "IAMBackend.create_user",
+        ("self", "region_name", "user_name", "path", "tags"),
+    ),
+    ("moto.iam.models", "IAMBackend.attach_user_policy", ("self", "policy_arn", "user_name")),
+    ("moto.iam.models", "IAMBackend.detach_user_policy", ("self", "policy_arn", "user_name")),
+    (
+        "moto.iam.models",
+        "IAMBackend.put_user_policy",
+        ("self", "user_name", "policy_name", "policy_json"),
+    ),
+    ("moto.iam.models", "IAMBackend.delete_user_policy", ("self", "user_name", "policy_name")),
+    ("moto.iam.models", "IAMBackend.delete_user", ("self", "user_name")),
     ("moto.iam.models", "InstanceProfile.create_from_cloudformation_json", _CFN_CREATE),
     (
         "moto.s3.models",

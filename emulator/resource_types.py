@@ -5,7 +5,12 @@ from __future__ import annotations
 from moto.core.common_models import CloudFormationModel
 
 from annex_emulator.budget import BudgetResource
-from annex_emulator.iam import InstanceProfileResource, ManagedPolicyResource, RoleResource
+from annex_emulator.iam import (
+    InstanceProfileResource,
+    ManagedPolicyResource,
+    RoleResource,
+    UserResource,
+)
 from annex_emulator.image_builder import (
     ComponentResource,
     DistributionConfigurationResource,
@@ -36,6 +41,7 @@ MODELS: dict[str, type[CloudFormationModel]] = {
     "AWS::IAM::Role": RoleResource,
     "AWS::IAM::InstanceProfile": InstanceProfileResource,
     "AWS::IAM::ManagedPolicy": ManagedPolicyResource,
+    "AWS::IAM::User": UserResource,
     "AWS::IAM::OIDCProvider": OidcProviderResource,
     "AWS::Lambda::Function": LambdaFunctionResource,
     "AWS::Lambda::Permission": LambdaPermissionResource,

@@ -74,6 +74,17 @@ def _role(props: Props, n: Names) -> list[Request]:
     return requests
 
 
+def _user(props: Props, n: Names) -> list[Request]:
+    arn = n.iam("user", props.get("Path"))
+    requests = [Request("iam:CreateUser", (arn,), _tags(props))]
+    requests += [Request("iam:PutUserPolicy", (arn,)) for _ in props.get("Policies") or []]
+    requests += [
+        Request("iam:AttachUserPolicy", (arn,), {"iam:PolicyARN": [policy]})
+        for policy in props.get("ManagedPolicyArns") or []
+    ]
+    return requests
+
+
 def _existing_role_boundary(account: str, name: str) -> dict[str, list[str]]:
     """`iam:PermissionsBoundary` of a call on an existing role is that role's boundary."""
     from moto.iam.models import iam_backends
@@ -140,6 +151,10 @@ CREATE: Final[dict[str, Teach]] = {
     "AWS::IAM::Role": _role,
     "AWS::IAM::Policy": _role_policy,
     "AWS::IAM::InstanceProfile": _instance_profile,
+    "AWS::IAM::User": _user,
+    "AWS::IAM::ManagedPolicy": _simple(
+        "iam:CreatePolicy", lambda p, n: n.iam("policy", p.get("Path"))
+    ),
     "AWS::IAM::OIDCProvider": _simple(
         "iam:CreateOpenIDConnectProvider",
         lambda p, n: n.arn(
@@ -206,6 +221,7 @@ CREATE: Final[dict[str, Teach]] = {
 DELETE: Final[dict[str, tuple[str, Callable[[Names], str]]]] = {
     "AWS::IAM::Role": ("iam:DeleteRole", lambda n: n.iam("role")),
     "AWS::IAM::InstanceProfile": ("iam:DeleteInstanceProfile", lambda n: n.iam("instance-profile")),
+    "AWS::IAM::User": ("iam:DeleteUser", lambda n: n.iam("user")),
     "AWS::Lambda::Function": (
         "lambda:DeleteFunction",
         lambda n: n.arn("lambda", f"function:{n.name}"),

@@ -1,11 +1,23 @@
-"""IAM, as the use cases need it: a role's inline policies, and the fleet role the rehearsal uses."""
+"""IAM, as the use cases need it: a role's inline policies, the fleet role the rehearsal uses,
+and the access keys of condor_annex's own user."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from annex_cdk.aws.service import Service, not_found_raises
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    """An IAM user's access key: the secret only when it was just created (never listed)."""
+
+    key_id: str
+    created: datetime
+    secret: str | None = field(default=None, repr=False)
 
 
 class Iam(Service):
@@ -30,3 +42,15 @@ class Iam(Service):
                 RoleName=name, AssumeRolePolicyDocument=json.dumps(trust)
             )
             return str(role["Role"]["Arn"])
+
+    def access_keys(self, user: str) -> list[AccessKey]:
+        """The user's access keys (ids and ages; IAM never hands a secret back)."""
+        listed = self._client.list_access_keys(UserName=user)["AccessKeyMetadata"]
+        return [AccessKey(k["AccessKeyId"], k["CreateDate"]) for k in listed]
+
+    def create_access_key(self, user: str) -> AccessKey:
+        made = self._client.create_access_key(UserName=user)["AccessKey"]
+        return AccessKey(made["AccessKeyId"], made["CreateDate"], made["SecretAccessKey"])
+
+    def delete_access_key(self, user: str, key_id: str) -> None:
+        self._client.delete_access_key(UserName=user, AccessKeyId=key_id)

@@ -23,6 +23,7 @@ from annex_cdk.condor.files import directory_locked
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.errors import AnnexError, LocalFilesError, StackFailedError, UsageError
+from annex_cdk.ops import condor_user
 from annex_cdk.ops.post_deploy import pem_material, preflight
 from annex_cdk.ops.stack_ownership import foreign_stacks, refuse_foreign
 from annex_stacks import names
@@ -174,6 +175,12 @@ def _deregister_images(target: AwsTarget, paths: LocalPaths, live: Live, found: 
     ]
 
 
+def _condor_user_keys(target: AwsTarget, paths: LocalPaths, live: Live, found: Teardown) -> None:
+    """IAM deletes no user that still has access keys, and setup made them."""
+    if user := live.state.outputs.get(names.OUT_CONDOR_USER):
+        condor_user.delete_keys(target, paths, user)
+
+
 _Step = Callable[[AwsTarget, LocalPaths, Live, Teardown], None]
 
 
@@ -190,6 +197,7 @@ BEFORE_DESTROY: dict[str, _Step] = {
     "empty-bucket": _empty_bucket,
     "key-pair-journal": _journal_key_pair,
     "detach-guardrail-deny": _detach_guardrail_deny,
+    "condor-user-keys": _condor_user_keys,
 }
 AFTER_DESTROY: dict[str, _Step] = {"deregister-images": _deregister_images}
 

@@ -32,6 +32,7 @@ from annex_cdk.aws.session import AwsTarget
 from annex_cdk.aws.ssm import Ssm
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
+from annex_cdk.ops import condor_user
 from annex_cdk.ops.account_posture import (
     configured_image,
     declare_image_imds_v2,
@@ -542,11 +543,14 @@ def run_setup(
     if paths is not None:  # --no-local: no PEM, no user_config, the key stays in SSM
         outputs = {name: r.outputs for name, r in results.items()}
         key_outputs = outputs.get(names.KEY_PAIR_STACK, {})
+        credentials = target.credentials
+        if user := outputs.get(names.CONDOR_USER_STACK, {}).get(names.OUT_CONDOR_USER):
+            credentials = condor_user.ensure_key(target, paths, user)
         local = post_deploy(
             paths,
             target.region,
             outputs,
-            target.credentials,
+            credentials,
             key_name=key_name,
             private_key=private_key(target, key_outputs),
             retire_annex_blocks=retire_annex_blocks,

@@ -362,6 +362,7 @@ PROPERTIES = {
         "Tags": [{"Key": "project", "Value": "annex"}],
     },
     "AWS::IAM::Policy": {"Roles": ["HTCondorAnnex-role"]},
+    "AWS::IAM::User": {"ManagedPolicyArns": [BOUNDARY], "Policies": [{"PolicyName": "p"}]},
     "AWS::IAM::InstanceProfile": {"Roles": ["HTCondorAnnex-role"]},
     "AWS::IAM::OIDCProvider": {"Url": "https://token.actions.githubusercontent.com"},
     "AWS::Lambda::Function": {"Role": ROLE_ARN},

@@ -77,6 +77,7 @@ def test_each_stack_records_what_it_always_recorded():
             names.CTX_GROUP_DESCRIPTION,
         },
         names.SUBMIT_HOST_STACK: {names.CTX_SUBMIT_HOST_ROLE},
+        names.CONDOR_USER_STACK: {names.CTX_CONDOR_USER},
         names.CI_ROLES_STACK: {
             names.CTX_CI_ROLES,
             names.CTX_CI_REPOSITORY,
