@@ -233,7 +233,8 @@ def checked_endpoint(url: str | None) -> str | None:
 def configured_key_files(paths: LocalPaths, region: str) -> tuple[Path | None, Path | None, bool]:
     """The key files condor_annex would use for `region` (its ANNEX_DEFAULT_*_KEY_FILE, as
     HTCondor reads them): what setup recorded, key files it was given included. FROM INSTANCE
-    means the instance profile; nothing set means ~/.condor's files, then boto3's chain."""
+    means the instance profile; nothing set (or condor_annex's own user's key) means ~/.condor's
+    files, then boto3's chain."""
     keys = [names.KEY_ACCESS_KEY_FILE, names.KEY_SECRET_KEY_FILE]
     try:
         values = paths.effective(keys, region)
@@ -244,6 +245,10 @@ def configured_key_files(paths: LocalPaths, region: str) -> tuple[Path | None, P
         return None, None, False
     if names.FROM_INSTANCE in (access, secret):
         return None, None, True
+    if Path(access) == paths.condor_dir / names.CONDOR_USER_PUBLIC_KEY_FILE:
+        # condor_annex's own key (setup --condor-user) holds only its run-time calls: annex-cdk
+        # goes on with the key it deploys with (~/.condor's files, then boto3's chain).
+        return None, None, False
     return Path(access), Path(secret), False
 
 

@@ -72,7 +72,12 @@ def test_which_stacks_a_setup_deploys():
     own_key = [s.name for s in stack_specs.enabled(AnnexSettings(create_key_pair=False))]
     assert names.KEY_PAIR_STACK not in own_key
     everything = AnnexSettings(
-        submit_host_role=True, ci_roles=True, ci_repository="o/r", build_image=True, max_vcpus=8
+        submit_host_role=True,
+        condor_user=True,
+        ci_roles=True,
+        ci_repository="o/r",
+        build_image=True,
+        max_vcpus=8,
     )
     assert [s.name for s in stack_specs.enabled(everything)] == list(stack_specs.MANAGED_STACKS)
 
