@@ -109,6 +109,26 @@ TAG_SETUP: Final = "htcondor:AnnexSetup"
 TAG_SETUP_VALUE: Final = "annex-cdk"
 #: condor_annex tags every annex instance with this; the lease functions and destroy use it.
 TAG_ANNEX_NAME: Final = "htcondor:AnnexName"
+#: On each StackSet `annex-cdk org deploy` makes (and so on every stack it creates in a member
+#: account): the HTCondorAnnex-* stack the StackSet carries. A member account finds its
+#: StackSet-<name>-<id> stacks by it.
+TAG_STACK: Final = "htcondor:AnnexStack"
+
+# --- AWS Organizations (`annex-cdk org`) -----------------------------------------------------
+#: The role AWS Organizations creates in every account it creates (org deploy's look into a
+#: member account for a setup already there goes through it).
+ORG_ACCESS_ROLE: Final = "OrganizationAccountAccessRole"
+#: CloudFormation names each stack a StackSet creates StackSet-<StackSet name>-<uuid>.
+STACK_SET_STACK_PREFIX: Final = "StackSet-"
+#: The security group's CIDR slots in a StackSet's template (org mode): per address family,
+#: a parameter each, empty for an unused slot; an account's collector CIDR is an override.
+CIDR_SLOTS: Final = 4
+
+
+def cidr_parameter(version: int, slot: int) -> str:
+    """The template parameter of CIDR slot `slot` (1-based) of IP version 4 or 6."""
+    return f"AllowedCidrV{version}No{slot}"
+
 
 # --- HTCondor configuration keys -------------------------------------------------------------
 KEY_REGION: Final = "ANNEX_DEFAULT_AWS_REGION"
@@ -209,6 +229,8 @@ CTX_MAX_INSTANCE_HOURS: Final = "annex:maxInstanceHours"
 CTX_MAX_DOLLARS: Final = "annex:maxDollars"
 CTX_HEARTBEAT_MINUTES: Final = "annex:heartbeatMinutes"
 CTX_BUDGET_EMAIL: Final = "annex:budgetEmail"
+#: The security group takes its CIDRs from template parameters (the StackSets' templates).
+CTX_CIDR_PARAMETERS: Final = "annex:cidrParameters"
 
 # --- User config text (the config writer, cli/condor/user_config.py) -------------------------
 #: The comment condor_annex -setup writes before each block it appends (hyphen and sanitized

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, Stack
+from aws_cdk import Annotations, Aws, CfnCondition, CfnOutput, CfnParameter, Fn, Stack
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
@@ -18,12 +18,56 @@ NO_CIDR_WARNING = (
 )
 
 
-def ingress_rules(settings: AnnexSettings) -> list[ec2.CfnSecurityGroup.IngressProperty]:
+def _ports(settings: AnnexSettings) -> list[tuple[int, str]]:
     # Not settings.collector_port: that is the submit host's collector, which the instances
     # call out to; the instances themselves accept HTCondor on their shared port.
     ports = [(names.INSTANCE_SHARED_PORT, "HTCondor")]
     if settings.ssh:
         ports.append((names.SSH_PORT, "SSH"))
+    return ports
+
+
+#: What a CIDR slot parameter accepts: empty (unused) or a CIDR of its family.
+_SLOT_PATTERN = {
+    4: r"^$|^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$",
+    6: r"^$|^[0-9a-fA-F:]+/\d{1,3}$",
+}
+
+
+def parameter_rules(stack: Stack, settings: AnnexSettings) -> list[Any]:
+    """The ingress of a StackSet's template: names.CIDR_SLOTS parameters per IP version, each
+    a rule per port when it is not empty (a condition per slot; CloudFormation has no loop
+    without a transform, and StackSets take no transforms)."""
+    rules: list[Any] = []
+    for version in (4, 6):
+        for slot in range(1, names.CIDR_SLOTS + 1):
+            parameter = CfnParameter(
+                stack,
+                names.cidr_parameter(version, slot),
+                type="String",
+                default="",
+                allowed_pattern=_SLOT_PATTERN[version],
+                description=f"IPv{version} CIDR that may reach annex instances (empty: none)",
+            )
+            used = CfnCondition(
+                stack,
+                f"{names.cidr_parameter(version, slot)}Used",
+                expression=Fn.condition_not(Fn.condition_equals(parameter.value_as_string, "")),
+            )
+            for port, what in _ports(settings):
+                rule = {
+                    "IpProtocol": "tcp",
+                    "FromPort": port,
+                    "ToPort": port,
+                    "CidrIp" if version == 4 else "CidrIpv6": parameter.value_as_string,
+                    "Description": Fn.join("", [f"{what} from ", parameter.value_as_string]),
+                }
+                rules.append(Fn.condition_if(used.logical_id, rule, Aws.NO_VALUE))
+    return rules
+
+
+def ingress_rules(settings: AnnexSettings) -> list[ec2.CfnSecurityGroup.IngressProperty]:
+    ports = _ports(settings)
     rules = []
     for cidr in settings.allowed_cidrs:
         v6 = ipaddress.ip_network(cidr).version == 6
@@ -54,9 +98,13 @@ class SecurityGroupStack(Stack):
             # Adopting condor_annex's group keeps its description: only the rules change, in
             # place, so running annex instances keep their group.
             group_description=settings.group_description or names.GROUP_DESCRIPTION,
-            security_group_ingress=ingress_rules(settings) or None,
+            security_group_ingress=(
+                parameter_rules(self, settings)
+                if settings.cidr_parameters
+                else ingress_rules(settings) or None
+            ),
         )
-        if not settings.allowed_cidrs:
+        if not settings.allowed_cidrs and not settings.cidr_parameters:
             Annotations.of(self).add_warning_v2("annex:no-allowed-cidrs", NO_CIDR_WARNING)
         if settings.world_open:
             # cfn-lint's own acknowledgement mechanism: the world-open rule is the user's choice.

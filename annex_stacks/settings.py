@@ -61,6 +61,10 @@ class AnnexSettings:
     #: Keep this existing bucket (one condor_annex -setup made, with a generated name) instead
     #: of the deterministic name: renaming a bucket would replace it and lose its contents.
     bucket_name: str | None = None
+    #: The security group's CIDRs are template parameters (names.CIDR_SLOTS per family) rather
+    #: than allowed_cidrs: the template `annex-cdk org deploy` gives its StackSet, whose
+    #: parameters carry the CIDRs, per account where an account overrides them.
+    cidr_parameters: bool = False
     #: Keep this security-group description (condor_annex's, on adoption), so the group is
     #: updated in place rather than replaced under running annex instances.
     group_description: str | None = None
@@ -543,6 +547,12 @@ SETTINGS: tuple[Setting, ...] = (
         kind=str,
         sparse=True,
         recorded_by=names.BUCKET_STACK,
+    ),
+    Setting(
+        field="cidr_parameters",
+        context_key=names.CTX_CIDR_PARAMETERS,
+        kind=bool,
+        sparse=True,  # off: setup's templates are as before
     ),
     Setting(
         field="group_description",

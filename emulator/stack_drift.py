@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.awslambda.models import lambda_backends
+from moto.cloudformation import parsing
 from moto.cloudformation.models import Stack
-from moto.cloudformation.parsing import clean_json
 from moto.ec2.models import ec2_backends
 from moto.iam.models import iam_backends
 from moto.s3.models import s3_backends
@@ -102,7 +102,7 @@ def resource_drift(stack: Stack, logical_id: str, resource: Any) -> str:
     if resource_type == "AWS::EC2::SecurityGroup":
         properties = resource_map._resource_json_map[logical_id].get("Properties", {})
         if "SecurityGroupIngress" in properties:
-            wanted = _ingress(clean_json(properties["SecurityGroupIngress"], resource_map))
+            wanted = _ingress(parsing.clean_json(properties["SecurityGroupIngress"], resource_map))
             group = ec2_backends[stack.account_id][stack.region_name].get_security_group_from_id(
                 physical
             )

@@ -111,8 +111,10 @@ def _teach() -> None:
         annex_runtime,
         change_sets,
         clock,
+        generated_names,
         governed_account,
         iam_enforcement,
+        intrinsics,
         lambda_function,
         lambda_runtime,
         resource_import,
@@ -130,6 +132,10 @@ def _teach() -> None:
     _install_model_lookup()
     # Every resource creation, including moto's lazy ones: events, strict types, blame.
     patch(parsing, "parse_and_create_resource", resource_lifecycle.create_resource)
+    # Generated names within each type's length limit, as CloudFormation makes them.
+    patch(parsing, "generate_resource_name", generated_names.generate_resource_name)
+    # A list element that is AWS::NoValue is removed, as CloudFormation removes it.
+    patch(parsing, "clean_json", intrinsics.clean_json)
     # Every resource deletion: DeletionPolicy, events, "already gone" counts as deleted.
     patch(ResourceMap, "_delete_resource", resource_lifecycle.delete_resource)
     # Updates in CloudFormation's order, with rollback.

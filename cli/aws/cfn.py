@@ -44,9 +44,12 @@ class DriftUnavailable(Exception):
 class CloudFormation(Service):
     name = "cloudformation"
 
-    def engine(self, *, progress: Progress | None = None) -> Engine:
-        """The deploy engine on this client (it reads and converges stacks)."""
-        return Engine(self._client) if progress is None else Engine(self._client, progress=progress)
+    def engine(self, *, progress: Progress | None = None, stack_sets: bool = False) -> Engine:
+        """The deploy engine on this client (it reads and converges stacks); with
+        `stack_sets`, a stack missing under its own name is looked for among a StackSet's."""
+        if progress is None:
+            return Engine(self._client, stack_sets=stack_sets)
+        return Engine(self._client, progress=progress, stack_sets=stack_sets)
 
     def stack_resources(self, stack: str) -> list[StackResource]:
         """DescribeStackResources of a stack, by name or id, in template order."""

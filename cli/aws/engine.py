@@ -16,9 +16,10 @@ from functools import partial
 from typing import Any, TypeVar
 
 from annex_cdk.console import ResourceEvent
-from annex_cdk.errors import Interrupted, StackBlockedError, StackFailedError, annotate
+from annex_cdk.errors import AnnexError, Interrupted, StackBlockedError, StackFailedError, annotate
 from annex_cdk.templates.load import body as template_body
 from annex_cdk.templates.load import normalise
+from annex_stacks import names, stack_specs
 
 CAPABILITIES = ["CAPABILITY_IAM"]
 
@@ -88,6 +89,8 @@ class StackState:
     stack_id: str | None = None
     outputs: Mapping[str, str] = field(default_factory=dict)
     reason: str | None = None
+    #: The stack's parameter values (a StackSet's security group takes its CIDRs so).
+    parameters: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
@@ -191,9 +194,15 @@ class Engine:
     POLL_FIRST = 0.05
     POLL_MAX = 3.0
 
-    def __init__(self, cfn: Any, *, progress: Progress = _quiet) -> None:
+    def __init__(self, cfn: Any, *, progress: Progress = _quiet, stack_sets: bool = False) -> None:
         self.cfn = cfn
         self.progress = progress
+        # In a member account of an organization the stacks are a StackSet's
+        # (StackSet-<name>-<id>): the readers (write-config, check-setup) find them there when
+        # no HTCondorAnnex-* stack exists. Setup and destroy never do: they act on names.
+        self.stack_sets = stack_sets
+        self._listed: list[dict[str, Any]] | None = None
+        self._listing = threading.Lock()
         # A progress with a `resource` method (console.StackProgress) gets one ResourceEvent
         # per resource event as well; a plain callable gets the stack lines only.
         self.on_resource: Callable[[ResourceEvent], None] = getattr(
@@ -225,13 +234,57 @@ class Engine:
         try:
             [stack] = self.cfn.describe_stacks(StackName=name)["Stacks"]
         except ClientError as err:
-            if "does not exist" in str(err):
+            if "does not exist" not in str(err):
+                raise
+            found = self.stack_set_stack(name) if self.stack_sets else None
+            if found is None:
                 return StackState(name)
-            raise
+            stack = found
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        parameters = {
+            p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])
+        }
         return StackState(
-            name, stack["StackStatus"], stack["StackId"], outputs, stack.get("StackStatusReason")
+            name,
+            stack["StackStatus"],
+            stack["StackId"],
+            outputs,
+            stack.get("StackStatusReason"),
+            parameters,
         )
+
+    def stack_set_stack(self, name: str) -> dict[str, Any] | None:
+        """The stack a StackSet made here for stack `name`: named StackSet-*, tagged with the
+        stack it carries (`org deploy` tags its StackSets so), with that stack's outputs."""
+        with self._listing:
+            if self._listed is None:
+                listed: list[dict[str, Any]] = []
+                kwargs: dict[str, Any] = {}
+                while True:
+                    page = self.cfn.describe_stacks(**kwargs)
+                    listed.extend(page.get("Stacks", []))
+                    if not page.get("NextToken"):
+                        break
+                    kwargs["NextToken"] = page["NextToken"]
+                self._listed = listed
+        wanted = (
+            set(stack_specs.spec(name).outputs) if name in stack_specs.MANAGED_STACKS else set()
+        )
+        found = [
+            stack
+            for stack in self._listed
+            if stack["StackName"].startswith(names.STACK_SET_STACK_PREFIX)
+            and {t["Key"]: t["Value"] for t in stack.get("Tags", [])}.get(names.TAG_STACK) == name
+            and stack.get("StackStatus") != DELETED
+            and wanted <= {o["OutputKey"] for o in stack.get("Outputs", [])}
+        ]
+        if len(found) > 1:
+            raise AnnexError(
+                f"{len(found)} StackSets made {name} here: "
+                + ", ".join(s["StackName"] for s in found),
+                hint="ask your organization's administrator which one is yours (annex-cdk org status)",
+            )
+        return found[0] if found else None
 
     def deployed_template(self, state: StackState) -> Any | None:
         if not state.exists:

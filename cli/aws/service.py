@@ -66,3 +66,13 @@ class Service:
         self.target = target
         self.region = target.region
         self._client: Any = target.client(self.name, quick=quick)
+
+    def _pages(self, method: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every item under `key` of every page of a NextToken-paged call."""
+        found: list[dict[str, Any]] = []
+        while True:
+            page = getattr(self._client, method)(**kwargs)
+            found.extend(page.get(key, []))
+            if not page.get("NextToken"):
+                return found
+            kwargs["NextToken"] = page["NextToken"]

@@ -19,7 +19,17 @@ from typing import Annotated, Any
 import typer
 
 from annex_cdk import console
-from annex_cdk.commands import checks, condor, deploy, destroy, failure, guardrail, tools, unlock
+from annex_cdk.commands import (
+    checks,
+    condor,
+    deploy,
+    destroy,
+    failure,
+    guardrail,
+    org,
+    tools,
+    unlock,
+)
 from annex_cdk.errors import EXIT_INTERRUPTED, EXIT_USAGE, AnnexError, UsageError
 from annex_cdk.text import printable_lines
 
@@ -70,6 +80,7 @@ app.command()(tools.policy)
 app.command()(tools.emulator)
 app.command()(tools.rehearse)
 condor.register(app)
+org.register(app)
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:

@@ -86,7 +86,7 @@ def run_check_setup(
             # The bindings' version is a guess at the HTCondor that runs annexes: warn only.
             access_point_checks(report, paths, strict=version.source != BINDINGS_SOURCE)
         _personal_condor_check(report, version)
-    engine = CloudFormation(target).engine()
+    engine = CloudFormation(target).engine(stack_sets=True)
     if deep:
         # One read of every stack, templates included, serves both the plain and deep checks.
         read = engine.read_all(_DEEP_READ)

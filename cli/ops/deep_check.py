@@ -120,7 +120,7 @@ def _resources_exist(inputs: DeepInputs) -> list[Check]:
             continue
         if lv.state.status not in DEPLOYED:
             continue  # the plain checks report the stack's status
-        gone = gone_resources(target, stack)
+        gone = gone_resources(target, lv.state.stack_id or stack)
         for g in gone:
             problem = f"{g.what} ({g.logical_id}) was deleted outside annex-cdk"
             found.append(_fix_line(f"{names.DEEP_EXISTS}:{stack}", False, what, problem, fix))
@@ -168,7 +168,11 @@ def _instance_role(inputs: DeepInputs) -> list[Check]:
     bucket = outputs.get(names.BUCKET_STACK, {}).get(names.OUT_BUCKET)
     if not bucket or names.INSTANCE_PROFILE_STACK not in outputs:
         return []
-    role = CloudFormation(target).physical_id(names.INSTANCE_PROFILE_STACK, names.LID_INSTANCE_ROLE)
+    # By the stack's id: in a member account it is a StackSet's, under another name.
+    profile_stack = inputs.live[names.INSTANCE_PROFILE_STACK].state
+    role = CloudFormation(target).physical_id(
+        profile_stack.stack_id or profile_stack.name, names.LID_INSTANCE_ROLE
+    )
     buckets = []
     for doc in Iam(target).role_inline_policies(role):
         for statement in doc.get("Statement", []):
@@ -238,17 +242,27 @@ def _lambda_runtimes(inputs: DeepInputs) -> list[Check]:
     return found
 
 
-def _rules_in_template(template: dict[str, Any]) -> set[Rule]:
+def _rules_in_template(template: dict[str, Any], parameters: Mapping[str, str]) -> set[Rule]:
+    """The template's ingress rules; a StackSet's conditional ones (`Fn::If` on a CIDR
+    parameter, AWS::NoValue when it is empty) with the stack's parameter values."""
     group = template.get("Resources", {}).get(names.LID_SECURITY_GROUP, {}).get("Properties", {})
-    return {
-        (
-            str(r["IpProtocol"]),
-            int(r["FromPort"]),
-            int(r["ToPort"]),
-            r.get("CidrIp") or r.get("CidrIpv6"),
-        )
-        for r in group.get("SecurityGroupIngress", [])
-    }
+    declared = template.get("Parameters", {})
+
+    def value(item: Any) -> Any:
+        if isinstance(item, dict) and set(item) == {"Ref"}:
+            return parameters.get(item["Ref"], declared.get(item["Ref"], {}).get("Default"))
+        return item
+
+    rules = []
+    for rule in group.get("SecurityGroupIngress", []):
+        if isinstance(rule, dict) and "Fn::If" in rule:
+            rule = rule["Fn::If"][1]  # the condition is that the rule's CIDR is not empty
+        cidr = value(rule.get("CidrIp")) or value(rule.get("CidrIpv6"))
+        if cidr:
+            rules.append(
+                (str(rule["IpProtocol"]), int(rule["FromPort"]), int(rule["ToPort"]), cidr)
+            )
+    return set(rules)
 
 
 def _permission(rule: Rule) -> str:
@@ -268,7 +282,10 @@ def _security_group(inputs: DeepInputs) -> list[Check]:
     if not sg or names.SECURITY_GROUP_STACK not in templates:
         return []
     live = Ec2(target).ingress_rules(sg)
-    wanted = _rules_in_template(templates[names.SECURITY_GROUP_STACK])
+    wanted = _rules_in_template(
+        templates[names.SECURITY_GROUP_STACK],
+        inputs.live[names.SECURITY_GROUP_STACK].state.parameters,
+    )
     what = f"the ingress rules of {sg}"
     found = []
     for rule in sorted(live - wanted):
@@ -336,7 +353,7 @@ def _drift(inputs: DeepInputs) -> list[Check]:
             continue
         what = f"CloudFormation drift of {name}"
         try:
-            drift = cfn.drift(name)
+            drift = cfn.drift(lv.state.stack_id or name)
         except DriftUnavailable:
             return [
                 Check(

@@ -34,7 +34,7 @@ def run_write_config(
 ) -> WriteConfigReport:
     """Write the PEM and ~/.condor/user_config from complete, deployed stacks (after `cdk deploy`)."""
     target.account_id()
-    outputs = require_complete(CloudFormation(target).engine())
+    outputs = require_complete(CloudFormation(target).engine(stack_sets=True))
     key_outputs = outputs.get(names.KEY_PAIR_STACK, {})
     key_name = key_outputs.get(names.OUT_KEY_PAIR_NAME)
     preflight(paths, target.region, key_name)
