@@ -97,21 +97,11 @@ class GuideOptions:
 
     def values(self) -> dict[str, str]:
         """The keys whose effective value must be exactly the block's."""
-        return {
-            key: value
-            for _, lines in self.sections()
-            for key, value in lines
-            if not heartbeat_cron.appends_itself(key, value)
-        }
+        return _exact(self.sections())
 
     def heartbeat_values(self) -> dict[str, str]:
         """values() of the heartbeat's lines alone (the access point's block adds them)."""
-        return {
-            key: value
-            for _, lines in self.heartbeat_sections()
-            for key, value in lines
-            if not heartbeat_cron.appends_itself(key, value)
-        }
+        return _exact(self.heartbeat_sections())
 
     def appended(self) -> dict[str, str]:
         """List keys the block extends, and the word each must then contain."""
@@ -142,6 +132,17 @@ class GuideOptions:
                     f"--password-file {self.password_file!r} must be an absolute path "
                     "(HTCondor's daemons don't run in this directory)"
                 )
+
+
+def _exact(sections: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]) -> dict[str, str]:
+    """Every line's key and value, but for a list the block only extends (its own value then
+    differs by design; GuideOptions.appended checks those)."""
+    return {
+        key: value
+        for _, lines in sections
+        for key, value in lines
+        if not heartbeat_cron.appends_itself(key, value)
+    }
 
 
 def _check_user_value(option: str, key: str, value: str) -> None:
