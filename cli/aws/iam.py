@@ -1,5 +1,5 @@
-"""IAM, as the use cases need it: a role's inline policies, the fleet role the rehearsal uses,
-and the access keys of condor_annex's own user."""
+"""IAM, as the use cases need it: a role's inline policies, the fleet role and the administrator
+user the rehearsals use, and the access keys of condor_annex's own user."""
 
 from __future__ import annotations
 
@@ -54,3 +54,18 @@ class Iam(Service):
 
     def delete_access_key(self, user: str, key_id: str) -> None:
         self._client.delete_access_key(UserName=user, AccessKeyId=key_id)
+
+    def create_admin_user(self, name: str) -> tuple[str, str]:
+        """An IAM user allowed everything (HTCondor's guide: AdministratorAccess) and its
+        access key (id, secret): a governed account's usual caller, whom SCPs still cap."""
+        admin = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
+        self._client.create_user(UserName=name)
+        self._client.put_user_policy(
+            UserName=name, PolicyName="AdministratorAccess", PolicyDocument=json.dumps(admin)
+        )
+        key = self.create_access_key(name)
+        assert key.secret is not None  # IAM hands the secret back on creation only
+        return key.key_id, key.secret

@@ -171,11 +171,25 @@ def rehearse(
     region: Annotated[str, typer.Option("--region", help="Region to rehearse in.")] = "us-east-1",
     json_out: Json = False,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the scratch HOME afterwards.")] = False,
+    governed: Annotated[
+        bool,
+        typer.Option(
+            "--governed",
+            help="Rehearse in a landing zone's account (no default VPC, IMDSv2 required, a "
+            "required permissions boundary, SCPs) as its administrator: the findings, the "
+            "flags that get setup through, and condor_annex's launches the SCPs refuse.",
+        ),
+    ] = False,
 ) -> None:
     """setup → check-setup → no-op setup → destroy on a private emulator and a scratch HOME."""
-    from annex_cdk.ops.rehearse import run_rehearsal
+    if governed:
+        from annex_cdk.ops.rehearse_governed import run_governed_rehearsal
 
-    report = run_rehearsal(region=region, keep=keep)
+        report = run_governed_rehearsal(region=region, keep=keep)
+    else:
+        from annex_cdk.ops.rehearse import run_rehearsal
+
+        report = run_rehearsal(region=region, keep=keep)
     if json_out:
         console.emit_json(
             {
@@ -187,11 +201,14 @@ def rehearse(
     else:
         for s in report.steps:
             console.result(f"{s.step:<24} {s.seconds:7.2f} s")
-        console.result(
-            "Rehearsal passed: setup, check-setup, no-op re-run, annexes whose leases ran out, "
-            "the spend guardrail, and destroy all worked."
-            if report.ok
-            else "Rehearsal FAILED."
+        passed = (
+            "Governed rehearsal passed: every finding named, setup stopped before any change, "
+            "then deployed with --create-default-vpc and --permissions-boundary; condor_annex's "
+            "launches refused by the organization's SCPs, as on AWS; destroy worked."
+            if governed
+            else "Rehearsal passed: setup, check-setup, no-op re-run, annexes whose leases ran "
+            "out, the spend guardrail, and destroy all worked."
         )
+        console.result(passed if report.ok else "Rehearsal FAILED.")
     if not report.ok:
         raise typer.Exit(1)

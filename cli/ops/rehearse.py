@@ -29,7 +29,7 @@ from annex_stacks.settings import SettingsFlags
 
 #: A documentation network (RFC 5737) standing in for the collector's public address.
 REHEARSAL_CIDR = "198.51.100.7/32"
-_AWS_ENV = (
+AWS_ENV = (
     "AWS_PROFILE",
     "AWS_DEFAULT_PROFILE",
     "AWS_ENDPOINT_URL",
@@ -95,7 +95,7 @@ def run_rehearsal(*, region: str, keep: bool = False) -> RehearsalReport:
         paths, condor_config, creds = scratch_home(root)
         console.info(f"Scratch HOME: {paths.home}")
         with (
-            scoped_environ({"CONDOR_CONFIG": str(condor_config)}, unset=_AWS_ENV),
+            scoped_environ({"CONDOR_CONFIG": str(condor_config)}, unset=AWS_ENV),
             EmulatorProcess() as emu,
         ):
             console.info(f"Emulator: {emu.endpoint_url}")

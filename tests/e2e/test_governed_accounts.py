@@ -248,3 +248,21 @@ def test_the_organizations_rules_are_named_as_its_own_before_any_change(landing_
         )
     world.run("destroy", "--yes")
     assert _stacks(world) == set()
+
+
+def test_rehearse_governed_shows_the_way_through_and_the_refusals(world: World):
+    proc = world.run("rehearse", "--governed", "--json", timeout=600)
+    report = json.loads(proc.stdout)
+    assert report["ok"] is True
+    assert [s["step"] for s in report["steps"]] == [
+        "check-setup --deep",
+        "setup (stops before any change)",
+        "setup --create-default-vpc --permissions-boundary",
+        "condor_annex's launches (replayed)",
+        "destroy",
+    ]
+    err = proc.stderr
+    assert "setup stopped, as it must: setup stopped before any change" in err
+    assert "refused, as AWS refuses it: on-demand annex" in err
+    assert "with an explicit deny in a service control policy" in err
+    assert "refused, as AWS refuses it: spot-fleet annex" in err

@@ -1,0 +1,192 @@
+"""`annex-cdk rehearse --governed`: the first-time path in a landing zone's account.
+
+The emulator plays the account (`EmulatorProcess(governed=True)`: no default VPC, IMDSv2
+required, the organization's permissions boundary and SCPs), and the caller is what such
+accounts have: an IAM user with administrator rights, whose key goes in condor_annex's key
+files. The steps show what a governed user meets and the flags that get them through:
+
+1. check-setup --deep names every finding of the account, each with its fix;
+2. setup without flags stops before any change;
+3. setup --create-default-vpc --permissions-boundary ARN deploys, with the warnings left;
+4. condor_annex's own launches meet the organization's SCPs: its on-demand RunInstances sends
+   no MetadataOptions, so the IMDSv2 SCP refuses it, and spot requests are denied (CT.EC2.PV.6).
+   On AWS these refusals are the end of the road without an exception from the organization;
+   the rehearsal shows them, explained, and checks that they are the SCPs' and nothing else;
+5. destroy, which leaves the default VPC.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from annex_cdk import console
+from annex_cdk.aws.cfn import CloudFormation
+from annex_cdk.aws.condor_annex_calls import Annex, AnnexAccount
+from annex_cdk.aws.iam import Iam
+from annex_cdk.aws.session import AwsTarget, Credentials
+from annex_cdk.condor.files import write_private
+from annex_cdk.console import StackProgress
+from annex_cdk.errors import AnnexError
+from annex_cdk.ops.account_posture import AccountNotReadyError
+from annex_cdk.ops.annex_lease_rehearsal import REHEARSAL_IMAGE
+from annex_cdk.ops.check import run_check_setup
+from annex_cdk.ops.destroy import run_destroy
+from annex_cdk.ops.environ import scoped_environ
+from annex_cdk.ops.rehearse import (
+    AWS_ENV,
+    REHEARSAL_CIDR,
+    RehearsalReport,
+    RehearsalStep,
+    scratch_home,
+)
+from annex_cdk.ops.setup import run_setup
+from annex_stacks import names
+from annex_stacks.settings import SettingsFlags
+from annex_stacks.stack_specs import CORE_STACKS
+
+#: The governed account's administrator (HTCondor's guide has the user make one).
+ADMIN_USER = "annex-admin"
+#: How AWS words an SCP's denial (IAM's AccessDenied and EC2's UnauthorizedOperation alike).
+_SCP_DENIAL = "service control policy"
+
+T = TypeVar("T")
+
+
+def _admin_keys(target: AwsTarget, creds: Credentials) -> None:
+    """As the account's root user: the administrator, whose key condor_annex's files hold."""
+    key_id, secret = Iam(target).create_admin_user(ADMIN_USER)
+    assert creds.access_key_file is not None and creds.secret_key_file is not None
+    write_private(creds.access_key_file, f"{key_id}\n".encode())
+    write_private(creds.secret_key_file, f"{secret}\n".encode())
+
+
+def _refused_by_scp(what: str, call: Callable[[], Any], say: Callable[[str], None]) -> bool:
+    """True when `call` is refused by an SCP, as the governed account must refuse it."""
+    try:
+        call()
+    except Exception as err:  # botocore's ClientError: the refusal is what is shown
+        if _SCP_DENIAL in str(err):
+            say(f"  refused, as AWS refuses it: {what}: {err}")
+            return True
+        say(f"  FAILED: {what} failed otherwise: {err}")
+        return False
+    say(f"  FAILED: {what} was allowed; the organization's SCP should refuse it")
+    return False
+
+
+def _condor_annex_launches(target: AwsTarget, say: Callable[[str], None]) -> bool:
+    cfn = CloudFormation(target)
+    out = {k: v for stack in CORE_STACKS for k, v in cfn.outputs(stack).items()}
+    account = AnnexAccount(target)
+    annex = Annex("rehearsal-governed", out[names.OUT_BUCKET], out[names.OUT_ODI_LEASE])
+    launch: dict[str, Any] = {
+        "image_id": REHEARSAL_IMAGE,
+        "instance_profile_arn": out[names.OUT_INSTANCE_PROFILE],
+        "security_group_ids": [out[names.OUT_SECURITY_GROUP]],
+    }
+    say(
+        "  condor_annex's on-demand RunInstances sends no MetadataOptions: "
+        "ec2:MetadataHttpTokens is absent, and the SCP requires 'required'"
+    )
+    on_demand = _refused_by_scp(
+        "on-demand annex", lambda: account.run_instances(annex, key_name=None, **launch), say
+    )
+    say("  classic condor_annex's spot-fleet annexes: spot requests are denied (CT.EC2.PV.6)")
+    spot = _refused_by_scp(
+        "spot-fleet annex",
+        lambda: account.request_spot_fleet(
+            annex, fleet_role_arn=out[names.OUT_INSTANCE_PROFILE], **launch
+        ),
+        say,
+    )
+    say(
+        "  the way out is the organization's: an exception from the IMDSv2 SCP for the IAM "
+        "user condor_annex uses (annex-cdk cannot change what condor_annex sends)"
+    )
+    return on_demand and spot
+
+
+def run_governed_rehearsal(*, region: str, keep: bool = False) -> RehearsalReport:
+    from annex_emulator.landing_zone import boundary_arn
+    from annex_emulator.server import EmulatorProcess
+
+    root = Path(tempfile.mkdtemp(prefix="annex-cdk-rehearsal-"))
+    steps: list[RehearsalStep] = []
+    ok = True
+    try:
+        paths, condor_config, creds = scratch_home(root)
+        console.info(f"Scratch HOME: {paths.home}")
+        with (
+            scoped_environ({"CONDOR_CONFIG": str(condor_config)}, unset=AWS_ENV),
+            EmulatorProcess(region=region, governed=True) as emu,
+        ):
+            console.info(f"Emulator (a landing zone's account): {emu.endpoint_url}")
+            target = AwsTarget(region, creds, endpoint_url=emu.endpoint_url)
+            _admin_keys(target, creds)
+            target = AwsTarget(region, creds, endpoint_url=emu.endpoint_url)  # the admin's
+            boundary = boundary_arn(target.account_id())
+
+            def step(name: str, fn: Callable[[], T]) -> T:
+                console.info(f"\n== {name}")
+                t0 = time.monotonic()
+                out = fn()
+                seconds = time.monotonic() - t0
+                steps.append(RehearsalStep(name, round(seconds, 3)))
+                console.info(f"== {name}: {seconds:.2f} s")
+                return out
+
+            found = step("check-setup --deep", lambda: run_check_setup(target, paths, deep=True))
+            for line in found.lines:
+                console.info(line)
+
+            def refused() -> bool:
+                try:
+                    run_setup(
+                        target,
+                        paths,
+                        SettingsFlags(allow_from=(REHEARSAL_CIDR,)),
+                        yes=False,
+                        progress=StackProgress(),
+                    )
+                except AccountNotReadyError as err:
+                    console.info(f"setup stopped, as it must: {err}")
+                    return True
+                return False
+
+            ok &= step("setup (stops before any change)", refused)
+            flags = SettingsFlags(allow_from=(REHEARSAL_CIDR,), permissions_boundary=boundary)
+            first = step(
+                "setup --create-default-vpc --permissions-boundary",
+                lambda: run_setup(
+                    target,
+                    paths,
+                    flags,
+                    yes=False,
+                    progress=StackProgress(),
+                    create_default_vpc=True,
+                ),
+            )
+            ok &= first.ok
+            ok &= step(
+                "condor_annex's launches (replayed)",
+                lambda: _condor_annex_launches(target, console.info),
+            )
+            gone = step(
+                "destroy",
+                lambda: run_destroy(
+                    target, paths, force=False, confirm=lambda q: True, progress=StackProgress()
+                ),
+            )
+            ok &= gone.ok
+    except AnnexError as err:
+        console.warn(f"the governed rehearsal stopped: {err}")
+        ok = False
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    return RehearsalReport(ok, steps, root if keep else None)
