@@ -73,6 +73,11 @@ BEYOND_THE_POLICY: Final[dict[str, str]] = {
     # setup --create-default-vpc: a one-off that an administrator may run instead
     # (`aws ec2 create-default-vpc`); the pre-flight names the gap before any change.
     "ec2:CreateDefaultVpc": "the region's default VPC, made once",
+    # rehearse --governed only, as the root user of its private emulator: the administrator
+    # a governed account's user signs in as.
+    "iam:CreateUser": "the governed rehearsal's administrator",
+    "iam:PutUserPolicy": "the governed rehearsal's administrator",
+    "iam:CreateAccessKey": "the governed rehearsal's administrator",
 }
 
 #: A later condor_annex run (reference §4, §8.1).

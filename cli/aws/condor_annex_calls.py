@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,3 +222,14 @@ class AnnexAccount:
         """How many objects the annex's config tarball key names in its bucket."""
         found = self._s3.list_objects_v2(Bucket=annex.bucket, Prefix=config_key(annex.name))
         return int(found.get("KeyCount", 0))
+
+
+def refusal(call: Callable[[], object]) -> str | None:
+    """AWS's refusal of one replayed call (its message), or None when AWS allowed it."""
+    from botocore.exceptions import ClientError
+
+    try:
+        call()
+    except ClientError as err:
+        return str(err)
+    return None

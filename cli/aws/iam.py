@@ -62,7 +62,10 @@ class Iam(Service):
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
         }
-        self._client.create_user(UserName=name)
+        try:
+            self._client.create_user(UserName=name)
+        except self._client.exceptions.EntityAlreadyExistsException:
+            pass  # a retried CreateUser that had gone through: the same user
         self._client.put_user_policy(
             UserName=name, PolicyName="AdministratorAccess", PolicyDocument=json.dumps(admin)
         )

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from annex_cdk import console
 from annex_cdk.aws.cfn import CloudFormation
-from annex_cdk.aws.condor_annex_calls import Annex, AnnexAccount
+from annex_cdk.aws.condor_annex_calls import Annex, AnnexAccount, refusal
 from annex_cdk.aws.iam import Iam
 from annex_cdk.aws.session import AwsTarget, Credentials
 from annex_cdk.condor.files import write_private
@@ -67,16 +67,15 @@ def _admin_keys(target: AwsTarget, creds: Credentials) -> None:
 
 def _refused_by_scp(what: str, call: Callable[[], Any], say: Callable[[str], None]) -> bool:
     """True when `call` is refused by an SCP, as the governed account must refuse it."""
-    try:
-        call()
-    except Exception as err:  # botocore's ClientError: the refusal is what is shown
-        if _SCP_DENIAL in str(err):
-            say(f"  refused, as AWS refuses it: {what}: {err}")
-            return True
-        say(f"  FAILED: {what} failed otherwise: {err}")
+    refused = refusal(call)
+    if refused is None:
+        say(f"  FAILED: {what} was allowed; the organization's SCP should refuse it")
         return False
-    say(f"  FAILED: {what} was allowed; the organization's SCP should refuse it")
-    return False
+    if _SCP_DENIAL not in refused:
+        say(f"  FAILED: {what} failed otherwise: {refused}")
+        return False
+    say(f"  refused, as AWS refuses it: {what}: {refused}")
+    return True
 
 
 def _condor_annex_launches(target: AwsTarget, say: Callable[[str], None]) -> bool:
