@@ -3,6 +3,7 @@ user the rehearsals use, and the access keys of condor_annex's own user."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,10 +63,9 @@ class Iam(Service):
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
         }
-        try:
+        # A retried CreateUser whose first attempt had gone through: the same user.
+        with contextlib.suppress(self._client.exceptions.EntityAlreadyExistsException):
             self._client.create_user(UserName=name)
-        except self._client.exceptions.EntityAlreadyExistsException:
-            pass  # a retried CreateUser that had gone through: the same user
         self._client.put_user_policy(
             UserName=name, PolicyName="AdministratorAccess", PolicyDocument=json.dumps(admin)
         )
