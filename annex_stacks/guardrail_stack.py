@@ -252,7 +252,9 @@ class GuardrailStack(Stack):
                 ),
             ),
         )
-        schedule.node.add_dependency(invoker)
+        # After the role's policy, so that the first run may invoke the function (the role itself
+        # is ordered by the GetAtt of its ARN already).
+        schedule.node.add_dependency(invoker.node.find_child("DefaultPolicy"))
 
     def _budget(self, email: str, max_dollars: float) -> None:
         subscribers = [
