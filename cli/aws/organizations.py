@@ -4,7 +4,7 @@ member account already has (through the role Organizations made there)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,7 +92,7 @@ def existing_setup(target: Any, account: str, region: str, role: str) -> Existin
     def client(service: str) -> Any:
         return session.client(service, endpoint_url=target.endpoint_url)
 
-    checks = (
+    checks: tuple[tuple[str, Callable[[], object]], ...] = (
         (
             f"key pair {names.KEY_PAIR_NAME}",
             lambda: client("ec2").describe_key_pairs(KeyNames=[names.KEY_PAIR_NAME]),
@@ -119,7 +119,8 @@ def existing_setup(target: Any, account: str, region: str, role: str) -> Existin
 
 
 def _code(err: Exception) -> str | None:
-    return (getattr(err, "response", None) or {}).get("Error", {}).get("Code")
+    code = (getattr(err, "response", None) or {}).get("Error", {}).get("Code")
+    return code if isinstance(code, str) else None
 
 
 def _short(err: Exception) -> str:

@@ -365,4 +365,5 @@ def template_equal(deployed: str, wanted: str) -> bool:
 
 
 def _code(err: Exception) -> str | None:
-    return (getattr(err, "response", None) or {}).get("Error", {}).get("Code")
+    code = (getattr(err, "response", None) or {}).get("Error", {}).get("Code")
+    return code if isinstance(code, str) else None

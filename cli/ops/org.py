@@ -225,7 +225,7 @@ def run_org_deploy(
         info = infos[name]
         parameters = _parameters(name, request.settings.allowed_cidrs)
         tags = _tags(name, request.settings)
-        kwargs = {
+        kwargs: dict[str, Any] = {
             "template": templates[name],
             "description": stack_specs.spec(name).description,
             "parameters": parameters,
