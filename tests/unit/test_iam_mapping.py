@@ -386,3 +386,36 @@ def test_cloudformations_deletes_are_the_references(resource_type) -> None:
     action, arn = stack_authorization.DELETE[resource_type]
     names = stack_authorization.Names(ACCOUNT, REGION, "HTCondorAnnex-x")
     assert check(Request(action, (arn(names),))) == []
+
+
+def test_a_change_set_by_arn_alone_is_authorized_on_its_stack():
+    from moto.cloudformation.models import cloudformation_backends
+
+    backend = cloudformation_backends[ACCOUNT][REGION]
+    stack = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/HTCondorAnnex-Bucket/1"
+    change_set = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/annex-cdk-diff/2"
+    backend.change_sets[change_set] = SimpleNamespace(
+        change_set_id=change_set, change_set_name="annex-cdk-diff", stack_id=stack
+    )
+    try:
+        call = sample_call("cloudformation:DescribeChangeSet")
+        call._data = {"ChangeSetName": [change_set]}
+        [request] = requests_for(call, "*")
+    finally:
+        del backend.change_sets[change_set]
+    assert request.resources == (stack,)
+    assert check(request) == []
+
+
+def test_a_role_is_authorized_by_its_arn_with_its_path():
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[ACCOUNT]["aws"]
+    iam.create_role("pathed-role", "{}", "/service/", None, "", [], None)
+    try:
+        call = sample_call("iam:PutRolePolicy")
+        call._data = {**call._data, "RoleName": ["pathed-role"]}
+        [request] = requests_for(call, "*")
+    finally:
+        iam.delete_role("pathed-role")
+    assert request.resources == (f"arn:aws:iam::{ACCOUNT}:role/service/pathed-role",)
