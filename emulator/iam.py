@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from moto.iam.models import InstanceProfile, ManagedPolicy, Role, User, iam_backends
@@ -19,6 +20,38 @@ from annex_emulator.resource_properties import (
 
 def _iam(account_id: str, region_name: str) -> Any:
     return iam_backends[account_id][get_partition(region_name)]
+
+
+def _sync_policies(
+    entity: Any,
+    properties: dict[str, Any],
+    previous: dict[str, Any],
+    *,
+    put: Callable[[str, str], None],
+    delete: Callable[[str], None],
+    attach: Callable[[str], None],
+    detach: Callable[[str], None],
+) -> None:
+    """A role's or user's inline and managed policies as CloudFormation keeps them: what the
+    template names, what it named before and no longer does removed; what others attached out
+    of band is left alone."""
+    wanted = {
+        p["PolicyName"]: json_text(p["PolicyDocument"]) for p in properties.get("Policies") or []
+    }
+    for policy in previous.get("Policies") or []:
+        if policy["PolicyName"] not in wanted:
+            with contextlib.suppress(Exception):
+                delete(policy["PolicyName"])
+    for policy_name, document in wanted.items():
+        put(policy_name, document)
+    arns = list(properties.get("ManagedPolicyArns") or [])
+    for arn in previous.get("ManagedPolicyArns") or []:
+        if arn not in arns and arn in entity.managed_policies:
+            detach(arn)
+    for arn in arns:
+        if arn not in entity.managed_policies:
+            attach(arn)
+    stash_properties(entity, properties)
 
 
 class RoleResource(Role):
@@ -55,24 +88,15 @@ class RoleResource(Role):
 
     @staticmethod
     def _sync(iam: Any, role: Role, properties: dict[str, Any], previous: dict[str, Any]) -> None:
-        wanted = {
-            p["PolicyName"]: json_text(p["PolicyDocument"])
-            for p in properties.get("Policies") or []
-        }
-        for policy in previous.get("Policies") or []:
-            if policy["PolicyName"] not in wanted:
-                with contextlib.suppress(Exception):
-                    iam.delete_role_policy(role.name, policy["PolicyName"])
-        for policy_name, document in wanted.items():
-            iam.put_role_policy(role.name, policy_name, document)
-        arns = list(properties.get("ManagedPolicyArns") or [])
-        for arn in previous.get("ManagedPolicyArns") or []:
-            if arn not in arns and arn in role.managed_policies:
-                iam.detach_role_policy(arn, role.name)
-        for arn in arns:
-            if arn not in role.managed_policies:
-                iam.attach_role_policy(arn, role.name)
-        stash_properties(role, properties)
+        _sync_policies(
+            role,
+            properties,
+            previous,
+            put=lambda name, document: iam.put_role_policy(role.name, name, document),
+            delete=lambda name: iam.delete_role_policy(role.name, name),
+            attach=lambda arn: iam.attach_role_policy(arn, role.name),
+            detach=lambda arn: iam.detach_role_policy(arn, role.name),
+        )
 
     @classmethod
     def update_from_cloudformation_json(
@@ -243,24 +267,15 @@ class UserResource(User):
 
     @staticmethod
     def _sync(iam: Any, user: User, properties: dict[str, Any], previous: dict[str, Any]) -> None:
-        wanted = {
-            p["PolicyName"]: json_text(p["PolicyDocument"])
-            for p in properties.get("Policies") or []
-        }
-        for policy in previous.get("Policies") or []:
-            if policy["PolicyName"] not in wanted:
-                with contextlib.suppress(Exception):
-                    iam.delete_user_policy(user.name, policy["PolicyName"])
-        for policy_name, document in wanted.items():
-            iam.put_user_policy(user.name, policy_name, document)
-        arns = list(properties.get("ManagedPolicyArns") or [])
-        for arn in list(user.managed_policies):
-            if arn not in arns:
-                iam.detach_user_policy(arn, user.name)
-        for arn in arns:
-            if arn not in user.managed_policies:
-                iam.attach_user_policy(arn, user.name)
-        stash_properties(user, properties)
+        _sync_policies(
+            user,
+            properties,
+            previous,
+            put=lambda name, document: iam.put_user_policy(user.name, name, document),
+            delete=lambda name: iam.delete_user_policy(user.name, name),
+            attach=lambda arn: iam.attach_user_policy(arn, user.name),
+            detach=lambda arn: iam.detach_user_policy(arn, user.name),
+        )
 
     @classmethod
     def update_from_cloudformation_json(
