@@ -23,6 +23,8 @@ ANNEX_CDK_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
         "cloudformation:DetectStackDrift",
         "cloudformation:DetectStackResourceDrift",
         "cloudformation:DescribeStackResourceDrifts",
+        # setup --yes on a stack in UPDATE_ROLLBACK_FAILED finishes the rollback first.
+        "cloudformation:ContinueUpdateRollback",
         # What plain `cdk diff` and `cdk deploy` (the pinned CLI) call besides the above.
         "cloudformation:CreateChangeSet",
         "cloudformation:DescribeChangeSet",

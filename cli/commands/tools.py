@@ -56,6 +56,14 @@ def policy(
             "--max-*, spend, heartbeat; attach both).",
         ),
     ] = False,
+    org: Annotated[
+        bool,
+        typer.Option(
+            "--org",
+            help="Print the policy the organization's administrator needs for `annex-cdk org` "
+            "(management or delegated administrator account; not for a submit host).",
+        ),
+    ] = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="The default: JSON is all it prints.")
     ] = True,
@@ -65,6 +73,13 @@ def policy(
     With credentials at hand it reads the deployed setup (bucket, key pair, lease functions),
     so that an adopted condor_annex setup's generated bucket name is the one the policy names.
     """
+    if org:
+        if runtime or build_image or guardrail:
+            raise UsageError("--org is a policy of its own: ask for one policy at a time")
+        from annex_cdk.ops.policy import org_document
+
+        console.result(json.dumps(org_document(account), indent=2))
+        return
     if runtime and build_image:
         raise UsageError("--runtime and --build-image are two different policies: ask for one")
     if guardrail and (runtime or build_image):

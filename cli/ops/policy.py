@@ -19,6 +19,7 @@ from annex_cdk.aws.session import AwsTarget
 from annex_cdk.errors import AnnexError, UsageError
 from annex_stacks import names
 from annex_stacks.policy import attachment_advice, policy_document, runtime_actions, split
+from annex_stacks.policy.org_admin import org_admin_document
 from annex_stacks.settings import AnnexSettings, SettingsError
 
 #: The stacks whose outputs name what the policy scopes.
@@ -109,3 +110,13 @@ def document_for(
     for line in attachment_advice(documents):
         console.info(line)
     return documents
+
+
+def org_document(account: str | None) -> dict[str, Any]:
+    """`annex-cdk policy --org`: the organization administrator's policy for `annex-cdk org`."""
+    if account not in (None, "", "*"):
+        try:
+            AnnexSettings(account=account)
+        except SettingsError as err:
+            raise UsageError(f"invalid setting {err}") from None
+    return org_admin_document(account=account or "*")

@@ -20,6 +20,7 @@ from annex_cdk.errors import EXIT_PERMISSIONS, CredentialsError, PermissionsErro
 from annex_cdk.ops import destroy
 from annex_stacks import names, policy
 from annex_stacks.policy.callers import BEYOND_THE_POLICY
+from annex_stacks.policy.org_admin import org_admin_document
 from annex_stacks.settings import AnnexSettings
 from tests.policy_eval import allows, iam_actions
 
@@ -151,7 +152,8 @@ def test_every_boto3_call_in_the_code_is_allowed(document, image_document):
     assert {"cloudformation:CreateStack", "s3:DeleteObjects", "ssm:PutParameter"} <= calls
     # `annex-cdk policy`, its --build-image part and the guardrail's own document.
     guardrail = policy.policy_document(region=REGION, account=ACCOUNT, guardrail_only=True)
-    documents = (document, image_document, guardrail)
+    # `annex-cdk policy --org`: the organization administrator's, for `annex-cdk org`.
+    documents = (document, image_document, guardrail, org_admin_document(account=ACCOUNT))
     missing = [
         (c, a)
         for c in sorted(calls - set(BEYOND_THE_POLICY))
