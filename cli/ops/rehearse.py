@@ -9,9 +9,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from annex_cdk import console
 from annex_cdk.aws.session import AwsTarget, Credentials
@@ -26,6 +27,8 @@ from annex_cdk.ops.guardrail_rehearsal import GUARDRAIL_STEP, rehearse_guardrail
 from annex_cdk.ops.setup import run_setup
 from annex_stacks import names
 from annex_stacks.settings import SettingsFlags
+
+T = TypeVar("T")
 
 #: A documentation network (RFC 5737) standing in for the collector's public address.
 REHEARSAL_CIDR = "198.51.100.7/32"
@@ -85,6 +88,17 @@ class RehearsalReport:
     scratch: Path | None  # the scratch HOME's root, when --keep kept it
 
 
+def timed_step(steps: list[RehearsalStep], name: str, fn: Callable[[], T]) -> T:
+    """One step of a rehearsal, announced and timed (the table the command prints)."""
+    console.info(f"\n== {name}")
+    t0 = time.monotonic()
+    out = fn()
+    seconds = time.monotonic() - t0
+    steps.append(RehearsalStep(name, round(seconds, 3)))
+    console.info(f"== {name}: {seconds:.2f} s")
+    return out
+
+
 def run_rehearsal(*, region: str, keep: bool = False) -> RehearsalReport:
     from annex_emulator.server import EmulatorProcess
 
@@ -103,13 +117,7 @@ def run_rehearsal(*, region: str, keep: bool = False) -> RehearsalReport:
             flags = SettingsFlags(allow_from=(REHEARSAL_CIDR,))
 
             def step(name: str, fn: Any) -> Any:
-                console.info(f"\n== {name}")
-                t0 = time.monotonic()
-                out = fn()
-                seconds = time.monotonic() - t0
-                steps.append(RehearsalStep(name, round(seconds, 3)))
-                console.info(f"== {name}: {seconds:.2f} s")
-                return out
+                return timed_step(steps, name, fn)
 
             first = step(
                 "setup",

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,6 +42,7 @@ from annex_cdk.ops.rehearse import (
     RehearsalReport,
     RehearsalStep,
     scratch_home,
+    timed_step,
 )
 from annex_cdk.ops.setup import run_setup
 from annex_stacks import names
@@ -131,13 +131,7 @@ def run_governed_rehearsal(*, region: str, keep: bool = False) -> RehearsalRepor
             boundary = boundary_arn(target.account_id())
 
             def step(name: str, fn: Callable[[], T]) -> T:
-                console.info(f"\n== {name}")
-                t0 = time.monotonic()
-                out = fn()
-                seconds = time.monotonic() - t0
-                steps.append(RehearsalStep(name, round(seconds, 3)))
-                console.info(f"== {name}: {seconds:.2f} s")
-                return out
+                return timed_step(steps, name, fn)
 
             found = step("check-setup --deep", lambda: run_check_setup(target, paths, deep=True))
             for line in found.lines:
