@@ -169,6 +169,13 @@ PATCHED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
         ("account_id", "partition", "access_key_id", "headers"),
     ),
     ("moto.ec2.responses", "EC2Response.deregister_image", ("self",)),
+    # intrinsics.py (Fn::If to AWS::NoValue in a list) and generated_names.py (length limits).
+    ("moto.cloudformation.parsing", "clean_json", ("resource_json", "resources_map")),
+    (
+        "moto.cloudformation.parsing",
+        "generate_resource_name",
+        ("resource_type", "stack_name", "logical_id"),
+    ),
 )
 
 #: (module, class, attribute): what the emulator adds to moto because moto lacks it; a moto
@@ -231,12 +238,6 @@ CALLED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ("moto.iam.models", "IAMBackend.get_user", ("self", "name")),
     ("moto.iam.models", "IAMBackend.get_role", ("self", "role_name")),
     ("moto.iam.models", "IAMBackend.get_policy", ("self", "policy_arn")),
-    ("moto.cloudformation.parsing", "clean_json", ("resource_json", "resources_map")),
-    (
-        "moto.cloudformation.parsing",
-        "generate_resource_name",
-        ("resource_type", "stack_name", "logical_id"),
-    ),
     ("moto.iam.access_control", "IAMPolicy.__init__", ("self", "policy")),
     ("moto.iam.access_control", "IAMRequestBase._calculate_signature", ("self",)),
     ("moto.iam.access_control", "IAMRequestBase._raise_access_denied", ("self",)),
