@@ -47,6 +47,7 @@ ANNEX_CDK_ACTIONS: Final[dict[str, tuple[str, ...]]] = {
     "parameters": ("ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter"),
     "kms-via-ssm": ("kms:Decrypt",),
     "iam": ("iam:ListRolePolicies", "iam:GetRolePolicy", "iam:SimulatePrincipalPolicy"),
+    "condor-user-keys": ("iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey"),
     # With DeleteAssociatedSnapshots: the built AMI's snapshots go with it, authorized on the
     # tagged image alone (no ec2:DeleteSnapshot on anyone's snapshots).
     "built-images": ("ec2:DeregisterImage",),
@@ -79,7 +80,10 @@ BEYOND_THE_POLICY: Final[dict[str, str]] = {
     # a governed account's user signs in as.
     "iam:CreateUser": "the governed rehearsal's administrator",
     "iam:PutUserPolicy": "the governed rehearsal's administrator",
-    "iam:CreateAccessKey": "the governed rehearsal's administrator",
+    # rehearse's guardrail step, as the root user of its private emulator: the user standing
+    # in for condor_annex's identity is removed after its refused launch.
+    "iam:DeleteUserPolicy": "the guardrail rehearsal's launching user",
+    "iam:DeleteUser": "the guardrail rehearsal's launching user",
 }
 
 #: A later condor_annex run (reference §4, §8.1).

@@ -109,6 +109,14 @@ SCOPES: Final[dict[str, Scope]] = {
         "HTCondorAnnex-* is exactly the stacks' own; the caller's own user is for the "
         "permission pre-flight.",
     ),
+    "condor-user-keys": Scope(
+        "CondorUserAccessKeys",
+        # CloudFormation names the user <stack>-<logical id>-<suffix>.
+        (_IAM % f"user/{names.CONDOR_USER_STACK}-*",),
+        "setup --condor-user makes condor_annex's own user's access key, credentials --rotate "
+        "replaces it, destroy deletes its keys (IAM deletes no user that has one): that "
+        "stack's user only.",
+    ),
     "pass-role": Scope(
         "PassAnnexRoles",
         (_IAM % f"role/{_PREFIX}*",),
