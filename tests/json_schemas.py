@@ -209,6 +209,16 @@ CREDENTIALS = _document(
     },
 )
 
+CREDENTIALS_ROTATE = _document(
+    ["user", "old_access_key_id", "access_key_id", "files"],
+    {
+        "user": _STRING,
+        "old_access_key_id": _MAYBE_STRING,
+        "access_key_id": _STRING,
+        "files": _STRINGS,
+    },
+)
+
 UNLOCK = _document(
     ["region", "holder", "removed"],
     {"region": _STRING, "holder": {"type": ["object", "null"]}, "removed": {"type": "boolean"}},

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from annex_cdk import console
+from annex_cdk.commands.options import AwsOptions
 from annex_cdk.errors import UsageError
 from annex_stacks import names
 
@@ -290,6 +291,30 @@ def credentials(
         Path | None,
         typer.Option("--secret-key-file", help="Default ~/.condor/privateKeyFile."),
     ] = None,
+    rotate: Annotated[
+        bool,
+        typer.Option(
+            "--rotate",
+            help="Replace the key of condor_annex's own user (setup --condor-user): a new key "
+            "in its key files, proven to work, then the old key deleted.",
+        ),
+    ] = False,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            envvar=["AWS_REGION", "AWS_DEFAULT_REGION"],
+            help="With --rotate: the region of the setup (default: condor_annex's).",
+        ),
+    ] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint-url",
+            envvar="AWS_ENDPOINT_URL",
+            help="With --rotate: AWS endpoint (e.g. the local emulator).",
+        ),
+    ] = None,
     json_out: Json = False,
 ) -> None:
     """Create condor_annex's key files (0600, in a 0700 directory) from a long-term AWS key.
@@ -302,6 +327,14 @@ def credentials(
     from annex_cdk.condor.paths import LocalPaths
     from annex_cdk.ops.credentials import from_profile
 
+    if rotate:
+        if from_stdin or from_instance or access_key_file or secret_key_file:
+            raise UsageError(
+                "--rotate writes condor_annex's own user's key files: it takes no --from-stdin, "
+                "--from-instance or key file"
+            )
+        _rotate(region, profile, endpoint_url, json_out=json_out)
+        return
     if from_stdin and from_instance:
         raise UsageError("use --from-stdin or --from-instance, not both")
     paths = LocalPaths(Path.home())
@@ -335,6 +368,30 @@ def credentials(
         console.result(
             f"Pass --access-key-file {public} --secret-key-file {private} to annex-cdk setup."
         )
+
+
+def _rotate(
+    region: str | None, profile: str | None, endpoint_url: str | None, *, json_out: bool
+) -> None:
+    from annex_cdk.condor.key_files import mask
+    from annex_cdk.ops.condor_user import deployed_user, rotate_key
+
+    aws = AwsOptions(
+        region=[region] if region else None, profile=profile, endpoint_url=endpoint_url
+    )
+    target = aws.target()
+    done = rotate_key(target, aws.paths(), deployed_user(target))
+    if json_out:
+        document = {
+            "user": done.user,
+            "old_access_key_id": done.old_key_id and mask(done.old_key_id),
+            "access_key_id": mask(done.new_key_id),
+            "files": [str(p) for p in done.files],
+        }
+        console.emit_json(document, ok=True)
+        return
+    old = f" (was {mask(done.old_key_id)}, deleted)" if done.old_key_id else ""
+    console.result(f"{done.user}: new access key {mask(done.new_key_id)}{old}")
 
 
 def register(app: typer.Typer) -> None:

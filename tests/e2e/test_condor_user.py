@@ -94,3 +94,58 @@ def test_condor_annex_gets_an_identity_of_its_own(world: World):
     world.run("destroy", "--yes")
     assert user not in [u["UserName"] for u in iam.list_users()["Users"]]
     assert not public.exists() and not private.exists()
+
+
+def test_credentials_rotate_replaces_the_key_and_keeps_a_working_one(world: World):
+    from jsonschema import validate
+
+    from tests import json_schemas
+
+    world.run("setup", "--allow-from", ALLOW, "--condor-user")
+    user = _outputs(world)[names.OUT_CONDOR_USER]
+    iam = world.client("iam")
+    condor = world.paths.condor_dir
+    public = condor / names.CONDOR_USER_PUBLIC_KEY_FILE
+    private = condor / names.CONDOR_USER_PRIVATE_KEY_FILE
+    old_id, old_secret = public.read_text().strip(), private.read_text().strip()
+
+    # With IAM enforced, the emulator refuses a key IAM does not know: the proof is real.
+    world.emu.enforce_iam(True)
+    try:
+        proc = world.run("credentials", "--rotate", "--json")
+    finally:
+        world.emu.enforce_iam(False)
+    document = json.loads(proc.stdout)
+    validate(document, json_schemas.CREDENTIALS_ROTATE)
+    new_id, new_secret = public.read_text().strip(), private.read_text().strip()
+    assert new_id != old_id and new_secret != old_secret
+    for path in (public, private):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not list(condor.glob("*.new"))
+    assert new_secret not in proc.stdout + proc.stderr
+    assert new_id not in proc.stdout + proc.stderr  # only masked
+    assert [k["AccessKeyId"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]] == [
+        new_id
+    ]
+
+    import boto3
+
+    sts = boto3.client(
+        "sts",
+        region_name=REGION,
+        endpoint_url=world.emu.endpoint_url,
+        aws_access_key_id=new_id,
+        aws_secret_access_key=new_secret,
+    )
+    assert sts.get_caller_identity()["Arn"].endswith(f"user/{user}")
+
+    # Without the stack there is nothing to rotate: one line, no traceback, files untouched.
+    world.run("destroy", "--yes")
+    proc = world.run("credentials", "--rotate", check=False)
+    assert proc.returncode != 0
+    assert names.CONDOR_USER_STACK in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_credentials_rotate_takes_no_key_source(world: World):
+    proc = world.run("credentials", "--rotate", "--from-stdin", check=False)
+    assert proc.returncode == 2 and "--rotate" in proc.stderr
