@@ -343,6 +343,9 @@ LID_CONDOR_USER_POLICY: Final = "CondorAnnexRuntimePolicy"
 OUT_CONDOR_USER: Final = "CondorAnnexUserName"
 CONDOR_USER_PUBLIC_KEY_FILE: Final = "condorUserPublicKeyFile"
 CONDOR_USER_PRIVATE_KEY_FILE: Final = "condorUserPrivateKeyFile"
+#: Past this age check-setup --deep warns to rotate condor_annex's own key (AWS Security Hub's
+#: IAM.3: access keys rotated every 90 days or less).
+CONDOR_USER_KEY_MAX_AGE_DAYS: Final = 90
 # --- The pipeline's roles (`annex-cdk setup --ci-roles --ci-repository OWNER/NAME`) -------------
 #: Optional stack: GitHub's OIDC provider (or a reference to an existing one) and two roles for
 #: .github/workflows/annex-cdk.yml: PLAN (read only, pull requests) and DEPLOY (the environment).
@@ -421,6 +424,7 @@ DEEP_SECURITY_GROUP: Final = "deep:security-group"
 DEEP_PEM: Final = "deep:pem"
 DEEP_DRIFT: Final = "deep:drift"
 DEEP_IMAGE: Final = "deep:image"
+DEEP_CONDOR_USER_KEY: Final = "deep:condor-user-key"
 
 # --- The spend guardrail (optional) -------------------------------------------------------------
 GUARDRAIL_STACK: Final = "HTCondorAnnex-Guardrail"

@@ -143,6 +143,7 @@ STACKS: Final[tuple[StackSpec, ...]] = (
         outputs=(names.OUT_CONDOR_USER,),
         # IAM deletes no user that still has access keys; setup made them, destroy removes them.
         before_destroy=("condor-user-keys",),
+        deep_checks=(names.DEEP_CONDOR_USER_KEY,),
     ),
     StackSpec(
         name=names.CI_ROLES_STACK,

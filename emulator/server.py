@@ -293,10 +293,17 @@ def run(
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
+    class ClockedRequestHandler(MotoRequestHandler):
+        """Every reply's Date header read from the emulator's clock, as AWS's reads AWS's: what
+        a client compares ages with (an access key's CreateDate, say) moves with the clock."""
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            return str(super().date_time_string(clock.now() if timestamp is None else timestamp))
+
     gate = _LoadingGate(account, latency)
     # make_server binds and listens; unlike run_simple it prints no banner.
     try:
-        server = make_server(host, port, gate, threaded=True, request_handler=MotoRequestHandler)
+        server = make_server(host, port, gate, threaded=True, request_handler=ClockedRequestHandler)
     except OSError as err:  # typically: the port is taken
         raise EmulatorError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
     try:

@@ -7,6 +7,7 @@ import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from annex_cdk.aws.service import Service, not_found_raises
@@ -48,6 +49,14 @@ class Iam(Service):
         """The user's access keys (ids and ages; IAM never hands a secret back)."""
         listed = self._client.list_access_keys(UserName=user)["AccessKeyMetadata"]
         return [AccessKey(k["AccessKeyId"], k["CreateDate"]) for k in listed]
+
+    def access_keys_and_now(self, user: str) -> tuple[list[AccessKey], datetime]:
+        """The user's access keys and IAM's time (its reply's Date header), so that a key's age
+        never depends on this machine's clock."""
+        reply = self._client.list_access_keys(UserName=user)
+        keys = [AccessKey(k["AccessKeyId"], k["CreateDate"]) for k in reply["AccessKeyMetadata"]]
+        date = reply["ResponseMetadata"]["HTTPHeaders"]["date"]
+        return keys, parsedate_to_datetime(date)
 
     def create_access_key(self, user: str) -> AccessKey:
         made = self._client.create_access_key(UserName=user)["AccessKey"]

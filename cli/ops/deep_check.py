@@ -13,6 +13,7 @@ import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -26,6 +27,8 @@ from annex_cdk.aws.service import ResourceNotFound
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.aws.ssm import Ssm
 from annex_cdk.condor import user_config
+from annex_cdk.condor.files import read_optional
+from annex_cdk.condor.key_files import mask
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import UsageError
 from annex_cdk.ops.check_report import Check, CheckReport
@@ -375,6 +378,45 @@ def _drift(inputs: DeepInputs) -> list[Check]:
     return found
 
 
+def _condor_user_key(inputs: DeepInputs) -> list[Check]:
+    """condor_annex's own key (setup --condor-user): the configured key file holds one of that
+    user's keys, and the key is younger than CONDOR_USER_KEY_MAX_AGE_DAYS (by IAM's clock)."""
+    target, paths = inputs.target, inputs.local
+    outputs = CloudFormation(target).outputs_if_deployed(names.CONDOR_USER_STACK) or {}
+    user = outputs.get(names.OUT_CONDOR_USER)
+    if not user:
+        return []
+    keys, now = Iam(target).access_keys_and_now(user)
+    configured = paths.effective([names.KEY_ACCESS_KEY_FILE], target.region).get(
+        names.KEY_ACCESS_KEY_FILE
+    )
+    what = f"that {names.KEY_ACCESS_KEY_FILE} holds a key of {user}"
+    held = read_optional(Path(configured)) if configured else None
+    key_id = held.decode("ascii", "replace").strip() if held else None
+    key = next((k for k in keys if k.key_id == key_id), None)
+    if key is None:
+        problem = f"it is {configured or 'not set'}, which holds " + (
+            "no key of that user" if configured else "nothing"
+        )
+        if configured and Path(configured).name == names.CONDOR_USER_PUBLIC_KEY_FILE:
+            fix = f"annex-cdk credentials --rotate --region {target.region}"
+        else:
+            fix = f"annex-cdk setup --condor-user --region {target.region}"
+        return [_fix_line(names.DEEP_CONDOR_USER_KEY, False, what, problem, fix)]
+    found = [_fix_line(names.DEEP_CONDOR_USER_KEY, True, what)]
+    days = (now - key.created).days
+    age = f"the age of condor_annex's own key {mask(key.key_id)}"
+    if days <= names.CONDOR_USER_KEY_MAX_AGE_DAYS:
+        found.append(Check(f"{names.DEEP_CONDOR_USER_KEY}:age", True, f"Checking {age}... OK."))
+    else:
+        # A warning, not a failure: the key still works.
+        fix = f"annex-cdk credentials --rotate --region {target.region}"
+        problem = f"{days} days old, past {names.CONDOR_USER_KEY_MAX_AGE_DAYS}: rotate it (warning)"
+        line = f"Checking {age}... {problem}\n\tfix: {fix}"
+        found.append(Check(f"{names.DEEP_CONDOR_USER_KEY}:age", True, line, problem, fix))
+    return found
+
+
 #: Every deep check, by id, in the order they run (and report).
 DEEP_CHECKS: Mapping[str, DeepCheck] = MappingProxyType(
     {
@@ -387,6 +429,12 @@ DEEP_CHECKS: Mapping[str, DeepCheck] = MappingProxyType(
             DeepCheck(names.DEEP_SECURITY_GROUP, names.SECURITY_GROUP_STACK, _security_group),
             DeepCheck(names.DEEP_PEM, names.KEY_PAIR_STACK, _pem, reads_local=True),
             DeepCheck(names.DEEP_DRIFT, None, _drift),
+            DeepCheck(
+                names.DEEP_CONDOR_USER_KEY,
+                names.CONDOR_USER_STACK,
+                _condor_user_key,
+                reads_local=True,
+            ),
         )
     }
 )

@@ -149,3 +149,41 @@ def test_credentials_rotate_replaces_the_key_and_keeps_a_working_one(world: Worl
 def test_credentials_rotate_takes_no_key_source(world: World):
     proc = world.run("credentials", "--rotate", "--from-stdin", check=False)
     assert proc.returncode == 2 and "--rotate" in proc.stderr
+
+
+def test_check_setup_deep_reports_the_condor_keys_owner_and_age(world: World):
+    world.run("setup", "--allow-from", ALLOW, "--condor-user")
+    user = _outputs(world)[names.OUT_CONDOR_USER]
+    public = world.paths.condor_dir / names.CONDOR_USER_PUBLIC_KEY_FILE
+
+    def deep_check() -> tuple[int, dict[str, dict]]:
+        proc = world.run("check-setup", "--deep", "--json", check=False)
+        checks = json.loads(proc.stdout)["checks"]
+        return proc.returncode, {
+            c["name"]: c for c in checks if c["name"].startswith(names.DEEP_CONDOR_USER_KEY)
+        }
+
+    _, found = deep_check()
+    assert (
+        found[names.DEEP_CONDOR_USER_KEY]["ok"]
+        and user in found[names.DEEP_CONDOR_USER_KEY]["line"]
+    )
+    age = found[f"{names.DEEP_CONDOR_USER_KEY}:age"]
+    assert age["ok"] and age["fix"] is None
+
+    # IAM's clock (the emulator's, through its replies' Date) moves past the rotation age:
+    # a warning naming the fix, not a failure.
+    world.emu.advance_clock((names.CONDOR_USER_KEY_MAX_AGE_DAYS + 1) * 86400)
+    _, found = deep_check()
+    age = found[f"{names.DEEP_CONDOR_USER_KEY}:age"]
+    assert age["ok"] and f"{names.CONDOR_USER_KEY_MAX_AGE_DAYS + 1} days old" in age["line"]
+    assert age["fix"].startswith("annex-cdk credentials --rotate")
+
+    # The key files hold a key that is not the user's: a finding, fixed by a rotation.
+    key_id = public.read_text()
+    public.write_text("AKIAIOSFODNN7EXAMPLE\n")
+    _, found = deep_check()
+    owner = found[names.DEEP_CONDOR_USER_KEY]
+    assert not owner["ok"] and owner["fix"].startswith("annex-cdk credentials --rotate")
+    public.write_text(key_id)
+    world.run("destroy", "--yes")

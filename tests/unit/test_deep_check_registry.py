@@ -30,7 +30,7 @@ def test_each_check_names_a_stack_annex_cdk_manages_or_none():
 
 def test_only_the_checks_that_read_local_files_say_so():
     local = {check.id for check in DEEP_CHECKS.values() if check.reads_local}
-    assert local == {names.DEEP_CONFIG, names.DEEP_PEM}
+    assert local == {names.DEEP_CONFIG, names.DEEP_PEM, names.DEEP_CONDOR_USER_KEY}
 
 
 def _recording(ran: list[str], check_id: str, *, reads_local: bool = False) -> DeepCheck:
