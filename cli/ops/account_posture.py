@@ -42,6 +42,8 @@ ROLE_ACTIONS = frozenset(
 LAUNCH_ACTION = "ec2:RunInstances"
 SPOT_ACTIONS = ("ec2:RequestSpotFleet", "ec2:RequestSpotInstances")
 CREATE_DEFAULT_VPC = "ec2:CreateDefaultVpc"
+#: What HTCondorAnnex-CondorUser's deployment calls first (setup --condor-user).
+CREATE_USER = "iam:CreateUser"
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ def denial_findings(denials: Simulation, *, boundary: str | None, region: str) -
         )
     handled = (
         ROLE_ACTIONS
-        | {LAUNCH_ACTION.lower(), CREATE_DEFAULT_VPC.lower()}
+        | {LAUNCH_ACTION.lower(), CREATE_DEFAULT_VPC.lower(), CREATE_USER.lower()}
         | {a.lower() for a in SPOT_ACTIONS}
     )
     other = sorted(a for key, a in org.items() if key not in handled)
@@ -229,11 +231,18 @@ def account_findings(
     found = [] if creating else network_findings(posture)
     image = ec2.image(image_id) if image_id else None
     found += imds_findings(posture, image_id, image.imds_support if image else None)
-    extra = (CREATE_DEFAULT_VPC,) if creating else ()
+    extra = ((CREATE_DEFAULT_VPC,) if creating else ()) + (
+        (CREATE_USER,) if settings.condor_user else ()
+    )
     simulation = simulate_permissions(target, settings, actions, extra=extra)
     found += denial_findings(
         simulation, boundary=settings.permissions_boundary, region=target.region
     )
+    if settings.condor_user:
+        found += condor_user_findings(simulation, target.region)
+        simulation = replace(
+            simulation, missing=tuple(a for a in simulation.missing if a != CREATE_USER)
+        )
     if creating and CREATE_DEFAULT_VPC in simulation.missing:
         found.append(
             Finding(
@@ -249,6 +258,24 @@ def account_findings(
             simulation, missing=tuple(a for a in simulation.missing if a != CREATE_DEFAULT_VPC)
         )
     return found, simulation
+
+
+def condor_user_findings(simulation: Simulation, region: str) -> list[Finding]:
+    """setup --condor-user where no IAM user can be made: the alternative, in one line."""
+    alternative = (
+        "run condor_annex on an EC2 submit host instead: annex-cdk setup --submit-host-role "
+        f"--region {region}, then on that host annex-cdk setup --from-instance"
+    )
+    if CREATE_USER.lower() in {a.lower() for a in simulation.by_organization}:
+        problem = "an SCP denies iam:CreateUser: condor_annex cannot have an IAM user of its own"
+    elif CREATE_USER in simulation.missing:
+        problem = (
+            f"{simulation.principal} may not call iam:CreateUser (annex-cdk policy does not "
+            "grant it)"
+        )
+    else:
+        return []
+    return [Finding("condor_annex's own IAM user (--condor-user)", problem, alternative, True)]
 
 
 class AccountNotReadyError(StackBlockedError):

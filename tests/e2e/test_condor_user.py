@@ -187,3 +187,44 @@ def test_check_setup_deep_reports_the_condor_keys_owner_and_age(world: World):
     assert not owner["ok"] and owner["fix"].startswith("annex-cdk credentials --rotate")
     public.write_text(key_id)
     world.run("destroy", "--yes")
+
+
+def test_where_an_scp_denies_iam_users_setup_names_the_instance_profile_way(
+    world: World, organization
+):
+    from annex_cdk.errors import EXIT_BLOCKED
+
+    # A governed account's usual caller: an IAM user allowed everything, whom SCPs still cap.
+    iam = world.client("iam")  # the root user's key
+    iam.create_user(UserName="annex-admin")
+    admin = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+    iam.put_user_policy(
+        UserName="annex-admin", PolicyName="Admin", PolicyDocument=json.dumps(admin)
+    )
+    key = iam.create_access_key(UserName="annex-admin")["AccessKey"]
+    condor = world.paths.condor_dir
+    (condor / names.PUBLIC_KEY_FILE).write_text(key["AccessKeyId"] + "\n")
+    (condor / names.PRIVATE_KEY_FILE).write_text(key["SecretAccessKey"] + "\n")
+    organization(
+        [
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Deny", "Action": "iam:CreateUser", "Resource": "*"}],
+            }
+        ]
+    )
+    proc = world.run("setup", "--allow-from", ALLOW, "--condor-user", check=False)
+    assert proc.returncode == EXIT_BLOCKED, proc.stderr
+    [line] = [ln for ln in proc.stderr.splitlines() if "an SCP denies iam:CreateUser" in ln]
+    assert "--condor-user" in line
+    [fix] = [ln for ln in proc.stderr.splitlines() if "--from-instance" in ln]
+    assert "setup --submit-host-role" in fix
+    assert "lacks" not in proc.stderr  # the organization's rule, not a missing permission
+    # Stopped before any change.
+    assert not world.client("cloudformation").describe_stacks()["Stacks"]
+    # Without --condor-user the same caller is not stopped by that SCP.
+    proc = world.run("setup", "--allow-from", ALLOW, check=False)
+    assert "iam:CreateUser" not in proc.stderr
