@@ -144,6 +144,13 @@ STACKS: Final[tuple[StackSpec, ...]] = (
         # IAM deletes no user that still has access keys; setup made them, destroy removes them.
         before_destroy=("condor-user-keys",),
         deep_checks=(names.DEEP_CONDOR_USER_KEY,),
+        # A document of its own: the first and the image's are a role's inline policies.
+        policy_scopes=(
+            "condor-user",
+            "condor-user-attach",
+            "condor-user-policy",
+            "condor-user-keys",
+        ),
     ),
     StackSpec(
         name=names.CI_ROLES_STACK,

@@ -78,12 +78,10 @@ BEYOND_THE_POLICY: Final[dict[str, str]] = {
     "ec2:CreateDefaultVpc": "the region's default VPC, made once",
     # rehearse --governed only, as the root user of its private emulator: the administrator
     # a governed account's user signs in as.
-    "iam:CreateUser": "the governed rehearsal's administrator",
     "iam:PutUserPolicy": "the governed rehearsal's administrator",
     # rehearse's guardrail step, as the root user of its private emulator: the user standing
     # in for condor_annex's identity is removed after its refused launch.
     "iam:DeleteUserPolicy": "the guardrail rehearsal's launching user",
-    "iam:DeleteUser": "the guardrail rehearsal's launching user",
 }
 
 #: A later condor_annex run (reference §4, §8.1).

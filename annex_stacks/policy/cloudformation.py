@@ -225,6 +225,34 @@ CFN_RESOURCE_ACTIONS.update(
             "guardrail-attach": CfnActions(
                 delete=("iam:DetachUserPolicy", "iam:DetachRolePolicy"),
             ),
+            # HTCondorAnnex-CondorUser's run-time policy (a generated name).
+            "condor-user-policy": CfnActions(
+                create=("iam:CreatePolicy",),
+                read=("iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListEntitiesForPolicy"),
+                update=("iam:CreatePolicyVersion", "iam:ListPolicyVersions"),
+                delete=("iam:DeletePolicy", "iam:DeletePolicyVersion"),
+            ),
+        },
+        "AWS::IAM::User": {
+            "condor-user": CfnActions(
+                create=("iam:CreateUser", "iam:GetUser"),
+                read=(
+                    "iam:GetUser",
+                    "iam:ListAttachedUserPolicies",
+                    "iam:ListUserPolicies",
+                    "iam:ListGroupsForUser",
+                    "iam:GetLoginProfile",
+                ),
+                update=("iam:UpdateUser",),
+                delete=("iam:DeleteUser",),
+                tag=("iam:TagUser", "iam:UntagUser", "iam:ListUserTags"),
+            ),
+            "condor-user-attach": CfnActions(
+                create=("iam:AttachUserPolicy",),
+                delete=("iam:DetachUserPolicy",),
+            ),
+            # CloudFormation deletes the keys a user still has (setup made them).
+            "condor-user-keys": CfnActions(delete=("iam:ListAccessKeys", "iam:DeleteAccessKey")),
         },
         "AWS::Scheduler::Schedule": {
             "guardrail-schedule": CfnActions(
@@ -339,6 +367,13 @@ CFN_NOT_NEEDED: Final[dict[str, dict[str, tuple[str | None, str]]]] = {
         "iam:AttachUserPolicy": ("Users", "setup attaches it, not the template"),
         "iam:AttachRolePolicy": ("Roles", "setup attaches it, not the template"),
         "iam:*GroupPolicy": ("Groups", "no groups"),
+    },
+    "AWS::IAM::User": {
+        "iam:*LoginProfile": ("LoginProfile", "no console password: condor_annex uses a key"),
+        "iam:*UserToGroup": ("Groups", "no groups"),
+        "iam:RemoveUserFromGroup": ("Groups", "no groups"),
+        "iam:*UserPolicy": ("Policies", "no inline policies: the managed run-time policy only"),
+        "iam:*UserPermissionsBoundary": ("PermissionsBoundary", "no boundary"),
     },
     "AWS::Budgets::Budget": {
         "billing:GetBillingViewData": (None, "the budget names no billing view (BillingViewArn)"),

@@ -13,6 +13,7 @@ from typing import Any, Final
 from annex_stacks import names
 from annex_stacks.policy.callers import actions_by_scope
 from annex_stacks.policy.scopes import (
+    CONDOR_USER_SCOPES,
     GUARDRAIL_SCOPES,
     IMAGE_SCOPES,
     SCOPES,
@@ -126,6 +127,8 @@ def grants(
     image_only: bool = False,
     guardrail: bool = False,
     guardrail_only: bool = False,
+    condor_user: bool = False,
+    condor_user_only: bool = False,
 ) -> list[Grant]:
     """The statements for one account and region, with resources and conditions filled in.
 
@@ -170,6 +173,8 @@ def grants(
             image_only=image_only,
             guardrail=guardrail,
             guardrail_only=guardrail_only,
+            condor_user=condor_user,
+            condor_user_only=condor_user_only,
         )
     ]
 
@@ -182,15 +187,21 @@ def _wanted(
     image_only: bool,
     guardrail: bool,
     guardrail_only: bool,
+    condor_user: bool,
+    condor_user_only: bool,
 ) -> bool:
     if image_only:
         return scope in IMAGE_SCOPES
     if guardrail_only:
         return scope in GUARDRAIL_SCOPES
+    if condor_user_only:
+        return scope in CONDOR_USER_SCOPES
     if scope in IMAGE_SCOPES:
         return explicit or image
     if scope in GUARDRAIL_SCOPES:
         return explicit or guardrail
+    if scope in CONDOR_USER_SCOPES:
+        return explicit or condor_user
     return True
 
 
@@ -208,6 +219,8 @@ def policy_document(
     image_only: bool = False,
     guardrail: bool = False,
     guardrail_only: bool = False,
+    condor_user: bool = False,
+    condor_user_only: bool = False,
 ) -> dict[str, Any]:
     """The IAM policy for one account and region ("*" for either widens to all of them)."""
     statements = []
@@ -224,6 +237,8 @@ def policy_document(
         image_only=image_only,
         guardrail=guardrail,
         guardrail_only=guardrail_only,
+        condor_user=condor_user,
+        condor_user_only=condor_user_only,
     ):
         statement: dict[str, Any] = {
             "Sid": grant.sid,

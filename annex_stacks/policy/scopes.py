@@ -109,6 +109,23 @@ SCOPES: Final[dict[str, Scope]] = {
         "HTCondorAnnex-* is exactly the stacks' own; the caller's own user is for the "
         "permission pre-flight.",
     ),
+    "condor-user": Scope(
+        "CondorUser",
+        # CloudFormation names the user <stack>-<logical id>-<suffix>.
+        (_IAM % f"user/{names.CONDOR_USER_STACK}-*",),
+        "CloudFormation creates, reads, tags and deletes HTCondorAnnex-CondorUser's own user.",
+    ),
+    "condor-user-attach": Scope(
+        "AttachCondorUserPolicy",
+        (_IAM % f"user/{names.CONDOR_USER_STACK}-*",),
+        "That user gets that stack's run-time policy and no other.",
+        {"ArnLike": {"iam:PolicyARN": _IAM % f"policy/{names.CONDOR_USER_STACK}-*"}},
+    ),
+    "condor-user-policy": Scope(
+        "CondorUserPolicy",
+        (_IAM % f"policy/{names.CONDOR_USER_STACK}-*",),
+        "The run-time policy CloudFormation makes for that user, by its generated name.",
+    ),
     "condor-user-keys": Scope(
         "CondorUserAccessKeys",
         # CloudFormation names the user <stack>-<logical id>-<suffix>.
@@ -314,6 +331,8 @@ SCOPES: Final[dict[str, Scope]] = {
 IMAGE_SCOPES: Final = frozenset(spec(names.IMAGE_STACK).policy_scopes)
 #: The statements only the guardrail stack needs: `annex-cdk policy --guardrail` prints them.
 GUARDRAIL_SCOPES: Final = frozenset(spec(names.GUARDRAIL_STACK).policy_scopes)
+#: The statements only HTCondorAnnex-CondorUser needs: `annex-cdk policy --condor-user`.
+CONDOR_USER_SCOPES: Final = frozenset(spec(names.CONDOR_USER_STACK).policy_scopes)
 
 
 def why(sid: str) -> str:

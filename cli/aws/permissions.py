@@ -40,6 +40,7 @@ def settings_grants(
         # The image stack's statements are a second policy, asked for only when it is wanted.
         build_image=settings.build_image,
         guardrail=settings.guardrail,
+        condor_user=settings.condor_user,
     )
 
 

@@ -56,6 +56,14 @@ def policy(
             "--max-*, spend, heartbeat; attach both).",
         ),
     ] = False,
+    condor_user: Annotated[
+        bool,
+        typer.Option(
+            "--condor-user",
+            help="Print the policy condor_annex's own user needs besides the first (setup "
+            "--condor-user, credentials --rotate, check-setup --deep; attach both).",
+        ),
+    ] = False,
     org: Annotated[
         bool,
         typer.Option(
@@ -74,23 +82,24 @@ def policy(
     so that an adopted condor_annex setup's generated bucket name is the one the policy names.
     """
     if org:
-        if runtime or build_image or guardrail:
+        if runtime or build_image or guardrail or condor_user:
             raise UsageError("--org is a policy of its own: ask for one policy at a time")
         from annex_cdk.ops.policy import org_document
 
         console.result(json.dumps(org_document(account), indent=2))
         return
-    if runtime and build_image:
-        raise UsageError("--runtime and --build-image are two different policies: ask for one")
-    if guardrail and (runtime or build_image):
-        raise UsageError("--guardrail and --runtime/--build-image are two different policies")
+    if sum((runtime, build_image, guardrail, condor_user)) > 1:
+        raise UsageError(
+            "--runtime, --build-image, --guardrail and --condor-user are two different policies "
+            "each: ask for one"
+        )
     from annex_cdk.ops.policy import document_for, read_deployed
 
     region = aws.one_region()
     deployed = None if offline else read_deployed(replace(aws, region=[region]).target)
     documents = document_for(
         region, account, key_name=key_name, bucket=bucket, deployed=deployed,
-        build_image=build_image, runtime=runtime, guardrail=guardrail,
+        build_image=build_image, runtime=runtime, guardrail=guardrail, condor_user=condor_user,
     )  # fmt: skip
     # One document as itself; several (split to stay clear of IAM's size limit) as a list.
     printed = documents[0] if len(documents) == 1 else documents

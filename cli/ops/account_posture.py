@@ -231,18 +231,13 @@ def account_findings(
     found = [] if creating else network_findings(posture)
     image = ec2.image(image_id) if image_id else None
     found += imds_findings(posture, image_id, image.imds_support if image else None)
-    extra = ((CREATE_DEFAULT_VPC,) if creating else ()) + (
-        (CREATE_USER,) if settings.condor_user else ()
-    )
+    extra = (CREATE_DEFAULT_VPC,) if creating else ()
     simulation = simulate_permissions(target, settings, actions, extra=extra)
     found += denial_findings(
         simulation, boundary=settings.permissions_boundary, region=target.region
     )
     if settings.condor_user:
         found += condor_user_findings(simulation, target.region)
-        simulation = replace(
-            simulation, missing=tuple(a for a in simulation.missing if a != CREATE_USER)
-        )
     if creating and CREATE_DEFAULT_VPC in simulation.missing:
         found.append(
             Finding(
@@ -261,21 +256,19 @@ def account_findings(
 
 
 def condor_user_findings(simulation: Simulation, region: str) -> list[Finding]:
-    """setup --condor-user where no IAM user can be made: the alternative, in one line."""
-    alternative = (
-        "run condor_annex on an EC2 submit host instead: annex-cdk setup --submit-host-role "
-        f"--region {region}, then on that host annex-cdk setup --from-instance"
-    )
-    if CREATE_USER.lower() in {a.lower() for a in simulation.by_organization}:
-        problem = "an SCP denies iam:CreateUser: condor_annex cannot have an IAM user of its own"
-    elif CREATE_USER in simulation.missing:
-        problem = (
-            f"{simulation.principal} may not call iam:CreateUser (annex-cdk policy does not "
-            "grant it)"
-        )
-    else:
+    """setup --condor-user where an SCP denies IAM users: the alternative, in one line."""
+    if CREATE_USER.lower() not in {a.lower() for a in simulation.by_organization}:
         return []
-    return [Finding("condor_annex's own IAM user (--condor-user)", problem, alternative, True)]
+    return [
+        Finding(
+            "condor_annex's own IAM user (--condor-user)",
+            "an SCP denies iam:CreateUser: condor_annex cannot have an IAM user of its own",
+            "run condor_annex on an EC2 submit host instead: annex-cdk setup "
+            f"--submit-host-role --region {region}, then on that host annex-cdk setup "
+            "--from-instance",
+            blocking=True,
+        )
+    ]
 
 
 class AccountNotReadyError(StackBlockedError):

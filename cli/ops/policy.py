@@ -69,6 +69,7 @@ def document_for(
     build_image: bool = False,
     runtime: bool = False,
     guardrail: bool = False,
+    condor_user: bool = False,
 ) -> list[dict[str, Any]]:
     """The policy `annex-cdk policy` prints, as managed-policy-sized documents (one, or
     several where one would come too close to IAM's limit); without an account it names any
@@ -78,6 +79,7 @@ def document_for(
     `build_image`: the second policy, which only the optional image stack needs.
     `runtime`: what condor_annex itself calls after setup, for its own identity.
     `guardrail`: the spend guardrail's own policy, which only its optional stack needs.
+    `condor_user`: HTCondorAnnex-CondorUser's own (setup --condor-user, credentials --rotate).
     """
     if deployed is not None:
         account = account or deployed.account
@@ -105,6 +107,7 @@ def document_for(
         image_only=build_image,
         actions=runtime_actions() if runtime else None,
         guardrail_only=guardrail,
+        condor_user_only=condor_user,
     )
     documents = split(document)
     for line in attachment_advice(documents):

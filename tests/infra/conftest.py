@@ -32,12 +32,14 @@ VARIANTS: dict[str, AnnexSettings] = {
         bucket_name="htcondorannex-configurationbucket-1x2y3z",
         create_key_pair=False,
     ),
-    # The optional HTCondorAnnex-Guardrail stack (any cap adds it), with a budget.
+    # The optional HTCondorAnnex-Guardrail stack (any cap adds it), with a budget, and
+    # HTCondorAnnex-CondorUser (condor_annex's own user).
     "guardrail": AnnexSettings(
         allowed_cidrs=("203.0.113.5/32",),
         max_instances=4,
         max_dollars=50.0,
         budget_email="ops@example.org",
+        condor_user=True,
     ),
     # The optional HTCondorAnnex-Image stack, both series and both architectures.
     "image": AnnexSettings(allowed_cidrs=("203.0.113.5/32",), build_image=True),

@@ -29,7 +29,7 @@ CLI = Path(sys.executable).parent / "annex-cdk"
 ACCOUNT, REGION = "123456789012", "us-east-1"
 ARN = f"arn:aws:%s:{REGION}:{ACCOUNT}:%s"
 BUCKET = names.bucket_name(ACCOUNT, REGION)
-CONDITION_OPERATORS = {"StringEquals", "StringLike", "ForAllValues:ArnLike", "Null"}
+CONDITION_OPERATORS = {"StringEquals", "StringLike", "ArnLike", "ForAllValues:ArnLike", "Null"}
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +153,14 @@ def test_every_boto3_call_in_the_code_is_allowed(document, image_document):
     # `annex-cdk policy`, its --build-image part and the guardrail's own document.
     guardrail = policy.policy_document(region=REGION, account=ACCOUNT, guardrail_only=True)
     # `annex-cdk policy --org`: the organization administrator's, for `annex-cdk org`.
-    documents = (document, image_document, guardrail, org_admin_document(account=ACCOUNT))
+    condor_user = policy.policy_document(region=REGION, account=ACCOUNT, condor_user_only=True)
+    documents = (
+        document,
+        image_document,
+        guardrail,
+        condor_user,
+        org_admin_document(account=ACCOUNT),
+    )
     missing = [
         (c, a)
         for c in sorted(calls - set(BEYOND_THE_POLICY))
@@ -705,3 +712,32 @@ def test_the_guardrail_document_allows_its_own_resources_only(action, resource, 
     guardrail = policy.policy_document(region=REGION, account=ACCOUNT, guardrail_only=True)
     assert allows(guardrail, action, resource, context) is allowed
     assert policy.size(guardrail) < policy.MANAGED_POLICY_LIMIT
+
+
+_CONDOR_USER = f"arn:aws:iam::{ACCOUNT}:user/{names.CONDOR_USER_STACK}-CondorAnnexUser-X1"
+_CONDOR_POLICY = f"arn:aws:iam::{ACCOUNT}:policy/{names.CONDOR_USER_STACK}-Runtime-X1"
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "context", "allowed"),
+    [
+        ("iam:CreateUser", _CONDOR_USER, {}, True),
+        ("iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/alice", {}, False),
+        ("iam:CreateAccessKey", _CONDOR_USER, {}, True),
+        ("iam:CreateAccessKey", f"arn:aws:iam::{ACCOUNT}:user/alice", {}, False),
+        ("iam:AttachUserPolicy", _CONDOR_USER, {"iam:PolicyARN": [_CONDOR_POLICY]}, True),
+        # Never another policy onto the user whose keys the holder may make.
+        ("iam:AttachUserPolicy", _CONDOR_USER,
+         {"iam:PolicyARN": ["arn:aws:iam::aws:policy/AdministratorAccess"]}, False),
+        ("iam:CreatePolicy", _CONDOR_POLICY, {}, True),
+        ("iam:PutUserPolicy", _CONDOR_USER, {}, False),
+    ],
+)  # fmt: skip
+def test_the_condor_user_document_allows_that_stacks_user_only(action, resource, context, allowed):
+    document = policy.policy_document(region=REGION, account=ACCOUNT, condor_user_only=True)
+    assert allows(document, action, resource, context) is allowed
+    assert policy.size(document) < 0.9 * policy.MANAGED_POLICY_LIMIT
+    # Not in the first document: the submit-host role holds that one and the image's inline.
+    assert not allows(
+        policy.policy_document(region=REGION, account=ACCOUNT), action, resource, context
+    )

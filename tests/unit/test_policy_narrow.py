@@ -30,7 +30,8 @@ SAMPLE = "annexsample"
 def _documents() -> list[dict[str, Any]]:
     main = shp.policy_document(region=REGION, account=ACCOUNT)
     image = shp.policy_document(region=REGION, account=ACCOUNT, image_only=True)
-    return [*shp.split(main), image]
+    condor_user = shp.policy_document(region=REGION, account=ACCOUNT, condor_user_only=True)
+    return [*shp.split(main), image, condor_user]
 
 
 POLICY = _documents()
