@@ -288,9 +288,15 @@ SCOPES: Final[dict[str, Scope]] = {
     ),
     "guardrail-attach": Scope(
         "AttachGuardrailDeny",
-        (_IAM % "user/${{aws:username}}", _IAM % f"role/{_PREFIX}*"),
+        (
+            _IAM % "user/${{aws:username}}",
+            _IAM % f"role/{_PREFIX}*",
+            # condor_annex's own user: CloudFormation names it <stack>-<logical id>-<suffix>.
+            _IAM % f"user/{names.CONDOR_USER_STACK}-*",
+        ),
         "setup attaches the Deny to the identities condor_annex runs as (the caller's own user, "
-        "the submit host's role), and destroy detaches it; no other policy.",
+        "the submit host's role, condor_annex's own user), and destroy detaches it; no other "
+        "policy.",
         {"ArnEquals": {"iam:PolicyARN": _IAM % f"policy/{names.GUARDRAIL_DENY_POLICY}"}},
     ),
     "guardrail-schedule": Scope(

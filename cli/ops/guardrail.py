@@ -206,8 +206,9 @@ class GuardrailSetup:
 
 def after_setup(target: AwsTarget, outputs: Mapping[str, str]) -> GuardrailSetup | None:
     """After HTCondorAnnex-Guardrail deployed: attach the Deny to the identities condor_annex
-    runs as that setup can name (the submit host's role; the IAM user whose keys setup runs
-    with, which are condor_annex's by default) and write the first heartbeat. Never refuses a
+    runs as that setup can name (the submit host's role; condor_annex's own user of
+    HTCondorAnnex-CondorUser; the IAM user whose keys setup runs with, which are condor_annex's
+    by default) and write the first heartbeat. Never refuses a
     cap for want of an identity: what could not be attached is said."""
     arn = outputs.get(names.OUT_GUARDRAIL_DENY_POLICY)
     if not arn:
@@ -217,9 +218,12 @@ def after_setup(target: AwsTarget, outputs: Mapping[str, str]) -> GuardrailSetup
     role_arn = submit_host_role(target)
     if role_arn:
         wanted.append("role/" + role_arn.rsplit("/", 1)[-1])
+    if user := condor_user(target):
+        wanted.append("user/" + user)
     caller = target.caller_arn()
     if ":user/" in caller:  # an assumed role or SSO session is no identity to attach to
         wanted.append("user/" + caller.rsplit("/", 1)[-1])
+    wanted = list(dict.fromkeys(wanted))
     have = set(deny.attached())
     refused = {}
     for identity in wanted:
@@ -242,3 +246,9 @@ def submit_host_role(target: AwsTarget) -> str | None:
     """The submit host role's ARN, when HTCondorAnnex-SubmitHostRole is deployed."""
     outputs = CloudFormation(target).outputs_if_deployed(names.SUBMIT_HOST_STACK)
     return None if outputs is None else outputs.get(names.OUT_SUBMIT_HOST_ROLE)
+
+
+def condor_user(target: AwsTarget) -> str | None:
+    """condor_annex's own IAM user's name, when HTCondorAnnex-CondorUser is deployed."""
+    outputs = CloudFormation(target).outputs_if_deployed(names.CONDOR_USER_STACK)
+    return None if outputs is None else outputs.get(names.OUT_CONDOR_USER)

@@ -50,3 +50,19 @@ def test_setup_with_caps_adds_the_guardrail_and_destroy_removes_it(world: World)
     assert not [s for s in stacks if s["StackName"] == names.GUARDRAIL_STACK]
     with pytest.raises(iam.exceptions.NoSuchEntityException):
         iam.get_policy(PolicyArn=deny)
+
+
+def test_the_deny_is_attached_to_condor_annexs_own_user(world: World) -> None:
+    """With --condor-user, the Deny on annex launches reaches the identity condor_annex runs as."""
+    out = world.run("setup", "--allow-from", ALLOW, "--condor-user", "--max-instances", "2")
+    stacks = world.client("cloudformation").describe_stacks()["Stacks"]
+    outputs = {
+        s["StackName"]: {o["OutputKey"]: o["OutputValue"] for o in s.get("Outputs", [])}
+        for s in stacks
+    }
+    user = outputs[names.CONDOR_USER_STACK][names.OUT_CONDOR_USER]
+    deny = outputs[names.GUARDRAIL_STACK][names.OUT_GUARDRAIL_DENY_POLICY]
+    attached = world.client("iam").list_entities_for_policy(PolicyArn=deny)["PolicyUsers"]
+    assert user in [u["UserName"] for u in attached]
+    assert f"user/{user}" in out.stderr
+    world.run("destroy", "--yes")
