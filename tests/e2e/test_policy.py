@@ -287,3 +287,29 @@ def test_the_runtime_policy_is_what_condor_annex_needs_after_setup(world: World)
         assert _refused(lambda: _as(world, keys, "ssm").get_parameter(Name=names.LOCK_PARAMETER))
     finally:
         world.emu.enforce_iam(False)
+
+
+def test_condor_user_setup_rotate_check_and_destroy_under_its_documents(world: World):
+    """setup --condor-user, credentials --rotate, check-setup --deep and destroy as a user
+    holding exactly `annex-cdk policy` and `annex-cdk policy --condor-user`, IAM enforced."""
+    common = ("policy", "--offline", "--region", REGION, "--account", ACCOUNT_ID)
+    first = _documents(json.loads(world.run(*common).stdout))
+    own = _documents(json.loads(world.run(*common, "--condor-user").stdout))
+    _policy_user(world, [*first, *own])
+    world.emu.enforce_iam(True)
+    try:
+        env = {"ANNEX_CDK_DEBUG": None}
+        world.run("setup", "--allow-from", ALLOW, "--condor-user", env=env)
+        world.run("credentials", "--rotate", env=env)
+        proc = world.run("check-setup", "--deep", "--json", env=env, check=False)
+        document = json.loads(proc.stdout)
+        assert "checks" in document, document
+        found = {c["name"]: c for c in document["checks"]}
+        assert found[names.DEEP_CONDOR_USER_KEY]["ok"], found[names.DEEP_CONDOR_USER_KEY]
+        world.run("destroy", "--yes", env=env)
+        world.emu.enforce_iam(False)
+        assert _stacks(world) == {}
+        users = [u["UserName"] for u in world.client("iam").list_users()["Users"]]
+        assert not [u for u in users if u.startswith(names.CONDOR_USER_STACK)]
+    finally:
+        world.emu.enforce_iam(False)
