@@ -65,6 +65,19 @@ class Iam(Service):
     def delete_access_key(self, user: str, key_id: str) -> None:
         self._client.delete_access_key(UserName=user, AccessKeyId=key_id)
 
+    def create_policy_user(self, name: str, documents: list[dict[str, Any]]) -> tuple[str, str]:
+        """An IAM user holding exactly `documents`, each as a customer managed policy (as
+        `annex-cdk policy` advises), and its access key (id, secret)."""
+        self._client.create_user(UserName=name)
+        for n, document in enumerate(documents):
+            made = self._client.create_policy(
+                PolicyName=f"{name}-{n}", PolicyDocument=json.dumps(document)
+            )
+            self._client.attach_user_policy(UserName=name, PolicyArn=made["Policy"]["Arn"])
+        key = self.create_access_key(name)
+        assert key.secret is not None  # IAM hands the secret back on creation only
+        return key.key_id, key.secret
+
     def create_admin_user(self, name: str) -> tuple[str, str]:
         """An IAM user allowed everything (HTCondor's guide: AdministratorAccess) and its
         access key (id, secret): a governed account's usual caller, whom SCPs still cap."""

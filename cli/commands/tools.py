@@ -204,9 +204,23 @@ def rehearse(
             "flags that get setup through, and condor_annex's launches the SCPs refuse.",
         ),
     ] = False,
+    least_privilege: Annotated[
+        bool,
+        typer.Option(
+            "--least-privilege",
+            help="Rehearse as a user holding exactly `annex-cdk policy` (and its --condor-user "
+            "document), IAM enforced, with the annex phase on condor_annex's own user's key.",
+        ),
+    ] = False,
 ) -> None:
     """setup → check-setup → no-op setup → destroy on a private emulator and a scratch HOME."""
-    if governed:
+    if governed and least_privilege:
+        raise UsageError("--governed and --least-privilege are two rehearsals: ask for one")
+    if least_privilege:
+        from annex_cdk.ops.rehearse_least_privilege import run_least_privilege_rehearsal
+
+        report = run_least_privilege_rehearsal(region=region, keep=keep)
+    elif governed:
         from annex_cdk.ops.rehearse_governed import run_governed_rehearsal
 
         report = run_governed_rehearsal(region=region, keep=keep)
@@ -226,7 +240,11 @@ def rehearse(
         for s in report.steps:
             console.result(f"{s.step:<24} {s.seconds:7.2f} s")
         passed = (
-            "Governed rehearsal passed: every finding named, setup stopped before any change, "
+            "Least-privilege rehearsal passed: setup --condor-user, check-setup --deep, "
+            "credentials --rotate and destroy as a user holding exactly annex-cdk policy, and "
+            "condor_annex's annexes on its own user's key, every call evaluated by IAM."
+            if least_privilege
+            else "Governed rehearsal passed: every finding named, setup stopped before any change, "
             "then deployed with --create-default-vpc and --permissions-boundary; condor_annex's "
             "launches refused by the organization's SCPs, as on AWS; destroy worked."
             if governed

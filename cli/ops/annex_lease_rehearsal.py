@@ -126,10 +126,17 @@ def _fleet_role(target: AwsTarget) -> str:
     return Iam(target).ensure_role(FLEET_ROLE_NAME, trust)
 
 
-def rehearse_annex(target: AwsTarget, kind: str, annex_name: str) -> AnnexOutcome:
-    """kind "on-demand" or "spot-fleet": start, extend, expire, and check what is left."""
+def rehearse_annex(
+    target: AwsTarget, kind: str, annex_name: str, condor_annex: AwsTarget | None = None
+) -> AnnexOutcome:
+    """kind "on-demand" or "spot-fleet": start, extend, expire, and check what is left.
+
+    condor_annex's own calls go with `condor_annex`'s key (default `target`'s); the stacks'
+    outputs, the user's fleet role and the lease functions' runs (as their role would) with
+    `target`'s."""
     out = _outputs(target)
-    account = AnnexAccount(target)
+    account = AnnexAccount(condor_annex or target)
+    observer = AnnexAccount(target)  # what is left afterwards, read as the account sees it
     spot = kind == "spot-fleet"
     function_lid = names.LID_SFR_FUNCTION if spot else names.LID_ODI_FUNCTION
     arn = out[names.OUT_SFR_LEASE if spot else names.OUT_ODI_LEASE]
@@ -145,7 +152,7 @@ def rehearse_annex(target: AwsTarget, kind: str, annex_name: str) -> AnnexOutcom
     }
     if spot:
         fleet = account.request_spot_fleet(annex, fleet_role_arn=_fleet_role(target), **common)
-        instances = account.fleet_instances(fleet)
+        instances = observer.fleet_instances(fleet)
         lines.append(f"spot fleet {fleet} with {len(instances)} instance(s)")
     else:
         fleet = None
@@ -157,11 +164,11 @@ def rehearse_annex(target: AwsTarget, kind: str, annex_name: str) -> AnnexOutcom
     neighbour = Annex(annex_name + "2", annex.bucket, arn)
     neighbours = account.run_instances(neighbour, key_name=None, **common)
     account.start_lease(annex, now + condor_annex_calls.DEFAULT_LEASE_SECONDS)
-    lines.append(f"lease rule {annex.id}: input {account.lease_input(annex)}")
+    lines.append(f"lease rule {annex.id}: input {observer.lease_input(annex)}")
 
     expiry = now + 3600
     account.extend_lease(annex, expiry)
-    extended = account.lease_input(annex)
+    extended = observer.lease_input(annex)
     lines.append(f"-duration 1h: input {extended}")
 
     early = invoke_deployed_lease(target, function_lid, extended, now=expiry)
@@ -169,23 +176,23 @@ def rehearse_annex(target: AwsTarget, kind: str, annex_name: str) -> AnnexOutcom
     result = invoke_deployed_lease(target, function_lid, extended, now=expiry + 1)
     lines.append(f"lease function after the lease: {json.dumps(result, sort_keys=True)}")
 
-    rules = account.lease_rules(annex)
-    states = account.instance_states(instances) if instances else set()
+    rules = observer.lease_rules(annex)
+    states = observer.instance_states(instances) if instances else set()
     checks: list[tuple[str, bool]] = [
         ("the lease held until it ran out", early["expired"] is False),
         ("instances terminated", states <= set(_GONE)),
         ("lease rule deleted", annex.id not in rules),
-        ("config tarball deleted", account.config_objects(annex) == 0),
+        ("config tarball deleted", observer.config_objects(annex) == 0),
     ]
     if fleet is not None:
-        checks.append(("spot fleet cancelled", account.fleet_cancelled(fleet)))
+        checks.append(("spot fleet cancelled", observer.fleet_cancelled(fleet)))
     checks.append(
         (
             f"neighbour annex {neighbour.id} untouched",
-            account.instance_states(neighbours) == {"running"},
+            observer.instance_states(neighbours) == {"running"},
         )
     )
-    account.terminate(neighbours)
+    observer.terminate(neighbours)
     lines += [f"{'ok' if good else 'FAILED'}: {what}" for what, good in checks]
     return AnnexOutcome(kind, annex_name, all(good for _, good in checks), lines)
 
@@ -197,10 +204,12 @@ ANNEX_KINDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def rehearse_annexes(target: AwsTarget, say: Callable[[str], None]) -> bool:
+def rehearse_annexes(
+    target: AwsTarget, say: Callable[[str], None], condor_annex: AwsTarget | None = None
+) -> bool:
     ok = True
     for kind, annex_name in ANNEX_KINDS:
-        outcome = rehearse_annex(target, kind, annex_name)
+        outcome = rehearse_annex(target, kind, annex_name, condor_annex)
         for line in outcome.lines:
             say(f"  [{kind}] {line}")
         ok &= outcome.ok

@@ -313,3 +313,21 @@ def test_condor_user_setup_rotate_check_and_destroy_under_its_documents(world: W
         assert not [u for u in users if u.startswith(names.CONDOR_USER_STACK)]
     finally:
         world.emu.enforce_iam(False)
+
+
+def test_rehearse_least_privilege_runs_as_the_policy_and_the_condor_user(world: World):
+    proc = world.run("rehearse", "--least-privilege", "--json", timeout=600)
+    report = json.loads(proc.stdout)
+    assert report["ok"] is True, proc.stderr[-3000:]
+    assert [s["step"] for s in report["steps"]] == [
+        "setup --condor-user",
+        "check-setup --deep",
+        "credentials --rotate",
+        "annexes (replayed condor_annex) (condor_annex's own key)",
+        "destroy",
+    ]
+    err = proc.stderr
+    assert "Emulator (IAM enforced)" in err
+    # Every lease check held, on condor_annex's own key.
+    assert "FAILED" not in err and "ok: instances terminated" in err
+    assert "holds a key of HTCondorAnnex-CondorUser-" in err
