@@ -24,6 +24,7 @@ from annex_emulator.stack_operation import (
     physical_id,
     stack_of,
 )
+from annex_emulator.template_dependencies import dependencies
 
 
 def create_resource(
@@ -135,6 +136,12 @@ def delete_resource(self: ResourceMap, parsed_resource: Any, resource_json: dict
     ):
         resource_event(stack, logical_id, resource_type, "DELETE_SKIPPED", parsed_resource)
         return
+    if waiting_for := _dependents_left(self, logical_id):
+        # moto's ResourceMap.delete tries resources in a set's order and again until nothing
+        # moves; CloudFormation never starts a resource's delete while a dependent is left.
+        raise DependentsLeft(
+            f"{logical_id} was not deleted: {', '.join(waiting_for)} depend on it and remain"
+        )
     # moto's ResourceMap.delete retries failed deletes until nothing moves; AWS reports a
     # failure once, so a retry of an already-failed delete stays silent unless it succeeds.
     failed_before: set[str] = self.__dict__.setdefault("annex_failed_deletes", set())
@@ -162,3 +169,21 @@ def delete_resource(self: ResourceMap, parsed_resource: Any, resource_json: dict
             raise
     failed_before.discard(logical_id)
     resource_event(stack, logical_id, resource_type, "DELETE_COMPLETE", parsed_resource)
+
+
+class DependentsLeft(Exception):
+    """A resource whose dependents are not deleted yet: CloudFormation deletes it after them."""
+
+
+def _dependents_left(resource_map: ResourceMap, logical_id: str) -> list[str]:
+    """During a whole stack's delete: the resources left that depend on `logical_id`."""
+    if not resource_map.__dict__.get("annex_whole_stack_delete"):
+        return []
+    templates = resource_map._resource_json_map
+    left = {
+        other: templates[other]
+        for other in resource_map._parsed_resources
+        if other in templates and templates[other].get("DeletionPolicy") != "Retain"
+    }
+    deps = dependencies(left)
+    return sorted(o for o, needs in deps.items() if o != logical_id and logical_id in needs)

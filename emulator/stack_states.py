@@ -167,6 +167,9 @@ def backend_delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> 
         ORIGINALS["CloudFormationBackend.delete_stack"](self, name_or_stack_id)
         return
     stack.resource_map.__dict__.pop("annex_failed_deletes", None)  # a new delete attempt
+    # CloudFormation deletes a stack's resources in reverse dependency order (resource_lifecycle
+    # defers a resource while a resource that depends on it is left).
+    stack.resource_map.__dict__["annex_whole_stack_delete"] = True
     try:
         ORIGINALS["CloudFormationBackend.delete_stack"](self, stack.stack_id)
     except Exception as exc:
@@ -182,6 +185,8 @@ def backend_delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> 
         ]
         enter_stack_status(stack, "DELETE_FAILED", stack_failure_reason("delete", left, exc))
         return
+    finally:
+        stack.resource_map.__dict__.pop("annex_whole_stack_delete", None)
     stack.status_reason = None
     _freeze(stack.resource_map)
 

@@ -1186,3 +1186,42 @@ def test_an_update_is_checked_against_the_schema_too(aws: Any) -> None:
     [(lid, status, reason)] = failures(aws, stack_name)
     assert (lid, status) == ("B", "UPDATE_FAILED") and "#/Tags/0/Value" in reason
     aws("cloudformation").delete_stack(StackName=stack_name)
+
+
+def test_a_stack_is_deleted_in_reverse_dependency_order(aws: Any) -> None:
+    """CloudFormation deletes a user before the managed policy attached to it, so the policy's
+    delete never meets DeleteConflict (moto tried resources in a set's order, which made the
+    policy fail first now and then). Several stacks with other logical ids vary that order."""
+    cfn = aws("cloudformation")
+    for n in range(6):
+        name = unique(f"order{n}")
+        template = {
+            "Resources": {
+                f"Policy{n}x": {
+                    "Type": "AWS::IAM::ManagedPolicy",
+                    "Properties": {
+                        "PolicyDocument": {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}
+                            ],
+                        }
+                    },
+                },
+                f"User{n}y": {
+                    "Type": "AWS::IAM::User",
+                    "Properties": {"ManagedPolicyArns": [{"Ref": f"Policy{n}x"}]},
+                },
+            }
+        }
+        cfn.create_stack(StackName=name, TemplateBody=json.dumps(template))
+        stack_id = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackId"]
+        cfn.delete_stack(StackName=name)
+        events = cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
+        assert not [e for e in events if e["ResourceStatus"] == "DELETE_FAILED"]
+        order = [
+            e["LogicalResourceId"]
+            for e in reversed(events)
+            if e["ResourceStatus"] == "DELETE_COMPLETE" and e["LogicalResourceId"] != name
+        ]
+        assert order == [f"User{n}y", f"Policy{n}x"]
