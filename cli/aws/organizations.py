@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from annex_cdk.aws.service import Service, is_not_found
+from annex_cdk.aws.service import Service, error_code, is_not_found
 from annex_cdk.errors import UsageError
 from annex_stacks import names
 
@@ -51,7 +51,10 @@ class Organizations(Service):
                 "list_children", "Children", ParentId=unit, ChildType="ORGANIZATIONAL_UNIT"
             )
         except Exception as err:
-            if _code(err) in ("ParentNotFoundException", "OrganizationalUnitNotFoundException"):
+            if error_code(err) in (
+                "ParentNotFoundException",
+                "OrganizationalUnitNotFoundException",
+            ):
                 raise UsageError(f"--ou {unit}: no such OU or root in this organization") from None
             raise
         for child in children:
@@ -111,16 +114,11 @@ def existing_setup(target: Any, account: str, region: str, role: str) -> Existin
         try:
             call()
         except Exception as err:
-            if is_not_found(err) or _code(err) in ("NoSuchKey", "InvalidKeyPair.NotFound"):
+            if is_not_found(err) or error_code(err) in ("NoSuchKey", "InvalidKeyPair.NotFound"):
                 continue
             return ExistingSetup(account, region, unreadable=f"{what}: {_short(err)}")
         taken.append(what)
     return ExistingSetup(account, region, tuple(taken))
-
-
-def _code(err: Exception) -> str | None:
-    code = (getattr(err, "response", None) or {}).get("Error", {}).get("Code")
-    return code if isinstance(code, str) else None
 
 
 def _short(err: Exception) -> str:

@@ -33,6 +33,12 @@ class ResourceNotFound(AnnexError):
     """AWS says the resource asked about does not exist (deleted by hand, say)."""
 
 
+def error_code(err: Exception) -> str | None:
+    """AWS's error code of a failed call (botocore's ClientError), or None for anything else."""
+    code = (getattr(err, "response", None) or {}).get("Error", {}).get("Code")
+    return code if isinstance(code, str) else None
+
+
 def is_not_found(err: Exception) -> bool:
     response = getattr(err, "response", None) or {}
     return response.get("Error", {}).get("Code") in NOT_FOUND_CODES

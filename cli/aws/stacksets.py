@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from annex_cdk.aws.engine import CAPABILITIES
-from annex_cdk.aws.service import Service
+from annex_cdk.aws.service import Service, error_code
 from annex_cdk.errors import AnnexError
 
 #: Operation states after which nothing changes any more.
@@ -119,7 +119,7 @@ class StackSets(Service):
         try:
             found = self._client.describe_stack_set(StackSetName=name, CallAs=self.call_as)
         except Exception as err:
-            if _code(err) == "StackSetNotFoundException":
+            if error_code(err) == "StackSetNotFoundException":
                 return None
             raise
         stack_set = found["StackSet"]
@@ -362,8 +362,3 @@ def template_equal(deployed: str, wanted: str) -> bool:
         return bool(json.loads(deployed) == json.loads(wanted))
     except ValueError:
         return deployed == wanted
-
-
-def _code(err: Exception) -> str | None:
-    code = (getattr(err, "response", None) or {}).get("Error", {}).get("Code")
-    return code if isinstance(code, str) else None
