@@ -14,6 +14,12 @@ from annex_cdk.aws.engine import CAPABILITIES, Engine, Progress
 from annex_cdk.aws.service import Service
 
 _DRIFT_WAIT_S = 60.0
+#: The waits between polls of a drift detection: the first poll is at once (a small stack's
+#: verdict can be ready), then a short backoff capped at a second, so that a verdict is never
+#: waited for long past its coming.
+_DRIFT_FIRST_DELAY_S = 0.25
+_DRIFT_BACKOFF = 1.5
+_DRIFT_MAX_DELAY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,7 @@ class CloudFormation(Service):
 
     def _wait_drift(self, detection: str) -> dict[str, Any]:
         deadline = time.monotonic() + _DRIFT_WAIT_S
-        delay = 0.2
+        delay = _DRIFT_FIRST_DELAY_S
         while True:
             status = self._client.describe_stack_drift_detection_status(
                 StackDriftDetectionId=detection
@@ -114,7 +120,7 @@ class CloudFormation(Service):
             if status["DetectionStatus"] != "DETECTION_IN_PROGRESS" or time.monotonic() > deadline:
                 return dict(status)
             time.sleep(delay)
-            delay = min(delay * 2, 3.0)
+            delay = min(delay * _DRIFT_BACKOFF, _DRIFT_MAX_DELAY_S)
 
     def read_change_set(self, stack: str, template: Mapping[str, Any]) -> ChangeSetReading:
         """What CloudFormation says an update to `template` would do (read only)."""

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from annex_cdk.aws.parallel import at_once
 from annex_cdk.aws.service import Service, not_found_raises
 from annex_stacks import names
 
@@ -156,8 +157,9 @@ class Ec2(Service):
         return vpc_id, len(subnets)
 
     def posture(self) -> RegionPosture:
-        vpc, subnets = self.default_vpc()
-        return RegionPosture(self.region, vpc, subnets, self.imds_defaults())
+        """The default VPC (and its subnets) and the instance-metadata defaults, read at once."""
+        (vpc, subnets), imds = at_once(self.default_vpc, self.imds_defaults, name="posture")
+        return RegionPosture(self.region, vpc, subnets, imds)
 
     def imds_defaults(self) -> dict[str, Any] | None:
         """The account's instance-metadata defaults here (empty: none set; None: the caller

@@ -8,8 +8,10 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any
 
+from annex_cdk.aws.parallel import gather
 from annex_cdk.aws.service import Service, not_found_raises
 
 
@@ -29,11 +31,12 @@ class Iam(Service):
     def role_inline_policies(self, role: str) -> list[dict[str, Any]]:
         """The documents of the role's inline policies (IAM may hand them back URL-decoded
         JSON text or, through boto3, already parsed)."""
-        documents = []
-        for policy in self._client.list_role_policies(RoleName=role)["PolicyNames"]:
-            doc = self._client.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
-            documents.append(json.loads(doc) if isinstance(doc, str) else doc)
-        return documents
+        policies = self._client.list_role_policies(RoleName=role)["PolicyNames"]
+        read = gather(partial(self._policy_document, role, p) for p in policies)
+        return [json.loads(doc) if isinstance(doc, str) else doc for doc in read]
+
+    def _policy_document(self, role: str, policy: str) -> Any:
+        return self._client.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
 
     def ensure_role(self, name: str, trust: dict[str, Any]) -> str:
         """The ARN of role `name`, created with `trust` if there is none."""

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from annex_cdk import console
+from annex_cdk.aws.parallel import gather
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.env import env_flag
 from annex_cdk.errors import PermissionsError
@@ -20,8 +21,6 @@ from annex_stacks.settings import AnnexSettings
 
 #: What stands in for a name part chosen at run time when a resource is simulated.
 _SAMPLE = "annex-cdk-preflight"
-# The ~20 statements are simulated concurrently, or the pre-flight would add seconds to setup.
-_SIMULATION_WORKERS = 8
 
 
 def settings_grants(
@@ -158,8 +157,9 @@ def evaluate_actions(
     if extra:
         batches.append((list(extra), ["*"]))
     wanted = {a.lower(): a for actions, _ in batches for a in actions}
-    with ThreadPoolExecutor(max_workers=_SIMULATION_WORKERS) as pool:
-        results = [r for found in pool.map(lambda batch: simulate(*batch), batches) for r in found]
+    # The ~20 statements are simulated at once, or the pre-flight would add seconds to setup.
+    simulated = gather((partial(simulate, *batch) for batch in batches), name="simulate")
+    results = [r for found in simulated for r in found]
     allowed = {a.lower() for a in allowed_actions(results)}
     # An organization's or a boundary's denial on any sample resource is the call's: the call
     # touches that resource (RunInstances is authorized on the instance, the image, ... each).

@@ -7,11 +7,13 @@ DescribeStackResources lists. Types without a check here are taken as present.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from annex_cdk.aws.cfn import CloudFormation
+from annex_cdk.aws.cfn import CloudFormation, StackResource
+from annex_cdk.aws.parallel import gather
 from annex_cdk.aws.service import is_not_found
 from annex_cdk.aws.session import AwsTarget
 
@@ -68,21 +70,44 @@ _PROBES: dict[str, Callable[[AwsTarget, str], Any]] = {
 }
 
 
+def gone_resources_of(target: AwsTarget, stacks: Iterable[str]) -> dict[str, list[Gone]]:
+    """Each stack's resources whose service says they do not exist (in template order), by
+    the stack as given (a name or a stack id). Every stack's DescribeStackResources at once,
+    then every resource's read at once: two rounds of calls however many stacks and resources.
+    An error other than not-found is raised, the first in the stacks' and templates' order."""
+    stacks = list(dict.fromkeys(stacks))
+    cfn = CloudFormation(target)
+    listed = gather(partial(cfn.stack_resources, stack) for stack in stacks)
+    probed = [
+        (stack, resource)
+        for stack, resources in zip(stacks, listed, strict=True)
+        for resource in resources
+        if _PROBES.get(resource.resource_type)
+        and resource.physical_id
+        and not resource.status.startswith("DELETE")
+    ]
+    missing = gather(partial(_missing, target, resource) for _, resource in probed)
+    gone: dict[str, list[Gone]] = {stack: [] for stack in stacks}
+    for (stack, r), is_missing in zip(probed, missing, strict=True):
+        if is_missing:
+            gone[stack].append(Gone(stack, r.logical_id, r.resource_type, r.physical_id or ""))
+    return gone
+
+
 def gone_resources(target: AwsTarget, stack: str) -> list[Gone]:
     """Every resource of `stack` whose service says it does not exist (in template order)."""
-    gone = []
-    for resource in CloudFormation(target).stack_resources(stack):
-        rtype, pid = resource.resource_type, resource.physical_id
-        probe = _PROBES.get(rtype)
-        if not probe or not pid or resource.status.startswith("DELETE"):
-            continue
-        try:
-            probe(target, pid)
-        except Exception as err:
-            if not is_not_found(err):
-                raise
-            gone.append(Gone(stack, resource.logical_id, rtype, pid))
-    return gone
+    return gone_resources_of(target, [stack])[stack]
+
+
+def _missing(target: AwsTarget, resource: StackResource) -> bool:
+    """Whether the resource's service says it does not exist."""
+    try:
+        _PROBES[resource.resource_type](target, resource.physical_id or "")
+    except Exception as err:
+        if not is_not_found(err):
+            raise
+        return True
+    return False
 
 
 def empty_bucket(s3: Any, bucket: str) -> int:

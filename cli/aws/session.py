@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,9 @@ QUICK_CONNECT_TIMEOUT_S = 3
 QUICK_READ_TIMEOUT_S = 5
 #: The longest a call can take before it fails: every attempt times out connecting or reading.
 WORST_CALL_S = MAX_ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S)
+#: Connections each client keeps: one client per service serves every thread of a run
+#: (aws/parallel.py), and past its pool urllib3 drops connections with a logged warning.
+MAX_POOL_CONNECTIONS = 50
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,14 @@ class AwsTarget:
     credentials: Credentials
     profile: str | None = None
     endpoint_url: str | None = None
+    # One client per (service, quick), made once: a client costs tens of milliseconds to make,
+    # and the session that makes them is not thread-safe, so the lock guards both.
+    _clients: dict[tuple[str, bool], MappedClient] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _lock: threading.RLock = field(
+        default_factory=threading.RLock, init=False, repr=False, compare=False
+    )
 
     @cached_property
     def session(self) -> Any:
@@ -174,10 +186,27 @@ class AwsTarget:
             raise CredentialsError(str(err)) from None
 
     def client(self, service: str, *, quick: bool = False) -> Any:
-        """A client whose every call maps failures to one-line errors (see `call`).
+        """The client whose every call maps failures to one-line errors (see `call`), one per
+        service shared by every caller and thread of this target.
 
         `quick` ones make one short attempt (pre-flight: fail in seconds).
         """
+        made = self._clients.get((service, quick))  # made already: no wait for the lock
+        if made is not None:
+            return made
+        with self._lock:
+            made = self._clients.get((service, quick))
+            if made is None:
+                made = self._clients[(service, quick)] = self._new_client(service, quick=quick)
+            return made
+
+    def prepare_clients(self, services: Iterable[str]) -> None:
+        """Make these services' clients now (each loads its API model, up to half a second for
+        EC2's), e.g. in a thread while the local files are read, so no AWS call waits for one."""
+        for service in services:
+            self.client(service)
+
+    def _new_client(self, service: str, *, quick: bool) -> MappedClient:
         import os
 
         from botocore.config import Config
@@ -186,6 +215,7 @@ class AwsTarget:
             connect_timeout=QUICK_CONNECT_TIMEOUT_S if quick else CONNECT_TIMEOUT_S,
             read_timeout=QUICK_READ_TIMEOUT_S if quick else READ_TIMEOUT_S,
             retries={"max_attempts": 1 if quick else MAX_ATTEMPTS, "mode": "standard"},
+            max_pool_connections=MAX_POOL_CONNECTIONS,
         )
         client = self.session.client(service, endpoint_url=self.endpoint_url, config=config)
         if record := os.environ.get("ANNEX_CDK_RECORD_CALLS"):
@@ -212,9 +242,17 @@ class AwsTarget:
     def caller_arn(self) -> str:
         return str(self.identity["Arn"])
 
-    @cached_property
+    @property
     def identity(self) -> dict[str, Any]:
-        """STS GetCallerIdentity, asked once per run (pre-flight, account, IAM principal)."""
+        """STS GetCallerIdentity, asked once per run (pre-flight, account, IAM principal),
+        whichever thread asks first."""
+        with self._lock:
+            if "_identity" not in self.__dict__:
+                self.__dict__["_identity"] = self._ask_identity()
+            identity: dict[str, Any] = self.__dict__["_identity"]
+            return identity
+
+    def _ask_identity(self) -> dict[str, Any]:
         # With an endpoint too: an emulator or proxy serves AWS's regions, and a typo there
         # would otherwise record settings under a region nothing else will look in.
         known = set()

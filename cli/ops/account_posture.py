@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from annex_cdk import console
 from annex_cdk.aws.ec2 import IMDS_V2, Ec2, RegionPosture
+from annex_cdk.aws.parallel import at_once
 from annex_cdk.aws.permissions import (
     Simulation,
     debug_note,
@@ -224,15 +225,25 @@ def account_findings(
     actions: Mapping[str, Set[str]] | None = None,
 ) -> tuple[list[Finding], Simulation]:
     """Every finding about the region's posture and the organization's rules, read without
-    changing anything; and the simulation, whose `missing` the caller reports as its own."""
+    changing anything; and the simulation, whose `missing` the caller reports as its own.
+
+    The region's posture, the image and IAM's simulation are read at once (setup runs this
+    in every region before any change). Whether the default VPC will be made is known only
+    from the posture, so its CreateDefaultVpc is simulated whenever asked, and forgotten
+    where a default VPC exists."""
     ec2 = Ec2(target, quick=True)
-    posture = ec2.posture()
+    asked = (CREATE_DEFAULT_VPC,) if create_default_vpc else ()
+    posture, image, simulation = at_once(
+        ec2.posture,
+        lambda: ec2.image(image_id) if image_id else None,
+        lambda: simulate_permissions(target, settings, actions, extra=asked),
+        name="posture",
+    )
     creating = create_default_vpc and posture.default_vpc is None
+    if create_default_vpc and not creating:
+        simulation = _without(simulation, CREATE_DEFAULT_VPC)
     found = [] if creating else network_findings(posture)
-    image = ec2.image(image_id) if image_id else None
     found += imds_findings(posture, image_id, image.imds_support if image else None)
-    extra = (CREATE_DEFAULT_VPC,) if creating else ()
-    simulation = simulate_permissions(target, settings, actions, extra=extra)
     found += denial_findings(
         simulation, boundary=settings.permissions_boundary, region=target.region
     )
@@ -253,6 +264,16 @@ def account_findings(
             simulation, missing=tuple(a for a in simulation.missing if a != CREATE_DEFAULT_VPC)
         )
     return found, simulation
+
+
+def _without(simulation: Simulation, action: str) -> Simulation:
+    """The simulation as if `action` had not been asked about."""
+    return replace(
+        simulation,
+        missing=tuple(a for a in simulation.missing if a != action),
+        by_organization=tuple(a for a in simulation.by_organization if a != action),
+        by_boundary=tuple(a for a in simulation.by_boundary if a != action),
+    )
 
 
 def condor_user_findings(simulation: Simulation, region: str) -> list[Finding]:

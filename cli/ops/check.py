@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from annex_cdk.aws.cfn import CloudFormation
-from annex_cdk.aws.engine import DEPLOYED, StackState
+from annex_cdk.aws.engine import DEPLOYED, Live, StackState
+from annex_cdk.aws.parallel import InBackground, settle
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.personal_checks import verify_access_point, verify_configured
@@ -33,6 +35,9 @@ from annex_stacks.stack_specs import CHECKED_STACKS, STACKS, spec
 _CHECKED = tuple(stack for stack, _ in CHECKED_STACKS)
 #: What the deep checks read: the checked stacks, and those only a deep check looks at.
 _DEEP_READ = tuple(s.name for s in STACKS if s.checked_as or s.deep_checks)
+#: The services the deep checks ask (besides CloudFormation), whose clients are made while
+#: HTCondor reads the local files.
+_DEEP_SERVICES = ("ec2", "iam", "lambda", "logs", "s3", "ssm")
 #: Where the configuration says HTCondor is installed (version.detect's second source).
 _VERSION_FACTS = ("BIN", "RELEASE_DIR")
 #: The fix for an image the access-point path cannot boot (the image stack, README).
@@ -56,6 +61,19 @@ def run_check_setup(
     report = CheckReport(target.region)
     target.account_id()  # pre-flight: credentials, region, endpoint
     report.lines.append(f"Will check setup in region '{target.region}'.")
+    engine = CloudFormation(target).engine(stack_sets=True)
+
+    def read_stacks() -> tuple[dict[str, StackState], dict[str, Live]]:
+        if not deep:
+            return engine.read_states(_CHECKED), {}
+        # One read of every stack, templates included, serves both the plain and deep checks.
+        read = engine.read_all(_DEEP_READ)
+        return {n: read[n].state for n in _CHECKED}, read
+
+    # The stacks are read while HTCondor reads the local files: neither waits for the other.
+    reading = InBackground(read_stacks)
+    if deep:  # a failure here comes again at the client's first call, where it is reported
+        InBackground(partial(target.prepare_clients, _DEEP_SERVICES), name="clients")
     version: HTCondorVersion | None = None
     values: dict[str, Any] = {}
     if paths is None:
@@ -82,23 +100,49 @@ def run_check_setup(
                     condor_annex_credentials_fix(paths.condor_dir),
                 )
             )
+
+    def personal_condor(part: CheckReport) -> None:
+        if paths is None:
+            return
         if version is not None and version.side == "access-point":
             # The bindings' version is a guess at the HTCondor that runs annexes: warn only.
-            access_point_checks(report, paths, strict=version.source != BINDINGS_SOURCE)
-        _personal_condor_check(report, version)
-    engine = CloudFormation(target).engine(stack_sets=True)
-    if deep:
-        # One read of every stack, templates included, serves both the plain and deep checks.
-        read = engine.read_all(_DEEP_READ)
-        live = {n: read[n] for n in _CHECKED}
-        _stack_checks(report, {n: lv.state for n, lv in live.items()})
-        run_deep_checks(report, target, paths, live)
-        configured = values.get(names.KEY_ODI_IMAGE_ID)
+            access_point_checks(part, paths, strict=version.source != BINDINGS_SOURCE)
+        _personal_condor_check(part, version)
+
+    def stacks(part: CheckReport) -> None:
+        states, read = reading.result()
+        _stack_checks(part, states)
+        if deep:
+            _deep_parts(part, target, paths, read, values, version)
+
+    # The personal HTCondor's checks (a config read each) and the AWS side at once.
+    _in_parts(report, (personal_condor, stacks))
+    report.lines.append(
+        "Your setup looks OK."
+        if report.ok
+        else "Your setup is not complete: run `annex-cdk setup` (and see the lines above)."
+    )
+    return report
+
+
+def _deep_parts(
+    report: CheckReport,
+    target: AwsTarget,
+    paths: LocalPaths | None,
+    read: Mapping[str, Live],
+    values: Mapping[str, Any],
+    version: HTCondorVersion | None,
+) -> None:
+    """The deep checks, the annex image and the account: their AWS calls are independent, so
+    they run at once (`_in_parts`)."""
+    configured = values.get(names.KEY_ODI_IMAGE_ID)
+    image_stack = next((read[n] for n in read if IMAGE_CHECK in spec(n).deep_checks), None)
+
+    def image(part: CheckReport) -> None:
         if version is not None and version.side == "access-point":
-            image_warning(report, configured, target.region)
-        image_stack = next((read[n] for n in read if IMAGE_CHECK in spec(n).deep_checks), None)
+            image_warning(part, configured, target.region)
         check_annex_image(
-            report,
+            part,
             target,
             # HTCondor's built-in default is warned about above, not looked up.
             configured=None if configured == builtin_image(target.region) else configured,
@@ -106,21 +150,31 @@ def run_check_setup(
             image_stack=image_stack,
             local=paths is not None,
         )
+
+    def account(part: CheckReport) -> None:
         # The account as condor_annex meets it, with the settings the stacks were built with.
         built = image_stack.state.outputs.get(names.OUT_IMAGE_ID) if image_stack else None
         recorded = recorded_context({n: lv.template for n, lv in read.items() if lv.template})
         settings = AnnexSettings.from_context(
             recorded, region=target.region, account=target.account_id()
         )
-        check_account(report, target, settings, image_id=configured or built)
-    else:
-        _stack_checks(report, engine.read_states(_CHECKED))
-    report.lines.append(
-        "Your setup looks OK."
-        if report.ok
-        else "Your setup is not complete: run `annex-cdk setup` (and see the lines above)."
+        check_account(part, target, settings, image_id=configured or built)
+
+    live = {n: read[n] for n in _CHECKED}
+    _in_parts(report, (lambda part: run_deep_checks(part, target, paths, live), image, account))
+
+
+def _in_parts(report: CheckReport, runs: Sequence[Callable[[CheckReport], None]]) -> None:
+    """Run each part at once with the others, each into a report of its own; add those to
+    `report` in the parts' order whatever order they finish in. An error is raised after the
+    parts before it, as if they had run one after another."""
+    parts = [CheckReport(report.region) for _ in runs]
+    ended = settle(
+        (partial(run, part) for run, part in zip(runs, parts, strict=True)), name="check"
     )
-    return report
+    for part, outcome in zip(parts, ended, strict=True):
+        report.extend(part)
+        outcome.get()
 
 
 def _which_htcondor(

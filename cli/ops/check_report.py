@@ -46,6 +46,13 @@ class CheckReport:
         self.warnings.append(message)
         self.lines.append(f"Warning: {message}")
 
+    def extend(self, part: CheckReport) -> None:
+        """Add what `part` found (checks, lines, warnings, stacks) after what this report holds."""
+        self.checks.extend(part.checks)
+        self.lines.extend(part.lines)
+        self.warnings.extend(part.warnings)
+        self.stacks.update(part.stacks)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "region": self.region,

@@ -8,6 +8,7 @@ the annex never joins. Each finding names the command that repairs it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from annex_cdk.aws.ec2 import Ec2
@@ -22,8 +23,10 @@ from annex_stacks import names
 CHECK_NAME = names.DEEP_IMAGE
 
 
+@functools.cache
 def builtin_image(region: str) -> str | None:
-    """HTCondor's own per-region default (param_info.in: 2019 images of 8.8/8.9)."""
+    """HTCondor's own per-region default (param_info.in: 2019 images of 8.8/8.9), read once
+    per region: it is the installed HTCondor's, and each read runs HTCondor."""
     try:
         return effective_values([], [names.KEY_ODI_IMAGE_ID], region).get(names.KEY_ODI_IMAGE_ID)
     except ConfigError:
