@@ -44,6 +44,11 @@ PATCHED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ("moto.cloudformation.models", "Stack._create_resource_map", ("self",)),
     (
         "moto.cloudformation.models",
+        "Stack._add_stack_event",
+        ("self", "resource_status", "resource_status_reason", "resource_properties"),
+    ),
+    (
+        "moto.cloudformation.models",
         "Stack.update",
         ("self", "template", "role_arn", "parameters", "tags"),
     ),
@@ -266,11 +271,6 @@ CALLED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ("moto.cloudformation.models", "Stack.parse_template", ("template",)),
     ("moto.cloudformation.models", "Stack._parse_template", ("self",)),
     ("moto.cloudformation.models", "Stack._create_output_map", ("self",)),
-    (
-        "moto.cloudformation.models",
-        "Stack._add_stack_event",
-        ("self", "resource_status", "resource_status_reason", "resource_properties"),
-    ),
     (
         "moto.cloudformation.models",
         "Event.__init__",

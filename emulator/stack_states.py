@@ -62,6 +62,10 @@ def stack_create_resource_map(self: Stack) -> ResourceMap:
     return resource_map
 
 
+def _as_dict(template: str | dict[str, Any]) -> dict[str, Any]:
+    return template if isinstance(template, dict) else Stack.parse_template(template)
+
+
 def stack_update(
     self: Stack,
     template: str,
@@ -74,7 +78,9 @@ def stack_update(
             message=f"Stack:{self.stack_id} is in {self.status} state and can not be updated."
         )
     if (
-        Stack.parse_template(template) == self.template_dict
+        # The template as sent, not template_dict: moto fills that in (an empty Properties),
+        # and then an unchanged template looked changed.
+        Stack.parse_template(template) == _as_dict(self.template)
         and (parameters or {}) == (self.parameters or {})
         and (tags is None or tags == self.tags)
     ):

@@ -36,7 +36,8 @@ Engine behaviours taught (`_teach` patches moto minimally; each patch says why):
 - resource-level stack events (CREATE_IN_PROGRESS ... DELETE_FAILED) with AWS-like reasons;
 - DeletionPolicy Retain / RetainExceptOnCreate and UpdateReplacePolicy (`resource_lifecycle`);
 - a resource type the emulator cannot create fails the stack instead of being skipped silently;
-- change sets: failures roll back, and a stack created by one has its Outputs.
+- change sets: failures roll back, and a stack created by one has its Outputs;
+- LastUpdatedTime in DescribeStacks once a stack was updated or imported into (`stack_times`).
 Run-time behaviours taught (`annex_runtime`): DescribeInstances' client-token filter (with EC2's
 wildcards) and RequestSpotFleet's ClientToken, which condor_annex's lease functions rely on, and
 DeleteSecurityGroup's DependencyViolation while instances use the group.
@@ -122,6 +123,7 @@ def _teach() -> None:
         schedules,
         stack_set_api,
         stack_states,
+        stack_times,
     )
     from annex_emulator.bucket_access import bucket_get_permission
     from annex_emulator.stack_update import resource_map_update
@@ -142,6 +144,8 @@ def _teach() -> None:
     patch(ResourceMap, "update", resource_map_update)
     # Resource maps need their stack (events, stack tags).
     patch(Stack, "_create_resource_map", stack_states.stack_create_resource_map)
+    # LastUpdatedTime, set by every update, import and update rollback.
+    patch(Stack, "_add_stack_event", stack_times.add_stack_event)
     # "No updates are to be performed", refused states, rollback states.
     patch(Stack, "update", stack_states.stack_update)
     # No outputs (and no lazy resource creation) for failed or deleted stacks.

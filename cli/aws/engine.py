@@ -91,10 +91,17 @@ class StackState:
     reason: str | None = None
     #: The stack's parameter values (a StackSet's security group takes its CIDRs so).
     parameters: Mapping[str, str] = field(default_factory=dict)
+    #: When the stack last changed: its LastUpdatedTime, else its CreationTime (ISO 8601).
+    changed_at: str | None = None
 
     @property
     def exists(self) -> bool:
         return self.status is not None and self.status != DELETED
+
+
+def _iso(when: Any) -> str | None:
+    """boto3 parses CloudFormation's times into datetimes; kept as text, they compare exactly."""
+    return when.isoformat() if hasattr(when, "isoformat") else (str(when) if when else None)
 
 
 def way_on(status: str | None) -> str:
@@ -251,6 +258,7 @@ class Engine:
             outputs,
             stack.get("StackStatusReason"),
             parameters,
+            _iso(stack.get("LastUpdatedTime") or stack.get("CreationTime")),
         )
 
     def stack_set_stack(self, name: str) -> dict[str, Any] | None:

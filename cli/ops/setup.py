@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,8 +40,11 @@ from annex_cdk.ops.account_posture import (
 from annex_cdk.ops.cdk_context import read_context, record_for_cdk
 from annex_cdk.ops.guardrail import after_setup as guardrail_after_setup
 from annex_cdk.ops.post_deploy import PostDeployReport, post_deploy, preflight, set_aside_pem
+from annex_cdk.ops.settings_resolution import resolve_settings
 from annex_cdk.ops.stack_ownership import foreign_stacks, refuse_foreign
 from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
+from annex_cdk.ops.unchanged import remember as remember_deployed
+from annex_cdk.ops.unchanged import unchanged
 from annex_cdk.templates.change_set import (
     NO_DETAILS,
     can_say,
@@ -57,128 +58,8 @@ from annex_cdk.templates.ownership import marked_foreign
 from annex_stacks import names
 from annex_stacks.facade import recorded_context
 from annex_stacks.policy.ci_roles import deploy_actions, plan_actions
-from annex_stacks.settings import (
-    SETTINGS,
-    AnnexSettings,
-    SettingsError,
-    SettingsFlags,
-    covers_everything,
-    host_bits_warnings,
-)
+from annex_stacks.settings import AnnexSettings, SettingsFlags, covers_everything
 from annex_stacks.stack_specs import MANAGED_STACKS, STACKS, in_deployment_order
-
-
-def collector_cidr(collector_host: str) -> tuple[str, int | None]:
-    """The collector's public address as a /32 (or /128), and the port COLLECTOR_HOST names."""
-    host, port = _split_host_port(collector_host)
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError:
-        raise UsageError(
-            f"cannot resolve the collector host {host!r}",
-            hint="pass --allow-from CIDR with the address annex instances will see",
-        ) from None
-    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    public = [a for a in addresses if a.is_global]
-    if not public:
-        raise UsageError(
-            f"the collector host {host} resolves to {addresses[0]}, which is not a public "
-            "address: annex instances could not reach it there",
-            hint="pass --allow-from CIDR with the public address or network of your collector",
-        )
-    addr = next((a for a in public if a.version == 4), public[0])
-    return f"{addr}/{addr.max_prefixlen}", port
-
-
-def _split_host_port(value: str) -> tuple[str, int | None]:
-    value = value.strip()
-    # HTCondor sinful strings: <host:port?...>
-    value = value.strip("<>").split("?", 1)[0]
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        port = rest.lstrip(":")
-    elif value.count(":") == 1:
-        host, port = value.split(":")
-    else:
-        host, port = value, ""
-    try:
-        return host, int(port) if port else None
-    except ValueError:
-        raise UsageError(f"COLLECTOR_HOST {value!r} has a port that is not a number") from None
-
-
-def resolve_settings(
-    flags: SettingsFlags,
-    *,
-    region: str,
-    recorded: Mapping[str, Any],
-    paths: LocalPaths | None,
-) -> AnnexSettings:
-    """flag > what the deployed stacks record > the local HTCondor config > default.
-
-    paths None (--no-local): no HTCondor config is read, so the CIDR must come from a flag or
-    from what the deployed stacks record."""
-    overrides: dict[str, Any] = {"region": region, **flags.given}
-    ctx = dict(recorded)
-    # An explicit --collector-host is a flag like any other: it wins over what the deployed
-    # stacks record (a moved collector must move the security group's /32 with it). A CIDR
-    # that was derived from COLLECTOR_HOST is derived again from COLLECTOR_HOST as it is now.
-    configured = None
-    if ctx.get(names.CTX_CIDRS_FROM_COLLECTOR) and paths is not None and not flags.collector_host:
-        configured = paths.effective([names.KEY_COLLECTOR_HOST], region)[names.KEY_COLLECTOR_HOST]
-    told = flags.collector_host is not None or bool(configured)
-    needs_cidr = "allowed_cidrs" not in flags.given and (told or names.CTX_ALLOWED_CIDRS not in ctx)
-    needs_port = "collector_port" not in flags.given and (
-        told or names.CTX_COLLECTOR_PORT not in ctx
-    )
-    if needs_cidr or (needs_port and flags.collector_host):
-        host = flags.collector_host or configured
-        if not host and paths is not None:
-            host = paths.effective([names.KEY_COLLECTOR_HOST], region)[names.KEY_COLLECTOR_HOST]
-        if not host:
-            raise UsageError(
-                "no --allow-from given and no COLLECTOR_HOST in the local HTCondor config"
-                if paths is not None
-                else "no --allow-from given, none deployed, and --no-local reads no HTCondor "
-                "config",
-                hint="pass --allow-from CIDR (the network annex instances accept HTCondor from) "
-                "or --collector-host HOST",
-            )
-        overrides.update(from_collector(host, flags, cidr=needs_cidr, port=needs_port))
-        if needs_cidr:
-            overrides["cidrs_from_collector"] = host
-    for warning in host_bits_warnings(flags.given.get("allowed_cidrs", ())):
-        console.warn(warning)
-    if "allowed_cidrs" in flags.given:
-        ctx.pop(names.CTX_CIDRS_FROM_COLLECTOR, None)  # the CIDRs come from the flag now
-    try:
-        settings = AnnexSettings.from_context(ctx, **overrides)
-    except SettingsError as err:
-        raise UsageError(f"invalid setting {err}") from None
-    _refuse_flags_without_effect(flags, settings)
-    return settings
-
-
-#: Settings that only shape an add-on stack, by the switch that deploys it.
-_ONLY_WITH = {
-    "image_htcondor": "build_image",
-    "image_arch": "build_image",
-    "image_version": "build_image",
-    "ci_repository": "ci_roles",
-    "ci_environment": "ci_roles",
-    "ci_oidc_provider_arn": "ci_roles",
-}
-
-
-def _refuse_flags_without_effect(flags: SettingsFlags, settings: AnnexSettings) -> None:
-    """A flag for an add-on that is not deployed would be ignored without a word."""
-    flag_of = {s.field: s.flag.split("/")[0] for s in SETTINGS if s.flag}
-    for field, switch in _ONLY_WITH.items():
-        if field in flags.given and not getattr(settings, switch):
-            raise UsageError(
-                f"{flag_of[field]} has no effect without {flag_of[switch]}",
-                hint=f"add {flag_of[switch]}, or drop {flag_of[field]}",
-            )
 
 
 def warn_if_world_open(templates: Mapping[str, Mapping[str, Any]]) -> None:
@@ -190,19 +71,6 @@ def warn_if_world_open(templates: Mapping[str, Mapping[str, Any]]) -> None:
             "the security group will accept connections from anywhere "
             f"({', '.join(cidrs)} covers every address)"
         )
-
-
-def from_collector(host: str, flags: SettingsFlags, *, cidr: bool, port: bool) -> dict[str, Any]:
-    """The allowed CIDR and the collector port that the collector host gives, as asked for."""
-    found: dict[str, Any] = {}
-    address, host_port = collector_cidr(host)
-    if cidr:
-        found["allowed_cidrs"] = (address,)
-        ssh = "" if flags.given.get("ssh") is False else " and SSH"
-        console.info(f"Allowing HTCondor{ssh} from {address} (the collector host).")
-    if port and host_port:
-        found["collector_port"] = host_port
-    return found
 
 
 def check_key_pair(
@@ -488,46 +356,66 @@ def run_setup(
     timings: dict[str, float] = {}
     started = time.monotonic()
     engine = CloudFormation(target).engine(progress=progress)
-    target.account_id()
     if cdk_project is not None:
         read_context(cdk_project)  # a broken cdk.context.json stops setup before any AWS change
-    with Ssm(target).lock("setup"):
-        # --no-local is the pipeline's mode: it needs only what the deploy role holds.
-        needs = deploy_actions() if paths is None else None
-        want = desired_state(
-            target,
-            paths,
-            flags,
-            engine,
-            local_checks=True,
-            needs=needs,
-            account_checks=True,
-            create_default_vpc=create_default_vpc,
-        )
-        timings["preflight_s"] = time.monotonic() - started - want.synth_s
-        if create_default_vpc:
-            make_default_vpc(target)  # the first change: the security group's stack needs it
-        timings["synth_s"] = want.synth_s
+    same = None if create_default_vpc or take_over else unchanged(target, paths, flags, engine)
+    lost: dict[str, str] = {}
+    if same is not None:
+        # Nothing to deploy: no lock, no synthesis, no pre-deploy checks (they guard changes).
+        settings, account, synth_cached = same.settings, same.account, True
+        if paths is not None:
+            preflight(
+                paths,
+                target.region,
+                settings.key_pair_name,
+                secret_key_file=target.credentials.secret_key_file,
+            )
+        timings["preflight_s"] = time.monotonic() - started
+        timings["synth_s"] = 0.0
         t0 = time.monotonic()
-        todo, lost = plan_setup(target, want)
-        refuse_foreign(foreign_stacks(want.live, todo), take_over, "change")
-        for stack, what in lost.items():
-            if not yes:
-                raise StackBlockedError(
-                    f"{what} was deleted outside annex-cdk, and CloudFormation cannot bring it "
-                    f"back into {stack}",
-                    hint="re-run with --yes to delete and re-create that stack",
-                )
-        if yes:
-            _empty_a_bucket_that_failed_to_delete(target, want.live)
-        imports = kept_bucket_imports(target, want, todo)
-        results = engine.converge(want.templates.templates, todo, replace_ok=yes, imports=imports)
+        results = engine.converge({}, same.plan(), replace_ok=False)
         timings["deploy_s"] = time.monotonic() - t0
-        remember(want.templates)
-        for spec in STACKS:
-            for step in spec.after_deploy if spec.name in results else ():
-                AFTER_DEPLOY[step](target, results[spec.name])
-    settings, result, account = want.settings, want.templates, want.account
+        _after_deploy(target, results)
+    else:
+        target.account_id()
+        with Ssm(target).lock("setup"):
+            # --no-local is the pipeline's mode: it needs only what the deploy role holds.
+            needs = deploy_actions() if paths is None else None
+            want = desired_state(
+                target,
+                paths,
+                flags,
+                engine,
+                local_checks=True,
+                needs=needs,
+                account_checks=True,
+                create_default_vpc=create_default_vpc,
+            )
+            timings["preflight_s"] = time.monotonic() - started - want.synth_s
+            if create_default_vpc:
+                make_default_vpc(target)  # the first change: the security group's stack needs it
+            timings["synth_s"] = want.synth_s
+            t0 = time.monotonic()
+            todo, lost = plan_setup(target, want)
+            refuse_foreign(foreign_stacks(want.live, todo), take_over, "change")
+            for stack, what in lost.items():
+                if not yes:
+                    raise StackBlockedError(
+                        f"{what} was deleted outside annex-cdk, and CloudFormation cannot bring "
+                        f"it back into {stack}",
+                        hint="re-run with --yes to delete and re-create that stack",
+                    )
+            if yes:
+                _empty_a_bucket_that_failed_to_delete(target, want.live)
+            imports = kept_bucket_imports(target, want, todo)
+            results = engine.converge(
+                want.templates.templates, todo, replace_ok=yes, imports=imports
+            )
+            timings["deploy_s"] = time.monotonic() - t0
+            remember(want.templates)
+            _after_deploy(target, results)
+            _record_deployed(target, engine, want, results)
+        settings, account, synth_cached = want.settings, want.account, want.templates.cached
     key_name = settings.key_pair_name
     # A key pair deleted by hand and made anew: its old PEM opens nothing any more.
     if (
@@ -567,8 +455,32 @@ def run_setup(
         settings=settings,
         cdk_context=cdk_context,
         timings=timings,
-        synth_cached=result.cached,
+        synth_cached=synth_cached,
     )
+
+
+def _after_deploy(target: AwsTarget, results: Mapping[str, StackResult]) -> None:
+    for spec in STACKS:
+        for step in spec.after_deploy if spec.name in results else ():
+            AFTER_DEPLOY[step](target, results[spec.name])
+
+
+def _record_deployed(
+    target: AwsTarget, engine: Engine, want: Desired, results: Mapping[str, StackResult]
+) -> None:
+    """What this setup left, for the next run to skip synthesis if nothing changes. Stacks it
+    changed are read again: their LastUpdatedTime moved."""
+    changed = any(r.action is not Action.SKIP for r in results.values())
+    states = (
+        engine.read_states(MANAGED_STACKS)
+        if changed
+        else {name: lv.state for name, lv in want.live.items()}
+    )
+    deployed = want.templates.templates
+    kept = {n: lv.template for n, lv in want.live.items() if lv.template and n not in deployed}
+    # What the next run reads back from these stacks' templates (kept ones: as they are).
+    recorded = recorded_context({**kept, **deployed})
+    remember_deployed(target, want.account, want.templates.key, recorded, states)
 
 
 def require_complete(engine: Engine) -> dict[str, dict[str, str]]:
@@ -594,8 +506,11 @@ def require_complete(engine: Engine) -> dict[str, dict[str, str]]:
     return outputs
 
 
-def planned_diffs(todo: Mapping[str, tuple[StackState, Action]], want: Desired) -> list[StackDiff]:
-    """The diff of each planned stack, in deployment order: what setup will do, no more."""
+def planned_diffs(
+    todo: Mapping[str, tuple[StackState, Action]], want: Desired | None
+) -> list[StackDiff]:
+    """The diff of each planned stack, in deployment order: what setup will do, no more.
+    `want` None: nothing changes (`unchanged`), so no template is needed."""
     diffs = []
     for name in in_deployment_order(todo):
         action = todo[name][1]
@@ -604,6 +519,7 @@ def planned_diffs(todo: Mapping[str, tuple[StackState, Action]], want: Desired) 
         elif action is Action.SKIP:
             diffs.append(StackDiff(name, "unchanged"))
         else:
+            assert want is not None, f"{name} changes, so its templates were read"
             deployed = want.live[name].template if action is not Action.REPLACE else None
             diffs.append(diff_stack(name, deployed, want.templates.templates[name]))
     return diffs
@@ -641,6 +557,9 @@ class DiffReport:
 def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) -> DiffReport:
     """What `setup` with the same flags would change, per stack, without changing anything."""
     engine = CloudFormation(target).engine()
+    if (same := unchanged(target, paths, flags, engine)) is not None:
+        live = {n: state for n, state in same.states.items() if state.exists}
+        return DiffReport(planned_diffs(same.plan(), None), live, {}, same.settings)
     needs = plan_actions() if paths is None else None  # a pipeline's diff: the plan role's reads
     want = desired_state(target, paths, flags, engine, local_checks=False, needs=needs)
     todo, lost = plan_setup(target, want)

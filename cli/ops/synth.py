@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from annex_cdk.errors import UsageError
-from annex_cdk.ops.setup import from_collector
+from annex_cdk.ops.settings_resolution import from_collector
 from annex_stacks import facade
 from annex_stacks.settings import AnnexSettings, SettingsError, SettingsFlags
 

@@ -4,17 +4,16 @@ A synthesis starts jsii and Node and takes seconds; the templates are a pure fun
 settings, the stack and handler sources and the CDK library versions. So the templates are kept
 under the user's cache directory, keyed by a hash of exactly those inputs.
 
-What is deployed comes from here, so the cache is not trusted blindly: its directories are
-created 0700 (whatever the umask), a directory or entry another user owns or can write is
-ignored, and an entry is used only if its templates still hash to the digest written with them
-(an edited template is synthesized afresh, with a warning).
+What is deployed comes from here, so the cache is not trusted blindly (`local_cache`: 0700
+directories, 0600 files, nothing another user owns or can write), and an entry is used only if
+its templates still hash to the digest written with them (an edited template is synthesized
+afresh, with a warning).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -26,13 +25,13 @@ from typing import Any
 
 from annex_cdk import console
 from annex_cdk.env import env_flag
+from annex_cdk.ops.local_cache import cache_root, read_trusted_json, write_private_json
 from annex_stacks.facade import synth, synth_regions
 from annex_stacks.settings import AnnexSettings
 
 _PACKAGES = ("annex_stacks", "annex_lambda_src")
 _DISTRIBUTIONS = ("aws-cdk-lib", "constructs", "cdk-nag", "jsii")
 _FORMAT = 2
-_PRIVATE = 0o700
 
 
 @dataclass(frozen=True)
@@ -44,8 +43,7 @@ class Templates:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "annex-cdk" / "synth"
+    return cache_root() / "synth"
 
 
 def inputs_key(settings: AnnexSettings) -> str:
@@ -77,30 +75,16 @@ def _digest(templates: Any, warnings: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _untrusted(path: Path) -> str | None:
-    """Why ``path`` (a cache directory or entry) must not be trusted, or None."""
-    st = os.stat(path, follow_symlinks=False)
-    if st.st_uid != os.geteuid():
-        return f"{path} is owned by uid {st.st_uid}, not by you"
-    if st.st_mode & 0o022:
-        return f"{path} is writable by others (mode {st.st_mode & 0o7777:04o})"
-    return None
-
-
 def _load(key: str) -> Templates | None:
     entry = cache_dir() / f"{key}.json"
+    data = read_trusted_json(entry, what="the synthesis cache")
     try:
-        for path in (entry.parent.parent, entry.parent, entry):
-            if reason := _untrusted(path):
-                console.warn(f"ignoring the synthesis cache: {reason}")
-                return None
-        data = json.loads(entry.read_text())
         templates, warnings = data["templates"], data["warnings"]
-        if data.get("digest") != _digest(templates, warnings):
-            console.warn(f"ignoring {entry}: its templates were changed after synthesis")
-            return None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None  # missing or damaged: synthesize afresh
+    if data.get("digest") != _digest(templates, warnings):
+        console.warn(f"ignoring {entry}: its templates were changed after synthesis")
+        return None
     return Templates(templates, tuple(warnings), cached=True, key=key)
 
 
@@ -206,36 +190,15 @@ def shared_synthesis(regions: Sequence[str]) -> Iterator[SynthesisBatch]:
         _batch = None
 
 
-def _private_dirs(directory: Path) -> None:
-    """Create ``directory`` and its missing parents 0700, whatever the umask."""
-    missing = []
-    while not directory.exists():
-        missing.append(directory)
-        directory = directory.parent
-    for path in reversed(missing):
-        os.mkdir(path, _PRIVATE)
-        os.chmod(path, _PRIVATE)  # mkdir's mode went through the umask
-
-
 def remember(templates: Templates) -> None:
     """Keep freshly synthesized templates; called once they deployed, so setup writes nothing
     locally before its deploy succeeded."""
     if templates.cached or not enabled():
         return
-    entry = cache_dir() / f"{templates.key}.json"
-    try:
-        _private_dirs(entry.parent)
-        if any(_untrusted(p) for p in (entry.parent.parent, entry.parent)):
-            return  # not a place to keep what later gets deployed
-        warnings = list(templates.warnings)
-        record = {
-            "templates": templates.templates,
-            "warnings": warnings,
-            "digest": _digest(templates.templates, warnings),
-        }
-        # NamedTemporaryFile creates the file 0600.
-        with tempfile.NamedTemporaryFile("w", dir=entry.parent, delete=False, suffix=".tmp") as tmp:
-            json.dump(record, tmp)
-        os.replace(tmp.name, entry)
-    except OSError:
-        pass  # a cache that cannot be written only costs time
+    warnings = list(templates.warnings)
+    record = {
+        "templates": templates.templates,
+        "warnings": warnings,
+        "digest": _digest(templates.templates, warnings),
+    }
+    write_private_json(cache_dir() / f"{templates.key}.json", record)

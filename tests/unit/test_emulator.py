@@ -345,6 +345,29 @@ def test_key_pair_replacement_with_the_same_name_rolls_back(aws: Any) -> None:
     aws("cloudformation").delete_stack(StackName=stack_name)
 
 
+def test_last_updated_time_appears_with_the_first_update_and_moves_with_each(aws: Any) -> None:
+    """DescribeStacks has no LastUpdatedTime until a stack is updated, then the time of its
+    latest update, as CloudFormation answers (API_Stack); a refused update changes nothing."""
+    topic = {"Resources": {"Logs": {"Type": "AWS::Logs::LogGroup"}}}
+    name = unique("Updated")
+    created = deploy(aws, name, topic)
+    assert "LastUpdatedTime" not in created
+    with pytest.raises(ClientError, match="No updates are to be performed"):
+        deploy(aws, name, topic)
+    assert "LastUpdatedTime" not in status_stack(aws, name)
+    topic["Resources"]["Other"] = {"Type": "AWS::Logs::LogGroup"}
+    first = deploy(aws, name, topic)["LastUpdatedTime"]
+    assert first >= created["CreationTime"]
+    time.sleep(0.01)
+    topic["Resources"].pop("Other")
+    assert deploy(aws, name, topic)["LastUpdatedTime"] > first
+    aws("cloudformation").delete_stack(StackName=name)
+
+
+def status_stack(aws: Any, name: str) -> dict[str, Any]:
+    return aws("cloudformation").describe_stacks(StackName=name)["Stacks"][0]  # type: ignore[no-any-return]  # boto3 ships no types
+
+
 # --- AWS::S3::Bucket and AWS::S3::BucketPolicy ------------------------------------------------
 
 

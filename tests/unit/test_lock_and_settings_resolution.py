@@ -16,13 +16,13 @@ from moto import mock_aws
 from annex_cdk.aws import lock
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import LockedError, UsageError
-from annex_cdk.ops.setup import (
+from annex_cdk.ops.settings_resolution import (
     SettingsFlags,
     _split_host_port,
     collector_cidr,
     resolve_settings,
-    warn_if_world_open,
 )
+from annex_cdk.ops.setup import warn_if_world_open
 from annex_stacks import names
 from tests.documented import documented_number
 

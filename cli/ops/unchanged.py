@@ -1,0 +1,89 @@
+"""A setup or diff with nothing to change, told without synthesis.
+
+When the settings a run resolves have the inputs key of the last setup's templates, and every
+stack is still the one that setup left (`deployed_record`), the templates it would synthesize
+are those deployed: the run skips synthesis, the deployed templates and the pre-deploy checks
+(they guard changes, and there are none). What it still asks AWS, all at once: who the caller
+is, each stack's state, and whether any resource was deleted behind CloudFormation's back
+(that needs a re-creation, which only the full path plans). Anything else, or any doubt, and
+the run takes the full path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from annex_cdk.aws.engine import DEPLOYED, Action, Engine, StackState
+from annex_cdk.aws.resources import gone_resources
+from annex_cdk.aws.session import AwsTarget
+from annex_cdk.condor.paths import LocalPaths
+from annex_cdk.ops import deployed_record
+from annex_cdk.ops.deployed_record import DeployedRecord, Stamp
+from annex_cdk.ops.settings_resolution import resolve_settings
+from annex_cdk.ops.synth_cache import inputs_key
+from annex_stacks.settings import AnnexSettings, SettingsFlags
+from annex_stacks.stack_specs import MANAGED_STACKS, enabled
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """The stacks as they are, which is as the settings want them."""
+
+    account: str
+    settings: AnnexSettings
+    states: Mapping[str, StackState]  # every managed stack
+
+    def plan(self) -> dict[str, tuple[StackState, Action]]:
+        """The plan the full path would make: every wanted stack skipped, the others kept."""
+        wanted = [spec.name for spec in enabled(self.settings)]
+        todo = {name: (self.states[name], Action.SKIP) for name in wanted}
+        todo.update(
+            {n: (s, Action.KEEP) for n, s in self.states.items() if n not in todo and s.exists}
+        )
+        return todo
+
+
+def unchanged(
+    target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags, engine: Engine
+) -> Unchanged | None:
+    """The stacks, if nothing needs deploying and the last setup's record says so; else None."""
+    record = deployed_record.load(target)
+    if record is None:
+        return None
+    settings = resolve_settings(
+        flags, region=target.region, recorded=record.recorded, paths=paths, quiet=True
+    ).with_(account=record.account)
+    if inputs_key(settings) != record.inputs_key:
+        return None  # new flags, sources, libraries or collector address: synthesize
+    deployed = [n for n, stamp in record.stacks.items() if stamp.stack_id]
+    # One round: the caller, every stack's state and every deployed stack's lost resources.
+    with ThreadPoolExecutor(max_workers=2 + len(deployed)) as pool:
+        account = pool.submit(target.account_id)
+        states = pool.submit(engine.read_states, MANAGED_STACKS)
+        gone = [pool.submit(gone_resources, target, name) for name in deployed]
+        if account.result() != record.account or not _same(states.result(), record):
+            return None
+        if any(g.result() for g in gone):
+            return None  # the full path plans their re-creation
+    return Unchanged(record.account, settings, states.result())
+
+
+def _same(states: Mapping[str, StackState], record: DeployedRecord) -> bool:
+    return set(states) == set(record.stacks) and all(
+        Stamp.of(state) == record.stacks[name] and (not state.exists or state.status in DEPLOYED)
+        for name, state in states.items()
+    )
+
+
+def remember(
+    target: AwsTarget,
+    account: str,
+    key: str,
+    recorded: Mapping[str, object],
+    states: Mapping[str, StackState],
+) -> None:
+    """After a setup converged: what it left, for the next run to compare with."""
+    stacks = {name: Stamp.of(state) for name, state in states.items()}
+    deployed_record.save(target, DeployedRecord(account, key, dict(recorded), stacks))
