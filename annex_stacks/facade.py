@@ -9,6 +9,7 @@ import contextlib
 import os
 import signal
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import import_module
@@ -90,6 +91,7 @@ def new_app(*, outdir: Path | None = None) -> cdk.App:
     synthesis, and cfn-lint, pinned, checks every template in the tests instead (zero errors
     and warnings). cdk-nag still runs in every synthesis.
     """
+    _warmed_up()
     _quiet_jsii_exit()
     import aws_cdk as cdk
 
@@ -131,6 +133,7 @@ def build_app(
     `suffix` tells one region's stacks from another's in an app that holds several
     (`synth_regions`): it goes into the construct ids only, never into the stack names or the
     templates (logical ids are made from the paths below each stack)."""
+    _warmed_up()
     _quiet_jsii_exit()
     import aws_cdk as cdk
 
@@ -230,11 +233,50 @@ def run_cdk_app() -> None:
     app.synth()
 
 
-def synth(settings: AnnexSettings, *, outdir: Path | None = None, nag: bool = True) -> SynthResult:
-    """Synthesize in this process and return the templates (and write the cloud assembly)."""
+def _silence_node_banner() -> None:
     # jsii prints a banner about Node 20's end of life at every start (the README says which
     # Node to install instead); a CLI user should not read it on every setup.
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+_warming_lock = threading.Lock()
+_warming: threading.Thread | None = None
+
+
+def warm_up() -> None:
+    """Start loading CDK in the background (its Python modules, jsii's node process and
+    aws-cdk-lib's assembly: most of a synthesis's seconds), for a run that reads AWS before it
+    synthesizes: the reads and the loading overlap. Harmless when nothing synthesizes."""
+    global _warming
+    with _warming_lock:
+        if _warming is None:
+            _warming = threading.Thread(target=_load_cdk, name="cdk-warm-up", daemon=True)
+            _warming.start()
+
+
+def _warmed_up() -> None:
+    """Wait for the background loading to end: jsii's kernel takes one caller at a time, and
+    a synthesis beside a module still loading got another call's answers."""
+    with _warming_lock:
+        warming = _warming
+    if warming is not None and warming is not threading.current_thread():
+        warming.join()
+
+
+def _load_cdk() -> None:
+    # A failure here is met again, and reported, when synthesis imports in its own thread
+    # (a failed import leaves nothing behind in sys.modules).
+    with contextlib.suppress(Exception):
+        _silence_node_banner()
+        _quiet_jsii_exit()
+        for spec in stack_specs.STACKS:
+            import_module(spec.construct.partition(":")[0])
+        import_module("annex_stacks.nag")
+
+
+def synth(settings: AnnexSettings, *, outdir: Path | None = None, nag: bool = True) -> SynthResult:
+    """Synthesize in this process and return the templates (and write the cloud assembly)."""
+    _silence_node_banner()
     out = Path(outdir) if outdir else Path(tempfile.mkdtemp(prefix="annex-cdk-synth-"))
     try:
         app = build_app(settings, outdir=out, nag=nag)
@@ -267,7 +309,7 @@ def synth_regions(
     """One synthesis for several regions: each region's stacks (its own settings, its own
     pinned region) in one app, so jsii starts and the assembly is written once. Each region's
     templates are exactly those `synth` makes for it alone (tests/infra check that)."""
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    _silence_node_banner()
     out = Path(outdir) if outdir else Path(tempfile.mkdtemp(prefix="annex-cdk-synth-"))
     try:
         app = new_app(outdir=out)

@@ -51,13 +51,14 @@ class DeployedRecord:
     stacks: Mapping[str, Stamp]  # every managed stack, deployed or not
 
 
-def _entry(target: AwsTarget) -> Path:
-    where = json.dumps([target.endpoint_url or "", target.region])
+def entry(endpoint_url: str | None, region: str) -> Path:
+    """Where the record for an endpoint (None: AWS's own) and a region is kept."""
+    where = json.dumps([endpoint_url or "", region])
     return cache_root() / "deployed" / f"{hashlib.sha256(where.encode()).hexdigest()[:32]}.json"
 
 
 def load(target: AwsTarget) -> DeployedRecord | None:
-    data = read_trusted_json(_entry(target), what="the record of the last setup")
+    data = read_trusted_json(entry(target.endpoint_url, target.region), what="the record of the last setup")
     try:
         if data["format"] != _FORMAT:
             return None
@@ -73,7 +74,7 @@ def load(target: AwsTarget) -> DeployedRecord | None:
 
 def save(target: AwsTarget, record: DeployedRecord) -> None:
     write_private_json(
-        _entry(target),
+        entry(target.endpoint_url, target.region),
         {
             "format": _FORMAT,
             "account": record.account,

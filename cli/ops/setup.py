@@ -56,7 +56,7 @@ from annex_cdk.templates.diff_model import KEPT, StackDiff
 from annex_cdk.templates.exposure import ingress_cidrs
 from annex_cdk.templates.ownership import marked_foreign
 from annex_stacks import names
-from annex_stacks.facade import recorded_context
+from annex_stacks.facade import recorded_context, warm_up
 from annex_stacks.policy.ci_roles import deploy_actions, plan_actions
 from annex_stacks.settings import AnnexSettings, SettingsFlags, covers_everything
 from annex_stacks.stack_specs import MANAGED_STACKS, STACKS, in_deployment_order
@@ -377,6 +377,7 @@ def run_setup(
         timings["deploy_s"] = time.monotonic() - t0
         _after_deploy(target, results)
     else:
+        warm_up()  # CDK loads while the stacks are read and the account checked
         target.account_id()
         with Ssm(target).lock("setup"):
             # --no-local is the pipeline's mode: it needs only what the deploy role holds.
@@ -560,6 +561,7 @@ def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) 
     if (same := unchanged(target, paths, flags, engine)) is not None:
         live = {n: state for n, state in same.states.items() if state.exists}
         return DiffReport(planned_diffs(same.plan(), None), live, {}, same.settings)
+    warm_up()
     needs = plan_actions() if paths is None else None  # a pipeline's diff: the plan role's reads
     want = desired_state(target, paths, flags, engine, local_checks=False, needs=needs)
     todo, lost = plan_setup(target, want)
