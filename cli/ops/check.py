@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
 from annex_cdk.aws.cfn import CloudFormation
 from annex_cdk.aws.engine import DEPLOYED, Live, StackState
-from annex_cdk.aws.parallel import InBackground, settle
+from annex_cdk.aws.parallel import InBackground
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.personal_checks import verify_access_point, verify_configured
@@ -61,29 +61,36 @@ def run_check_setup(
     report = CheckReport(target.region)
     target.account_id()  # pre-flight: credentials, region, endpoint
     report.lines.append(f"Will check setup in region '{target.region}'.")
+    # The AWS side runs in the background while HTCondor reads the local files (each read a
+    # process of its own), and each part is added below in the order it always had. A run
+    # that fails reports no findings, so only which error comes first matters: the local
+    # side's, then the parts' in that order, as when they ran one after another.
     engine = CloudFormation(target).engine(stack_sets=True)
-
-    def read_stacks() -> tuple[dict[str, StackState], dict[str, Live]]:
-        if not deep:
-            return engine.read_states(_CHECKED), {}
+    if deep:
         # One read of every stack, templates included, serves both the plain and deep checks.
-        read = engine.read_all(_DEEP_READ)
-        return {n: read[n].state for n in _CHECKED}, read
-
-    # The stacks are read while HTCondor reads the local files: neither waits for the other.
-    reading = InBackground(read_stacks)
-    if deep:  # a failure here comes again at the client's first call, where it is reported
+        reading: InBackground[dict[str, Live]] = InBackground(
+            partial(engine.read_all, _DEEP_READ), name="stacks"
+        )
+        # A failure here comes again at the client's first call, where it is reported.
         InBackground(partial(target.prepare_clients, _DEEP_SERVICES), name="clients")
+        checking = InBackground(partial(_deep_checks, target, paths, reading), name="deep")
+        builtin = InBackground(partial(builtin_image, target.region), name="builtin-image")
+    else:
+        states = InBackground(partial(engine.read_states, _CHECKED), name="stacks")
     version: HTCondorVersion | None = None
     values: dict[str, Any] = {}
-    if paths is None:
-        report.lines.append("Checking the AWS side only (--no-local): no local config, no PEM.")
-    else:
+    if paths is not None:
         keys = [*names.CHECK_SETUP_KEYS, names.KEY_ODI_IMAGE_ID, *_VERSION_FACTS]
         try:
             values = paths.effective(keys, target.region)
         except ConfigError as err:
             raise LocalFilesError(str(err)) from None
+    configured = values.get(names.KEY_ODI_IMAGE_ID)
+    if deep:
+        account = InBackground(partial(_account, target, reading, configured), name="account")
+    if paths is None:
+        report.lines.append("Checking the AWS side only (--no-local): no local config, no PEM.")
+    else:
         version = _which_htcondor(report, values, htcondor_version)
         # Both sides: `condor_annex -check-setup` (run by `htcondor annex checksetup` on
         # 24.11.2+) still requires COLLECTOR_HOST and a readable SEC_PASSWORD_FILE
@@ -100,23 +107,23 @@ def run_check_setup(
                     condor_annex_credentials_fix(paths.condor_dir),
                 )
             )
-
-    def personal_condor(part: CheckReport) -> None:
-        if paths is None:
-            return
+    if deep:
+        image = InBackground(
+            partial(_image, target, reading, builtin, configured, version, local=paths is not None),
+            name="image",
+        )
+    if paths is not None:
         if version is not None and version.side == "access-point":
             # The bindings' version is a guess at the HTCondor that runs annexes: warn only.
-            access_point_checks(part, paths, strict=version.source != BINDINGS_SOURCE)
-        _personal_condor_check(part, version)
-
-    def stacks(part: CheckReport) -> None:
-        states, read = reading.result()
-        _stack_checks(part, states)
-        if deep:
-            _deep_parts(part, target, paths, read, values, version)
-
-    # The personal HTCondor's checks (a config read each) and the AWS side at once.
-    _in_parts(report, (personal_condor, stacks))
+            access_point_checks(report, paths, strict=version.source != BINDINGS_SOURCE)
+        _personal_condor_check(report, version)
+    if deep:
+        read = reading.result()
+        _stack_checks(report, {n: read[n].state for n in _CHECKED})
+        for part in (checking, image, account):
+            report.extend(part.result())
+    else:
+        _stack_checks(report, states.result())
     report.lines.append(
         "Your setup looks OK."
         if report.ok
@@ -125,56 +132,59 @@ def run_check_setup(
     return report
 
 
-def _deep_parts(
-    report: CheckReport,
+def _deep_checks(
+    target: AwsTarget, paths: LocalPaths | None, reading: InBackground[dict[str, Live]]
+) -> CheckReport:
+    part = CheckReport(target.region)
+    read = reading.result()
+    run_deep_checks(part, target, paths, {n: read[n] for n in _CHECKED})
+    return part
+
+
+def _image_stack(read: Mapping[str, Live]) -> Live | None:
+    return next((read[n] for n in read if IMAGE_CHECK in spec(n).deep_checks), None)
+
+
+def _image(
     target: AwsTarget,
-    paths: LocalPaths | None,
-    read: Mapping[str, Live],
-    values: Mapping[str, Any],
+    reading: InBackground[dict[str, Live]],
+    builtin: InBackground[str | None],
+    configured: str | None,
     version: HTCondorVersion | None,
-) -> None:
-    """The deep checks, the annex image and the account: their AWS calls are independent, so
-    they run at once (`_in_parts`)."""
-    configured = values.get(names.KEY_ODI_IMAGE_ID)
-    image_stack = next((read[n] for n in read if IMAGE_CHECK in spec(n).deep_checks), None)
-
-    def image(part: CheckReport) -> None:
-        if version is not None and version.side == "access-point":
-            image_warning(part, configured, target.region)
-        check_annex_image(
-            part,
-            target,
-            # HTCondor's built-in default is warned about above, not looked up.
-            configured=None if configured == builtin_image(target.region) else configured,
-            version=version,
-            image_stack=image_stack,
-            local=paths is not None,
-        )
-
-    def account(part: CheckReport) -> None:
-        # The account as condor_annex meets it, with the settings the stacks were built with.
-        built = image_stack.state.outputs.get(names.OUT_IMAGE_ID) if image_stack else None
-        recorded = recorded_context({n: lv.template for n, lv in read.items() if lv.template})
-        settings = AnnexSettings.from_context(
-            recorded, region=target.region, account=target.account_id()
-        )
-        check_account(part, target, settings, image_id=configured or built)
-
-    live = {n: read[n] for n in _CHECKED}
-    _in_parts(report, (lambda part: run_deep_checks(part, target, paths, live), image, account))
-
-
-def _in_parts(report: CheckReport, runs: Sequence[Callable[[CheckReport], None]]) -> None:
-    """Run each part at once with the others, each into a report of its own; add those to
-    `report` in the parts' order whatever order they finish in. An error is raised after the
-    parts before it, as if they had run one after another."""
-    parts = [CheckReport(report.region) for _ in runs]
-    ended = settle(
-        (partial(run, part) for run, part in zip(runs, parts, strict=True)), name="check"
+    *,
+    local: bool,
+) -> CheckReport:
+    """The annex image condor_annex will start from."""
+    part = CheckReport(target.region)
+    builtin.result()  # read once, in the background: builtin_image answers from its cache
+    if version is not None and version.side == "access-point":
+        image_warning(part, configured, target.region)
+    check_annex_image(
+        part,
+        target,
+        # HTCondor's built-in default is warned about above, not looked up.
+        configured=None if configured == builtin_image(target.region) else configured,
+        version=version,
+        image_stack=_image_stack(reading.result()),
+        local=local,
     )
-    for part, outcome in zip(parts, ended, strict=True):
-        report.extend(part)
-        outcome.get()
+    return part
+
+
+def _account(
+    target: AwsTarget, reading: InBackground[dict[str, Live]], configured: str | None
+) -> CheckReport:
+    """The account as condor_annex meets it, with the settings the stacks were built with."""
+    part = CheckReport(target.region)
+    read = reading.result()
+    image_stack = _image_stack(read)
+    built = image_stack.state.outputs.get(names.OUT_IMAGE_ID) if image_stack else None
+    recorded = recorded_context({n: lv.template for n, lv in read.items() if lv.template})
+    settings = AnnexSettings.from_context(
+        recorded, region=target.region, account=target.account_id()
+    )
+    check_account(part, target, settings, image_id=configured or built)
+    return part
 
 
 def _which_htcondor(
