@@ -15,7 +15,7 @@ import pytest
 
 from annex_cdk.aws import cfn as cfn_module
 from annex_cdk.aws.cfn import CloudFormation
-from annex_cdk.aws.parallel import at_once, gather, settle
+from annex_cdk.aws.parallel import InBackground, at_once, gather, settle
 from annex_cdk.aws.resources import Gone, gone_resources, gone_resources_of
 from annex_cdk.aws.session import AwsTarget, Credentials
 from annex_cdk.ops.account_posture import CREATE_DEFAULT_VPC, account_findings
@@ -79,6 +79,20 @@ def test_one_call_runs_in_the_callers_thread():
     assert gather([threading.current_thread]) == [threading.current_thread()]
     assert gather([]) == []
     assert at_once(lambda: 1, lambda: "two") == (1, "two")
+
+
+def test_a_background_call_runs_while_the_caller_goes_on_and_answers_when_asked():
+    asked = threading.Event()
+    background = InBackground(_waits_for(asked, "read"))
+    asked.set()  # the caller's own work, done while the call waits
+    assert background.result() == "read"
+
+    def fails() -> str:
+        raise LookupError("AWS said no")
+
+    failing = InBackground(fails)
+    with pytest.raises(LookupError, match="AWS said no"):  # raised where the answer is taken
+        failing.result()
 
 
 def test_one_client_per_service_is_shared_by_every_thread():
