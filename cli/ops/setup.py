@@ -24,7 +24,7 @@ from annex_cdk.aws.engine import (
 )
 from annex_cdk.aws.key_pair import private_key
 from annex_cdk.aws.permissions import check_permissions
-from annex_cdk.aws.resources import gone_resources
+from annex_cdk.aws.resources import gone_resources_of
 from annex_cdk.aws.s3 import S3
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.aws.ssm import Ssm
@@ -225,13 +225,9 @@ def lost_resources(target: AwsTarget, live: Mapping[str, Live]) -> dict[str, str
 
     Each gets re-created (with --yes), which is how CloudFormation makes the resource again.
     """
-    lost: dict[str, str] = {}
-    for stack, lv in live.items():
-        if lv.state.status not in DEPLOYED:
-            continue
-        if gone := gone_resources(target, stack):
-            lost[stack] = ", ".join(g.what for g in gone)
-    return lost
+    deployed = [stack for stack, lv in live.items() if lv.state.status in DEPLOYED]
+    gone = gone_resources_of(target, deployed)
+    return {stack: ", ".join(g.what for g in found) for stack, found in gone.items() if found}
 
 
 def plan_setup(

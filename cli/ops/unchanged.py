@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from annex_cdk.aws.engine import DEPLOYED, Action, Engine, StackState
-from annex_cdk.aws.resources import gone_resources
+from annex_cdk.aws.resources import gone_resources_of
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.ops import deployed_record
@@ -59,13 +59,13 @@ def unchanged(
         return None  # new flags, sources, libraries or collector address: synthesize
     deployed = [n for n, stamp in record.stacks.items() if stamp.stack_id]
     # One round: the caller, every stack's state and every deployed stack's lost resources.
-    with ThreadPoolExecutor(max_workers=2 + len(deployed)) as pool:
+    with ThreadPoolExecutor(max_workers=3) as pool:
         account = pool.submit(target.account_id)
         states = pool.submit(engine.read_states, MANAGED_STACKS)
-        gone = [pool.submit(gone_resources, target, name) for name in deployed]
+        gone = pool.submit(gone_resources_of, target, deployed)
         if account.result() != record.account or not _same(states.result(), record):
             return None
-        if any(g.result() for g in gone):
+        if any(gone.result().values()):
             return None  # the full path plans their re-creation
     return Unchanged(record.account, settings, states.result())
 
