@@ -68,6 +68,8 @@ _PROBES: dict[str, Callable[[AwsTarget, str], Any]] = {
     ),
     "AWS::Logs::LogGroup": _log_group,
 }
+#: The services the probes call (their clients can be made ahead of the reads).
+PROBED_SERVICES = ("s3", "ec2", "lambda", "iam", "logs")
 
 
 def gone_resources_of(target: AwsTarget, stacks: Iterable[str]) -> dict[str, list[Gone]]:

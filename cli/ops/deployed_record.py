@@ -58,7 +58,9 @@ def entry(endpoint_url: str | None, region: str) -> Path:
 
 
 def load(target: AwsTarget) -> DeployedRecord | None:
-    data = read_trusted_json(entry(target.endpoint_url, target.region), what="the record of the last setup")
+    data = read_trusted_json(
+        entry(target.endpoint_url, target.region), what="the record of the last setup"
+    )
     try:
         if data["format"] != _FORMAT:
             return None

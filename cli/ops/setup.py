@@ -437,7 +437,7 @@ def run_setup(
             outputs,
             credentials,
             key_name=key_name,
-            private_key=private_key(target, key_outputs),
+            private_key=(same and same.private_key) or private_key(target, key_outputs),
             retire_annex_blocks=retire_annex_blocks,
             default_region=default_region,
         )

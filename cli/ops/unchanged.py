@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from annex_cdk.aws.engine import DEPLOYED, Action, Engine, StackState
+from annex_cdk.aws.key_pair import private_key
+from annex_cdk.aws.resources import PROBED_SERVICES as _PROBED
 from annex_cdk.aws.resources import gone_resources_of
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.condor.paths import LocalPaths
@@ -23,6 +25,7 @@ from annex_cdk.ops import deployed_record
 from annex_cdk.ops.deployed_record import DeployedRecord, Stamp
 from annex_cdk.ops.settings_resolution import resolve_settings
 from annex_cdk.ops.synth_cache import inputs_key
+from annex_stacks import names
 from annex_stacks.settings import AnnexSettings, SettingsFlags
 from annex_stacks.stack_specs import MANAGED_STACKS, enabled
 
@@ -34,6 +37,7 @@ class Unchanged:
     account: str
     settings: AnnexSettings
     states: Mapping[str, StackState]  # every managed stack
+    private_key: str | None  # the key pair's PEM text, when it could be read
 
     def plan(self) -> dict[str, tuple[StackState, Action]]:
         """The plan the full path would make: every wanted stack skipped, the others kept."""
@@ -59,15 +63,20 @@ def unchanged(
         return None  # new flags, sources, libraries or collector address: synthesize
     deployed = [n for n, stamp in record.stacks.items() if stamp.stack_id]
     # One round: the caller, every stack's state and every deployed stack's lost resources.
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        # Each client loads its API model (CPU): made while the first calls are answered.
+        pool.submit(target.prepare_clients, [*_PROBED, "ssm"])
         account = pool.submit(target.account_id)
         states = pool.submit(engine.read_states, MANAGED_STACKS)
         gone = pool.submit(gone_resources_of, target, deployed)
         if account.result() != record.account or not _same(states.result(), record):
             return None
+        key_outputs = states.result()[names.KEY_PAIR_STACK].outputs
+        # The PEM's key, read beside the resources (the local files are written next).
+        key = pool.submit(private_key, target, key_outputs, warn=False) if paths else None
         if any(gone.result().values()):
             return None  # the full path plans their re-creation
-    return Unchanged(record.account, settings, states.result())
+    return Unchanged(record.account, settings, states.result(), key.result() if key else None)
 
 
 def _same(states: Mapping[str, StackState], record: DeployedRecord) -> bool:
