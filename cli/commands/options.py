@@ -131,6 +131,12 @@ class AwsOptions:
     ] = False
 
     def paths(self) -> LocalPaths:
+        """The local HTCondor side, one for the run: where its user config is, which takes a
+        run of HTCondor's parser to find, is found once (LocalPaths keeps it)."""
+        return self._paths
+
+    @functools.cached_property
+    def _paths(self) -> LocalPaths:
         from annex_cdk.condor.paths import LocalPaths
 
         return LocalPaths(Path.home())
