@@ -6,6 +6,7 @@ import os
 import re
 import stat
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,11 +179,13 @@ _REGION_LINE = re.compile(rf"^\s*{names.KEY_REGION}\s*[=:]", re.MULTILINE)
 def _region_undefined(paths: LocalPaths, region: str, others: str) -> bool:
     """Whether ANNEX_DEFAULT_AWS_REGION is set by none of the user's config but our block."""
     key = names.KEY_REGION
-    value = paths.effective([key], region, text=others)[key]
-    if value is None:
-        return True
-    builtin = paths.effective([key], region, text="")[key]
-    return value == builtin and not _REGION_LINE.search(others)
+    # Two parses, each an HTCondor process of its own: at once.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        builtin = pool.submit(paths.effective, [key], region, text="")
+        value = paths.effective([key], region, text=others)[key]
+        if value is None:
+            return True
+        return value == builtin.result()[key] and not _REGION_LINE.search(others)
 
 
 def set_aside_pem(paths: LocalPaths, region: str, key_name: str) -> Path | None:
