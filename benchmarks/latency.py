@@ -26,9 +26,14 @@ DIFF_TARGET = 5.0  # `diff --exit-code` vs `cdk diff --all`
 DEEP_TARGET_S = 3.0  # `check-setup --deep`: under this
 FRESH_TARGET = 2.0  # fresh setup vs `cdk deploy --all --concurrency 5` + write-config
 FLOOR_TARGET = 1.2  # no-op setup vs the floor of the calls it must make
-#: The calls a no-op setup cannot do without, one after the other: who the caller is (the
-#: account the stacks live in) and the stacks as deployed (one DescribeStacks lists them all).
-MUST_CALLS = ("sts:GetCallerIdentity", "cloudformation:DescribeStacks")
+#: The calls a no-op setup cannot do without, in rounds one after the other (the calls of a
+#: round go at once): who the caller is, each stack's state and its resources; then whether
+#: each resource still exists (a resource deleted behind CloudFormation's back must be
+#: re-created) and the PEM's private key (the local files are written on every setup).
+MUST_CALLS = (
+    "sts:GetCallerIdentity + cloudformation:DescribeStacks + DescribeStackResources",
+    "each resource's read + ssm:GetParameter",
+)
 CDK_DEPLOY = ("deploy", "--all", "--require-approval", "never")
 #: What `cdk deploy -v` says of a stack it does not skip (its template comparison failed).
 _NOT_SKIPPED = re.compile(r"^.*: template has changed$", re.MULTILINE)
@@ -205,7 +210,8 @@ def measure(runs: int, realistic: Mapping[str, float] = REALISTIC_MS) -> Section
                 Row(
                     f"5f {at}",
                     f"no-op `setup` against the floor of the calls it must make "
-                    f"({len(MUST_CALLS)} one after another: {', '.join(MUST_CALLS)}; it made "
+                    f"({len(MUST_CALLS)} rounds one after another: {'; then '.join(MUST_CALLS)}; "
+                    "it made "
                     f"{s.call_count('noop')})",
                     fmt_seconds(noop),
                     runs,
