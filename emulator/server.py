@@ -150,7 +150,7 @@ class _LoadingGate:
             )
 
             app = DomainDispatcherApplication(create_backend_app)
-            _warm_up()  # still alone: no request thread imports moto modules concurrently
+            _warm_up(app)  # still alone: no request thread imports moto modules concurrently
             self.app = app
         # Logged before `error` is set: the health check reports "failed" as soon as it is,
         # and the client then reads the log's tail for why (on a loaded machine it came first).
@@ -380,8 +380,11 @@ def _overrides(url: str, region: str) -> dict[str, str]:
 _WARM_SERVICES = ("cloudformation", "ec2", "ssm", "s3", "iam", "lambda", "logs", "sts")
 
 
-def _warm_up() -> None:
-    """Create the default account's backends now rather than on the first calls (~0.3 s)."""
+def _warm_up(app: Any) -> None:
+    """Create the default account's backends (~0.3 s) and each service's request app now
+    rather than on the first calls. moto builds a service's app on its first request, under a
+    lock every request waits for (EC2's takes over a second: its URL rules), a start-up cost
+    of moto's, not AWS's, that would land on whichever command calls EC2 first."""
     from moto.backends import get_backend
     from moto.core.models import DEFAULT_ACCOUNT_ID
 
@@ -390,6 +393,8 @@ def _warm_up() -> None:
         with contextlib.suppress(Exception):  # only an optimisation
             backends = get_backend(service)[DEFAULT_ACCOUNT_ID]  # type: ignore[call-overload]  # moto's BackendDict is indexed by account id, which its types do not say
             backends["aws" if service in ("s3", "iam") else region]
+            if service not in app.app_instances:
+                app.app_instances[service] = app.create_app(service)
 
 
 def _write_atomically(path: Path, text: str) -> None:
