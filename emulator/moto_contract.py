@@ -104,6 +104,7 @@ PATCHED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ("moto.ec2.models", "EC2Backend.delete_security_group", ("self", "name", "group_id")),
     ("moto.ec2.models", "EC2Backend.__init__", ("self", "region_name", "account_id")),
     ("moto.ec2.models", "EC2Backend.create_default_vpc", ("self",)),
+    ("moto.ec2.models", "EC2Backend._load_amis", ("self",)),
     ("moto.iam.models", "IAMBackend.__init__", ("self", "region_name", "account_id")),
     (
         "moto.ec2.models",
@@ -197,6 +198,9 @@ ABSENT: Final[tuple[tuple[str, str, str], ...]] = (
         )
     ),
     ("moto.iam.responses", "IamResponse", "simulate_principal_policy"),
+    # annex_emulator.ami_catalog: properties over the instance attributes moto sets.
+    ("moto.ec2.models", "EC2Backend", "amis"),
+    ("moto.ec2.models", "EC2Backend", "snapshots"),
 )
 
 _CFN_CREATE = ("cls", "resource_name", "cloudformation_json", "account_id", "region_name", "kwargs")

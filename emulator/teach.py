@@ -109,6 +109,7 @@ def _teach() -> None:
     from moto.s3.models import FakeBucket
 
     from annex_emulator import (
+        ami_catalog,
         annex_runtime,
         change_sets,
         clock,
@@ -185,6 +186,8 @@ def _teach() -> None:
     stack_set_api.install(patch)
     # A governed account's EC2 (no default VPC, IMDS defaults) and IMDS options as EC2 sets them.
     governed_account.install(patch)
+    # Amazon's public AMIs, loaded into a backend when first read rather than at every reset.
+    ami_catalog.install(patch)
     # IAM enforcement (when switched on) with each call's resources and condition context.
     iam_enforcement.install(patch)
     _check_lookup()
