@@ -354,18 +354,21 @@ def run_setup(
     engine = CloudFormation(target).engine(progress=progress)
     if cdk_project is not None:
         read_context(cdk_project)  # a broken cdk.context.json stops setup before any AWS change
-    same = None if create_default_vpc or take_over else unchanged(target, paths, flags, engine)
+
+    def local_checks(settings: AnnexSettings) -> None:
+        if paths is not None:
+            secret = target.credentials.secret_key_file
+            preflight(paths, target.region, settings.key_pair_name, secret_key_file=secret)
+
+    same = (
+        None
+        if create_default_vpc or take_over
+        else unchanged(target, paths, flags, engine, local_checks=local_checks)
+    )
     lost: dict[str, str] = {}
     if same is not None:
         # Nothing to deploy: no lock, no synthesis, no pre-deploy checks (they guard changes).
         settings, account, synth_cached = same.settings, same.account, True
-        if paths is not None:
-            preflight(
-                paths,
-                target.region,
-                settings.key_pair_name,
-                secret_key_file=target.credentials.secret_key_file,
-            )
         timings["preflight_s"] = time.monotonic() - started
         timings["synth_s"] = 0.0
         t0 = time.monotonic()

@@ -11,7 +11,7 @@ the run takes the full path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -50,9 +50,18 @@ class Unchanged:
 
 
 def unchanged(
-    target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags, engine: Engine
+    target: AwsTarget,
+    paths: LocalPaths | None,
+    flags: SettingsFlags,
+    engine: Engine,
+    *,
+    local_checks: Callable[[AnnexSettings], None] | None = None,
 ) -> Unchanged | None:
-    """The stacks, if nothing needs deploying and the last setup's record says so; else None."""
+    """The stacks, if nothing needs deploying and the last setup's record says so; else None.
+
+    `local_checks` run beside the reads (HTCondor's parser runs in processes of its own); a
+    fault they find is raised when nothing is to be deployed, and otherwise left to the full
+    path, which checks again."""
     record = deployed_record.load(target)
     if record is None:
         return None
@@ -69,6 +78,7 @@ def unchanged(
         account = pool.submit(target.account_id)
         states = pool.submit(engine.read_states, MANAGED_STACKS)
         gone = pool.submit(gone_resources_of, target, deployed)
+        checked = pool.submit(local_checks, settings) if local_checks else None
         if account.result() != record.account or not _same(states.result(), record):
             return None
         key_outputs = states.result()[names.KEY_PAIR_STACK].outputs
@@ -76,6 +86,8 @@ def unchanged(
         key = pool.submit(private_key, target, key_outputs, warn=False) if paths else None
         if any(gone.result().values()):
             return None  # the full path plans their re-creation
+        if checked is not None:
+            checked.result()
     return Unchanged(record.account, settings, states.result(), key.result() if key else None)
 
 
