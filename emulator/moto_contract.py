@@ -105,6 +105,7 @@ PATCHED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ("moto.ec2.models", "EC2Backend.__init__", ("self", "region_name", "account_id")),
     ("moto.ec2.models", "EC2Backend.create_default_vpc", ("self",)),
     ("moto.ec2.models", "EC2Backend._load_amis", ("self",)),
+    ("moto.backends", "list_of_moto_modules", ()),
     ("moto.iam.models", "IAMBackend.__init__", ("self", "region_name", "account_id")),
     (
         "moto.ec2.models",

@@ -119,6 +119,7 @@ def _teach() -> None:
         intrinsics,
         lambda_function,
         lambda_runtime,
+        moto_modules,
         resource_import,
         resource_lifecycle,
         schedules,
@@ -188,6 +189,8 @@ def _teach() -> None:
     governed_account.install(patch)
     # Amazon's public AMIs, loaded into a backend when first read rather than at every reset.
     ami_catalog.install(patch)
+    # moto's service packages, listed once rather than at every request.
+    moto_modules.install(patch)
     # IAM enforcement (when switched on) with each call's resources and condition context.
     iam_enforcement.install(patch)
     _check_lookup()
