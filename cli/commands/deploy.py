@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -34,7 +36,18 @@ from annex_stacks.settings import SettingsFlags
 
 if TYPE_CHECKING:
     from annex_cdk.aws.engine import StackResult
+    from annex_cdk.aws.session import AwsTarget
     from annex_cdk.ops.setup import DiffReport, SetupReport
+
+
+def _targets_while_loading(aws: AwsOptions, remote: bool) -> list[AwsTarget]:
+    """The targets, while the use cases (boto3 and the rest, about a third of a second) are
+    imported beside: the targets' key files are read by HTCondor's parser in a process of its
+    own, and the import need not wait for it."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="targets") as pool:
+        targets = pool.submit(aws.targets, local=not remote)
+        import_module("annex_cdk.ops.setup")
+        return targets.result()
 
 
 @with_options
@@ -72,10 +85,10 @@ def setup(
     With several --region, the regions at once (ANNEX_DEFAULT_AWS_REGION: --default-region,
     else the first).
     """
-    from annex_cdk.ops.setup import run_setup
-
     remote = aws_side_only(no_local)
-    targets = aws.targets(local=not remote)
+    targets = _targets_while_loading(aws, remote)
+    from annex_cdk.ops.setup import run_setup  # loaded by now
+
     if len(targets) > 1:
         paths, default = aws.local_paths(remote), default_region(targets, default_region_flag)
         outcomes = run_live(
@@ -211,10 +224,10 @@ def diff(
     no_local: NoLocal = None,
 ) -> None:
     """What `setup` with the same flags would change, per stack: resources and properties."""
-    from annex_cdk.ops.setup import run_diff
-
     remote = aws_side_only(no_local)
-    targets = aws.targets(local=not remote)
+    targets = _targets_while_loading(aws, remote)
+    from annex_cdk.ops.setup import run_diff  # loaded by now
+
     paths = aws.local_paths(remote)
     if len(targets) > 1:
         outcomes = run_each(targets, lambda target: run_diff(target, paths, flags))
