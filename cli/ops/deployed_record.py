@@ -14,6 +14,7 @@ synthesis.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Mapping
@@ -87,3 +88,9 @@ def save(target: AwsTarget, record: DeployedRecord) -> None:
             },
         },
     )
+
+
+def forget(target: AwsTarget) -> None:
+    """The stacks are gone (destroy): their record with them."""
+    with contextlib.suppress(OSError):
+        entry(target.endpoint_url, target.region).unlink()

@@ -23,7 +23,7 @@ from annex_cdk.condor.files import directory_locked
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.errors import AnnexError, LocalFilesError, StackFailedError, UsageError
-from annex_cdk.ops import condor_user
+from annex_cdk.ops import condor_user, deployed_record
 from annex_cdk.ops.post_deploy import pem_material, preflight
 from annex_cdk.ops.stack_ownership import foreign_stacks, refuse_foreign
 from annex_stacks import names
@@ -105,6 +105,7 @@ def run_destroy(
             for step in spec.after_destroy:
                 AFTER_DESTROY[step](target, paths, live[spec.name], found)
 
+    deployed_record.forget(target)
     local = _remove_local(paths, target.region, found.key_name, found.digest)
     destroy_journal.remove(paths, target.region)
     leftovers = verify_gone(

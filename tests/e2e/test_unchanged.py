@@ -59,6 +59,9 @@ def test_a_re_run_with_nothing_changed_neither_synthesizes_nor_deploys(world: Wo
     changed = world.run("setup", *other, "--json", env=NO_CACHE)
     assert _actions(changed.stdout)[names.SECURITY_GROUP_STACK] == Action.UPDATE.value
 
+    world.run("destroy", "--yes")
+    assert not record.exists()  # the stacks are gone, their record with them
+
 
 def test_a_stack_changed_since_is_synthesized_and_converged_again(world: World):
     world.run("setup", *ALLOW)
