@@ -206,7 +206,8 @@ class Engine:
         self.progress = progress
         # In a member account of an organization the stacks are a StackSet's
         # (StackSet-<name>-<id>): the readers (write-config, check-setup) find them there when
-        # no HTCondorAnnex-* stack exists. Setup and destroy never do: they act on names.
+        # no HTCondorAnnex-* stack exists. Setup and destroy never act on them: they act on
+        # names, and setup refuses to run beside them (ops/stack_ownership.py).
         self.stack_sets = stack_sets
         self._listed: list[dict[str, Any]] | None = None
         self._listing = threading.Lock()
@@ -261,9 +262,8 @@ class Engine:
             _iso(stack.get("LastUpdatedTime") or stack.get("CreationTime")),
         )
 
-    def stack_set_stack(self, name: str) -> dict[str, Any] | None:
-        """The stack a StackSet made here for stack `name`: named StackSet-*, tagged with the
-        stack it carries (`org deploy` tags its StackSets so), with that stack's outputs."""
+    def _all_stacks(self) -> list[dict[str, Any]]:
+        """Every stack of the account and Region (DescribeStacks without a name), listed once."""
         from botocore.exceptions import ClientError
 
         with self._listing:
@@ -283,16 +283,31 @@ class Engine:
                     if err.response.get("Error", {}).get("Code") != "AccessDenied":
                         raise
                 self._listed = listed
+            return self._listed
+
+    def stack_set_stacks(self) -> dict[str, list[dict[str, Any]]]:
+        """The stacks StackSets made here (StackSet-*, not deleted), by the annex stack each
+        carries (its tag; `org deploy` tags its StackSets so)."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for stack in self._all_stacks():
+            carried = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}.get(names.TAG_STACK)
+            if (
+                carried
+                and stack["StackName"].startswith(names.STACK_SET_STACK_PREFIX)
+                and stack.get("StackStatus") != DELETED
+            ):
+                found.setdefault(carried, []).append(stack)
+        return found
+
+    def stack_set_stack(self, name: str) -> dict[str, Any] | None:
+        """The stack a StackSet made here for stack `name`, with that stack's outputs."""
         wanted = (
             set(stack_specs.spec(name).outputs) if name in stack_specs.MANAGED_STACKS else set()
         )
         found = [
             stack
-            for stack in self._listed
-            if stack["StackName"].startswith(names.STACK_SET_STACK_PREFIX)
-            and {t["Key"]: t["Value"] for t in stack.get("Tags", [])}.get(names.TAG_STACK) == name
-            and stack.get("StackStatus") != DELETED
-            and wanted <= {o["OutputKey"] for o in stack.get("Outputs", [])}
+            for stack in self.stack_set_stacks().get(name, [])
+            if wanted <= {o["OutputKey"] for o in stack.get("Outputs", [])}
         ]
         if len(found) > 1:
             raise AnnexError(

@@ -41,7 +41,11 @@ from annex_cdk.ops.cdk_context import read_context, record_for_cdk
 from annex_cdk.ops.guardrail import after_setup as guardrail_after_setup
 from annex_cdk.ops.post_deploy import PostDeployReport, post_deploy, preflight, set_aside_pem
 from annex_cdk.ops.settings_resolution import resolve_settings
-from annex_cdk.ops.stack_ownership import foreign_stacks, refuse_foreign
+from annex_cdk.ops.stack_ownership import (
+    foreign_stacks,
+    refuse_foreign,
+    refuse_stack_set_stacks,
+)
 from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
 from annex_cdk.ops.unchanged import remember as remember_deployed
 from annex_cdk.ops.unchanged import unchanged
@@ -378,6 +382,7 @@ def run_setup(
     else:
         warm_up()  # CDK loads while the stacks are read and the account checked
         target.account_id()
+        refuse_stack_set_stacks(engine)  # before the lock: nothing is written
         with Ssm(target).lock("setup"):
             # --no-local is the pipeline's mode: it needs only what the deploy role holds.
             needs = deploy_actions() if paths is None else None
@@ -560,6 +565,7 @@ def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) 
     if (same := unchanged(target, paths, flags, engine)) is not None:
         live = {n: state for n, state in same.states.items() if state.exists}
         return DiffReport(planned_diffs(same.plan(), None), live, {}, same.settings)
+    refuse_stack_set_stacks(engine)
     warm_up()
     needs = plan_actions() if paths is None else None  # a pipeline's diff: the plan role's reads
     want = desired_state(target, paths, flags, engine, local_checks=False, needs=needs)

@@ -1,14 +1,15 @@
-"""Stacks named HTCondorAnnex-* that neither annex-cdk nor condor_annex -setup made: setup and
-destroy change or delete them only when the user names each with --take-over."""
+"""Stacks setup must not meet unawares: those named HTCondorAnnex-* that neither annex-cdk nor
+condor_annex -setup made (setup and destroy change or delete them only when the user names each
+with --take-over), and an organization's StackSet stacks (setup never runs beside them)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from annex_cdk.aws.engine import Action, Live, StackState
+from annex_cdk.aws.engine import Action, Engine, Live, StackState
 from annex_cdk.errors import StackBlockedError
 from annex_cdk.templates.ownership import foreign_reason
-from annex_stacks.stack_specs import STACKS
+from annex_stacks.stack_specs import MANAGED_STACKS, STACKS
 
 
 def foreign_stacks(
@@ -42,4 +43,22 @@ def refuse_foreign(foreign: Mapping[str, str], take_over: Sequence[str], verb: s
             + ("deleted" if verb == "delete" else "changed or replaced")
             + ", re-run with "
             + " ".join(f"--take-over {name}" for name in unconsented),
+        )
+
+
+def refuse_stack_set_stacks(engine: Engine) -> None:
+    """Stop before any change where the organization's StackSets already hold the annex stacks
+    in this account and Region: a second set would collide on their fixed names (the key pair,
+    the CheckConnectivity function, the bucket), and CloudFormation would fail, or roll back
+    after changes began. A caller that may not list stacks sees none (engine.stack_set_stacks)."""
+    found = {name: s for name, s in engine.stack_set_stacks().items() if name in MANAGED_STACKS}
+    if found:
+        held = ", ".join(
+            f"{stack['StackName']} ({name})" for name in sorted(found) for stack in found[name]
+        )
+        raise StackBlockedError(
+            f"the organization's StackSets already provide the annex stacks here: {held}; "
+            "annex-cdk setup would collide with them",
+            hint="run `annex-cdk write-config` (and `annex-cdk check-setup --deep`) instead; "
+            "the organization's administrator changes the settings with `annex-cdk org deploy`",
         )

@@ -18,6 +18,7 @@ import pytest
 from annex_cdk.aws import condor_annex_calls as replay
 from annex_cdk.aws.session import AwsTarget, Credentials
 from annex_cdk.condor.files import write_secret_new
+from annex_cdk.errors import EXIT_BLOCKED
 from annex_stacks import names, stack_specs
 from tests.e2e.conftest import REGION, World
 from tests.e2e.test_cdk_cli import cdk, cdk_project
@@ -252,3 +253,34 @@ def test_stack_sets_carry_the_templates_the_cdk_cli_synthesizes(world: World):
     ]
     assert group == DEFAULT_CIDR
     world.run("org", "destroy", "--yes")
+
+
+def test_setup_in_a_member_account_that_has_the_stack_sets_stacks_refuses(world: World):
+    """A researcher's plain setup (and diff) where the organization's StackSets already hold
+    the stacks stops before any change, naming them and what to run instead."""
+    org = Org(world)
+    lab = org.new_account()
+    world.run("org", "deploy", "--ou", org.ou, "--region", REGION, "--allow-from", DEFAULT_CIDR)
+    cfn = org.member(lab, "cloudformation")
+    before = cfn.describe_stacks()["Stacks"]
+    held = {s["StackName"] for s in before}
+    ssm = org.member(lab, "ssm")
+    parameters = ssm.describe_parameters()["Parameters"]
+    public, private = org.researcher_keys(lab, world.paths.home)
+    keys = ("--region", REGION, "--access-key-file", str(public), "--secret-key-file", str(private))
+
+    for command in ("setup", "diff"):
+        run = world.run(command, "--allow-from", LAB_CIDR, *keys, check=False)
+        assert run.returncode == EXIT_BLOCKED, (command, run.stdout, run.stderr)
+        assert "Traceback" not in run.stderr
+        [line] = [x for x in run.stderr.splitlines() if x.startswith("annex-cdk:")]
+        assert "organization's StackSets already provide the annex stacks" in line, run.stderr
+        assert all(name in line for name in held), (held, line)
+        assert "write-config" in run.stderr and "org deploy" in run.stderr
+    # Nothing changed: the StackSet's stacks as they were, no HTCondorAnnex-* stack, no lock.
+    assert cfn.describe_stacks()["Stacks"] == before
+    assert ssm.describe_parameters()["Parameters"] == parameters
+
+    world.run("write-config", *keys)
+    config = world.paths.effective([names.KEY_S3_BUCKET], REGION)
+    assert config[names.KEY_S3_BUCKET] == names.bucket_name(lab, REGION)
