@@ -170,6 +170,7 @@ PATCHED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
         ("service_principal",),
     ),
     ("moto.sts.responses", "TokenResponse.assume_role", ("self",)),
+    ("moto.organizations.responses", "OrganizationsResponse.organizations_backend", ("self",)),
     (
         "moto.iam.access_control",
         "create_access_key",
@@ -584,6 +585,7 @@ PRESENT: Final[tuple[tuple[str, str], ...]] = (
     ("moto.logs.models", "logs_backends"),
     ("moto.logs.models", "LogGroup"),
     ("moto.organizations.models", "organizations_backends"),
+    ("moto.organizations.exceptions", "OrganizationsClientError"),
     ("moto.sts.models", "sts_backends"),
     ("moto.awslambda.models", "lambda_backends"),
     ("moto.core.exceptions", "AccessDeniedError"),

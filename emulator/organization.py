@@ -10,6 +10,9 @@ creates, trusting the management account. Taught here:
   policy names the caller (moto hands out credentials for any ARN, existing or not);
 - CloudFormation StackSets can be a delegated administrator's service
   (`member.org.stacksets.cloudformation.amazonaws.com`, which moto's list lacks);
+- a delegated administrator (of any service) reads the organization with Organizations'
+  read-only calls, as AWS lets it; any other member account is refused them (moto answers a
+  member from its own, empty, backend, or for ListRoots from the organization's);
 - creating an account or moving it between OUs tells the StackSets engine
   (`stack_set_engine.account_placed`), which runs automatic deployments as AWS does.
 
@@ -27,14 +30,17 @@ from typing import Any
 
 from moto.core.exceptions import AccessDeniedError
 from moto.iam.models import iam_backends
+from moto.organizations.exceptions import OrganizationsClientError
 from moto.organizations.models import (
     FakeDelegatedAdministrator,
     OrganizationsBackend,
     organizations_backends,
 )
+from moto.organizations.responses import OrganizationsResponse
 from moto.sts.models import sts_backends
 from moto.sts.responses import TokenResponse
 
+from annex_emulator import patches
 from annex_emulator.patches import ORIGINALS
 
 #: The service principal of CloudFormation StackSets' trusted access and delegated admins.
@@ -208,8 +214,55 @@ def supported_service(service_principal: str) -> bool:
     )
 
 
+#: The calls AWS's Organizations API Reference says "can be called only from the
+#: organization's management account or by a member account that is a delegated administrator".
+DELEGATED_READS = frozenset(
+    {
+        "DescribeAccount",
+        "DescribeCreateAccountStatus",
+        "DescribeEffectivePolicy",
+        "DescribeHandshake",
+        "DescribeOrganizationalUnit",
+        "DescribePolicy",
+        "ListAWSServiceAccessForOrganization",
+        "ListAccounts",
+        "ListAccountsForParent",
+        "ListChildren",
+        "ListCreateAccountStatus",
+        "ListDelegatedAdministrators",
+        "ListDelegatedServicesForAccount",
+        "ListHandshakesForOrganization",
+        "ListOrganizationalUnitsForParent",
+        "ListParents",
+        "ListPolicies",
+        "ListPoliciesForTarget",
+        "ListRoots",
+        "ListTagsForResource",
+        "ListTargetsForPolicy",
+    }
+)
+
+
+def response_backend(self: OrganizationsResponse) -> OrganizationsBackend:
+    """The backend a request reads: a member account's read-only call reaches its
+    organization's (moto keeps it in the management account's backend) when the member is a
+    delegated administrator of any service, and is refused as AWS refuses it otherwise."""
+    own: OrganizationsBackend = ORIGINALS["OrganizationsResponse.organizations_backend"](self)
+    if own.org is not None or self._get_action() not in DELEGATED_READS:
+        return own
+    org = organization_of(self.current_account)
+    if org is None:
+        return own  # not in an organization: moto's AWSOrganizationsNotInUseException
+    if any(admin.account.id == self.current_account for admin in org.admins):
+        return org
+    raise OrganizationsClientError(
+        "AccessDeniedException", "You don't have permissions to access this resource."
+    )
+
+
 def install(patch: Callable[[Any, str, Any], None]) -> None:
     patch(OrganizationsBackend, "create_account", backend_create_account)
     patch(OrganizationsBackend, "move_account", backend_move_account)
     patch(FakeDelegatedAdministrator, "supported_service", staticmethod(supported_service))
     patch(TokenResponse, "assume_role", response_assume_role)
+    patches.patch_property(OrganizationsResponse, "organizations_backend", response_backend)

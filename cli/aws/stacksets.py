@@ -7,6 +7,7 @@ management account, DELEGATED_ADMIN from a delegated administrator).
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -15,7 +16,7 @@ from typing import Any
 
 from annex_cdk.aws.engine import CAPABILITIES
 from annex_cdk.aws.service import Service, error_code
-from annex_cdk.errors import AnnexError
+from annex_cdk.errors import AnnexError, UsageError
 
 #: Operation states after which nothing changes any more.
 ENDED = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
@@ -23,6 +24,61 @@ _POLL_FIRST = 0.1
 _POLL_MAX = 5.0
 #: A StackSet operation across an organization takes minutes on AWS; an hour is a hang.
 WAIT_S = 3600.0
+
+
+#: CloudFormation's answers (ValidationError, by their words) to a caller that may not manage
+#: the organization's StackSets as it calls: the user's line and hint for each.
+_REFUSALS = (
+    (
+        "must be the management account or delegated admin account",
+        "CloudFormation refuses this account the organization's StackSets: it is not the "
+        "management account, and did not call as a delegated administrator",
+        "add --delegated-admin in the account registered as the StackSets' delegated "
+        "administrator, or run from the management account",
+    ),
+    (
+        "is not a delegated administrator",
+        "--delegated-admin: this account is not the organization's delegated administrator "
+        "for CloudFormation StackSets",
+        "the management account registers it (aws organizations "
+        "register-delegated-administrator --service-principal "
+        "member.org.stacksets.cloudformation.amazonaws.com), or run without "
+        "--delegated-admin from the management account",
+    ),
+    (
+        "must enable organizations access",
+        "StackSets' trusted access with Organizations is off, and only the management "
+        "account may turn it on",
+        "run `annex-cdk org deploy` once from the management account (it activates it), or "
+        "`aws cloudformation activate-organizations-access` there",
+    ),
+)
+
+
+class _Refusals:
+    """The CloudFormation client, whose refusals of the caller's standing in the organization
+    become one line saying what to do, whichever call meets them first."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._client, name)
+        if not callable(call):
+            return call
+
+        @functools.wraps(call)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return call(*args, **kwargs)
+            except Exception as err:
+                if error_code(err) == "ValidationError":
+                    for words, message, hint in _REFUSALS:
+                        if words in str(err):
+                            raise UsageError(message, hint=hint) from None
+                raise
+
+        return checked
 
 
 @dataclass(frozen=True)
@@ -104,6 +160,7 @@ class StackSets(Service):
     def __init__(self, target: Any, *, delegated_admin: bool = False) -> None:
         super().__init__(target)
         self.call_as = "DELEGATED_ADMIN" if delegated_admin else "SELF"
+        self._client = _Refusals(self._client)
 
     # --- trusted access ----------------------------------------------------------------------
     def ensure_organizations_access(self) -> bool:

@@ -18,7 +18,8 @@ import pytest
 from annex_cdk.aws import condor_annex_calls as replay
 from annex_cdk.aws.session import AwsTarget, Credentials
 from annex_cdk.condor.files import write_secret_new
-from annex_cdk.errors import EXIT_BLOCKED
+from annex_cdk.errors import EXIT_BLOCKED, EXIT_USAGE
+from annex_emulator.organization import STACKSETS_PRINCIPAL
 from annex_stacks import names, stack_specs
 from tests.e2e.conftest import REGION, World
 from tests.e2e.test_cdk_cli import cdk, cdk_project
@@ -40,13 +41,14 @@ class Org:
             "OrganizationalUnit"
         ]["Id"]
 
-    def new_account(self) -> str:
+    def new_account(self, *, in_ou: bool = True) -> str:
         tag = uuid.uuid4().hex[:8]
         status = self.organizations.create_account(AccountName=tag, Email=f"{tag}@lab.example")
         account = str(status["CreateAccountStatus"]["AccountId"])
-        self.organizations.move_account(
-            AccountId=account, SourceParentId=self.root, DestinationParentId=self.ou
-        )
+        if in_ou:
+            self.organizations.move_account(
+                AccountId=account, SourceParentId=self.root, DestinationParentId=self.ou
+            )
         return account
 
     def session(self, account: str) -> boto3.Session:
@@ -59,6 +61,15 @@ class Org:
             aws_secret_access_key=creds["SecretAccessKey"],
             aws_session_token=creds["SessionToken"],
         )
+
+    def env(self, account: str) -> dict[str, str | None]:
+        """A CLI run's environment as the member account (boto3's chain reads it)."""
+        creds = self.session(account).get_credentials()
+        return {
+            "AWS_ACCESS_KEY_ID": creds.access_key,
+            "AWS_SECRET_ACCESS_KEY": creds.secret_key,
+            "AWS_SESSION_TOKEN": creds.token,
+        }
 
     def member(self, account: str, service: str, region: str = REGION) -> Any:
         return self.session(account).client(
@@ -284,3 +295,49 @@ def test_setup_in_a_member_account_that_has_the_stack_sets_stacks_refuses(world:
     world.run("write-config", *keys)
     config = world.paths.effective([names.KEY_S3_BUCKET], REGION)
     assert config[names.KEY_S3_BUCKET] == names.bucket_name(lab, REGION)
+
+
+def test_org_from_a_delegated_administrator_account(world: World):
+    """A member account registered as the StackSets' delegated administrator runs deploy,
+    status and destroy with --delegated-admin; without it, one line says what is missing."""
+    org = Org(world)
+    admin, lab = org.new_account(in_ou=False), org.new_account()
+    # The management account's part: trusted access on, then the registration.
+    world.client("cloudformation").activate_organizations_access()
+    org.organizations.register_delegated_administrator(
+        AccountId=admin, ServicePrincipal=STACKSETS_PRINCIPAL
+    )
+    as_admin = org.env(admin)
+    deploy_args = ("--ou", org.ou, "--region", REGION, "--allow-from", DEFAULT_CIDR)
+
+    refused = world.run("org", "deploy", *deploy_args, env=as_admin, check=False)
+    assert refused.returncode == EXIT_USAGE, refused.stderr
+    assert "Traceback" not in refused.stderr and "unexpected" not in refused.stderr
+    [line] = [x for x in refused.stderr.splitlines() if x.startswith("annex-cdk:")]
+    assert "delegated administrator" in line, refused.stderr
+    assert "--delegated-admin" in refused.stderr, refused.stderr
+
+    deployed = world.run("org", "deploy", "--delegated-admin", *deploy_args, "--json", env=as_admin)
+    report = json.loads(deployed.stdout)
+    assert report["ok"] is True and report["accounts"] == [lab]
+    # OrganizationAccountAccessRole trusts the management account only: the look for an
+    # existing setup could not enter the lab's account, and says so.
+    assert [u["account"] for u in report["unchecked"]] == [lab]
+    assert "AssumeRole" in report["unchecked"][0]["reason"]
+    assert len(_stack_set_stacks(org.member(lab, "cloudformation"))) == len(stack_specs.CORE_STACKS)
+    assert not _stack_set_stacks(org.member(admin, "cloudformation"))  # not in the OU
+    # The StackSets are the delegated administrator's, not the management account's.
+    assert not world.client("cloudformation").list_stack_sets()["Summaries"]
+    status = json.loads(
+        world.run("org", "status", "--delegated-admin", "--json", env=as_admin).stdout
+    )
+    assert status["ok"] is True
+    assert {(i["account"], i["status"]) for i in status["instances"]} == {(lab, "CURRENT")}
+    assert len(status["instances"]) == len(stack_specs.CORE_STACKS)
+
+    gone = json.loads(
+        world.run("org", "destroy", "--delegated-admin", "--yes", "--json", env=as_admin).stdout
+    )
+    assert gone["ok"] is True
+    assert {s["outcome"] for s in gone["stack_sets"]} == {"removed"}
+    assert not _stack_set_stacks(org.member(lab, "cloudformation"))

@@ -202,10 +202,18 @@ def test_service_managed_needs_the_management_account_and_trusted_access(emu) ->
         "ValidationError",
         "You must be the management account or delegated admin account of an organization",
     )
+    # Organizations' read-only calls: a delegated administrator's, no other member's.
+    member_org = made.member(member, "organizations")
+    assert error_of(member_org.list_children, ParentId=made.root, ChildType="ACCOUNT") == (
+        "AccessDeniedException",
+        "You don't have permissions to access this resource.",
+    )
     # A delegated administrator may, calling as one.
     organizations.register_delegated_administrator(
         AccountId=member, ServicePrincipal="member.org.stacksets.cloudformation.amazonaws.com"
     )
+    listed = member_org.list_accounts_for_parent(ParentId=made.root)["Accounts"]
+    assert member in {a["Id"] for a in listed}
     in_member.create_stack_set(**arguments, CallAs="DELEGATED_ADMIN")
     assert in_member.list_stack_sets(CallAs="DELEGATED_ADMIN")["Summaries"][0]["StackSetName"]
 
