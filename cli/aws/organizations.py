@@ -56,6 +56,14 @@ class Organizations(Service):
                 "OrganizationalUnitNotFoundException",
             ):
                 raise UsageError(f"--ou {unit}: no such OU or root in this organization") from None
+            if error_code(err) == "AccessDeniedException":
+                # A member account that is no delegated administrator, or a caller without
+                # organizations:List* rights: both are AWS's same answer.
+                raise UsageError(
+                    f"--ou {unit}: Organizations refuses this caller the organization's accounts",
+                    hint="run from the management account, or from the StackSets' delegated "
+                    "administrator with --delegated-admin, as a caller allowed organizations:List*",
+                ) from None
             raise
         for child in children:
             accounts.extend(self._below(child["Id"]))

@@ -316,6 +316,11 @@ def test_org_from_a_delegated_administrator_account(world: World):
     [line] = [x for x in refused.stderr.splitlines() if x.startswith("annex-cdk:")]
     assert "delegated administrator" in line, refused.stderr
     assert "--delegated-admin" in refused.stderr, refused.stderr
+    # A member account that is no delegated administrator may not even read the OUs.
+    stranger = world.run("org", "deploy", *deploy_args, env=org.env(lab), check=False)
+    assert stranger.returncode == EXIT_USAGE, stranger.stderr
+    [line] = [x for x in stranger.stderr.splitlines() if x.startswith("annex-cdk:")]
+    assert "Organizations refuses this caller" in line, stranger.stderr
 
     deployed = world.run("org", "deploy", "--delegated-admin", *deploy_args, "--json", env=as_admin)
     report = json.loads(deployed.stdout)
