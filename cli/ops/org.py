@@ -368,6 +368,8 @@ def run_org_status(
                     drift_error = f"drift detection {operation.status}: {operation.reason}"
             state = StackSetState(name, info.status, drift_status, drift_error=drift_error)
             return state, stack_sets.instances(name)
+        except UsageError:
+            raise  # the caller's standing (aws/stacksets.py), the same for every StackSet
         except Exception as err:  # one unreadable StackSet must not hide the others
             return StackSetState(
                 name, None, error=str(err).splitlines()[0] if str(err) else type(err).__name__

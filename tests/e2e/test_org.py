@@ -302,12 +302,16 @@ def test_org_from_a_delegated_administrator_account(world: World):
     status and destroy with --delegated-admin; without it, one line says what is missing."""
     org = Org(world)
     admin, lab = org.new_account(in_ou=False), org.new_account()
+    as_admin = org.env(admin)
+    unregistered = world.run("org", "status", "--delegated-admin", env=as_admin, check=False)
+    assert unregistered.returncode == EXIT_USAGE, unregistered.stderr
+    [line] = [x for x in unregistered.stderr.splitlines() if x.startswith("annex-cdk:")]
+    assert "not the organization's delegated administrator" in line, unregistered.stderr
     # The management account's part: trusted access on, then the registration.
     world.client("cloudformation").activate_organizations_access()
     org.organizations.register_delegated_administrator(
         AccountId=admin, ServicePrincipal=STACKSETS_PRINCIPAL
     )
-    as_admin = org.env(admin)
     deploy_args = ("--ou", org.ou, "--region", REGION, "--allow-from", DEFAULT_CIDR)
 
     refused = world.run("org", "deploy", *deploy_args, env=as_admin, check=False)
