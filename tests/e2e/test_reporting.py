@@ -24,10 +24,10 @@ ALLOW = "198.51.100.7/32"
 BROKEN = (
     "import sys\n"
     "from annex_cdk.aws import engine\n"
-    "def boom(self, state):\n"
-    "    self.cfn.get_template(StackName=state.stack_id)\n"
+    "def boom(self, name):\n"
+    "    self.cfn.describe_stacks(StackName=name)\n"
     "    raise ValueError('injected')\n"
-    "engine.Engine.deployed_template = boom\n"
+    "engine.Engine.state = boom\n"
     "from annex_cdk.commands.app import main\n"
     "main()\n"
 )
@@ -164,7 +164,7 @@ def test_an_unexpected_error_names_command_stack_and_call_and_logs_the_traceback
     assert proc.returncode == 2, proc.stderr  # CI: any error at all is 2, never "changes"
     [line, hint] = proc.stderr.strip().splitlines()
     assert line.startswith("annex-cdk: unexpected error: diff: HTCondorAnnex-")
-    assert "during cloudformation GetTemplate" in line and "ValueError: injected" in line
+    assert "during cloudformation DescribeStacks" in line and "ValueError: injected" in line
     log = world.paths.home / ".local" / "state" / "annex-cdk" / LOG_NAME
     assert str(log) in hint
     assert "Traceback" in log.read_text() and "injected" in log.read_text()
