@@ -76,22 +76,22 @@ class Org:
             service, region_name=region, endpoint_url=self.world.emu.endpoint_url
         )
 
-    def researcher_keys(self, account: str, home: Path) -> tuple[Path, Path]:
-        """A researcher's own long-term key in the member account, as key files."""
+    def researcher_keys(
+        self, account: str, home: Path, documents: list[Any] | None = None, user: str = "researcher"
+    ) -> tuple[Path, Path]:
+        """A researcher's own long-term key in the member account, as key files; the user holds
+        `documents` as managed policies (None: every action)."""
         iam = self.member(account, "iam")
-        iam.create_user(UserName="researcher")
-        iam.put_user_policy(
-            UserName="researcher",
-            PolicyName="all",
-            PolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-                }
-            ),
-        )
-        key = iam.create_access_key(UserName="researcher")["AccessKey"]
-        public, private = home / f"{account}.public", home / f"{account}.private"
+        iam.create_user(UserName=user)
+        every = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
+        for n, document in enumerate(documents or [every]):
+            arn = iam.create_policy(PolicyName=f"{user}-{n}", PolicyDocument=json.dumps(document))
+            iam.attach_user_policy(UserName=user, PolicyArn=arn["Policy"]["Arn"])
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        public, private = home / f"{account}-{user}.public", home / f"{account}-{user}.private"
         write_secret_new(public, f"{key['AccessKeyId']}\n".encode())
         write_secret_new(private, f"{key['SecretAccessKey']}\n".encode())
         return public, private
@@ -288,6 +288,33 @@ def test_setup_in_a_member_account_that_has_the_stack_sets_stacks_refuses(world:
         assert "organization's StackSets already provide the annex stacks" in line, run.stderr
         assert all(name in line for name in held), (held, line)
         assert "write-config" in run.stderr and "org deploy" in run.stderr
+    # A researcher holding exactly `annex-cdk policy` may not list the stacks and sees none of
+    # the StackSet's: setup's pre-flight stops at the key pair the StackSet made.
+    printed = json.loads(
+        world.run("policy", "--offline", "--region", REGION, "--account", lab).stdout
+    )
+    least = org.researcher_keys(
+        lab, world.paths.home, printed if isinstance(printed, list) else [printed], "least"
+    )
+    world.emu.enforce_iam(True)
+    try:
+        run = world.run(
+            "setup",
+            "--allow-from",
+            LAB_CIDR,
+            "--region",
+            REGION,
+            "--access-key-file",
+            str(least[0]),
+            "--secret-key-file",
+            str(least[1]),
+            check=False,
+        )
+    finally:
+        world.emu.enforce_iam(False)
+    assert run.returncode == EXIT_USAGE, run.stderr
+    [line] = [x for x in run.stderr.splitlines() if x.startswith("annex-cdk:")]
+    assert f"a key pair named {names.KEY_PAIR_NAME!r} already exists" in line, run.stderr
     # Nothing changed: the StackSet's stacks as they were, no HTCondorAnnex-* stack, no lock.
     assert cfn.describe_stacks()["Stacks"] == before
     assert ssm.describe_parameters()["Parameters"] == parameters
