@@ -138,6 +138,23 @@ def _read_key(path: Path, *, secret: bool = False) -> str:
     return value
 
 
+_loader_lock = threading.Lock()
+_loader: Any = None
+
+
+def _shared_loader(core: Any) -> Any:
+    """One botocore data loader for every session of the run. The loader caches each service's
+    API model (EC2's takes a quarter of a second to parse) and the endpoint data; each region's
+    target has a session of its own, which loaded them all again (setup in three regions)."""
+    global _loader
+    with _loader_lock:
+        if _loader is None:
+            from botocore.loaders import create_loader
+
+            _loader = create_loader(core.get_config_variable("data_path"))
+        return _loader
+
+
 @dataclass(frozen=True)
 class AwsTarget:
     """A region, an optional endpoint (the emulator) and credentials: everything boto3 needs."""
@@ -161,6 +178,7 @@ class AwsTarget:
         import botocore.session
 
         core = botocore.session.Session(profile=self.profile)
+        core.register_component("data_loader", _shared_loader(core))
         if self.credentials.from_instance:
             from botocore.credentials import (
                 CredentialResolver,
