@@ -100,6 +100,8 @@ def ensure_private_dir(path: Path | str) -> bool:
     if path.is_dir():
         return False
     if path.exists() or path.is_symlink():
+        if path.is_dir():  # made meanwhile (setups of several regions at once)
+            return False
         raise LocalFilesError(f"{path} exists but is not a directory")
     if not path.parent.is_dir():
         raise LocalFilesError(
