@@ -60,8 +60,10 @@ def _quiet_jsii_exit() -> None:
         return
 
     def recorded_start(self: Any) -> None:
-        start(self)
+        # Recorded first: Ctrl-C can kill node during start's handshake, and the failure
+        # that follows must still be told an interruption (_node_interrupted).
         _NODE_PROCESSES.append(self)
+        start(self)
 
     def quiet_stop(self: Any) -> None:
         with contextlib.suppress(BrokenPipeError):

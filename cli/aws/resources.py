@@ -96,11 +96,6 @@ def gone_resources_of(target: AwsTarget, stacks: Iterable[str]) -> dict[str, lis
     return gone
 
 
-def gone_resources(target: AwsTarget, stack: str) -> list[Gone]:
-    """Every resource of `stack` whose service says it does not exist (in template order)."""
-    return gone_resources_of(target, [stack])[stack]
-
-
 def _missing(target: AwsTarget, resource: StackResource) -> bool:
     """Whether the resource's service says it does not exist."""
     try:

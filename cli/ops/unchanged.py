@@ -21,6 +21,7 @@ from annex_cdk.aws.resources import PROBED_SERVICES as _PROBED
 from annex_cdk.aws.resources import gone_resources_of
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.condor.paths import LocalPaths
+from annex_cdk.errors import AnnexError
 from annex_cdk.ops import deployed_record
 from annex_cdk.ops.deployed_record import DeployedRecord, Stamp
 from annex_cdk.ops.settings_resolution import resolve_settings
@@ -65,13 +66,17 @@ def unchanged(
     record = deployed_record.load(target)
     if record is None:
         return None
-    settings = resolve_settings(
-        flags, region=target.region, recorded=record.recorded, paths=paths, quiet=True
-    ).with_(account=record.account)
+    try:
+        settings = resolve_settings(
+            flags, region=target.region, recorded=record.recorded, paths=paths, quiet=True
+        ).with_(account=record.account)
+    except AnnexError:
+        return None  # the full path resolves from the stacks as they are, and says why not
     if inputs_key(settings) != record.inputs_key:
         return None  # new flags, sources, libraries or collector address: synthesize
     deployed = [n for n, stamp in record.stacks.items() if stamp.stack_id]
-    # One round: the caller, every stack's state and every deployed stack's lost resources.
+    # Two rounds: the caller, every stack's state and every deployed stack's resource list;
+    # then each resource's existence and the PEM's key. The local checks run meanwhile.
     with ThreadPoolExecutor(max_workers=4) as pool:
         # Each client loads its API model (CPU): made while the first calls are answered.
         pool.submit(target.prepare_clients, [*_PROBED, "ssm"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -40,6 +41,14 @@ def emulator() -> Iterator[EmulatorProcess]:
     and IAM enforcement on it, so workers must never share one."""
     with EmulatorProcess() as emu:
         yield emu
+
+
+def as_a_terminal_job() -> None:
+    """In a child, before it runs: SIGINT as a terminal's foreground job has it. A suite run in
+    the background (a shell without job control ignores SIGINT for its `&` commands) passes
+    that down, and Python keeps an inherited ignored SIGINT: Ctrl-C tests would then test
+    nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @dataclass
@@ -110,6 +119,7 @@ class World:
             stderr=subprocess.PIPE,
             text=True,
             bufsize=1,
+            preexec_fn=as_a_terminal_job,
         )
 
     def client(self, service: str) -> Any:

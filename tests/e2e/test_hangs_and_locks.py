@@ -18,7 +18,7 @@ import pytest
 from annex_cdk import errors
 from annex_cdk.aws import session
 from annex_stacks import names
-from tests.e2e.conftest import CLI, REGION, World, wait_until_held
+from tests.e2e.conftest import CLI, REGION, World, as_a_terminal_job, wait_until_held
 
 pytestmark = pytest.mark.e2e
 
@@ -206,6 +206,7 @@ def test_ctrl_c_during_synthesis_is_one_line_without_jsii_traceback(world: World
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job
+        preexec_fn=as_a_terminal_job,
     )
     deadline = time.monotonic() + 240  # a margin against a hang, not a time window
     while "node" not in _children(proc.pid):  # jsii has started: synthesis is under way

@@ -16,7 +16,7 @@ import pytest
 from annex_cdk.aws import cfn as cfn_module
 from annex_cdk.aws.cfn import CloudFormation
 from annex_cdk.aws.parallel import InBackground, at_once, gather, settle
-from annex_cdk.aws.resources import Gone, gone_resources, gone_resources_of
+from annex_cdk.aws.resources import Gone, gone_resources_of
 from annex_cdk.aws.session import AwsTarget, Credentials
 from annex_cdk.ops.account_posture import CREATE_DEFAULT_VPC, account_findings
 from annex_cdk.ops.rehearse import scratch_home
@@ -170,7 +170,6 @@ def test_every_stacks_lost_resources_are_read_in_one_go(emu, tmp_path):
         "Whole": [],
         "Lost": [Gone("Lost", "Deleted", "AWS::Logs::LogGroup", "/annex/gone")],
     }
-    assert gone_resources(target, "Lost") == lost["Lost"]
     # A stack that is not there is CloudFormation's error, not a lost resource.
     with pytest.raises(Exception, match="does not exist"):
         gone_resources_of(target, ["Whole", "Nowhere"])
