@@ -35,6 +35,10 @@ class Scope:
 
 _ARN = "arn:{partition}:%s:{region}:{account}:%s"
 _IAM = "arn:{partition}:iam::{account}:%s"
+#: HTCondorAnnex-CondorUser's user and its run-time policy: CloudFormation names both
+#: <stack>-<logical id>-<suffix>.
+_CONDOR_USER = _IAM % f"user/{names.CONDOR_USER_STACK}-*"
+_CONDOR_USER_POLICY = _IAM % f"policy/{names.CONDOR_USER_STACK}-*"
 _IMAGEBUILDER = "imagebuilder.amazonaws.com"
 _PREFIX = names.STACK_PREFIX  # "HTCondorAnnex-": every stack, generated role and function name
 #: The condition key naming a lease rule's target.
@@ -111,25 +115,23 @@ SCOPES: Final[dict[str, Scope]] = {
     ),
     "condor-user": Scope(
         "CondorUser",
-        # CloudFormation names the user <stack>-<logical id>-<suffix>.
-        (_IAM % f"user/{names.CONDOR_USER_STACK}-*",),
+        (_CONDOR_USER,),
         "CloudFormation creates, reads, tags and deletes HTCondorAnnex-CondorUser's own user.",
     ),
     "condor-user-attach": Scope(
         "AttachCondorUserPolicy",
-        (_IAM % f"user/{names.CONDOR_USER_STACK}-*",),
+        (_CONDOR_USER,),
         "That user gets that stack's run-time policy and no other.",
-        {"ArnLike": {"iam:PolicyARN": _IAM % f"policy/{names.CONDOR_USER_STACK}-*"}},
+        {"ArnLike": {"iam:PolicyARN": _CONDOR_USER_POLICY}},
     ),
     "condor-user-policy": Scope(
         "CondorUserPolicy",
-        (_IAM % f"policy/{names.CONDOR_USER_STACK}-*",),
+        (_CONDOR_USER_POLICY,),
         "The run-time policy CloudFormation makes for that user, by its generated name.",
     ),
     "condor-user-keys": Scope(
         "CondorUserAccessKeys",
-        # CloudFormation names the user <stack>-<logical id>-<suffix>.
-        (_IAM % f"user/{names.CONDOR_USER_STACK}-*",),
+        (_CONDOR_USER,),
         "setup --condor-user makes condor_annex's own user's access key, credentials --rotate "
         "replaces it, destroy deletes its keys (IAM deletes no user that has one): that "
         "stack's user only.",
@@ -292,7 +294,7 @@ SCOPES: Final[dict[str, Scope]] = {
             _IAM % "user/${{aws:username}}",
             _IAM % f"role/{_PREFIX}*",
             # condor_annex's own user: CloudFormation names it <stack>-<logical id>-<suffix>.
-            _IAM % f"user/{names.CONDOR_USER_STACK}-*",
+            _CONDOR_USER,
         ),
         "setup attaches the Deny to the identities condor_annex runs as (the caller's own user, "
         "the submit host's role, condor_annex's own user), and destroy detaches it; no other "
