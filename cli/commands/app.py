@@ -22,6 +22,7 @@ from annex_cdk import console
 from annex_cdk.commands import (
     checks,
     condor,
+    deferred_coercion,
     deploy,
     destroy,
     failure,
@@ -32,6 +33,8 @@ from annex_cdk.commands import (
 )
 from annex_cdk.errors import EXIT_INTERRUPTED, EXIT_USAGE, AnnexError, UsageError
 from annex_cdk.text import printable_lines
+
+deferred_coercion.install()  # --help and completion must not import pydantic
 
 app = typer.Typer(
     name="annex-cdk",

@@ -75,10 +75,12 @@ def test_help_imports_neither_aws_cdk_nor_jsii() -> None:
     assert forbidden(modules) == []
 
 
-#: What start-up must not load: the AWS SDK, YAML, and every use case, AWS wrapper, HTCondor
-#: module and template module of our own (the diff engine and the deploy engine among them).
+#: What start-up must not load: the AWS SDK, YAML, pydantic (Typer's coercion of a given value:
+#: annex_cdk/commands/deferred_coercion.py), and every use case, AWS wrapper, HTCondor module and
+#: template module of our own (the diff engine and the deploy engine among them).
 NOT_AT_START = (
     "boto3",
+    "pydantic",
     "botocore",
     "yaml",
     "annex_cdk.ops",
@@ -93,16 +95,22 @@ def loaded_too_early(modules: set[str]) -> list[str]:
     return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in NOT_AT_START))
 
 
+def completion(words: str) -> dict[str, str]:
+    """The environment bash's completion script gives annex-cdk for a Tab after `words`."""
+    return {"_ANNEX_CDK_COMPLETE": "complete_bash", "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split()) - 1)}  # fmt: skip
+
+
 def test_help_and_completion_load_no_use_case() -> None:
     """`--help` and every Tab of shell completion start the CLI: they load Typer and the command
     modules (tests/unit/test_architecture.py: COMMAND_START_IMPORTS), nothing more."""
     cli = str(Path(sys.executable).parent / "annex-cdk")
-    completion = {"_ANNEX_CDK_COMPLETE": "complete_bash", "COMP_WORDS": "annex-cdk se",
-                  "COMP_CWORD": "1"}  # fmt: skip
     for args, extra, expected in (
         (["--help"], {}, "check-setup"),
         (["setup", "--help"], {}, "--allow-from"),
-        ([], completion, "setup"),
+        ([], completion("annex-cdk se"), "setup"),
+        ([], completion("annex-cdk setup --region us-east-1 --al"), "--allow-from"),
+        ([], completion("annex-cdk org de"), "deploy"),
     ):
         proc = subprocess.run(
             [cli, *args],

@@ -1,0 +1,46 @@
+"""Typer coerces option values with pydantic, and importing pydantic costs start-up about
+100 ms. Typer builds a parameter's coercer (and so imports pydantic) before it looks at the
+value, even when there is none to coerce: every option left out (`--help` itself among them)
+paid it, so that `annex-cdk setup --help` and every Tab of shell completion were three times
+`import typer`. Here a parameter's coercer is built when a value first needs it; a value that is
+None still comes out as Typer's own `RuntimeParam.coerce` makes it (None, or () for a
+repeatable option), and every given value is coerced by the coercer Typer would have built.
+Shell completion parses resiliently (Click's `resilient_parsing`: no validation, errors
+dropped): the values typed before the Tab are left as typed, since nothing runs with them.
+
+`install()` swaps the builder that typer.core calls (typer is pinned: requirements.txt);
+tests/unit/test_startup.py fails if `--help` or completion import pydantic again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import typer.core
+from typer import _coercion
+
+
+@dataclass(frozen=True)
+class DeferredRuntimeParam(_coercion.RuntimeParam):
+    """Typer's coercer for one parameter, built on its first value that is not None."""
+
+    descriptor: _coercion.TypeDescriptor
+
+    @cached_property
+    def built(self) -> _coercion.RuntimeParam:
+        return _coercion.build_runtime_param(self.descriptor)
+
+    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+        if ctx.resilient_parsing:
+            return value
+        return self.built._coerce_value(value, param=param, ctx=ctx)
+
+
+def deferred(descriptor: _coercion.TypeDescriptor) -> _coercion.RuntimeParam:
+    return DeferredRuntimeParam(descriptor.parameter_info, descriptor.annotation, descriptor)
+
+
+def install() -> None:
+    typer.core.build_runtime_param = deferred  # type: ignore[attr-defined]  # typer.core's own import of the builder
