@@ -27,6 +27,7 @@ from annex_cdk.commands import (
     destroy,
     failure,
     guardrail,
+    lazy_group,
     org,
     tools,
     unlock,
@@ -36,7 +37,11 @@ from annex_cdk.text import printable_lines
 
 deferred_coercion.install()  # --help and completion must not import pydantic
 
+#: Every command and command group: Click builds one when it runs, is completed or shows its help.
+commands = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
+
 app = typer.Typer(
+    cls=lazy_group.lazy_group(commands),
     name="annex-cdk",
     no_args_is_help=True,
     rich_markup_mode=None,  # plain help: rich help rendering costs --help ~110 ms of imports
@@ -70,20 +75,20 @@ def _root(
 
 
 # In the order --help lists them.
-app.command()(deploy.setup)
-app.command()(deploy.diff)
-app.command("check-setup")(checks.check_setup)
-app.command("write-config")(checks.write_config)
-app.command()(deploy.synth)
-app.command()(destroy.destroy)
-app.command()(unlock.unlock)
-app.command()(guardrail.spend)
-app.command()(guardrail.heartbeat)
-app.command()(tools.policy)
-app.command()(tools.emulator)
-app.command()(tools.rehearse)
-condor.register(app)
-org.register(app)
+commands.command()(deploy.setup)
+commands.command()(deploy.diff)
+commands.command("check-setup")(checks.check_setup)
+commands.command("write-config")(checks.write_config)
+commands.command()(deploy.synth)
+commands.command()(destroy.destroy)
+commands.command()(unlock.unlock)
+commands.command()(guardrail.spend)
+commands.command()(guardrail.heartbeat)
+commands.command()(tools.policy)
+commands.command()(tools.emulator)
+commands.command()(tools.rehearse)
+condor.register(commands)
+org.register(commands)
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
