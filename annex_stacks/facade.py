@@ -6,6 +6,8 @@ aws_cdk is imported inside the functions, so importing this module does not star
 from __future__ import annotations
 
 import contextlib
+import copy
+import json
 import os
 import signal
 import tempfile
@@ -308,11 +310,47 @@ def _collect(assembly: Any, settings: AnnexSettings, out: Path, *, suffix: str =
 def synth_regions(
     settings: list[AnnexSettings], *, outdir: Path | None = None, nag: bool = True
 ) -> dict[str, SynthResult]:
-    """One synthesis for several regions: each region's stacks (its own settings, its own
-    pinned region) in one app, so jsii starts and the assembly is written once. Each region's
-    templates are exactly those `synth` makes for it alone (tests/infra check that)."""
+    """One synthesis for several regions, in one app: jsii starts and the assembly is written
+    once. Each region's templates are exactly those `synth` makes for it alone (tests/infra
+    check that).
+
+    The stacks name no region (their ARNs and names use AWS::Region), so regions whose settings
+    differ in nothing but the region share one set of stacks, built for the first of them.
+    Should that set's templates or warnings spell out its region all the same (a tag's value,
+    say), its other regions get stacks of their own in a second app.
+    """
     _silence_node_banner()
     out = Path(outdir) if outdir else Path(tempfile.mkdtemp(prefix="annex-cdk-synth-"))
+    sharing: dict[str, list[AnnexSettings]] = {}
+    for one in settings:
+        sharing.setdefault(_apart_from_region(one), []).append(one)
+    firsts = [group[0] for group in sharing.values()]
+    results = _synth_together(firsts, out, nag)
+    alone: list[AnnexSettings] = []
+    for first, *others in sharing.values():
+        shared = results[str(first.region)]
+        if _names_region(shared, str(first.region)):
+            alone.extend(others)
+            continue
+        for other in others:
+            results[str(other.region)] = copy.deepcopy(shared)  # each region's thread its own
+    if alone:
+        results.update(_synth_together(alone, out / "alone", nag))
+    return {str(one.region): results[str(one.region)] for one in settings}
+
+
+def _apart_from_region(settings: AnnexSettings) -> str:
+    ctx = settings.to_context()
+    ctx.pop(names.CTX_REGION, None)
+    return json.dumps(ctx, sort_keys=True)
+
+
+def _names_region(result: SynthResult, region: str) -> bool:
+    return region in json.dumps([result.templates, result.warnings])
+
+
+def _synth_together(settings: list[AnnexSettings], out: Path, nag: bool) -> dict[str, SynthResult]:
+    """Each region's stacks (its own settings, pinned to its region) in one app."""
     try:
         app = new_app(outdir=out)
         for one in settings:
@@ -322,7 +360,6 @@ def synth_regions(
         if _node_interrupted():
             raise KeyboardInterrupt from None
         raise
-    results: dict[str, SynthResult] = {}
-    for one in settings:
-        results[str(one.region)] = _collect(assembly, one, out, suffix=f"-{one.region}")
-    return results
+    return {
+        str(one.region): _collect(assembly, one, out, suffix=f"-{one.region}") for one in settings
+    }

@@ -109,10 +109,11 @@ class SynthesisBatch:
 
     Each region's thread reads its deployed stacks and resolves its own settings, then asks
     here; once every region still running has asked (a region that failed before, or found
-    its templates in the cache, leaves), the asking thread that comes first synthesizes all of
-    them in one CDK app (facade.synth_regions: each region's stacks exactly as a run for that
-    region alone builds them, for the cost of one jsii start and one synthesis) and every
-    thread gets its own region's templates. jsii is not made for concurrent use, so this is
+    its templates in the cache, leaves), the asking thread that comes first synthesizes for
+    all of them in one CDK app (facade.synth_regions: one set of stacks for the regions whose
+    settings differ only by region, each region's templates exactly as a run for that region
+    alone builds them, for the cost of one jsii start and one synthesis) and every thread gets
+    its own region's templates. jsii is not made for concurrent use, so this is
     also what keeps the threads out of each other's way.
     """
 
