@@ -14,7 +14,6 @@ tests/unit/test_startup.py fails if `--help` or completion import pydantic again
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -22,11 +21,15 @@ import typer.core
 from typer import _coercion
 
 
-@dataclass(frozen=True)
 class DeferredRuntimeParam(_coercion.RuntimeParam):
-    """Typer's coercer for one parameter, built on its first value that is not None."""
+    """Typer's coercer for one parameter, built on its first value that is not None.
 
-    descriptor: _coercion.TypeDescriptor
+    Not a dataclass of its own: making one (its generated methods) costs start-up half a
+    millisecond, and the base's fields and None handling are all it needs."""
+
+    def __init__(self, descriptor: _coercion.TypeDescriptor) -> None:
+        super().__init__(descriptor.parameter_info, descriptor.annotation)
+        self.descriptor = descriptor  # the frozen base refuses only its own fields
 
     @cached_property
     def built(self) -> _coercion.RuntimeParam:
@@ -38,9 +41,5 @@ class DeferredRuntimeParam(_coercion.RuntimeParam):
         return self.built._coerce_value(value, param=param, ctx=ctx)
 
 
-def deferred(descriptor: _coercion.TypeDescriptor) -> _coercion.RuntimeParam:
-    return DeferredRuntimeParam(descriptor.parameter_info, descriptor.annotation, descriptor)
-
-
 def install() -> None:
-    typer.core.build_runtime_param = deferred  # type: ignore[attr-defined]  # typer.core's own import of the builder
+    typer.core.build_runtime_param = DeferredRuntimeParam  # type: ignore[attr-defined]  # typer.core's own import of the builder

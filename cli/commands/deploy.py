@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -44,6 +43,9 @@ def _targets_while_loading(aws: AwsOptions, remote: bool) -> list[AwsTarget]:
     """The targets, while the use cases (boto3 and the rest, about a third of a second) are
     imported beside: the targets' key files are read by HTCondor's parser in a process of its
     own, and the import need not wait for it."""
+    # Here, not at the top: threads and logging are start-up time --help need not spend.
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="targets") as pool:
         targets = pool.submit(aws.targets, local=not remote)
         import_module("annex_cdk.ops.setup")
