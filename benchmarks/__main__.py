@@ -12,7 +12,7 @@ from typing import Any
 
 from annex_emulator import latency as emulator_latency
 from annex_emulator.server import EmulatorProcess
-from benchmarks import emulated, latency, machine, model, regions, startup, synthesis
+from benchmarks import emulated, latency, machine, measure, model, regions, startup, synthesis
 from benchmarks.table import RESULTS, render, write_results
 from benchmarks.world import ALLOW, World
 
@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     reps = QUICK if args.quick else FULL
     started = time.monotonic()
+    _say("byte-compiling our packages, as an install does")
+    measure.byte_compile()
     _say("describing the machine")
     described = [
         *machine.describe(),

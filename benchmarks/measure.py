@@ -18,6 +18,19 @@ ROOT = Path(__file__).resolve().parent.parent
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+def byte_compile() -> None:
+    """Compile our own packages' bytecode, as ./scripts/install does (and pip for an installed
+    wheel): where PYTHONDONTWRITEBYTECODE is set and a checkout was not installed so (a new
+    worktree), every annex-cdk start would compile them from source, which the installed
+    Typer it is compared with never does."""
+    packages = [str(ROOT / name) for name in ("cli", "annex_stacks", "emulator", "lambda_src")]
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "-j", "0", *packages],
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+
+
 def venv_bin() -> Path:
     """The directory of the interpreter running us: the project's venv."""
     return Path(sys.executable).parent
