@@ -11,7 +11,7 @@ exactly its bytes from before, and write the file only if HTCondor can read the 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -340,22 +340,61 @@ def put_block(
     backup; a new file gets CONFIG_FILE_MODE. A missing directory is created 0700 with
     ``make_private_dir``, else it is a LocalFilesError.
     """
+
+    def edit(text: str) -> str:
+        return apply_block(
+            text if base_text is None else base_text, key, block, markers=file.markers
+        )
+
+    [change] = put_blocks(file, [(key, edit)], validate=validate, make_private_dir=make_private_dir)
+    return change
+
+
+def put_blocks(
+    file: BlockFile,
+    edits: Sequence[tuple[str, Callable[[str], str]]],
+    *,
+    validate: Callable[[str], None] | None = None,
+    make_private_dir: bool = False,
+) -> list[BlockChange]:
+    """put_block for several keys in one write: each ``(key, edit)`` in turn makes the text
+    (the file's, then the one before it made) into the text with its key's block.
+
+    One check by HTCondor and one atomic write (after one backup) for them all; each key's
+    change says what its own edit did (the first to change a missing file created it).
+    """
     path = file.path
     if file.data is None and not make_private_dir and not path.parent.is_dir():
         raise LocalFilesError(f"cannot create {path}: {path.parent} is not a directory")
-    old = file.blocks.owned.get(key)
-    text = file.text if base_text is None else base_text
-    new_text = apply_block(text, key, block, markers=file.markers)
-    new = parse_blocks(new_text, file.markers, source=str(path)).owned[key]
-    result = BlockChange(path, "unchanged", old_block=old.text if old else None, new_block=new.text)
-    new_bytes = encode_exact(new_text)
+    text = file.text
+    edited: list[tuple[str, bool]] = []
+    for key, edit in edits:
+        before, text = text, edit(text)
+        edited.append((key, text != before))
+    new = parse_blocks(text, file.markers, source=str(path)).owned
+    new_bytes = encode_exact(text)
+    changes = []
+    for key, _ in edited:
+        old = file.blocks.owned.get(key)
+        old_block = old.text if old else None
+        changes.append(BlockChange(path, "unchanged", old_block=old_block, new_block=new[key].text))
     if new_bytes == file.data:
-        return result
-    validate_change(path, file.old_text, new_text, validate=validate)
+        return changes
+    validate_change(path, file.old_text, text, validate=validate)
     created_dir = ensure_private_dir(path.parent) if make_private_dir else False
     backup = atomic_write(path, new_bytes, mode=CONFIG_FILE_MODE, backup=True)
-    action: BlockAction = "created" if file.data is None else "replaced" if old else "appended"
-    return replace(result, action=action, backup=backup, created_dir=created_dir)
+    created = file.data is None
+    for index, (key, changed) in enumerate(edited):
+        if not changed:
+            continue
+        action: BlockAction = (
+            "created" if created else "replaced" if file.blocks.owned.get(key) else "appended"
+        )
+        changes[index] = replace(
+            changes[index], action=action, backup=backup, created_dir=created_dir
+        )
+        created = created_dir = False  # the next key's block went into a file that exists
+    return changes
 
 
 def take_block(

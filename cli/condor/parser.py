@@ -62,11 +62,16 @@ try:
         htcondor2.set_subsystem(subsystem)
         htcondor2.reload_config()
         param = htcondor2.param
-        out = {}
-        for key in keys:
-            value = None if key in unprefixed else param.get(local + "." + key)
-            out[key] = param.get(key) if value is None else value
-        return out
+
+        def lookup(local):
+            out = {}
+            for key in keys:
+                value = None if key in unprefixed else param.get(local + "." + key)
+                out[key] = param.get(key) if value is None else value
+            return out
+
+        # A list of local names (several regions): each one's lookup, from one reload.
+        return {name: lookup(name) for name in local} if isinstance(local, list) else lookup(local)
 
     # A list of subsystems: one reload each, all in this one process.
     if isinstance(subsystem, list):
@@ -244,10 +249,28 @@ def effective_values(
     per-region defaults), ``ANNEX.KEY``, ``KEY``; ANNEX_DEFAULT_AWS_REGION only unprefixed.
     Missing files are skipped. ``None`` means not set. Values are macro-expanded.
     """
-    check_region(region)
-    for key in keys:
+    return effective_values_by_region(files, {region: keys}, base_config=base_config)[region]
+
+
+def effective_values_by_region(
+    files: Sequence[Path],
+    keys: Mapping[str, Sequence[str]],
+    *,
+    base_config: Path | None = None,
+) -> dict[str, dict[str, str | None]]:
+    """effective_values for several regions (`keys` by region), from one HTCondor process."""
+    for region in keys:
+        check_region(region)
+    locals_ = {region: names.local_name(region) for region in keys}
+    wanted = list(dict.fromkeys(key for region_keys in keys.values() for key in region_keys))
+    for key in wanted:
         check_key(key)
-    return _run_htcondor(files, keys, names.local_name(region), base_config)
+    payload = [names.ANNEX_SUBSYSTEM, list(locals_.values()), wanted, sorted(UNPREFIXED_KEYS)]
+    found = _run_child(files, payload, base_config, None)
+    return {
+        region: {key: found[local].get(key) for key in keys[region]}
+        for region, local in locals_.items()
+    }
 
 
 def daemon_values(

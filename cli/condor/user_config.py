@@ -10,7 +10,7 @@ HTCondor actually reads is checked with the real parser (parser.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from annex_cdk.condor.block import (
     template_re,
 )
 from annex_cdk.condor.files import decode_exact, read_optional
-from annex_cdk.condor.parser import UNPREFIXED_KEYS, effective_values
+from annex_cdk.condor.parser import UNPREFIXED_KEYS, effective_values_by_region
 from annex_cdk.condor.syntax import (
     CONTROL_RE,
     ConfigValueError,
@@ -206,10 +206,30 @@ def check_effective(
     base_config: Path | None = None,
 ) -> list[str]:
     """Problems, one line each, where HTCondor's value of a key differs from ``expected``."""
+    return check_effective_by_region(path, {region: expected}, base_config)[region]
+
+
+def check_effective_by_region(
+    path: Path,
+    expected: Mapping[str, Mapping[str, str]],
+    base_config: Path | None = None,
+) -> dict[str, list[str]]:
+    """check_effective for several regions (`expected` by region), from one HTCondor run."""
     path = Path(path)
-    local = names.local_name(region)
-    got = effective_values([path], list(expected), region, base_config=base_config)
+    got = effective_values_by_region(
+        [path], {region: list(want) for region, want in expected.items()}, base_config=base_config
+    )
     text = decode_exact(read_optional(path) or b"")
+    return {
+        region: _problems(path, text, region, want, got[region])
+        for region, want in expected.items()
+    }
+
+
+def _problems(
+    path: Path, text: str, region: str, expected: Mapping[str, str], got: Mapping[str, str | None]
+) -> list[str]:
+    local = names.local_name(region)
     problems = []
     for key, want in expected.items():
         have = got.get(key)
@@ -273,6 +293,16 @@ def _result(region: str, change: blocks.BlockChange, file: blocks.BlockFile) -> 
     )
 
 
+@dataclass(frozen=True)
+class RegionBlock:
+    """What one region's block holds (render_block's arguments)."""
+
+    region: str
+    values: Mapping[str, str]
+    set_region: bool
+    pem_path: Path | None
+
+
 def write_user_config(
     path: Path,
     region: str,
@@ -290,13 +320,38 @@ def write_user_config(
     The result lists condor_annex's own appended blocks so the caller can point them out.
     A missing directory is created 0700 (it also holds credentials); a new file gets 0644.
     """
-    block = render_block(region, values, set_region=set_region, pem_path=pem_path)
+    block = RegionBlock(region, values, set_region, pem_path)
+    [result] = write_region_blocks(path, [block], retire_annex_blocks=retire_annex_blocks)
+    return result
+
+
+def write_region_blocks(
+    path: Path, region_blocks: Sequence[RegionBlock], *, retire_annex_blocks: bool = False
+) -> list[WriteResult]:
+    """write_user_config for several regions in one write (one check by HTCondor, one
+    backup), the blocks in the order given; a result per region."""
     file = _read(Path(path))
-    base = None
-    if retire_annex_blocks:
-        base = retire_blocks(file.text, _annex_blocks(file.blocks), region)
-    change = blocks.put_block(file, region, block, base_text=base, make_private_dir=True)
-    return _result(region, change, file)
+
+    def edit(wanted: RegionBlock) -> Callable[[str], str]:
+        block = render_block(
+            wanted.region, wanted.values, set_region=wanted.set_region, pem_path=wanted.pem_path
+        )
+
+        def into(text: str) -> str:
+            if retire_annex_blocks:
+                text = retire_blocks(
+                    text, parse(text, source=str(path)).annex_blocks, wanted.region
+                )
+            return apply_block(text, wanted.region, block)
+
+        return into
+
+    changes = blocks.put_blocks(
+        file, [(b.region, edit(b)) for b in region_blocks], make_private_dir=True
+    )
+    return [
+        _result(b.region, change, file) for b, change in zip(region_blocks, changes, strict=True)
+    ]
 
 
 def unwrite_user_config(path: Path, region: str) -> WriteResult:

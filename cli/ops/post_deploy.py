@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,6 +207,159 @@ def set_aside_pem(paths: LocalPaths, region: str, key_name: str) -> Path | None:
     return aside
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """One region's block as post_deploy asks for it; what it holds depends on the file."""
+
+    region: str
+    values: dict[str, str]
+    keep_key_files: bool  # no key-file flags: keep the key files the block names
+    default_region: str | None
+    pem_comment: Path | None
+    retire_annex_blocks: bool
+
+
+@dataclass(frozen=True)
+class _Written:
+    config: user_config.WriteResult
+    problems: list[str]
+
+
+def _write_blocks(paths: LocalPaths, asks: Sequence[_Ask]) -> list[_Written]:
+    """The regions' blocks in user_config, in one write under the local lock (setups and
+    write-configs of other regions at once each keep their block), then what HTCondor reads
+    for each region, in one run of its parser."""
+    with directory_locked(paths.condor_dir):
+        try:
+            current = decode_exact(read_optional(paths.user_config) or b"")
+            wanted = [_block(paths, current, ask) for ask in asks]
+            retire = any(ask.retire_annex_blocks for ask in asks)  # one flag for the whole run
+            results = user_config.write_region_blocks(
+                paths.user_config, wanted, retire_annex_blocks=retire
+            )
+            expected = {
+                block.region: {
+                    **block.values,
+                    **({names.KEY_REGION: block.region} if block.set_region else {}),
+                }
+                for block in wanted
+            }
+            problems = user_config.check_effective_by_region(
+                paths.user_config, expected, base_config=paths.base_config()
+            )
+        except ConfigError as err:
+            raise LocalFilesError(str(err)) from None
+    return [_Written(result, problems[result.region]) for result in results]
+
+
+def _block(paths: LocalPaths, current: str, ask: _Ask) -> user_config.RegionBlock:
+    values = dict(ask.values)
+    if ask.keep_key_files:
+        # A re-run without key-file flags keeps the key files the block names.
+        recorded = user_config.block_values(current, ask.region)
+        values.update({k: recorded[k] for k in _KEY_FILE_KEYS if k in recorded})
+    if not all(k in values for k in _KEY_FILE_KEYS):
+        console.warn(
+            "condor_annex cannot read profile, SSO or environment credentials (only key "
+            f"files or FROM INSTANCE), so {names.KEY_ACCESS_KEY_FILE} is not set. Run: "
+            + condor_annex_credentials_fix(paths.condor_dir)
+        )
+    # ANNEX_DEFAULT_AWS_REGION is written only when nothing but our own block defines it.
+    # HTCondor's own default (us-east-1) counts as undefined: otherwise a setup in
+    # another region would leave condor_annex, check-setup and destroy looking there.
+    set_region = (
+        ask.region == ask.default_region
+        if ask.default_region is not None
+        else _region_undefined(paths, ask.region, user_config.remove_block(current, ask.region))
+    )
+    return user_config.RegionBlock(ask.region, values, set_region, ask.pem_comment)
+
+
+class LocalWrites:
+    """The user_config blocks of the regions of one run, written together.
+
+    A region that has deployed says it is coming (`coming`), then asks for its block
+    (`write`). The asking thread that finds no write under way and every coming region asking
+    writes all the blocks asked for, in the order of the run's regions: one write, HTCondor's
+    parser run twice (the new text, then every region's values), where a write per region
+    ran it twice per region, one region after another under the lock (each run a Python
+    process of its own). A region still deploying is not waited for: its block goes into a
+    later write. A region that ends without asking leaves (`leave`).
+    """
+
+    def __init__(self, regions: Sequence[str]) -> None:
+        self.regions = tuple(regions)
+        self._coming: set[str] = set()
+        self._asked: dict[str, _Ask] = {}
+        self._done: dict[str, _Written | BaseException] = {}
+        self._writing = False
+        self._cond = threading.Condition()
+
+    def coming(self, region: str) -> None:
+        with self._cond:
+            self._coming.add(region)
+
+    def leave(self, region: str) -> None:
+        with self._cond:
+            self._coming.discard(region)
+            self._cond.notify_all()
+
+    def write(self, paths: LocalPaths, ask: _Ask) -> _Written:
+        with self._cond:
+            self._coming.add(ask.region)
+            self._asked[ask.region] = ask
+            self._cond.notify_all()
+            while ask.region not in self._done:
+                if not self._writing and self._coming <= set(self._asked):
+                    batch = [self._asked.pop(r) for r in sorted(self._asked, key=self._place)]
+                    self._writing = True
+                    break
+                self._cond.wait()
+            else:
+                return self._answer(ask.region)
+        try:
+            outcome: dict[str, _Written | BaseException] = {
+                written.config.region: written for written in _write_blocks(paths, batch)
+            }
+        except BaseException as err:  # every region of this write meets it
+            outcome = {a.region: err for a in batch}
+        with self._cond:
+            self._done.update(outcome)
+            self._coming -= set(outcome)
+            self._writing = False
+            self._cond.notify_all()
+            return self._answer(ask.region)
+
+    def _place(self, region: str) -> int:
+        return self.regions.index(region) if region in self.regions else len(self.regions)
+
+    def _answer(self, region: str) -> _Written:
+        done = self._done[region]
+        if isinstance(done, BaseException):
+            raise done
+        return done
+
+
+_local_writes: LocalWrites | None = None
+
+
+@contextmanager
+def shared_local_writes(regions: Sequence[str]) -> Iterator[LocalWrites]:
+    """While inside, the regions' post_deploy writes share their user_config writes."""
+    global _local_writes
+    _local_writes = LocalWrites(regions)
+    try:
+        yield _local_writes
+    finally:
+        _local_writes = None
+
+
+def local_writes_coming(region: str) -> None:
+    """`region` has deployed and will ask for its block soon (see LocalWrites)."""
+    if (writes := _local_writes) is not None:
+        writes.coming(region)
+
+
 def post_deploy(
     paths: LocalPaths,
     region: str,
@@ -227,48 +382,17 @@ def post_deploy(
             console.warn(
                 f"{report.pem} exists and is not the private key of {key_name}; left it alone"
             )
-    values = config_values(outputs, credentials, key_name)
-    # One local lock for the whole read-modify-write: setups of two regions at once each keep
-    # their block.
-    with directory_locked(paths.condor_dir):
-        try:
-            current = decode_exact(read_optional(paths.user_config) or b"")
-            if not credentials.config_values:
-                # A re-run without key-file flags keeps the key files the block names.
-                recorded = user_config.block_values(current, region)
-                values.update({k: recorded[k] for k in _KEY_FILE_KEYS if k in recorded})
-            if not all(k in values for k in _KEY_FILE_KEYS):
-                console.warn(
-                    "condor_annex cannot read profile, SSO or environment credentials (only key "
-                    f"files or FROM INSTANCE), so {names.KEY_ACCESS_KEY_FILE} is not set. Run: "
-                    + condor_annex_credentials_fix(paths.condor_dir)
-                )
-            # ANNEX_DEFAULT_AWS_REGION is written only when nothing but our own block defines it.
-            # HTCondor's own default (us-east-1) counts as undefined: otherwise a setup in
-            # another region would leave condor_annex, check-setup and destroy looking there.
-            others = user_config.remove_block(current, region)
-            set_region = (
-                region == default_region
-                if default_region is not None
-                else _region_undefined(paths, region, others)
-            )
-            pem_comment = report.pem if report.pem_action in {"created", "unchanged"} else None
-            report.config = user_config.write_user_config(
-                paths.user_config,
-                region,
-                values,
-                set_region=set_region,
-                pem_path=pem_comment,
-                retire_annex_blocks=retire_annex_blocks,
-            )
-            expected = dict(values)
-            if set_region:
-                expected[names.KEY_REGION] = region
-            report.problems = user_config.check_effective(
-                paths.user_config, region, expected, base_config=paths.base_config()
-            )
-        except ConfigError as err:
-            raise LocalFilesError(str(err)) from None
+    ask = _Ask(
+        region,
+        config_values(outputs, credentials, key_name),
+        keep_key_files=not credentials.config_values,
+        default_region=default_region,
+        pem_comment=report.pem if report.pem_action in {"created", "unchanged"} else None,
+        retire_annex_blocks=retire_annex_blocks,
+    )
+    writes = _local_writes
+    written = writes.write(paths, ask) if writes is not None else _write_blocks(paths, [ask])[0]
+    report.config, report.problems = written.config, written.problems
     config = report.config
     if config.action == "replaced" and (
         lost := user_config.dropped_lines(config.old_block, config.new_block)

@@ -4,9 +4,9 @@ setup, diff, check-setup, write-config and destroy take --region more than once.
 runs in a thread of its own with its own clients, under its own lock (the run lock is per
 account and region: aws/lock.py), and ends with its own report or its own error: a failure
 in one region never stops the others, and what finished stays finished, so a re-run finishes
-the rest. The regions of one run share one synthesis (synth_cache.shared_synthesis). The
-user_config block of each region is written under one local lock (post_deploy), so blocks
-written at once are all kept.
+the rest. The regions of one run share one synthesis (synth_cache.shared_synthesis), and
+the regions that have deployed by the time one of them writes its user_config block share
+that write (post_deploy.shared_local_writes), made under the local lock any other run takes.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from annex_cdk.errors import EXIT_FAILURE, AnnexError
+from annex_cdk.ops.post_deploy import shared_local_writes
 from annex_cdk.ops.synth_cache import shared_synthesis
 
 R = TypeVar("R")
@@ -60,7 +61,7 @@ def run_regions(
     An AnnexError ends its own region only. Anything else (a bug) does too, reported as an
     unexpected error with its type; Ctrl-C stops the run as a whole.
     """
-    with shared_synthesis(regions) as batch:
+    with shared_synthesis(regions) as batch, shared_local_writes(regions) as writes:
 
         def one(region: str) -> RegionOutcome[R]:
             started = time.monotonic()
@@ -83,6 +84,7 @@ def run_regions(
                 outcome = RegionOutcome(region, report, seconds=time.monotonic() - started)
             finally:
                 batch.leave(region)  # a region that never synthesized holds no one up
+                writes.leave(region)  # nor one that wrote no block
             if on_end is not None:
                 on_end(outcome)
             return outcome

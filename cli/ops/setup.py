@@ -39,7 +39,13 @@ from annex_cdk.ops.account_posture import (
 )
 from annex_cdk.ops.cdk_context import read_context, record_for_cdk
 from annex_cdk.ops.guardrail import after_setup as guardrail_after_setup
-from annex_cdk.ops.post_deploy import PostDeployReport, post_deploy, preflight, set_aside_pem
+from annex_cdk.ops.post_deploy import (
+    PostDeployReport,
+    local_writes_coming,
+    post_deploy,
+    preflight,
+    set_aside_pem,
+)
 from annex_cdk.ops.settings_resolution import resolve_settings
 from annex_cdk.ops.stack_ownership import (
     foreign_stacks,
@@ -378,6 +384,7 @@ def run_setup(
         t0 = time.monotonic()
         results = engine.converge({}, same.plan(), replace_ok=False)
         timings["deploy_s"] = time.monotonic() - t0
+        local_writes_coming(target.region)
         _after_deploy(target, results)
     else:
         warm_up()  # CDK loads while the stacks are read and the account checked
@@ -417,6 +424,7 @@ def run_setup(
                 want.templates.templates, todo, replace_ok=yes, imports=imports
             )
             timings["deploy_s"] = time.monotonic() - t0
+            local_writes_coming(target.region)
             remember(want.templates)
             _after_deploy(target, results)
             _record_deployed(target, engine, want, results)

@@ -10,7 +10,12 @@ from annex_cdk.aws.cfn import CloudFormation
 from annex_cdk.aws.key_pair import private_key
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.condor.paths import LocalPaths
-from annex_cdk.ops.post_deploy import PostDeployReport, post_deploy, preflight
+from annex_cdk.ops.post_deploy import (
+    PostDeployReport,
+    local_writes_coming,
+    post_deploy,
+    preflight,
+)
 from annex_cdk.ops.setup import require_complete
 from annex_stacks import names
 
@@ -33,6 +38,7 @@ def run_write_config(
     target: AwsTarget, paths: LocalPaths, *, default_region: str | None = None
 ) -> WriteConfigReport:
     """Write the PEM and ~/.condor/user_config from complete, deployed stacks (after `cdk deploy`)."""
+    local_writes_coming(target.region)  # the regions of one run write their blocks together
     target.account_id()
     outputs = require_complete(CloudFormation(target).engine(stack_sets=True))
     key_outputs = outputs.get(names.KEY_PAIR_STACK, {})

@@ -61,13 +61,13 @@ def test_setups_of_several_regions_at_once_keep_every_block(
 ) -> None:
     """The SSM lock is per region, user_config is one file: its read-modify-write is locked
     locally. The pause between reading and writing makes the lost update certain without it."""
-    put_block = blocks.put_block
+    put_blocks = blocks.put_blocks
 
-    def slow_put_block(*args: Any, **kwargs: Any) -> Any:
+    def slow_put_blocks(*args: Any, **kwargs: Any) -> Any:
         threading.Event().wait(0.2)
-        return put_block(*args, **kwargs)
+        return put_blocks(*args, **kwargs)
 
-    monkeypatch.setattr(blocks, "put_block", slow_put_block)
+    monkeypatch.setattr(blocks, "put_blocks", slow_put_blocks)
     errors: list[BaseException] = []
 
     def run(region: str) -> None:
@@ -239,7 +239,10 @@ def test_destroy_and_setup_edit_user_config_under_the_local_lock(
 ) -> None:
     deploy(paths, REGIONS[0])
     seen: list[bool] = []
-    for module, name in ((user_config, "unwrite_user_config"), (user_config, "write_user_config")):
+    for module, name in (
+        (user_config, "unwrite_user_config"),
+        (user_config, "write_region_blocks"),
+    ):
         real = getattr(module, name)
 
         def spy(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
