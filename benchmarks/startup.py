@@ -11,6 +11,13 @@ from benchmarks.table import Row, Section
 from benchmarks.world import World
 
 HELP_TARGET = 1.5
+#: A Tab after `annex-cdk setup --al`, as bash's completion script asks for it: the option
+#: names of one command, after a command name.
+COMPLETION = {
+    "_ANNEX_CDK_COMPLETE": "complete_bash",
+    "COMP_WORDS": "annex-cdk setup --al",
+    "COMP_CWORD": "2",
+}
 
 
 def rich_help() -> bool:
@@ -20,6 +27,14 @@ def rich_help() -> bool:
     return app.rich_markup_mode is not None
 
 
+def completed(tab: Run) -> Run:
+    """The completion run, checked: it offered --allow-from."""
+    tab.check("annex-cdk completion")
+    if "--allow-from" not in tab.stdout.split():
+        raise RuntimeError(f"completion offered no --allow-from: {tab.stdout!r}")
+    return tab
+
+
 def measure(world: World, runs: int) -> Section:
     """`world` must hold a completed setup, so that check-setup passes all its checks."""
     env = {**base_env(), "COLUMNS": "200"}
@@ -27,6 +42,7 @@ def measure(world: World, runs: int) -> Section:
     cases: dict[str, Callable[[], Run]] = {
         "typer": lambda: run([sys.executable, "-c", "import typer"], env=env).check("import typer"),
         "help": lambda: run([annex_cdk(), "--help"], env=env).check("annex-cdk --help"),
+        "complete": lambda: completed(run([annex_cdk()], env={**env, **COMPLETION})),
         "check": lambda: world.annex("check-setup"),
     }
     if what_if:  # typer's own switch for plain help: what `rich_markup_mode=None` saves
@@ -41,6 +57,7 @@ def measure(world: World, runs: int) -> Section:
         for name in rotated(list(cases), rep):
             samples[name].append(cases[name]().seconds)
     typer_s, help_s, check_s = (median(samples[n]) for n in ("typer", "help", "check"))
+    complete_s = median(samples["complete"])
 
     help_imports = world.python("-X", "importtime", "-m", "annex_cdk", "--help")
     help_imports.check("python -X importtime -m annex_cdk --help")
@@ -99,6 +116,17 @@ def measure(world: World, runs: int) -> Section:
             "`python -X importtime`",
             target="none (never imports aws_cdk)",
             passed=not bad_help and not bad_check,
+        ),
+        Row(
+            "1d",
+            "a Tab of shell completion (`annex-cdk setup --al<Tab>`, bash)",
+            fmt_seconds(complete_s),
+            runs,
+            typer_label,
+            fmt_seconds(typer_s),
+            f"{complete_s / typer_s:.2f}x (completion ÷ typer)",
+            f"≤ {HELP_TARGET}x",
+            complete_s / typer_s <= HELP_TARGET,
         ),
     ]
     section.notes.append(
