@@ -8,6 +8,7 @@ in annex_stacks/settings.py (SETTINGS), so setup, diff and synth cannot drift ap
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
@@ -188,6 +189,11 @@ class AwsOptions:
     def targets(self, *, local: bool = True) -> list[AwsTarget]:
         """One target per --region (one region when none is given), the same credentials."""
         regions = self.regions or (self.one_region(local=local),)
+        if local and not (self.access_key_file or self.secret_key_file or self.from_instance):
+            # One run of HTCondor's parser for what the run reads of each region's config.
+            # An unreadable config is pre-flight's to report, with its file and line.
+            with contextlib.suppress(Exception):
+                self.paths().effective_by_region({r: list(_READ_BY_REGION) for r in regions})
         return [self.target(local=local, region=region) for region in regions]
 
 
@@ -234,6 +240,16 @@ def checked_endpoint(url: str | None) -> str | None:
             hint=f"e.g. --endpoint-url {parts.scheme}://{parts.netloc}",
         )
     return url
+
+
+#: What a run reads of each region's HTCondor config: its key files (the targets), its image
+#: (setup's pre-flight) and its collector (the settings, without --allow-from).
+_READ_BY_REGION = (
+    names.KEY_ACCESS_KEY_FILE,
+    names.KEY_SECRET_KEY_FILE,
+    names.KEY_ODI_IMAGE_ID,
+    names.KEY_COLLECTOR_HOST,
+)
 
 
 def configured_key_files(paths: LocalPaths, region: str) -> tuple[Path | None, Path | None, bool]:

@@ -5,13 +5,19 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from annex_cdk.condor.files import encode_exact
-from annex_cdk.condor.parser import effective_values, user_config_setting
+from annex_cdk.condor.files import encode_exact, read_optional
+from annex_cdk.condor.parser import (
+    effective_values,
+    effective_values_by_region,
+    user_config_setting,
+)
 from annex_cdk.condor.syntax import ConfigError, HTCondorUnavailableError
 from annex_cdk.errors import LocalFilesError
 from annex_stacks import names
@@ -88,10 +94,61 @@ class LocalPaths:
         With `text`, that text stands in for user_config's contents.
         """
         if text is None:
-            return effective_values(
-                [self.user_config], keys, region, base_config=self.base_config()
-            )
+            return self.effective_by_region({region: keys})[region]
         with tempfile.TemporaryDirectory(prefix="annex-cdk-") as tmp:
             stand_in = Path(tmp) / names.USER_CONFIG_FILE
             stand_in.write_bytes(encode_exact(text))  # foreign bytes as they are
             return effective_values([stand_in], keys, region, base_config=self.base_config())
+
+    def effective_by_region(self, keys: Mapping[str, Sequence[str]]) -> dict[str, dict[str, Any]]:
+        """`effective` for several regions (`keys` by region), in one run of HTCondor's parser.
+
+        What was read before is not read again while user_config and the base config hold the
+        same bytes: the several reads of one command (each region's key files, then its image
+        and collector) are one run, made at its start (`AwsOptions.targets`).
+        """
+        base = self.base_config()
+        read = self._read
+        with read.lock:
+            stamp = _stamp(base, self.user_config)
+            if stamp is None or stamp != read.stamp:
+                read.values.clear()
+                read.stamp = stamp
+            missing = {
+                region: [k for k in wanted if (region, k) not in read.values]
+                for region, wanted in keys.items()
+            }
+            missing = {region: wanted for region, wanted in missing.items() if wanted}
+            if missing:
+                found = effective_values_by_region([self.user_config], missing, base_config=base)
+                for region, values in found.items():
+                    read.values.update({(region, k): v for k, v in values.items()})
+            answer = {
+                region: {k: read.values[(region, k)] for k in wanted}
+                for region, wanted in keys.items()
+            }
+            if stamp is None:
+                read.values.clear()  # files it could not read: nothing kept
+            return answer
+
+    @cached_property
+    def _read(self) -> _Read:
+        return _Read()
+
+
+def _stamp(base: Path | None, user_config: Path) -> tuple[object, ...] | None:
+    """What HTCondor's answers depend on, as far as a look at the bytes tells (None: a file
+    that cannot be read, which HTCondor is left to report)."""
+    try:
+        return (base, read_optional(base) if base else None, read_optional(user_config))
+    except LocalFilesError:
+        return None
+
+
+@dataclass
+class _Read:
+    """What HTCondor read (by region and key), and the files' bytes it read then."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stamp: tuple[object, ...] | None = None
+    values: dict[tuple[str, str], Any] = field(default_factory=dict)

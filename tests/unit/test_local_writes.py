@@ -194,3 +194,30 @@ def test_one_htcondor_run_reads_every_region_as_condor_annex_does(
     }
     for region in REGIONS:  # what one region's own run reads
         assert effective_values([config], keys, region) == got[region]
+
+
+def test_what_a_command_read_of_the_config_is_read_again_only_when_it_changed(
+    paths: LocalPaths, parser_runs: list[object]
+) -> None:
+    """The key files, image and collector of every region come from one run at a command's
+    start; a later look at one of them starts no HTCondor, unless user_config changed."""
+    paths.condor_dir.mkdir()
+    paths.user_config.write_text("us_west_2.COLLECTOR_HOST = west.example.org\n")
+    parser_runs.clear()
+    keys = [names.KEY_COLLECTOR_HOST, names.KEY_ODI_IMAGE_ID]
+    first = paths.effective_by_region({r: keys for r in REGIONS})
+    assert len(parser_runs) == 1
+    assert first["us-west-2"][names.KEY_COLLECTOR_HOST] == "west.example.org"
+    assert first["us-east-1"][names.KEY_COLLECTOR_HOST] is None
+    assert paths.effective([names.KEY_COLLECTOR_HOST], "us-west-2") == {
+        names.KEY_COLLECTOR_HOST: "west.example.org"
+    }
+    assert len(parser_runs) == 1
+    paths.user_config.write_text("us_west_2.COLLECTOR_HOST = moved.example.org\n")
+    assert paths.effective([names.KEY_COLLECTOR_HOST], "us-west-2") == {
+        names.KEY_COLLECTOR_HOST: "moved.example.org"
+    }
+    assert len(parser_runs) == 2
+    # A key not read before is read (and only it).
+    paths.effective([names.KEY_REGION], "us-west-2")
+    assert len(parser_runs) == 3
