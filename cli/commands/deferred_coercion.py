@@ -20,6 +20,10 @@ from typing import Any
 import typer.core
 from typer import _coercion
 
+#: The value types Typer's adapters return unchanged for an option of that very type (bool:
+#: _parse_cli_bool, str: _parse_cli_str, then pydantic's own bool and str), given no parser.
+_AS_THEY_ARE = (bool, str)
+
 
 class DeferredRuntimeParam(_coercion.RuntimeParam):
     """Typer's coercer for one parameter, built on its first value that is not None.
@@ -30,6 +34,7 @@ class DeferredRuntimeParam(_coercion.RuntimeParam):
     def __init__(self, descriptor: _coercion.TypeDescriptor) -> None:
         super().__init__(descriptor.parameter_info, descriptor.annotation)
         self.descriptor = descriptor  # the frozen base refuses only its own fields
+        self.parser = descriptor.parameter_info.parser
 
     @cached_property
     def built(self) -> _coercion.RuntimeParam:
@@ -38,6 +43,19 @@ class DeferredRuntimeParam(_coercion.RuntimeParam):
     def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
         if ctx.resilient_parsing:
             return value
+        if not self.parser:
+            # A flag as Click parsed it (its default too), text for a text option, texts for
+            # a repeatable one: Typer's adapters return them as they are (the texts as a
+            # list), and nearly every run has some (--json, --yes, AWS_ENDPOINT_URL,
+            # AWS_REGION): no pydantic for them.
+            if type(value) in _AS_THEY_ARE and self.annotation is type(value):
+                return value
+            if (
+                self.annotation == list[str]
+                and isinstance(value, list | tuple)
+                and all(type(v) is str for v in value)
+            ):
+                return list(value)
         return self.built._coerce_value(value, param=param, ctx=ctx)
 
 

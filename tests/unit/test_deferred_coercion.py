@@ -61,18 +61,32 @@ def context(*, multiple: bool) -> tuple[typer.Context, Any]:
 
 
 @pytest.mark.parametrize(
-    ("annotation", "value"),
-    [(int, "7"), (list[str], ("a", "b")), (Path, "p"), (float, "1e3"), (bool, "yes"), (int, None)],
+    ("annotation", "value", "builds"),
+    [
+        (int, "7", True),
+        (list[str], ("a", "b"), False),  # texts for a repeatable text option: as they are
+        (list[int], ("1", "2"), True),
+        (Path, "p", True),
+        (float, "1e3", True),
+        (bool, "yes", True),
+        (bool, True, False),  # a flag as Click parsed it
+        (bool, False, False),
+        (str, "text", False),
+        (str, "", False),
+        (int, None, False),  # left out
+    ],
 )
-def test_the_same_as_typers_coercer(annotation: Any, value: Any) -> None:
+def test_the_same_as_typers_coercer(annotation: Any, value: Any, builds: bool) -> None:
     descriptor = _coercion.resolve_type_descriptor(annotation, typer.models.OptionInfo())
-    ctx, param = context(multiple=annotation == list[str])
+    ctx, param = context(multiple=annotation in (list[str], list[int]))
     deferred = DeferredRuntimeParam(descriptor)
     typers = _coercion.build_runtime_param(descriptor)
-    assert deferred.coerce(value, param=param, ctx=ctx) == typers.coerce(
-        value, param=param, ctx=ctx
+    got, want = (
+        deferred.coerce(value, param=param, ctx=ctx),
+        typers.coerce(value, param=param, ctx=ctx),
     )
-    assert ("built" in vars(deferred)) == (value is not None)  # None built no coercer
+    assert got == want and type(got) is type(want)
+    assert ("built" in vars(deferred)) == builds  # pydantic only where it has work to do
 
 
 def test_a_bad_value_fails_as_with_typers_coercer() -> None:
@@ -80,3 +94,10 @@ def test_a_bad_value_fails_as_with_typers_coercer() -> None:
     ctx, param = context(multiple=False)
     with pytest.raises(BadParameter):
         DeferredRuntimeParam(descriptor).coerce("seven", param=param, ctx=ctx)
+
+
+def test_an_option_with_a_parser_is_parsed_even_when_its_text_is_text() -> None:
+    info = typer.models.OptionInfo(parser=str.upper)
+    descriptor = _coercion.resolve_type_descriptor(str, info)
+    ctx, param = context(multiple=False)
+    assert DeferredRuntimeParam(descriptor).coerce("abc", param=param, ctx=ctx) == "ABC"
