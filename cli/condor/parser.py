@@ -8,16 +8,15 @@ daemon's (``<SUBSYSTEM>.KEY``, ``KEY``).
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from annex_cdk.condor import htcondor_process
 from annex_cdk.condor.files import encode_exact
 from annex_cdk.condor.syntax import (
     CONTROL_RE,
@@ -31,7 +30,7 @@ from annex_stacks import names
 
 #: Keys condor_annex reads before it knows the region, so never with the region prefix.
 UNPREFIXED_KEYS = frozenset({names.KEY_REGION})
-#: Seconds for one HTCondor subprocess (it normally takes about 0.1 s).
+#: Seconds for HTCondor to answer (it normally takes a few ms; 0.1 s with a new child).
 HTCONDOR_TIMEOUT = 60.0
 # HTCondor's output is read as UTF-8; what isn't is shown replaced, never kept.
 _ENCODING = "utf-8"
@@ -45,18 +44,12 @@ _LOCAL_SOURCE_ERROR_RE = re.compile(
 )
 
 
-# Runs in a fresh interpreter: HTCondor reads its config when htcondor2 is imported and exits
-# the process on a syntax error. Subsystem ANNEX (then a reload, so $(SUBSYSTEM) and friends
-# are right) makes param.get(KEY) try ANNEX.KEY before KEY, as in condor_annex.
+# The child's answer to one payload (see htcondor_process). Subsystem ANNEX (then a reload,
+# so $(SUBSYSTEM) and friends are right) makes param.get(KEY) try ANNEX.KEY before KEY, as
+# in condor_annex.
 _CHILD = r"""
-import json, sys
-try:
-    import htcondor2
-except ImportError as exc:
-    sys.stderr.write(f"cannot import htcondor2: {exc}\n")
-    sys.exit(3)
-try:
-    subsystem, local, keys, unprefixed = json.loads(sys.argv[1])
+def answer(payload):
+    subsystem, local, keys, unprefixed = payload
 
     def read(subsystem):
         htcondor2.set_subsystem(subsystem)
@@ -73,15 +66,10 @@ try:
         # A list of local names (several regions): each one's lookup, from one reload.
         return {name: lookup(name) for name in local} if isinstance(local, list) else lookup(local)
 
-    # A list of subsystems: one reload each, all in this one process.
+    # A list of subsystems: one reload each.
     if isinstance(subsystem, list):
-        result = {name: read(name) for name in subsystem}
-    else:
-        result = read(subsystem)
-    sys.stdout.write(json.dumps(result) + "\n")
-except Exception as exc:
-    sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
-    sys.exit(4)
+        return {name: read(name) for name in subsystem}
+    return read(subsystem)
 """
 
 
@@ -208,32 +196,29 @@ def _run_child(
         )
         head = f"include ifexist : {base}\n" if base else ""
         top.write_text(f"{head}LOCAL_CONFIG_FILE = $(LOCAL_CONFIG_FILE) {part}\n")
-        arg = json.dumps(payload)
         try:
-            proc = subprocess.run(
-                [sys.executable, "-I", "-c", _CHILD, arg],
+            answer = htcondor_process.ask(
+                sys.executable,
+                _CHILD,
+                payload,
                 env=_child_env(top),
                 cwd=tmpdir,
-                capture_output=True,
                 timeout=HTCONDOR_TIMEOUT,
-                check=False,
             )
-        except subprocess.TimeoutExpired as exc:
+        except htcondor_process.ChildTimeoutError:
             raise ConfigError(
                 f"HTCondor took over {HTCONDOR_TIMEOUT:.0f} s to read the config"
-            ) from exc
+            ) from None
         except OSError as exc:
             raise HTCondorUnavailableError(f"cannot run {sys.executable}: {exc}") from exc
-        stderr = proc.stderr.decode(_ENCODING, "replace")
-        if proc.returncode == 1:  # HTCondor's own exit on a config error
-            raise _syntax_error(stderr, labels or {}, {str(top), str(part)})
-        if proc.returncode == 3:
-            raise HTCondorUnavailableError(stderr.strip().splitlines()[-1])
-        if proc.returncode != 0:
-            last = (stderr.strip().splitlines() or ["no detail"])[-1]
-            raise ConfigError(f"HTCondor config check failed (exit {proc.returncode}): {last}")
-        out = proc.stdout.decode(_ENCODING, "replace").strip().splitlines()
-        return json.loads(out[-1])
+        if answer.returncode == 0:
+            return answer.result
+        if answer.returncode == 1:  # HTCondor's own exit on a config error
+            raise _syntax_error(answer.stderr, labels or {}, {str(top), str(part)})
+        lines = answer.stderr.strip().splitlines() or ["no detail"]
+        if answer.returncode == htcondor_process.EXIT_NO_BINDINGS:
+            raise HTCondorUnavailableError(lines[-1])
+        raise ConfigError(f"HTCondor config check failed (exit {answer.returncode}): {lines[-1]}")
 
 
 def effective_values(
