@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+import os
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -152,7 +155,30 @@ def _shared_loader(core: Any) -> Any:
             from botocore.loaders import create_loader
 
             _loader = create_loader(core.get_config_variable("data_path"))
+            _loader.file_loader = JsonFiles()
         return _loader
+
+
+class JsonFiles:
+    """botocore's file loader (loaders.JSONFileLoader: `name.json`, else `name.json.gz`), with
+    each JSON object read into a dict instead of an OrderedDict (a dict keeps the order too):
+    the API models every client loads (EC2's is 4.5 MB) take about 40% less CPU to read."""
+
+    def exists(self, file_path: str) -> bool:
+        return any(os.path.isfile(file_path + ext) for ext, _ in _JSON_FILES)
+
+    def load_file(self, file_path: str) -> Any:
+        for ext, open_file in _JSON_FILES:
+            if os.path.isfile(file_path + ext):
+                with open_file(file_path + ext, "rb") as fp:
+                    return json.loads(fp.read().decode("utf-8"))
+        return None
+
+
+_JSON_FILES: tuple[tuple[str, Callable[[str, str], Any]], ...] = (
+    (".json", open),
+    (".json.gz", gzip.open),
+)
 
 
 @dataclass(frozen=True)
@@ -225,8 +251,6 @@ class AwsTarget:
             self.client(service)
 
     def _new_client(self, service: str, *, quick: bool) -> MappedClient:
-        import os
-
         from botocore.config import Config
 
         config = Config(

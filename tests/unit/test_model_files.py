@@ -1,0 +1,34 @@
+"""botocore's API models as annex-cdk's clients load them (session.JsonFiles): the same data,
+in the same order, as botocore's own file loader reads from its own files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from botocore.loaders import JSONFileLoader, create_loader
+
+from annex_cdk.aws.session import AwsTarget, Credentials, JsonFiles
+
+
+@pytest.mark.parametrize("service", ["ec2", "cloudformation", "s3", "iam", "sts"])
+def test_a_model_reads_as_botocore_reads_it(service: str) -> None:
+    theirs, ours = create_loader(), create_loader()
+    ours.file_loader = JsonFiles()
+    for kind in ("service-2", "endpoint-rule-set-1"):
+        mine = ours.load_service_model(service, kind)
+        assert json.dumps(mine) == json.dumps(theirs.load_service_model(service, kind))
+
+
+def test_a_missing_file_is_none_as_for_botocore(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nothing")
+    assert JsonFiles().load_file(missing) is None is JSONFileLoader().load_file(missing)
+    assert not JsonFiles().exists(missing)
+
+
+def test_the_clients_load_through_it() -> None:
+    target = AwsTarget("us-east-1", Credentials())
+    target.client("sts")
+    loader = target.session._session.get_component("data_loader")
+    assert isinstance(loader.file_loader, JsonFiles)
