@@ -589,6 +589,9 @@ def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) 
     blocked.update(
         {stack: f"{what} is gone; {way_on('ROLLBACK_COMPLETE')}" for stack, what in lost.items()}
     )
+    # The templates are a pure function of their inputs: the setup that usually follows a diff
+    # with the same settings takes them from the cache instead of synthesizing again.
+    remember(want.templates)
     foreign = foreign_stacks(want.live, todo)
     diffs = [
         _asked_of_cloudformation(target, d, want) if d.action == "update" else d

@@ -13,6 +13,14 @@ from tests.e2e.conftest import REGION, World
 pytestmark = pytest.mark.e2e
 
 
+def test_the_setup_after_a_diff_takes_its_synthesis_from_the_cache(world: World):
+    # Settings no other test uses, so no one else synthesized them before.
+    flags = ("--allow-from", "198.51.100.77/32", "--tag", "team=diff-then-setup")
+    world.run("diff", *flags, "--exit-code", check=False)
+    report = json.loads(world.run("setup", *flags, "--json").stdout)
+    assert report["synth_cached"] is True
+
+
 def test_diff_exit_codes_track_setup(world: World):
     fresh = world.run("diff", "--allow-from", "198.51.100.7/32", "--exit-code", check=False)
     assert fresh.returncode == 1  # nothing deployed yet: every stack would be created
