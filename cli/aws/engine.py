@@ -15,6 +15,7 @@ from enum import Enum
 from functools import partial
 from typing import Any, TypeVar
 
+from annex_cdk.aws.parallel import at_once
 from annex_cdk.console import ResourceEvent
 from annex_cdk.errors import AnnexError, Interrupted, StackBlockedError, StackFailedError, annotate
 from annex_cdk.templates.load import body as template_body
@@ -99,6 +100,14 @@ class StackState:
         return self.status is not None and self.status != DELETED
 
 
+def _ends_operation(events: list[dict[str, Any]], status: str | None) -> bool:
+    """Whether the newest of the events (newest first) is the stack's own `status` event."""
+    return bool(events) and (
+        events[0].get("LogicalResourceId") == events[0].get("StackName")
+        and events[0].get("ResourceStatus") == status
+    )
+
+
 def _iso(when: Any) -> str | None:
     """boto3 parses CloudFormation's times into datetimes; kept as text, they compare exactly."""
     return when.isoformat() if hasattr(when, "isoformat") else (str(when) if when else None)
@@ -169,6 +178,8 @@ class StackResult:
     outputs: dict[str, str]
     seconds: float
     reason: str | None = None
+    #: The stack as this run's operation left it (None: no operation, e.g. skipped).
+    state: StackState | None = None
 
 
 #: progress(stack, status, detail): called from worker threads.
@@ -546,7 +557,9 @@ class Engine:
                     raise
                 final = self.state(stack_id)
                 self.progress(name, final.status or "", "unchanged")
-                return StackResult(name, Action.SKIP, final.status or "", dict(final.outputs), 0.0)
+                return StackResult(
+                    name, Action.SKIP, final.status or "", dict(final.outputs), 0.0, state=final
+                )
         final = self._wait(name, stack_id, since=mark, total=len(template.get("Resources", {})))
         reason = None if final.status in DEPLOYED else self.failure_reason(stack_id, mark)
         detail = (
@@ -560,6 +573,7 @@ class Engine:
             dict(final.outputs),
             time.monotonic() - started,
             reason,
+            final,
         )
 
     def _import(self, name: str, template: Mapping[str, Any], imports: list[dict[str, Any]]) -> str:
@@ -600,18 +614,37 @@ class Engine:
         seen: set[str] = set()
         count = _Count(set(), total)
         while True:
-            state = self.state(stack_id)
-            self._report_events(name, stack_id, seen, since, count)
-            if state.status is None or not state.status.endswith("_IN_PROGRESS"):
+            # The state and the events in one round of calls. Events read beside the state that
+            # says the stack settled may have missed the last ones: then they are read again
+            # (CloudFormation writes the stack's own final event last).
+            state, events = at_once(
+                partial(self.state, stack_id), partial(self._events, stack_id), name="poll"
+            )
+            settled = state.status is None or not state.status.endswith("_IN_PROGRESS")
+            if settled and not _ends_operation(events, state.status):
+                events = self._events(stack_id)
+            self._report_events(name, events, seen, since, count)
+            if settled:
                 return state
             if self.stop.wait(delay):
                 return state
             delay = min(delay * 1.6, self.POLL_MAX)
 
+    def _events(self, stack_id: str) -> list[dict[str, Any]]:
+        """The stack's events, newest first."""
+        events: list[dict[str, Any]] = self.cfn.describe_stack_events(StackName=stack_id)[
+            "StackEvents"
+        ]
+        return events
+
     def _report_events(
-        self, name: str, stack_id: str, seen: set[str], since: str | None, count: _Count
+        self,
+        name: str,
+        events: list[dict[str, Any]],
+        seen: set[str],
+        since: str | None,
+        count: _Count,
     ) -> None:
-        events = self.cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
         fresh: list[dict[str, Any]] = []
         for event in events:  # newest first, down to the marker
             if since is not None and event["EventId"] == since:

@@ -32,7 +32,7 @@ class Settled(Generic[T]):
     """How one call ended: its value, or the exception it raised."""
 
     value: T | None = None
-    error: Exception | None = None
+    error: BaseException | None = None
 
     def get(self) -> T:
         if self.error is not None:
@@ -68,12 +68,20 @@ class InBackground(Generic[T]):
         self._thread.start()
 
     def _run(self, call: Callable[[], T]) -> None:
-        self._ended = _run(call)
+        try:
+            self._ended = Settled(call())
+        except BaseException as err:  # a synthesis's KeyboardInterrupt too: the caller's to raise
+            self._ended = Settled(error=err)
 
     def result(self) -> T:
         self._thread.join()
         assert self._ended is not None  # set before the thread ends
         return self._ended.get()
+
+    def wait(self) -> None:
+        """Wait for the call to end, its answer or error dropped: for a caller that failed
+        first and must not leave the call running behind it (a synthesis's temporary files)."""
+        self._thread.join()
 
 
 def gather(calls: Iterable[Callable[[], T]], *, name: str = "aws") -> list[T]:

@@ -178,6 +178,26 @@ def write_pem(paths: LocalPaths, region: str, key_name: str, private_key: str) -
 _REGION_LINE = re.compile(rf"^\s*{names.KEY_REGION}\s*[=:]", re.MULTILINE)
 
 
+@dataclass(frozen=True)
+class RegionVerdict:
+    """_region_undefined's answer for user_config as it was read ahead of the write: taken
+    when the text without annex-cdk's block (`others`) is still the same."""
+
+    others: str
+    undefined: bool
+
+
+def region_verdict(paths: LocalPaths, region: str) -> RegionVerdict | None:
+    """_region_undefined for user_config as it is now, ahead of post_deploy (HTCondor's parser
+    runs while AWS is asked); None when it cannot be read (post_deploy says why)."""
+    try:
+        current = decode_exact(read_optional(paths.user_config) or b"")
+        others = user_config.remove_block(current, region)
+        return RegionVerdict(others, _region_undefined(paths, region, others))
+    except (OSError, ConfigError, LocalFilesError):
+        return None
+
+
 def _region_undefined(paths: LocalPaths, region: str, others: str) -> bool:
     """Whether ANNEX_DEFAULT_AWS_REGION is set by none of the user's config but our block."""
     key = names.KEY_REGION
@@ -217,6 +237,7 @@ class _Ask:
     default_region: str | None
     pem_comment: Path | None
     retire_annex_blocks: bool
+    early: RegionVerdict | None = None  # region_verdict, read ahead
 
 
 @dataclass(frozen=True)
@@ -267,11 +288,13 @@ def _block(paths: LocalPaths, current: str, ask: _Ask) -> user_config.RegionBloc
     # ANNEX_DEFAULT_AWS_REGION is written only when nothing but our own block defines it.
     # HTCondor's own default (us-east-1) counts as undefined: otherwise a setup in
     # another region would leave condor_annex, check-setup and destroy looking there.
-    set_region = (
-        ask.region == ask.default_region
-        if ask.default_region is not None
-        else _region_undefined(paths, ask.region, user_config.remove_block(current, ask.region))
-    )
+    others = user_config.remove_block(current, ask.region)
+    if ask.default_region is not None:
+        set_region = ask.region == ask.default_region
+    elif ask.early is not None and ask.early.others == others:
+        set_region = ask.early.undefined
+    else:
+        set_region = _region_undefined(paths, ask.region, others)
     return user_config.RegionBlock(ask.region, values, set_region, ask.pem_comment)
 
 
@@ -370,11 +393,13 @@ def post_deploy(
     private_key: str | None,
     retire_annex_blocks: bool = False,
     default_region: str | None = None,
+    early: RegionVerdict | None = None,
 ) -> PostDeployReport:
     """Write the PEM and annex-cdk's block in user_config, then check what HTCondor reads.
 
     `default_region` (several regions in one run): that region's block sets
-    ANNEX_DEFAULT_AWS_REGION and every other region's block leaves it out."""
+    ANNEX_DEFAULT_AWS_REGION and every other region's block leaves it out. `early`: the
+    region_verdict read ahead, used if user_config did not change since."""
     report = PostDeployReport()
     if key_name and private_key:
         report.pem, report.pem_action = write_pem(paths, region, key_name, private_key)
@@ -389,6 +414,7 @@ def post_deploy(
         default_region=default_region,
         pem_comment=report.pem if report.pem_action in {"created", "unchanged"} else None,
         retire_annex_blocks=retire_annex_blocks,
+        early=early,
     )
     writes = _local_writes
     written = writes.write(paths, ask) if writes is not None else _write_blocks(paths, [ask])[0]

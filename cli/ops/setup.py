@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from annex_cdk.aws.engine import (
     way_on,
 )
 from annex_cdk.aws.key_pair import private_key
+from annex_cdk.aws.parallel import InBackground
 from annex_cdk.aws.permissions import check_permissions
 from annex_cdk.aws.resources import gone_resources_of
 from annex_cdk.aws.s3 import S3
@@ -44,6 +46,7 @@ from annex_cdk.ops.post_deploy import (
     local_writes_coming,
     post_deploy,
     preflight,
+    region_verdict,
     set_aside_pem,
 )
 from annex_cdk.ops.settings_resolution import resolve_settings
@@ -127,7 +130,7 @@ class Desired:
     settings: AnnexSettings
     live: dict[str, Live]
     templates: Templates
-    synth_s: float
+    synth_s: float  # what the synthesis took beyond the pre-flight checks it overlapped
 
 
 def desired_state(
@@ -153,26 +156,32 @@ def desired_state(
     recorded.update(adoption(target, live, flags))
     settings = resolve_settings(flags, region=target.region, recorded=recorded, paths=paths)
     settings = settings.with_(account=account)
-    if account_checks:
-        preflight_account(
-            target,
-            settings,
-            image_id=None if settings.build_image else configured_image(paths, target.region),
-            create_default_vpc=create_default_vpc,
-            actions=needs,
-        )
-    else:
-        check_permissions(target, settings, needs)
-    if local_checks and paths is not None:
-        preflight(
-            paths,
-            target.region,
-            settings.key_pair_name,
-            secret_key_file=target.credentials.secret_key_file,
-        )
-    check_key_pair(target, live[names.KEY_PAIR_STACK].state, settings, paths)
+    # CDK builds the templates (seconds of CPU) while the checks below mostly wait on AWS.
+    synthesis = InBackground(partial(synth_templates, settings), name="synthesis")
+    try:
+        if account_checks:
+            preflight_account(
+                target,
+                settings,
+                image_id=None if settings.build_image else configured_image(paths, target.region),
+                create_default_vpc=create_default_vpc,
+                actions=needs,
+            )
+        else:
+            check_permissions(target, settings, needs)
+        if local_checks and paths is not None:
+            preflight(
+                paths,
+                target.region,
+                settings.key_pair_name,
+                secret_key_file=target.credentials.secret_key_file,
+            )
+        check_key_pair(target, live[names.KEY_PAIR_STACK].state, settings, paths)
+    except BaseException:
+        synthesis.wait()  # nothing left running (or in the temporary directory) behind the error
+        raise
     t0 = time.monotonic()
-    templates = synth_templates(settings)
+    templates = synthesis.result()
     for warning in templates.warnings:
         console.warn(warning)
     warn_if_world_open(templates.templates)
@@ -365,6 +374,14 @@ def run_setup(
     if cdk_project is not None:
         read_context(cdk_project)  # a broken cdk.context.json stops setup before any AWS change
 
+    # Whether our block is to set the default region, judged by HTCondor's parser (processes
+    # of its own) while AWS is asked; post_deploy takes it if user_config is the same by then.
+    early = (
+        InBackground(partial(region_verdict, paths, target.region), name="region-verdict")
+        if paths is not None and default_region is None
+        else None
+    )
+
     def local_checks(settings: AnnexSettings) -> None:
         if paths is not None:
             secret = target.credentials.secret_key_file
@@ -376,6 +393,7 @@ def run_setup(
         else unchanged(target, paths, flags, engine, local_checks=local_checks)
     )
     lost: dict[str, str] = {}
+    pem_key: InBackground[str | None] | None = None
     if same is not None:
         # Nothing to deploy: no lock, no synthesis, no pre-deploy checks (they guard changes).
         settings, account, synth_cached = same.settings, same.account, True
@@ -388,8 +406,7 @@ def run_setup(
         _after_deploy(target, results)
     else:
         warm_up()  # CDK loads while the stacks are read and the account checked
-        target.account_id()
-        refuse_stack_set_stacks(engine)  # before the lock: nothing is written
+        _caller_and_stack_sets(target, engine)  # before the lock: nothing is written
         with Ssm(target).lock("setup"):
             # --no-local is the pipeline's mode: it needs only what the deploy role holds.
             needs = deploy_actions() if paths is None else None
@@ -427,7 +444,12 @@ def run_setup(
             local_writes_coming(target.region)
             remember(want.templates)
             _after_deploy(target, results)
-            _record_deployed(target, engine, want, results)
+            _record_deployed(target, want, results)
+            if paths is not None:  # the PEM's key, read while the lock is released
+                key_stack = results.get(names.KEY_PAIR_STACK)
+                pem_key = InBackground(
+                    partial(private_key, target, key_stack.outputs if key_stack else {}), name="pem"
+                )
         settings, account, synth_cached = want.settings, want.account, want.templates.cached
     key_name = settings.key_pair_name
     # A key pair deleted by hand and made anew: its old PEM opens nothing any more.
@@ -453,9 +475,11 @@ def run_setup(
             outputs,
             credentials,
             key_name=key_name,
-            private_key=(same and same.private_key) or private_key(target, key_outputs),
+            private_key=(same and same.private_key)
+            or (pem_key.result() if pem_key else private_key(target, key_outputs)),
             retire_annex_blocks=retire_annex_blocks,
             default_region=default_region,
+            early=early.result() if early else None,
         )
     cdk_context = record_for_cdk(settings, cdk_project) if cdk_project is not None else None
     timings["local_s"] = time.monotonic() - t0
@@ -472,23 +496,25 @@ def run_setup(
     )
 
 
+def _caller_and_stack_sets(target: AwsTarget, engine: Engine) -> None:
+    """Who the caller is, and no StackSet's stacks in the way: one round of calls at once.
+    The caller's error comes first (bad credentials or endpoint fail both)."""
+    listed = InBackground(partial(refuse_stack_set_stacks, engine), name="stack-sets")
+    target.account_id()
+    listed.result()
+
+
 def _after_deploy(target: AwsTarget, results: Mapping[str, StackResult]) -> None:
     for spec in STACKS:
         for step in spec.after_deploy if spec.name in results else ():
             AFTER_DEPLOY[step](target, results[spec.name])
 
 
-def _record_deployed(
-    target: AwsTarget, engine: Engine, want: Desired, results: Mapping[str, StackResult]
-) -> None:
+def _record_deployed(target: AwsTarget, want: Desired, results: Mapping[str, StackResult]) -> None:
     """What this setup left, for the next run to skip synthesis if nothing changes. Stacks it
-    changed are read again: their LastUpdatedTime moved."""
-    changed = any(r.action is not Action.SKIP for r in results.values())
-    states = (
-        engine.read_states(MANAGED_STACKS)
-        if changed
-        else {name: lv.state for name, lv in want.live.items()}
-    )
+    changed are as their operation left them (their LastUpdatedTime moved)."""
+    states = {name: lv.state for name, lv in want.live.items()}
+    states.update({name: r.state for name, r in results.items() if r.state is not None})
     deployed = want.templates.templates
     kept = {n: lv.template for n, lv in want.live.items() if lv.template and n not in deployed}
     # What the next run reads back from these stacks' templates (kept ones: as they are).
@@ -573,8 +599,8 @@ def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) 
     if (same := unchanged(target, paths, flags, engine)) is not None:
         live = {n: state for n, state in same.states.items() if state.exists}
         return DiffReport(planned_diffs(same.plan(), None), live, {}, same.settings)
-    refuse_stack_set_stacks(engine)
     warm_up()
+    _caller_and_stack_sets(target, engine)
     needs = plan_actions() if paths is None else None  # a pipeline's diff: the plan role's reads
     want = desired_state(target, paths, flags, engine, local_checks=False, needs=needs)
     todo, lost = plan_setup(target, want)

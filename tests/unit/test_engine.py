@@ -125,10 +125,41 @@ def test_stop_event_ends_waiting(cfn):
     engine = Engine(cfn)
     calls = threading.Event()
     engine.state = lambda name: (calls.set(), StackState(name, "CREATE_IN_PROGRESS", name))[1]  # type: ignore[method-assign]
-    engine._report_events = lambda *a: None  # type: ignore[method-assign]
+    engine._events = lambda stack_id: []  # type: ignore[method-assign]
     engine.stop.set()
     assert engine._wait("A", "A", since=None, total=1).status == "CREATE_IN_PROGRESS"
     assert calls.is_set()
+
+
+def test_events_read_beside_a_settled_state_are_read_again_until_they_end_the_operation():
+    """The poll reads the state and the events at once: events that predate the stack's own
+    final event (CloudFormation writes it last) are read again, so no resource line is lost."""
+
+    def event(n: int, lid: str, status: str) -> dict:
+        return {
+            "EventId": f"e{n}",
+            "StackName": "A",
+            "LogicalResourceId": lid,
+            "ResourceStatus": status,
+        }
+
+    reads = [
+        [event(2, "Topic", "CREATE_IN_PROGRESS"), event(1, "A", "CREATE_IN_PROGRESS")],
+        [event(4, "A", "CREATE_COMPLETE"), event(3, "Topic", "CREATE_COMPLETE"),
+         event(2, "Topic", "CREATE_IN_PROGRESS"), event(1, "A", "CREATE_IN_PROGRESS")],
+    ]  # fmt: skip
+    seen: list[str] = []
+
+    class Progress:
+        def __call__(self, *args: object) -> None: ...
+        def resource(self, e: object) -> None:
+            seen.append(f"{e.logical_id} {e.status}")  # type: ignore[attr-defined]
+
+    engine = Engine(None, progress=Progress())
+    engine.state = lambda name: StackState(name, "CREATE_COMPLETE", name)  # type: ignore[method-assign]
+    engine._events = lambda stack_id: reads.pop(0)  # type: ignore[method-assign]
+    assert engine._wait("A", "A", since=None, total=1).status == "CREATE_COMPLETE"
+    assert seen == ["Topic CREATE_IN_PROGRESS", "Topic CREATE_COMPLETE"] and not reads
 
 
 def test_the_plan_keeps_a_deployed_stack_no_longer_wanted():
