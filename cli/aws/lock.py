@@ -14,8 +14,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from functools import partial
 from typing import Any
 
+from annex_cdk.aws.parallel import InBackground
 from annex_cdk.errors import LockedError
 from annex_cdk.text import printable
 from annex_stacks import names
@@ -24,8 +26,27 @@ from annex_stacks import names
 STALE_AFTER_S = 3 * 3600
 
 
+class Held:
+    """The lock this run holds: released when `held` ends, or from `release_soon` on in the
+    background, while the run goes on with what needs no lock (its local files)."""
+
+    def __init__(self, ssm: Any, token: str) -> None:
+        self._ssm, self._token = ssm, token
+        self._releasing: InBackground[bool] | None = None
+
+    def release_soon(self) -> None:
+        if self._releasing is None:
+            self._releasing = InBackground(partial(release, self._ssm, self._token), name="unlock")
+
+    def _end(self) -> None:
+        if self._releasing is None:
+            release(self._ssm, self._token)
+        else:
+            self._releasing.result()
+
+
 @contextmanager
-def held(ssm: Any, purpose: str, *, now: float | None = None) -> Iterator[None]:
+def held(ssm: Any, purpose: str, *, now: float | None = None) -> Iterator[Held]:
     owner = {
         "host": socket.gethostname(),
         "pid": os.getpid(),
@@ -34,10 +55,11 @@ def held(ssm: Any, purpose: str, *, now: float | None = None) -> Iterator[None]:
         "token": uuid.uuid4().hex,
     }
     _acquire(ssm, owner)
+    lock = Held(ssm, owner["token"])
     try:
-        yield
+        yield lock
     finally:
-        release(ssm, owner["token"])
+        lock._end()
 
 
 def _acquire(ssm: Any, owner: dict[str, Any]) -> None:

@@ -29,10 +29,10 @@ class Ssm(Service):
         return True
 
     @contextmanager
-    def lock(self, purpose: str) -> Iterator[None]:
+    def lock(self, purpose: str) -> Iterator[lock.Held]:
         """One setup or destroy at a time in this account and region (aws/lock.py)."""
-        with lock.held(self._client, purpose):
-            yield
+        with lock.held(self._client, purpose) as held:
+            yield held
 
     def lock_holder(self) -> dict[str, Any] | None:
         return lock.holder_of(self._client)

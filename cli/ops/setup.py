@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -393,21 +394,22 @@ def run_setup(
         else unchanged(target, paths, flags, engine, local_checks=local_checks)
     )
     lost: dict[str, str] = {}
-    pem_key: InBackground[str | None] | None = None
-    if same is not None:
-        # Nothing to deploy: no lock, no synthesis, no pre-deploy checks (they guard changes).
-        settings, account, synth_cached = same.settings, same.account, True
-        timings["preflight_s"] = time.monotonic() - started
-        timings["synth_s"] = 0.0
-        t0 = time.monotonic()
-        results = engine.converge({}, same.plan(), replace_ok=False)
-        timings["deploy_s"] = time.monotonic() - t0
-        local_writes_coming(target.region)
-        _after_deploy(target, results)
-    else:
-        warm_up()  # CDK loads while the stacks are read and the account checked
-        _caller_and_stack_sets(target, engine)  # before the lock: nothing is written
-        with Ssm(target).lock("setup"):
+    # The run lock, when taken, goes in the background once the stacks are done.
+    with ExitStack() as run_lock:
+        if same is not None:
+            # Nothing to deploy: no lock, no synthesis, no pre-deploy checks (they guard changes).
+            settings, account, synth_cached = same.settings, same.account, True
+            timings["preflight_s"] = time.monotonic() - started
+            timings["synth_s"] = 0.0
+            t0 = time.monotonic()
+            results = engine.converge({}, same.plan(), replace_ok=False)
+            timings["deploy_s"] = time.monotonic() - t0
+            local_writes_coming(target.region)
+            _after_deploy(target, results)
+        else:
+            warm_up()  # CDK loads while the stacks are read and the account checked
+            _caller_and_stack_sets(target, engine)  # before the lock: nothing is written
+            lock = run_lock.enter_context(Ssm(target).lock("setup"))
             # --no-local is the pipeline's mode: it needs only what the deploy role holds.
             needs = deploy_actions() if paths is None else None
             want = desired_state(
@@ -445,43 +447,38 @@ def run_setup(
             remember(want.templates)
             _after_deploy(target, results)
             _record_deployed(target, want, results)
-            if paths is not None:  # the PEM's key, read while the lock is released
-                key_stack = results.get(names.KEY_PAIR_STACK)
-                pem_key = InBackground(
-                    partial(private_key, target, key_stack.outputs if key_stack else {}), name="pem"
-                )
-        settings, account, synth_cached = want.settings, want.account, want.templates.cached
-    key_name = settings.key_pair_name
-    # A key pair deleted by hand and made anew: its old PEM opens nothing any more.
-    if (
-        names.KEY_PAIR_STACK in lost
-        and key_name
-        and paths is not None
-        and (aside := set_aside_pem(paths, target.region, key_name))
-    ):
-        console.info(f"The old key pair is gone: its PEM was moved to {aside}.")
+            lock.release_soon()  # the stacks are done: the lock goes while the files are written
+            settings, account, synth_cached = want.settings, want.account, want.templates.cached
+        key_name = settings.key_pair_name
+        # A key pair deleted by hand and made anew: its old PEM opens nothing any more.
+        if (
+            names.KEY_PAIR_STACK in lost
+            and key_name
+            and paths is not None
+            and (aside := set_aside_pem(paths, target.region, key_name))
+        ):
+            console.info(f"The old key pair is gone: its PEM was moved to {aside}.")
 
-    t0 = time.monotonic()
-    local = None
-    if paths is not None:  # --no-local: no PEM, no user_config, the key stays in SSM
-        outputs = {name: r.outputs for name, r in results.items()}
-        key_outputs = outputs.get(names.KEY_PAIR_STACK, {})
-        credentials = target.credentials
-        if user := outputs.get(names.CONDOR_USER_STACK, {}).get(names.OUT_CONDOR_USER):
-            credentials = condor_user.ensure_key(target, paths, user)
-        local = post_deploy(
-            paths,
-            target.region,
-            outputs,
-            credentials,
-            key_name=key_name,
-            private_key=(same and same.private_key)
-            or (pem_key.result() if pem_key else private_key(target, key_outputs)),
-            retire_annex_blocks=retire_annex_blocks,
-            default_region=default_region,
-            early=early.result() if early else None,
-        )
-    cdk_context = record_for_cdk(settings, cdk_project) if cdk_project is not None else None
+        t0 = time.monotonic()
+        local = None
+        if paths is not None:  # --no-local: no PEM, no user_config, the key stays in SSM
+            outputs = {name: r.outputs for name, r in results.items()}
+            key_outputs = outputs.get(names.KEY_PAIR_STACK, {})
+            credentials = target.credentials
+            if user := outputs.get(names.CONDOR_USER_STACK, {}).get(names.OUT_CONDOR_USER):
+                credentials = condor_user.ensure_key(target, paths, user)
+            local = post_deploy(
+                paths,
+                target.region,
+                outputs,
+                credentials,
+                key_name=key_name,
+                private_key=(same and same.private_key) or private_key(target, key_outputs),
+                retire_annex_blocks=retire_annex_blocks,
+                default_region=default_region,
+                early=early.result() if early else None,
+            )
+        cdk_context = record_for_cdk(settings, cdk_project) if cdk_project is not None else None
     timings["local_s"] = time.monotonic() - t0
     timings["total_s"] = time.monotonic() - started
     return SetupReport(
