@@ -614,11 +614,14 @@ class Engine:
         seen: set[str] = set()
         count = _Count(set(), total)
         while True:
-            # The state and the events in one round of calls. Events read beside the state that
-            # says the stack settled may have missed the last ones: then they are read again
-            # (CloudFormation writes the stack's own final event last).
+            # The state and the events in one round of calls (each thread names its own call
+            # in an unexpected error). Events read beside the state that says the stack settled
+            # may have missed the last ones: then they are read again (CloudFormation writes
+            # the stack's own final event last).
             state, events = at_once(
-                partial(self.state, stack_id), partial(self._events, stack_id), name="poll"
+                partial(self._annotated, name, partial(self.state, stack_id)),
+                partial(self._annotated, name, partial(self._events, stack_id)),
+                name="poll",
             )
             settled = state.status is None or not state.status.endswith("_IN_PROGRESS")
             if settled and not _ends_operation(events, state.status):

@@ -7,10 +7,11 @@ import threading
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from annex_cdk.aws.engine import Action, Engine, Live, StackState, decide, import_template, plan
-from annex_cdk.errors import StackBlockedError
+from annex_cdk.errors import StackBlockedError, where
 
 TEMPLATE = {
     "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "annex-test"}}},
@@ -160,6 +161,14 @@ def test_events_read_beside_a_settled_state_are_read_again_until_they_end_the_op
     engine._events = lambda stack_id: reads.pop(0)  # type: ignore[method-assign]
     assert engine._wait("A", "A", since=None, total=1).status == "CREATE_COMPLETE"
     assert seen == ["Topic CREATE_IN_PROGRESS", "Topic CREATE_COMPLETE"] and not reads
+
+
+def test_a_poll_that_fails_names_its_own_call(cfn):
+    """The poll's two calls run in threads of their own: each names itself in the error."""
+    engine = Engine(cfn)
+    with pytest.raises(ClientError) as caught:  # no stack A: its events cannot be read
+        engine._annotated("A", lambda: engine._wait("A", "A", since=None, total=1))
+    assert where(caught.value) == ("A", "cloudformation DescribeStackEvents")
 
 
 def test_the_plan_keeps_a_deployed_stack_no_longer_wanted():
