@@ -19,7 +19,7 @@ from annex_cdk.aws.s3 import S3
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.aws.ssm import Ssm
 from annex_cdk.condor import destroy_journal, user_config
-from annex_cdk.condor.files import directory_locked
+from annex_cdk.condor.files import decode_exact, directory_locked, read_optional
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.condor.syntax import ConfigError
 from annex_cdk.errors import AnnexError, LocalFilesError, StackFailedError, UsageError
@@ -268,10 +268,11 @@ def verify_gone(
         for parameter in filter(None, [key_parameter, names.LOCK_PARAMETER])
         if ssm.parameter_exists(parameter)
     )
-    if paths.user_config.exists():
-        text = paths.user_config.read_text(errors="surrogateescape")
-        if target.region in user_config.parse(text).ours:
-            left.append(f"annex-cdk block in {paths.user_config}")
+    # Read once, not looked at first: another region's destroy in the same run deletes the
+    # file when it takes the last block out.
+    data = read_optional(paths.user_config)
+    if data is not None and target.region in user_config.parse(decode_exact(data)).ours:
+        left.append(f"annex-cdk block in {paths.user_config}")
     return left
 
 
