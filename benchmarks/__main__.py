@@ -26,10 +26,11 @@ class Plan:
     emulator: int
     model: int
     latency: int
+    regions: int
 
 
-FULL = Plan(startup=15, synthesis=5, emulator=3, model=5, latency=3)
-QUICK = Plan(startup=5, synthesis=1, emulator=1, model=2, latency=1)
+FULL = Plan(startup=15, synthesis=5, emulator=3, model=5, latency=3, regions=5)
+QUICK = Plan(startup=5, synthesis=1, emulator=1, model=2, latency=1, regions=1)
 
 
 def _say(message: str) -> None:
@@ -96,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                 emu_section, emu_data = emulated.measure(emu, reps.emulator, cache=warm_cache)
                 sections.append(emu_section)
             if wanted(6):
-                _say(f"6. several regions ({reps.emulator} runs)")
-                sections.append(regions.measure(emu, reps.emulator))
+                _say(f"6. several regions ({reps.regions} pairs of runs)")
+                sections.append(regions.measure(emu, reps.regions))
             if wanted(1):
                 _say(f"1. start-up ({reps.startup} runs), after a setup for check-setup")
                 emu.reset()
