@@ -150,6 +150,12 @@ def test_every_boto3_call_in_the_code_is_allowed(document, image_document):
     calls: set[str] = set()
     for path in (ROOT / "cli").rglob("*.py"):
         body = path.read_text()
+        # Only code that can hold a client calls AWS: cli/aws/ and what imports it (a Click
+        # group's list_commands is no ssm:ListCommands).
+        if "aws" not in path.relative_to(ROOT / "cli").parts[:1] and not re.search(
+            r"^from annex_cdk\.aws\b|^import boto3|client\(\s*\"", body, re.MULTILINE
+        ):
+            continue
         called = set(re.findall(r"\.(\w+)\(", body))
         called |= set(re.findall(r'paginator\(\s*"(\w+)"', body))
         # A wrapper module that makes no other client calls its own service only (iam's
