@@ -47,15 +47,16 @@ class Held:
 
 @contextmanager
 def held(ssm: Any, purpose: str, *, now: float | None = None) -> Iterator[Held]:
+    token = uuid.uuid4().hex
     owner = {
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "purpose": purpose,
         "since": time.time() if now is None else now,
-        "token": uuid.uuid4().hex,
+        "token": token,
     }
     _acquire(ssm, owner)
-    lock = Held(ssm, owner["token"])
+    lock = Held(ssm, token)
     try:
         yield lock
     finally:

@@ -49,6 +49,8 @@ _LOCAL_SOURCE_ERROR_RE = re.compile(
 # in condor_annex.
 _CHILD = r"""
 def answer(payload):
+    if payload == "version":  # the bindings' own version line; no config is read
+        return htcondor2.version()
     subsystem, local, keys, unprefixed = payload
 
     def read(subsystem):
@@ -221,6 +223,23 @@ def _run_child(
         raise ConfigError(f"HTCondor config check failed (exit {answer.returncode}): {lines[-1]}")
 
 
+def bindings_version_line(timeout: float) -> str | None:
+    """``htcondor2.version()`` of the bindings this parser runs; None if they cannot run."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("_CONDOR_")}
+    try:
+        answer = htcondor_process.ask(
+            sys.executable,
+            _CHILD,
+            "version",
+            env={**env, "CONDOR_CONFIG": os.devnull},
+            cwd=Path("/"),
+            timeout=timeout,
+        )
+    except (OSError, htcondor_process.ChildTimeoutError):
+        return None
+    return str(answer.result) if answer.returncode == 0 else None
+
+
 def effective_values(
     files: Sequence[Path],
     keys: Sequence[str],
@@ -250,7 +269,12 @@ def effective_values_by_region(
     wanted = list(dict.fromkeys(key for region_keys in keys.values() for key in region_keys))
     for key in wanted:
         check_key(key)
-    payload = [names.ANNEX_SUBSYSTEM, list(locals_.values()), wanted, sorted(UNPREFIXED_KEYS)]
+    payload: list[object] = [
+        names.ANNEX_SUBSYSTEM,
+        list(locals_.values()),
+        wanted,
+        sorted(UNPREFIXED_KEYS),
+    ]
     found = _run_child(files, payload, base_config, None)
     return {
         region: {key: found[local].get(key) for key in keys[region]}

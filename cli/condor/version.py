@@ -16,12 +16,12 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from annex_cdk.condor.parser import bindings_version_line
 from annex_cdk.errors import UsageError
 from annex_stacks import names
 
@@ -139,18 +139,9 @@ def _from_config(
 
 
 def _from_bindings() -> HTCondorVersion | None:
-    # In a child: importing htcondor2 reads HTCondor's config and exits on a syntax error.
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("_CONDOR_")}
-    env["CONDOR_CONFIG"] = os.devnull
-    code = "import htcondor2; print(htcondor2.version())"
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-I", "-c", code],
-            env=env, capture_output=True, timeout=_TIMEOUT, check=False,
-        )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return parse_version_line(proc.stdout.decode("utf-8", "replace"), BINDINGS_SOURCE)
+    # In HTCondor's parser process: importing htcondor2 reads a config and exits on an error.
+    line = bindings_version_line(_TIMEOUT)
+    return None if line is None else parse_version_line(line, BINDINGS_SOURCE)
 
 
 def detect(
