@@ -156,7 +156,48 @@ def _shared_loader(core: Any) -> Any:
 
             _loader = create_loader(core.get_config_variable("data_path"))
             _loader.file_loader = JsonFiles()
+            _one_caller_at_a_time(_loader)
         return _loader
+
+
+#: The loader's cached methods (botocore's @instance_cache).
+_CACHED = (
+    "list_available_services",
+    "determine_latest_version",
+    "list_api_versions",
+    "load_service_model",
+    "load_data_with_path",
+)
+
+
+def _one_caller_at_a_time(loader: Any) -> None:
+    """The loader's caches are filled by one thread at a time: the regions of a run make their
+    clients at once, and each thread that missed a cache computed it again (the list of every
+    service botocore knows, walked on disk, and each API model: three times in three
+    regions). The work is CPU under the GIL either way; the lock only keeps it from being done
+    more than once. Reentrant: load_service_model calls the others."""
+    lock = threading.RLock()
+
+    def locked(method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+
+        return call
+
+    for name in _CACHED:
+        setattr(loader, name, locked(getattr(loader, name)))
+    loader._search_paths = _Paths(loader.search_paths)
+
+
+class _Paths(list[str]):
+    """The loader's search paths, each once: every boto3 Session appends boto3's data directory
+    to the loader it is given (the shared one: once per region), and every copy was searched
+    again for each model's extras."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
 
 
 class JsonFiles:

@@ -4,11 +4,13 @@ in the same order, as botocore's own file loader reads from its own files."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 from botocore.loaders import JSONFileLoader, create_loader
 
+from annex_cdk.aws import session
 from annex_cdk.aws.session import AwsTarget, Credentials, JsonFiles
 
 
@@ -32,3 +34,34 @@ def test_the_clients_load_through_it() -> None:
     target.client("sts")
     loader = target.session._session.get_component("data_loader")
     assert isinstance(loader.file_loader, JsonFiles)
+
+
+def test_regions_making_their_clients_at_once_read_each_file_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The regions of one run make their clients at the same moment; a thread that missed the
+    shared loader's cache while another was filling it read every file again."""
+    monkeypatch.setattr(session, "_loader", None)  # a run's first loader
+    read: list[str] = []
+    real = JsonFiles.load_file
+
+    def counted(self: JsonFiles, file_path: str) -> object:
+        read.append(file_path)
+        return real(self, file_path)
+
+    monkeypatch.setattr(JsonFiles, "load_file", counted)
+    regions = ("us-east-1", "us-west-2", "eu-west-1")
+    targets = [AwsTarget(region, Credentials()) for region in regions]
+    together = threading.Barrier(len(targets), timeout=30)
+
+    def make(target: AwsTarget) -> None:
+        together.wait()
+        target.client("ec2")
+        target.client("cloudformation")
+
+    threads = [threading.Thread(target=make, args=(t,)) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert read and sorted(read) == sorted(set(read))
