@@ -208,19 +208,6 @@ class _Pool:
 
 _POOL = _Pool()
 atexit.register(_POOL.close)
-
-
-def ask(
-    python: str,
-    answer_code: str,
-    payload: object,
-    *,
-    env: Mapping[str, str],
-    cwd: Path,
-    timeout: float,
-) -> Answer:
-    """Ask a child running ``python`` with ``answer_code`` (defining ``answer(payload)``).
-
-    Raises OSError when ``python`` cannot be started, ChildTimeoutError after ``timeout`` s.
-    """
-    return _POOL.ask(python, answer_code, payload, env=env, cwd=cwd, timeout=timeout)
+#: Ask a child running ``python`` with ``answer_code`` (defining ``answer(payload)``). Raises
+#: OSError when ``python`` cannot be started, ChildTimeoutError after ``timeout`` s.
+ask = _POOL.ask

@@ -192,8 +192,8 @@ def shared_synthesis(regions: Sequence[str]) -> Iterator[SynthesisBatch]:
 
 
 def remember(templates: Templates) -> None:
-    """Keep freshly synthesized templates; called once they deployed, so setup writes nothing
-    locally before its deploy succeeded."""
+    """Keep freshly synthesized templates: setup calls this once they deployed (it writes
+    nothing locally before its deploy succeeded), diff once it has compared them."""
     if templates.cached or not enabled():
         return
     warnings = list(templates.warnings)
