@@ -33,7 +33,7 @@ from annex_cdk.aws.session import AwsTarget
 from annex_cdk.aws.ssm import Ssm
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import AnnexError, StackBlockedError, UsageError
-from annex_cdk.ops import condor_user
+from annex_cdk.ops import condor_user, deployed_record
 from annex_cdk.ops.account_posture import (
     configured_image,
     declare_image_imds_v2,
@@ -371,6 +371,12 @@ def run_setup(
     scratch world passes none, so a demo never leaves its settings in the user's project."""
     timings: dict[str, float] = {}
     started = time.monotonic()
+    if (
+        create_default_vpc
+        or take_over
+        or not deployed_record.entry(target.endpoint_url, target.region).exists()
+    ):
+        warm_up()  # it will synthesize: CDK loads from the start
     engine = CloudFormation(target).engine(progress=progress)
     if cdk_project is not None:
         read_context(cdk_project)  # a broken cdk.context.json stops setup before any AWS change
