@@ -85,23 +85,24 @@ def existing_setup(target: Any, account: str, region: str, role: str) -> Existin
     """Look, as `role` in `account`, for the key pair, CheckConnectivity function and bucket
     a setup (annex-cdk's or condor_annex's) made in `region`."""
     try:
-        credentials = target.session.client("sts", endpoint_url=target.endpoint_url).assume_role(
+        sts = target.session.create_client(
+            "sts", region_name=target.region, endpoint_url=target.endpoint_url
+        )
+        credentials = sts.assume_role(
             RoleArn=f"arn:{names.partition_of(region)}:iam::{account}:role/{role}",
             RoleSessionName="annex-cdk-org",
         )["Credentials"]
     except Exception as err:
         return ExistingSetup(account, region, unreadable=f"cannot assume {role}: {_short(err)}")
-    import boto3
+    import botocore.session
 
-    session = boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=region,
+    session = botocore.session.Session()
+    session.set_credentials(
+        credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"]
     )
 
     def client(service: str) -> Any:
-        return session.client(service, endpoint_url=target.endpoint_url)
+        return session.create_client(service, region_name=region, endpoint_url=target.endpoint_url)
 
     checks: tuple[tuple[str, Callable[[], object]], ...] = (
         (

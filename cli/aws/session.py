@@ -26,6 +26,8 @@ MAX_ATTEMPTS = 3
 QUICK_CONNECT_TIMEOUT_S = 3
 QUICK_READ_TIMEOUT_S = 5
 #: The longest a call can take before it fails: every attempt times out connecting or reading.
+#: What to look at when the AWS profile named is not in the AWS config files.
+PROFILE_HINT = "check --profile / AWS_PROFILE"
 WORST_CALL_S = MAX_ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S)
 #: Connections each client keeps: one client per service serves every thread of a run
 #: (aws/parallel.py), and past its pool urllib3 drops connections with a logged warning.
@@ -241,11 +243,22 @@ class AwsTarget:
 
     @cached_property
     def session(self) -> Any:
-        import boto3
+        """The botocore session every client of this target is made from.
+
+        botocore's own, not boto3's: boto3 adds resources and S3 transfers, which annex-cdk
+        does not use, and importing it (s3transfer with it) cost every run about 0.1 s of CPU.
+        """
         import botocore.session
+        from botocore.exceptions import ProfileNotFound
 
         core = botocore.session.Session(profile=self.profile)
-        core.register_component("data_loader", _shared_loader(core))
+        try:
+            core.register_component("data_loader", _shared_loader(core))
+        except ProfileNotFound:
+            raise CredentialsError(
+                f"AWS profile {self.profile!r} not found", hint=PROFILE_HINT
+            ) from None
+        core.set_config_variable("region", self.region)
         if self.credentials.from_instance:
             from botocore.credentials import (
                 CredentialResolver,
@@ -259,16 +272,12 @@ class AwsTarget:
                 "credential_provider",
                 CredentialResolver([InstanceMetadataProvider(iam_role_fetcher=fetcher)]),
             )
-        session_kwargs: dict[str, Any] = {"botocore_session": core, "region_name": self.region}
         if self.credentials.access_key_file and self.credentials.secret_key_file:
-            session_kwargs["aws_access_key_id"] = _read_key(self.credentials.access_key_file)
-            session_kwargs["aws_secret_access_key"] = _read_key(
-                self.credentials.secret_key_file, secret=True
+            core.set_credentials(
+                _read_key(self.credentials.access_key_file),
+                _read_key(self.credentials.secret_key_file, secret=True),
             )
-        try:
-            return boto3.Session(**session_kwargs)
-        except Exception as err:  # e.g. ProfileNotFound
-            raise CredentialsError(str(err)) from None
+        return core
 
     def client(self, service: str, *, quick: bool = False) -> Any:
         """The client whose every call maps failures to one-line errors (see `call`), one per
@@ -293,6 +302,7 @@ class AwsTarget:
 
     def _new_client(self, service: str, *, quick: bool) -> MappedClient:
         from botocore.config import Config
+        from botocore.exceptions import ProfileNotFound
 
         config = Config(
             connect_timeout=QUICK_CONNECT_TIMEOUT_S if quick else CONNECT_TIMEOUT_S,
@@ -300,7 +310,14 @@ class AwsTarget:
             retries={"max_attempts": 1 if quick else MAX_ATTEMPTS, "mode": "standard"},
             max_pool_connections=MAX_POOL_CONNECTIONS,
         )
-        client = self.session.client(service, endpoint_url=self.endpoint_url, config=config)
+        try:
+            client = self.session.create_client(
+                service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
+            )
+        except ProfileNotFound:
+            raise CredentialsError(
+                f"AWS profile {self.profile!r} not found", hint=PROFILE_HINT
+            ) from None
         if record := os.environ.get("ANNEX_CDK_RECORD_CALLS"):
             # tests/e2e/test_policy.py: every call as service:Operation, so that `annex-cdk
             # policy` can be checked against it. One short O_APPEND write per call: the
@@ -487,17 +504,15 @@ def long_term_key(profile: str | None) -> tuple[str, str, str]:
     are a long-term key, since condor_annex's key files can't hold a session token. The
     caller checks the pair (condor.key_files.validate_pair) and keeps the secret in a Secret.
     """
-    import boto3
+    import botocore.session
     from botocore.exceptions import BotoCoreError, ProfileNotFound
 
     where = f"AWS profile {profile!r}" if profile else "the default AWS credentials"
     try:
-        credentials = boto3.Session(profile_name=profile).get_credentials()
+        credentials = botocore.session.Session(profile=profile).get_credentials()
         frozen = credentials.get_frozen_credentials() if credentials is not None else None
     except ProfileNotFound:
-        raise CredentialsError(
-            f"AWS profile {profile!r} not found", hint="check --profile / AWS_PROFILE"
-        ) from None
+        raise CredentialsError(f"AWS profile {profile!r} not found", hint=PROFILE_HINT) from None
     except (BotoCoreError, ValueError) as err:
         # A provider's complaint (a bad config value, say); botocore's messages name files,
         # settings and providers, never key material.

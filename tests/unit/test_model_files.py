@@ -12,6 +12,7 @@ from botocore.loaders import JSONFileLoader, create_loader
 
 from annex_cdk.aws import session
 from annex_cdk.aws.session import AwsTarget, Credentials, JsonFiles
+from annex_cdk.errors import CredentialsError
 
 
 @pytest.mark.parametrize("service", ["ec2", "cloudformation", "s3", "iam", "sts"])
@@ -32,7 +33,7 @@ def test_a_missing_file_is_none_as_for_botocore(tmp_path: Path) -> None:
 def test_the_clients_load_through_it() -> None:
     target = AwsTarget("us-east-1", Credentials())
     target.client("sts")
-    loader = target.session._session.get_component("data_loader")
+    loader = target.session.get_component("data_loader")
     assert isinstance(loader.file_loader, JsonFiles)
 
 
@@ -65,3 +66,14 @@ def test_regions_making_their_clients_at_once_read_each_file_once(
     for thread in threads:
         thread.join()
     assert read and sorted(read) == sorted(set(read))
+
+
+def test_a_profile_that_is_not_there_is_a_credentials_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    target = AwsTarget("us-east-1", Credentials(), profile="nosuch")
+    with pytest.raises(CredentialsError, match="AWS profile 'nosuch' not found") as caught:
+        target.client("sts")
+    assert caught.value.hint == session.PROFILE_HINT
