@@ -381,7 +381,7 @@ def run_setup(
     if cdk_project is not None:
         read_context(cdk_project)  # a broken cdk.context.json stops setup before any AWS change
 
-    # Whether our block is to set the default region, judged by HTCondor's parser (processes
+    # Whether our block is to set the default region, judged by HTCondor's parser (a process
     # of its own) while AWS is asked; post_deploy takes it if user_config is the same by then.
     early = (
         InBackground(partial(region_verdict, paths, target.region), name="region-verdict")
