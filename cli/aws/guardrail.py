@@ -41,7 +41,7 @@ class GuardrailAccount:
         )
         # The Price List API answers in us-east-1 for every region's prices.
         self._pricing = MappedClient(
-            target.session.client(
+            target.session.create_client(
                 "pricing", region_name=fn.PRICE_LIST_REGION, endpoint_url=target.endpoint_url
             ),
             target,
