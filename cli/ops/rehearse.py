@@ -9,8 +9,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ from annex_cdk.aws.session import AwsTarget, Credentials
 from annex_cdk.condor.files import ensure_private_dir, write_secret_new
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.console import StackProgress
+from annex_cdk.errors import AnnexError
 from annex_cdk.ops.annex_lease_rehearsal import ANNEX_STEP, rehearse_annexes
 from annex_cdk.ops.check import run_check_setup
 from annex_cdk.ops.destroy import run_destroy
@@ -99,72 +100,108 @@ def timed_step(steps: list[RehearsalStep], name: str, fn: Callable[[], T]) -> T:
     return out
 
 
-def run_rehearsal(*, region: str, keep: bool = False) -> RehearsalReport:
+@dataclass
+class Rehearsal:
+    """A rehearsal under way: its scratch HOME, its emulator, its timed steps and its verdict."""
+
+    paths: LocalPaths
+    creds: Credentials
+    emu: Any  # annex_emulator.server.EmulatorProcess
+    steps: list[RehearsalStep] = field(default_factory=list)
+    ok: bool = True
+
+    def step(self, name: str, fn: Callable[[], T]) -> T:
+        return timed_step(self.steps, name, fn)
+
+    def destroy(self, target: AwsTarget) -> None:
+        """The last step: everything the rehearsal set up goes again."""
+        gone = self.step(
+            "destroy",
+            lambda: run_destroy(
+                target, self.paths, force=False, confirm=lambda q: True, progress=StackProgress()
+            ),
+        )
+        self.ok &= gone.ok
+
+
+def scratch_rehearsal(
+    body: Callable[[Rehearsal], None],
+    *,
+    keep: bool,
+    emulator: Mapping[str, Any],
+    kind: str = "",
+    stopped: str | None = None,
+) -> RehearsalReport:
+    """Run ``body``'s steps in a scratch HOME (scratch_home) against a private emulator
+    (started with ``emulator``'s arguments); the scratch directory goes afterwards unless
+    ``keep``. With ``stopped`` (what the rehearsal is called), an AnnexError ends the
+    rehearsal as a failed one, with a warning, instead of ending the command.
+    """
     from annex_emulator.server import EmulatorProcess
 
     root = Path(tempfile.mkdtemp(prefix="annex-cdk-rehearsal-"))
-    steps: list[RehearsalStep] = []
-    ok = True
+    rehearsal: Rehearsal | None = None
     try:
         paths, condor_config, creds = scratch_home(root)
         console.info(f"Scratch HOME: {paths.home}")
         with (
             scoped_environ({"CONDOR_CONFIG": str(condor_config)}, unset=AWS_ENV),
-            EmulatorProcess() as emu,
+            EmulatorProcess(**emulator) as emu,
         ):
-            console.info(f"Emulator: {emu.endpoint_url}")
-            target = AwsTarget(region, creds, endpoint_url=emu.endpoint_url)
-            flags = SettingsFlags(allow_from=(REHEARSAL_CIDR,))
-
-            def step(name: str, fn: Any) -> Any:
-                return timed_step(steps, name, fn)
-
-            first = step(
-                "setup",
-                lambda: run_setup(target, paths, flags, yes=False, progress=StackProgress()),
-            )
-            config_bytes = paths.user_config.read_bytes()
-            report = step("check-setup", lambda: run_check_setup(target, paths))
-            for line in report.lines:
-                console.info(line)
-            ok &= report.ok
-            again = step(
-                "setup (no-op re-run)",
-                lambda: run_setup(target, paths, flags, yes=False, progress=StackProgress()),
-            )
-            annexes_ok = step(
-                ANNEX_STEP,
-                lambda: rehearse_annexes(target, console.info),
-            )
-            if not annexes_ok:
-                ok = False
-                console.warn("an annex outlived its lease (see the FAILED lines above)")
-            guardrail_ok = step(
-                GUARDRAIL_STEP,
-                lambda: rehearse_guardrail(
-                    target, paths, flags, emu, StackProgress(), console.info
-                ),
-            )
-            if not guardrail_ok:
-                ok = False
-                console.warn("the spend guardrail did not act (see the FAILED lines above)")
-            updated = again.changed_stacks
-            unchanged_bytes = paths.user_config.read_bytes() == config_bytes
-            if updated or not unchanged_bytes:
-                ok = False
-                console.warn(
-                    f"the re-run was not a no-op: stacks {updated}, config same: {unchanged_bytes}"
-                )
-            gone = step(
-                "destroy",
-                lambda: run_destroy(
-                    target, paths, force=False, confirm=lambda q: True, progress=StackProgress()
-                ),
-            )
-            ok &= gone.ok
-            ok &= first.ok
+            console.info(f"Emulator{kind}: {emu.endpoint_url}")
+            rehearsal = Rehearsal(paths, creds, emu)
+            body(rehearsal)
+        ok = rehearsal.ok
+    except AnnexError as err:
+        if stopped is None:
+            raise
+        console.warn(f"the {stopped} rehearsal stopped: {err}")
+        ok = False
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
     # The table is the command's to print: with --json, stdout holds the JSON alone.
+    steps = rehearsal.steps if rehearsal is not None else []
     return RehearsalReport(ok, steps, root if keep else None)
+
+
+def run_rehearsal(*, region: str, keep: bool = False) -> RehearsalReport:
+    return scratch_rehearsal(lambda r: _rehearse(r, region), keep=keep, emulator={})
+
+
+def _rehearse(r: Rehearsal, region: str) -> None:
+    paths = r.paths
+    target = AwsTarget(region, r.creds, endpoint_url=r.emu.endpoint_url)
+    flags = SettingsFlags(allow_from=(REHEARSAL_CIDR,))
+    first = r.step(
+        "setup",
+        lambda: run_setup(target, paths, flags, yes=False, progress=StackProgress()),
+    )
+    config_bytes = paths.user_config.read_bytes()
+    report = r.step("check-setup", lambda: run_check_setup(target, paths))
+    for line in report.lines:
+        console.info(line)
+    r.ok &= report.ok
+    again = r.step(
+        "setup (no-op re-run)",
+        lambda: run_setup(target, paths, flags, yes=False, progress=StackProgress()),
+    )
+    if not r.step(ANNEX_STEP, lambda: rehearse_annexes(target, console.info)):
+        r.ok = False
+        console.warn("an annex outlived its lease (see the FAILED lines above)")
+    guardrail_ok = r.step(
+        GUARDRAIL_STEP,
+        lambda: rehearse_guardrail(target, paths, flags, r.emu, StackProgress(), console.info),
+    )
+    if not guardrail_ok:
+        r.ok = False
+        console.warn("the spend guardrail did not act (see the FAILED lines above)")
+    updated = again.changed_stacks
+    unchanged_bytes = paths.user_config.read_bytes() == config_bytes
+    if updated or not unchanged_bytes:
+        r.ok = False
+        console.warn(
+            f"the re-run was not a no-op: stacks {updated}, config same: {unchanged_bytes}"
+        )
+    r.destroy(target)
+    r.ok &= first.ok

@@ -17,10 +17,7 @@ files. The steps show what a governed user meets and the flags that get them thr
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from annex_cdk import console
@@ -30,19 +27,14 @@ from annex_cdk.aws.iam import Iam
 from annex_cdk.aws.session import AwsTarget, Credentials
 from annex_cdk.condor.files import write_private
 from annex_cdk.console import StackProgress
-from annex_cdk.errors import AnnexError
 from annex_cdk.ops.account_posture import AccountNotReadyError
 from annex_cdk.ops.annex_lease_rehearsal import REHEARSAL_IMAGE
 from annex_cdk.ops.check import run_check_setup
-from annex_cdk.ops.destroy import run_destroy
-from annex_cdk.ops.environ import scoped_environ
 from annex_cdk.ops.rehearse import (
-    AWS_ENV,
     REHEARSAL_CIDR,
+    Rehearsal,
     RehearsalReport,
-    RehearsalStep,
-    scratch_home,
-    timed_step,
+    scratch_rehearsal,
 )
 from annex_cdk.ops.setup import run_setup
 from annex_stacks import names
@@ -111,75 +103,57 @@ def _condor_annex_launches(target: AwsTarget, say: Callable[[str], None]) -> boo
 
 
 def run_governed_rehearsal(*, region: str, keep: bool = False) -> RehearsalReport:
+    return scratch_rehearsal(
+        lambda r: _rehearse_governed(r, region),
+        keep=keep,
+        emulator={"region": region, "governed": True},
+        kind=" (a landing zone's account)",
+        stopped="governed",
+    )
+
+
+def _rehearse_governed(r: Rehearsal, region: str) -> None:
     from annex_emulator.landing_zone import boundary_arn
-    from annex_emulator.server import EmulatorProcess
 
-    root = Path(tempfile.mkdtemp(prefix="annex-cdk-rehearsal-"))
-    steps: list[RehearsalStep] = []
-    ok = True
-    try:
-        paths, condor_config, creds = scratch_home(root)
-        console.info(f"Scratch HOME: {paths.home}")
-        with (
-            scoped_environ({"CONDOR_CONFIG": str(condor_config)}, unset=AWS_ENV),
-            EmulatorProcess(region=region, governed=True) as emu,
-        ):
-            console.info(f"Emulator (a landing zone's account): {emu.endpoint_url}")
-            target = AwsTarget(region, creds, endpoint_url=emu.endpoint_url)
-            _admin_keys(target, creds)
-            target = AwsTarget(region, creds, endpoint_url=emu.endpoint_url)  # the admin's
-            boundary = boundary_arn(target.account_id())
+    target = AwsTarget(region, r.creds, endpoint_url=r.emu.endpoint_url)
+    _admin_keys(target, r.creds)
+    target = AwsTarget(region, r.creds, endpoint_url=r.emu.endpoint_url)  # the admin's
+    boundary = boundary_arn(target.account_id())
 
-            def step(name: str, fn: Callable[[], T]) -> T:
-                return timed_step(steps, name, fn)
+    found = r.step("check-setup --deep", lambda: run_check_setup(target, r.paths, deep=True))
+    for line in found.lines:
+        console.info(line)
 
-            found = step("check-setup --deep", lambda: run_check_setup(target, paths, deep=True))
-            for line in found.lines:
-                console.info(line)
-
-            def refused() -> bool:
-                try:
-                    run_setup(
-                        target,
-                        paths,
-                        SettingsFlags(allow_from=(REHEARSAL_CIDR,)),
-                        yes=False,
-                        progress=StackProgress(),
-                    )
-                except AccountNotReadyError as err:
-                    console.info(f"setup stopped, as it must: {err}")
-                    return True
-                return False
-
-            ok &= step("setup (stops before any change)", refused)
-            flags = SettingsFlags(allow_from=(REHEARSAL_CIDR,), permissions_boundary=boundary)
-            first = step(
-                "setup --create-default-vpc --permissions-boundary",
-                lambda: run_setup(
-                    target,
-                    paths,
-                    flags,
-                    yes=False,
-                    progress=StackProgress(),
-                    create_default_vpc=True,
-                ),
+    def refused() -> bool:
+        try:
+            run_setup(
+                target,
+                r.paths,
+                SettingsFlags(allow_from=(REHEARSAL_CIDR,)),
+                yes=False,
+                progress=StackProgress(),
             )
-            ok &= first.ok
-            ok &= step(
-                "condor_annex's launches (replayed)",
-                lambda: _condor_annex_launches(target, console.info),
-            )
-            gone = step(
-                "destroy",
-                lambda: run_destroy(
-                    target, paths, force=False, confirm=lambda q: True, progress=StackProgress()
-                ),
-            )
-            ok &= gone.ok
-    except AnnexError as err:
-        console.warn(f"the governed rehearsal stopped: {err}")
-        ok = False
-    finally:
-        if not keep:
-            shutil.rmtree(root, ignore_errors=True)
-    return RehearsalReport(ok, steps, root if keep else None)
+        except AccountNotReadyError as err:
+            console.info(f"setup stopped, as it must: {err}")
+            return True
+        return False
+
+    r.ok &= r.step("setup (stops before any change)", refused)
+    flags = SettingsFlags(allow_from=(REHEARSAL_CIDR,), permissions_boundary=boundary)
+    first = r.step(
+        "setup --create-default-vpc --permissions-boundary",
+        lambda: run_setup(
+            target,
+            r.paths,
+            flags,
+            yes=False,
+            progress=StackProgress(),
+            create_default_vpc=True,
+        ),
+    )
+    r.ok &= first.ok
+    r.ok &= r.step(
+        "condor_annex's launches (replayed)",
+        lambda: _condor_annex_launches(target, console.info),
+    )
+    r.destroy(target)

@@ -13,10 +13,6 @@ IAM enforcement, with condor_annex's annex phase run on its own user's key:
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 from annex_cdk import console
@@ -24,19 +20,14 @@ from annex_cdk.aws.iam import Iam
 from annex_cdk.aws.session import AwsTarget, Credentials
 from annex_cdk.condor.files import write_private
 from annex_cdk.console import StackProgress
-from annex_cdk.errors import AnnexError
 from annex_cdk.ops import condor_user
 from annex_cdk.ops.annex_lease_rehearsal import ANNEX_STEP, rehearse_annexes
 from annex_cdk.ops.check import run_check_setup
-from annex_cdk.ops.destroy import run_destroy
-from annex_cdk.ops.environ import scoped_environ
 from annex_cdk.ops.rehearse import (
-    AWS_ENV,
     REHEARSAL_CIDR,
+    Rehearsal,
     RehearsalReport,
-    RehearsalStep,
-    scratch_home,
-    timed_step,
+    scratch_rehearsal,
 )
 from annex_cdk.ops.setup import run_setup
 from annex_stacks.policy import policy_document, split
@@ -54,69 +45,50 @@ def _policy_documents(region: str, account: str) -> list[dict[str, object]]:
 
 
 def run_least_privilege_rehearsal(*, region: str, keep: bool = False) -> RehearsalReport:
-    from annex_emulator.server import EmulatorProcess
+    return scratch_rehearsal(
+        lambda r: _rehearse_least_privilege(r, region),
+        keep=keep,
+        emulator={"enforce_iam": True},
+        kind=" (IAM enforced)",
+        stopped="least-privilege",
+    )
 
-    root = Path(tempfile.mkdtemp(prefix="annex-cdk-rehearsal-"))
-    steps: list[RehearsalStep] = []
-    ok = True
-    try:
-        paths, condor_config, creds = scratch_home(root)
-        console.info(f"Scratch HOME: {paths.home}")
-        with (
-            scoped_environ({"CONDOR_CONFIG": str(condor_config)}, unset=AWS_ENV),
-            EmulatorProcess(enforce_iam=True) as emu,
-        ):
-            console.info(f"Emulator (IAM enforced): {emu.endpoint_url}")
-            root_user = AwsTarget(region, creds, endpoint_url=emu.endpoint_url)
-            documents = _policy_documents(region, root_user.account_id())
-            key_id, secret = Iam(root_user).create_policy_user(POLICY_USER, documents)
-            assert creds.access_key_file is not None and creds.secret_key_file is not None
-            write_private(creds.access_key_file, f"{key_id}\n".encode())
-            write_private(creds.secret_key_file, f"{secret}\n".encode())
-            console.info(f"As {POLICY_USER}, holding exactly {len(documents)} policy documents")
-            target = AwsTarget(region, creds, endpoint_url=emu.endpoint_url)
-            flags = SettingsFlags(allow_from=(REHEARSAL_CIDR,), condor_user=True)
 
-            def step(name: str, fn: Callable[[], T]) -> T:
-                return timed_step(steps, name, fn)
+def _rehearse_least_privilege(r: Rehearsal, region: str) -> None:
+    root_user = AwsTarget(region, r.creds, endpoint_url=r.emu.endpoint_url)
+    documents = _policy_documents(region, root_user.account_id())
+    key_id, secret = Iam(root_user).create_policy_user(POLICY_USER, documents)
+    assert r.creds.access_key_file is not None and r.creds.secret_key_file is not None
+    write_private(r.creds.access_key_file, f"{key_id}\n".encode())
+    write_private(r.creds.secret_key_file, f"{secret}\n".encode())
+    console.info(f"As {POLICY_USER}, holding exactly {len(documents)} policy documents")
+    target = AwsTarget(region, r.creds, endpoint_url=r.emu.endpoint_url)
+    flags = SettingsFlags(allow_from=(REHEARSAL_CIDR,), condor_user=True)
 
-            first = step(
-                "setup --condor-user",
-                lambda: run_setup(target, paths, flags, yes=False, progress=StackProgress()),
-            )
-            ok &= first.ok
-            found = step("check-setup --deep", lambda: run_check_setup(target, paths, deep=True))
-            for line in found.lines:
-                console.info(line)
-            ok &= found.ok
-            user = condor_user.deployed_user(target)
-            step("credentials --rotate", lambda: condor_user.rotate_key(target, paths, user))
-            public, private = condor_user.key_files(paths)
-            condor = AwsTarget(
-                region,
-                Credentials(access_key_file=public, secret_key_file=private),
-                endpoint_url=emu.endpoint_url,
-            )
-            annexes_ok = step(
-                f"{ANNEX_STEP} (condor_annex's own key)",
-                # The root user stands in for the lease functions' role and the fleet role's
-                # maker; condor_annex's own calls are the condor user's.
-                lambda: rehearse_annexes(root_user, console.info, condor_annex=condor),
-            )
-            if not annexes_ok:
-                ok = False
-                console.warn("the annex phase failed on condor_annex's key (see above)")
-            gone = step(
-                "destroy",
-                lambda: run_destroy(
-                    target, paths, force=False, confirm=lambda q: True, progress=StackProgress()
-                ),
-            )
-            ok &= gone.ok
-    except AnnexError as err:
-        console.warn(f"the least-privilege rehearsal stopped: {err}")
-        ok = False
-    finally:
-        if not keep:
-            shutil.rmtree(root, ignore_errors=True)
-    return RehearsalReport(ok, steps, root if keep else None)
+    first = r.step(
+        "setup --condor-user",
+        lambda: run_setup(target, r.paths, flags, yes=False, progress=StackProgress()),
+    )
+    r.ok &= first.ok
+    found = r.step("check-setup --deep", lambda: run_check_setup(target, r.paths, deep=True))
+    for line in found.lines:
+        console.info(line)
+    r.ok &= found.ok
+    user = condor_user.deployed_user(target)
+    r.step("credentials --rotate", lambda: condor_user.rotate_key(target, r.paths, user))
+    public, private = condor_user.key_files(r.paths)
+    condor = AwsTarget(
+        region,
+        Credentials(access_key_file=public, secret_key_file=private),
+        endpoint_url=r.emu.endpoint_url,
+    )
+    annexes_ok = r.step(
+        f"{ANNEX_STEP} (condor_annex's own key)",
+        # The root user stands in for the lease functions' role and the fleet role's
+        # maker; condor_annex's own calls are the condor user's.
+        lambda: rehearse_annexes(root_user, console.info, condor_annex=condor),
+    )
+    if not annexes_ok:
+        r.ok = False
+        console.warn("the annex phase failed on condor_annex's key (see above)")
+    r.destroy(target)
