@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +17,11 @@ from annex_cdk.errors import LocalFilesError
 from annex_cdk.ops.post_deploy import PostDeployReport, local_writes_coming, post_deploy
 from annex_cdk.ops.regions import run_regions
 from annex_stacks import names
+from tests.unit import test_local_integrity as integrity
 
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
-
-
-@pytest.fixture
-def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalPaths]:
-    config = tmp_path / "condor_config"
-    config.write_text("# an empty base config\n")
-    monkeypatch.setenv("CONDOR_CONFIG", str(config))
-    home = tmp_path / "home"
-    home.mkdir()
-    yield LocalPaths(home)
+# A scratch HOME and an empty base config, as the local-integrity tests have them.
+paths = integrity.paths
 
 
 @pytest.fixture
