@@ -250,11 +250,16 @@ _warming: threading.Thread | None = None
 def warm_up() -> None:
     """Start loading CDK in the background (its Python modules, jsii's node process and
     aws-cdk-lib's assembly: most of a synthesis's seconds), for a run that reads AWS before it
-    synthesizes: the reads and the loading overlap. Harmless when nothing synthesizes."""
+    synthesizes: the reads and the loading overlap. A run that synthesizes nothing after all
+    waits for the loading when it exits."""
     global _warming
     with _warming_lock:
         if _warming is None:
-            _warming = threading.Thread(target=_load_cdk, name="cdk-warm-up", daemon=True)
+            # Not a daemon: a run that ends before it synthesizes (an error, a refusal) waits for
+            # the loading at exit. jsii writes its runtime's files into a temporary directory
+            # that the interpreter's exit removes; a daemon thread still writing there made that
+            # removal fail with a traceback under the run's own last line.
+            _warming = threading.Thread(target=_load_cdk, name="cdk-warm-up")
             _warming.start()
 
 
