@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from annex_cdk.aws.service import Service, error_code, is_not_found
+from annex_cdk.aws.session import keyed_session
 from annex_cdk.errors import UsageError
 from annex_stacks import names
 
@@ -94,10 +95,7 @@ def existing_setup(target: Any, account: str, region: str, role: str) -> Existin
         )["Credentials"]
     except Exception as err:
         return ExistingSetup(account, region, unreadable=f"cannot assume {role}: {_short(err)}")
-    import botocore.session
-
-    session = botocore.session.Session()
-    session.set_credentials(
+    session = keyed_session(
         credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"]
     )
 

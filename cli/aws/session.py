@@ -189,17 +189,17 @@ def _one_caller_at_a_time(loader: Any) -> None:
 
     for name in _CACHED:
         setattr(loader, name, locked(getattr(loader, name)))
-    loader._search_paths = _Paths(loader.search_paths)
 
 
-class _Paths(list[str]):
-    """The loader's search paths, each once: every boto3 Session appends boto3's data directory
-    to the loader it is given (the shared one: once per region), and every copy was searched
-    again for each model's extras."""
+def keyed_session(key_id: str, secret: str, token: str | None = None) -> Any:
+    """A botocore session signing with these keys (an assumed role's), on the run's shared
+    loader: a member account's clients parse no API model again."""
+    import botocore.session
 
-    def append(self, path: str) -> None:
-        if path not in self:
-            super().append(path)
+    core = botocore.session.Session()
+    core.register_component("data_loader", _shared_loader(core))
+    core.set_credentials(key_id, secret, token)
+    return core
 
 
 class JsonFiles:

@@ -225,13 +225,12 @@ def _run_child(
 
 def bindings_version_line(timeout: float) -> str | None:
     """``htcondor2.version()`` of the bindings this parser runs; None if they cannot run."""
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("_CONDOR_")}
     try:
         answer = htcondor_process.ask(
             sys.executable,
             _CHILD,
             "version",
-            env={**env, "CONDOR_CONFIG": os.devnull},
+            env=_child_env(Path(os.devnull)),
             cwd=Path("/"),
             timeout=timeout,
         )
