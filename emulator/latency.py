@@ -7,6 +7,11 @@ emulator with `--latency-ms`: a delay for every service, and one per service whe
 a figure of its own (`s3=30`). Requests wait in their own server thread, so concurrent calls
 overlap as they do against AWS; the health and fault endpoints never wait.
 
+The delay is the time from a request's arrival to its answer, the emulator's own work included:
+AWS's figures include the service's work, which AWS does on its side and for many callers at
+once. Added on top instead, moto's CPU (one process, one interpreter lock) would make a round of
+concurrent calls slower than one call, which on AWS it is not.
+
 The service is read from the request's SigV4 credential scope
 (`Credential=AKID/20260101/us-east-1/cloudformation/aws4_request`), which every AWS SDK sends.
 """
@@ -87,6 +92,11 @@ def seconds_for(delays: Mapping[str, float], environ: Mapping[str, Any]) -> floa
     return (ms or 0.0) / 1000
 
 
-def wait(delays: Mapping[str, float], environ: Mapping[str, Any]) -> None:
-    if (seconds := seconds_for(delays, environ)) > 0:
-        time.sleep(seconds)
+def deadline(delays: Mapping[str, float], environ: Mapping[str, Any]) -> float:
+    """When (time.monotonic) the answer to a request arriving now may leave."""
+    return time.monotonic() + seconds_for(delays, environ)
+
+
+def wait_until(when: float) -> None:
+    if (left := when - time.monotonic()) > 0:
+        time.sleep(left)

@@ -184,9 +184,21 @@ class _LoadingGate:
         self.loaded.wait()
         if environ.get("PATH_INFO") == clock.CLOCK_PATH and self.app is not None:
             return clock.handle(environ, start_response)
-        if not str(environ.get("PATH_INFO", "")).startswith(_MOTO_API):
-            emulator_calls.count(environ)
-            emulator_latency.wait(self.latency, environ)
+        if str(environ.get("PATH_INFO", "")).startswith(_MOTO_API):
+            return self._answer(environ, start_response)
+        emulator_calls.count(environ)
+        answer_at = emulator_latency.deadline(self.latency, environ)
+        # The whole body is made before the wait: the delay covers the emulator's work.
+        answer = self._answer(environ, start_response)
+        try:
+            body = list(answer)
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()  # WSGI: the server would have closed it after sending
+        emulator_latency.wait_until(answer_at)
+        return body
+
+    def _answer(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if (fault := emulator_faults.intercept(environ)) is not None:
             return fault(start_response)
         if (prices := price_list.intercept(environ)) is not None:

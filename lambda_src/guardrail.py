@@ -21,8 +21,6 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import boto3
-
 from annex_lambda_src.lease import (
     BUCKET_ENV,
     annex_fleets,
@@ -549,6 +547,8 @@ def run_guardrail(
 
 
 def guardrail_handler(event: Any, context: Any) -> dict[str, Any]:
+    import boto3  # here, not at the top: as lease._clients says
+
     clients = {n: boto3.client(n) for n in ("ec2", "s3", "events", "iam", "ssm", "cloudwatch")}
     return run_guardrail(
         config_from_env(os.environ),

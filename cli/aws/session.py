@@ -240,6 +240,10 @@ class AwsTarget:
     _lock: threading.RLock = field(
         default_factory=threading.RLock, init=False, repr=False, compare=False
     )
+    # Its own lock: the caller's identity is asked while other threads make clients.
+    _identity_lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     @cached_property
     def session(self) -> Any:
@@ -346,7 +350,7 @@ class AwsTarget:
     def identity(self) -> dict[str, Any]:
         """STS GetCallerIdentity, asked once per run (pre-flight, account, IAM principal),
         whichever thread asks first."""
-        with self._lock:
+        with self._identity_lock:
             if "_identity" not in self.__dict__:
                 self.__dict__["_identity"] = self._ask_identity()
             identity: dict[str, Any] = self.__dict__["_identity"]

@@ -130,7 +130,7 @@ class _Child:
             while b"\n" not in self._pending:
                 left = deadline - time.monotonic()
                 if left <= 0 or not sel.select(left):
-                    self.kill()
+                    self.close()
                     raise ChildTimeoutError
                 chunk = os.read(fd, 65536)
                 if not chunk:
@@ -139,22 +139,16 @@ class _Child:
         line, _, self._pending = self._pending.partition(b"\n")
         return line
 
-    def kill(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.kill()
-        self.close()
-
     def close(self) -> None:
-        """Close its stdin (it ends on that) and forget it; never waits long."""
+        """End it and forget it. Killed, not asked to go: between questions it holds nothing
+        (it only reads config), and its own shutdown (tens of ms) would hold up our exit."""
         for stream in (self._proc.stdin, self._proc.stdout):
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
-        try:
-            self._proc.wait(timeout=1)
-        except subprocess.TimeoutExpired:
+        if self._proc.poll() is None:
             self._proc.kill()
-            self._proc.wait()
+        self._proc.wait()
         self._stderr.close()
 
 
@@ -194,7 +188,7 @@ class _Pool:
             try:
                 answer = child.ask(question, timeout)
             except BaseException:
-                child.kill()  # interrupted between question and answer: out of step
+                child.close()  # interrupted between question and answer: out of step
                 raise
             self._child = child if answer.returncode == 0 else None
             return answer

@@ -77,12 +77,13 @@ def unchanged(
     deployed = [n for n, stamp in record.stacks.items() if stamp.stack_id]
     # Two rounds: the caller, every stack's state and every deployed stack's resource list;
     # then each resource's existence and the PEM's key. The local checks run meanwhile.
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        # Each client loads its API model (CPU): made while the first calls are answered.
-        pool.submit(target.prepare_clients, [*_PROBED, "ssm"])
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        # The first round's calls go first; each later client loads its API model (CPU) while
+        # they are answered.
         account = pool.submit(target.account_id)
         states = pool.submit(engine.read_states, MANAGED_STACKS)
         gone = pool.submit(gone_resources_of, target, deployed)
+        pool.submit(target.prepare_clients, [*_PROBED, "ssm"])
         checked = pool.submit(local_checks, settings) if local_checks else None
         if account.result() != record.account or not _same(states.result(), record):
             return None

@@ -177,6 +177,31 @@ def test_latency_is_chosen_per_service_from_the_request_signature() -> None:
             latency.parse([bad])
 
 
+def test_the_delay_runs_from_arrival_and_covers_the_emulators_own_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """AWS's latency includes the service's work: moto's work is done within the delay (the
+    body is made first), and the answer leaves at arrival + delay, not after both."""
+    events: list[str] = []
+    clock = iter([10.0])
+    monkeypatch.setattr(latency.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(latency, "wait_until", lambda when: events.append(f"wait until {when}"))
+
+    def moto(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        events.append("moto answers")
+        start_response("200 OK", [])
+        yield b"<GetCallerIdentityResponse/>"
+        events.append("body made")
+
+    gate = emulator._LoadingGate(latency={"*": 100.0})
+    gate.app = moto
+    gate.loaded.set()
+    environ = {"PATH_INFO": "/", "REQUEST_METHOD": "POST", **_signed_environ("sts")}
+    body = gate(environ, lambda status, headers: None)
+    assert body == [b"<GetCallerIdentityResponse/>"]
+    assert events == ["moto answers", "body made", "wait until 10.1"]
+
+
 def test_an_emulator_with_latency_answers_no_sooner_than_told_and_counts_calls() -> None:
     """A lower bound only: a loaded machine can make a call slower, never faster."""
     with EmulatorProcess(region=REGION, latency_ms={"*": 400, "s3": 0}) as slow:

@@ -106,6 +106,26 @@ def test_one_client_per_service_is_shared_by_every_thread():
     assert other.client("ec2") is not clients[0]
 
 
+def test_clients_are_made_while_the_callers_identity_is_asked(monkeypatch):
+    """A no-op setup asks who the caller is while other threads make the next round's clients:
+    the question (a round trip to STS) must not hold them up."""
+    target = AwsTarget(REGION, Credentials(), endpoint_url="http://127.0.0.1:9")
+    asking, made = threading.Event(), threading.Event()
+
+    def ask(self: AwsTarget) -> dict[str, str]:
+        asking.set()
+        if not made.wait(timeout=10):
+            raise AssertionError("making a client waited for the caller's identity")
+        return {"Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:root"}
+
+    monkeypatch.setattr(AwsTarget, "_ask_identity", ask)
+    identity = InBackground(target.account_id)
+    assert asking.wait(timeout=10)
+    target.client("ec2")
+    made.set()
+    assert identity.result() == ACCOUNT
+
+
 class _DriftApi:
     """CloudFormation's drift calls, answering IN_PROGRESS `polls_busy` times."""
 

@@ -33,9 +33,11 @@ def other_lines(stderr: str) -> list[str]:
 
 
 def importtime(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """In HOME, not the checkout: a setup records its settings in the directory it runs in."""
     return subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "annex_cdk", *args],
         env=env,
+        cwd=env.get("HOME"),
         capture_output=True,
         text=True,
         timeout=120,
@@ -154,8 +156,11 @@ def test_check_setup_on_the_emulator_runs_every_check_without_cdk(home: dict[str
     assert not {"boto3", "s3transfer"} & modules
 
 
-def test_write_config_and_a_cached_diff_run_without_cdk(home: dict[str, str]) -> None:
-    """After a setup, neither write-config nor an unchanged diff needs a synthesis."""
+def test_write_config_a_cached_diff_and_a_noop_setup_run_without_cdk(
+    home: dict[str, str],
+) -> None:
+    """After a setup, neither write-config, an unchanged diff nor a setup with nothing to do
+    needs a synthesis; nor boto3 (the Lambda handlers' SDK, imported by them alone)."""
     jsii_cache = str(Path.home() / ".cache" / "aws" / "jsii" / "package-cache")
     with EmulatorProcess() as emu:
         env = emu.environ(clean_env(**home, JSII_RUNTIME_PACKAGE_CACHE_ROOT=jsii_cache))
@@ -164,9 +169,10 @@ def test_write_config_and_a_cached_diff_run_without_cdk(home: dict[str, str]) ->
             env=env, cwd=home["HOME"], capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
         assert setup.returncode == 0, setup.stderr
-        for args in (("write-config",), ("diff", "--exit-code")):
+        for args in (("write-config",), ("diff", "--exit-code"), ("setup",)):
             proc = importtime(*args, env=env)
             assert proc.returncode == 0, proc.stderr
             modules = imported(proc.stderr)
             assert "annex_cdk.ops.post_deploy" in modules  # the command itself ran
             assert forbidden(modules) == [], args
+            assert not {"boto3", "s3transfer"} & modules, args
