@@ -51,7 +51,8 @@ def _quiet_jsii_exit() -> None:
     Ctrl-C in a terminal signals the whole process group, so node dies with us; jsii's atexit
     hook then writes to its closed pipe and Python prints "Exception ignored in atexit
     callback" with a BrokenPipeError traceback under our one "interrupted" line. Only that
-    error is silenced: there is nothing left to stop.
+    error is silenced: there is nothing left to stop. Nor is there when Ctrl-C came before node
+    was started at all, and jsii's `__del__` stops it anyway (an AttributeError).
     """
     from jsii._kernel.providers import process
 
@@ -68,6 +69,8 @@ def _quiet_jsii_exit() -> None:
         start(self)
 
     def quiet_stop(self: Any) -> None:
+        if not hasattr(self, "_process"):
+            return  # Ctrl-C came before node was started: nothing to stop (jsii's __del__)
         with contextlib.suppress(BrokenPipeError):
             stop(self)
 
@@ -247,11 +250,14 @@ _warming_lock = threading.Lock()
 _warming: threading.Thread | None = None
 
 
-def warm_up() -> None:
+def warm_up(unless: Callable[[], bool] | None = None) -> None:
     """Start loading CDK in the background (its Python modules, jsii's node process and
     aws-cdk-lib's assembly: most of a synthesis's seconds), for a run that reads AWS before it
     synthesizes: the reads and the loading overlap. A run that synthesizes nothing after all
-    waits for the loading when it exits."""
+    waits for the loading when it exits.
+
+    `unless` is asked first, in the loading thread: if it says True (the templates are in the
+    synthesis cache, say), nothing is loaded. The loading costs about a second of CPU."""
     global _warming
     with _warming_lock:
         if _warming is None:
@@ -259,7 +265,7 @@ def warm_up() -> None:
             # the loading at exit. jsii writes its runtime's files into a temporary directory
             # that the interpreter's exit removes; a daemon thread still writing there made that
             # removal fail with a traceback under the run's own last line.
-            _warming = threading.Thread(target=_load_cdk, name="cdk-warm-up")
+            _warming = threading.Thread(target=_load_cdk, args=(unless,), name="cdk-warm-up")
             _warming.start()
 
 
@@ -272,7 +278,12 @@ def _warmed_up() -> None:
         warming.join()
 
 
-def _load_cdk() -> None:
+def _load_cdk(unless: Callable[[], bool] | None) -> None:
+    # Either guess may be wrong: that costs time, never a result (synthesis loads what it
+    # needs itself).
+    with contextlib.suppress(Exception):
+        if unless is not None and unless():
+            return
     # A failure here is met again, and reported, when synthesis imports in its own thread
     # (a failed import leaves nothing behind in sys.modules).
     with contextlib.suppress(Exception):

@@ -58,9 +58,9 @@ def entry(endpoint_url: str | None, region: str) -> Path:
     return cache_root() / "deployed" / f"{hashlib.sha256(where.encode()).hexdigest()[:32]}.json"
 
 
-def load(target: AwsTarget) -> DeployedRecord | None:
+def load(target: AwsTarget, *, warn: bool = True) -> DeployedRecord | None:
     data = read_trusted_json(
-        entry(target.endpoint_url, target.region), what="the record of the last setup"
+        entry(target.endpoint_url, target.region), what="the record of the last setup", warn=warn
     )
     try:
         if data["format"] != _FORMAT:

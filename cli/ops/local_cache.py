@@ -44,13 +44,15 @@ def private_dirs(directory: Path) -> None:
         os.chmod(path, _PRIVATE)  # mkdir's mode went through the umask
 
 
-def read_trusted_json(entry: Path, *, what: str) -> Any:
+def read_trusted_json(entry: Path, *, what: str, warn: bool = True) -> Any:
     """The JSON in ``entry`` (under cache_root()), or None when it is missing, damaged or not
-    to be trusted (then a warning names why, for `what` it is)."""
+    to be trusted (then a warning names why, for `what` it is, unless `warn` is False: a
+    guess that the run's own reading will warn about)."""
     try:
         for path in (entry.parent.parent, entry.parent, entry):
             if reason := untrusted(path):
-                console.warn(f"ignoring {what}: {reason}")
+                if warn:
+                    console.warn(f"ignoring {what}: {reason}")
                 return None
         return json.loads(entry.read_text())
     except (OSError, ValueError):

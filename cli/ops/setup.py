@@ -56,7 +56,7 @@ from annex_cdk.ops.stack_ownership import (
     refuse_foreign,
     refuse_stack_set_stacks,
 )
-from annex_cdk.ops.synth_cache import Templates, remember, synth_templates
+from annex_cdk.ops.synth_cache import Templates, holds, inputs_key, remember, synth_templates
 from annex_cdk.ops.unchanged import remember as remember_deployed
 from annex_cdk.ops.unchanged import unchanged
 from annex_cdk.templates.change_set import (
@@ -376,7 +376,7 @@ def run_setup(
         or take_over
         or not deployed_record.entry(target.endpoint_url, target.region).exists()
     ):
-        warm_up()  # it will synthesize: CDK loads from the start
+        warm_up(unless=partial(templates_at_hand, target, paths, flags))  # from the start
     engine = CloudFormation(target).engine(progress=progress)
     if cdk_project is not None:
         read_context(cdk_project)  # a broken cdk.context.json stops setup before any AWS change
@@ -413,7 +413,8 @@ def run_setup(
             local_writes_coming(target.region)
             _after_deploy(target, results)
         else:
-            warm_up()  # CDK loads while the stacks are read and the account checked
+            # CDK loads while the stacks are read and the account checked.
+            warm_up(unless=partial(templates_at_hand, target, paths, flags))
             _caller_and_stack_sets(target, engine)  # before the lock: nothing is written
             lock = run_lock.enter_context(Ssm(target).lock("setup"))
             # --no-local is the pipeline's mode: it needs only what the deploy role holds.
@@ -497,6 +498,24 @@ def run_setup(
         timings=timings,
         synth_cached=synth_cached,
     )
+
+
+def templates_at_hand(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) -> bool:
+    """Whether the synthesis cache most likely holds this run's templates: those of these flags
+    over what the last setup here recorded (nothing: a first setup). Then CDK is not loaded
+    ahead (a second of CPU): a wrong guess costs time, never a result."""
+    record = deployed_record.load(target, warn=False)  # unchanged() says why not, if it must
+    try:
+        settings = resolve_settings(
+            flags,
+            region=target.region,
+            recorded=record.recorded if record else {},
+            paths=paths,
+            quiet=True,
+        )
+    except AnnexError:
+        return False
+    return holds(inputs_key(settings))
 
 
 def _caller_and_stack_sets(target: AwsTarget, engine: Engine) -> None:
@@ -602,7 +621,7 @@ def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) 
     if (same := unchanged(target, paths, flags, engine)) is not None:
         live = {n: state for n, state in same.states.items() if state.exists}
         return DiffReport(planned_diffs(same.plan(), None), live, {}, same.settings)
-    warm_up()
+    warm_up(unless=partial(templates_at_hand, target, paths, flags))
     _caller_and_stack_sets(target, engine)
     needs = plan_actions() if paths is None else None  # a pipeline's diff: the plan role's reads
     want = desired_state(target, paths, flags, engine, local_checks=False, needs=needs)

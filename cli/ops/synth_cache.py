@@ -47,9 +47,12 @@ def cache_dir() -> Path:
 
 
 def inputs_key(settings: AnnexSettings) -> str:
-    """A digest of everything the templates depend on."""
+    """A digest of everything the templates depend on. Not the account: the templates name it
+    only as AWS::AccountId (tests/infra/test_synth_regions.py), so a run can tell whether its
+    templates are cached before it knows the account."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([_FORMAT, settings.to_context()], sort_keys=True).encode())
+    context = settings.with_(account=None).to_context()
+    digest.update(json.dumps([_FORMAT, context], sort_keys=True).encode())
     for package in _PACKAGES:
         for path in sorted(_sources(resources.files(package)), key=str):
             digest.update(str(path.relative_to(resources.files(package))).encode())  # type: ignore[arg-type]  # importlib's Traversable is a Path here (a package on disk)
@@ -73,6 +76,11 @@ def enabled() -> bool:
 def _digest(templates: Any, warnings: Any) -> str:
     canonical = json.dumps([templates, warnings], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def holds(key: str) -> bool:
+    """Whether an entry for `key` is there (not yet whether it can be trusted: `_load`)."""
+    return enabled() and (cache_dir() / f"{key}.json").is_file()
 
 
 def _load(key: str) -> Templates | None:

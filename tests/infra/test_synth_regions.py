@@ -27,10 +27,11 @@ def test_one_synthesis_gives_each_region_what_its_own_synthesis_gives(tmp_path):
         assert set(alone.templates) == set(CORE_STACKS)
 
 
-def test_every_stack_is_the_same_in_every_region(tmp_path):
+def test_every_stack_is_the_same_in_every_region_and_account(tmp_path):
     """Why regions whose settings differ only by region can share one set of stacks: with
     every optional stack and setting on, the templates pinned to one region are those pinned
-    to another, in another partition's neighbourhood too (ARNs and names use AWS::Region)."""
+    to another, in another partition's neighbourhood too (ARNs and names use AWS::Region).
+    Nor do they name the account (AWS::AccountId): the synthesis cache's key leaves it out."""
     everything = AnnexSettings(
         allowed_cidrs=("203.0.113.5/32", "2001:db8::/64"),
         extra_tags={"project": "physics"},
@@ -44,10 +45,13 @@ def test_every_stack_is_the_same_in_every_region(tmp_path):
         budget_email="ops@example.org",
         permissions_boundary="arn:aws:iam::123456789012:policy/OrgPermissionsBoundary",
     )
-    first = synth(everything.with_(region="us-east-1"), outdir=tmp_path / "first")
+    first = synth(
+        everything.with_(region="us-east-1", account="111111111111"), outdir=tmp_path / "first"
+    )
     assert set(first.templates) == {spec.name for spec in STACKS}
-    for region in ("eu-central-1", "ap-southeast-2"):
-        other = synth(everything.with_(region=region), outdir=tmp_path / region)
+    assert "111111111111" not in json.dumps(first.templates)
+    for region, account in (("eu-central-1", "222222222222"), ("ap-southeast-2", None)):
+        other = synth(everything.with_(region=region, account=account), outdir=tmp_path / region)
         assert other.templates == first.templates, region
         assert other.warnings == first.warnings
         assert region not in json.dumps(other.templates)

@@ -156,11 +156,12 @@ def test_check_setup_on_the_emulator_runs_every_check_without_cdk(home: dict[str
     assert not {"boto3", "s3transfer"} & modules
 
 
-def test_write_config_a_cached_diff_and_a_noop_setup_run_without_cdk(
+def test_setups_diffs_and_write_config_that_need_no_synthesis_run_without_cdk(
     home: dict[str, str],
 ) -> None:
-    """After a setup, neither write-config, an unchanged diff nor a setup with nothing to do
-    needs a synthesis; nor boto3 (the Lambda handlers' SDK, imported by them alone)."""
+    """After a setup, neither write-config, an unchanged diff, a setup with nothing to do nor
+    a setup after a destroy (its templates are in the cache) needs a synthesis, so none loads
+    CDK; nor boto3 (the Lambda handlers' SDK, imported by them alone)."""
     jsii_cache = str(Path.home() / ".cache" / "aws" / "jsii" / "package-cache")
     with EmulatorProcess() as emu:
         env = emu.environ(clean_env(**home, JSII_RUNTIME_PACKAGE_CACHE_ROOT=jsii_cache))
@@ -169,10 +170,13 @@ def test_write_config_a_cached_diff_and_a_noop_setup_run_without_cdk(
             env=env, cwd=home["HOME"], capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
         assert setup.returncode == 0, setup.stderr
-        for args in (("write-config",), ("diff", "--exit-code"), ("setup",)):
+        destroy = ["destroy", "--yes"]
+        again = ["setup", "--allow-from", "198.51.100.7/32"]  # its templates are in the cache
+        for args in (["write-config"], ["diff", "--exit-code"], ["setup"], destroy, again):
             proc = importtime(*args, env=env)
             assert proc.returncode == 0, proc.stderr
             modules = imported(proc.stderr)
-            assert "annex_cdk.ops.post_deploy" in modules  # the command itself ran
+            if args != destroy:
+                assert "annex_cdk.ops.post_deploy" in modules  # the command itself ran
             assert forbidden(modules) == [], args
             assert not {"boto3", "s3transfer"} & modules, args
