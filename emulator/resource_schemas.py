@@ -15,10 +15,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cfnlint.jsonschema import StandardValidator
-from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
-from cfnlint.schema.manager import ResourceNotFoundError
-
 from annex_emulator.resource_properties import EmulatorResourceError
 
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
@@ -57,6 +53,12 @@ def _path(error: Any) -> str:
 
 def check_properties(logical_id: str, resource_type: str, properties: Any, region: str) -> None:
     """Raise EmulatorResourceError if CloudFormation's schema check refuses ``properties``."""
+    # cfn-lint loads here, at the first stack operation, not at the emulator's start: its
+    # import is a quarter of that start's CPU, and many emulators never deploy a stack.
+    from cfnlint.jsonschema import StandardValidator
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+    from cfnlint.schema.manager import ResourceNotFoundError
+
     try:
         schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, resource_type).schema
     except ResourceNotFoundError:

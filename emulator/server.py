@@ -140,8 +140,9 @@ class _LoadingGate:
     def load(self) -> None:
         """Import and teach moto (in a thread of its own; nothing else imports moto meanwhile)."""
         try:
-            from annex_emulator import teach
+            from annex_emulator import botocore_data, teach
 
+            botocore_data.share_one_loader()  # before moto makes its sessions
             teach.install()  # checks moto first; before the first stack is parsed
             self.account.apply()
             from moto.moto_server.werkzeug_app import (

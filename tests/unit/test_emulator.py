@@ -177,6 +177,21 @@ def test_latency_is_chosen_per_service_from_the_request_signature() -> None:
             latency.parse([bad])
 
 
+def test_the_emulators_botocore_sessions_share_one_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto makes sessions of its own while it loads: each parsed EC2's model again."""
+    import botocore.session
+
+    from annex_emulator import botocore_data
+
+    monkeypatch.setattr(botocore.session, "create_loader", botocore.session.create_loader)
+    botocore_data.share_one_loader()
+    first, second = boto3.Session(), boto3.Session()
+    loader = first._loader
+    assert second._loader is loader
+    assert first.client("sts", region_name=REGION) is not None
+    assert loader.search_paths and len(loader.search_paths) == len(set(loader.search_paths))
+
+
 def test_the_delay_runs_from_arrival_and_covers_the_emulators_own_work(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
