@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from annex_cdk.aws import model_cache
 from annex_cdk.errors import CredentialsError, EndpointError, UsageError
 from annex_cdk.text import BOM, BOM_HINT, bom_problem
 from annex_stacks import names
@@ -205,16 +206,27 @@ def keyed_session(key_id: str, secret: str, token: str | None = None) -> Any:
 class JsonFiles:
     """botocore's file loader (loaders.JSONFileLoader: `name.json`, else `name.json.gz`), with
     each JSON object read into a dict instead of an OrderedDict (a dict keeps the order too):
-    the API models every client loads (EC2's is 4.5 MB) take about 40% less CPU to read."""
+    the API models every client loads (EC2's is 4.5 MB) take about 40% less CPU to read.
+
+    And each file is parsed once per install: what it parses to is kept under the user's
+    cache (`model_cache`), which a later run reads in a third of the time."""
 
     def exists(self, file_path: str) -> bool:
         return any(os.path.isfile(file_path + ext) for ext, _ in _JSON_FILES)
 
     def load_file(self, file_path: str) -> Any:
         for ext, open_file in _JSON_FILES:
-            if os.path.isfile(file_path + ext):
-                with open_file(file_path + ext, "rb") as fp:
-                    return json.loads(fp.read().decode("utf-8"))
+            path = file_path + ext
+            try:
+                stat = os.stat(path)
+            except OSError:
+                continue
+            if (kept := model_cache.load(path, stat)) is not None:
+                return kept
+            with open_file(path, "rb") as fp:
+                data = json.loads(fp.read().decode("utf-8"))
+            model_cache.keep(path, stat, data)
+            return data
         return None
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from annex_cdk.aws.engine import StackState
 from annex_cdk.aws.session import AwsTarget
-from annex_cdk.ops.local_cache import cache_root, read_trusted_json, write_private_json
+from annex_cdk.local_cache import cache_root, read_trusted_json, write_private_json
 
 _FORMAT = 1
 

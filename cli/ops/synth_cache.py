@@ -25,7 +25,7 @@ from typing import Any
 
 from annex_cdk import console
 from annex_cdk.env import env_flag
-from annex_cdk.ops.local_cache import cache_root, read_trusted_json, write_private_json
+from annex_cdk.local_cache import cache_root, read_trusted_json, write_private_json
 from annex_stacks.facade import synth, synth_regions
 from annex_stacks.settings import AnnexSettings
 

@@ -28,6 +28,7 @@ LAYERS = {
     "annex_stacks": 3,  # the package's lazy exports lead to the façade
     "annex_cdk.templates": 2,
     "annex_cdk.env": 2,
+    "annex_cdk.local_cache": 2,  # the files annex-cdk keeps under the user's cache
     "annex_cdk.errors": 1,
     "annex_cdk.console": 1,
     "annex_stacks.names": 1,

@@ -77,3 +77,61 @@ def test_a_profile_that_is_not_there_is_a_credentials_error(
     with pytest.raises(CredentialsError, match="AWS profile 'nosuch' not found") as caught:
         target.client("sts")
     assert caught.value.hint == session.PROFILE_HINT
+
+
+def _model_file() -> str:
+    """The path botocore's loader asks JsonFiles for: EC2's latest API model, no extension."""
+    loader = create_loader()
+    return str(
+        Path(loader.search_paths[-1])
+        / "ec2"
+        / loader.determine_latest_version("ec2", "service-2")
+        / "service-2"
+    )
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    """A private cache directory, and the files JsonFiles parses from their JSON."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    parsed: list[str] = []
+    real = session.json.loads
+
+    def counted(text: str, **kwargs: object) -> object:
+        parsed.append(text[:20])
+        return real(text, **kwargs)  # type: ignore[arg-type]  # json.loads' keywords, passed on
+
+    monkeypatch.setattr(session.json, "loads", counted)
+    return parsed
+
+
+def test_a_file_is_parsed_once_then_read_as_parsed_from_the_cache(parses: list[str]) -> None:
+    path = _model_file()
+    first = JsonFiles().load_file(path)
+    second = JsonFiles().load_file(path)
+    assert len(parses) == 1
+    assert json.dumps(second) == json.dumps(first)
+    assert json.dumps(first) == json.dumps(JSONFileLoader().load_file(path))
+
+
+def test_a_damaged_or_untrusted_entry_is_parsed_afresh(parses: list[str], tmp_path: Path) -> None:
+    path = _model_file()
+    expected = json.dumps(JsonFiles().load_file(path))
+    [entry] = (tmp_path / "cache" / "annex-cdk" / "botocore").iterdir()
+    assert entry.stat().st_mode & 0o777 == 0o600
+    entry.write_bytes(entry.read_bytes()[:1000])  # cut short
+    assert json.dumps(JsonFiles().load_file(path)) == expected
+    assert len(parses) == 2
+    entry.parent.chmod(0o777)  # others may write there now: not to be trusted
+    assert json.dumps(JsonFiles().load_file(path)) == expected
+    assert len(parses) == 3
+
+
+def test_a_changed_file_is_parsed_afresh(parses: list[str], tmp_path: Path) -> None:
+    model = tmp_path / "service-2.json"
+    model.write_text('{"version": 1}')
+    assert JsonFiles().load_file(str(tmp_path / "service-2")) == {"version": 1}
+    model.write_text('{"version": 22}')  # another size, another entry
+    assert JsonFiles().load_file(str(tmp_path / "service-2")) == {"version": 22}
+    assert JsonFiles().load_file(str(tmp_path / "service-2")) == {"version": 22}
+    assert len(parses) == 2

@@ -48,27 +48,41 @@ def read_trusted_json(entry: Path, *, what: str, warn: bool = True) -> Any:
     """The JSON in ``entry`` (under cache_root()), or None when it is missing, damaged or not
     to be trusted (then a warning names why, for `what` it is, unless `warn` is False: a
     guess that the run's own reading will warn about)."""
+    data = read_trusted_bytes(entry, what=what, warn=warn)
+    try:
+        return None if data is None else json.loads(data)
+    except ValueError:
+        return None
+
+
+def read_trusted_bytes(entry: Path, *, what: str, warn: bool = True) -> bytes | None:
+    """``entry``'s bytes, on read_trusted_json's terms."""
     try:
         for path in (entry.parent.parent, entry.parent, entry):
             if reason := untrusted(path):
                 if warn:
                     console.warn(f"ignoring {what}: {reason}")
                 return None
-        return json.loads(entry.read_text())
-    except (OSError, ValueError):
+        return entry.read_bytes()
+    except OSError:
         return None
 
 
 def write_private_json(entry: Path, data: Any) -> None:
     """Write ``data`` to ``entry`` atomically, 0600 in 0700 directories; a cache that cannot
     be written only costs time, so failing to write is silent."""
+    write_private_bytes(entry, json.dumps(data).encode())
+
+
+def write_private_bytes(entry: Path, data: bytes) -> None:
+    """``data`` into ``entry``, on write_private_json's terms."""
     try:
         private_dirs(entry.parent)
         if any(untrusted(p) for p in (entry.parent.parent, entry.parent)):
             return  # not a place to keep what later decides a deployment
         # NamedTemporaryFile creates the file 0600.
-        with tempfile.NamedTemporaryFile("w", dir=entry.parent, delete=False, suffix=".tmp") as tmp:
-            json.dump(data, tmp)
+        with tempfile.NamedTemporaryFile(dir=entry.parent, delete=False, suffix=".tmp") as tmp:
+            tmp.write(data)
         os.replace(tmp.name, entry)
     except OSError:
         pass
