@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from annex_stacks import AnnexSettings, SynthResult, names, stack_specs, synth
-from tests.shared_synth import shared_tmp, synth_once
+from tests.shared_synth import lint_once, shared_tmp, synth_once
 
 #: Settings variants the infrastructure tests look at.
 VARIANTS: dict[str, AnnexSettings] = {
@@ -65,6 +65,14 @@ def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], S
         )
 
     return synthesized
+
+
+@pytest.fixture(scope="session")
+def cfn_lint(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], list[str]]:
+    """cfn-lint's findings for a template's text (`RULE message` lines), each distinct text
+    linted once for the whole run (tests/shared_synth.py: lint_once)."""
+    shared = shared_tmp(tmp_path_factory)
+    return lambda text: lint_once(shared, text)
 
 
 def resources(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:

@@ -195,9 +195,8 @@ def test_the_settings_are_recorded_so_a_pipeline_run_keeps_the_stack(synthesized
     assert kept.ci_oidc_provider_arn == PROVIDER
 
 
-def test_size_lint_and_nag(synthesized):
+def test_size_lint_and_nag(synthesized, cfn_lint):
     from cdk_nag import AwsSolutionsChecks
-    from cfnlint.api import ManualArgs, lint
 
     for settings in (CI, CI_REUSED):
         result = synthesized(settings)
@@ -209,7 +208,6 @@ def test_size_lint_and_nag(synthesized):
             # IAM's limit for a role's inline policies (10,240 characters, whitespace excluded).
             assert policy.size(_document(result, lid)) < 10_240
         text = (result.outdir / f"{names.CI_ROLES_STACK}.template.json").read_text()
-        found = lint(text, config=ManualArgs(regions=["us-east-1", "eu-central-1"]))
-        assert [f"{m.rule.id} {m.message}" for m in found] == []
+        assert cfn_lint(text) == []
         violations = AwsSolutionsChecks().validate_scope(build_app(settings, nag=False)).violations
         assert [v.rule_name for v in violations] == []
