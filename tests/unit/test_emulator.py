@@ -178,13 +178,17 @@ def test_latency_is_chosen_per_service_from_the_request_signature() -> None:
 
 
 def test_the_emulators_botocore_sessions_share_one_loader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto makes sessions of its own while it loads: each parsed EC2's model again."""
+    """moto makes sessions of its own while it loads: each parsed EC2's model again; and a
+    loader of moto's own for each service's first request, which listed every service."""
     import botocore.session
+    from moto.core import utils as moto_utils
 
     from annex_emulator import botocore_data
 
     monkeypatch.setattr(botocore.session, "create_loader", botocore.session.create_loader)
+    monkeypatch.setattr(moto_utils, "create_loader", moto_utils.create_loader)
     botocore_data.share_one_loader()
+    assert moto_utils.create_loader() is moto_utils.create_loader()
     first, second = boto3.Session(), boto3.Session()
     loader = first._loader
     assert second._loader is loader
