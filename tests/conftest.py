@@ -19,6 +19,17 @@ os.environ.pop("ANNEX_CDK_NO_LOCAL", None)
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_botocore_loader() -> None:
+    """Every boto3 client a test made (in-process moto, emulator checks) parsed botocore's JSON
+    models again with a new session's loader, EC2's 4.5 MB among them: a test process shares
+    one, as the emulator's does (annex_emulator.botocore_data). annex-cdk's own sessions keep
+    their loader (annex_cdk.aws.session registers it)."""
+    from annex_emulator import botocore_data
+
+    botocore_data.share_one_loader()
+
+
 @pytest.fixture(autouse=True)
 def checkout_left_alone() -> Iterator[None]:
     """No test may write into the checkout: `annex-cdk setup` records its settings in the CDK
