@@ -376,7 +376,7 @@ def run_setup(
         or take_over
         or not deployed_record.entry(target.endpoint_url, target.region).exists()
     ):
-        warm_up(unless=partial(templates_at_hand, target, paths, flags))  # from the start
+        _warm_up(target, paths, flags)  # from the start
     engine = CloudFormation(target).engine(progress=progress)
     if cdk_project is not None:
         read_context(cdk_project)  # a broken cdk.context.json stops setup before any AWS change
@@ -413,8 +413,7 @@ def run_setup(
             local_writes_coming(target.region)
             _after_deploy(target, results)
         else:
-            # CDK loads while the stacks are read and the account checked.
-            warm_up(unless=partial(templates_at_hand, target, paths, flags))
+            _warm_up(target, paths, flags)  # while the stacks are read and the account checked
             _caller_and_stack_sets(target, engine)  # before the lock: nothing is written
             lock = run_lock.enter_context(Ssm(target).lock("setup"))
             # --no-local is the pipeline's mode: it needs only what the deploy role holds.
@@ -500,7 +499,12 @@ def run_setup(
     )
 
 
-def templates_at_hand(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) -> bool:
+def _warm_up(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) -> None:
+    """CDK starts loading for a synthesis to come, unless its templates are at hand."""
+    warm_up(unless=partial(_templates_at_hand, target, paths, flags))
+
+
+def _templates_at_hand(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) -> bool:
     """Whether the synthesis cache most likely holds this run's templates: those of these flags
     over what the last setup here recorded (nothing: a first setup). Then CDK is not loaded
     ahead (a second of CPU): a wrong guess costs time, never a result."""
@@ -621,7 +625,7 @@ def run_diff(target: AwsTarget, paths: LocalPaths | None, flags: SettingsFlags) 
     if (same := unchanged(target, paths, flags, engine)) is not None:
         live = {n: state for n, state in same.states.items() if state.exists}
         return DiffReport(planned_diffs(same.plan(), None), live, {}, same.settings)
-    warm_up(unless=partial(templates_at_hand, target, paths, flags))
+    _warm_up(target, paths, flags)
     _caller_and_stack_sets(target, engine)
     needs = plan_actions() if paths is None else None  # a pipeline's diff: the plan role's reads
     want = desired_state(target, paths, flags, engine, local_checks=False, needs=needs)
