@@ -19,13 +19,6 @@ os.environ.pop("ANNEX_CDK_NO_LOCAL", None)
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that mostly wait on the timeouts they test (`waits`, tens of seconds) go first:
-    under pytest-xdist their wait then overlaps the other worker's tests, instead of being
-    the run's last minute with one worker idle."""
-    items.sort(key=lambda item: item.get_closest_marker("waits") is None)
-
-
 @pytest.fixture(autouse=True, scope="session")
 def one_botocore_loader() -> None:
     """Every boto3 client a test made (in-process moto, emulator checks) parsed botocore's JSON

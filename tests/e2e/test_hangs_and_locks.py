@@ -58,7 +58,6 @@ def silent_endpoint() -> Iterator[str]:
     server.close()
 
 
-@pytest.mark.waits
 def test_an_endpoint_that_never_answers_fails_in_seconds(world: World, silent_endpoint: str):
     t0 = time.monotonic()
     proc = world.run("setup", *ALLOW, "--endpoint-url", silent_endpoint, check=False, timeout=120)
@@ -70,7 +69,6 @@ def test_an_endpoint_that_never_answers_fails_in_seconds(world: World, silent_en
     assert not world.paths.user_config.exists()
 
 
-@pytest.mark.waits
 def test_an_endpoint_that_answers_sts_then_stalls_is_exit_4(world: World):
     """The lock's PutParameter is the first call after STS: it too goes through the mapping."""
     world.emu.faults(stall_actions=["*"])
