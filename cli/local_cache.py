@@ -44,23 +44,23 @@ def private_dirs(directory: Path) -> None:
         os.chmod(path, _PRIVATE)  # mkdir's mode went through the umask
 
 
-def read_trusted_json(entry: Path, *, what: str, warn: bool = True) -> Any:
+def read_trusted_json(entry: Path, *, what: str | None) -> Any:
     """The JSON in ``entry`` (under cache_root()), or None when it is missing, damaged or not
-    to be trusted (then a warning names why, for `what` it is, unless `warn` is False: a
-    guess that the run's own reading will warn about)."""
-    data = read_trusted_bytes(entry, what=what, warn=warn)
+    to be trusted (then a warning names why, for `what` it is; None: no warning, for a guess
+    that the run's own reading will warn about, or a cache of botocore's public files)."""
+    data = read_trusted_bytes(entry, what=what)
     try:
         return None if data is None else json.loads(data)
     except ValueError:
         return None
 
 
-def read_trusted_bytes(entry: Path, *, what: str, warn: bool = True) -> bytes | None:
+def read_trusted_bytes(entry: Path, *, what: str | None) -> bytes | None:
     """``entry``'s bytes, on read_trusted_json's terms."""
     try:
         for path in (entry.parent.parent, entry.parent, entry):
             if reason := untrusted(path):
-                if warn:
+                if what is not None:
                     console.warn(f"ignoring {what}: {reason}")
                 return None
         return entry.read_bytes()

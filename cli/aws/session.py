@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from annex_cdk.aws import model_cache
@@ -221,6 +222,8 @@ class JsonFiles:
                 stat = os.stat(path)
             except OSError:
                 continue
+            if not S_ISREG(stat.st_mode):
+                continue  # as botocore's loader: a file or nothing
             if (kept := model_cache.load(path, stat)) is not None:
                 return kept
             with open_file(path, "rb") as fp:

@@ -60,7 +60,8 @@ def entry(endpoint_url: str | None, region: str) -> Path:
 
 def load(target: AwsTarget, *, warn: bool = True) -> DeployedRecord | None:
     data = read_trusted_json(
-        entry(target.endpoint_url, target.region), what="the record of the last setup", warn=warn
+        entry(target.endpoint_url, target.region),
+        what="the record of the last setup" if warn else None,
     )
     try:
         if data["format"] != _FORMAT:

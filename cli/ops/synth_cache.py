@@ -78,13 +78,17 @@ def _digest(templates: Any, warnings: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _entry(key: str) -> Path:
+    return cache_dir() / f"{key}.json"
+
+
 def holds(key: str) -> bool:
     """Whether an entry for `key` is there (not yet whether it can be trusted: `_load`)."""
-    return enabled() and (cache_dir() / f"{key}.json").is_file()
+    return enabled() and _entry(key).is_file()
 
 
 def _load(key: str) -> Templates | None:
-    entry = cache_dir() / f"{key}.json"
+    entry = _entry(key)
     data = read_trusted_json(entry, what="the synthesis cache")
     try:
         templates, warnings = data["templates"], data["warnings"]
@@ -210,4 +214,4 @@ def remember(templates: Templates) -> None:
         "warnings": warnings,
         "digest": _digest(templates.templates, warnings),
     }
-    write_private_json(cache_dir() / f"{templates.key}.json", record)
+    write_private_json(_entry(templates.key), record)

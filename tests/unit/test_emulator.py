@@ -202,8 +202,7 @@ def test_the_delay_runs_from_arrival_and_covers_the_emulators_own_work(
     """AWS's latency includes the service's work: moto's work is done within the delay (the
     body is made first), and the answer leaves at arrival + delay, not after both."""
     events: list[str] = []
-    clock = iter([10.0])
-    monkeypatch.setattr(latency.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(latency.time, "monotonic", lambda: 10.0)
     monkeypatch.setattr(latency, "wait_until", lambda when: events.append(f"wait until {when}"))
 
     def moto(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
