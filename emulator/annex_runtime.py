@@ -12,14 +12,18 @@
   deletes the AMI's snapshots with it, except one another AMI still uses ("If a snapshot is
   associated with multiple AMIs, it is not deleted", EC2 API reference, DeregisterImage).
   destroy removes a built image this way, so its policy needs no ec2:DeleteSnapshot.
+- Launch times on the emulator's clock (`annex_emulator.clock`), as the functions it runs and
+  its Date header already are: an instance launched after the clock moved forward reports the
+  moved time, so a test can place its annexes at a chosen hour of a UTC day.
 """
 
 from __future__ import annotations
 
+import datetime
 import fnmatch
 from typing import Any
 
-from annex_emulator import patches
+from annex_emulator import clock, patches
 
 CLIENT_TOKEN_FILTER = "client-token"
 
@@ -51,6 +55,11 @@ def spot_fleet_request_config(self: Any) -> dict[str, Any]:
     return config
 
 
+def instance_utcnow() -> datetime.datetime:
+    """moto's `utcnow` (naive UTC) in its instances module, read from the emulator's clock."""
+    return datetime.datetime.fromtimestamp(clock.now(), datetime.UTC).replace(tzinfo=None)
+
+
 def delete_security_group(self: Any, name: str | None = None, group_id: str | None = None) -> None:
     from moto.ec2.exceptions import DependencyViolationError
 
@@ -80,12 +89,13 @@ def deregister_image(self: Any) -> Any:
 
 def install() -> None:
     from moto.ec2 import utils
-    from moto.ec2.models import EC2Backend
+    from moto.ec2.models import EC2Backend, instances
     from moto.ec2.models.spot_requests import SpotFleetRequest
     from moto.ec2.responses import EC2Response
     from moto.ec2.responses.spot_fleets import SpotFleets
 
     patches.patch(utils, "passes_filter_dict", passes_filter_dict)
+    patches.patch(instances, "utcnow", instance_utcnow)
     patches.patch(SpotFleets, "request_spot_fleet", request_spot_fleet)
     patches.patch(EC2Backend, "delete_security_group", delete_security_group)
     patches.patch(EC2Response, "deregister_image", deregister_image)

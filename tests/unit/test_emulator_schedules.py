@@ -1,4 +1,4 @@
-"""The emulator's clock, Scheduler schedules, Lambda Invoke of deployed Python code, Budgets as
+"""The emulator's clock (schedules fire on it, instances launch on it), Scheduler schedules, Lambda Invoke of deployed Python code, Budgets as
 resources and the Price List, each through boto3 as a client sees them."""
 
 from __future__ import annotations
@@ -169,6 +169,17 @@ def test_a_rate_schedule_fires_its_function_on_the_advanced_clock(
     assert fired[1]["result"]["now"] == pytest.approx(reply["now"] - 60, abs=5)
     keys = aws("s3").list_objects_v2(Bucket=BUCKET).get("KeyCount", 0)
     assert keys == 2  # with the credentials and endpoint the emulator gave it
+
+
+def test_instances_launch_on_the_advanced_clock(aws: Any, emu: EmulatorProcess) -> None:
+    ec2 = aws("ec2")
+    before = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]
+    now = emu.advance_clock(2 * 86400)["now"]
+    after = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]
+    assert after["LaunchTime"].timestamp() == pytest.approx(now, abs=5)
+    assert after["LaunchTime"].timestamp() - before["LaunchTime"].timestamp() == pytest.approx(
+        2 * 86400, abs=5
+    )
 
 
 def test_a_schedule_whose_role_may_not_invoke_fails_and_says_why(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -46,6 +46,16 @@ def aws(emu: EmulatorProcess) -> Iterator[dict[str, Any]]:
     clients["s3"].create_bucket(Bucket=BUCKET)
     clients["iam"].create_instance_profile(InstanceProfileName="annex")
     yield clients
+
+
+@pytest.fixture
+def clock(emu: EmulatorProcess, aws: dict[str, Any]) -> Callable[[], float]:
+    """The emulator's clock at 01:00 UTC tomorrow, where instances then launch: the hours a test
+    adds stay on one UTC day (the guardrail's ledger starts afresh at midnight) whatever the hour
+    the suite runs at. Returns the clock's now."""
+    real = time.time()
+    offset = emu.advance_clock(real - real % 86400 + 86400 + HOUR - real)["offset"]
+    return lambda: time.time() + float(offset)
 
 
 def _policy(aws: dict[str, Any]) -> str:
@@ -200,19 +210,19 @@ def test_the_deny_refuses_condor_annexs_launches_as_iam_evaluates_it(
 
 
 def test_dollars_come_from_the_price_list_and_an_unknown_price_is_a_breach(
-    aws: dict[str, Any],
+    aws: dict[str, Any], clock: Callable[[], float]
 ) -> None:
     priced = _launch(aws, "priced", 2)  # m4.large, condor_annex's default type
     config = _config(aws, Caps(max_dollars=0.5))
     price = price_list.LINUX_PRICES[(REGION, condor_annex_calls.DEFAULT_INSTANCE_TYPE)][1]
 
-    under = _run(aws, config, time.time() + 2 * HOUR)
+    under = _run(aws, config, clock() + 2 * HOUR)
     assert under["usage"]["prices"] == {condor_annex_calls.DEFAULT_INSTANCE_TYPE: price}
     assert under["usage"]["dollars"] == pytest.approx(2 * 2 * price, abs=0.01)
     assert "AWS Price List" in under["usage"]["priceSource"]
     assert under["breaches"] == [] and _states(aws, priced) == {"running"}
 
-    over = _run(aws, config, time.time() + 3 * HOUR)
+    over = _run(aws, config, clock() + 3 * HOUR)
     assert [b["cap"] for b in over["breaches"]] == ["max_dollars"]
     assert _states(aws, priced) <= {"shutting-down", "terminated"}
 
@@ -226,18 +236,20 @@ def test_an_unknown_price_is_never_zero(aws: dict[str, Any]) -> None:
     assert _states(aws, unknown) <= {"shutting-down", "terminated"}
 
 
-def test_vcpus_and_instance_hours_caps(aws: dict[str, Any]) -> None:
+def test_vcpus_and_instance_hours_caps(aws: dict[str, Any], clock: Callable[[], float]) -> None:
     _launch(aws, "cpus", 3)  # m4.large: 2 vCPUs each
-    report = _run(aws, _config(aws, Caps(max_vcpus=6, max_instance_hours=10.0)), time.time() + HOUR)
+    report = _run(aws, _config(aws, Caps(max_vcpus=6, max_instance_hours=10.0)), clock() + HOUR)
     assert report["usage"]["vcpus"] == 6
     assert report["usage"]["instanceHours"] == pytest.approx(3.0, abs=0.05)
     assert report["breaches"] == []
 
 
-def test_the_deny_lifts_on_the_next_utc_day_or_when_a_cap_is_raised(aws: dict[str, Any]) -> None:
+def test_the_deny_lifts_on_the_next_utc_day_or_when_a_cap_is_raised(
+    aws: dict[str, Any], clock: Callable[[], float]
+) -> None:
     _launch(aws, "one", 2)
     config = _config(aws, Caps(max_instances=1))
-    now = time.time()
+    now = clock()
     assert _run(aws, config, now)["deny"]["armed"] is True
     arn = config.deny_policy_arn or ""
 
