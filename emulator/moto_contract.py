@@ -102,6 +102,8 @@ PATCHED: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ("moto.awslambda.models", "LambdaFunction._invoke_lambda", ("self", "event")),
     ("moto.ec2.utils", "passes_filter_dict", ("instance", "filter_dict")),
     ("moto.ec2.models.instances", "utcnow", ()),
+    ("moto.cloudformation.models", "Stack.parse_template", ("template",)),
+    ("moto.cloudformation.models", "ChangeSet._parse_template", ("self",)),
     ("moto.ec2.models", "EC2Backend.delete_security_group", ("self", "name", "group_id")),
     ("moto.ec2.models", "EC2Backend.__init__", ("self", "region_name", "account_id")),
     ("moto.ec2.models", "EC2Backend.create_default_vpc", ("self",)),

@@ -126,12 +126,15 @@ def _teach() -> None:
         stack_set_api,
         stack_states,
         stack_times,
+        template_body,
     )
     from annex_emulator.bucket_access import bucket_get_permission
     from annex_emulator.stack_update import resource_map_update
     from annex_emulator.update_rollback import continue_update_rollback
 
     patch, patch_property = patches.patch, patches.patch_property
+    # JSON template bodies read by json, not by PyYAML's pure-Python loader.
+    template_body.install()
     # Which class handles a resource type: ours win over moto's (see the module docstring).
     _install_model_lookup()
     # Every resource creation, including moto's lazy ones: events, strict types, blame.

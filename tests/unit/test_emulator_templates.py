@@ -112,3 +112,64 @@ def test_no_value_removes_a_list_element(emu: EmulatorProcess, cfn: Any):
         "SecurityGroups"
     ]
     assert [p["FromPort"] for p in group["IpPermissions"]] == [22]
+
+
+YAML_BODY = """
+Parameters:
+  Env: {Type: String, Default: dev}
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: !Sub "yaml-${Env}"
+Outputs:
+  Name: {Value: !GetAtt Topic.TopicName}
+"""
+
+
+def test_yaml_and_json_bodies_create_the_same_stack(cfn: Any):
+    """A JSON body is read by json, a YAML one (short-form tags) still by moto's YAML loader:
+    both give stacks and change sets the same resources, parameters and outputs."""
+    as_json = json.dumps(
+        {
+            "Parameters": {"Env": {"Type": "String", "Default": "dev"}},
+            "Resources": {
+                "Topic": {
+                    "Type": "AWS::SNS::Topic",
+                    "Properties": {"TopicName": {"Fn::Sub": "json-${Env}"}},
+                }
+            },
+            "Outputs": {"Name": {"Value": {"Fn::GetAtt": ["Topic", "TopicName"]}}},
+        }
+    )
+    outputs = {}
+    for name, body in (("yaml", YAML_BODY), ("json", as_json)):
+        cfn.create_stack(StackName=f"body-{name}", TemplateBody=body)
+        (stack,) = cfn.describe_stacks(StackName=f"body-{name}")["Stacks"]
+        assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+        outputs[name] = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+        summary = cfn.get_template_summary(StackName=f"body-{name}")
+        assert [p["ParameterKey"] for p in summary["Parameters"]] == ["Env"]
+        cfn.create_change_set(
+            StackName=f"planned-{name}",
+            ChangeSetName="c",
+            ChangeSetType="CREATE",
+            TemplateBody=body,
+        )
+        planned = cfn.describe_change_set(StackName=f"planned-{name}", ChangeSetName="c")
+        assert [c["ResourceChange"]["LogicalResourceId"] for c in planned["Changes"]] == ["Topic"]
+    assert outputs == {"yaml": {"Name": "yaml-dev"}, "json": {"Name": "json-dev"}}
+
+
+def test_a_json_body_never_reaches_the_yaml_loader(monkeypatch: pytest.MonkeyPatch):
+    from annex_emulator import patches, template_body
+
+    def yaml_loader(_: str) -> Any:
+        raise AssertionError("read by PyYAML")
+
+    monkeypatch.setitem(patches.ORIGINALS, "Stack.parse_template", yaml_loader)
+    assert template_body.parse_template('{"Resources": {"A": {"Type": "X"}}}') == {
+        "Resources": {"A": {"Type": "X"}}
+    }
+    with pytest.raises(AssertionError, match="PyYAML"):
+        template_body.parse_template("Resources: {A: {Type: X}}")
