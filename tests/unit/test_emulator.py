@@ -1231,6 +1231,27 @@ def test_every_resource_is_checked_against_its_registry_schema(
     aws("cloudformation").delete_stack(StackName=stack_name)
 
 
+def test_a_kept_verdict_refuses_again_under_its_own_name(aws: Any) -> None:
+    """The schema check's verdicts are kept by type and properties: the same bad properties
+    are refused again, each time naming the resource at hand; a value JSON tells apart (a
+    number, a string of digits, a string of letters) gets a verdict of its own."""
+    bad = {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": 7 * [1]}}
+    for lid in ("First", "Second"):
+        stack_name = unique("Kept")
+        assert deploy(aws, stack_name, {"Resources": {lid: bad}})["StackStatus"] == (
+            "ROLLBACK_COMPLETE"
+        )
+        [(failed, _, reason)] = failures(aws, stack_name)
+        assert failed == lid and f"for resource {lid} with message:" in reason
+        aws("cloudformation").delete_stack(StackName=stack_name)
+    for port, created in ((9618, True), ("9618", True), ("condor", False)):
+        stack_name = unique("KeptPort")
+        ingress = [{"IpProtocol": "tcp", "FromPort": port, "ToPort": 9618, "CidrIp": "10.0.0.0/8"}]
+        stack = deploy(aws, stack_name, {"Resources": {"G": _group(SecurityGroupIngress=ingress)}})
+        assert (stack["StackStatus"] == "CREATE_COMPLETE") is created, (port, stack)
+        aws("cloudformation").delete_stack(StackName=stack_name)
+
+
 def test_the_schema_check_converts_values_as_cloudformation_does(aws: Any) -> None:
     """Ports as strings and booleans as "true" pass, as CloudFormation converts them."""
     stack_name = unique("SchemaOk")
