@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import partial
-from typing import Any
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
 
 
 def body(template: Mapping[str, Any]) -> str:
@@ -46,11 +47,9 @@ _SHORT_FORMS = (
 )
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """A safe YAML loader that knows CloudFormation's tags and keeps timestamps as strings."""
-
-
 def _construct(tag: str, loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+    import yaml  # loaded by then: only parse() makes a loader
+
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
@@ -65,13 +64,22 @@ def _construct(tag: str, loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, 
     return {f"Fn::{tag}": value}
 
 
-for _tag in _SHORT_FORMS:
-    _CfnLoader.add_constructor(f"!{_tag}", partial(_construct, _tag))
-# CloudFormation reads `2012-10-17` as the string it is, not a date.
-_CfnLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+@cache
+def _cfn_loader() -> type[yaml.SafeLoader]:
+    """A safe YAML loader that knows CloudFormation's tags and keeps timestamps as strings."""
+    import yaml
+
+    class CfnLoader(yaml.SafeLoader):
+        pass
+
+    for tag in _SHORT_FORMS:
+        CfnLoader.add_constructor(f"!{tag}", partial(_construct, tag))
+    # CloudFormation reads `2012-10-17` as the string it is, not a date.
+    CfnLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return CfnLoader
 
 
 def parse(body: str) -> Any:
@@ -80,8 +88,12 @@ def parse(body: str) -> Any:
         return json.loads(body)
     except ValueError:
         pass
+    # PyYAML only for a body that is not JSON (the CDK CLI's): its import is a twentieth of a
+    # second on every run that reads no YAML at all.
+    import yaml
+
     try:
-        return yaml.load(body, Loader=_CfnLoader)
+        return yaml.load(body, Loader=_cfn_loader())
     except yaml.YAMLError as err:
         raise TemplateFormatError(f"the template is neither JSON nor YAML: {err}") from None
 

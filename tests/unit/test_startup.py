@@ -161,7 +161,8 @@ def test_setups_diffs_and_write_config_that_need_no_synthesis_run_without_cdk(
 ) -> None:
     """After a setup, neither write-config, an unchanged diff, a setup with nothing to do nor
     a setup after a destroy (its templates are in the cache) needs a synthesis, so none loads
-    CDK; nor boto3 (the Lambda handlers' SDK, imported by them alone)."""
+    CDK; nor boto3 (the Lambda handlers' SDK, imported by them alone); nor PyYAML (only a
+    template read back from the CDK CLI's deploy is YAML)."""
     jsii_cache = str(Path.home() / ".cache" / "aws" / "jsii" / "package-cache")
     with EmulatorProcess() as emu:
         env = emu.environ(clean_env(**home, JSII_RUNTIME_PACKAGE_CACHE_ROOT=jsii_cache))
@@ -179,4 +180,4 @@ def test_setups_diffs_and_write_config_that_need_no_synthesis_run_without_cdk(
             if args != destroy:
                 assert "annex_cdk.ops.post_deploy" in modules  # the command itself ran
             assert forbidden(modules) == [], args
-            assert not {"boto3", "s3transfer"} & modules, args
+            assert not {"boto3", "s3transfer", "yaml"} & modules, args
