@@ -105,31 +105,25 @@ def _resolve(name: str) -> str:
 
 def _imports() -> Iterator[Import]:
     for module, path in MODULES.items():
-        tree = ast.parse(path.read_text(), str(path))
-        lazy_nodes = {
-            id(node)
-            for fn in ast.walk(tree)
-            if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)
-            for node in ast.walk(fn)
-        }
-        type_only = {
-            id(node)
-            for branch in ast.walk(tree)
-            if isinstance(branch, ast.If) and "TYPE_CHECKING" in ast.unparse(branch.test)
-            for node in ast.walk(branch)
-        }
-        for node in ast.walk(tree):
-            if id(node) in type_only:
-                continue
-            lazy = id(node) in lazy_nodes
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    yield Import(module, _resolve(alias.name), node.lineno, lazy, path)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                for alias in node.names:
-                    yield Import(
-                        module, _resolve(f"{node.module}.{alias.name}"), node.lineno, lazy, path
-                    )
+        yield from _imports_under(ast.parse(path.read_text(), str(path)), module, path, lazy=False)
+
+
+def _imports_under(node: ast.AST, module: str, path: Path, *, lazy: bool) -> Iterator[Import]:
+    """The imports below `node`, in one pass: `lazy` inside a function; none of what an
+    `if TYPE_CHECKING:` holds (the type checker's alone)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+            continue
+        if isinstance(child, ast.Import):
+            for alias in child.names:
+                yield Import(module, _resolve(alias.name), child.lineno, lazy, path)
+        elif isinstance(child, ast.ImportFrom) and child.module and not child.level:
+            for alias in child.names:
+                yield Import(
+                    module, _resolve(f"{child.module}.{alias.name}"), child.lineno, lazy, path
+                )
+        inner = lazy or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+        yield from _imports_under(child, module, path, lazy=inner)
 
 
 IMPORTS = list(_imports())
