@@ -19,10 +19,14 @@ import pytest
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.ops.rehearse import scratch_home
 from annex_emulator.server import EmulatorProcess
+from tests.cli_zygote import Zygote
 from tests.shared_synth import shared_tmp
 
 REGION = "us-east-1"
 CLI = shutil.which("annex-cdk", path=str(Path(sys.executable).parent))
+#: This test process's zygote: `World.run` forks the CLI from it where a fork sees what a
+#: fresh interpreter would (tests/cli_zygote.py).
+ZYGOTE = Zygote()
 
 
 @pytest.fixture(scope="session")
@@ -87,10 +91,16 @@ class World:
         cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         assert CLI, "annex-cdk is not installed in this venv"
-        proc = subprocess.run(
+        run_env, run_cwd = self._env(env), cwd if cwd is not None else self.root
+        forked = (
+            ZYGOTE.run([CLI, *args], env=run_env, cwd=run_cwd, timeout=timeout)
+            if not prefix and ZYGOTE.suits(run_env)
+            else None
+        )
+        proc = forked or subprocess.run(
             [*prefix, CLI, *args],
-            env=self._env(env),
-            cwd=cwd if cwd is not None else self.root,
+            env=run_env,
+            cwd=run_cwd,
             capture_output=True,
             text=True,
             timeout=timeout,
