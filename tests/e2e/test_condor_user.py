@@ -172,8 +172,9 @@ def test_check_setup_deep_reports_the_condor_keys_owner_and_age(world: World):
     assert age["ok"] and age["fix"] is None
 
     # IAM's clock (the emulator's, through its replies' Date) moves past the rotation age:
-    # a warning naming the fix, not a failure.
-    world.emu.advance_clock((names.CONDOR_USER_KEY_MAX_AGE_DAYS + 1) * 86400)
+    # a warning naming the fix, not a failure. An hour more than the days: the Date header
+    # has whole seconds, so a check in the second the key was made reads a moment before it.
+    world.emu.advance_clock((names.CONDOR_USER_KEY_MAX_AGE_DAYS + 1) * 86400 + 3600)
     _, found = deep_check()
     age = found[f"{names.DEEP_CONDOR_USER_KEY}:age"]
     assert age["ok"] and f"{names.CONDOR_USER_KEY_MAX_AGE_DAYS + 1} days old" in age["line"]
