@@ -1,3 +1,3 @@
-from annex_cdk.commands.app import main
+from annex_cdk.commands.app import run
 
-main()
+run()

@@ -3,9 +3,9 @@
 An e2e test runs the CLI hundreds of times, and a run spends about half of its CPU importing
 Typer, botocore and our use cases before it does anything. A zygote (one per test process) is
 an interpreter that imports them once and then forks a child per run; the child takes the run's
-argv, environment, working directory and standard streams and calls the console script's
-`main()`, then leaves as the interpreter would (non-daemon threads joined, atexit handlers run,
-streams flushed). It is a process of its own, with its own pid, exit status and signals.
+argv, environment, working directory and standard streams and calls the console script's entry
+point (`run`), which leaves the process as the command does. It is a process of its own, with
+its own pid, exit status and signals.
 
 What a fork cannot give is the interpreter's start-up: its imports, and what Python reads from
 the environment when it starts (the PYTHON* variables, the locale that picks the streams'
@@ -63,7 +63,7 @@ def serve(sock: socket.socket) -> None:
     """The zygote: import, then fork one child per request until the socket closes."""
     for module in PRELOAD:
         importlib.import_module(module)
-    from annex_cdk.commands.app import main
+    from annex_cdk.commands.app import run
 
     while True:
         message, fds, _, _ = socket.recv_fds(sock, _MESSAGE, 3)
@@ -73,7 +73,7 @@ def serve(sock: socket.socket) -> None:
         pid = os.fork()
         if pid == 0:
             sock.close()
-            os._exit(_child(request, fds, main))
+            os._exit(_child(request, fds, run))
         for fd in fds:
             os.close(fd)
         sock.send(json.dumps({"pid": pid}).encode())
@@ -81,7 +81,7 @@ def serve(sock: socket.socket) -> None:
         sock.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
 
 
-def _child(request: dict[str, Any], fds: list[int], main: Any) -> int:
+def _child(request: dict[str, Any], fds: list[int], command: Any) -> int:
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
@@ -92,7 +92,7 @@ def _child(request: dict[str, Any], fds: list[int], main: Any) -> int:
     sys.path[0] = str(Path(sys.argv[0]).parent)  # as the console script's interpreter has it
     # SIGINT is as the zygote's interpreter set it up, inheriting what a fresh one would.
     try:
-        code = _exit_code(main())  # as the console script: sys.exit(main())
+        code = _exit_code(command())  # as the console script: sys.exit(run())
     except SystemExit as stop:
         code = _exit_code(stop.code)
     except BaseException:

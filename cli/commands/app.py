@@ -32,6 +32,7 @@ from annex_cdk.commands import (
     tools,
     unlock,
 )
+from annex_cdk.commands.leave import leave
 from annex_cdk.errors import EXIT_INTERRUPTED, EXIT_USAGE, AnnexError, UsageError
 from annex_cdk.text import printable_lines
 
@@ -130,8 +131,17 @@ def _stdout_closed() -> bool:
     return sys.stdout is None
 
 
+def run() -> None:
+    """The `annex-cdk` command (and `python -m annex_cdk`): `main`, then the process leaves
+    without the interpreter's teardown (`leave`)."""
+    try:
+        main()
+    except SystemExit as stop:
+        leave(stop.code)
+
+
 def main() -> None:
-    """Entry point: expected failures become one line on stderr and an exit code."""
+    """Expected failures become one line on stderr and an exit code (SystemExit, always)."""
     if _stdout_closed():
         sys.stderr.write("annex-cdk: standard output is closed; nothing was done\n")
         sys.exit(EXIT_USAGE)
@@ -222,4 +232,4 @@ def _one_line(err: BaseException) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    run()
