@@ -35,6 +35,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from annex_cdk.commands.leave import exit_steps, status
+
 #: What a run imports anyway (the command modules import their use cases when they run).
 PRELOAD = (
     "annex_cdk.commands.app",
@@ -92,28 +94,16 @@ def _child(request: dict[str, Any], fds: list[int], command: Any) -> int:
     sys.path[0] = str(Path(sys.argv[0]).parent)  # as the console script's interpreter has it
     # SIGINT is as the zygote's interpreter set it up, inheriting what a fresh one would.
     try:
-        code = _exit_code(command())  # as the console script: sys.exit(run())
-    except SystemExit as stop:
-        code = _exit_code(stop.code)
+        command()  # the console script's entry point: it leaves the process itself
+        code = 0
+    except SystemExit as stop:  # its exit steps failed: the interpreter's exit, as fresh
+        code = status(stop.code)
     except BaseException:
         sys.excepthook(*sys.exc_info())  # as the interpreter: the traceback, then exit 1
         code = 1
-    # As the interpreter leaves: non-daemon threads joined, atexit handlers, streams flushed.
-    threading._shutdown()  # type: ignore[attr-defined]  # what Py_FinalizeEx calls first
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
+    with contextlib.suppress(BaseException):
+        exit_steps()
     return code
-
-
-def _exit_code(code: object) -> int:
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code
-    print(code, file=sys.stderr)  # sys.exit("message"): printed, exit 1
-    return 1
 
 
 class Zygote:
@@ -124,18 +114,16 @@ class Zygote:
         self._process: subprocess.Popen[bytes] | None = None
         self._env: dict[str, str] = {}
         self._lock = threading.Lock()
+        atexit.register(self.stop)
 
     def suits(self, env: Mapping[str, str]) -> bool:
         """Whether a forked run sees what a fresh interpreter with `env` would."""
         if os.environ.get(FRESH_ENV):
             return False
-        keys = set(env) | set(self._start_env())
+        start = self._env or dict(os.environ)  # the zygote's, or the one it will start with
         return not any(
-            STARTUP_ENV.fullmatch(k) and env.get(k) != self._start_env().get(k) for k in keys
+            STARTUP_ENV.fullmatch(k) and env.get(k) != start.get(k) for k in set(env) | set(start)
         )
-
-    def _start_env(self) -> dict[str, str]:
-        return self._env or dict(os.environ)
 
     def run(
         self, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, timeout: float
@@ -191,7 +179,6 @@ class Zygote:
         )
         theirs.close()
         self._sock = ours
-        atexit.register(self.stop)
         return ours
 
     def stop(self) -> None:

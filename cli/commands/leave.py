@@ -33,13 +33,18 @@ def leave(code: object) -> NoReturn:
     teardown. Should a step fail (a reader that closed our stdout, Ctrl-C while a thread is
     joined), the interpreter's own exit takes over, as it would have anyway."""
     try:
-        # What Py_FinalizeEx does first: wake the thread pools' workers, join the threads
-        # that are not daemons (the SSM lock's release among them).
-        threading._shutdown()  # type: ignore[attr-defined]  # private, in every CPython from 3.4 on; the interpreter's own first exit step
-        atexit._run_exitfuncs()
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
+        exit_steps()
     except BaseException:
         raise SystemExit(code) from None
     os._exit(status(code))
+
+
+def exit_steps() -> None:
+    """The interpreter's exit before its teardown, in its order."""
+    # What Py_FinalizeEx does first: wake the thread pools' workers, join the threads that
+    # are not daemons (the SSM lock's release among them).
+    threading._shutdown()  # type: ignore[attr-defined]  # private, in every CPython from 3.4 on; the interpreter's own first exit step
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()

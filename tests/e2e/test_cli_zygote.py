@@ -4,7 +4,6 @@ could not see what one would."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 
@@ -55,18 +54,15 @@ def test_a_forked_setup_writes_what_a_fresh_one_writes(world: World) -> None:
 
 
 def test_a_run_that_sets_what_python_reads_at_start_gets_a_fresh_interpreter(
-    world: World,
+    world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env = world._env(None)
     assert ZYGOTE.suits(env)
     for key, value in (("LANG", "C"), ("LC_ALL", "C"), ("PYTHONIOENCODING", "latin-1")):
         assert not ZYGOTE.suits({**env, key: value}), key
     assert ZYGOTE.suits({**env, "HOME": "/elsewhere", "AWS_REGION": "eu-west-1"})
-    os.environ[FRESH_ENV] = "1"
-    try:
-        assert not ZYGOTE.suits(env)
-    finally:
-        del os.environ[FRESH_ENV]
+    monkeypatch.setenv(FRESH_ENV, "1")
+    assert not ZYGOTE.suits(env)
 
 
 def test_a_run_past_its_timeout_is_killed_and_raises(world: World) -> None:
