@@ -64,8 +64,9 @@ class World:
         return result.check(f"annex-cdk {' '.join(args)}") if check else result
 
     def python(self, *args: str) -> Run:
-        """The venv's Python in this world (for `-X importtime -m annex_cdk ...`)."""
-        return run([sys.executable, *args], env=self.env)
+        """The venv's Python in this world and its directory, as `annex` runs the command (for
+        `-X importtime -m annex_cdk ...` and the floor's recording)."""
+        return run([sys.executable, *args], env=self.env, cwd=self.root)
 
     def cdk(self, *args: str) -> Run:
         """The pinned CDK CLI on this repository's app, writing its assembly under the root."""

@@ -1,0 +1,71 @@
+"""The benchmark's floor program (benchmarks/floor.py) makes the calls a recorded run made."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks import floor
+from benchmarks.latency import NOOP_FIRST_ROUND
+from tests.e2e.conftest import World
+
+
+def _floor(world: World, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, floor.__file__, *args],
+        env=world.env,
+        cwd=world.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_replay_makes_the_calls_of_the_recorded_no_op(world: World) -> None:
+    world.run("setup", "--allow-from", "198.51.100.7/32", "--json")
+    recording = world.root / "calls.json"
+    world.emu.calls(clear=True)
+    recorded = _floor(world, "record", str(recording), "--", "setup", "--json")
+    assert recorded.returncode == 0, recorded.stderr
+    assert json.loads(recorded.stdout)["ok"]  # the command's own output, as without recording
+    by_action = world.emu.calls()
+    world.emu.calls(clear=True)
+
+    replayed = _floor(world, "replay", str(recording), *NOOP_FIRST_ROUND)
+    assert replayed.returncode == 0, replayed.stderr
+    # The same calls, by service and action, as the emulator counted them both times.
+    assert world.emu.calls() == by_action
+    calls = floor.Call.load_all(recording)
+    assert len(calls) == sum(by_action.values())
+    # The second round asks for what the first one named: each resource of the stacks.
+    first, second = floor.rounds(calls, NOOP_FIRST_ROUND)
+    assert {c.operation for c in first} >= {"GetCallerIdentity", "DescribeStackResources"}
+    assert {c.service for c in second} >= {"iam", "lambda", "ec2", "ssm"}
+
+
+def test_a_replay_answered_otherwise_than_recorded_fails(world: World, tmp_path: Path) -> None:
+    recording = tmp_path / "calls.json"
+    missing = floor.Call(
+        "cloudformation", "us-east-1", "DescribeStacks", {"StackName": "NoSuchStack"}, 0, 1, None
+    )
+    recording.write_text(json.dumps([missing.__dict__]))
+    replayed = _floor(world, "replay", str(recording), "cloudformation")
+    assert replayed.returncode == 1
+    assert "DescribeStacks answered ValidationError, recorded None" in replayed.stderr
+
+
+def test_rounds_put_the_first_services_first() -> None:
+    def call(service: str, start: float) -> floor.Call:
+        return floor.Call(service, "us-east-1", "Op", {}, start, start + 1, None)
+
+    late_stack, caller, role = call("cloudformation", 5), call("sts", 0), call("iam", 2)
+    # A first-round call that the command started late is still of the first round.
+    assert floor.rounds([role, late_stack, caller], ("sts", "cloudformation")) == [
+        [caller, late_stack],
+        [role],
+    ]
+    assert floor.describe([[caller, late_stack], [role]]) == (
+        "2 rounds: 2 calls (sts 1, cloudformation 1); then 1 calls (iam 1)"
+    )
