@@ -16,11 +16,23 @@ from typing import Any
 from annex_cdk import console
 
 _PRIVATE = 0o700
+#: Under cache_root(): the synthesis cache (ops.synth_cache) and the records of the last setups
+#: (ops.deployed_record).
+SYNTH_DIR = "synth"
+DEPLOYED_DIR = "deployed"
 
 
 def cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "annex-cdk"
+
+
+def holds_json(directory: str) -> bool:
+    """Whether the cache's `directory` holds any entry (trusted or not)."""
+    try:
+        return any((cache_root() / directory).glob("*.json"))
+    except OSError:
+        return True  # unreadable: assume something is kept (a guess, not a verdict)
 
 
 def untrusted(path: Path) -> str | None:

@@ -39,15 +39,20 @@ if TYPE_CHECKING:
     from annex_cdk.ops.setup import DiffReport, SetupReport
 
 
-def _targets_while_loading(aws: AwsOptions, remote: bool) -> list[AwsTarget]:
+def _targets_while_loading(
+    aws: AwsOptions, remote: bool, *, setup: bool = False
+) -> list[AwsTarget]:
     """The targets, while the use cases (boto3 and the rest, about a third of a second) are
     imported beside: the targets' key files are read by HTCondor's parser in a process of its
-    own, and the import need not wait for it."""
+    own, and the import need not wait for it. A `setup` that looks like the first one here
+    starts loading CDK first (ops.first_setup)."""
     # Here, not at the top: threads and logging are start-up time --help need not spend.
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="targets") as pool:
         targets = pool.submit(aws.targets, local=not remote)
+        if setup:
+            import_module("annex_cdk.ops.first_setup").load_cdk_if_first()
         import_module("annex_cdk.ops.setup")
         return targets.result()
 
@@ -88,7 +93,7 @@ def setup(
     else the first).
     """
     remote = aws_side_only(no_local)
-    targets = _targets_while_loading(aws, remote)
+    targets = _targets_while_loading(aws, remote, setup=True)
     from annex_cdk.ops.setup import run_setup  # loaded by now
 
     if len(targets) > 1:

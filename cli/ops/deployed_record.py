@@ -24,7 +24,12 @@ from typing import Any
 
 from annex_cdk.aws.engine import StackState
 from annex_cdk.aws.session import AwsTarget
-from annex_cdk.local_cache import cache_root, read_trusted_json, write_private_json
+from annex_cdk.local_cache import (
+    DEPLOYED_DIR,
+    cache_root,
+    read_trusted_json,
+    write_private_json,
+)
 
 _FORMAT = 1
 
@@ -55,7 +60,7 @@ class DeployedRecord:
 def entry(endpoint_url: str | None, region: str) -> Path:
     """Where the record for an endpoint (None: AWS's own) and a region is kept."""
     where = json.dumps([endpoint_url or "", region])
-    return cache_root() / "deployed" / f"{hashlib.sha256(where.encode()).hexdigest()[:32]}.json"
+    return cache_root() / DEPLOYED_DIR / f"{hashlib.sha256(where.encode()).hexdigest()[:32]}.json"
 
 
 def load(target: AwsTarget, *, warn: bool = True) -> DeployedRecord | None:

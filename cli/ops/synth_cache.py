@@ -25,7 +25,7 @@ from typing import Any
 
 from annex_cdk import console
 from annex_cdk.env import env_flag
-from annex_cdk.local_cache import cache_root, read_trusted_json, write_private_json
+from annex_cdk.local_cache import SYNTH_DIR, cache_root, read_trusted_json, write_private_json
 from annex_stacks.facade import synth, synth_regions
 from annex_stacks.settings import AnnexSettings
 
@@ -43,7 +43,7 @@ class Templates:
 
 
 def cache_dir() -> Path:
-    return cache_root() / "synth"
+    return cache_root() / SYNTH_DIR
 
 
 def inputs_key(settings: AnnexSettings) -> str:
