@@ -45,14 +45,14 @@ def _targets_while_loading(
     """The targets, while the use cases (boto3 and the rest, about a third of a second) are
     imported beside: the targets' key files are read by HTCondor's parser in a process of its
     own, and the import need not wait for it. A `setup` that looks like the first one here
-    starts loading CDK first (ops.first_setup)."""
+    starts loading CDK as soon as its targets are found (ops.first_setup)."""
     # Here, not at the top: threads and logging are start-up time --help need not spend.
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="targets") as pool:
         targets = pool.submit(aws.targets, local=not remote)
         if setup:
-            import_module("annex_cdk.ops.first_setup").load_cdk_if_first()
+            targets.add_done_callback(import_module("annex_cdk.ops.first_setup").once_found)
         import_module("annex_cdk.ops.setup")
         return targets.result()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,18 @@ def test_other_files_of_the_cache_do_not_count(loads: list[str]) -> None:
     (cache_root() / "botocore").mkdir(parents=True)
     (cache_root() / "botocore" / "x.marshal").write_bytes(b"")
     assert first_setup.nothing_kept() is True
+
+
+def test_targets_found_start_the_loading(loads: list[str]) -> None:
+    found: Future[list[str]] = Future()
+    found.set_result(["us-east-1"])
+    first_setup.once_found(found)
+    assert loads == ["warm_up"]
+
+
+def test_targets_not_found_load_nothing(loads: list[str]) -> None:
+    """A run its targets stop exits at once: it must not wait for CDK to load first."""
+    failed: Future[list[str]] = Future()
+    failed.set_exception(RuntimeError("key file missing"))
+    first_setup.once_found(failed)
+    assert loads == []
