@@ -88,3 +88,26 @@ def test_setups_of_two_regions_at_once_keep_both_blocks(world: World):
         assert json.loads(out)["local"]["user_config_action"] in {"created", "appended"}
     blocks = user_config.parse(world.paths.user_config.read_text()).ours
     assert set(blocks) == {REGION, OTHER_REGION}
+
+
+def test_a_first_setup_its_key_file_stops_exits_without_loading_cdk(world: World, tmp_path):
+    """No record and no synthesis cache: a first setup. Its targets fail, so it must not start
+    loading CDK (which it would wait for before exiting; on a new machine jsii unpacks
+    aws-cdk-lib for seconds): the new jsii package cache stays empty."""
+    missing = tmp_path / "no-such-key"
+    with world.condor_config.open("a") as config:
+        config.write(f"{names.KEY_ACCESS_KEY_FILE} = {missing}\n")
+        config.write(f"{names.KEY_SECRET_KEY_FILE} = {missing}\n")
+    jsii_cache = tmp_path / "new-jsii-cache"
+    proc = world.run(
+        "setup",
+        *ALLOW,
+        check=False,
+        env={
+            "XDG_CACHE_HOME": str(tmp_path / "new-cache"),
+            "JSII_RUNTIME_PACKAGE_CACHE_ROOT": str(jsii_cache),
+        },
+    )
+    _clean_failure(proc, errors.EXIT_CREDENTIALS, str(missing))
+    assert not jsii_cache.exists() or not any(jsii_cache.iterdir())
+    assert _stacks(world) == {}
