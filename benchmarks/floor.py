@@ -2,16 +2,16 @@
 
 A run of annex-cdk is recorded once (every botocore call: service, region, operation,
 parameters, when it started and ended, the error code it got). `rounds` puts the calls in the
-rounds they depend on each other by: the services asked first, with what the command knows at
-its start, then the calls that need their answers. The floor program then makes exactly those
+rounds they depend on each other by: all at once, or the services asked first, with what the
+command knows at its start, then the calls that need their answers. The floor program then makes exactly those
 calls, each round's at once, from a fresh interpreter with nothing but botocore: it creates the
 first round's clients, sends the round, creates the next round's clients while it is answered,
 and leaves as soon as the last answer is in. Its time is what the calls cost a Python program
 with the SDK annex-cdk uses: the interpreter, botocore, its clients, the rounds of answers.
 
 `python benchmarks/floor.py record OUT.json -- ARGS...` records `annex-cdk ARGS...`;
-`python benchmarks/floor.py replay CALLS.json SERVICE...` is the floor program, the services
-of the first round given.
+`python benchmarks/floor.py replay CALLS.json [SERVICE...]` is the floor program, the services
+of the first round given (none: one round).
 """
 
 from __future__ import annotations
@@ -42,12 +42,15 @@ class Call:
         return [cls(**entry) for entry in json.loads(path.read_text())]
 
 
-def rounds(calls: Sequence[Call], first: Collection[str]) -> list[list[Call]]:
-    """The calls in two rounds: those of the services in `first` (asked with what the command
-    knows at its start), then the others (asked with their answers), each in the order made.
-    Declared rather than read from the times: a call that the command's own threads started
-    late is still of the first round, and the floor must not wait for it."""
+def rounds(calls: Sequence[Call], first: Collection[str] = ()) -> list[list[Call]]:
+    """The calls in the rounds they depend on each other by: with `first`, two rounds, those
+    of the services in `first` (asked with what the command knows at its start), then the
+    others (asked with their answers); without, one round. Each in the order made. Declared
+    rather than read from the times: a call that the command's own threads started late is
+    still of its round, and the floor must not wait for it."""
     ordered = sorted(calls, key=lambda c: c.start)
+    if not first:
+        return [ordered] if ordered else []
     grouped = [
         [c for c in ordered if c.service in first],
         [c for c in ordered if c.service not in first],
@@ -65,7 +68,8 @@ def describe(grouped: Sequence[Sequence[Call]]) -> str:
         by = ", ".join(f"{svc} {n}" for svc, n in sorted(counts.items(), key=lambda i: -i[1]))
         return f"{len(calls)} calls ({by})"
 
-    return f"{len(grouped)} rounds: " + "; then ".join(one(r) for r in grouped)
+    count = f"{len(grouped)} round{'' if len(grouped) == 1 else 's'}"
+    return f"{count}: " + "; then ".join(one(r) for r in grouped)
 
 
 def _record(out: Path, argv: list[str]) -> None:
@@ -153,10 +157,10 @@ def _replay(path: Path, first: Collection[str]) -> None:
 def main(argv: Sequence[str]) -> None:
     if len(argv) >= 3 and argv[0] == "record" and argv[2] == "--":
         _record(Path(argv[1]), list(argv[3:]))
-    elif len(argv) >= 3 and argv[0] == "replay":
+    elif len(argv) >= 2 and argv[0] == "replay":
         _replay(Path(argv[1]), set(argv[2:]))
     else:
-        sys.exit("usage: floor.py record OUT.json -- ARGS... | replay CALLS.json SERVICE...")
+        sys.exit("usage: floor.py record OUT.json -- ARGS... | replay CALLS.json [SERVICE...]")
 
 
 if __name__ == "__main__":

@@ -29,11 +29,13 @@ DEEP_TARGET_S = 3.0  # `check-setup --deep`: under this
 FRESH_TARGET = 2.0  # fresh setup vs `cdk deploy --all --concurrency 5` + write-config
 FLOOR_TARGET = 1.2  # no-op setup vs the floor of the calls it must make
 FLOOR_PAIRS = 3  # floor program and no-op setup, one after the other, per run of the path
-#: The calls a no-op setup cannot do without come in two rounds, the second needing the first's
-#: answers: who the caller is, each stack's state and its resources (these services); then
-#: whether each resource still exists (a resource deleted behind CloudFormation's back must be
-#: re-created) and the PEM's private key (the local files are written on every setup).
-NOOP_FIRST_ROUND = ("sts", "cloudformation")
+#: The calls a no-op setup cannot do without go out in one round: who the caller is, each
+#: stack's state and its resources, whether each resource still exists (a resource deleted
+#: behind CloudFormation's back must be re-created) and the PEM's private key (the local files
+#: are written on every setup). The last such run's record names the resources and the key's
+#: parameter; the first no-op after a deploy has none, and reads them in a second round, so the
+#: calls recorded are a later no-op's. No service is asked first (floor.rounds).
+NOOP_FIRST_ROUND: tuple[str, ...] = ()
 CDK_DEPLOY = ("deploy", "--all", "--require-approval", "never")
 #: What `cdk deploy -v` says of a stack it does not skip (its template comparison failed).
 _NOT_SKIPPED = re.compile(r"^.*: template has changed$", re.MULTILINE)
@@ -114,11 +116,14 @@ def _floor_pairs(world: World, recording: Path, s: Samples) -> None:
 
 
 def _record_noop(world: World) -> Path:
-    """A no-op setup's calls, recorded (untimed). It also warms the emulator: moto builds a
-    service's request router on its first call to it, which AWS has no counterpart of."""
+    """A no-op setup's calls, recorded (untimed), after one more no-op: the first one after a
+    deploy records the resources that later ones read at once. They also warm the emulator:
+    moto builds a service's request router on its first call to it, which AWS has no
+    counterpart of."""
     recording = world.root / "noop-calls.json"
     world.synth_cache = False
     try:
+        world.annex("setup", "--json")
         world.python(str(floor.__file__), "record", str(recording), "--", "setup", "--json").check(
             "recorded no-op setup"
         )

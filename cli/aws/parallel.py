@@ -22,9 +22,10 @@ A = TypeVar("A")
 B = TypeVar("B")
 C = TypeVar("C")
 
-#: The most calls in flight from one gathering. Each client's connection pool holds more
-#: (session.MAX_POOL_CONNECTIONS), so that nested gatherings never wait for a connection.
-MAX_WORKERS = 16
+#: The most calls in flight from one gathering (a re-run with nothing to change reads every
+#: stack's resource list and some 13 resources at once). Each client's connection pool holds
+#: more (session.MAX_POOL_CONNECTIONS), so that nested gatherings never wait for a connection.
+MAX_WORKERS = 24
 
 
 @dataclass(frozen=True)

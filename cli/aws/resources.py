@@ -7,13 +7,13 @@ DescribeStackResources lists. Types without a check here are taken as present.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from annex_cdk.aws.cfn import CloudFormation, StackResource
-from annex_cdk.aws.parallel import gather
+from annex_cdk.aws.parallel import settle
 from annex_cdk.aws.service import is_not_found
 from annex_cdk.aws.session import AwsTarget
 
@@ -68,8 +68,13 @@ _PROBES: dict[str, Callable[[AwsTarget, str], Any]] = {
     ),
     "AWS::Logs::LogGroup": _log_group,
 }
-#: The services the probes call (their clients can be made ahead of the reads).
-PROBED_SERVICES = ("s3", "ec2", "lambda", "iam", "logs")
+#: The services the probes call (their clients can be made ahead of the reads), the client
+#: that takes longest to make first (EC2's API model is the largest by far).
+PROBED_SERVICES = ("ec2", "iam", "lambda", "logs", "s3")
+
+
+#: A probed resource as a stack lists it: (logical id, type, physical id).
+Listed = tuple[str, str, str]
 
 
 def gone_resources_of(target: AwsTarget, stacks: Iterable[str]) -> dict[str, list[Gone]]:
@@ -77,23 +82,58 @@ def gone_resources_of(target: AwsTarget, stacks: Iterable[str]) -> dict[str, lis
     the stack as given (a name or a stack id). Every stack's DescribeStackResources at once,
     then every resource's read at once: two rounds of calls however many stacks and resources.
     An error other than not-found is raised, the first in the stacks' and templates' order."""
+    return listed_and_gone(target, stacks, {})[1]
+
+
+def listed_and_gone(
+    target: AwsTarget, stacks: Iterable[str], expected: Mapping[str, Sequence[Listed]]
+) -> tuple[dict[str, list[Listed]], dict[str, list[Gone]]]:
+    """Each stack's probed resources as listed now, and those gone (as `gone_resources_of`).
+
+    `expected`: what a stack listed before (a record of an earlier run). Its resources are
+    read in the same round as the listings; a stack that lists exactly those needs no second
+    round. A stack that lists others has them read in a second round, as if nothing were
+    expected. The errors come in the stacks' and templates' order either way."""
     stacks = list(dict.fromkeys(stacks))
     cfn = CloudFormation(target)
-    listed = gather(partial(cfn.stack_resources, stack) for stack in stacks)
-    probed = [
-        (stack, resource)
-        for stack, resources in zip(stacks, listed, strict=True)
-        for resource in resources
-        if _PROBES.get(resource.resource_type)
+    guessed = [(stack, listed) for stack in stacks for listed in expected.get(stack, ())]
+    calls: list[Callable[[], Any]] = [partial(cfn.stack_resources, stack) for stack in stacks]
+    calls += [partial(_missing, target, _resource(listed)) for _, listed in guessed]
+    answers = settle(calls)
+    now = {
+        stack: [_listed(r) for r in answer.get() if _probed(r)]
+        for stack, answer in zip(stacks, answers, strict=False)
+    }
+    read = dict(zip(guessed, answers[len(stacks) :], strict=True))
+    again = [
+        (s, listed) for s in stacks if now[s] != list(expected.get(s, ())) for listed in now[s]
+    ]
+    read.update(
+        zip(again, settle(partial(_missing, target, _resource(x)) for _, x in again), strict=True)
+    )
+    gone: dict[str, list[Gone]] = {stack: [] for stack in stacks}
+    for stack in stacks:
+        for listed in now[stack]:
+            if read[(stack, listed)].get():
+                gone[stack].append(Gone(stack, *listed))
+    return now, gone
+
+
+def _probed(resource: StackResource) -> bool:
+    return bool(
+        _PROBES.get(resource.resource_type)
         and resource.physical_id
         and not resource.status.startswith("DELETE")
-    ]
-    missing = gather(partial(_missing, target, resource) for _, resource in probed)
-    gone: dict[str, list[Gone]] = {stack: [] for stack in stacks}
-    for (stack, r), is_missing in zip(probed, missing, strict=True):
-        if is_missing:
-            gone[stack].append(Gone(stack, r.logical_id, r.resource_type, r.physical_id or ""))
-    return gone
+    )
+
+
+def _listed(resource: StackResource) -> Listed:
+    return (resource.logical_id, resource.resource_type, resource.physical_id or "")
+
+
+def _resource(listed: Listed) -> StackResource:
+    logical_id, resource_type, physical_id = listed
+    return StackResource(logical_id, physical_id, resource_type, "")
 
 
 def _missing(target: AwsTarget, resource: StackResource) -> bool:

@@ -18,11 +18,12 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from annex_cdk.aws.engine import StackState
+from annex_cdk.aws.resources import Listed
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.local_cache import (
     DEPLOYED_DIR,
@@ -55,6 +56,12 @@ class DeployedRecord:
     inputs_key: str
     recorded: Mapping[str, Any]  # the settings (as context) the deployed stacks record
     stacks: Mapping[str, Stamp]  # every managed stack, deployed or not
+    #: What each deployed stack listed of the resources whose existence a re-run reads
+    #: (`resources.listed_and_gone`), as a run with nothing to change last saw them: a re-run
+    #: reads them beside the listings instead of after. Empty after a deploy.
+    resources: Mapping[str, tuple[Listed, ...]] = field(default_factory=dict)
+    #: The SSM parameter of the key pair's private key, from the key-pair stack's outputs.
+    key_parameter: str | None = None
 
 
 def entry(endpoint_url: str | None, region: str) -> Path:
@@ -76,6 +83,11 @@ def load(target: AwsTarget, *, warn: bool = True) -> DeployedRecord | None:
             inputs_key=str(data["inputs_key"]),
             recorded=dict(data["recorded"]),
             stacks={name: Stamp(*stamp) for name, stamp in data["stacks"].items()},
+            resources={
+                name: tuple((str(a), str(b), str(c)) for a, b, c in listed)
+                for name, listed in data.get("resources", {}).items()
+            },
+            key_parameter=_text_or_none(data.get("key_parameter")),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         return None  # missing, damaged or of another format: synthesize
@@ -92,8 +104,16 @@ def save(target: AwsTarget, record: DeployedRecord) -> None:
             "stacks": {
                 name: [s.stack_id, s.status, s.changed_at] for name, s in record.stacks.items()
             },
+            "resources": {name: [list(r) for r in rs] for name, rs in record.resources.items()},
+            "key_parameter": record.key_parameter,
         },
     )
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"not a parameter name: {value!r}")
+    return value
 
 
 def forget(target: AwsTarget) -> None:

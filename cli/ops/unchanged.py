@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from annex_cdk.aws.engine import DEPLOYED, Action, Engine, StackState
 from annex_cdk.aws.key_pair import private_key
 from annex_cdk.aws.resources import PROBED_SERVICES as _PROBED
-from annex_cdk.aws.resources import gone_resources_of
+from annex_cdk.aws.resources import listed_and_gone
 from annex_cdk.aws.session import AwsTarget
 from annex_cdk.condor.paths import LocalPaths
 from annex_cdk.errors import AnnexError
@@ -66,35 +66,67 @@ def unchanged(
     record = deployed_record.load(target)
     if record is None:
         return None
-    try:
-        settings = resolve_settings(
-            flags, region=target.region, recorded=record.recorded, paths=paths, quiet=True
-        ).with_(account=record.account)
-    except AnnexError:
-        return None  # the full path resolves from the stacks as they are, and says why not
-    if inputs_key(settings) != record.inputs_key:
-        return None  # new flags, sources, libraries or collector address: synthesize
     deployed = [n for n, stamp in record.stacks.items() if stamp.stack_id]
-    # Two rounds: the caller, every stack's state and every deployed stack's resource list;
-    # then each resource's existence and the PEM's key. The local checks run meanwhile.
-    with ThreadPoolExecutor(max_workers=5) as pool:
-        # The first round's calls go first; each later client loads its API model (CPU) while
-        # they are answered.
+    # One round, sent before the settings are resolved (their collector address, their inputs
+    # key) and the local checks run meanwhile: the caller, every stack's state, every deployed
+    # stack's resource list and, as the last such run saw them, each resource's existence and
+    # the PEM's key. A resource list or key parameter that is not as recorded costs a second
+    # round for what it names (the first run after a deploy: the record has none). Settings
+    # that differ leave the reads to end unheeded: the full path starts at once.
+    pool = ThreadPoolExecutor(max_workers=6)
+    done = False
+    try:
+        # The round's calls go first; each later client loads its API model (CPU) while they
+        # are answered.
         account = pool.submit(target.account_id)
         states = pool.submit(engine.read_states, MANAGED_STACKS)
-        gone = pool.submit(gone_resources_of, target, deployed)
+        found = pool.submit(listed_and_gone, target, deployed, record.resources)
+        early_key = (
+            pool.submit(private_key, target, _key_outputs(record.key_parameter), warn=False)
+            if paths and record.key_parameter
+            else None
+        )
         pool.submit(target.prepare_clients, [*_PROBED, "ssm"])
+        try:
+            settings = resolve_settings(
+                flags, region=target.region, recorded=record.recorded, paths=paths, quiet=True
+            ).with_(account=record.account)
+        except AnnexError:
+            return None  # the full path resolves from the stacks as they are, and says why not
+        if inputs_key(settings) != record.inputs_key:
+            return None  # new flags, sources, libraries or collector address: synthesize
         checked = pool.submit(local_checks, settings) if local_checks else None
         if account.result() != record.account or not _same(states.result(), record):
             return None
-        key_outputs = states.result()[names.KEY_PAIR_STACK].outputs
-        # The PEM's key, read beside the resources (the local files are written next).
-        key = pool.submit(private_key, target, key_outputs, warn=False) if paths else None
-        if any(gone.result().values()):
+        key_parameter = states.result()[names.KEY_PAIR_STACK].outputs.get(
+            names.OUT_KEY_PAIR_PARAMETER
+        )
+        key = (
+            early_key
+            if early_key is not None and key_parameter == record.key_parameter
+            else pool.submit(private_key, target, _key_outputs(key_parameter), warn=False)
+            if paths
+            else None
+        )
+        listed, gone = found.result()
+        if any(gone.values()):
             return None  # the full path plans their re-creation
         if checked is not None:
             checked.result()
-    return Unchanged(record.account, settings, states.result(), key.result() if key else None)
+        seen = {name: tuple(resources) for name, resources in listed.items()}
+        if seen != record.resources or key_parameter != record.key_parameter:
+            deployed_record.save(
+                target, replace(record, resources=seen, key_parameter=key_parameter)
+            )
+        done = True
+        return Unchanged(record.account, settings, states.result(), key.result() if key else None)
+    finally:
+        pool.shutdown(wait=done)
+
+
+def _key_outputs(parameter: str | None) -> dict[str, str]:
+    """The key-pair stack's outputs as `private_key` reads them."""
+    return {names.OUT_KEY_PAIR_PARAMETER: parameter} if parameter else {}
 
 
 def _same(states: Mapping[str, StackState], record: DeployedRecord) -> bool:
@@ -111,6 +143,13 @@ def remember(
     recorded: Mapping[str, object],
     states: Mapping[str, StackState],
 ) -> None:
-    """After a setup converged: what it left, for the next run to compare with."""
+    """After a setup converged: what it left, for the next run to compare with (the
+    resources its stacks list are not known here: the next run with nothing to change reads
+    them, and records them)."""
     stacks = {name: Stamp.of(state) for name, state in states.items()}
-    deployed_record.save(target, DeployedRecord(account, key, dict(recorded), stacks))
+    key_stack = states.get(names.KEY_PAIR_STACK)
+    key_parameter = key_stack.outputs.get(names.OUT_KEY_PAIR_PARAMETER) if key_stack else None
+    deployed_record.save(
+        target,
+        DeployedRecord(account, key, dict(recorded), stacks, key_parameter=key_parameter),
+    )

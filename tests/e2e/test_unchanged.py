@@ -98,3 +98,43 @@ def test_a_record_not_to_be_trusted_means_a_synthesis_and_is_written_anew(world:
     assert "Traceback" not in proc.stderr
     assert record.stat().st_mode & 0o777 == 0o600
     world.run("setup", env=NO_SYNTHESIS)
+
+
+def _listed(world: World) -> dict[str, list[list[str]]]:
+    return dict(json.loads(_record(world).read_text())["resources"])
+
+
+def test_a_re_run_reads_the_resources_the_record_names_beside_their_lists(world: World):
+    """After a deploy the record names no resources: the first re-run lists them, reads them
+    and records them; later re-runs read those at once. What they read is what each stack
+    lists now: a resource deleted by hand since is found, and a record naming others (edited)
+    changes nothing but the time it takes."""
+    world.run("setup", *ALLOW)
+    assert _listed(world) == {}
+    world.run("setup", "--json", env=NO_SYNTHESIS)
+    listed = _listed(world)
+    cfn = world.client("cloudformation")
+    for stack, resources in listed.items():
+        names_now = {
+            r["PhysicalResourceId"]
+            for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
+        }
+        assert {physical for _, _, physical in resources} <= names_now
+    [[_, _, group]] = listed[names.SECURITY_GROUP_STACK]
+
+    # A record naming a resource that is not the stack's: it is read, and its answer ignored.
+    edited = json.loads(_record(world).read_text())
+    edited["resources"][names.SECURITY_GROUP_STACK] = [
+        ["SecurityGroup", "AWS::EC2::SecurityGroup", "sg-00000000000000000"]
+    ]
+    _record(world).write_text(json.dumps(edited))
+    again = world.run("setup", "--json", env=NO_SYNTHESIS)
+    assert set(_actions(again.stdout).values()) == {Action.SKIP.value}
+    assert _listed(world) == listed  # recorded as listed, not as edited
+
+    # The group the record names, deleted by hand: the re-run reads it at once, finds it gone,
+    # and takes the full path, which stops at the loss without --yes.
+    world.client("ec2").delete_security_group(GroupId=group)
+    blocked = world.run("setup", check=False)
+    assert blocked.returncode == 7 and "deleted outside annex-cdk" in blocked.stderr
+    assert group in blocked.stderr
