@@ -7,12 +7,12 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from stat import S_ISREG
-from typing import Any
+from typing import Any, overload
 
 from annex_cdk.aws import model_cache
 from annex_cdk.errors import CredentialsError, EndpointError, UsageError
@@ -160,8 +160,54 @@ def _shared_loader(core: Any) -> Any:
 
             _loader = create_loader(core.get_config_variable("data_path"))
             _loader.file_loader = JsonFiles()
+            _loader.list_available_services = partial(
+                KnownServices, _loader, _loader.list_available_services
+            )
             _one_caller_at_a_time(_loader)
         return _loader
+
+
+class KnownServices(Sequence[str]):
+    """The loader's list of the services it has `type_name` data for, as botocore's
+    `Loader.list_available_services` makes it, but what botocore asks of it when it loads a
+    service's model, whether `name in` it, is answered for that one service: its directory in
+    the search path holds an API version with that file. Making the list walks every service
+    botocore knows (some 400 directories, a few thousand stat calls: about 20 ms a run), and
+    is left until something iterates it (an unknown service's error message names them all)."""
+
+    def __init__(self, loader: Any, walk: Callable[[str], list[str]], type_name: str) -> None:
+        self._loader, self._walk, self._type_name = loader, walk, type_name
+        self._listed: list[str] | None = None
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str) or not name or name in (".", "..") or os.sep in name:
+            return name in self._all()  # as a directory listing would answer
+        for path in self._loader.search_paths:
+            service = os.path.join(path, name)
+            if not os.path.isdir(service):
+                continue
+            for version in os.listdir(service):
+                if self._loader.file_loader.exists(os.path.join(service, version, self._type_name)):
+                    return True
+        return False
+
+    def _all(self) -> list[str]:
+        if self._listed is None:
+            self._listed = list(self._walk(self._type_name))
+        return self._listed
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._all()[index]
 
 
 #: The loader's cached methods (botocore's @instance_cache).

@@ -135,3 +135,41 @@ def test_a_changed_file_is_parsed_afresh(parses: list[str], tmp_path: Path) -> N
     assert JsonFiles().load_file(str(tmp_path / "service-2")) == {"version": 22}
     assert JsonFiles().load_file(str(tmp_path / "service-2")) == {"version": 22}
     assert len(parses) == 2
+
+
+def test_known_services_answer_as_botocore_lists_them(tmp_path: Path) -> None:
+    """KnownServices: botocore's own list, and `in` answered as that list would answer."""
+    extra = tmp_path / "models"  # a search path of the user's (AWS_DATA_PATH), as botocore reads
+    (extra / "mine" / "2020-01-01").mkdir(parents=True)
+    (extra / "mine" / "2020-01-01" / "service-2.json").write_text("{}")
+    (extra / "empty" / "2020-01-01").mkdir(parents=True)  # no file of the type: not a service
+    (extra / "plain-file").write_text("")
+    theirs = create_loader(str(extra))
+    ours = create_loader(str(extra))
+    ours.file_loader = JsonFiles()
+    listed = theirs.list_available_services("service-2")
+    known = session.KnownServices(ours, ours.list_available_services, "service-2")
+    assert list(known) == listed and len(known) == len(listed) and known[0] == listed[0]
+    for name in (
+        "ec2",
+        "cloudformation",
+        "mine",
+        "empty",
+        "plain-file",
+        "nothing",
+        "",
+        ".",
+        "..",
+        "ec2/2016-11-15",
+        "../models/mine",
+    ):
+        assert (name in known) is (name in listed), name
+
+
+def test_an_unknown_service_is_refused_as_botocore_refuses_it() -> None:
+    from botocore.exceptions import UnknownServiceError
+
+    target = AwsTarget("us-east-1", Credentials())
+    with pytest.raises(UnknownServiceError) as caught:
+        target.session.create_client("no-such-service", region_name="us-east-1")
+    assert "ec2" in str(caught.value)  # the known services are named, as botocore names them
