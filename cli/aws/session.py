@@ -172,7 +172,7 @@ class KnownServices(Sequence[str]):
     `Loader.list_available_services` makes it, but what botocore asks of it when it loads a
     service's model, whether `name in` it, is answered for that one service: its directory in
     the search path holds an API version with that file. Making the list walks every service
-    botocore knows (some 400 directories, a few thousand stat calls: about 20 ms a run), and
+    botocore knows (some 400 directories, a few thousand stat calls, twice a run), and
     is left until something iterates it (an unknown service's error message names them all)."""
 
     def __init__(self, loader: Any, walk: Callable[[str], list[str]], type_name: str) -> None:
