@@ -1,17 +1,14 @@
 """The floor of a command's AWS calls, measured: the same calls, made by a bare botocore program.
 
 A run of annex-cdk is recorded once (every botocore call: service, region, operation,
-parameters, when it started and ended, the error code it got). `rounds` puts the calls in the
-rounds they depend on each other by: all at once, or the services asked first, with what the
-command knows at its start, then the calls that need their answers. The floor program then makes exactly those
-calls, each round's at once, from a fresh interpreter with nothing but botocore: it creates the
-first round's clients, sends the round, creates the next round's clients while it is answered,
-and leaves as soon as the last answer is in. Its time is what the calls cost a Python program
-with the SDK annex-cdk uses: the interpreter, botocore, its clients, the rounds of answers.
+parameters, the error code it got). The floor program then makes exactly those calls, all at
+once as a no-op setup makes them, from a fresh interpreter with nothing but botocore: it
+creates their clients, sends every call, and leaves as soon as the last answer is in. Its time
+is what the calls cost a Python program with the SDK annex-cdk uses: the interpreter, botocore,
+its clients, one round of answers.
 
 `python benchmarks/floor.py record OUT.json -- ARGS...` records `annex-cdk ARGS...`;
-`python benchmarks/floor.py replay CALLS.json [SERVICE...]` is the floor program, the services
-of the first round given (none: one round).
+`python benchmarks/floor.py replay CALLS.json` is the floor program.
 """
 
 from __future__ import annotations
@@ -20,8 +17,7 @@ import json
 import os
 import sys
 import threading
-import time
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +29,6 @@ class Call:
     region: str
     operation: str
     params: dict[str, Any]
-    start: float
-    end: float
     error: str | None  # the ClientError code it was answered with, if any
 
     @classmethod
@@ -42,34 +36,13 @@ class Call:
         return [cls(**entry) for entry in json.loads(path.read_text())]
 
 
-def rounds(calls: Sequence[Call], first: Collection[str] = ()) -> list[list[Call]]:
-    """The calls in the rounds they depend on each other by: with `first`, two rounds, those
-    of the services in `first` (asked with what the command knows at its start), then the
-    others (asked with their answers); without, one round. Each in the order made. Declared
-    rather than read from the times: a call that the command's own threads started late is
-    still of its round, and the floor must not wait for it."""
-    ordered = sorted(calls, key=lambda c: c.start)
-    if not first:
-        return [ordered] if ordered else []
-    grouped = [
-        [c for c in ordered if c.service in first],
-        [c for c in ordered if c.service not in first],
-    ]
-    return [r for r in grouped if r]
-
-
-def describe(grouped: Sequence[Sequence[Call]]) -> str:
-    """`2 rounds: 11 calls (cloudformation 10, sts 1); 14 calls (iam 4, ...)`."""
-
-    def one(calls: Sequence[Call]) -> str:
-        counts: dict[str, int] = {}
-        for call in calls:
-            counts[call.service] = counts.get(call.service, 0) + 1
-        by = ", ".join(f"{svc} {n}" for svc, n in sorted(counts.items(), key=lambda i: -i[1]))
-        return f"{len(calls)} calls ({by})"
-
-    count = f"{len(grouped)} round{'' if len(grouped) == 1 else 's'}"
-    return f"{count}: " + "; then ".join(one(r) for r in grouped)
+def describe(calls: Sequence[Call]) -> str:
+    """`30 calls (cloudformation 15, iam 4, ...)`."""
+    counts: dict[str, int] = {}
+    for call in calls:
+        counts[call.service] = counts.get(call.service, 0) + 1
+    by = ", ".join(f"{svc} {n}" for svc, n in sorted(counts.items(), key=lambda i: -i[1]))
+    return f"{len(calls)} calls ({by})"
 
 
 def _record(out: Path, argv: list[str]) -> None:
@@ -84,7 +57,7 @@ def _record(out: Path, argv: list[str]) -> None:
     original = botocore.client.BaseClient._make_api_call
 
     def recorded(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        started, error = time.monotonic(), None
+        error = None
         try:
             return original(self, operation, params)
         except botocore.exceptions.ClientError as err:
@@ -96,8 +69,6 @@ def _record(out: Path, argv: list[str]) -> None:
                 "region": self.meta.region_name,
                 "operation": operation,
                 "params": params,
-                "start": started,
-                "end": time.monotonic(),
                 "error": error,
             }
             with lock:
@@ -111,45 +82,36 @@ def _record(out: Path, argv: list[str]) -> None:
     run()
 
 
-def _replay(path: Path, first: Collection[str]) -> None:
-    """The floor program: the recorded calls, round by round, then leave."""
+def _replay(path: Path) -> None:
+    """The floor program: the recorded calls, all at once, then leave."""
     from concurrent.futures import ThreadPoolExecutor
 
     import botocore.exceptions
     import botocore.session
 
-    grouped = rounds(Call.load_all(path), first)
+    calls = Call.load_all(path)
     session = botocore.session.get_session()
-    clients: dict[tuple[str, str], Any] = {}
-
-    def client(call: Call) -> Any:
-        key = (call.service, call.region)
-        if key not in clients:
-            clients[key] = session.create_client(call.service, region_name=call.region)
-        return clients[key]
+    clients = {
+        key: session.create_client(key[0], region_name=key[1])
+        for key in dict.fromkeys((call.service, call.region) for call in calls)
+    }
 
     def make(call: Call) -> str | None:
-        method = getattr(client(call), botocore.xform_name(call.operation))
+        method = getattr(clients[call.service, call.region], botocore.xform_name(call.operation))
         try:
             method(**call.params)
         except botocore.exceptions.ClientError as err:
             return str(err.response.get("Error", {}).get("Code"))
         return None
 
-    with ThreadPoolExecutor(max_workers=max(len(r) for r in grouped)) as pool:
-        for call in grouped[0]:
-            client(call)
-        for number, calls in enumerate(grouped):
-            answers = [pool.submit(make, call) for call in calls]
-            for later in grouped[number + 1 :]:  # while this round is answered
-                for call in later:
-                    client(call)
-            for call, answer in zip(calls, answers, strict=True):
-                if answer.result() != call.error:
-                    sys.exit(
-                        f"{call.service}:{call.operation} answered {answer.result()}, "
-                        f"recorded {call.error}"
-                    )
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        answers = [pool.submit(make, call) for call in calls]
+        for call, answer in zip(calls, answers, strict=True):
+            if answer.result() != call.error:
+                sys.exit(
+                    f"{call.service}:{call.operation} answered {answer.result()}, "
+                    f"recorded {call.error}"
+                )
         sys.stdout.flush()
         os._exit(0)  # as annex-cdk leaves: no teardown of botocore's modules
 
@@ -157,10 +119,10 @@ def _replay(path: Path, first: Collection[str]) -> None:
 def main(argv: Sequence[str]) -> None:
     if len(argv) >= 3 and argv[0] == "record" and argv[2] == "--":
         _record(Path(argv[1]), list(argv[3:]))
-    elif len(argv) >= 2 and argv[0] == "replay":
-        _replay(Path(argv[1]), set(argv[2:]))
+    elif len(argv) == 2 and argv[0] == "replay":
+        _replay(Path(argv[1]))
     else:
-        sys.exit("usage: floor.py record OUT.json -- ARGS... | replay CALLS.json [SERVICE...]")
+        sys.exit("usage: floor.py record OUT.json -- ARGS... | replay CALLS.json")
 
 
 if __name__ == "__main__":

@@ -34,8 +34,7 @@ FLOOR_PAIRS = 3  # floor program and no-op setup, one after the other, per run o
 #: behind CloudFormation's back must be re-created) and the PEM's private key (the local files
 #: are written on every setup). The last such run's record names the resources and the key's
 #: parameter; the first no-op after a deploy has none, and reads them in a second round, so the
-#: calls recorded are a later no-op's. No service is asked first (floor.rounds).
-NOOP_FIRST_ROUND: tuple[str, ...] = ()
+#: calls recorded are a later no-op's, and the floor program makes them all at once.
 CDK_DEPLOY = ("deploy", "--all", "--require-approval", "never")
 #: What `cdk deploy -v` says of a stack it does not skip (its template comparison failed).
 _NOT_SKIPPED = re.compile(r"^.*: template has changed$", re.MULTILINE)
@@ -50,8 +49,8 @@ class Samples:
     skipped: list[int] = field(default_factory=list)
     stacks: int = 0
     noop_actions: list[set[str]] = field(default_factory=list)
-    #: Each recorded no-op's rounds: how many, and floor.describe of them.
-    noop_rounds: list[tuple[int, str]] = field(default_factory=list)
+    #: floor.describe of each recorded no-op's calls.
+    noop_calls: list[str] = field(default_factory=list)
 
     def add(self, name: str, seconds: float, calls: dict[str, int] | None = None) -> None:
         self.seconds.setdefault(name, []).append(seconds)
@@ -86,8 +85,7 @@ def _annex_path(emu: EmulatorProcess, s: Samples) -> None:
         s.add("noop", noop.seconds, calls)
         s.noop_actions.append({st["action"] for st in report["stacks"].values()})
         _floor_pairs(world, recording, s)
-        made = floor.rounds(floor.Call.load_all(recording), NOOP_FIRST_ROUND)
-        s.noop_rounds.append((len(made), floor.describe(made)))
+        s.noop_calls.append(floor.describe(floor.Call.load_all(recording)))
         s.stacks = len(report["stacks"])
         diff, calls = _counted(emu, lambda: world.annex("diff", "--exit-code"))
         s.add("diff", diff.seconds, calls)
@@ -108,7 +106,7 @@ def _floor_pairs(world: World, recording: Path, s: Samples) -> None:
     world.synth_cache = False
     try:
         for _ in range(FLOOR_PAIRS):
-            replay = world.python(str(floor.__file__), "replay", str(recording), *NOOP_FIRST_ROUND)
+            replay = world.python(str(floor.__file__), "replay", str(recording))
             s.add("floor", replay.check("floor replay").seconds)
             s.add("noop_paired", world.annex("setup", "--json").seconds)
     finally:
@@ -242,15 +240,15 @@ def measure(runs: int, realistic: Mapping[str, float] = REALISTIC_MS) -> Section
             Row(f"5g {at}", "`destroy --yes`", fmt_seconds(s.med("destroy")), runs),
         ]
         if judged:
-            floor_s, (rounds, recorded) = s.med("floor"), s.noop_rounds[-1]
+            floor_s, recorded = s.med("floor"), s.noop_calls[-1]
             paired, pairs = s.med("noop_paired"), len(s.seconds["floor"])
-            bound_s = start_s + rounds * per_call_s
+            bound_s = start_s + per_call_s  # one round
             section.rows[-1:-1] = [
                 Row(
                     f"5f {at}",
-                    "no-op `setup` against the floor of the calls it must make: the same "
-                    f"{s.call_count('noop')} calls in the same rounds ({recorded}), made by a "
-                    "bare botocore program (`benchmarks/floor.py`); the two one after the other",
+                    "no-op `setup` against the floor of the calls it must make: the "
+                    f"same {recorded}, made at once by a bare botocore program "
+                    "(`benchmarks/floor.py`); the two one after the other",
                     fmt_seconds(paired),
                     pairs,
                     "the floor program",
@@ -261,12 +259,12 @@ def measure(runs: int, realistic: Mapping[str, float] = REALISTIC_MS) -> Section
                 ),
                 Row(
                     f"5f' {at}",
-                    "  context: the same no-op against the rounds' latency alone (as if "
+                    "  context: the same no-op against one round's latency alone (as if "
                     "botocore, its clients and the answers cost no CPU)",
                     fmt_seconds(paired),
                     pairs,
                     f"start-up (`setup --help`, {fmt_seconds(start_s)}) + "
-                    f"{rounds} x {per_call_s * 1000:g} ms",
+                    f"1 x {per_call_s * 1000:g} ms",
                     fmt_seconds(bound_s),
                     f"{paired / bound_s:.2f}x (setup ÷ bound)",
                 ),
@@ -288,7 +286,7 @@ def measure(runs: int, realistic: Mapping[str, float] = REALISTIC_MS) -> Section
         "5f's floor program is botocore as it comes: it parses botocore's JSON API models for "
         "each client, where annex-cdk reads them from its own cache of their parsed form "
         "(`annex_cdk.aws.model_cache`, filled by the fresh setup before); it makes no "
-        "decision, writes no file and prints nothing. 5f' counts the rounds' latency alone, "
+        "decision, writes no file and prints nothing. 5f' counts one round's latency alone, "
         "after `setup --help`'s start-up, as if botocore, its clients and the answers cost "
         "no CPU: the floor program itself is about twice that.",
     ]

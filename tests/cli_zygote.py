@@ -114,6 +114,8 @@ class Zygote:
         self._process: subprocess.Popen[bytes] | None = None
         self._env: dict[str, str] = {}
         self._lock = threading.Lock()
+        #: How the last run's process ended (as Popen.returncode: -9 for SIGKILL).
+        self.last_exit: int | None = None
         atexit.register(self.stop)
 
     def suits(self, env: Mapping[str, str]) -> bool:
@@ -158,12 +160,13 @@ class Zygote:
             except TimeoutError:
                 os.kill(pid, signal.SIGKILL)  # as subprocess.run does on its timeout
                 sock.settimeout(None)
-                sock.recv(_MESSAGE)
+                self.last_exit = json.loads(sock.recv(_MESSAGE))["exit"]
                 raise subprocess.TimeoutExpired(
                     list(argv), timeout, output=_text(out), stderr=_text(err)
                 ) from None
             finally:
                 sock.settimeout(None)
+            self.last_exit = code
             return subprocess.CompletedProcess(list(argv), code, _text(out), _text(err))
 
     def _started(self) -> socket.socket:

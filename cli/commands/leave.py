@@ -29,7 +29,7 @@ def status(code: object) -> int:
 
 
 def leave(code: object) -> NoReturn:
-    """Exit with `code` (what sys.exit takes) after the interpreter's exit steps but its
+    """Exit with `code` (what sys.exit takes) after the interpreter's exit steps, without its
     teardown. Should a step fail (a reader that closed our stdout, Ctrl-C while a thread is
     joined), the interpreter's own exit takes over, as it would have anyway."""
     try:

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from benchmarks import floor
-from benchmarks.latency import NOOP_FIRST_ROUND
 from tests.e2e.conftest import World
 
 
@@ -34,15 +33,14 @@ def test_the_replay_makes_the_calls_of_the_recorded_no_op(world: World) -> None:
     by_action = world.emu.calls()
     world.emu.calls(clear=True)
 
-    replayed = _floor(world, "replay", str(recording), *NOOP_FIRST_ROUND)
+    replayed = _floor(world, "replay", str(recording))
     assert replayed.returncode == 0, replayed.stderr
     # The same calls, by service and action, as the emulator counted them both times.
     assert world.emu.calls() == by_action
     calls = floor.Call.load_all(recording)
     assert len(calls) == sum(by_action.values())
-    # One round: the stacks, their resources as the record names them, and the PEM's key.
-    [round_] = floor.rounds(calls, NOOP_FIRST_ROUND)
-    assert {c.operation for c in round_} >= {
+    # The stacks, their resources as the record names them, and the PEM's key.
+    assert {c.operation for c in calls} >= {
         "GetCallerIdentity",
         "DescribeStacks",
         "DescribeStackResources",
@@ -55,27 +53,17 @@ def test_the_replay_makes_the_calls_of_the_recorded_no_op(world: World) -> None:
 def test_a_replay_answered_otherwise_than_recorded_fails(world: World, tmp_path: Path) -> None:
     recording = tmp_path / "calls.json"
     missing = floor.Call(
-        "cloudformation", "us-east-1", "DescribeStacks", {"StackName": "NoSuchStack"}, 0, 1, None
+        "cloudformation", "us-east-1", "DescribeStacks", {"StackName": "NoSuchStack"}, None
     )
     recording.write_text(json.dumps([missing.__dict__]))
-    replayed = _floor(world, "replay", str(recording), "cloudformation")
+    replayed = _floor(world, "replay", str(recording))
     assert replayed.returncode == 1
     assert "DescribeStacks answered ValidationError, recorded None" in replayed.stderr
 
 
-def test_rounds_put_the_first_services_first() -> None:
-    def call(service: str, start: float) -> floor.Call:
-        return floor.Call(service, "us-east-1", "Op", {}, start, start + 1, None)
+def test_describe_counts_the_calls_by_service() -> None:
+    def call(service: str) -> floor.Call:
+        return floor.Call(service, "us-east-1", "Op", {}, None)
 
-    late_stack, caller, role = call("cloudformation", 5), call("sts", 0), call("iam", 2)
-    # A first-round call that the command started late is still of the first round.
-    assert floor.rounds([role, late_stack, caller], ("sts", "cloudformation")) == [
-        [caller, late_stack],
-        [role],
-    ]
-    assert floor.describe([[caller, late_stack], [role]]) == (
-        "2 rounds: 2 calls (sts 1, cloudformation 1); then 1 calls (iam 1)"
-    )
-    # Without services asked first: one round, in the order made.
-    assert floor.rounds([role, late_stack, caller]) == [[caller, role, late_stack]]
-    assert floor.describe([[caller]]) == "1 round: 1 calls (sts 1)"
+    calls = [call("iam"), call("cloudformation"), call("sts"), call("cloudformation")]
+    assert floor.describe(calls) == "4 calls (cloudformation 2, iam 1, sts 1)"
